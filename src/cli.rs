@@ -1,0 +1,155 @@
+//! Command-line interface (clap derive). The `action` subcommand reads the
+//! GitHub Action's `INPUT_*` variables instead of flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::model::Level;
+
+/// Find model-hub loads that execute remote code, fetch the exact remote files
+/// without running them, scan them, and report.
+///
+/// Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
+/// 2 the run itself failed (bad arguments, bad config, unusable rules).
+#[derive(Parser, Debug)]
+#[command(name = "hubwarden", version, about, long_about)]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List every call in the Python code under PATH that loads a model,
+    /// dataset or code from a model hub (no network).
+    Inventory(InventoryArgs),
+    /// Discover, resolve each load to the exact remote files it would execute,
+    /// fetch them (never executing them), scan them and report.
+    Scan(ScanArgs),
+    /// List the built-in rules (and those added with --rules).
+    Rules(RulesArgs),
+    /// Upload a SARIF file to GitHub code scanning.
+    Upload(UploadArgs),
+    /// Run as the GitHub Action: read INPUT_* and GITHUB_* variables, write
+    /// outputs, annotations and the job summary.
+    Action,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum InventoryFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ScanFormat {
+    #[default]
+    Text,
+    Json,
+    Sarif,
+    Github,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InventoryArgs {
+    /// Folder (or single file) to scan.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: InventoryFormat,
+    /// Skip paths matching this glob (relative to PATH; repeatable), e.g. 'tests/**'.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ScanArgs {
+    /// Folder (or single file) to scan.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ScanFormat,
+    /// Skip paths matching this glob (relative to PATH; repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Make no network request: read --mirror and the local Hugging Face cache.
+    #[arg(long)]
+    pub offline: bool,
+    /// A folder laid out as an offline hub mirror (see README, "Offline mirror").
+    #[arg(long, value_name = "DIR", env = "HUBWARDEN_MIRROR")]
+    pub mirror: Option<PathBuf>,
+    /// Where fetched files are cached (default: the user cache folder).
+    #[arg(long, value_name = "DIR", env = "HUBWARDEN_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Extra rules folder (rules/python/*.yml and rules/yara/*.yar, or the files directly).
+    #[arg(long, value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Configuration file (default: .hubwarden.yml at PATH, if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Exit 1 when a finding is at or above this level (note, warning, error).
+    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    pub fail_on: Option<Level>,
+    /// Also write SARIF 2.1.0 to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// Also write the JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// SARIF category (runs[].automationDetails.id).
+    #[arg(long, default_value = "hubwarden")]
+    pub category: String,
+    /// Report only calls added or changed since this git revision, plus calls
+    /// whose remote target now resolves to a different commit.
+    #[arg(long, value_name = "REF")]
+    pub diff_base: Option<String>,
+    /// Upload the SARIF to GitHub code scanning after the scan.
+    #[arg(long)]
+    pub upload: bool,
+    #[command(flatten)]
+    pub github: GithubArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RulesArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: InventoryFormat,
+    /// Extra rules folder (same formats as the built-in rules).
+    #[arg(long, value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UploadArgs {
+    /// The SARIF file to upload.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub github: GithubArgs,
+}
+
+/// Where an upload goes; each falls back to the Actions environment.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GithubArgs {
+    /// owner/name of the repository (default: $GITHUB_REPOSITORY).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+    /// Commit the analysis is for (default: $GITHUB_SHA).
+    #[arg(long, value_name = "SHA")]
+    pub commit: Option<String>,
+    /// Git ref, e.g. refs/heads/main or refs/pull/1/merge (default: $GITHUB_REF).
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+}
+
+pub fn parse_level(s: &str) -> Result<Level, String> {
+    Level::parse(s).ok_or_else(|| format!("invalid level {s:?}: expected note, warning or error"))
+}

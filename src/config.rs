@@ -1,0 +1,1 @@
+//! `.hubwarden.yml`: typed configuration read at the scanned root (or `--config FILE`).

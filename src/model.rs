@@ -1,0 +1,377 @@
+//! Plain data passed between the pipeline stages: `LoadSite` -> `Target` -> `Finding`.
+//!
+//! These types are also the JSON output contract (`--format json`), so field
+//! names and enum spellings are an interface: change them only with a version bump.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// The platform whose library performs the load (the call's family).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Platform {
+    Huggingface,
+    Modelscope,
+    Opencsg,
+    PytorchHub,
+    Paddlehub,
+    Openmmlab,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Huggingface => "huggingface",
+            Platform::Modelscope => "modelscope",
+            Platform::Opencsg => "opencsg",
+            Platform::PytorchHub => "pytorch-hub",
+            Platform::Paddlehub => "paddlehub",
+            Platform::Openmmlab => "openmmlab",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of remote repository an id names.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum RepoType {
+    Model,
+    Dataset,
+    Space,
+    Github,
+    Module,
+}
+
+impl RepoType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoType::Model => "model",
+            RepoType::Dataset => "dataset",
+            RepoType::Space => "space",
+            RepoType::Github => "github",
+            RepoType::Module => "module",
+        }
+    }
+}
+
+impl fmt::Display for RepoType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The server that hosts a remote repository (a platform may use another's hub:
+/// torch.hub and paddle `hub.load` fetch from GitHub).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum HubKind {
+    Huggingface,
+    Modelscope,
+    Opencsg,
+    Github,
+    Paddlehub,
+}
+
+impl HubKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HubKind::Huggingface => "huggingface",
+            HubKind::Modelscope => "modelscope",
+            HubKind::Opencsg => "opencsg",
+            HubKind::Github => "github",
+            HubKind::Paddlehub => "paddlehub",
+        }
+    }
+}
+
+impl fmt::Display for HubKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One loader call in the user's code, for one possible repo id (issue 2 contract).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct LoadSite {
+    /// Relative to the scanned root, `/` separators.
+    pub path: String,
+    /// 1-based start of the call expression (for a notebook: the line of the .ipynb file).
+    pub line: u32,
+    pub column: u32,
+    /// Notebook cell index (0-based), else null.
+    pub cell: Option<u32>,
+    pub end_line: u32,
+    pub platform: Platform,
+    /// Fully qualified API, e.g. `transformers.AutoModelForCausalLM.from_pretrained`.
+    pub api: String,
+    /// Null when not statically known.
+    pub repo_id: Option<String>,
+    pub repo_type: RepoType,
+    /// Requested revision as written (`:ref` suffix for torch.hub), null if none.
+    pub revision: Option<String>,
+    /// `revision` is a full 40-hex commit id.
+    pub pinned: bool,
+    /// `"true"`, `"false"`, another literal such as `"check"`, `"absent"`, or `"dynamic"`.
+    pub gate: String,
+    /// How `repo_id` was obtained, for humans.
+    pub resolution: String,
+    /// Other statically known keyword arguments that later stages need
+    /// (`code_revision`, `task`, `custom_pipeline`, `custom_revision`, `source`,
+    /// `version`, `subfolder`, `tokenizer`, ...). Values are the resolved literals.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
+    /// The source text of the call's first line, trimmed (used for stable fingerprints
+    /// and the inline-suppression check). Not part of the JSON contract.
+    #[serde(skip)]
+    pub source_line: String,
+    /// Rule ids suppressed on this call line with `# hubwarden: ignore[...]`;
+    /// `Some(empty)` for a bare `# hubwarden: ignore`. Not part of the JSON contract.
+    #[serde(skip)]
+    pub suppress: Option<Vec<String>>,
+}
+
+/// Outcome of resolution for a call.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetStatus {
+    /// The target resolved to a commit and every executed file was fetched.
+    Resolved,
+    /// The target resolved and nothing remote would execute.
+    NoRemoteCode,
+    /// Verification could not be completed (fail closed).
+    Unverified,
+}
+
+/// A remote file that the call would execute (or unpickle).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RemoteFile {
+    pub hub: HubKind,
+    pub repo_id: String,
+    pub commit: String,
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+    /// Why this file runs, e.g. `auto_map AutoModelForCausalLM`, `relative import of modeling_x.py`.
+    pub why: String,
+    /// What the scanner should treat the bytes as.
+    #[serde(skip)]
+    pub kind: FileKind,
+    /// The bytes (for a zip checkpoint: the extracted `data.pkl`). Never executed.
+    #[serde(skip)]
+    pub content: Arc<Vec<u8>>,
+}
+
+/// How the scanner reads a fetched file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FileKind {
+    #[default]
+    Python,
+    /// A raw pickle stream (or the data.pkl of a zip checkpoint).
+    Pickle,
+    /// A requirements file that gets pip-installed.
+    Requirements,
+    /// Anything else scanned with signatures only.
+    Other,
+}
+
+/// Where and how a call's remote code was resolved (issue 3 contract).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Target {
+    pub status: TargetStatus,
+    /// Why, when unverified.
+    pub reason: Option<String>,
+    pub hub: HubKind,
+    pub repo_id: Option<String>,
+    pub repo_type: RepoType,
+    /// The immutable commit the files were read at (for PaddleHub: `version+sha256`).
+    pub commit: Option<String>,
+    pub files: Vec<RemoteFile>,
+    /// Facts the policy stage needs and humans want to see, e.g.
+    /// "cross-repo code from other/repo fetched at the default branch".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The repo carries remote code that this call refuses (gate "false"); not fetched.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refused_remote_code: bool,
+    /// Weights that would be unpickled because the repo has no safetensors.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pickle_weights: bool,
+    /// Cross-repo code (`other/repo--mod.Class`) with no `code_revision`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cross_repo_unpinned: bool,
+}
+
+/// SARIF result levels, ordered by severity.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Note,
+    Warning,
+    /// The default `--fail-on` threshold.
+    #[default]
+    Error,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Note => "note",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "note" => Some(Level::Note),
+            "warning" => Some(Level::Warning),
+            "error" => Some(Level::Error),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which engine produced a finding.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Query,
+    Yara,
+    Pickle,
+    Policy,
+}
+
+/// Whether remote code runs for certain when the module is imported.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExecContext {
+    /// Module top level, class bodies, decorators, default arguments.
+    ImportTime,
+    /// Inside a function body: runs if called.
+    Function,
+    /// Unpickling (pickle engine).
+    Unpickle,
+    /// Not tied to a line (YARA on the whole file, policy findings).
+    File,
+}
+
+/// The remote evidence behind a finding.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Evidence {
+    pub hub: HubKind,
+    pub repo_id: String,
+    pub commit: String,
+    pub file: String,
+    pub line: u32,
+    pub snippet: String,
+    pub context: ExecContext,
+}
+
+/// A suggested source edit at the call site (SARIF `fixes`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Fix {
+    pub description: String,
+    /// Replace the call's text spanning these 1-based positions with `replacement`.
+    pub start_line: u32,
+    pub start_column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
+    pub replacement: String,
+}
+
+/// One result (issue 4 contract, extended by policy in issue 5).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub rule_id: String,
+    pub level: Level,
+    pub security_severity: f32,
+    pub cwe: Vec<String>,
+    pub title: String,
+    pub message: String,
+    pub engine: Engine,
+    /// The call site in the user's code.
+    pub path: String,
+    pub line: u32,
+    pub column: u32,
+    pub evidence: Option<Evidence>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
+}
+
+/// A problem with an input that did not stop the run.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct InputError {
+    pub path: String,
+    pub message: String,
+}
+
+/// Counters for the fetch stage.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct FetchStats {
+    pub http_requests: u64,
+    pub bytes_fetched: u64,
+    pub cache_hits: u64,
+}
+
+/// A call with what resolution found for it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct CallReport {
+    #[serde(flatten)]
+    pub site: LoadSite,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+}
+
+/// Totals shown at the end of a scan.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    pub calls: usize,
+    pub findings: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub notes: usize,
+    pub unverified: usize,
+    pub suppressed: usize,
+    pub allowed: usize,
+    /// The `--fail-on` threshold and whether it was reached.
+    pub fail_on: Level,
+    pub failed: bool,
+    /// Results dropped to stay within GitHub's SARIF limits.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub truncated: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The root of the JSON output (`version` 1) for `inventory` and `scan`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Report {
+    pub version: u32,
+    pub calls: Vec<CallReport>,
+    pub errors: Vec<InputError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<FetchStats>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Vec<Finding>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+}

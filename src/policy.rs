@@ -1,0 +1,1 @@
+//! Policy: allow-list, pinning, suppressions, severity threshold and exit code.

@@ -1,0 +1,3 @@
+//! Report: text, JSON, SARIF, GitHub annotations and job summary, upload.
+
+pub mod inventory;

@@ -1,0 +1,1 @@
+//! Resolve: which remote files a load would execute, at an exact commit.

@@ -1,0 +1,1 @@
+//! Scan: rules as data (tree-sitter queries, YARA-X signatures) and a pickle scanner.

@@ -1,0 +1,4 @@
+//! The one integration-test binary: each stage has a module here; fixtures live
+//! under tests/fixtures/.
+
+mod common;
