@@ -30,7 +30,7 @@ pub enum Command {
     Inventory(InventoryArgs),
     /// Discover, resolve each load to the exact remote files it would execute,
     /// fetch them (never executing them), scan them and report.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// List the built-in rules (and those added with --rules).
     Rules(RulesArgs),
     /// Upload a SARIF file to GitHub code scanning.
