@@ -375,3 +375,23 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary>,
 }
+
+/// What a rule is, for listings, SARIF `rules[]` and help text. Produced by the
+/// scan stage (query and YARA rules, pickle checks) and the policy stage.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RuleMeta {
+    /// Stable id (= file stem for rule files), e.g. `reverse-shell`.
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// Markdown: What it does / Why is this bad / Example / References.
+    pub help: String,
+    pub cwe: Vec<String>,
+    pub level: Level,
+    pub security_severity: f32,
+    /// SARIF precision: very-high | high | medium | low.
+    pub confidence: String,
+    pub engine: Engine,
+    /// Where the rule came from: `builtin:rules/python/x.yml` or a user path.
+    pub source: String,
+}
