@@ -2,6 +2,7 @@
 //!
 //! `run()` is the whole pipeline; the binary and the tests both call it.
 
+pub mod action;
 pub mod cli;
 pub mod config;
 pub mod discover;
@@ -83,6 +84,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Scan(_args) => anyhow::bail!("scan: not implemented yet"),
         Command::Rules(_args) => anyhow::bail!("rules: not implemented yet"),
         Command::Upload(_args) => anyhow::bail!("upload: not implemented yet"),
-        Command::Action => anyhow::bail!("action: not implemented yet"),
+        Command::Action => action::run(),
     }
 }

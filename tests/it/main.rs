@@ -1,4 +1,5 @@
 //! The one integration-test binary: each stage has a module here; fixtures live
 //! under tests/fixtures/.
 
+mod action;
 mod common;

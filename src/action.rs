@@ -1,0 +1,653 @@
+//! The GitHub Action entry point: turns the runner's `INPUT_*` and `GITHUB_*`
+//! variables into a scan plan, and writes the step outputs.
+//!
+//! The runner passes each input as `INPUT_<NAME>`, upper-cased with hyphens
+//! kept (`INPUT_FAIL-ON`), which a shell cannot read; that is why the binary
+//! reads them itself and the image needs no shell wrapper. An empty value means
+//! "not set": the runner cannot tell the two apart.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, FromArgMatches};
+
+use crate::Outcome;
+use crate::cli::{ScanArgs, parse_level};
+
+/// Where the SARIF file goes, relative to the workspace. Not under `RUNNER_TEMP`:
+/// that folder is not mounted into container actions.
+pub const SARIF_FILE_NAME: &str = "hubwarden-results.sarif";
+
+/// Default REST API root when `GITHUB_API_URL` is not set.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// A bad input or an unusable Actions environment; the step fails with exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("input `{input}`: {message} (got {value:?})")]
+    InvalidInput {
+        input: &'static str,
+        value: String,
+        message: String,
+    },
+    #[error("input `extra-args`: {0}")]
+    ExtraArgs(String),
+    #[error("event payload {path}: {message}")]
+    EventPayload { path: String, message: String },
+    #[error("input `upload-sarif` is `true` but {0}")]
+    UploadTarget(String),
+}
+
+/// The `upload-sarif` input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadMode {
+    /// Upload when the token can. `plan_from_env` already turns the cases it
+    /// can foresee (no token, fork or Dependabot pull request) into `Never`
+    /// plus a notice; a 403 at upload time (private repository without code
+    /// scanning) must likewise become a notice, not a failure.
+    Auto,
+    /// Upload; a failed upload fails the step.
+    Always,
+    /// Do not upload.
+    Never,
+}
+
+/// A token: kept out of `Debug` output and logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Tokens from the `token`, `hf-token`, `modelscope-token` and `csghub-token` inputs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HubTokens {
+    pub github: Option<Secret>,
+    pub huggingface: Option<Secret>,
+    pub modelscope: Option<Secret>,
+    pub csghub: Option<Secret>,
+}
+
+impl HubTokens {
+    /// The variables the hub clients read, for the tokens that were given.
+    pub fn env_vars(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("GITHUB_TOKEN", &self.github),
+            ("HF_TOKEN", &self.huggingface),
+            ("MODELSCOPE_API_TOKEN", &self.modelscope),
+            ("CSGHUB_TOKEN", &self.csghub),
+        ]
+        .into_iter()
+        .filter_map(|(name, token)| token.as_ref().map(|t| (name, t.expose())))
+        .collect()
+    }
+}
+
+/// What the workflow run is about, from `GITHUB_EVENT_NAME` and the payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventInfo {
+    /// `GITHUB_EVENT_NAME`, e.g. `pull_request`, `push`.
+    pub name: Option<String>,
+    /// `pull_request.number`, on pull request events.
+    pub pr_number: Option<u64>,
+    /// `pull_request.base.sha`, on pull request events.
+    pub base_sha: Option<String>,
+    /// The pull request comes from another repository (its token is read-only).
+    pub from_fork: bool,
+}
+
+impl EventInfo {
+    pub fn is_pull_request(&self) -> bool {
+        matches!(
+            self.name.as_deref(),
+            Some("pull_request" | "pull_request_target")
+        )
+    }
+}
+
+/// Everything the action will do, computed from the environment alone.
+#[derive(Debug, Clone)]
+pub struct ActionPlan {
+    /// The scan, as if given on the command line. Paths are absolute (under the
+    /// workspace); `format` is `github` (annotations + job summary) unless
+    /// `extra-args` says otherwise; `sarif` is always set; `upload` is always
+    /// false (the action uploads per `upload`); `github` names the upload target.
+    pub scan: ScanArgs,
+    pub upload: UploadMode,
+    /// `GITHUB_WORKSPACE` (the checkout), else the current directory.
+    pub workspace: PathBuf,
+    /// Absolute path of the SARIF file (= `scan.sarif`).
+    pub sarif_file: PathBuf,
+    /// The `sarif-file` output: relative to the workspace when under it, so that
+    /// later steps (which see the workspace at another path) can use it.
+    pub sarif_output: String,
+    /// `GITHUB_OUTPUT`.
+    pub outputs_file: Option<PathBuf>,
+    /// `GITHUB_STEP_SUMMARY`.
+    pub summary_file: Option<PathBuf>,
+    /// `GITHUB_API_URL`, for the upload.
+    pub api_url: String,
+    pub tokens: HubTokens,
+    pub event: EventInfo,
+    /// Messages for `::notice::` lines (e.g. why the upload is skipped).
+    pub notices: Vec<String>,
+    /// Folders git must trust (`safe.directory`): the mounted workspace belongs
+    /// to the runner's user, not to root in the container. Empty without diff-base.
+    pub git_safe_directories: Vec<PathBuf>,
+}
+
+impl ActionPlan {
+    /// Variables to set on the process before the scan starts: the hub tokens,
+    /// and `GIT_CONFIG_*` entries for `safe.directory` (command-scope config,
+    /// which git honours for that key, so no file is written). `env` reads the
+    /// current environment, to append after any `GIT_CONFIG_COUNT` already set.
+    pub fn process_env(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = self
+            .tokens
+            .env_vars()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if !self.git_safe_directories.is_empty() {
+            let base = env("GIT_CONFIG_COUNT")
+                .and_then(|n| n.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            for (i, dir) in self.git_safe_directories.iter().enumerate() {
+                vars.push((
+                    format!("GIT_CONFIG_KEY_{}", base + i),
+                    "safe.directory".into(),
+                ));
+                vars.push((
+                    format!("GIT_CONFIG_VALUE_{}", base + i),
+                    dir.display().to_string(),
+                ));
+            }
+            vars.push((
+                "GIT_CONFIG_COUNT".into(),
+                (base + self.git_safe_directories.len()).to_string(),
+            ));
+        }
+        vars
+    }
+}
+
+/// Build the plan from the variables the runner sets. `env` looks a variable
+/// up (`|k| std::env::var(k).ok()` in production). Reads the event payload
+/// file on pull request events; mutates nothing.
+pub fn plan_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<ActionPlan, ActionError> {
+    let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let input = |name: &str| {
+        env(&input_var(name))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+
+    let workspace = var("GITHUB_WORKSPACE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let scan_path = under(&workspace, input("path").as_deref().unwrap_or("."));
+
+    let fail_on = input("fail-on")
+        .map(|v| {
+            parse_level(&v).map_err(|_| invalid("fail-on", &v, "expected note, warning or error"))
+        })
+        .transpose()?;
+    let upload_mode = match input("upload-sarif") {
+        None => UploadMode::Auto,
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "auto" => UploadMode::Auto,
+            "true" => UploadMode::Always,
+            "false" => UploadMode::Never,
+            _ => return Err(invalid("upload-sarif", &v, "expected auto, true or false")),
+        },
+    };
+    let offline = match input("offline") {
+        None => false,
+        Some(v) => parse_bool("offline", &v)?,
+    };
+    let category = input("category").unwrap_or_else(|| "hubwarden".to_string());
+
+    let event = read_event(&var)?;
+    let diff_base = match input("diff-base") {
+        None => auto_diff_base(&event)?,
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "auto" => auto_diff_base(&event)?,
+            "none" | "false" => None,
+            _ if v.starts_with('-') || v.chars().any(char::is_whitespace) => {
+                return Err(invalid(
+                    "diff-base",
+                    &v,
+                    "expected auto, none or a git revision",
+                ));
+            }
+            _ => Some(v),
+        },
+    };
+
+    let mut argv: Vec<String> = vec![
+        "hubwarden action".into(),
+        "--format".into(),
+        "github".into(),
+        "--sarif".into(),
+        workspace.join(SARIF_FILE_NAME).display().to_string(),
+        "--category".into(),
+        category,
+    ];
+    if let Some(level) = fail_on {
+        argv.extend(["--fail-on".into(), level.as_str().into()]);
+    }
+    if offline {
+        argv.push("--offline".into());
+    }
+    if let Some(config) = input("config") {
+        argv.extend([
+            "--config".into(),
+            under(&workspace, &config).display().to_string(),
+        ]);
+    }
+    if let Some(rev) = &diff_base {
+        argv.extend(["--diff-base".into(), rev.clone()]);
+    }
+    // The path goes before extra-args, so that a stray positional there is the
+    // one clap reports. It is absolute, so it cannot be taken for a flag.
+    argv.push(scan_path.display().to_string());
+    if let Some(extra) = input("extra-args") {
+        argv.extend(split_args(&extra).map_err(ActionError::ExtraArgs)?);
+    }
+
+    let mut scan = parse_scan_args(argv)?;
+    if scan.upload {
+        return Err(ActionError::ExtraArgs(
+            "--upload is not accepted here: use the `upload-sarif` input".into(),
+        ));
+    }
+    rebase_paths(&mut scan, &workspace);
+
+    let repo = var("GITHUB_REPOSITORY");
+    let commit = var("GITHUB_SHA");
+    let git_ref = match event.pr_number {
+        Some(n) => Some(format!("refs/pull/{n}/merge")),
+        None => var("GITHUB_REF"),
+    };
+    scan.github.repo = scan.github.repo.take().or(repo);
+    scan.github.commit = scan.github.commit.take().or(commit);
+    scan.github.git_ref = scan.github.git_ref.take().or(git_ref);
+
+    let tokens = HubTokens {
+        github: input("token").map(Secret::new),
+        huggingface: input("hf-token").map(Secret::new),
+        modelscope: input("modelscope-token").map(Secret::new),
+        csghub: input("csghub-token").map(Secret::new),
+    };
+
+    let mut notices = Vec::new();
+    let upload = decide_upload(upload_mode, &scan, &tokens, &event, &var, &mut notices)?;
+
+    let git_safe_directories = if scan.diff_base.is_some() {
+        let mut dirs = vec![workspace.clone()];
+        if scan.path != workspace && scan.path.is_dir() {
+            dirs.push(scan.path.clone());
+        }
+        dirs
+    } else {
+        Vec::new()
+    };
+
+    // Invariant: `--sarif` is always in argv, and extra-args can only replace it.
+    let sarif_file = scan
+        .sarif
+        .clone()
+        .unwrap_or_else(|| workspace.join(SARIF_FILE_NAME));
+    let sarif_output = match sarif_file.strip_prefix(&workspace) {
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => sarif_file.display().to_string(),
+    };
+
+    Ok(ActionPlan {
+        scan,
+        upload,
+        sarif_file,
+        sarif_output,
+        outputs_file: var("GITHUB_OUTPUT").map(PathBuf::from),
+        summary_file: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+        api_url: var("GITHUB_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_string()),
+        tokens,
+        event,
+        notices,
+        git_safe_directories,
+        workspace,
+    })
+}
+
+/// The variable the runner sets for input `name`: upper-cased, spaces to `_`,
+/// hyphens kept.
+pub fn input_var(name: &str) -> String {
+    format!("INPUT_{}", name.replace(' ', "_").to_ascii_uppercase())
+}
+
+fn invalid(input: &'static str, value: &str, message: &str) -> ActionError {
+    ActionError::InvalidInput {
+        input,
+        value: value.to_string(),
+        message: message.to_string(),
+    }
+}
+
+fn parse_bool(input: &'static str, value: &str) -> Result<bool, ActionError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(input, value, "expected true or false")),
+    }
+}
+
+/// `p` under the workspace unless absolute; `.` is the workspace itself.
+fn under(workspace: &Path, p: impl AsRef<Path>) -> PathBuf {
+    let rel: PathBuf = p
+        .as_ref()
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
+    if rel.as_os_str().is_empty() {
+        workspace.to_path_buf()
+    } else {
+        workspace.join(rel)
+    }
+}
+
+fn rebase(workspace: &Path, p: &mut PathBuf) {
+    if p.is_relative() {
+        *p = under(workspace, &*p);
+    }
+}
+
+/// Relative paths in `extra-args` are relative to the workspace, like every input.
+fn rebase_paths(scan: &mut ScanArgs, workspace: &Path) {
+    for p in [
+        scan.mirror.as_mut(),
+        scan.cache_dir.as_mut(),
+        scan.config.as_mut(),
+        scan.sarif.as_mut(),
+        scan.json.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        rebase(workspace, p);
+    }
+    for p in &mut scan.rules {
+        rebase(workspace, p);
+    }
+}
+
+/// Parse the assembled arguments with the same clap definition as `scan`.
+/// Later occurrences win, so `extra-args` can override what the inputs set.
+fn parse_scan_args(argv: Vec<String>) -> Result<ScanArgs, ActionError> {
+    let cmd = ScanArgs::augment_args(clap::Command::new("hubwarden action"))
+        .args_override_self(true)
+        .disable_help_flag(true)
+        .disable_version_flag(true);
+    let matches = cmd
+        .try_get_matches_from(argv)
+        .map_err(|e| ActionError::ExtraArgs(first_line(&e.to_string())))?;
+    ScanArgs::from_arg_matches(&matches)
+        .map_err(|e| ActionError::ExtraArgs(first_line(&e.to_string())))
+}
+
+fn first_line(s: &str) -> String {
+    let line = s.lines().next().unwrap_or_default();
+    line.strip_prefix("error: ").unwrap_or(line).to_string()
+}
+
+fn read_event(var: &dyn Fn(&str) -> Option<String>) -> Result<EventInfo, ActionError> {
+    let mut info = EventInfo {
+        name: var("GITHUB_EVENT_NAME"),
+        ..EventInfo::default()
+    };
+    if !info.is_pull_request() {
+        return Ok(info);
+    }
+    let path = var("GITHUB_EVENT_PATH").ok_or_else(|| ActionError::EventPayload {
+        path: "$GITHUB_EVENT_PATH".into(),
+        message: "not set on a pull request event".into(),
+    })?;
+    let payload_error = |message: String| ActionError::EventPayload {
+        path: path.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| payload_error(e.to_string()))?;
+    let payload: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| payload_error(e.to_string()))?;
+    let pr = payload
+        .get("pull_request")
+        .ok_or_else(|| payload_error("no `pull_request` object".into()))?;
+    info.pr_number = pr.get("number").and_then(serde_json::Value::as_u64);
+    info.base_sha = pr
+        .pointer("/base/sha")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string);
+    let base_repo = pr.pointer("/base/repo/full_name").and_then(|v| v.as_str());
+    // A deleted fork has `head.repo: null`: still a fork.
+    let head_repo = pr.pointer("/head/repo/full_name").and_then(|v| v.as_str());
+    info.from_fork = head_repo.is_none() || head_repo != base_repo;
+    Ok(info)
+}
+
+fn auto_diff_base(event: &EventInfo) -> Result<Option<String>, ActionError> {
+    if !event.is_pull_request() {
+        return Ok(None);
+    }
+    match &event.base_sha {
+        Some(sha) if is_commit_id(sha) => Ok(Some(sha.clone())),
+        other => Err(ActionError::EventPayload {
+            path: "$GITHUB_EVENT_PATH".into(),
+            message: format!(
+                "diff-base is auto but pull_request.base.sha is {}",
+                other
+                    .as_deref()
+                    .map_or("missing".to_string(), |s| format!("{s:?}"))
+            ),
+        }),
+    }
+}
+
+fn is_commit_id(s: &str) -> bool {
+    matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn decide_upload(
+    mode: UploadMode,
+    scan: &ScanArgs,
+    tokens: &HubTokens,
+    event: &EventInfo,
+    var: &dyn Fn(&str) -> Option<String>,
+    notices: &mut Vec<String>,
+) -> Result<UploadMode, ActionError> {
+    if mode == UploadMode::Never {
+        return Ok(mode);
+    }
+    let mut missing = Vec::new();
+    if tokens.github.is_none() {
+        missing.push("the `token` input is empty");
+    }
+    if scan.github.repo.is_none() {
+        missing.push("GITHUB_REPOSITORY is not set");
+    }
+    if scan.github.commit.is_none() {
+        missing.push("GITHUB_SHA is not set");
+    }
+    if scan.github.git_ref.is_none() {
+        missing.push("GITHUB_REF is not set");
+    }
+    if !missing.is_empty() {
+        let why = missing.join(", ");
+        if mode == UploadMode::Always {
+            return Err(ActionError::UploadTarget(why));
+        }
+        notices.push(format!("SARIF upload skipped: {why}."));
+        return Ok(UploadMode::Never);
+    }
+    if mode == UploadMode::Auto {
+        let read_only = if event.name.as_deref() == Some("pull_request") && event.from_fork {
+            Some("this pull request comes from a fork")
+        } else if var("GITHUB_ACTOR").as_deref() == Some("dependabot[bot]") {
+            Some("this run was triggered by Dependabot")
+        } else {
+            None
+        };
+        if let Some(why) = read_only {
+            notices.push(format!(
+                "SARIF upload skipped: {why}, so the token is read-only. \
+                 Annotations, the job summary and the exit code still apply."
+            ));
+            return Ok(UploadMode::Never);
+        }
+    }
+    Ok(mode)
+}
+
+/// Split `extra-args` like a POSIX shell would, without expanding anything:
+/// whitespace (including newlines) separates words; `'...'` is literal;
+/// `"..."` allows `\"`, `\\`, `\$` and `` \` ``; a backslash outside quotes
+/// escapes the next character.
+pub fn split_args(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("unterminated single quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err("unterminated double quote".into()),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err("unterminated double quote".into()),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some(c) => {
+                    in_word = true;
+                    word.push(c);
+                }
+                None => return Err("trailing backslash".into()),
+            },
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// One `$GITHUB_OUTPUT` entry: `name=value`, or a heredoc `name<<DELIM` when
+/// the value spans lines. The delimiter never occurs in the value, so a value
+/// cannot end the heredoc early and inject other outputs.
+pub fn format_output(name: &str, value: &str) -> String {
+    if !value.contains('\n') && !value.contains('\r') {
+        return format!("{name}={value}\n");
+    }
+    let mut delim = String::from("HUBWARDEN_EOF");
+    while value.contains(&delim) {
+        delim.push('_');
+    }
+    format!("{name}<<{delim}\n{value}\n{delim}\n")
+}
+
+/// Append the action's outputs to `$GITHUB_OUTPUT` (`path`).
+pub fn write_outputs(
+    path: &Path,
+    sarif_file: &str,
+    findings: usize,
+    errors: usize,
+    unverified: usize,
+) -> std::io::Result<()> {
+    let text = [
+        format_output("sarif-file", sarif_file),
+        format_output("findings", &findings.to_string()),
+        format_output("errors", &errors.to_string()),
+        format_output("unverified", &unverified.to_string()),
+    ]
+    .concat();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+/// Escape a workflow command's message (`::notice::MESSAGE`).
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// `hubwarden action`: plan from the environment, export the tokens, scan,
+/// upload, write the outputs.
+pub fn run() -> anyhow::Result<Outcome> {
+    let env = |k: &str| std::env::var(k).ok();
+    let plan = plan_from_env(&env).context("the action's inputs")?;
+    for notice in &plan.notices {
+        println!("::notice title=hubwarden::{}", escape_data(notice));
+    }
+    for (key, value) in plan.process_env(&env) {
+        // SAFETY: called from `main` before the scan builds its thread pools or
+        // runtime, so no other thread can be reading the environment.
+        unsafe { std::env::set_var(key, value) };
+    }
+    tracing::debug!(?plan, "action plan");
+    anyhow::bail!(
+        "action: the scan pipeline is not wired yet (planned a scan of {} with SARIF at {})",
+        plan.scan.path.display(),
+        plan.sarif_output
+    )
+}
