@@ -20,6 +20,22 @@ use crate::cli::{ScanArgs, parse_level};
 /// that folder is not mounted into container actions.
 pub const SARIF_FILE_NAME: &str = "hubwarden-results.sarif";
 
+/// The inputs declared in action.yml, as the user spells them.
+pub const INPUTS: &[&str] = &[
+    "path",
+    "fail-on",
+    "config",
+    "upload-sarif",
+    "category",
+    "diff-base",
+    "offline",
+    "token",
+    "hf-token",
+    "modelscope-token",
+    "csghub-token",
+    "extra-args",
+];
+
 /// Default REST API root when `GITHUB_API_URL` is not set.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
@@ -192,6 +208,7 @@ impl ActionPlan {
 pub fn plan_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<ActionPlan, ActionError> {
     let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     let input = |name: &str| {
+        debug_assert!(INPUTS.contains(&name), "{name} is not declared in INPUTS");
         env(&input_var(name))
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())

@@ -556,3 +556,161 @@ fn binary_exits_2_on_a_bad_input() {
         "{stderr}"
     );
 }
+
+// ---- The shipped files: action.yml, Dockerfile, workflows and the guide agree.
+
+fn repo_file(rel: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn action_yml() -> serde_yaml::Value {
+    serde_yaml::from_str(&repo_file("action.yml")).unwrap()
+}
+
+fn keys(v: &serde_yaml::Value) -> Vec<String> {
+    v.as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn action_yml_declares_exactly_the_inputs_the_binary_reads() {
+    let action = action_yml();
+    assert_eq!(keys(&action["inputs"]), hubwarden::action::INPUTS);
+    for name in hubwarden::action::INPUTS {
+        let input = &action["inputs"][*name];
+        let description = input["description"].as_str().unwrap();
+        assert!(
+            description.contains("Default:"),
+            "input {name}: the description must state the default"
+        );
+        assert_ne!(input["required"].as_bool(), Some(true), "input {name}");
+    }
+    assert_eq!(
+        action["inputs"]["token"]["default"].as_str(),
+        Some("${{ github.token }}")
+    );
+    // Empty, so that the config file's fail-on applies unless the user sets one.
+    assert_eq!(action["inputs"]["fail-on"]["default"].as_str(), Some(""));
+    assert_eq!(
+        keys(&action["outputs"]),
+        ["sarif-file", "findings", "errors", "unverified"]
+    );
+}
+
+#[test]
+fn action_yml_runs_the_container_with_the_action_subcommand() {
+    let action = action_yml();
+    let runs = &action["runs"];
+    assert_eq!(runs["using"].as_str(), Some("docker"));
+    // The release workflow rewrites exactly this line to the digest-pinned image.
+    assert!(repo_file("action.yml").contains("\n  image: Dockerfile\n"));
+    assert_eq!(
+        runs["args"],
+        serde_yaml::from_str::<serde_yaml::Value>("[action]").unwrap()
+    );
+    assert!(runs.get("entrypoint").is_none());
+}
+
+#[test]
+fn dockerfile_follows_the_container_action_rules() {
+    let dockerfile = repo_file("Dockerfile");
+    let instructions: Vec<&str> = dockerfile
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    for l in &instructions {
+        let word = l.split_whitespace().next().unwrap().to_ascii_uppercase();
+        assert!(
+            word != "USER" && word != "WORKDIR",
+            "container actions must run as root in the runner's workdir: {l}"
+        );
+    }
+    let last_stage = dockerfile.rsplit("\nFROM ").next().unwrap();
+    assert!(
+        last_stage.contains("\nENTRYPOINT [\"/usr/local/bin/hubwarden\"]\n"),
+        "exec-form ENTRYPOINT with an absolute path in the runtime stage"
+    );
+    assert!(last_stage.contains("\nCMD [\"action\"]\n"));
+    assert!(last_stage.contains("COPY --from=build /hubwarden /usr/local/bin/hubwarden"));
+    assert!(dockerfile.contains("cargo build --release --locked"));
+    let ignore = repo_file(".dockerignore");
+    assert!(ignore.lines().any(|l| l.trim() == "target/"));
+}
+
+/// The `uses:` of every step in a workflow, each with the comment on its line.
+fn uses_lines(text: &str) -> Vec<(String, String)> {
+    let workflow: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+    let mut found = Vec::new();
+    for job in workflow["jobs"].as_mapping().unwrap().values() {
+        for step in job["steps"].as_sequence().into_iter().flatten() {
+            let Some(reference) = step["uses"].as_str() else {
+                continue;
+            };
+            let line = text
+                .lines()
+                .find(|l| l.contains(&format!("uses: {reference}")))
+                .unwrap();
+            let comment = line.split_once('#').map_or("", |(_, c)| c.trim());
+            found.push((reference.to_string(), comment.to_string()));
+        }
+    }
+    found
+}
+
+#[test]
+fn workflows_pin_every_action_by_commit() {
+    let dirs = [".github/workflows", "examples/workflows"];
+    let mut seen = 0;
+    for dir in dirs {
+        let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        for entry in std::fs::read_dir(&full).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (reference, comment) in uses_lines(&text) {
+                seen += 1;
+                if reference == "./" || reference == "hubwarden/hubwarden@v1" {
+                    continue;
+                }
+                let (_, rev) = reference.split_once('@').unwrap_or((&reference, ""));
+                let is_sha = rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit());
+                assert!(
+                    is_sha && comment.starts_with('v'),
+                    "{}: `{reference}` must be pinned by commit with a `# vX.Y.Z` comment",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(seen >= 5, "found only {seen} uses: lines");
+}
+
+#[test]
+fn the_guide_shows_the_example_workflow_verbatim() {
+    let guide = repo_file("docs/github-action.md");
+    let example = repo_file("examples/workflows/hubwarden.yml");
+    let start = guide.find("<!-- example-workflow:start").unwrap();
+    let block = &guide[start..];
+    let body = block.split_once("```yaml\n").unwrap().1;
+    let body = body.split_once("```\n").unwrap().0;
+    assert_eq!(body, example);
+}
+
+#[test]
+fn the_guide_documents_every_input_and_output() {
+    let guide = repo_file("docs/github-action.md");
+    let action = action_yml();
+    for name in keys(&action["inputs"])
+        .iter()
+        .chain(&keys(&action["outputs"]))
+    {
+        assert!(
+            guide.contains(&format!("\n| `{name}` |")),
+            "docs/github-action.md has no table row for `{name}`"
+        );
+    }
+}
