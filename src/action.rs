@@ -145,7 +145,9 @@ pub struct ActionPlan {
     /// false (the action uploads per `upload`); `github` names the upload target.
     pub scan: ScanArgs,
     pub upload: UploadMode,
-    /// `GITHUB_WORKSPACE` (the checkout), else the current directory.
+    /// `GITHUB_WORKSPACE` (the checkout), else the current directory. SARIF
+    /// URIs must be relative to this folder (not to `scan.path`), or code
+    /// scanning cannot place the alerts.
     pub workspace: PathBuf,
     /// Absolute path of the SARIF file (= `scan.sarif`).
     pub sarif_file: PathBuf,
@@ -649,7 +651,14 @@ fn escape_data(s: &str) -> String {
 }
 
 /// `hubwarden action`: plan from the environment, export the tokens, scan,
-/// upload, write the outputs.
+/// write the outputs, upload.
+///
+/// Still to wire, in this order: `run_scan(&plan.scan, ..)` (prints the
+/// annotations, writes the summary and the SARIF file); `write_outputs` to
+/// `plan.outputs_file` with `plan.sarif_output` and the counts, before the
+/// upload so that a failed upload still leaves them; the upload per
+/// `plan.upload` (`Auto`: a refusal such as 403 is a `::notice::`, `Always`:
+/// an error); then the scan's `Outcome`.
 pub fn run() -> anyhow::Result<Outcome> {
     let env = |k: &str| std::env::var(k).ok();
     let plan = plan_from_env(&env).context("the action's inputs")?;
