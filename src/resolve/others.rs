@@ -625,6 +625,29 @@ pub(crate) fn datasets_imports(text: &str) -> Vec<DsImport> {
     out
 }
 
+/// datasets `_PACKAGED_DATASETS_MODULES`: `load_dataset("csv", ...)` runs
+/// installed code, whatever the hub holds under that name.
+const PACKAGED_BUILDERS: [&str; 18] = [
+    "arrow",
+    "audiofolder",
+    "cache",
+    "csv",
+    "eval",
+    "generator",
+    "hdf5",
+    "imagefolder",
+    "json",
+    "lance",
+    "pandas",
+    "parquet",
+    "pdffolder",
+    "spark",
+    "sql",
+    "text",
+    "videofolder",
+    "webdataset",
+];
+
 /// datasets `load_dataset`: the `{name}.py` script at the repo root and its
 /// direct relative imports.
 async fn datasets<S: RepoSource>(
@@ -645,6 +668,13 @@ async fn datasets<S: RepoSource>(
         }
         None => o.revision.clone(),
     };
+    if !o.repo_id.contains('/') && PACKAGED_BUILDERS.contains(&o.repo_id.as_str()) {
+        job.note(format!(
+            "{} is a datasets packaged builder (installed code), not a hub repo",
+            o.repo_id
+        ));
+        return Ok(Outcome::Done);
+    }
     let snap = job
         .primary(o.hub, RepoType::Dataset, &o.repo_id, rev.as_deref())
         .await?;

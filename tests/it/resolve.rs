@@ -628,7 +628,12 @@ async fn datasets_script_and_its_direct_relative_imports() {
     assert!(t4.files.is_empty() && t4.refused_remote_code);
     // No script: nothing runs.
     s.repo_id = Some("rs-data/plain".into());
-    assert_eq!(one(s).await.status, TargetStatus::NoRemoteCode);
+    assert_eq!(one(s.clone()).await.status, TargetStatus::NoRemoteCode);
+    // A packaged builder is installed code, never a hub lookup.
+    s.repo_id = Some("csv".into());
+    let csv = one(s).await;
+    assert_eq!(csv.status, TargetStatus::NoRemoteCode);
+    assert!(has_note(&csv, "packaged builder"));
 }
 
 #[tokio::test]
@@ -1047,4 +1052,34 @@ async fn two_hundred_calls_over_fifty_repos_resolve_each_repo_once() {
     // config, tokenizer_config and four code files per repo, each read once.
     assert_eq!(reads.len(), 50 * 6, "{reads:?}");
     assert!(reads.values().all(|n| *n == 1), "{reads:?}");
+}
+
+#[tokio::test]
+async fn files_cap_is_an_unverified_reason() {
+    let opts = ResolveOptions {
+        max_files_per_target: 2,
+        ..ResolveOptions::default()
+    };
+    let t = one_with(
+        &MemSource::mirror(),
+        hf(
+            "transformers.AutoModelForCausalLM.from_pretrained",
+            "rs-acme/chat",
+            "true",
+        ),
+        &opts,
+    )
+    .await;
+    assert_eq!(t.status, TargetStatus::Unverified);
+    assert!(t.reason.as_deref().unwrap().contains("more than 2 files"));
+}
+
+#[test]
+fn resolve_all_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let src = MemSource::default();
+    let calls: Vec<LoadSite> = Vec::new();
+    let opts = ResolveOptions::default();
+    let fut = resolve_all(&src, &calls, &opts);
+    assert_send(&fut);
 }
