@@ -1083,3 +1083,86 @@ fn resolve_all_is_send() {
     let fut = resolve_all(&src, &calls, &opts);
     assert_send(&fut);
 }
+
+#[tokio::test]
+async fn vllm_loads_config_tokenizer_and_processor_code_only_with_the_flag() {
+    let t = one(site(
+        Platform::Huggingface,
+        "vllm.LLM",
+        Some("rs-acme/chat"),
+        "true",
+    ))
+    .await;
+    assert_eq!(
+        files(&t),
+        vec!["configuration_chat.py", "tokenization_chat_fast.py"]
+    );
+    // vLLM defaults to trust_remote_code=False: refused, nothing fetched.
+    let t = one(site(
+        Platform::Huggingface,
+        "vllm.LLM",
+        Some("rs-acme/chat"),
+        "absent",
+    ))
+    .await;
+    assert!(t.refused_remote_code && t.files.is_empty());
+}
+
+#[tokio::test]
+async fn generate_custom_generate_repo() {
+    let t = one(hf(
+        "transformers.GenerationMixin.generate",
+        "rs-acme/chat",
+        "true",
+    ))
+    .await;
+    assert_eq!(
+        files(&t),
+        vec![
+            "custom_generate/gen_utils.py",
+            "custom_generate/generate.py"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn transformers_4_tokenizer_falls_back_to_config_auto_map_and_backend_dicts() {
+    let mut src = MemSource::default();
+    src.add(
+        HubKind::Huggingface,
+        RepoType::Model,
+        "rs-mem/tok4",
+        &"4".repeat(40),
+        &[
+            ("config.json", r#"{"auto_map": {"AutoTokenizer": ["tok_cfg.T", null]}}"#),
+            ("tokenizer_config.json", r#"{"model_max_length": 8}"#),
+            (
+                "preprocessor_config.json",
+                r#"{"auto_map": {"AutoImageProcessor": {"pil": "ip_pil.P", "torchvision": "ip_tv.P"}}}"#,
+            ),
+            ("tok_cfg.py", ""),
+            ("ip_pil.py", ""),
+            ("ip_tv.py", ""),
+        ],
+    );
+    let s = hf(
+        "transformers.AutoTokenizer.from_pretrained",
+        "rs-mem/tok4",
+        "true",
+    );
+    let v5 = one_with(&src, s.clone(), &ResolveOptions::default()).await;
+    assert_eq!(v5.status, TargetStatus::NoRemoteCode);
+    let v4 = ResolveOptions {
+        transformers_major: 4,
+        ..ResolveOptions::default()
+    };
+    let t = one_with(&src, s, &v4).await;
+    assert_eq!(files(&t), vec!["tok_cfg.py"]);
+    let ip = hf(
+        "transformers.AutoImageProcessor.from_pretrained",
+        "rs-mem/tok4",
+        "true",
+    );
+    let t = one_with(&src, ip, &ResolveOptions::default()).await;
+    assert_eq!(files(&t), vec!["ip_tv.py"]);
+}
