@@ -811,7 +811,19 @@ async fn diffusers<S: RepoSource>(job: &mut Job<'_, S>) -> Result<Outcome, Fail>
     let custom_revision = site.args.get("custom_revision").cloned();
     // (snapshot, file, why) that need trust_remote_code.
     let mut gated: Vec<(Arc<Snapshot>, String, String)> = Vec::new();
-    match site.args.get("custom_pipeline").map(String::as_str) {
+    // `_resolve_custom_pipeline_and_cls`: `{custom_pipeline}.py` in the repo,
+    // else a `_class_name` list whose module file is in the repo (this wins
+    // over a community or hub `custom_pipeline`), else `custom_pipeline` itself.
+    let class_name_file = match index.as_ref().and_then(|i| i.get("_class_name")) {
+        Some(Value::Array(cls)) => cls
+            .first()
+            .and_then(Value::as_str)
+            .map(|m| format!("{m}.py"))
+            .filter(|f| snap.has(f)),
+        _ => None,
+    };
+    let cp = site.args.get("custom_pipeline").map(String::as_str);
+    match cp {
         Some(cp) if cp.ends_with(".py") || cp.starts_with('.') || cp.starts_with('/') => {
             job.note(format!("custom_pipeline {cp:?} is a local file"));
         }
@@ -821,6 +833,16 @@ async fn diffusers<S: RepoSource>(job: &mut Job<'_, S>) -> Result<Outcome, Fail>
                 format!("{cp}.py"),
                 format!("custom_pipeline {cp}.py in the model repo"),
             ));
+        }
+        _ if class_name_file.is_some() => {
+            if let Some(f) = class_name_file {
+                if let Some(cp) = cp {
+                    job.note(format!(
+                        "model_index.json _class_name names {f} in the repo, which diffusers loads instead of custom_pipeline {cp}"
+                    ));
+                }
+                gated.push((snap.clone(), f, "model_index.json _class_name".into()));
+            }
         }
         Some(cp) if !cp.contains('/') => {
             // Community pipelines run with no trust_remote_code check.
@@ -870,18 +892,7 @@ async fn diffusers<S: RepoSource>(job: &mut Job<'_, S>) -> Result<Outcome, Fail>
             }
             gated.push((other, "pipeline.py".into(), format!("custom_pipeline {cp}")));
         }
-        None => {
-            if let Some(Value::Array(cls)) = index.as_ref().and_then(|i| i.get("_class_name"))
-                && let Some(m) = cls.first().and_then(Value::as_str)
-                && snap.has(&format!("{m}.py"))
-            {
-                gated.push((
-                    snap.clone(),
-                    format!("{m}.py"),
-                    "model_index.json _class_name".into(),
-                ));
-            }
-        }
+        None => {}
     }
     if let Some(Value::Object(map)) = &index {
         for (component, v) in map {

@@ -1166,3 +1166,33 @@ async fn transformers_4_tokenizer_falls_back_to_config_auto_map_and_backend_dict
     let t = one_with(&src, ip, &ResolveOptions::default()).await;
     assert_eq!(files(&t), vec!["ip_tv.py"]);
 }
+
+#[tokio::test]
+async fn diffusers_class_name_module_wins_over_custom_pipeline() {
+    let mut src = MemSource::mirror();
+    src.add(
+        HubKind::Huggingface,
+        RepoType::Model,
+        "rs-mem/own-pipe",
+        &"d".repeat(40),
+        &[
+            (
+                "model_index.json",
+                r#"{"_class_name": ["my_pipe", "MyPipe"]}"#,
+            ),
+            ("my_pipe.py", "class MyPipe: pass\n"),
+        ],
+    );
+    let s = with(
+        hf(
+            "diffusers.DiffusionPipeline.from_pretrained",
+            "rs-mem/own-pipe",
+            "true",
+        ),
+        "custom_pipeline",
+        "lpw_stable_diffusion",
+    );
+    let t = one_with(&src, s, &ResolveOptions::default()).await;
+    assert_eq!(files(&t), vec!["my_pipe.py"]);
+    assert!(has_note(&t, "instead of custom_pipeline"));
+}
