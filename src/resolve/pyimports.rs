@@ -128,7 +128,9 @@ fn step(snap: &Snapshot, dir: &str, seg: &str, out: &mut Vec<String>) -> Option<
         return Some(pkg);
     }
     let prefix = format!("{pkg}/");
-    let is_dir = snap.files.iter().any(|f| f.starts_with(&prefix));
+    // `files` is sorted, so the paths under a folder are contiguous.
+    let i = snap.files.partition_point(|f| f.as_str() < prefix.as_str());
+    let is_dir = snap.files.get(i).is_some_and(|f| f.starts_with(&prefix));
     let module = format!("{pkg}.py");
     if snap.has(&module) && !is_dir {
         out.push(module);
