@@ -3,3 +3,4 @@
 
 mod action;
 mod common;
+mod resolve;

@@ -1,1 +1,0 @@
-//! Resolve: which remote files a load would execute, at an exact commit.
