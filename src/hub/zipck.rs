@@ -12,6 +12,8 @@ use crate::hub::validate::{MAX_PICKLE_BYTES, MAX_ZIP_CENTRAL_DIR_BYTES};
 pub const HEAD_BYTES: u64 = 64 * 1024;
 /// EOCD (22) + max comment (65535) + zip64 locator (20) + zip64 EOCD (56).
 const TAIL_BYTES: u64 = 22 + 65535 + 20 + 56;
+/// A tail that holds the EOCD records of a zip with a short comment.
+const SHORT_TAIL_BYTES: u64 = 22 + 1024 + 20 + 56;
 
 /// A contiguous piece of a file.
 pub struct Chunk {
@@ -246,9 +248,19 @@ pub async fn read_pickle<S: RangeSource>(src: &S) -> Result<Vec<u8>, HubError> {
             "zip checkpoint over {HEAD_BYTES} bytes from a server without range support"
         ))
     })?;
-    let tail_len = TAIL_BYTES.min(total);
-    let tail = src.range(total - tail_len, tail_len).await?;
-    let (cd_off, cd_size) = find_central_dir(&tail.data, tail.start)?;
+    // Checkpoints rarely carry a zip comment: try a short tail before the longest one.
+    let short = SHORT_TAIL_BYTES.min(total);
+    let mut tail = src.range(total - short, short).await?;
+    let found = match find_central_dir(&tail.data, tail.start) {
+        Ok(loc) => Ok(loc),
+        Err(_) if short < TAIL_BYTES.min(total) => {
+            let len = TAIL_BYTES.min(total);
+            tail = src.range(total - len, len).await?;
+            find_central_dir(&tail.data, tail.start)
+        }
+        Err(e) => Err(e),
+    };
+    let (cd_off, cd_size) = found?;
     if cd_size > MAX_ZIP_CENTRAL_DIR_BYTES {
         return Err(HubError::Cap(format!(
             "zip central directory of {cd_size} bytes"
