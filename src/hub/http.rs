@@ -123,6 +123,10 @@ pub fn status_error(resp: &Resp, what: &str) -> HubError {
         Some("EntryNotFound") => return HubError::NotFound(format!("file {what}")),
         _ => {}
     }
+    // GitHub signals an exhausted rate limit with 403 and no remaining quota.
+    if resp.status == 403 && resp.header("x-ratelimit-remaining") == Some("0") {
+        return HubError::RateLimited(what.to_string());
+    }
     match resp.status {
         401 => HubError::Unauthorized(what.to_string()),
         403 => HubError::Forbidden(what.to_string()),

@@ -89,16 +89,19 @@ pub struct HubOptions {
     pub http: HttpConfig,
 }
 
-fn env_nonempty(k: &str) -> Option<String> {
-    std::env::var(k)
-        .ok()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
 impl HubOptions {
     /// Endpoints, tokens and the HF cache from the variables the hub libraries honour.
     pub fn from_env() -> HubOptions {
+        HubOptions::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// As [`HubOptions::from_env`], reading variables through `var` (tests pass a map).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> HubOptions {
+        let env_nonempty = |k: &str| {
+            var(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let d = Endpoints::default();
         let modelscope = env_nonempty("MODELSCOPE_ENDPOINT")
             .or_else(|| {
@@ -821,6 +824,7 @@ impl Hubs {
             return r;
         }
         if let Some(c) = &self.cache
+            && immutable(commit)
             && let Some(b) = c.get(
                 Namespace::File,
                 hub,
@@ -860,7 +864,9 @@ impl Hubs {
             }
             resp.body
         };
-        if let Some(c) = &self.cache {
+        if let Some(c) = &self.cache
+            && immutable(commit)
+        {
             c.put(Namespace::File, hub, rt, repo, commit, path, &bytes);
         }
         Ok(bytes)
@@ -878,6 +884,7 @@ impl Hubs {
             return zipck::read_pickle(&LocalRange(p)).await;
         }
         if let Some(c) = &self.cache
+            && immutable(commit)
             && let Some(b) = c.get(
                 Namespace::Pickle,
                 hub,
@@ -909,7 +916,9 @@ impl Hubs {
             })
             .await?
         };
-        if let Some(c) = &self.cache {
+        if let Some(c) = &self.cache
+            && immutable(commit)
+        {
             c.put(Namespace::Pickle, hub, rt, repo, commit, path, &bytes);
         }
         Ok(bytes)
@@ -925,6 +934,12 @@ impl Hubs {
         }
         Ok(())
     }
+}
+
+/// A commit whose content can never change (so it may be cached on disk): a git
+/// commit id or a PaddleHub archive digest, never a ref name.
+fn immutable(commit: &str) -> bool {
+    is_commit(commit) || commit.contains("+sha256:")
 }
 
 fn file_key(snap: &Snapshot, path: &str) -> FileKey {
@@ -952,16 +967,20 @@ impl RepoSource for Hubs {
                 return Err(HubError::Invalid(r.to_string()));
             }
         }
-        let key = (
-            hub,
-            repo_type,
-            repo_id.to_string(),
-            revision.map(str::to_string),
-        );
-        self.snaps
+        // `None` and the hub's explicit default ref are one request (GitHub's
+        // default is main-else-master, so it stays `None`).
+        let key_rev = revision.map(str::to_string).or(match hub {
+            HubKind::Huggingface | HubKind::Opencsg | HubKind::Modelscope => {
+                Some(default_ref(hub).to_string())
+            }
+            HubKind::Github | HubKind::Paddlehub => None,
+        });
+        let key = (hub, repo_type, repo_id.to_string(), key_rev.clone());
+        let snap = self
+            .snaps
             .get(key, || async {
                 let r = self
-                    .snapshot_uncached(hub, repo_type, repo_id, revision)
+                    .snapshot_uncached(hub, repo_type, repo_id, key_rev.as_deref())
                     .await?;
                 Ok(Arc::new(Snapshot {
                     hub,
@@ -973,7 +992,15 @@ impl RepoSource for Hubs {
                     files: r.files,
                 }))
             })
-            .await
+            .await?;
+        if snap.requested.as_deref() == revision {
+            Ok(snap)
+        } else {
+            Ok(Arc::new(Snapshot {
+                requested: revision.map(str::to_string),
+                ..(*snap).clone()
+            }))
+        }
     }
 
     async fn read(&self, snap: &Snapshot, path: &str) -> Result<Bytes, HubError> {
@@ -1008,4 +1035,44 @@ fn b64(s: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(s.replace('\n', ""))
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_from_vars() {
+        let vars: HashMap<&str, &str> = [
+            ("HF_ENDPOINT", "https://hf-mirror.example"),
+            ("HUGGING_FACE_HUB_TOKEN", "legacy"),
+            ("MODELSCOPE_DOMAIN", "www.modelscope.ai"),
+            ("CSGHUB_TOKEN", " csg-secret "),
+            ("GITHUB_TOKEN", ""),
+            ("HF_HOME", "/data/hf"),
+        ]
+        .into();
+        let o = HubOptions::from_vars(|k| vars.get(k).map(|v| v.to_string()));
+        assert_eq!(o.endpoints.huggingface, "https://hf-mirror.example");
+        assert_eq!(o.endpoints.modelscope, "https://www.modelscope.ai");
+        assert_eq!(o.endpoints.opencsg, "https://hub.opencsg.com");
+        assert_eq!(o.endpoints.github_api, "https://api.github.com");
+        assert_eq!(
+            o.endpoints.paddlehub,
+            "http://paddlepaddle.org.cn/paddlehub"
+        );
+        assert_eq!(o.tokens.huggingface.as_deref(), Some("legacy"));
+        assert_eq!(o.tokens.opencsg.as_deref(), Some("csg-secret"));
+        assert!(
+            !format!("{o:?}").contains("csg-secret"),
+            "tokens never in Debug"
+        );
+        assert_eq!(o.tokens.github, None);
+        assert_eq!(o.hf_cache, Some(PathBuf::from("/data/hf/hub")));
+        assert!(!o.offline);
+        let o = HubOptions::from_vars(|k| {
+            (k == "MODELSCOPE_ENDPOINT").then(|| "http://ms.local".to_string())
+        });
+        assert_eq!(o.endpoints.modelscope, "http://ms.local");
+    }
 }
