@@ -35,7 +35,7 @@ impl Default for HttpConfig {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(300),
-            max_concurrency: 16,
+            max_concurrency: 32,
             max_retries: 3,
             backoff: Duration::from_millis(500),
             max_retry_wait: Duration::from_secs(30),

@@ -995,3 +995,65 @@ async fn big_checkpoint_reads_a_tiny_fraction_and_big_code_hits_the_cap() {
     let e = h.read(&snap, "huge.py").await.unwrap_err();
     assert!(matches!(e, HubError::Cap(_)), "{e}");
 }
+
+/// Benchmark (run by bench/resolve_bench.sh, ignored by default): 200 calls over
+/// 50 repos, 50 ms per request. Each call resolves its repo, then reads three
+/// files one after another (a chain of 4 requests). Prints the wall time next to
+/// the chain bound; asserts only the request count (distinct files + revisions).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn bench_fetch_200_calls_over_50_repos() {
+    let t = tempfile::tempdir().unwrap();
+    for r in 0..50 {
+        let commit = format!("{:040x}", r + 1);
+        let dir = t.path().join(format!("huggingface/models/bench/repo{r}"));
+        std::fs::create_dir_all(dir.join(&commit)).unwrap();
+        std::fs::write(dir.join("refs.json"), format!("{{\"main\": \"{commit}\"}}")).unwrap();
+        for f in ["config.json", "modeling_x.py", "utils.py"] {
+            std::fs::write(dir.join(&commit).join(f), format!("# {f} of repo{r}\n")).unwrap();
+        }
+    }
+    let latency = Duration::from_millis(50);
+    let s = setup_at(
+        t.path().to_path_buf(),
+        FakeHubOptions {
+            latency,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut o = s.opts.clone();
+    o.no_disk_cache = true;
+    o.http.max_concurrency = hubwarden::hub::HttpConfig::default().max_concurrency;
+    let h = Arc::new(hubs(&o));
+    let start = std::time::Instant::now();
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let h = h.clone();
+            tokio::spawn(async move {
+                let repo = format!("bench/repo{}", i % 50);
+                let snap = h
+                    .snapshot(HubKind::Huggingface, RepoType::Model, &repo, None)
+                    .await
+                    .unwrap();
+                for f in ["config.json", "modeling_x.py", "utils.py"] {
+                    h.read(&snap, f).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let wall = start.elapsed();
+    let chain = latency * 4;
+    println!(
+        "bench: 200 calls / 50 repos, {} requests (50 revisions + 150 files), wall {:?}, chain bound {:?} (x{:.2}), concurrency {}",
+        s.fake.request_count(),
+        wall,
+        chain,
+        wall.as_secs_f64() / chain.as_secs_f64(),
+        o.http.max_concurrency
+    );
+    assert_eq!(s.fake.request_count(), 200);
+}
