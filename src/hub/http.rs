@@ -118,6 +118,11 @@ impl Resp {
 pub fn status_error(resp: &Resp, what: &str) -> HubError {
     match resp.header("x-error-code") {
         Some("GatedRepo") => return HubError::Gated(what.to_string()),
+        Some("RepoNotFound") if resp.status == 401 => {
+            return HubError::NotFound(format!(
+                "repository {what} (or private/gated and no valid token was sent)"
+            ));
+        }
         Some("RepoNotFound") => return HubError::NotFound(format!("repository {what}")),
         Some("RevisionNotFound") => return HubError::NotFound(format!("revision {what}")),
         Some("EntryNotFound") => return HubError::NotFound(format!("file {what}")),

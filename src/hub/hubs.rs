@@ -183,6 +183,8 @@ pub struct Hubs {
     files: Memo<FileKey, Result<Bytes, HubError>>,
     pickles: Memo<FileKey, Result<Bytes, HubError>>,
     archives: Mutex<HashMap<(String, String), Arc<Archive>>>,
+    /// ModelScope listings give each file's sha256: (repo, commit) -> path -> hex.
+    ms_digests: Mutex<HashMap<(String, String), HashMap<String, String>>>,
     cache_hits: AtomicU64,
 }
 
@@ -344,6 +346,7 @@ impl Hubs {
             files: Memo::new(),
             pickles: Memo::new(),
             archives: Mutex::new(HashMap::new()),
+            ms_digests: Mutex::new(HashMap::new()),
             cache_hits: AtomicU64::new(0),
         })
     }
@@ -516,6 +519,7 @@ impl Hubs {
                     &what,
                 )
                 .await?;
+            ms_check(&v, &what)?;
             let map = &v["Data"]["RevisionMap"];
             let item = ["Branches", "Tags"]
                 .iter()
@@ -534,6 +538,7 @@ impl Hubs {
             .append_pair("Revision", commit.as_deref().unwrap_or(r))
             .append_pair("Recursive", "True");
         let v: serde_json::Value = self.get_json(hub, u, &what).await?;
+        ms_check(&v, &what)?;
         let list = v["Data"]["Files"]
             .as_array()
             .or_else(|| v["Data"].as_array())
@@ -566,11 +571,41 @@ impl Hubs {
             .collect();
         files.sort();
         files.dedup();
+        let commit = commit.unwrap_or_else(|| r.to_string());
+        // Pin content to the listing: with a ref-name fallback commit this is
+        // what keeps the fetched bytes the ones that were listed.
+        let digests: HashMap<String, String> = list
+            .iter()
+            .filter_map(|f| Some((f["Path"].as_str()?, f["Sha256"].as_str()?)))
+            .filter(|(_, d)| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|(p, d)| (p.to_string(), d.to_ascii_lowercase()))
+            .collect();
+        self.ms_digests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((repo.to_string(), commit.clone()), digests);
         Ok(Resolved {
             resolved_ref: r.to_string(),
-            commit: commit.unwrap_or_else(|| r.to_string()),
+            commit,
             files,
         })
+    }
+
+    /// Bytes fetched from ModelScope must match the listing's sha256, when it gave one.
+    fn ms_verify(&self, snap: &Snapshot, path: &str, bytes: &[u8]) -> Result<(), HubError> {
+        let want = self
+            .ms_digests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(snap.repo_id.clone(), snap.commit.clone()))
+            .and_then(|m| m.get(path).cloned());
+        match want {
+            Some(w) if w != hex::encode(Sha256::digest(bytes)) => Err(HubError::Protocol(format!(
+                "modelscope {}@{}:{path}: content does not match the listed sha256",
+                snap.repo_id, snap.commit
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// GitHub (torch.hub / paddle hub.load): ref -> sha via the commits API
@@ -862,7 +897,14 @@ impl Hubs {
                     &format!("{hub} {repo}@{commit}:{path}"),
                 ));
             }
-            resp.body
+            match hub {
+                HubKind::Github => gh_contents_body(resp)?,
+                HubKind::Modelscope => {
+                    self.ms_verify(snap, path, &resp.body)?;
+                    resp.body
+                }
+                _ => resp.body,
+            }
         };
         if let Some(c) = &self.cache
             && immutable(commit)
@@ -934,6 +976,16 @@ impl Hubs {
         }
         Ok(())
     }
+}
+
+/// ModelScope wraps answers in `{Code, Success, Message, Data}`; a `Success: false`
+/// answer with status 200 is a failure.
+fn ms_check(v: &serde_json::Value, what: &str) -> Result<(), HubError> {
+    if v["Success"].as_bool() == Some(false) {
+        let msg = v["Message"].as_str().unwrap_or("request failed");
+        return Err(HubError::NotFound(format!("{what}: {msg}")));
+    }
+    Ok(())
 }
 
 /// A commit whose content can never change (so it may be cached on disk): a git
@@ -1030,11 +1082,22 @@ impl RepoSource for Hubs {
     }
 }
 
-#[allow(dead_code)]
-fn b64(s: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD
-        .decode(s.replace('\n', ""))
-        .ok()
+/// GitHub's contents API answers JSON with base64 content when the raw media
+/// type is not honoured (e.g. by a proxy); raw answers pass through.
+fn gh_contents_body(resp: Resp) -> Result<Vec<u8>, HubError> {
+    let json = resp
+        .header("content-type")
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !json {
+        return Ok(resp.body);
+    }
+    let v: serde_json::Value = resp.json("github contents")?;
+    match (v["encoding"].as_str(), v["content"].as_str()) {
+        (Some("base64"), Some(c)) => base64::engine::general_purpose::STANDARD
+            .decode(c.replace('\n', ""))
+            .map_err(|e| HubError::Protocol(format!("github contents: {e}"))),
+        _ => Err(HubError::Protocol("github contents: not a file".into())),
+    }
 }
 
 #[cfg(test)]

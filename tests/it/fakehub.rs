@@ -24,6 +24,7 @@ use hubwarden::hub::{Endpoints, HttpConfig, HubOptions};
 use hubwarden::model::HubKind;
 use percent_encoding::percent_decode_str;
 use serde_json::json;
+use sha2::Digest as _;
 
 /// A forced answer for requests whose path (with query) contains `path_contains`.
 #[derive(Clone, Debug)]
@@ -75,6 +76,10 @@ pub struct FakeHubOptions {
     pub paddle_archives: HashMap<String, Vec<u8>>,
     /// ModelScope revisions items carry a `CommitId` (a newer server shape).
     pub modelscope_commit_in_revisions: bool,
+    /// GitHub contents answers base64 JSON even when raw is asked for.
+    pub github_json_contents: bool,
+    /// ModelScope listings give a wrong `Sha256` for every file.
+    pub modelscope_wrong_sha256: bool,
 }
 
 /// One request as the fake saw it.
@@ -455,7 +460,7 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
             hf(&sh, &opts, &rest[1..], &headers, "opencsg", repo_ref)
         }
         "ms" => modelscope(&sh, &opts, &rest, &q, &headers),
-        "gh" => github(&sh, &rest, &q, &headers),
+        "gh" => github(&sh, &opts, &rest, &q, &headers),
         "paddle" => paddle_search(&sh, &rest, &q),
         _ => err(404, "no route"),
     }
@@ -641,7 +646,13 @@ fn modelscope(
                 .map(|d| json!({"Path": d, "Name": d, "Type": "tree", "Size": 0}))
                 .collect();
             for (i, f) in files.iter().enumerate() {
-                let size = std::fs::metadata(dir.join(&commit).join(f)).unwrap().len();
+                let bytes = std::fs::read(dir.join(&commit).join(f)).unwrap();
+                let size = bytes.len();
+                let sha = if opts.modelscope_wrong_sha256 {
+                    "0".repeat(64)
+                } else {
+                    hex::encode(sha2::Sha256::digest(&bytes))
+                };
                 // Older files carry an older (made-up) commit; the newest carries the head.
                 let (cid, date) = if i == 0 {
                     (commit.clone(), 1_700_000_100)
@@ -649,7 +660,7 @@ fn modelscope(
                     ("0".repeat(40), 1_600_000_000)
                 };
                 entries.push(json!({"Path": f, "Name": f, "Type": "blob", "Size": size,
-                    "CommitId": cid, "CommittedDate": date, "Revision": cid}));
+                    "CommitId": cid, "CommittedDate": date, "Revision": cid, "Sha256": sha}));
             }
             json_resp(json!({"Code": 200, "Data": {"Files": entries}}))
         }
@@ -687,6 +698,7 @@ fn json_404_ms(msg: &str) -> Response {
 /// `repos/{o}/{n}/{branches/{b} | commits/{ref} | git/trees/{sha} | contents/{path}}`.
 fn github(
     sh: &Shared,
+    opts: &FakeHubOptions,
     rest: &[String],
     q: &HashMap<String, String>,
     headers: &HeaderMap,
@@ -746,7 +758,8 @@ fn github(
             let raw = headers
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("vnd.github.raw"));
+                .is_some_and(|v| v.contains("vnd.github.raw"))
+                && !opts.github_json_contents;
             if raw {
                 let mut r = serve_bytes(b, headers);
                 r.headers_mut().insert(

@@ -229,6 +229,23 @@ async fn modelscope_commit_from_listing_and_revisions() {
         .unwrap();
     assert_eq!(tag.commit, MS_V1);
     assert!(uris(&s2.fake)[1].contains(&format!("Revision={MS_V1}")));
+
+    // Bytes that do not match the listing's sha256 are refused.
+    let s3 = setup(FakeHubOptions {
+        modelscope_wrong_sha256: true,
+        ..Default::default()
+    })
+    .await;
+    let h3 = hubs(&s3.opts);
+    let snap = h3
+        .snapshot(HubKind::Modelscope, RepoType::Model, "damo/ms-model", None)
+        .await
+        .unwrap();
+    let e = h3.read(&snap, "model.py").await.unwrap_err();
+    assert!(
+        matches!(e, HubError::Protocol(ref m) if m.contains("sha256")),
+        "{e}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -310,6 +327,26 @@ async fn github_default_ref_is_main_else_master() {
     );
     let contents = reqs.iter().find(|r| r.uri.contains("/contents/")).unwrap();
     assert_eq!(contents.headers["accept"], "application/vnd.github.raw");
+
+    // A base64 JSON answer (raw media type not honoured) decodes to the same bytes.
+    s.fake.set_options(FakeHubOptions {
+        github_json_contents: true,
+        ..Default::default()
+    });
+    let h2 = hubs(&HubOptions {
+        no_disk_cache: true,
+        ..s.opts.clone()
+    });
+    let snap = h2
+        .snapshot(
+            HubKind::Github,
+            RepoType::Github,
+            "acme/vision",
+            Some(VISION),
+        )
+        .await
+        .unwrap();
+    assert_eq!(*h2.read(&snap, "models/net.py").await.unwrap(), *net);
 }
 
 #[tokio::test(flavor = "multi_thread")]
