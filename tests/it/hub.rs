@@ -896,6 +896,58 @@ async fn module_archives_cannot_escape_or_bomb() {
         matches!(e, HubError::Cap(ref m) if m.contains("entries")),
         "{e}"
     );
+
+    let deep = format!("m/{}x.py", "d/".repeat(40));
+    let s = setup(FakeHubOptions {
+        paddle_archives: [(
+            "lac_demo".to_string(),
+            raw_tar(&[(deep.as_bytes(), tar::EntryType::Regular)]),
+        )]
+        .into(),
+        ..Default::default()
+    })
+    .await;
+    let e = hubs(&s.opts)
+        .snapshot(HubKind::Paddlehub, RepoType::Module, "lac_demo", None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, HubError::Cap(ref m) if m.contains("deeper")),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn module_member_over_the_file_cap_is_listed_but_not_read() {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut b = tar::Builder::new(gz);
+    for (name, data) in [
+        ("lac_demo/module.py", b"class Lac: pass\n".to_vec()),
+        ("lac_demo/assets/big.py", vec![b'#'; 11 * 1024 * 1024]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, &data[..]).unwrap();
+    }
+    let archive = b.into_inner().unwrap().finish().unwrap();
+    let s = setup(FakeHubOptions {
+        paddle_archives: [("lac_demo".to_string(), archive)].into(),
+        ..Default::default()
+    })
+    .await;
+    let h = hubs(&s.opts);
+    let snap = h
+        .snapshot(HubKind::Paddlehub, RepoType::Module, "lac_demo", None)
+        .await
+        .unwrap();
+    assert_eq!(snap.files, ["assets/big.py", "module.py"]);
+    assert_eq!(
+        &**h.read(&snap, "module.py").await.unwrap(),
+        b"class Lac: pass\n"
+    );
+    let e = h.read(&snap, "assets/big.py").await.unwrap_err();
+    assert!(matches!(e, HubError::Cap(_)), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
