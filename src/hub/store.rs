@@ -290,9 +290,20 @@ pub struct MirrorSnap {
     pub files: Vec<String>,
 }
 
-/// The offline mirror (layout in README "Offline mirror"):
-/// `<hub>/<models|datasets|spaces>/<owner>/<name>/{refs.json,<commit>/...}`,
-/// `github/<owner>/<name>/...`, `paddlehub/modules/<name>/<version>/...`.
+/// The offline mirror (README "Offline mirror"):
+///
+/// ```text
+/// huggingface/{models|datasets|spaces}/<owner>/<name>/refs.json   {"main": "<40 hex>", ...}
+/// huggingface/{models|datasets|spaces}/<owner>/<name>/<40 hex>/<files>
+/// modelscope/models/<owner>/<name>/...        (same shape; default ref "master")
+/// opencsg/models/<owner>/<name>/...           (same shape)
+/// github/<owner>/<name>/...                   (same shape; default "main" if in refs.json, else "master")
+/// paddlehub/modules/<name>/<version>/<files>  (the unpacked module; commit "<version>+mirror",
+///                                              default: the highest version)
+/// ```
+///
+/// A revision is a `refs.json` key or a 40-hex commit folder. Symlinks in the
+/// mirror are neither listed nor read.
 pub struct Mirror {
     root: PathBuf,
 }
