@@ -95,6 +95,21 @@ impl HubOptions {
         HubOptions::from_vars(|k| std::env::var(k).ok())
     }
 
+    /// The CLI's `--offline`, `--mirror DIR` and `--cache-dir DIR` on top.
+    pub fn with_cli(
+        mut self,
+        offline: bool,
+        mirror: Option<PathBuf>,
+        cache_dir: Option<PathBuf>,
+    ) -> HubOptions {
+        self.offline = offline;
+        self.mirror = mirror;
+        if cache_dir.is_some() {
+            self.cache_dir = cache_dir;
+        }
+        self
+    }
+
     /// As [`HubOptions::from_env`], reading variables through `var` (tests pass a map).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> HubOptions {
         let env_nonempty = |k: &str| {

@@ -257,7 +257,11 @@ impl DiskCache {
         let bytes = read_capped(&p, crate::hub::validate::MAX_API_JSON_BYTES)
             .ok()
             .flatten()?;
-        let files: Vec<String> = serde_json::from_slice(&bytes).ok()?;
+        let mut files: Vec<String> = serde_json::from_slice(&bytes).ok()?;
+        // `Snapshot::has` binary-searches; never trust the file's order.
+        files.retain(|p| validate_path(p).is_ok());
+        files.sort();
+        files.dedup();
         Some(files)
     }
 
