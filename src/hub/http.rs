@@ -237,6 +237,7 @@ impl Http {
                 rb = rb.bearer_auth(tok);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%url, "GET");
             let resp = match rb.send().await {
                 Ok(r) => r,
                 Err(e) => return Ok(Attempt::Retry(None, transport_error(&e, &url))),
