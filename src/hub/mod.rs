@@ -6,6 +6,17 @@ use std::sync::Arc;
 
 use crate::model::{FetchStats, HubKind, RepoType};
 
+pub mod archive;
+pub mod http;
+pub mod hubs;
+pub mod store;
+pub mod validate;
+pub mod zipck;
+
+pub use http::HttpConfig;
+pub use hubs::{Endpoints, HubOptions, Hubs, Tokens};
+pub use validate::{is_commit, validate_path, validate_repo_id, validate_revision};
+
 /// A repository resolved to an immutable commit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {

@@ -3,4 +3,6 @@
 
 mod action;
 mod common;
+mod fakehub;
+mod hub;
 mod resolve;

@@ -1,0 +1,597 @@
+//! Local sources of repository files: the on-disk cache (written atomically,
+//! keyed by hub/type/repo/commit/path), the offline mirror folder, and the
+//! local Hugging Face cache. Symlinks never lead outside their root.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use crate::hub::HubError;
+use crate::hub::validate::{MAX_REPO_FILES, is_commit, safe_component, validate_path};
+use crate::model::{HubKind, RepoType};
+
+/// A cache/mirror folder component for a commit: itself when safe, else a hash
+/// (PaddleHub commits contain `:`).
+pub fn commit_component(commit: &str) -> String {
+    if safe_component(commit) {
+        commit.to_string()
+    } else {
+        format!("h-{}", hex::encode(Sha256::digest(commit.as_bytes())))
+    }
+}
+
+fn repo_dir(base: &Path, repo_id: &str) -> Option<PathBuf> {
+    let mut p = base.to_path_buf();
+    for seg in repo_id.split('/') {
+        if !safe_component(seg) {
+            return None;
+        }
+        p.push(seg);
+    }
+    Some(p)
+}
+
+fn join_rel(base: &Path, rel: &str) -> Option<PathBuf> {
+    validate_path(rel).ok()?;
+    let mut p = base.to_path_buf();
+    for seg in rel.split('/') {
+        p.push(seg);
+    }
+    Some(p)
+}
+
+/// Read a regular file at most `max` bytes long; `None` when absent.
+fn read_capped(path: &Path, max: u64) -> Result<Option<Vec<u8>>, HubError> {
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(_) => return Ok(None),
+    };
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.len() > max {
+        return Err(HubError::Cap(format!(
+            "{} is larger than {max} bytes",
+            path.display()
+        )));
+    }
+    fs::read(path)
+        .map(Some)
+        .map_err(|e| HubError::Network(format!("reading {}: {e}", path.display())))
+}
+
+/// `path` resolved is inside `root` resolved (no symlink escapes).
+fn inside(root: &Path, path: &Path) -> bool {
+    match (root.canonicalize(), path.canonicalize()) {
+        (Ok(r), Ok(p)) => p.starts_with(r),
+        _ => false,
+    }
+}
+
+/// List the files under `dir` as sorted `/` paths. Symlinks are skipped unless
+/// `follow_within` is given, then followed only when they stay inside it.
+fn list_tree(dir: &Path, follow_within: Option<&Path>) -> Result<Vec<String>, HubError> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new(), 0usize)];
+    while let Some((d, prefix, depth)) = stack.pop() {
+        if depth > crate::hub::validate::MAX_PATH_DEPTH {
+            return Err(HubError::Cap(format!("{} nested too deep", d.display())));
+        }
+        let rd = fs::read_dir(&d)
+            .map_err(|e| HubError::Network(format!("reading {}: {e}", d.display())))?;
+        for ent in rd.flatten() {
+            let Some(name) = ent.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let rel = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let Ok(ft) = ent.file_type() else { continue };
+            let path = ent.path();
+            let (is_dir, is_file) = if ft.is_symlink() {
+                match follow_within {
+                    Some(root) if inside(root, &path) => {
+                        let m = fs::metadata(&path).ok();
+                        (
+                            m.as_ref().is_some_and(|m| m.is_dir()),
+                            m.as_ref().is_some_and(|m| m.is_file()),
+                        )
+                    }
+                    _ => (false, false),
+                }
+            } else {
+                (ft.is_dir(), ft.is_file())
+            };
+            if is_dir {
+                stack.push((path, rel, depth + 1));
+            } else if is_file && validate_path(&rel).is_ok() {
+                out.push(rel);
+                if out.len() > MAX_REPO_FILES {
+                    return Err(HubError::Cap(format!(
+                        "{} has more than {MAX_REPO_FILES} files",
+                        dir.display()
+                    )));
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Write `bytes` to `path` via a temp file in the same folder and a rename, so
+/// a reader never sees a partial file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no parent folder"))?;
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let res = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// What the disk cache stores.
+#[derive(Clone, Copy, Debug)]
+pub enum Namespace {
+    /// A file's bytes.
+    File,
+    /// The pickle stream extracted from a weights file.
+    Pickle,
+}
+
+/// The on-disk cache: `<root>/v1/{files|pickle}/<hub>/<type>/<repo...>/<commit>/<path>`
+/// and `<root>/v1/snapshots/<hub>/<type>/<repo...>/<commit>.json`.
+pub struct DiskCache {
+    root: PathBuf,
+}
+
+impl DiskCache {
+    pub fn new(root: PathBuf) -> DiskCache {
+        DiskCache { root }
+    }
+
+    fn repo_base(&self, ns: &str, hub: HubKind, rt: RepoType, repo: &str) -> Option<PathBuf> {
+        repo_dir(
+            &self
+                .root
+                .join("v1")
+                .join(ns)
+                .join(hub.as_str())
+                .join(rt.as_str()),
+            repo,
+        )
+    }
+
+    fn file_path(
+        &self,
+        ns: Namespace,
+        hub: HubKind,
+        rt: RepoType,
+        repo: &str,
+        commit: &str,
+        path: &str,
+    ) -> Option<PathBuf> {
+        let ns = match ns {
+            Namespace::File => "files",
+            Namespace::Pickle => "pickle",
+        };
+        let base = self
+            .repo_base(ns, hub, rt, repo)?
+            .join(commit_component(commit));
+        join_rel(&base, path)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn get(
+        &self,
+        ns: Namespace,
+        hub: HubKind,
+        rt: RepoType,
+        repo: &str,
+        commit: &str,
+        path: &str,
+        max: u64,
+    ) -> Option<Vec<u8>> {
+        let p = self.file_path(ns, hub, rt, repo, commit, path)?;
+        read_capped(&p, max).ok().flatten()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn put(
+        &self,
+        ns: Namespace,
+        hub: HubKind,
+        rt: RepoType,
+        repo: &str,
+        commit: &str,
+        path: &str,
+        bytes: &[u8],
+    ) {
+        let Some(p) = self.file_path(ns, hub, rt, repo, commit, path) else {
+            return;
+        };
+        if let Err(e) = write_atomic(&p, bytes) {
+            tracing::warn!("cache write {}: {e}", p.display());
+        }
+    }
+
+    fn snap_path(&self, hub: HubKind, rt: RepoType, repo: &str, commit: &str) -> Option<PathBuf> {
+        if !is_commit(commit) {
+            return None;
+        }
+        Some(
+            self.repo_base("snapshots", hub, rt, repo)?
+                .join(format!("{}.json", commit.to_ascii_lowercase())),
+        )
+    }
+
+    /// The file list of a repo at a 40-hex commit, if cached.
+    pub fn get_listing(
+        &self,
+        hub: HubKind,
+        rt: RepoType,
+        repo: &str,
+        commit: &str,
+    ) -> Option<Vec<String>> {
+        let p = self.snap_path(hub, rt, repo, commit)?;
+        let bytes = read_capped(&p, crate::hub::validate::MAX_API_JSON_BYTES)
+            .ok()
+            .flatten()?;
+        let mut files: Vec<String> = serde_json::from_slice(&bytes).ok()?;
+        // `Snapshot::has` binary-searches; never trust the file's order.
+        files.retain(|p| validate_path(p).is_ok());
+        files.sort();
+        files.dedup();
+        Some(files)
+    }
+
+    pub fn put_listing(
+        &self,
+        hub: HubKind,
+        rt: RepoType,
+        repo: &str,
+        commit: &str,
+        files: &[String],
+    ) {
+        let Some(p) = self.snap_path(hub, rt, repo, commit) else {
+            return;
+        };
+        match serde_json::to_vec(files) {
+            Ok(bytes) => {
+                if let Err(e) = write_atomic(&p, &bytes) {
+                    tracing::warn!("cache write {}: {e}", p.display());
+                }
+            }
+            Err(e) => tracing::warn!("cache encode: {e}"),
+        }
+    }
+}
+
+/// A resolved mirror entry.
+pub struct MirrorSnap {
+    pub resolved_ref: String,
+    pub commit: String,
+    pub files: Vec<String>,
+}
+
+/// The offline mirror (README "Offline mirror"):
+///
+/// ```text
+/// huggingface/{models|datasets|spaces}/<owner>/<name>/refs.json   {"main": "<40 hex>", ...}
+/// huggingface/{models|datasets|spaces}/<owner>/<name>/<40 hex>/<files>
+/// modelscope/models/<owner>/<name>/...        (same shape; default ref "master")
+/// opencsg/models/<owner>/<name>/...           (same shape)
+/// github/<owner>/<name>/...                   (same shape; default "main" if in refs.json, else "master")
+/// paddlehub/modules/<name>/<version>/<files>  (the unpacked module; commit "<version>+mirror",
+///                                              default: the highest version)
+/// ```
+///
+/// A revision is a `refs.json` key or a 40-hex commit folder. Symlinks in the
+/// mirror are neither listed nor read.
+pub struct Mirror {
+    root: PathBuf,
+}
+
+/// Default ref of a hub when the call gives none.
+pub fn default_ref(hub: HubKind) -> &'static str {
+    match hub {
+        HubKind::Modelscope => "master",
+        _ => "main",
+    }
+}
+
+fn type_dir(rt: RepoType) -> &'static str {
+    match rt {
+        RepoType::Dataset => "datasets",
+        RepoType::Space => "spaces",
+        _ => "models",
+    }
+}
+
+/// Compare dotted versions numerically where possible.
+pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let parts = |s: &str| -> Vec<(u64, String)> {
+        s.split(['.', '-', '+'])
+            .map(|p| (p.parse::<u64>().unwrap_or(0), p.to_string()))
+            .collect()
+    };
+    parts(a).cmp(&parts(b))
+}
+
+impl Mirror {
+    pub fn new(root: PathBuf) -> Mirror {
+        Mirror { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The folder holding a repo, whether or not it exists.
+    pub fn repo_folder(&self, hub: HubKind, rt: RepoType, repo: &str) -> Option<PathBuf> {
+        let base = match hub {
+            HubKind::Github => self.root.join("github"),
+            HubKind::Paddlehub => self.root.join("paddlehub").join("modules"),
+            h => self.root.join(h.as_str()).join(type_dir(rt)),
+        };
+        repo_dir(&base, repo)
+    }
+
+    /// `None` when the mirror does not have the repo at all.
+    pub fn snapshot(
+        &self,
+        hub: HubKind,
+        rt: RepoType,
+        repo: &str,
+        rev: Option<&str>,
+    ) -> Option<Result<MirrorSnap, HubError>> {
+        let dir = self.repo_folder(hub, rt, repo)?;
+        if !dir.is_dir() {
+            return None;
+        }
+        Some(self.snapshot_in(&dir, hub, repo, rev))
+    }
+
+    fn snapshot_in(
+        &self,
+        dir: &Path,
+        hub: HubKind,
+        repo: &str,
+        rev: Option<&str>,
+    ) -> Result<MirrorSnap, HubError> {
+        if hub == HubKind::Paddlehub {
+            let version = match rev {
+                Some(v) => v.to_string(),
+                None => {
+                    let mut vs: Vec<String> = fs::read_dir(dir)
+                        .map_err(|e| HubError::Network(format!("{}: {e}", dir.display())))?
+                        .flatten()
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                        .collect();
+                    vs.sort_by(|a, b| version_cmp(a, b));
+                    vs.pop()
+                        .ok_or_else(|| HubError::NotFound(format!("module {repo} in mirror")))?
+                }
+            };
+            if !safe_component(&version) || !dir.join(&version).is_dir() {
+                return Err(HubError::NotFound(format!(
+                    "module {repo} version {version} in mirror"
+                )));
+            }
+            return Ok(MirrorSnap {
+                files: list_tree(&dir.join(&version), None)?,
+                resolved_ref: version.clone(),
+                commit: format!("{version}+mirror"),
+            });
+        }
+        let refs: BTreeMap<String, String> = match fs::read(dir.join("refs.json")) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| HubError::Protocol(format!("{}/refs.json: {e}", dir.display())))?,
+            Err(_) => BTreeMap::new(),
+        };
+        let (resolved_ref, commit) = match rev {
+            Some(r) if is_commit(r) => (r.to_string(), r.to_ascii_lowercase()),
+            Some(r) => match refs.get(r) {
+                Some(c) => (r.to_string(), c.clone()),
+                None => {
+                    return Err(HubError::NotFound(format!(
+                        "revision {r} of {repo} in mirror"
+                    )));
+                }
+            },
+            None => {
+                let want = if hub == HubKind::Github {
+                    if refs.contains_key("main") {
+                        "main"
+                    } else {
+                        "master"
+                    }
+                } else {
+                    default_ref(hub)
+                };
+                match refs.get(want) {
+                    Some(c) => (want.to_string(), c.clone()),
+                    None => {
+                        return Err(HubError::NotFound(format!(
+                            "revision {want} of {repo} in mirror"
+                        )));
+                    }
+                }
+            }
+        };
+        if !is_commit(&commit) {
+            return Err(HubError::Protocol(format!(
+                "mirror refs.json of {repo}: {commit:?} is not a commit"
+            )));
+        }
+        let cdir = dir.join(&commit);
+        if !cdir.is_dir() {
+            return Err(HubError::NotFound(format!(
+                "commit {commit} of {repo} in mirror"
+            )));
+        }
+        Ok(MirrorSnap {
+            files: list_tree(&cdir, None)?,
+            resolved_ref,
+            commit,
+        })
+    }
+
+    /// The path of a file at a commit, if the mirror has the repo.
+    fn file_path(
+        &self,
+        hub: HubKind,
+        rt: RepoType,
+        repo: &str,
+        commit: &str,
+        path: &str,
+    ) -> Option<PathBuf> {
+        let dir = self.repo_folder(hub, rt, repo)?;
+        let cdir = if hub == HubKind::Paddlehub {
+            dir.join(commit.strip_suffix("+mirror")?)
+        } else {
+            if !is_commit(commit) {
+                return None;
+            }
+            dir.join(commit)
+        };
+        let p = join_rel(&cdir, path)?;
+        // No symlinks: a mirror file must be a plain file inside the mirror.
+        let meta = fs::symlink_metadata(&p).ok()?;
+        (meta.is_file() && inside(&self.root, &p)).then_some(p)
+    }
+
+    pub fn read(
+        &self,
+        hub: HubKind,
+        rt: RepoType,
+        repo: &str,
+        commit: &str,
+        path: &str,
+        max: u64,
+    ) -> Option<Result<Vec<u8>, HubError>> {
+        let p = self.file_path(hub, rt, repo, commit, path)?;
+        read_capped(&p, max).transpose()
+    }
+
+    pub fn local_path(
+        &self,
+        hub: HubKind,
+        rt: RepoType,
+        repo: &str,
+        commit: &str,
+        path: &str,
+    ) -> Option<PathBuf> {
+        self.file_path(hub, rt, repo, commit, path)
+    }
+}
+
+/// The local Hugging Face cache (`HF_HUB_CACHE`): `models--owner--name/refs/<ref>`
+/// holds a commit, `snapshots/<commit>/<files>` (symlinks into `blobs/`).
+pub struct HfCache {
+    root: PathBuf,
+}
+
+impl HfCache {
+    pub fn new(root: PathBuf) -> HfCache {
+        HfCache { root }
+    }
+
+    fn repo_folder(&self, rt: RepoType, repo: &str) -> Option<PathBuf> {
+        if !repo.split('/').all(safe_component) {
+            return None;
+        }
+        let kind = match rt {
+            RepoType::Dataset => "datasets",
+            RepoType::Space => "spaces",
+            _ => "models",
+        };
+        Some(
+            self.root
+                .join(format!("{kind}--{}", repo.replace('/', "--"))),
+        )
+    }
+
+    /// Resolve and list; `None` when the cache lacks the repo or revision. The
+    /// listing holds only the files that were downloaded.
+    pub fn snapshot(
+        &self,
+        rt: RepoType,
+        repo: &str,
+        rev: Option<&str>,
+    ) -> Option<Result<MirrorSnap, HubError>> {
+        let dir = self.repo_folder(rt, repo)?;
+        let want = rev.unwrap_or("main");
+        let commit = if is_commit(want) {
+            want.to_ascii_lowercase()
+        } else {
+            if !want.split('/').all(safe_component) {
+                return None;
+            }
+            let p = want.split('/').fold(dir.join("refs"), |p, s| p.join(s));
+            let c = fs::read_to_string(p).ok()?.trim().to_string();
+            if !is_commit(&c) {
+                return None;
+            }
+            c
+        };
+        let sdir = dir.join("snapshots").join(&commit);
+        if !sdir.is_dir() {
+            return None;
+        }
+        Some(list_tree(&sdir, Some(&dir)).map(|files| MirrorSnap {
+            resolved_ref: want.to_string(),
+            commit,
+            files,
+        }))
+    }
+
+    pub fn local_path(
+        &self,
+        rt: RepoType,
+        repo: &str,
+        commit: &str,
+        path: &str,
+    ) -> Option<PathBuf> {
+        if !is_commit(commit) {
+            return None;
+        }
+        let dir = self.repo_folder(rt, repo)?;
+        let p = join_rel(&dir.join("snapshots").join(commit), path)?;
+        // Snapshot files are symlinks into blobs/: follow them only inside the repo folder.
+        (p.is_file() && inside(&dir, &p)).then_some(p)
+    }
+
+    pub fn read(
+        &self,
+        rt: RepoType,
+        repo: &str,
+        commit: &str,
+        path: &str,
+        max: u64,
+    ) -> Option<Result<Vec<u8>, HubError>> {
+        let p = self.local_path(rt, repo, commit, path)?;
+        read_capped(&p, max).transpose()
+    }
+}
