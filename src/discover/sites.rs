@@ -168,6 +168,7 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> Vec<LoadSite> {
     let r = Resolver {
         idx: &idx,
         line_map: &line_map,
+        budget: std::cell::Cell::new(super::values::STEP_BUDGET),
     };
     let mut out = Vec::new();
     for &call in &idx.calls {
@@ -272,7 +273,7 @@ fn one_call<'t>(
                 args.insert("task".into(), t);
             }
         }
-        Kind::GithubHub => {
+        Kind::GithubHub if !api.ends_with(".list") => {
             if let Some(m) =
                 call_arg(call, bytes, Some(1), &["model"]).and_then(|n| single_str(r, Some(n)))
             {
@@ -375,6 +376,8 @@ fn one_call<'t>(
             Lit::Unknown => {
                 s.resolution = format!("unresolved: {}", v.how);
             }
+            // `pipeline(model=AutoModel.from_pretrained(...))`: that load is its own entry.
+            Lit::Loaded(_) => continue,
             Lit::None => {
                 s.resolution = format!("unresolved: {} is None", v.how);
             }

@@ -1,6 +1,8 @@
 //! Static value resolution: what string (or flag) an argument expression can
 //! hold, and how that was worked out, without running anything.
 
+use std::cell::Cell;
+
 use tree_sitter::Node;
 
 use super::catalogue::{self, Kind};
@@ -30,6 +32,8 @@ pub enum Lit {
     None,
     Num(String),
     Snap(Box<Snap>),
+    /// An object returned by another loader call (already reported there).
+    Loaded(String),
     /// Not statically known.
     Unknown,
 }
@@ -64,7 +68,7 @@ impl Val {
             Lit::Bool(b) => Some(b.to_string()),
             Lit::None => Some("none".into()),
             Lit::Num(n) => Some(n.clone()),
-            Lit::Snap(_) | Lit::Unknown => None,
+            Lit::Snap(_) | Lit::Loaded(_) | Lit::Unknown => None,
         }
     }
 }
@@ -86,7 +90,13 @@ pub struct Resolver<'a, 't> {
     pub idx: &'a Index<'t>,
     /// Line numbers shown in `how` strings go through this map (notebooks).
     pub line_map: &'a dyn Fn(u32) -> u32,
+    /// Steps left for the current top-level resolution: parameters resolved
+    /// through call sites of functions that are themselves parameters can fan out.
+    pub budget: Cell<u32>,
 }
+
+/// Resolution steps allowed for one argument.
+pub const STEP_BUDGET: u32 = 2000;
 
 impl<'t> Resolver<'_, 't> {
     fn src(&self) -> &'t [u8] {
@@ -99,6 +109,7 @@ impl<'t> Resolver<'_, 't> {
 
     /// Every value `n` may hold (never empty).
     pub fn resolve(&self, n: Node<'t>) -> Vec<Val> {
+        self.budget.set(STEP_BUDGET);
         let mut v = self.res(n, 0);
         dedup(&mut v);
         v
@@ -106,7 +117,13 @@ impl<'t> Resolver<'_, 't> {
 
     /// The single value `n` holds, if it is statically known and unique.
     pub fn single(&self, n: Node<'t>) -> Option<Val> {
-        let v = self.resolve(n);
+        self.budget.set(STEP_BUDGET);
+        self.single_at(n, 0)
+    }
+
+    fn single_at(&self, n: Node<'t>, depth: u32) -> Option<Val> {
+        let mut v = self.res(n, depth);
+        dedup(&mut v);
         if v.len() == 1 && v[0].lit != Lit::Unknown {
             v.into_iter().next()
         } else {
@@ -118,6 +135,11 @@ impl<'t> Resolver<'_, 't> {
         if depth > MAX_DEPTH {
             return vec![Val::unknown("too many indirections")];
         }
+        let left = self.budget.get();
+        if left == 0 {
+            return vec![Val::unknown("too many possible values")];
+        }
+        self.budget.set(left - 1);
         let src = self.src();
         let mut out = match n.kind() {
             "string" => self.string(n, depth),
@@ -506,10 +528,15 @@ impl<'t> Resolver<'_, 't> {
         }
         // A snapshot download's result is the local copy of that repo.
         for q in self.idx.qualify(f, 0) {
-            if let Some((l, api, _)) = catalogue::lookup(&q)
-                && l.kind == Kind::Snapshot
-            {
-                return self.snapshot(n, l, api, depth);
+            if let Some((l, api, _)) = catalogue::lookup(&q) {
+                if l.kind == Kind::Snapshot {
+                    return self.snapshot(n, l, api, depth);
+                }
+                let at = self.l(n);
+                return vec![Val::new(
+                    Lit::Loaded(api.clone()),
+                    format!("{api} result (line {at})"),
+                )];
             }
         }
         vec![Val::unknown(format!("result of `{}`", short(ftext)))]
@@ -522,10 +549,10 @@ impl<'t> Resolver<'_, 't> {
             .rev_kw
             .iter()
             .find_map(|k| call_arg(n, src, None, &[k]))
-            .and_then(|r| self.single(r))
+            .and_then(|r| self.single_at(r, depth + 1))
             .and_then(|v| v.as_str().map(str::to_string));
         let repo_type = call_arg(n, src, None, &["repo_type"])
-            .and_then(|r| self.single(r))
+            .and_then(|r| self.single_at(r, depth + 1))
             .and_then(|v| v.as_str().map(repo_type_of))
             .unwrap_or(l.repo_type);
         let ids = match call_arg(n, src, l.id_pos, l.id_kw) {
@@ -558,7 +585,7 @@ impl<'t> Resolver<'_, 't> {
         let Some(container) = self.container(value, depth) else {
             return vec![Val::unknown(format!("subscript `{}`", short(text(n, src))))];
         };
-        let key = self.single(key);
+        let key = self.single_at(key, depth + 1);
         if container.kind() == "dictionary" {
             if let Some(k) = key.as_ref().and_then(|k| k.display())
                 && let Some(v) = dict_get(container, src, &k)

@@ -212,6 +212,11 @@ fn one_entry_per_possible_id() {
     let kw = find(&d, "acme/kwargs-model");
     assert_eq!(kw.gate, "true", "trust_remote_code from a **kwargs dict");
     assert_eq!(kw.revision.as_deref(), Some("v9"));
+    assert!(
+        !d.calls.iter().any(|c| c.api == "transformers.pipeline"),
+        "a pipeline given a loaded model object is not a second load"
+    );
+    find(&d, "acme/obj-model");
     let unresolved = d.calls.iter().filter(|c| c.repo_id.is_none()).count();
     assert_eq!(
         unresolved, 3,
