@@ -1,8 +1,26 @@
 //! Discover: find model-hub loader calls in Python files and notebooks with tree-sitter.
+//!
+//! Walk (`walk`) -> byte prefilter -> parse in parallel (`python`) -> match the
+//! loader catalogue (`catalogue`) -> resolve values (`values`) -> `LoadSite`s (`sites`).
 
+pub mod catalogue;
+pub mod notebook;
+pub mod python;
+pub mod sites;
+pub mod values;
+pub mod walk;
+
+use std::io::Read;
 use std::path::Path;
+use std::sync::LazyLock;
+
+use rayon::prelude::*;
+use regex::bytes::Regex;
 
 use crate::model::{InputError, LoadSite};
+
+/// Files larger than this are reported and skipped.
+pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
 /// Options for the walk.
 #[derive(Debug, Clone, Default)]
@@ -27,7 +45,171 @@ pub enum DiscoverError {
     BadGlob { glob: String, message: String },
 }
 
+fn alternation(words: &[&str]) -> Regex {
+    let pat = words
+        .iter()
+        .map(|w| regex::escape(w))
+        .collect::<Vec<_>>()
+        .join("|");
+    // Built from escaped literals: always a valid pattern.
+    Regex::new(&pat).expect("literal alternation")
+}
+
+/// A file is parsed only if it names a hub library and a loader entry point.
+static LIBS: LazyLock<Regex> = LazyLock::new(|| alternation(catalogue::LIBRARY_TOKENS));
+static LOADERS: LazyLock<Regex> = LazyLock::new(|| alternation(catalogue::LOADER_TOKENS));
+
+fn prefilter(bytes: &[u8]) -> bool {
+    LIBS.is_match(bytes) && LOADERS.is_match(bytes)
+}
+
 /// Walk `root` and return every loader call.
-pub fn discover(_root: &Path, _opts: &DiscoverOptions) -> Result<Discovery, DiscoverError> {
-    Ok(Discovery::default())
+pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, DiscoverError> {
+    if !root.exists() {
+        return Err(DiscoverError::NoSuchPath(root.display().to_string()));
+    }
+    let excludes = walk::build_excludes(&opts.exclude)?;
+    let (files, mut errors) = walk::walk(root, &excludes);
+    let dir_root = if root.is_file() {
+        root.parent().unwrap_or(Path::new("."))
+    } else {
+        root
+    };
+    let results: Vec<(Vec<LoadSite>, Vec<InputError>)> = files
+        .par_iter()
+        .map_init(new_parser, |parser, f| match parser {
+            Some(p) => scan_file(p, dir_root, f),
+            None => (
+                Vec::new(),
+                vec![InputError {
+                    path: f.rel.clone(),
+                    message: "the Python grammar could not be loaded".into(),
+                }],
+            ),
+        })
+        .collect();
+    let mut calls = Vec::new();
+    for (c, e) in results {
+        calls.extend(c);
+        errors.extend(e);
+    }
+    calls.sort_by(|a, b| {
+        (&a.path, a.line, a.column, &a.repo_id).cmp(&(&b.path, b.line, b.column, &b.repo_id))
+    });
+    errors.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
+    Ok(Discovery { calls, errors })
+}
+
+fn new_parser() -> Option<tree_sitter::Parser> {
+    let mut p = tree_sitter::Parser::new();
+    p.set_language(&tree_sitter_python::LANGUAGE.into()).ok()?;
+    Some(p)
+}
+
+fn err(path: &str, message: impl Into<String>) -> (Vec<LoadSite>, Vec<InputError>) {
+    (
+        Vec::new(),
+        vec![InputError {
+            path: path.to_string(),
+            message: message.into(),
+        }],
+    )
+}
+
+fn read_capped(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    let f = std::fs::File::open(path)?;
+    let mut buf = Vec::new();
+    // Read one byte past the cap to detect files that grew after the walk.
+    f.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf)?;
+    Ok((buf.len() as u64 <= MAX_FILE_BYTES).then_some(buf))
+}
+
+fn scan_file(
+    parser: &mut tree_sitter::Parser,
+    root: &Path,
+    f: &walk::Candidate,
+) -> (Vec<LoadSite>, Vec<InputError>) {
+    let bytes = match read_capped(&f.abs) {
+        Ok(Some(b)) => b,
+        Ok(None) => return err(&f.rel, "file larger than 10 MB, skipped"),
+        Err(e) => return err(&f.rel, format!("cannot read: {e}")),
+    };
+    let is_notebook = f.abs.extension().is_some_and(|e| e == "ipynb");
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return err(
+                &f.rel,
+                format!("invalid UTF-8 at byte {}, skipped", e.valid_up_to()),
+            );
+        }
+    };
+    let nb;
+    let (code, map): (&str, Option<&[(u32, u32)]>) = if is_notebook {
+        nb = match notebook::extract(text.as_bytes()) {
+            Ok(nb) => nb,
+            Err(e) => return err(&f.rel, e),
+        };
+        if !prefilter(nb.code.as_bytes()) {
+            return (Vec::new(), Vec::new());
+        }
+        (nb.code.as_str(), Some(nb.lines.as_slice()))
+    } else {
+        if !prefilter(&bytes) {
+            return (Vec::new(), Vec::new());
+        }
+        (text, None)
+    };
+    let Some(tree) = parser.parse(code, None) else {
+        return err(&f.rel, "the parser gave up on this file");
+    };
+    let dir = f.abs.parent().unwrap_or(root);
+    let ctx = sites::FileCtx {
+        rel: &f.rel,
+        root,
+        dir,
+        notebook: map,
+    };
+    let calls = sites::sites(&tree, code, &ctx);
+    let mut errors = Vec::new();
+    if tree.root_node().has_error() {
+        let line = first_error_line(&tree).map(|l| match map {
+            Some(m) => m.get(l as usize - 1).map(|x| x.0).unwrap_or(l),
+            None => l,
+        });
+        errors.push(InputError {
+            path: f.rel.clone(),
+            message: format!(
+                "syntax error{}; calls in the parsable parts are still listed",
+                line.map(|l| format!(" at line {l}")).unwrap_or_default()
+            ),
+        });
+    }
+    (calls, errors)
+}
+
+fn first_error_line(tree: &tree_sitter::Tree) -> Option<u32> {
+    let mut cursor = tree.walk();
+    loop {
+        let n = cursor.node();
+        if n.is_error() || n.is_missing() {
+            return u32::try_from(n.start_position().row + 1).ok();
+        }
+        // Descend into the first child that contains an error.
+        let mut found = false;
+        if cursor.goto_first_child() {
+            loop {
+                if cursor.node().has_error() {
+                    found = true;
+                    break;
+                }
+                if !cursor.goto_next_sibling() {
+                    break;
+                }
+            }
+        }
+        if !found {
+            return u32::try_from(n.start_position().row + 1).ok();
+        }
+    }
 }

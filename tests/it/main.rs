@@ -3,6 +3,7 @@
 
 mod action;
 mod common;
+mod discover;
 mod fakehub;
 mod hub;
 mod resolve;

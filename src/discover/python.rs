@@ -1,0 +1,640 @@
+//! Python source analysis with tree-sitter: one pass collects imports, aliases,
+//! assignments, parameters, loops, argparse options, class fields and calls;
+//! name lookups then follow Python's scoping closely enough to tell the
+//! library's `pipeline` from a local function of the same name.
+
+use std::collections::HashMap;
+
+use tree_sitter::{Node, Tree};
+
+/// The module scope's id (tree-sitter node ids are addresses, never this value).
+pub const MODULE: usize = usize::MAX;
+
+/// What a name is bound to at one place.
+#[derive(Debug, Clone, Copy)]
+pub enum BindKind<'t> {
+    /// An import; the string index points into `Index::quals`.
+    Import(usize),
+    /// `name = rhs` (also a walrus and element-wise tuple assignment).
+    Assign(Node<'t>),
+    /// `for name in iterable`.
+    For(Node<'t>),
+    /// A parameter of a function definition.
+    Param {
+        func: Node<'t>,
+        /// Positional index, `None` for keyword-only and `*args`/`**kwargs`.
+        index: Option<usize>,
+        default: Option<Node<'t>>,
+    },
+    /// def, class, with-as, except-as, augmented assignment, unpacking...
+    Other,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Binding<'t> {
+    pub scope: usize,
+    pub pos: usize,
+    pub line: u32,
+    pub kind: BindKind<'t>,
+}
+
+/// An argparse option: its default expression, flag and line.
+#[derive(Debug, Clone)]
+pub struct ArgOpt<'t> {
+    pub default: Option<Node<'t>>,
+    pub flag: String,
+    pub line: u32,
+}
+
+/// Everything name resolution needs from one file.
+pub struct Index<'t> {
+    pub src: &'t [u8],
+    pub bindings: HashMap<&'t str, Vec<Binding<'t>>>,
+    pub quals: Vec<String>,
+    pub calls: Vec<Node<'t>>,
+    pub argparse: HashMap<String, Vec<ArgOpt<'t>>>,
+    /// Class-body assignments and `obj.attr = value`, by attribute name.
+    pub attrs: HashMap<&'t str, Vec<(Node<'t>, u32)>>,
+    pub stars: Vec<String>,
+}
+
+pub fn text<'t>(n: Node<'_>, src: &'t [u8]) -> &'t str {
+    n.utf8_text(src).unwrap_or("")
+}
+
+fn line_of(n: Node<'_>) -> u32 {
+    u32::try_from(n.start_position().row + 1).unwrap_or(u32::MAX)
+}
+
+fn is_scope(kind: &str) -> bool {
+    matches!(kind, "function_definition" | "lambda" | "class_definition")
+}
+
+impl<'t> Index<'t> {
+    pub fn build(tree: &'t Tree, src: &'t [u8]) -> Index<'t> {
+        let mut idx = Index {
+            src,
+            bindings: HashMap::new(),
+            quals: Vec::new(),
+            calls: Vec::new(),
+            argparse: HashMap::new(),
+            attrs: HashMap::new(),
+            stars: Vec::new(),
+        };
+        let mut classes: Vec<usize> = Vec::new();
+        // An explicit stack: deeply nested expressions would overflow the thread stack.
+        let mut stack: Vec<(Node<'t>, usize)> = vec![(tree.root_node(), MODULE)];
+        while let Some((node, scope)) = stack.pop() {
+            let mut child_scope = scope;
+            match node.kind() {
+                "import_statement" => idx.import(node, scope),
+                "import_from_statement" => idx.import_from(node, scope),
+                "function_definition" => {
+                    if let Some(name) = node.child_by_field_name("name") {
+                        idx.bind(name, scope, node, BindKind::Other);
+                    }
+                    if let Some(params) = node.child_by_field_name("parameters") {
+                        idx.params(node, params);
+                    }
+                    child_scope = node.id();
+                }
+                "lambda" => {
+                    if let Some(params) = node.child_by_field_name("parameters") {
+                        let mut ids = Vec::new();
+                        collect_identifiers(params, &mut ids);
+                        for id in ids {
+                            idx.bind(id, node.id(), node, BindKind::Other);
+                        }
+                    }
+                    child_scope = node.id();
+                }
+                "class_definition" => {
+                    if let Some(name) = node.child_by_field_name("name") {
+                        idx.bind(name, scope, node, BindKind::Other);
+                    }
+                    child_scope = node.id();
+                    classes.push(node.id());
+                }
+                "assignment" => idx.assignment(node, scope, classes.contains(&scope)),
+                "augmented_assignment" => {
+                    if let Some(left) = node.child_by_field_name("left")
+                        && left.kind() == "identifier"
+                    {
+                        idx.bind(left, scope, node, BindKind::Other);
+                    }
+                }
+                "named_expression" => {
+                    if let (Some(name), Some(value)) = (
+                        node.child_by_field_name("name"),
+                        node.child_by_field_name("value"),
+                    ) {
+                        idx.bind(name, scope, node, BindKind::Assign(value));
+                    }
+                }
+                "for_statement" | "for_in_clause" => {
+                    if let (Some(left), Some(right)) = (
+                        node.child_by_field_name("left"),
+                        node.child_by_field_name("right"),
+                    ) {
+                        // A comprehension's clause follows its element expression.
+                        let stmt = if node.kind() == "for_in_clause" {
+                            node.parent().unwrap_or(node)
+                        } else {
+                            node
+                        };
+                        if left.kind() == "identifier" {
+                            idx.bind(left, scope, stmt, BindKind::For(right));
+                        } else {
+                            let mut ids = Vec::new();
+                            collect_identifiers(left, &mut ids);
+                            for id in ids {
+                                idx.bind(id, scope, stmt, BindKind::Other);
+                            }
+                        }
+                    }
+                }
+                "as_pattern" | "with_item" => {
+                    if let Some(alias) = node.child_by_field_name("alias") {
+                        let mut ids = Vec::new();
+                        collect_identifiers(alias, &mut ids);
+                        for id in ids {
+                            idx.bind(id, scope, node, BindKind::Other);
+                        }
+                    }
+                }
+                "call" => {
+                    idx.calls.push(node);
+                    idx.argparse_option(node);
+                }
+                // Nothing callable lives inside a plain string; f-string
+                // interpolations are real code and stay.
+                "comment" => continue,
+                _ => {}
+            }
+            let mut cursor = node.walk();
+            let children: Vec<Node<'t>> = node.children(&mut cursor).collect();
+            for c in children.into_iter().rev() {
+                let in_body = is_scope(node.kind()) && node.child_by_field_name("body") == Some(c);
+                let s = if in_body || node.kind() == "lambda" {
+                    child_scope
+                } else {
+                    scope
+                };
+                stack.push((c, s));
+            }
+        }
+        idx
+    }
+
+    fn bind(&mut self, name: Node<'t>, scope: usize, stmt: Node<'t>, kind: BindKind<'t>) {
+        let key = text(name, self.src);
+        if key.is_empty() {
+            return;
+        }
+        self.bindings.entry(key).or_default().push(Binding {
+            scope,
+            pos: stmt.start_byte(),
+            line: line_of(stmt),
+            kind,
+        });
+    }
+
+    fn bind_import(&mut self, name: Node<'t>, scope: usize, stmt: Node<'t>, qual: String) {
+        self.quals.push(qual);
+        let i = self.quals.len() - 1;
+        self.bind(name, scope, stmt, BindKind::Import(i));
+    }
+
+    fn import(&mut self, node: Node<'t>, scope: usize) {
+        let mut cursor = node.walk();
+        let names: Vec<Node<'t>> = node.children_by_field_name("name", &mut cursor).collect();
+        for n in names {
+            match n.kind() {
+                "dotted_name" => {
+                    // `import torch.hub` binds `torch`.
+                    if let Some(first) = n.named_child(0) {
+                        let q = text(first, self.src).to_string();
+                        self.bind_import(first, scope, node, q);
+                    }
+                }
+                "aliased_import" => {
+                    if let (Some(full), Some(alias)) = (
+                        n.child_by_field_name("name"),
+                        n.child_by_field_name("alias"),
+                    ) {
+                        let q = text(full, self.src).to_string();
+                        self.bind_import(alias, scope, node, q);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn import_from(&mut self, node: Node<'t>, scope: usize) {
+        let Some(module) = node.child_by_field_name("module_name") else {
+            return;
+        };
+        let relative = module.kind() == "relative_import";
+        let m = text(module, self.src).to_string();
+        let mut cursor = node.walk();
+        let names: Vec<Node<'t>> = node.children_by_field_name("name", &mut cursor).collect();
+        for n in names {
+            let (full, alias) = match n.kind() {
+                "dotted_name" => (n, n),
+                "aliased_import" => match (
+                    n.child_by_field_name("name"),
+                    n.child_by_field_name("alias"),
+                ) {
+                    (Some(a), Some(b)) => (a, b),
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            if relative {
+                self.bind(alias, scope, node, BindKind::Other);
+            } else {
+                let q = format!("{m}.{}", text(full, self.src));
+                self.bind_import(alias, scope, node, q);
+            }
+        }
+        let mut c2 = node.walk();
+        if !relative
+            && node
+                .children(&mut c2)
+                .any(|c| c.kind() == "wildcard_import")
+        {
+            self.stars.push(m);
+        }
+    }
+
+    fn params(&mut self, func: Node<'t>, params: Node<'t>) {
+        let scope = func.id();
+        let mut index = 0usize;
+        let mut keyword_only = false;
+        let mut cursor = params.walk();
+        let list: Vec<Node<'t>> = params.named_children(&mut cursor).collect();
+        for p in list {
+            let (name, default, positional) = match p.kind() {
+                "identifier" => (Some(p), None, true),
+                "typed_parameter" => (
+                    p.named_child(0).filter(|n| n.kind() == "identifier"),
+                    None,
+                    true,
+                ),
+                "default_parameter" | "typed_default_parameter" => (
+                    p.child_by_field_name("name"),
+                    p.child_by_field_name("value"),
+                    true,
+                ),
+                "list_splat_pattern" | "dictionary_splat_pattern" => {
+                    keyword_only = true;
+                    (p.named_child(0), None, false)
+                }
+                "keyword_separator" => {
+                    keyword_only = true;
+                    continue;
+                }
+                _ => continue,
+            };
+            let Some(name) = name else { continue };
+            let idx = (positional && !keyword_only).then_some(index);
+            if positional && !keyword_only {
+                index += 1;
+            }
+            self.bind(
+                name,
+                scope,
+                func,
+                BindKind::Param {
+                    func,
+                    index: idx,
+                    default,
+                },
+            );
+        }
+    }
+
+    fn assignment(&mut self, node: Node<'t>, scope: usize, in_class: bool) {
+        let Some(left) = node.child_by_field_name("left") else {
+            return;
+        };
+        let right = node.child_by_field_name("right");
+        match left.kind() {
+            "identifier" => {
+                if let Some(r) = right {
+                    self.bind(left, scope, node, BindKind::Assign(r));
+                    if in_class {
+                        let name = text(left, self.src);
+                        self.attrs.entry(name).or_default().push((r, line_of(node)));
+                    }
+                }
+            }
+            "attribute" => {
+                if let (Some(attr), Some(r)) = (left.child_by_field_name("attribute"), right) {
+                    let name = text(attr, self.src);
+                    self.attrs.entry(name).or_default().push((r, line_of(node)));
+                }
+            }
+            "pattern_list" | "tuple_pattern" => {
+                let mut cursor = left.walk();
+                let lefts: Vec<Node<'t>> = left.named_children(&mut cursor).collect();
+                let rights: Vec<Node<'t>> = match right {
+                    Some(r) if matches!(r.kind(), "expression_list" | "tuple") => {
+                        let mut c = r.walk();
+                        r.named_children(&mut c).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                for (i, l) in lefts.iter().enumerate() {
+                    if l.kind() == "identifier" {
+                        let kind = if rights.len() == lefts.len() {
+                            BindKind::Assign(rights[i])
+                        } else {
+                            BindKind::Other
+                        };
+                        self.bind(*l, scope, node, kind);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `parser.add_argument("--model-name", default="x")` -> dest `model_name`.
+    fn argparse_option(&mut self, call: Node<'t>) {
+        let Some(f) = call.child_by_field_name("function") else {
+            return;
+        };
+        if f.kind() != "attribute"
+            || f.child_by_field_name("attribute")
+                .map(|a| text(a, self.src))
+                != Some("add_argument")
+        {
+            return;
+        }
+        let Some(args) = call.child_by_field_name("arguments") else {
+            return;
+        };
+        let mut flags = Vec::new();
+        let mut dest = None;
+        let mut default = None;
+        let mut cursor = args.walk();
+        for a in args.named_children(&mut cursor) {
+            match a.kind() {
+                "string" => flags.push(string_literal(a, self.src).unwrap_or_default()),
+                "keyword_argument" => {
+                    let name = a.child_by_field_name("name").map(|n| text(n, self.src));
+                    let value = a.child_by_field_name("value");
+                    match name {
+                        Some("default") => default = value,
+                        Some("dest") => dest = value.and_then(|v| string_literal(v, self.src)),
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        let long = flags
+            .iter()
+            .find(|f| f.starts_with("--"))
+            .or_else(|| flags.first())
+            .cloned();
+        let Some(flag) = long else { return };
+        let dest = dest.unwrap_or_else(|| flag.trim_start_matches('-').replace('-', "_"));
+        self.argparse.entry(dest).or_default().push(ArgOpt {
+            default,
+            flag,
+            line: line_of(call),
+        });
+    }
+
+    /// The binding of `name` as seen from `at`, following Python's LEGB order
+    /// (class bodies are not visible from their methods).
+    pub fn lookup(&self, name: &str, at: Node<'t>) -> Option<&Binding<'t>> {
+        let all = self.bindings.get(name)?;
+        let pos = at.start_byte();
+        let mut chain = Vec::new();
+        let mut p = at.parent();
+        let mut first = true;
+        while let Some(n) = p {
+            if is_scope(n.kind()) && (first || n.kind() != "class_definition") {
+                // The function's own name and decorators live outside it.
+                let inside = n
+                    .child_by_field_name("body")
+                    .is_some_and(|b| b.start_byte() <= pos)
+                    || n.kind() == "lambda";
+                if inside {
+                    chain.push(n.id());
+                    first = false;
+                }
+            }
+            p = n.parent();
+        }
+        chain.push(MODULE);
+        let innermost = chain[0];
+        for scope in chain {
+            let here: Vec<&Binding<'t>> = all.iter().filter(|b| b.scope == scope).collect();
+            if here.is_empty() {
+                continue;
+            }
+            let before = here.iter().filter(|b| b.pos <= pos).max_by_key(|b| b.pos);
+            if scope == innermost {
+                if let Some(b) = before {
+                    return Some(b);
+                }
+                if scope == MODULE {
+                    // Used before any binding at module level: not this name.
+                    return None;
+                }
+                return here.iter().min_by_key(|b| b.pos).copied();
+            }
+            // Seen from an inner function that runs later: the last binding.
+            return here.iter().max_by_key(|b| b.pos).copied();
+        }
+        None
+    }
+
+    /// The fully qualified names an expression may stand for (`Tok.from_pretrained`
+    /// -> `transformers.AutoTokenizer.from_pretrained`).
+    pub fn qualify(&self, n: Node<'t>, depth: u32) -> Vec<String> {
+        if depth > 8 {
+            return Vec::new();
+        }
+        match n.kind() {
+            "identifier" => {
+                let name = text(n, self.src);
+                match self.lookup(name, n) {
+                    Some(b) => match b.kind {
+                        BindKind::Import(i) => vec![self.quals[i].clone()],
+                        BindKind::Assign(rhs)
+                            if matches!(rhs.kind(), "identifier" | "attribute") =>
+                        {
+                            self.qualify(rhs, depth + 1)
+                        }
+                        _ => Vec::new(),
+                    },
+                    None => self.stars.iter().map(|m| format!("{m}.{name}")).collect(),
+                }
+            }
+            "attribute" => {
+                let (Some(obj), Some(attr)) = (
+                    n.child_by_field_name("object"),
+                    n.child_by_field_name("attribute"),
+                ) else {
+                    return Vec::new();
+                };
+                let a = text(attr, self.src);
+                self.qualify(obj, depth + 1)
+                    .into_iter()
+                    .map(|q| format!("{q}.{a}"))
+                    .collect()
+            }
+            "parenthesized_expression" => n
+                .named_child(0)
+                .map(|c| self.qualify(c, depth + 1))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Identifiers bound by a target pattern.
+pub fn collect_identifiers<'t>(n: Node<'t>, out: &mut Vec<Node<'t>>) {
+    if n.kind() == "identifier" {
+        out.push(n);
+        return;
+    }
+    if matches!(
+        n.kind(),
+        "attribute" | "subscript" | "default_parameter" | "typed_default_parameter"
+    ) {
+        if let Some(name) = n.child_by_field_name("name") {
+            out.push(name);
+        }
+        return;
+    }
+    let mut cursor = n.walk();
+    for c in n.named_children(&mut cursor) {
+        collect_identifiers(c, out);
+    }
+}
+
+/// The value of a string literal without interpolations; `None` for an f-string
+/// with interpolations or a non-string node.
+pub fn string_literal(n: Node<'_>, src: &[u8]) -> Option<String> {
+    if n.kind() != "string" {
+        return None;
+    }
+    let mut cursor = n.walk();
+    if n.named_children(&mut cursor)
+        .any(|c| c.kind() == "interpolation")
+    {
+        return None;
+    }
+    let (prefix, segments) = string_parts(n, src);
+    let mut out = String::new();
+    for s in segments {
+        if let Segment::Text(t) = s {
+            out.push_str(&unescape(t, &prefix));
+        }
+    }
+    Some(out)
+}
+
+/// A piece of a string literal.
+pub enum Segment<'t> {
+    Text(&'t str),
+    Interp(Node<'t>),
+}
+
+/// Split a string node into its prefix (lower-cased letters) and literal/interpolation pieces.
+pub fn string_parts<'t>(n: Node<'t>, src: &'t [u8]) -> (String, Vec<Segment<'t>>) {
+    let mut cursor = n.walk();
+    let children: Vec<Node<'t>> = n.children(&mut cursor).collect();
+    let (Some(start), Some(end)) = (children.first(), children.last()) else {
+        return (String::new(), Vec::new());
+    };
+    let st = text(*start, src);
+    let prefix: String = st
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let mut segs = Vec::new();
+    let mut cur = start.end_byte();
+    let stop = if end.kind() == "string_end" {
+        end.start_byte()
+    } else {
+        n.end_byte()
+    };
+    for c in &children[1..] {
+        if c.kind() == "interpolation" {
+            if c.start_byte() > cur {
+                segs.push(Segment::Text(slice(src, cur, c.start_byte())));
+            }
+            if let Some(e) = c.child_by_field_name("expression") {
+                segs.push(Segment::Interp(e));
+            }
+            cur = c.end_byte();
+        }
+    }
+    if stop > cur {
+        segs.push(Segment::Text(slice(src, cur, stop)));
+    }
+    (prefix, segs)
+}
+
+fn slice(src: &[u8], a: usize, b: usize) -> &str {
+    src.get(a..b)
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .unwrap_or("")
+}
+
+/// Decode Python escapes (enough for ids: quotes, backslash, \n, \t, \xNN, \uNNNN);
+/// raw strings keep backslashes; f-strings turn `{{`/`}}` into braces.
+pub fn unescape(s: &str, prefix: &str) -> String {
+    let raw = prefix.contains('r');
+    let f = prefix.contains('f');
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if !raw => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('0') => out.push('\0'),
+                Some('\n') => {}
+                Some(q @ ('\\' | '\'' | '"')) => out.push(q),
+                Some(k @ ('x' | 'u' | 'U')) => {
+                    let len = match k {
+                        'x' => 2,
+                        'u' => 4,
+                        _ => 8,
+                    };
+                    let hex: String = (0..len).filter_map(|_| chars.next()).collect();
+                    match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                        Some(ch) => out.push(ch),
+                        None => {
+                            out.push('\\');
+                            out.push(k);
+                            out.push_str(&hex);
+                        }
+                    }
+                }
+                Some(o) => {
+                    out.push('\\');
+                    out.push(o);
+                }
+                None => out.push('\\'),
+            },
+            '{' | '}' if f && chars.peek() == Some(&c) => {
+                chars.next();
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,399 @@
+//! Turn the loader calls of one parsed file into `LoadSite`s: match each call
+//! against the catalogue, resolve its id, revision, gate and other arguments.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use tree_sitter::{Node, Tree};
+
+use super::catalogue::{self, Kind, Loader};
+use super::python::{Index, text};
+use super::values::{Lit, Resolver, Val, call_arg, repo_type_of};
+use crate::model::{LoadSite, Platform, RepoType};
+
+/// Where a parsed source came from, to map positions back to the file.
+pub struct FileCtx<'a> {
+    pub rel: &'a str,
+    /// The scanned root (a directory there means a local path, not a hub id).
+    pub root: &'a Path,
+    /// The directory of the file.
+    pub dir: &'a Path,
+    /// For a notebook: per 0-based source line, (ipynb line, cell).
+    pub notebook: Option<&'a [(u32, u32)]>,
+}
+
+impl FileCtx<'_> {
+    /// 1-based source line -> reported line.
+    fn map_line(&self, l: u32) -> u32 {
+        match self.notebook {
+            Some(map) => map
+                .get(l.saturating_sub(1) as usize)
+                .map(|(fl, _)| *fl)
+                .filter(|fl| *fl > 0)
+                .unwrap_or(l),
+            None => l,
+        }
+    }
+
+    fn cell(&self, l: u32) -> Option<u32> {
+        self.notebook
+            .and_then(|map| map.get(l.saturating_sub(1) as usize))
+            .map(|(_, c)| *c)
+    }
+}
+
+/// `model.generate(custom_generate="org/repo")`: needs no import to be recognised.
+static GENERATE: Loader = Loader {
+    pattern: "*.generate",
+    api: "transformers.GenerationMixin.generate",
+    platform: Platform::Huggingface,
+    repo_type: RepoType::Model,
+    kind: Kind::Plain,
+    id_pos: None,
+    id_kw: &["custom_generate"],
+    gate_kw: Some("trust_remote_code"),
+    rev_kw: &["revision"],
+    extra_kw: &[],
+};
+
+static SUPPRESS: LazyLock<Regex> = LazyLock::new(|| {
+    // A constant pattern: compiling it cannot fail.
+    Regex::new(r"#\s*hubwarden:\s*ignore(?:\[([^\]]*)\])?").expect("valid regex")
+});
+
+/// Is this string a local path rather than a hub id?
+fn is_local_path(s: &str, ctx: &FileCtx<'_>) -> bool {
+    let s = s.trim();
+    if s.is_empty() {
+        return false;
+    }
+    if s == "."
+        || s == ".."
+        || s.starts_with("./")
+        || s.starts_with("../")
+        || s.starts_with('/')
+        || s.starts_with('~')
+        || s.ends_with('/')
+        || s.ends_with('\\')
+        || s.contains('\\')
+        || s.as_bytes().get(1) == Some(&b':')
+    {
+        return true;
+    }
+    // Hub ids never contain `..` or empty segments; a relative folder that exists is local.
+    (!s.contains("..")) && (ctx.root.join(s).is_dir() || ctx.dir.join(s).is_dir())
+}
+
+fn line_text(src: &str, row: usize) -> &str {
+    src.lines().nth(row).unwrap_or("")
+}
+
+fn parse_suppress(src: &str, start_row: usize, end_row: usize) -> Option<Vec<String>> {
+    for row in start_row..=end_row {
+        let l = line_text(src, row);
+        if let Some(c) = SUPPRESS.captures(l) {
+            return Some(match c.get(1) {
+                Some(list) => list
+                    .as_str()
+                    .split(',')
+                    .map(|r| r.trim().to_string())
+                    .filter(|r| !r.is_empty())
+                    .collect(),
+                None => Vec::new(),
+            });
+        }
+    }
+    None
+}
+
+/// Keyword argument lookup that also sees inside `**dict` splats of literals.
+fn kwarg<'t>(
+    r: &Resolver<'_, 't>,
+    call: Node<'t>,
+    src: &[u8],
+    names: &[&str],
+) -> Option<(Node<'t>, bool)> {
+    if let Some(v) = call_arg(call, src, None, names) {
+        return Some((v, false));
+    }
+    let args = call.child_by_field_name("arguments")?;
+    let mut cursor = args.walk();
+    let splats: Vec<Node<'t>> = args
+        .named_children(&mut cursor)
+        .filter(|a| a.kind() == "dictionary_splat")
+        .collect();
+    for s in splats {
+        let Some(inner) = s.named_child(0) else {
+            continue;
+        };
+        for (k, v) in r.kwargs_dict(inner, 0) {
+            if names.contains(&k.as_str()) {
+                return Some((v, true));
+            }
+        }
+    }
+    None
+}
+
+fn gate_of<'t>(r: &Resolver<'_, 't>, node: Option<Node<'t>>) -> String {
+    let Some(n) = node else {
+        return "absent".into();
+    };
+    let vals = r.resolve(n);
+    let shown: Vec<Option<String>> = vals.iter().map(|v| v.display()).collect();
+    match shown.first() {
+        Some(Some(first)) if shown.iter().all(|s| s.as_ref() == Some(first)) => {
+            first.to_lowercase()
+        }
+        _ => "dynamic".into(),
+    }
+}
+
+fn single_str<'t>(r: &Resolver<'_, 't>, node: Option<Node<'t>>) -> Option<String> {
+    let n = node?;
+    let vals = r.resolve(n);
+    if vals.len() != 1 {
+        return None;
+    }
+    vals[0].display()
+}
+
+/// Find every loader call in one parsed file.
+pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> Vec<LoadSite> {
+    let bytes = src.as_bytes();
+    let idx = Index::build(tree, bytes);
+    let line_map = |l: u32| ctx.map_line(l);
+    let r = Resolver {
+        idx: &idx,
+        line_map: &line_map,
+        budget: std::cell::Cell::new(super::values::STEP_BUDGET),
+    };
+    let mut out = Vec::new();
+    for &call in &idx.calls {
+        let Some(f) = call.child_by_field_name("function") else {
+            continue;
+        };
+        let mut hit = None;
+        for q in idx.qualify(f, 0) {
+            if let Some(h) = catalogue::lookup(&q) {
+                hit = Some(h);
+                break;
+            }
+        }
+        if hit.is_none()
+            && f.kind() == "attribute"
+            && f.child_by_field_name("attribute").map(|a| text(a, bytes)) == Some("generate")
+            && call_arg(call, bytes, None, &["custom_generate"]).is_some()
+        {
+            hit = Some((&GENERATE, GENERATE.api.to_string(), None));
+        }
+        let Some((loader, api, class)) = hit else {
+            continue;
+        };
+        out.extend(one_call(&r, call, src, ctx, loader, api, class));
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn one_call<'t>(
+    r: &Resolver<'_, 't>,
+    call: Node<'t>,
+    src: &str,
+    ctx: &FileCtx<'_>,
+    loader: &Loader,
+    api: String,
+    class: Option<String>,
+) -> Vec<LoadSite> {
+    let bytes = src.as_bytes();
+    let mut args: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(c) = &class
+        && (api.ends_with(".from_pretrained") || api.ends_with(".from_config"))
+    {
+        args.insert("auto_class".into(), c.clone());
+    }
+    for k in loader.extra_kw {
+        if let Some((n, _)) = kwarg(r, call, bytes, &[k])
+            && let Some(v) = single_str(r, Some(n))
+        {
+            args.insert((*k).to_string(), v);
+        }
+    }
+    // sentence-transformers: `model_kwargs={"code_revision": ...}`.
+    if let Some((mk, _)) = kwarg(r, call, bytes, &["model_kwargs"]) {
+        for (k, v) in r.kwargs_dict(mk, 0) {
+            if k == "code_revision"
+                && let Some(v) = single_str(r, Some(v))
+            {
+                args.insert(k, v);
+            }
+        }
+    }
+    let source = args.get("source").cloned();
+    match loader.kind {
+        Kind::GithubHub if source.as_deref() == Some("local") => return Vec::new(),
+        Kind::PaddleModule if kwarg(r, call, bytes, &["directory"]).is_some() => return Vec::new(),
+        _ => {}
+    }
+    let gate_node = loader
+        .gate_kw
+        .and_then(|g| kwarg(r, call, bytes, &[g]))
+        .map(|(n, _)| n);
+    let mut gate = gate_of(r, gate_node);
+    if loader.gate_kw.is_none() {
+        gate = "absent".into();
+    }
+    // diffusers community pipelines (a bare name) run with no trust flag at all.
+    if let Some(cp) = args.get("custom_pipeline")
+        && !cp.contains('/')
+        && !cp.ends_with(".py")
+        && !is_local_path(cp, ctx)
+    {
+        gate = "absent".into();
+    }
+    let revision = loader
+        .rev_kw
+        .iter()
+        .find_map(|k| kwarg(r, call, bytes, &[k]))
+        .and_then(|(n, _)| single_str(r, Some(n)));
+    let mut repo_type = loader.repo_type;
+    if loader.kind == Kind::Snapshot
+        && let Some(t) =
+            kwarg(r, call, bytes, &["repo_type"]).and_then(|(n, _)| single_str(r, Some(n)))
+    {
+        repo_type = repo_type_of(&t);
+    }
+    match loader.kind {
+        Kind::Pipeline => {
+            if let Some(t) =
+                call_arg(call, bytes, Some(0), &["task"]).and_then(|n| single_str(r, Some(n)))
+            {
+                args.insert("task".into(), t);
+            }
+        }
+        Kind::GithubHub if !api.ends_with(".list") => {
+            if let Some(m) =
+                call_arg(call, bytes, Some(1), &["model"]).and_then(|n| single_str(r, Some(n)))
+            {
+                args.insert("model".into(), m);
+            }
+        }
+        _ => {}
+    }
+    if loader.kind == Kind::PaddleModule
+        && let Some(v) = &revision
+    {
+        args.insert("version".into(), v.clone());
+    }
+
+    let start = call.start_position();
+    let end = call.end_position();
+    let line_src = line_text(src, start.row);
+    let col_chars = line_src
+        .get(..start.column.min(line_src.len()))
+        .map(|p| p.chars().count())
+        .unwrap_or(start.column);
+    let sline = u32::try_from(start.row + 1).unwrap_or(u32::MAX);
+    let eline = u32::try_from(end.row + 1).unwrap_or(u32::MAX);
+    let base = LoadSite {
+        path: ctx.rel.to_string(),
+        line: ctx.map_line(sline),
+        column: u32::try_from(col_chars + 1).unwrap_or(u32::MAX),
+        cell: ctx.cell(sline),
+        end_line: ctx.map_line(eline),
+        platform: loader.platform,
+        api,
+        repo_id: None,
+        repo_type,
+        revision: revision.clone(),
+        pinned: false,
+        gate,
+        resolution: String::new(),
+        args,
+        source_line: line_src.trim().to_string(),
+        suppress: parse_suppress(src, start.row, end.row),
+    };
+
+    let id_node = call_arg(call, bytes, loader.id_pos, loader.id_kw)
+        .or_else(|| kwarg(r, call, bytes, loader.id_kw).map(|(n, _)| n));
+    let vals: Vec<Val> = match (loader.kind, id_node) {
+        (Kind::MmConfig, n) => {
+            let mut s = base.clone();
+            if let Some(p) = single_str(r, n) {
+                s.args.insert("config".into(), p);
+            }
+            s.resolution = "local config file".into();
+            return vec![finish(s)];
+        }
+        (Kind::Pipeline, None) => return Vec::new(),
+        (Kind::FromConfig, None) => {
+            if base.gate == "absent" || base.gate == "false" {
+                return Vec::new();
+            }
+            let mut s = base.clone();
+            s.resolution = "from_config: the repo of the config object".into();
+            return vec![finish(s)];
+        }
+        (_, None) => vec![Val {
+            lit: Lit::Unknown,
+            how: "no repo id argument".into(),
+        }],
+        (_, Some(n)) => r.resolve(n),
+    };
+
+    let mut out = Vec::new();
+    for v in vals {
+        let mut s = base.clone();
+        s.resolution = v.how.clone();
+        match v.lit {
+            Lit::Str(id) => {
+                if is_local_path(&id, ctx) {
+                    continue;
+                }
+                if loader.kind == Kind::GithubHub {
+                    match id.split_once(':') {
+                        Some((repo, rf)) => {
+                            s.repo_id = Some(repo.to_string());
+                            s.revision = Some(rf.to_string());
+                        }
+                        None => s.repo_id = Some(id),
+                    }
+                } else {
+                    s.repo_id = Some(id);
+                }
+            }
+            Lit::Snap(snap) => {
+                s.platform = snap.platform;
+                s.repo_type = snap.repo_type;
+                s.repo_id = snap.repo_id.clone();
+                if snap.revision.is_some() {
+                    s.revision = snap.revision.clone();
+                }
+                s.args.insert("snapshot_of".into(), snap.api.clone());
+            }
+            Lit::Unknown => {
+                s.resolution = format!("unresolved: {}", v.how);
+            }
+            // `pipeline(model=AutoModel.from_pretrained(...))`: that load is its own entry.
+            Lit::Loaded(_) => continue,
+            Lit::None => {
+                s.resolution = format!("unresolved: {} is None", v.how);
+            }
+            Lit::Bool(_) | Lit::Num(_) => {
+                s.resolution = format!("not a repo id: {}", v.how);
+            }
+        }
+        out.push(finish(s));
+    }
+    out
+}
+
+fn finish(mut s: LoadSite) -> LoadSite {
+    s.pinned = s
+        .revision
+        .as_deref()
+        .is_some_and(|r| r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()));
+    s
+}

@@ -1,0 +1,850 @@
+//! Static value resolution: what string (or flag) an argument expression can
+//! hold, and how that was worked out, without running anything.
+
+use std::cell::Cell;
+
+use tree_sitter::Node;
+
+use super::catalogue::{self, Kind};
+use super::python::{
+    BindKind, Index, MODULE, Segment, string_literal, string_parts, text, unescape,
+};
+use crate::model::{Platform, RepoType};
+
+/// Most values one expression may expand to (loops, call sites, f-string products).
+const MAX_VALUES: usize = 32;
+const MAX_DEPTH: u32 = 12;
+
+/// A `snapshot_download(...)` result: the local folder of that repo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snap {
+    pub repo_id: Option<String>,
+    pub revision: Option<String>,
+    pub platform: Platform,
+    pub repo_type: RepoType,
+    pub api: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lit {
+    Str(String),
+    Bool(bool),
+    None,
+    Num(String),
+    Snap(Box<Snap>),
+    /// An object returned by another loader call (already reported there).
+    Loaded(String),
+    /// Not statically known.
+    Unknown,
+}
+
+/// One possible value and how it was obtained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Val {
+    pub lit: Lit,
+    pub how: String,
+}
+
+impl Val {
+    fn new(lit: Lit, how: impl Into<String>) -> Val {
+        Val {
+            lit,
+            how: how.into(),
+        }
+    }
+    fn unknown(how: impl Into<String>) -> Val {
+        Val::new(Lit::Unknown, how)
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.lit {
+            Lit::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// The value as the text reported in `gate` and `args`.
+    pub fn display(&self) -> Option<String> {
+        match &self.lit {
+            Lit::Str(s) => Some(s.clone()),
+            Lit::Bool(b) => Some(b.to_string()),
+            Lit::None => Some("none".into()),
+            Lit::Num(n) => Some(n.clone()),
+            Lit::Snap(_) | Lit::Loaded(_) | Lit::Unknown => None,
+        }
+    }
+}
+
+fn line(n: Node<'_>) -> u32 {
+    u32::try_from(n.start_position().row + 1).unwrap_or(u32::MAX)
+}
+
+/// Wrap an inner description with the step that led to it.
+fn chain(outer: String, inner: &str) -> String {
+    if inner == "literal" || inner.is_empty() {
+        outer
+    } else {
+        format!("{outer} <- {inner}")
+    }
+}
+
+pub struct Resolver<'a, 't> {
+    pub idx: &'a Index<'t>,
+    /// Line numbers shown in `how` strings go through this map (notebooks).
+    pub line_map: &'a dyn Fn(u32) -> u32,
+    /// Steps left for the current top-level resolution: parameters resolved
+    /// through call sites of functions that are themselves parameters can fan out.
+    pub budget: Cell<u32>,
+}
+
+/// Resolution steps allowed for one argument.
+pub const STEP_BUDGET: u32 = 2000;
+
+impl<'t> Resolver<'_, 't> {
+    fn src(&self) -> &'t [u8] {
+        self.idx.src
+    }
+
+    fn l(&self, n: Node<'_>) -> u32 {
+        (self.line_map)(line(n))
+    }
+
+    /// Every value `n` may hold (never empty).
+    pub fn resolve(&self, n: Node<'t>) -> Vec<Val> {
+        self.budget.set(STEP_BUDGET);
+        let mut v = self.res(n, 0);
+        dedup(&mut v);
+        v
+    }
+
+    /// The single value `n` holds, if it is statically known and unique.
+    pub fn single(&self, n: Node<'t>) -> Option<Val> {
+        self.budget.set(STEP_BUDGET);
+        self.single_at(n, 0)
+    }
+
+    fn single_at(&self, n: Node<'t>, depth: u32) -> Option<Val> {
+        let mut v = self.res(n, depth);
+        dedup(&mut v);
+        if v.len() == 1 && v[0].lit != Lit::Unknown {
+            v.into_iter().next()
+        } else {
+            None
+        }
+    }
+
+    fn res(&self, n: Node<'t>, depth: u32) -> Vec<Val> {
+        if depth > MAX_DEPTH {
+            return vec![Val::unknown("too many indirections")];
+        }
+        let left = self.budget.get();
+        if left == 0 {
+            return vec![Val::unknown("too many possible values")];
+        }
+        self.budget.set(left - 1);
+        let src = self.src();
+        let mut out = match n.kind() {
+            "string" => self.string(n, depth),
+            "concatenated_string" => {
+                let mut cursor = n.walk();
+                let parts: Vec<Node<'t>> = n.named_children(&mut cursor).collect();
+                let mut acc = vec![Val::new(Lit::Str(String::new()), "literal")];
+                for p in parts {
+                    acc = concat(acc, self.res(p, depth + 1));
+                }
+                acc
+            }
+            "true" => vec![Val::new(Lit::Bool(true), "literal")],
+            "false" => vec![Val::new(Lit::Bool(false), "literal")],
+            "none" => vec![Val::new(Lit::None, "literal")],
+            "integer" | "float" => vec![Val::new(Lit::Num(text(n, src).to_string()), "literal")],
+            "parenthesized_expression" => match n.named_child(0) {
+                Some(c) => self.res(c, depth + 1),
+                None => vec![Val::unknown("empty expression")],
+            },
+            "identifier" => self.identifier(n, depth),
+            "attribute" => self.attribute(n, depth),
+            "call" => self.call(n, depth),
+            "binary_operator" => {
+                let op = n.child_by_field_name("operator").map(|o| text(o, src));
+                match (
+                    op,
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                ) {
+                    (Some("+"), Some(a), Some(b)) => {
+                        let r = concat(self.res(a, depth + 1), self.res(b, depth + 1));
+                        r.into_iter()
+                            .map(|v| {
+                                let how = if v.how == "literal" {
+                                    "concatenation".to_string()
+                                } else if v.how.starts_with("concatenation") {
+                                    v.how.clone()
+                                } else {
+                                    format!("concatenation of {}", v.how)
+                                };
+                                Val { how, ..v }
+                            })
+                            .collect()
+                    }
+                    _ => vec![Val::unknown(format!(
+                        "expression `{}`",
+                        short(text(n, src))
+                    ))],
+                }
+            }
+            "boolean_operator" => {
+                let op = n.child_by_field_name("operator").map(|o| text(o, src));
+                match (
+                    op,
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                ) {
+                    (Some("or"), Some(a), Some(b)) => {
+                        let left = self.res(a, depth + 1);
+                        let usable: Vec<Val> = left
+                            .iter()
+                            .filter(|v| {
+                                matches!(&v.lit, Lit::Str(s) if !s.is_empty())
+                                    || matches!(v.lit, Lit::Bool(true))
+                            })
+                            .cloned()
+                            .collect();
+                        if usable.len() == left.len() {
+                            usable
+                        } else {
+                            let mut r = usable;
+                            r.extend(self.res(b, depth + 1).into_iter().map(|v| Val {
+                                how: chain("`or` fallback".into(), &v.how),
+                                ..v
+                            }));
+                            r
+                        }
+                    }
+                    _ => vec![Val::unknown(format!(
+                        "expression `{}`",
+                        short(text(n, src))
+                    ))],
+                }
+            }
+            "conditional_expression" => {
+                let mut cursor = n.walk();
+                let parts: Vec<Node<'t>> = n.named_children(&mut cursor).collect();
+                // `a if cond else b`: both branches are possible.
+                let mut r = Vec::new();
+                if let Some(a) = parts.first() {
+                    r.extend(self.res(*a, depth + 1));
+                }
+                if let Some(b) = parts.get(2) {
+                    r.extend(self.res(*b, depth + 1));
+                }
+                if r.is_empty() {
+                    r.push(Val::unknown("conditional expression"));
+                }
+                r
+            }
+            "subscript" => self.subscript(n, depth),
+            "named_expression" => match n.child_by_field_name("value") {
+                Some(v) => self.res(v, depth + 1),
+                None => vec![Val::unknown("walrus")],
+            },
+            _ => vec![Val::unknown(format!(
+                "expression `{}`",
+                short(text(n, src))
+            ))],
+        };
+        if out.is_empty() {
+            out.push(Val::unknown(format!(
+                "expression `{}`",
+                short(text(n, src))
+            )));
+        }
+        out.truncate(MAX_VALUES);
+        out
+    }
+
+    fn string(&self, n: Node<'t>, depth: u32) -> Vec<Val> {
+        let src = self.src();
+        if let Some(s) = string_literal(n, src) {
+            return vec![Val::new(Lit::Str(s), "literal")];
+        }
+        let (prefix, segs) = string_parts(n, src);
+        let mut acc = vec![Val::new(Lit::Str(String::new()), "literal")];
+        let mut hows = Vec::new();
+        for s in segs {
+            let part = match s {
+                Segment::Text(t) => vec![Val::new(Lit::Str(unescape(t, &prefix)), "literal")],
+                Segment::Interp(e) => {
+                    let r = self.res(e, depth + 1);
+                    for v in &r {
+                        if v.how != "literal" && !hows.contains(&v.how) {
+                            hows.push(v.how.clone());
+                        }
+                    }
+                    r
+                }
+            };
+            acc = concat(acc, part);
+        }
+        let how = if hows.is_empty() {
+            "f-string".to_string()
+        } else {
+            format!("f-string of {}", hows.join(", "))
+        };
+        acc.into_iter()
+            .map(|v| {
+                if v.lit == Lit::Unknown {
+                    v
+                } else {
+                    Val {
+                        how: how.clone(),
+                        ..v
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn identifier(&self, n: Node<'t>, depth: u32) -> Vec<Val> {
+        let src = self.src();
+        let name = text(n, src);
+        let Some(b) = self.idx.lookup(name, n) else {
+            return vec![Val::unknown(format!("unresolved name {name}"))];
+        };
+        let bline = (self.line_map)(b.line);
+        match b.kind {
+            BindKind::Assign(rhs) => {
+                let what = if b.scope == MODULE {
+                    "constant"
+                } else {
+                    "variable"
+                };
+                self.res(rhs, depth + 1)
+                    .into_iter()
+                    .map(|v| Val {
+                        how: chain(format!("{what} {name} (line {bline})"), &v.how),
+                        ..v
+                    })
+                    .collect()
+            }
+            BindKind::For(iter) => match self.iterate(iter, depth + 1) {
+                Some(items) => items
+                    .into_iter()
+                    .map(|v| Val {
+                        how: chain(
+                            format!("loop over {} (line {bline})", short(text(iter, src))),
+                            &v.how,
+                        ),
+                        ..v
+                    })
+                    .collect(),
+                None => vec![Val::unknown(format!(
+                    "loop variable {name} over `{}` (line {bline})",
+                    short(text(iter, src))
+                ))],
+            },
+            BindKind::Param {
+                func,
+                index,
+                default,
+            } => self.param(name, func, index, default, depth),
+            BindKind::Import(i) => {
+                vec![Val::unknown(format!("imported name {}", self.idx.quals[i]))]
+            }
+            BindKind::Other => vec![Val::unknown(format!(
+                "name {name} (line {bline}) is not a constant"
+            ))],
+        }
+    }
+
+    fn param(
+        &self,
+        name: &str,
+        func: Node<'t>,
+        index: Option<usize>,
+        default: Option<Node<'t>>,
+        depth: u32,
+    ) -> Vec<Val> {
+        let src = self.src();
+        let fname = func
+            .child_by_field_name("name")
+            .map(|n| text(n, src))
+            .unwrap_or("");
+        let mut out = Vec::new();
+        // A method called as `obj.f(x)`: `self`/`cls` takes position 0.
+        let method_offset = func
+            .child_by_field_name("parameters")
+            .and_then(|p| p.named_child(0))
+            .map(|p| matches!(text(p, src), "self" | "cls"))
+            .unwrap_or(false);
+        for call in &self.idx.calls {
+            let Some(f) = call.child_by_field_name("function") else {
+                continue;
+            };
+            let (callee, via_attr) = match f.kind() {
+                "identifier" => (text(f, src), false),
+                "attribute" => (
+                    f.child_by_field_name("attribute")
+                        .map(|a| text(a, src))
+                        .unwrap_or(""),
+                    true,
+                ),
+                _ => continue,
+            };
+            if callee != fname || fname.is_empty() {
+                continue;
+            }
+            let pos = index.map(|i| {
+                if via_attr && method_offset {
+                    i.saturating_sub(1)
+                } else {
+                    i
+                }
+            });
+            if let Some(arg) = call_arg(*call, src, pos, &[name]) {
+                let at = self.l(*call);
+                out.extend(self.res(arg, depth + 1).into_iter().map(|v| Val {
+                    how: chain(format!("argument {name} of {fname}() at line {at}"), &v.how),
+                    ..v
+                }));
+            } else if let Some(d) = default
+                && d.kind() != "none"
+            {
+                // This call site relies on the default.
+                out.extend(self.default_of(name, fname, d, depth));
+            }
+        }
+        if out.is_empty()
+            && let Some(d) = default
+            && d.kind() != "none"
+        {
+            out.extend(self.default_of(name, fname, d, depth));
+        }
+        if out.is_empty() {
+            out.push(Val::unknown(format!(
+                "parameter {name} of {fname}() (line {}) has no static value",
+                self.l(func)
+            )));
+        }
+        out
+    }
+
+    fn default_of(&self, name: &str, fname: &str, d: Node<'t>, depth: u32) -> Vec<Val> {
+        let at = self.l(d);
+        self.res(d, depth + 1)
+            .into_iter()
+            .map(|v| Val {
+                how: chain(
+                    format!("default of parameter {name} of {fname}() (line {at})"),
+                    &v.how,
+                ),
+                ..v
+            })
+            .collect()
+    }
+
+    fn attribute(&self, n: Node<'t>, depth: u32) -> Vec<Val> {
+        let src = self.src();
+        let Some(attr) = n.child_by_field_name("attribute") else {
+            return vec![Val::unknown("attribute")];
+        };
+        let a = text(attr, src);
+        if let Some(opts) = self.idx.argparse.get(a) {
+            let mut out = Vec::new();
+            for o in opts {
+                let at = (self.line_map)(o.line);
+                match o.default {
+                    Some(d) => out.extend(self.res(d, depth + 1).into_iter().map(|v| Val {
+                        how: chain(format!("argparse {} default (line {at})", o.flag), &v.how),
+                        ..v
+                    })),
+                    None => out.push(Val::unknown(format!(
+                        "argparse {} without default (line {at})",
+                        o.flag
+                    ))),
+                }
+            }
+            return out;
+        }
+        if let Some(fields) = self.idx.attrs.get(a) {
+            let mut out = Vec::new();
+            for (rhs, l) in fields {
+                let at = (self.line_map)(*l);
+                // dataclass `x: str = field(default="...")`.
+                let rhs = match field_default(*rhs, src) {
+                    Some(FieldDefault::Value(d)) => d,
+                    Some(FieldDefault::Factory) => {
+                        out.push(Val::unknown(format!(
+                            "field {a} default_factory (line {at})"
+                        )));
+                        continue;
+                    }
+                    None => *rhs,
+                };
+                out.extend(self.res(rhs, depth + 1).into_iter().map(|v| Val {
+                    how: chain(format!("field {a} (line {at})"), &v.how),
+                    ..v
+                }));
+            }
+            if !out.is_empty() {
+                return out;
+            }
+        }
+        vec![Val::unknown(format!("attribute `{}`", short(text(n, src))))]
+    }
+
+    fn call(&self, n: Node<'t>, depth: u32) -> Vec<Val> {
+        let src = self.src();
+        let Some(f) = n.child_by_field_name("function") else {
+            return vec![Val::unknown("call")];
+        };
+        let ftext = text(f, src);
+        if matches!(
+            ftext,
+            "os.environ.get" | "os.getenv" | "environ.get" | "getenv" | "os.environ.setdefault"
+        ) {
+            let var = call_arg(n, src, Some(0), &["key"])
+                .and_then(|v| string_literal(v, src))
+                .unwrap_or_else(|| "?".into());
+            return match call_arg(n, src, Some(1), &["default"]) {
+                Some(d) => self
+                    .res(d, depth + 1)
+                    .into_iter()
+                    .map(|v| Val {
+                        how: chain(format!("default of ${var}"), &v.how),
+                        ..v
+                    })
+                    .collect(),
+                None => vec![Val::unknown(format!(
+                    "environment variable ${var} without default"
+                ))],
+            };
+        }
+        if ftext == "str"
+            && let Some(a) = call_arg(n, src, Some(0), &[])
+        {
+            return self.res(a, depth + 1);
+        }
+        if let Some(FieldDefault::Value(d)) = field_default(n, src) {
+            return self.res(d, depth + 1);
+        }
+        // A snapshot download's result is the local copy of that repo.
+        for q in self.idx.qualify(f, 0) {
+            if let Some((l, api, _)) = catalogue::lookup(&q) {
+                if l.kind == Kind::Snapshot {
+                    return self.snapshot(n, l, api, depth);
+                }
+                let at = self.l(n);
+                return vec![Val::new(
+                    Lit::Loaded(api.clone()),
+                    format!("{api} result (line {at})"),
+                )];
+            }
+        }
+        vec![Val::unknown(format!("result of `{}`", short(ftext)))]
+    }
+
+    fn snapshot(&self, n: Node<'t>, l: &catalogue::Loader, api: String, depth: u32) -> Vec<Val> {
+        let src = self.src();
+        let at = self.l(n);
+        let revision = l
+            .rev_kw
+            .iter()
+            .find_map(|k| call_arg(n, src, None, &[k]))
+            .and_then(|r| self.single_at(r, depth + 1))
+            .and_then(|v| v.as_str().map(str::to_string));
+        let repo_type = call_arg(n, src, None, &["repo_type"])
+            .and_then(|r| self.single_at(r, depth + 1))
+            .and_then(|v| v.as_str().map(repo_type_of))
+            .unwrap_or(l.repo_type);
+        let ids = match call_arg(n, src, l.id_pos, l.id_kw) {
+            Some(a) => self.res(a, depth + 1),
+            None => vec![Val::unknown("no repo id argument")],
+        };
+        ids.into_iter()
+            .map(|v| {
+                let how = chain(format!("{api} result (line {at})"), &v.how);
+                let snap = Snap {
+                    repo_id: v.as_str().map(str::to_string),
+                    revision: revision.clone(),
+                    platform: l.platform,
+                    repo_type,
+                    api: api.clone(),
+                };
+                Val::new(Lit::Snap(Box::new(snap)), how)
+            })
+            .collect()
+    }
+
+    fn subscript(&self, n: Node<'t>, depth: u32) -> Vec<Val> {
+        let src = self.src();
+        let (Some(value), Some(key)) = (
+            n.child_by_field_name("value"),
+            n.child_by_field_name("subscript"),
+        ) else {
+            return vec![Val::unknown("subscript")];
+        };
+        let Some(container) = self.container(value, depth) else {
+            return vec![Val::unknown(format!("subscript `{}`", short(text(n, src))))];
+        };
+        let key = self.single_at(key, depth + 1);
+        if container.kind() == "dictionary" {
+            if let Some(k) = key.as_ref().and_then(|k| k.display())
+                && let Some(v) = dict_get(container, src, &k)
+            {
+                return self.res(v, depth + 1);
+            }
+        } else if let Some(Lit::Num(i)) = key.map(|k| k.lit)
+            && let Ok(i) = i.parse::<usize>()
+        {
+            let mut cursor = container.walk();
+            if let Some(e) = container.named_children(&mut cursor).nth(i) {
+                return self.res(e, depth + 1);
+            }
+        }
+        vec![Val::unknown(format!("subscript `{}`", short(text(n, src))))]
+    }
+
+    /// The literal list/tuple/dict an expression names, if any.
+    pub fn container(&self, n: Node<'t>, depth: u32) -> Option<Node<'t>> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match n.kind() {
+            "list" | "tuple" | "set" | "dictionary" => Some(n),
+            "parenthesized_expression" => {
+                n.named_child(0).and_then(|c| self.container(c, depth + 1))
+            }
+            "identifier" => match self.idx.lookup(text(n, self.src()), n)?.kind {
+                BindKind::Assign(rhs) => self.container(rhs, depth + 1),
+                _ => None,
+            },
+            "call" => {
+                // `dict(a=1)` is handled by callers that need keyword dicts.
+                let f = n.child_by_field_name("function")?;
+                let args = n.child_by_field_name("arguments")?;
+                match text(f, self.src()) {
+                    "list" | "tuple" | "set" | "sorted" => args
+                        .named_child(0)
+                        .and_then(|c| self.container(c, depth + 1)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Values a `for` loop takes over `iter`, when it is a literal collection.
+    fn iterate(&self, iter: Node<'t>, depth: u32) -> Option<Vec<Val>> {
+        let c = self.container(iter, depth)?;
+        let mut out = Vec::new();
+        let mut cursor = c.walk();
+        for e in c.named_children(&mut cursor) {
+            let e = if e.kind() == "pair" {
+                e.child_by_field_name("key")?
+            } else {
+                e
+            };
+            if e.kind() == "comment" {
+                continue;
+            }
+            out.extend(self.res(e, depth + 1));
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// A `**kwargs` argument as a list of (key, value node) pairs, when it is a
+    /// literal dict or `dict(...)` call.
+    pub fn kwargs_dict(&self, n: Node<'t>, depth: u32) -> Vec<(String, Node<'t>)> {
+        let src = self.src();
+        if depth > MAX_DEPTH {
+            return Vec::new();
+        }
+        match n.kind() {
+            "dictionary" => {
+                let mut out = Vec::new();
+                let mut cursor = n.walk();
+                for p in n.named_children(&mut cursor) {
+                    if p.kind() == "pair"
+                        && let (Some(k), Some(v)) =
+                            (p.child_by_field_name("key"), p.child_by_field_name("value"))
+                        && let Some(k) = string_literal(k, src)
+                    {
+                        out.push((k, v));
+                    } else if p.kind() == "dictionary_splat"
+                        && let Some(inner) = p.named_child(0)
+                    {
+                        out.extend(self.kwargs_dict(inner, depth + 1));
+                    }
+                }
+                out
+            }
+            "call" => {
+                let f = n.child_by_field_name("function").map(|f| text(f, src));
+                let Some(args) = n.child_by_field_name("arguments") else {
+                    return Vec::new();
+                };
+                if f != Some("dict") {
+                    return Vec::new();
+                }
+                let mut out = Vec::new();
+                let mut cursor = args.walk();
+                for a in args.named_children(&mut cursor) {
+                    if a.kind() == "keyword_argument"
+                        && let (Some(k), Some(v)) = (
+                            a.child_by_field_name("name"),
+                            a.child_by_field_name("value"),
+                        )
+                    {
+                        out.push((text(k, src).to_string(), v));
+                    } else if a.kind() == "dictionary" {
+                        out.extend(self.kwargs_dict(a, depth + 1));
+                    }
+                }
+                out
+            }
+            "identifier" => match self.idx.lookup(text(n, src), n).map(|b| b.kind) {
+                Some(BindKind::Assign(rhs)) => self.kwargs_dict(rhs, depth + 1),
+                _ => Vec::new(),
+            },
+            "parenthesized_expression" => n
+                .named_child(0)
+                .map(|c| self.kwargs_dict(c, depth + 1))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+enum FieldDefault<'t> {
+    Value(Node<'t>),
+    Factory,
+}
+
+/// `field(default=x)` / `dataclasses.field(default=x)`.
+fn field_default<'t>(n: Node<'t>, src: &[u8]) -> Option<FieldDefault<'t>> {
+    if n.kind() != "call" {
+        return None;
+    }
+    let f = text(n.child_by_field_name("function")?, src);
+    if f != "field" && f != "dataclasses.field" {
+        return None;
+    }
+    if let Some(d) = call_arg(n, src, None, &["default"]) {
+        return Some(FieldDefault::Value(d));
+    }
+    call_arg(n, src, None, &["default_factory"]).map(|_| FieldDefault::Factory)
+}
+
+fn dict_get<'t>(dict: Node<'t>, src: &[u8], key: &str) -> Option<Node<'t>> {
+    let mut cursor = dict.walk();
+    let pairs: Vec<Node<'t>> = dict.named_children(&mut cursor).collect();
+    pairs.into_iter().rev().find_map(|p| {
+        if p.kind() != "pair" {
+            return None;
+        }
+        let k = p.child_by_field_name("key")?;
+        (string_literal(k, src).as_deref() == Some(key)).then(|| p.child_by_field_name("value"))?
+    })
+}
+
+/// An explicit argument of a call: by keyword (any of `kws`), else at `pos`.
+pub fn call_arg<'t>(
+    call: Node<'t>,
+    src: &[u8],
+    pos: Option<usize>,
+    kws: &[&str],
+) -> Option<Node<'t>> {
+    let args = call.child_by_field_name("arguments")?;
+    let mut cursor = args.walk();
+    let mut positional = 0usize;
+    let mut found = None;
+    for a in args.named_children(&mut cursor) {
+        match a.kind() {
+            "keyword_argument" => {
+                let name = a.child_by_field_name("name").map(|n| text(n, src));
+                if name.is_some_and(|n| kws.contains(&n)) {
+                    return a.child_by_field_name("value");
+                }
+            }
+            "comment" | "dictionary_splat" => {}
+            "list_splat" => {
+                // After `*args` positions are unknown.
+                positional = usize::MAX / 2;
+            }
+            _ => {
+                if Some(positional) == pos && found.is_none() {
+                    found = Some(a);
+                }
+                positional += 1;
+            }
+        }
+    }
+    found
+}
+
+pub fn repo_type_of(s: &str) -> RepoType {
+    match s {
+        "dataset" | "datasets" => RepoType::Dataset,
+        "space" | "spaces" => RepoType::Space,
+        _ => RepoType::Model,
+    }
+}
+
+fn concat(a: Vec<Val>, b: Vec<Val>) -> Vec<Val> {
+    let mut out = Vec::new();
+    for x in &a {
+        for y in &b {
+            if out.len() >= MAX_VALUES {
+                return out;
+            }
+            let lit = match (&x.lit, &y.lit) {
+                (Lit::Str(p), Lit::Str(q)) => Lit::Str(format!("{p}{q}")),
+                _ => Lit::Unknown,
+            };
+            let how = match (&x.lit, &y.lit) {
+                (Lit::Unknown, _) => x.how.clone(),
+                (_, Lit::Unknown) => y.how.clone(),
+                (_, _) if x.how == "literal" => y.how.clone(),
+                (_, _) if y.how == "literal" => x.how.clone(),
+                _ => format!("{}, {}", x.how, y.how),
+            };
+            out.push(Val { lit, how });
+        }
+    }
+    out
+}
+
+fn dedup(v: &mut Vec<Val>) {
+    let mut seen: Vec<Lit> = Vec::new();
+    v.retain(|x| {
+        if x.lit == Lit::Unknown {
+            return true;
+        }
+        if seen.contains(&x.lit) {
+            false
+        } else {
+            seen.push(x.lit.clone());
+            true
+        }
+    });
+    // Several unknowns carry no more information than the first.
+    let mut unknown_seen = false;
+    v.retain(|x| {
+        if x.lit != Lit::Unknown {
+            return true;
+        }
+        let keep = !unknown_seen;
+        unknown_seen = true;
+        keep
+    });
+}
+
+fn short(s: &str) -> String {
+    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 60 {
+        let mut t: String = one_line.chars().take(57).collect();
+        t.push_str("...");
+        t
+    } else {
+        one_line
+    }
+}

@@ -1,0 +1,401 @@
+//! Discover stage and the `hubwarden inventory` command.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use hubwarden::discover::{DiscoverOptions, Discovery, discover};
+use hubwarden::model::LoadSite;
+
+use crate::common::{bin, fixture};
+
+fn project(name: &str) -> std::path::PathBuf {
+    fixture(&format!("projects/{name}"))
+}
+
+fn run_on(dir: &Path, opts: &DiscoverOptions) -> Discovery {
+    discover(dir, opts).expect("discover runs")
+}
+
+fn ids(d: &Discovery) -> Vec<String> {
+    d.calls
+        .iter()
+        .map(|c| c.repo_id.clone().unwrap_or_else(|| "<null>".into()))
+        .collect()
+}
+
+fn find<'a>(d: &'a Discovery, repo: &str) -> &'a LoadSite {
+    d.calls
+        .iter()
+        .find(|c| c.repo_id.as_deref() == Some(repo))
+        .unwrap_or_else(|| panic!("no call for {repo}: {:?}", ids(d)))
+}
+
+fn inventory(args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("inventory")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("binary runs")
+}
+
+#[test]
+fn json_of_every_loader_family() {
+    let out = inventory(&[project("families").to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("families_json", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn text_of_every_loader_family() {
+    let out = inventory(&[project("families").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+    insta::assert_snapshot!("families_text", text);
+}
+
+#[test]
+fn json_of_value_resolution() {
+    let out = inventory(&[project("values").to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("values_json", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn json_root_matches_the_contract() {
+    let out = inventory(&[project("families").to_str().unwrap(), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 1);
+    assert!(v["errors"].as_array().unwrap().is_empty());
+    let call = &v["calls"][0];
+    for key in [
+        "path",
+        "line",
+        "column",
+        "cell",
+        "end_line",
+        "platform",
+        "api",
+        "repo_id",
+        "repo_type",
+        "revision",
+        "pinned",
+        "gate",
+        "resolution",
+    ] {
+        assert!(call.get(key).is_some(), "missing {key} in {call}");
+    }
+    for absent in [
+        "target",
+        "stats",
+        "findings",
+        "summary",
+        "source_line",
+        "suppress",
+    ] {
+        assert!(
+            call.get(absent).is_none() && v.get(absent).is_none(),
+            "{absent} must not appear"
+        );
+    }
+}
+
+#[test]
+fn torch_hub_ref_and_local_source() {
+    let d = run_on(&project("families"), &DiscoverOptions::default());
+    let vision = find(&d, "pytorch/vision");
+    assert_eq!(vision.revision.as_deref(), Some("v0.10.0"));
+    assert_eq!(vision.repo_type.as_str(), "github");
+    assert_eq!(vision.gate, "absent");
+    assert_eq!(find(&d, "acme/hubrepo").gate, "true");
+    assert_eq!(find(&d, "acme/other").gate, "check");
+    assert!(
+        !ids(&d).iter().any(|i| i.contains("local/dir")),
+        "source='local' is not remote"
+    );
+}
+
+#[test]
+fn pinned_revision_and_extra_args() {
+    let d = run_on(&project("families"), &DiscoverOptions::default());
+    let m = d
+        .calls
+        .iter()
+        .find(|c| c.repo_id.as_deref() == Some("acme/chat-7b") && c.gate == "true")
+        .unwrap();
+    assert!(m.pinned);
+    assert_eq!(m.line, 7);
+    assert_eq!(m.end_line, 12);
+    assert_eq!(
+        m.args.get("code_revision").map(String::as_str),
+        Some("main")
+    );
+    assert_eq!(
+        m.source_line,
+        "model = AutoModelForCausalLM.from_pretrained("
+    );
+    let community = d
+        .calls
+        .iter()
+        .find(|c| c.args.get("custom_pipeline").map(String::as_str) == Some("lpw_stable_diffusion"))
+        .unwrap();
+    assert_eq!(
+        community.gate, "absent",
+        "community pipelines run without a flag"
+    );
+    assert!(
+        !d.calls
+            .iter()
+            .any(|c| c.args.get("task").map(String::as_str) == Some("sentiment-analysis")),
+        "a pipeline without a model uses the built-in default"
+    );
+    let plain_from_config = d
+        .calls
+        .iter()
+        .filter(|c| c.api == "transformers.AutoModel.from_config")
+        .count();
+    assert_eq!(
+        plain_from_config, 1,
+        "from_config without trust_remote_code is not a load"
+    );
+}
+
+#[test]
+fn inline_suppression_comments() {
+    let d = run_on(&project("families"), &DiscoverOptions::default());
+    assert_eq!(
+        find(&d, "acme/sampler").suppress,
+        Some(vec!["unpinned-remote-code".to_string(), "x".to_string()])
+    );
+    assert_eq!(find(&d, "acme/weights").suppress, Some(Vec::new()));
+    assert_eq!(find(&d, "acme/gen").suppress, None);
+}
+
+#[test]
+fn snapshot_download_result_is_the_snapshots_repo() {
+    let d = run_on(&project("values"), &DiscoverOptions::default());
+    let fp = d
+        .calls
+        .iter()
+        .find(|c| {
+            c.api.starts_with("transformers.") && c.repo_id.as_deref() == Some("qwen/snap-model")
+        })
+        .unwrap();
+    assert_eq!(fp.platform.as_str(), "modelscope");
+    assert_eq!(fp.revision.as_deref(), Some("v2.0"));
+    assert_eq!(
+        fp.args.get("snapshot_of").map(String::as_str),
+        Some("modelscope.snapshot_download")
+    );
+}
+
+#[test]
+fn one_entry_per_possible_id() {
+    let d = run_on(&project("values"), &DiscoverOptions::default());
+    for id in [
+        "acme/list-a",
+        "acme/list-b",
+        "acme/comp-a",
+        "acme/comp-b",
+        "acme/param-default",
+        "acme/call-site",
+        "acme/call-kw",
+        "acme/hub-a",
+    ] {
+        find(&d, id);
+    }
+    assert_eq!(find(&d, "acme/hub-b").revision.as_deref(), Some("v1"));
+    let kw = find(&d, "acme/kwargs-model");
+    assert_eq!(kw.gate, "true", "trust_remote_code from a **kwargs dict");
+    assert_eq!(kw.revision.as_deref(), Some("v9"));
+    assert!(
+        !d.calls.iter().any(|c| c.api == "transformers.pipeline"),
+        "a pipeline given a loaded model object is not a second load"
+    );
+    find(&d, "acme/obj-model");
+    let unresolved = d.calls.iter().filter(|c| c.repo_id.is_none()).count();
+    assert_eq!(
+        unresolved, 3,
+        "env without default, argparse without default, bare parameter"
+    );
+}
+
+#[test]
+fn text_in_comments_docstrings_and_strings_is_not_a_call() {
+    let d = run_on(&project("traps/text_only.py"), &DiscoverOptions::default());
+    assert!(d.calls.is_empty(), "{:?}", ids(&d));
+    assert!(d.errors.is_empty());
+}
+
+#[test]
+fn local_functions_shadow_library_names() {
+    let d = run_on(&project("traps/shadowed.py"), &DiscoverOptions::default());
+    assert_eq!(ids(&d), vec!["real/torch-repo"]);
+}
+
+#[test]
+fn local_paths_are_not_hub_ids() {
+    // `checkpoints/bert` exists in the scanned tree; the rest look like paths.
+    let d = run_on(&project("traps"), &DiscoverOptions::default());
+    let local: Vec<_> = d
+        .calls
+        .iter()
+        .filter(|c| c.path == "local_paths.py")
+        .map(|c| c.repo_id.clone())
+        .collect();
+    assert_eq!(local, vec![Some("acme/real-one".to_string())]);
+}
+
+#[test]
+fn ignored_folders_are_skipped() {
+    let d = run_on(&project("traps"), &DiscoverOptions::default());
+    for c in &d.calls {
+        assert!(
+            !c.repo_id.as_deref().unwrap_or("").starts_with("ignored/"),
+            "{} should be skipped",
+            c.path
+        );
+    }
+}
+
+#[test]
+fn bad_inputs_are_warnings_and_the_run_goes_on() {
+    let out = inventory(&[project("traps").to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors: Vec<String> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(errors, vec!["bad_utf8.py", "broken.py", "malformed.ipynb"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: bad_utf8.py: invalid UTF-8"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("warning: malformed.ipynb"), "{stderr}");
+    // The valid part of a file with a syntax error is still read.
+    assert!(
+        v["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["repo_id"] == "acme/before-error")
+    );
+}
+
+#[test]
+fn notebook_cells_with_magics() {
+    let d = run_on(&project("traps/magics.ipynb"), &DiscoverOptions::default());
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    assert_eq!(ids(&d), vec!["acme/notebook-model", "acme/nb-hub"]);
+    let m = find(&d, "acme/notebook-model");
+    assert_eq!((m.line, m.column, m.cell, m.end_line), (41, 9, Some(2), 43));
+    assert_eq!(m.gate, "true");
+    assert_eq!(m.resolution, "constant MODEL (line 37)");
+    let h = find(&d, "acme/nb-hub");
+    assert_eq!((h.line, h.cell), (63, Some(4)));
+}
+
+#[test]
+fn exclude_globs() {
+    let opts = DiscoverOptions {
+        exclude: vec!["hf_*.py".into(), "torch_hub.py".into()],
+    };
+    let d = run_on(&project("families"), &opts);
+    assert!(
+        d.calls
+            .iter()
+            .all(|c| !c.path.starts_with("hf_") && c.path != "torch_hub.py")
+    );
+    assert!(!d.calls.is_empty());
+    let out = inventory(&[project("families").to_str().unwrap(), "--exclude", "a/[b"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn missing_path_is_exit_2_with_one_line() {
+    let out = inventory(&["/nonexistent/hubwarden-test-path"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("does not exist"));
+    let bad = inventory(&["--format", "yaml"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+const LOADER: &str = "from transformers import AutoModel\nAutoModel.from_pretrained(\"acme/m\")\n";
+
+#[test]
+fn vcs_folders_oversized_files_and_outside_symlinks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("proj");
+    std::fs::create_dir_all(root.join(".git")).unwrap();
+    std::fs::write(root.join(".git/x.py"), LOADER).unwrap();
+    std::fs::write(root.join("ok.py"), LOADER).unwrap();
+    let mut big = LOADER.as_bytes().to_vec();
+    big.resize(11 * 1024 * 1024, b'#');
+    std::fs::write(root.join("big.py"), big).unwrap();
+    let outside = tmp.path().join("outside.py");
+    std::fs::write(&outside, LOADER).unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&outside, root.join("link_out.py")).unwrap();
+        std::os::unix::fs::symlink(root.join("ok.py"), root.join("link_in.py")).unwrap();
+        std::os::unix::fs::symlink(tmp.path(), root.join("up")).unwrap();
+    }
+    let d = run_on(&root, &DiscoverOptions::default());
+    let paths: Vec<&str> = d.calls.iter().map(|c| c.path.as_str()).collect();
+    #[cfg(unix)]
+    assert_eq!(paths, vec!["link_in.py", "ok.py"]);
+    assert_eq!(d.errors.len(), 1);
+    assert_eq!(d.errors[0].path, "big.py");
+    assert!(d.errors[0].message.contains("10 MB"));
+}
+
+#[test]
+fn a_gitignore_works_outside_a_git_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join(".gitignore"), "gen/\n").unwrap();
+    std::fs::create_dir(tmp.path().join("gen")).unwrap();
+    std::fs::write(tmp.path().join("gen/x.py"), LOADER).unwrap();
+    std::fs::write(tmp.path().join("y.py"), LOADER).unwrap();
+    let d = run_on(tmp.path(), &DiscoverOptions::default());
+    let paths: Vec<&str> = d.calls.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, vec!["y.py"]);
+}
+
+#[test]
+fn a_single_file_path() {
+    let out = inventory(&[
+        project("families/torch_hub.py").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["calls"][0]["path"], "torch_hub.py");
+    assert_eq!(v["calls"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn the_example_project_has_loads_on_several_platforms() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/project");
+    let d = run_on(&root, &DiscoverOptions::default());
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    let mut platforms: Vec<&str> = d.calls.iter().map(|c| c.platform.as_str()).collect();
+    platforms.sort();
+    platforms.dedup();
+    assert!(platforms.len() >= 3, "{platforms:?}");
+    assert!(
+        d.calls.iter().any(|c| c.cell.is_some()),
+        "the notebook is read"
+    );
+}
