@@ -8,6 +8,7 @@ pub mod config;
 pub mod discover;
 pub mod hub;
 pub mod model;
+pub mod pipeline;
 pub mod policy;
 pub mod report;
 pub mod resolve;
@@ -81,7 +82,11 @@ fn init_tracing(verbose: u8) {
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Inventory(args) => report::inventory::run(&args),
-        Command::Scan(_args) => anyhow::bail!("scan: not implemented yet"),
+        Command::Scan(args) => {
+            let result = pipeline::run_scan(&args, &pipeline::ScanEnv::default())?;
+            println!("{}", report::inventory::render_json(&result.report));
+            Ok(result.outcome)
+        }
         Command::Rules(_args) => anyhow::bail!("rules: not implemented yet"),
         Command::Upload(_args) => anyhow::bail!("upload: not implemented yet"),
         Command::Action => action::run(),

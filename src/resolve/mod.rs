@@ -165,7 +165,7 @@ async fn resolve_one<S: RepoSource>(
     site: &LoadSite,
     opts: &ResolveOptions,
 ) -> Target {
-    if site.repo_id.is_none() && !site.args.contains_key("snapshot_of") {
+    if site.repo_id.is_none() {
         return unverified(
             site,
             "model id could not be resolved statically".to_string(),

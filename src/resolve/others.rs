@@ -103,20 +103,11 @@ struct Origin {
 fn origin<S: RepoSource>(job: &mut Job<'_, S>, hub: HubKind) -> Result<Origin, Fail> {
     let site = job.site;
     if let Some(of) = site.args.get("snapshot_of") {
-        let hub = match site.args.get("snapshot_hub").map(String::as_str) {
-            Some("modelscope") => HubKind::Modelscope,
-            Some("opencsg") => HubKind::Opencsg,
-            Some("huggingface") => HubKind::Huggingface,
-            _ => hub,
-        };
+        // Discovery puts the snapshot's own repo, platform and revision on the
+        // call, and names the download API here.
         job.note(format!(
-            "the call loads a local snapshot of {of}: the code comes from that repo"
+            "the call loads a local snapshot made by {of}: the code comes from that repo"
         ));
-        return Ok(Origin {
-            repo_id: of.clone(),
-            hub,
-            revision: site.args.get("snapshot_revision").cloned(),
-        });
     }
     let Some(id) = site.repo_id.clone() else {
         return Err("model id could not be resolved statically".to_string());

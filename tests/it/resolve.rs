@@ -977,13 +977,18 @@ async fn snapshot_of_takes_code_from_the_snapshot_repo() {
         site(
             Platform::Huggingface,
             "transformers.AutoModelForCausalLM.from_pretrained",
-            None,
+            Some("rs-acme/chat"),
             "true",
         ),
         "snapshot_of",
-        "rs-acme/chat",
+        "huggingface_hub.snapshot_download",
     );
     let t = one(s).await;
+    assert!(
+        t.notes.iter().any(|n| n.contains("local snapshot")),
+        "{:?}",
+        t.notes
+    );
     assert_eq!(t.repo_id.as_deref(), Some("rs-acme/chat"));
     assert!(files(&t).contains(&"modeling_chat.py".to_string()));
 }

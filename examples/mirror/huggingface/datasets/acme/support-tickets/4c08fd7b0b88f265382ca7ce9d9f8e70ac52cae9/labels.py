@@ -1,0 +1,1 @@
+LABELS = ["billing", "bug", "question"]

@@ -1,0 +1,6 @@
+from transformers import TextClassificationPipeline
+
+
+class SentimentPipeline(TextClassificationPipeline):
+    def postprocess(self, outputs, **kwargs):
+        return super().postprocess(outputs, **kwargs)

@@ -1,0 +1,5 @@
+from transformers import PretrainedConfig
+
+
+class OcrConfig(PretrainedConfig):
+    model_type = "ocr"
