@@ -82,7 +82,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Inventory(args) => report::inventory::run(&args),
         Command::Scan(_args) => anyhow::bail!("scan: not implemented yet"),
         Command::Rules(_args) => anyhow::bail!("rules: not implemented yet"),
-        Command::Upload(_args) => anyhow::bail!("upload: not implemented yet"),
+        Command::Upload(args) => report::upload::run(&args),
         Command::Action => anyhow::bail!("action: not implemented yet"),
     }
 }
