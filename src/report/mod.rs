@@ -199,6 +199,17 @@ pub(crate) fn repo_type_of(call: Option<&CallReport>) -> RepoType {
         .unwrap_or(RepoType::Model)
 }
 
+/// The JSON spelling of an execution context (`import-time`, ...).
+pub(crate) fn context_str(c: crate::model::ExecContext) -> &'static str {
+    use crate::model::ExecContext;
+    match c {
+        ExecContext::ImportTime => "import-time",
+        ExecContext::Function => "function",
+        ExecContext::Unpickle => "unpickle",
+        ExecContext::File => "file",
+    }
+}
+
 /// `hub:repo@commit/file:line`, the plain-text form of a remote location.
 pub(crate) fn remote_ref(e: &crate::model::Evidence) -> String {
     format!("{}:{}@{}/{}:{}", e.hub, e.repo_id, e.commit, e.file, e.line)

@@ -321,9 +321,9 @@ fn build_with(
             }
             if let Some(e) = &f.evidence {
                 text.push_str(&format!(
-                    " Remote evidence: {} ({:?}): {}",
+                    " Remote evidence: {} ({}): {}",
                     remote_ref(e),
-                    e.context,
+                    crate::report::context_str(e.context),
                     e.snippet.trim()
                 ));
                 let link = remote_link(e.hub, repo_type_of(call), &e.repo_id, &e.commit, &e.file, Some(e.line));

@@ -166,6 +166,8 @@ fn render_call(out: &mut String, p: &Paint, c: &CallReport, fs: &[&Finding]) {
             let _ = writeln!(out, "  note: {}", clean(n));
         }
     }
+    let mut fs = fs.to_vec();
+    fs.sort_by(|a, b| crate::report::severity_order(a, b));
     for f in fs {
         render_finding(out, p, f);
     }
@@ -190,13 +192,13 @@ fn render_finding(out: &mut String, p: &Paint, f: &Finding) {
     if let Some(e) = &f.evidence {
         let _ = writeln!(
             out,
-            "          {}:{}@{}/{}:{} ({:?})",
+            "          {}:{}@{}/{}:{} ({})",
             e.hub,
             e.repo_id,
             e.commit,
             clean(&e.file),
             e.line,
-            e.context
+            crate::report::context_str(e.context)
         );
         for l in e.snippet.lines().take(5) {
             let _ = writeln!(out, "          {} {}", p.dim("|"), clean(l));

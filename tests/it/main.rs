@@ -2,3 +2,5 @@
 //! under tests/fixtures/.
 
 mod common;
+mod fakegithub;
+mod report;
