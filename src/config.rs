@@ -22,7 +22,7 @@ const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
     /// Exit 1 when a finding is at or above this level (`--fail-on` wins).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_opt_level")]
     pub fail_on: Option<Level>,
     /// Globs (relative to the scanned root) of paths to skip.
     #[serde(default)]
@@ -97,7 +97,21 @@ pub enum RuleOverride {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RuleSetting {
+    #[serde(deserialize_with = "de_level")]
     level: Level,
+}
+
+fn de_level<'de, D: Deserializer<'de>>(d: D) -> Result<Level, D::Error> {
+    let s = String::deserialize(d)?;
+    Level::parse(&s).ok_or_else(|| {
+        de::Error::custom(format!(
+            "unknown level `{s}`, expected one of `note`, `warning`, `error`"
+        ))
+    })
+}
+
+fn de_opt_level<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Level>, D::Error> {
+    de_level(d).map(Some)
 }
 
 impl<'de> Deserialize<'de> for RuleOverride {
@@ -196,10 +210,21 @@ impl Config {
 
     /// Parse YAML text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let parse_err = |e: serde_yaml::Error| ConfigError::Parse {
-            path: path.to_path_buf(),
-            location: e.location().map(|l| (l.line(), l.column())),
-            message: e.to_string(),
+        let parse_err = |e: serde_yaml::Error| {
+            let location = e.location().map(|l| (l.line(), l.column()));
+            let mut message = e.to_string();
+            // serde_yaml appends " at line L column C"; the prefix already says it.
+            if let Some((l, c)) = location {
+                let suffix = format!(" at line {l} column {c}");
+                if let Some(stripped) = message.strip_suffix(&suffix) {
+                    message = stripped.to_string();
+                }
+            }
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                location,
+                message,
+            }
         };
         // An empty file (or one with only comments) means "all defaults".
         let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(parse_err)?;

@@ -212,8 +212,15 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                 .unwrap_or_default();
             let why = if s.gate == "true" {
                 "trust_remote_code=True".to_string()
-            } else {
+            } else if s.args.contains_key("custom_pipeline") {
+                "custom_pipeline runs without a flag".to_string()
+            } else if matches!(
+                s.platform,
+                Platform::PytorchHub | Platform::Paddlehub | Platform::Openmmlab
+            ) {
                 format!("{} has no trust gate", s.platform)
+            } else {
+                format!("trust gate {:?}", s.gate)
             };
             push(
                 REMOTE_CODE_ENABLED,
@@ -425,6 +432,15 @@ fn is_allowed(config: &Config, call: Option<&CallReport>, f: &Finding) -> bool {
                 commit.is_some_and(|c| a.matches_commit(hub, repo, c))
             }
         })
+    }
+}
+
+/// The exit status a summary calls for (0 below `fail_on`, 1 at or above).
+pub fn outcome(summary: &Summary) -> crate::Outcome {
+    if summary.failed {
+        crate::Outcome::Findings
+    } else {
+        crate::Outcome::Clean
     }
 }
 

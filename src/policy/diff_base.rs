@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::model::{CallReport, LoadSite};
+use crate::model::{CallReport, Finding, LoadSite};
 use crate::policy::callsrc;
 
 /// Identity of a call independent of its line number.
@@ -200,4 +200,17 @@ pub fn changed_calls(
         }
     }
     Ok(DiffOutcome { kept, unchanged })
+}
+
+/// The findings located at one of `kept`'s call sites (the rest belong to calls
+/// that `--diff-base` left out).
+pub fn retain_findings(findings: Vec<Finding>, kept: &[CallReport]) -> Vec<Finding> {
+    let sites: HashSet<(&str, u32)> = kept
+        .iter()
+        .map(|c| (c.site.path.as_str(), c.site.line))
+        .collect();
+    findings
+        .into_iter()
+        .filter(|f| sites.contains(&(f.path.as_str(), f.line)))
+        .collect()
 }

@@ -92,6 +92,24 @@ pub fn workflow_commands(report: &Report, opts: &RenderOptions) -> String {
     out
 }
 
+/// Append `markdown` to the file named by `$GITHUB_STEP_SUMMARY`; false when the
+/// variable is not set (not running in Actions).
+pub fn append_step_summary(
+    markdown: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::io::Result<bool> {
+    use std::io::Write as _;
+    let Some(path) = env("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(false);
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(markdown.as_bytes())?;
+    Ok(true)
+}
+
 /// Make untrusted text safe inside a Markdown table cell: no HTML, links,
 /// images or cell breaks.
 fn md_cell(s: &str) -> String {

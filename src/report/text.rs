@@ -34,7 +34,14 @@ impl Paint {
 }
 
 /// Remote text can hold terminal escape sequences: show control characters escaped.
+/// A leading `::` is broken up so that the text cannot act as a workflow command
+/// when this output is printed in GitHub Actions.
 fn clean(s: &str) -> String {
+    let s = if s.trim_start().starts_with("::") {
+        s.replacen("::", ":\u{200b}:", 1)
+    } else {
+        s.to_string()
+    };
     s.chars()
         .flat_map(|c| {
             if c.is_control() && c != '\t' {

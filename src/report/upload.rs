@@ -334,18 +334,16 @@ pub fn resolve_target(args: &GithubArgs, env: Env<'_>) -> Result<UploadTarget, U
     })
 }
 
-/// Upload a SARIF file with the flags and environment of this process; the
-/// result is printed on stderr. Blocking (builds its own runtime).
-pub fn upload_file(
-    file: &Path,
+/// Upload SARIF text with the flags and environment given; the result is printed
+/// on stderr. Blocking: runs on its own thread and runtime, so it may be called
+/// from sync code or from inside another runtime (`scan --upload`).
+pub fn upload_sarif_text(
+    sarif_json: &str,
     gh: &GithubArgs,
     env: Env<'_>,
     opts: &UploadOptions,
 ) -> anyhow::Result<UploadResult> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read SARIF file {}", file.display()))?;
-    serde_json::from_str::<serde_json::Value>(&text)
-        .with_context(|| format!("{} is not JSON", file.display()))?;
+    serde_json::from_str::<serde_json::Value>(sarif_json).context("the SARIF is not JSON")?;
     let target = resolve_target(gh, env)?;
     let token = env("GITHUB_TOKEN")
         .or_else(|| env("GH_TOKEN"))
@@ -354,17 +352,37 @@ pub fn upload_file(
         .context(
             "no token: set GITHUB_TOKEN (the workflow needs `permissions: security-events: write`)",
         )?;
-    let api = env("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".to_string());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let res = rt.block_on(upload(&text, &target, &api, &token, opts))?;
+    let api = env("GITHUB_API_URL")
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "https://api.github.com".to_string());
+    let res = std::thread::scope(|s| {
+        s.spawn(|| -> anyhow::Result<UploadResult> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            Ok(rt.block_on(upload(sarif_json, &target, &api, &token, opts))?)
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("the upload thread panicked"))?
+    })?;
     eprintln!(
         "hubwarden: SARIF uploaded to {} ({} {}): id {}, processing {}",
         target.repo, target.git_ref, target.commit_sha, res.sarif_id, res.processing_status
     );
     Ok(res)
+}
+
+/// Upload a SARIF file (see `upload_sarif_text`).
+pub fn upload_file(
+    file: &Path,
+    gh: &GithubArgs,
+    env: Env<'_>,
+    opts: &UploadOptions,
+) -> anyhow::Result<UploadResult> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read SARIF file {}", file.display()))?;
+    upload_sarif_text(&text, gh, env, opts).with_context(|| format!("uploading {}", file.display()))
 }
 
 /// `hubwarden upload FILE`: exit 0 on success, 2 (an error) on failure.

@@ -390,6 +390,18 @@ fn config_errors_are_clear() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("bad glob"), "{e}");
+    let e = Config::parse("fail-on: fatal\n", Path::new("x.yml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("x.yml:1:") && e.contains("unknown level `fatal`"),
+        "{e}"
+    );
+    let e = Config::parse("allow:\n  - org: a\n    bogus: 1\n", Path::new("x.yml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("x.yml:3:5: allow[0]: unknown field `bogus`, expected one of `org`, `repo`, `commit`, `hub`"), "{e}");
+    assert!(!e.contains("at line"), "{e}");
 }
 
 // ---------------------------------------------------------------- SARIF rules
@@ -1162,4 +1174,92 @@ fn upload_command_exit_codes() {
 
     let out = run(&ok, &dir.path().join("missing.sarif"));
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn blocking_upload_works_inside_a_runtime() {
+    // `scan --upload` may run inside the pipeline's runtime.
+    let base = fakegithub::serve_blocking(fakegithub::sarif_router(FakeGithub::new(
+        Answer::Accept(vec!["complete"]),
+    )));
+    let args = GithubArgs {
+        repo: Some("octo/app".into()),
+        commit: Some("a".repeat(40)),
+        git_ref: Some("refs/heads/main".into()),
+    };
+    let env = |k: &str| match k {
+        "GITHUB_API_URL" => Some(base.clone()),
+        "GITHUB_TOKEN" => Some("t".to_string()),
+        _ => None,
+    };
+    let res = upload::upload_sarif_text(&sample_sarif(), &args, &env, &fast()).unwrap();
+    assert_eq!(res.processing_status, "complete");
+    // No token: a clear error before any request.
+    let no_token = |k: &str| (k == "GITHUB_API_URL").then(|| base.clone());
+    let e = upload::upload_sarif_text("{}", &args, &no_token, &fast()).unwrap_err();
+    assert!(e.to_string().contains("GITHUB_TOKEN"), "{e}");
+}
+
+#[test]
+fn step_summary_is_appended_only_in_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("summary.md");
+    std::fs::write(&file, "earlier step\n").unwrap();
+    let path = file.to_string_lossy().to_string();
+    let env = |k: &str| (k == "GITHUB_STEP_SUMMARY").then(|| path.clone());
+    assert!(report::github::append_step_summary("## hubwarden\n", &env).unwrap());
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "earlier step\n## hubwarden\n"
+    );
+    assert!(!report::github::append_step_summary("x", &|_| None).unwrap());
+}
+
+#[test]
+fn diff_base_findings_and_outcome_helpers() {
+    let (report, _) = build(&Config::default());
+    let kept: Vec<CallReport> = report
+        .calls
+        .iter()
+        .filter(|c| c.site.path == "data/load.py")
+        .cloned()
+        .collect();
+    let fs = diff_base::retain_findings(report.findings.clone().unwrap(), &kept);
+    assert!(!fs.is_empty());
+    assert!(fs.iter().all(|f| f.path == "data/load.py"));
+    let s = report.summary.unwrap();
+    assert_eq!(policy::outcome(&s), hubwarden::Outcome::Findings);
+    let clean = policy::summarize(&report.calls, &[], 0, 0, Level::Error);
+    assert_eq!(policy::outcome(&clean), hubwarden::Outcome::Clean);
+}
+
+#[test]
+fn remote_text_cannot_inject_workflow_commands_or_escapes() {
+    let mut report = many_findings(1);
+    let f = &mut report.findings.as_mut().unwrap()[0];
+    f.message = "::error::fake\nsecond\u{1b}[31m".into();
+    f.evidence.as_mut().unwrap().snippet = "::add-mask::x".into();
+    let text = report::render(ScanFormat::Text, &report, &[], &opts());
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("::")),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'));
+    let gh = report::render(ScanFormat::Github, &report, &[], &opts());
+    assert_eq!(gh.lines().count(), 1, "{gh}");
+}
+
+#[test]
+fn notebook_calls_get_no_source_edit() {
+    let mut report: Report = read_json("report/report.json");
+    report.calls[0].site.cell = Some(0);
+    let root = project();
+    let read = policy::fs_sources(&root);
+    let fs = policy::policy_findings(&report.calls[..1], &read);
+    let f = fs
+        .iter()
+        .find(|f| f.rule_id == "remote-code-unpinned")
+        .unwrap();
+    assert!(f.fix.is_none());
+    assert!(f.message.contains(CHAT));
 }
