@@ -304,6 +304,39 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
     out
 }
 
+/// Finds the call a finding belongs to: same path, line and column, else the
+/// first call on that line.
+pub struct SiteIndex<'a> {
+    exact: HashMap<(&'a str, u32, u32), &'a CallReport>,
+    by_line: HashMap<(&'a str, u32), &'a CallReport>,
+}
+
+impl<'a> SiteIndex<'a> {
+    pub fn new(calls: &'a [CallReport]) -> Self {
+        let mut exact = HashMap::new();
+        let mut by_line = HashMap::new();
+        for c in calls {
+            let p = c.site.path.as_str();
+            exact
+                .entry((p, c.site.line, c.site.column.max(1)))
+                .or_insert(c);
+            by_line.entry((p, c.site.line)).or_insert(c);
+        }
+        SiteIndex { exact, by_line }
+    }
+
+    pub fn get(&self, path: &str, line: u32, column: u32) -> Option<&'a CallReport> {
+        self.exact
+            .get(&(path, line, column.max(1)))
+            .or_else(|| self.by_line.get(&(path, line)))
+            .copied()
+    }
+
+    pub fn of(&self, f: &Finding) -> Option<&'a CallReport> {
+        self.get(&f.path, f.line, f.column)
+    }
+}
+
 /// What is left after suppressions, the allow-list and overrides.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyOutcome {
@@ -336,18 +369,13 @@ pub fn apply(
     findings: Vec<Finding>,
     sources: SourceReader<'_>,
 ) -> PolicyOutcome {
-    let mut by_site: HashMap<(&str, u32), &CallReport> = HashMap::new();
-    for c in calls {
-        by_site
-            .entry((c.site.path.as_str(), c.site.line))
-            .or_insert(c);
-    }
+    let index = SiteIndex::new(calls);
     let mut src_cache: HashMap<String, Option<String>> = HashMap::new();
     let mut suppressed = 0usize;
     let mut allowed = 0usize;
     let mut kept = Vec::with_capacity(findings.len());
     for mut f in findings {
-        let call = by_site.get(&(f.path.as_str(), f.line)).copied();
+        let call = index.of(&f);
         // 1. Inline suppression on the call's lines.
         let suppress = match call {
             Some(c) => c.site.suppress.clone().or_else(|| {

@@ -88,6 +88,8 @@ fn git(root: &Path, args: &[&str]) -> Result<std::process::Output, DiffBaseError
     Ok(out)
 }
 
+static TEMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// A temporary folder removed on drop.
 struct TempDir(PathBuf);
 
@@ -112,11 +114,9 @@ pub fn base_calls(
     let spec = format!("{base}^{{commit}}");
     let commit = git(dir, &["rev-parse", "--verify", "--quiet", &spec])?;
     let commit = String::from_utf8_lossy(&commit.stdout).trim().to_string();
-    let prefix = git(dir, &["rev-parse", "--show-prefix"])?;
-    let prefix = String::from_utf8_lossy(&prefix.stdout).trim().to_string();
-
+    let n = TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = TempDir(std::env::temp_dir().join(format!(
-        "hubwarden-base-{}-{}",
+        "hubwarden-base-{}-{n}-{}",
         std::process::id(),
         &commit[..commit.len().min(12)]
     )));
@@ -125,24 +125,57 @@ pub fn base_calls(
         base: base.to_string(),
         source,
     })?;
-    let mut args = vec!["archive", "--format=tar", commit.as_str()];
+    // The scanned folder may not exist at REF: then every call is new.
+    let prefix = git(dir, &["rev-parse", "--show-prefix"])?;
+    let prefix = String::from_utf8_lossy(&prefix.stdout).trim().to_string();
     if !prefix.is_empty() {
-        args.push("--");
-        args.push(prefix.as_str());
+        let object = format!("{commit}:{}", prefix.trim_end_matches('/'));
+        if git(dir, &["cat-file", "-e", &object]).is_err() {
+            return Ok(BaseCalls {
+                keys: HashSet::new(),
+                sites: Vec::new(),
+            });
+        }
     }
-    let tar_bytes = git(dir, &args)?.stdout;
-    // The tar crate refuses entries that would escape the destination.
-    tar::Archive::new(tar_bytes.as_slice())
-        .unpack(&tmp.0)
-        .map_err(|source| DiffBaseError::Unpack {
-            base: base.to_string(),
-            source,
-        })?;
-    let base_root = tmp.0.join(&prefix);
+    // Run from `dir`: in a sub-folder, `git archive` holds only that sub-tree,
+    // with paths relative to it, which is what discovery expects. Streamed, so a
+    // big repository is never held in memory.
+    let git_err = |message: String| DiffBaseError::Git {
+        args: format!("archive {commit}"),
+        message,
+    };
+    let mut child = Command::new("git")
+        .arg("-c")
+        .arg("safe.directory=*")
+        .arg("-C")
+        .arg(dir)
+        .args(["archive", "--format=tar", commit.as_str()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| git_err(e.to_string()))?;
+    let unpacked = match child.stdout.take() {
+        // The tar crate refuses entries that would escape the destination.
+        Some(out) => tar::Archive::new(out).unpack(&tmp.0),
+        None => Err(std::io::Error::other("no stdout")),
+    };
+    let status = child
+        .wait_with_output()
+        .map_err(|e| git_err(e.to_string()))?;
+    if !status.status.success() {
+        return Err(git_err(
+            String::from_utf8_lossy(&status.stderr).trim().to_string(),
+        ));
+    }
+    unpacked.map_err(|source| DiffBaseError::Unpack {
+        base: base.to_string(),
+        source,
+    })?;
     let base_root = if root.is_file() {
-        base_root.join(root.file_name().unwrap_or_default())
+        tmp.0.join(root.file_name().unwrap_or_default())
     } else {
-        base_root
+        tmp.0.clone()
     };
     if !base_root.exists() {
         // The scanned folder did not exist at REF: every call is new.

@@ -18,7 +18,7 @@ pub fn fingerprints(report: &Report, findings: &[Finding], opts: &RenderOptions)
     findings
         .iter()
         .map(|f| {
-            let call = by_site.get(&(f.path.as_str(), f.line)).copied();
+            let call = by_site.of(f);
             let src = sources
                 .entry(f.path.as_str())
                 .or_insert_with(|| opts.read_source(&f.path));

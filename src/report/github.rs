@@ -50,7 +50,7 @@ pub fn workflow_commands(report: &Report, opts: &RenderOptions) -> String {
             continue;
         }
         *n += 1;
-        let call = by_site.get(&(f.path.as_str(), f.line)).copied();
+        let call = by_site.of(f);
         let end_line = call.map(|c| c.site.end_line.max(f.line)).unwrap_or(f.line);
         let mut msg = f.message.clone();
         if let Some(e) = &f.evidence {
@@ -179,7 +179,7 @@ pub fn summary_markdown(report: &Report, _rules: &[RuleMeta]) -> String {
     let total = groups.len();
     for (i, ((path, line), mut fs)) in groups.into_iter().enumerate() {
         fs.sort_by(|a, b| severity_order(a, b));
-        let call = by_site.get(&(path, line)).copied();
+        let call = fs.first().and_then(|f| by_site.of(f));
         let mut block = String::new();
         let head = match call {
             Some(c) => {

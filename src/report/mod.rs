@@ -7,7 +7,6 @@ pub mod sarif;
 pub mod text;
 pub mod upload;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::cli::ScanFormat;
@@ -47,6 +46,12 @@ impl Default for RenderOptions {
 }
 
 impl RenderOptions {
+    /// Whether text on stdout should be coloured: a terminal, and `NO_COLOR` unset.
+    pub fn stdout_color() -> bool {
+        use std::io::IsTerminal;
+        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    }
+
     /// `path` as seen from the repository root.
     pub fn repo_path(&self, path: &str) -> String {
         if self.path_prefix.is_empty() {
@@ -91,13 +96,9 @@ pub(crate) fn findings(report: &Report) -> &[Finding] {
     report.findings.as_deref().unwrap_or(&[])
 }
 
-/// Index of calls by (path, line), to attach findings to their call.
-pub(crate) fn calls_by_site(report: &Report) -> HashMap<(&str, u32), &CallReport> {
-    let mut m = HashMap::new();
-    for c in &report.calls {
-        m.entry((c.site.path.as_str(), c.site.line)).or_insert(c);
-    }
-    m
+/// Index of calls, to attach findings to their call.
+pub(crate) fn calls_by_site(report: &Report) -> crate::policy::SiteIndex<'_> {
+    crate::policy::SiteIndex::new(&report.calls)
 }
 
 /// Most severe first: level, then security-severity, then position.

@@ -279,7 +279,7 @@ fn build_with(
         .iter()
         .zip(fps)
         .map(|(f, fp)| {
-            let call = by_site.get(&(f.path.as_str(), f.line)).copied();
+            let call = by_site.of(f);
             let uri = artifact_uri(&opts.repo_path(&f.path));
             let line = f.line.max(1) as i64;
             let end_line = call

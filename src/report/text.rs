@@ -57,26 +57,33 @@ pub fn render(report: &Report, _rules: &[RuleMeta], opts: &RenderOptions) -> Str
     let p = Paint(opts.color);
     let mut out = String::new();
     let all = findings(report);
-    // Findings grouped by call site.
-    let mut by_call: BTreeMap<(&str, u32), Vec<&Finding>> = BTreeMap::new();
+    // Findings grouped by their call.
+    let index = crate::report::calls_by_site(report);
+    let position: std::collections::HashMap<*const CallReport, usize> = report
+        .calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c as *const CallReport, i))
+        .collect();
+    let mut per_call: Vec<Vec<&Finding>> = vec![Vec::new(); report.calls.len()];
+    let mut orphans: BTreeMap<(&str, u32), Vec<&Finding>> = BTreeMap::new();
     for f in all {
-        by_call
-            .entry((f.path.as_str(), f.line))
-            .or_default()
-            .push(f);
+        match index
+            .of(f)
+            .and_then(|c| position.get(&(c as *const CallReport)))
+        {
+            Some(&i) => per_call[i].push(f),
+            None => orphans
+                .entry((f.path.as_str(), f.line))
+                .or_default()
+                .push(f),
+        }
     }
-    let mut shown = std::collections::HashSet::new();
-    for c in &report.calls {
-        let key = (c.site.path.as_str(), c.site.line);
-        let fs = if shown.insert(key) {
-            by_call.remove(&key).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        render_call(&mut out, &p, c, &fs);
+    for (c, fs) in report.calls.iter().zip(&per_call) {
+        render_call(&mut out, &p, c, fs);
     }
     // Findings whose call is not in the report (should not happen; never hide them).
-    for ((path, line), fs) in by_call {
+    for ((path, line), fs) in orphans {
         let _ = writeln!(out, "{}", p.bold(&format!("{path}:{line}")));
         for f in fs {
             render_finding(&mut out, &p, f);

@@ -974,6 +974,29 @@ fn diff_base_keeps_added_and_changed_calls() {
         .collect();
     assert_eq!(kept, vec!["acme/two", "acme/three", "acme/four"]);
 
+    // Scanning a sub-folder: the base tree is that sub-folder too; a sub-folder
+    // that did not exist at the base makes every call new.
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(
+        root.join("sub/b.py"),
+        "m = AutoModel.from_pretrained(\"acme/sub\", trust_remote_code=True)\n",
+    )
+    .unwrap();
+    git(root, &["add", "."]);
+    git(root, &["commit", "-qm", "sub"]);
+    let sub = root.join("sub");
+    let cur: Vec<CallReport> = fake_discover(&sub)
+        .unwrap()
+        .into_iter()
+        .map(|site| CallReport { site, target: None })
+        .collect();
+    let out =
+        diff_base::changed_calls(&sub, "HEAD~1", &cur, &fake_discover, &HashMap::new()).unwrap();
+    assert_eq!(out.kept.len(), 1);
+    let out =
+        diff_base::changed_calls(&sub, "HEAD", &cur, &fake_discover, &HashMap::new()).unwrap();
+    assert_eq!((out.kept.len(), out.unchanged), (0, 1));
+
     // A bad ref is an error naming git's complaint.
     let e = diff_base::changed_calls(
         root,
@@ -1262,4 +1285,24 @@ fn notebook_calls_get_no_source_edit() {
         .unwrap();
     assert!(f.fix.is_none());
     assert!(f.message.contains(CHAT));
+}
+
+#[test]
+fn two_calls_on_one_line_keep_their_own_findings() {
+    let mut report: Report = read_json("report/report.json");
+    report.calls.truncate(1);
+    let mut second = report.calls[0].clone();
+    second.site.column = 60;
+    second.site.repo_id = Some("acme/other".into());
+    report.calls.push(second);
+    let mut f: Finding = read_json::<Vec<Finding>>("report/scan-findings.json").remove(0);
+    f.column = 60;
+    f.message = "on the second call".into();
+    report.findings = Some(vec![f]);
+    let text = report::render(ScanFormat::Text, &report, &[], &opts());
+    let second_block = text.split("\n\n").nth(1).unwrap();
+    assert!(
+        second_block.contains("acme/other") && second_block.contains("on the second call"),
+        "{text}"
+    );
 }
