@@ -212,6 +212,12 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                 .unwrap_or_default();
             let why = if s.gate == "true" {
                 "trust_remote_code=True".to_string()
+            } else if s.platform == Platform::Modelscope
+                && repo
+                    .split_once('/')
+                    .is_some_and(|(o, _)| matches!(o, "damo" | "iic"))
+            {
+                "ModelScope trusts the owner's code without a flag".to_string()
             } else if s.args.contains_key("custom_pipeline") {
                 "custom_pipeline runs without a flag".to_string()
             } else if matches!(

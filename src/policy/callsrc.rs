@@ -185,8 +185,21 @@ pub fn pin_fix(source: &str, site: &LoadSite, commit: &str) -> Option<Fix> {
         || site.api.ends_with("hub.load") && site.repo_type == crate::model::RepoType::Github
     {
         rewrite_repo_ref(call, repo, commit)?
+    } else if matches!(
+        site.platform,
+        // OpenCSG ignores the revision; PaddleHub modules are pinned by version;
+        // OpenMMLab configs by package version: no keyword would pin them.
+        Platform::Opencsg | Platform::Paddlehub | Platform::Openmmlab
+    ) {
+        return None;
     } else {
-        rewrite_revision_kw(call, open, commit)
+        // ModelScope's pipeline() takes the model's revision as `model_revision`.
+        let kw = if site.platform == Platform::Modelscope && site.api.ends_with("pipeline") {
+            "model_revision"
+        } else {
+            "revision"
+        };
+        rewrite_revision_kw(call, open, kw, commit)
     };
     let (end_line, end_column) = position_of(source, span.end);
     let (start_line, start_column) = position_of(source, span.start);
@@ -218,7 +231,7 @@ fn rewrite_repo_ref(call: &str, repo: &str, commit: &str) -> Option<String> {
     None
 }
 
-fn rewrite_revision_kw(call: &str, open: usize, commit: &str) -> String {
+fn rewrite_revision_kw(call: &str, open: usize, kw: &str, commit: &str) -> String {
     let args_start = open + 1;
     let args_end = call.len() - 1;
     if let Some(m) = REVISION_KW_RE.captures(&call[args_start..args_end])
@@ -239,7 +252,7 @@ fn rewrite_revision_kw(call: &str, open: usize, commit: &str) -> String {
         ", "
     };
     format!(
-        "{}{sep}revision=\"{commit}\"{}",
+        "{}{sep}{kw}=\"{commit}\"{}",
         &call[..insert_at],
         &call[insert_at..]
     )
@@ -276,17 +289,17 @@ mod tests {
     fn revision_keyword_is_inserted_or_replaced() {
         let c = "AutoModel.from_pretrained(\"a/b\", trust_remote_code=True)";
         assert_eq!(
-            rewrite_revision_kw(c, c.find('(').unwrap(), "c0ffee"),
+            rewrite_revision_kw(c, c.find('(').unwrap(), "revision", "c0ffee"),
             "AutoModel.from_pretrained(\"a/b\", trust_remote_code=True, revision=\"c0ffee\")"
         );
         let c = "M.from_pretrained(\"a/b\", revision=\"main\", x=1)";
         assert_eq!(
-            rewrite_revision_kw(c, c.find('(').unwrap(), "c0"),
+            rewrite_revision_kw(c, c.find('(').unwrap(), "revision", "c0"),
             "M.from_pretrained(\"a/b\", revision=\"c0\", x=1)"
         );
         let c = "M.from_pretrained(\"a/b\", code_revision=\"x\")";
         assert!(
-            rewrite_revision_kw(c, c.find('(').unwrap(), "c0")
+            rewrite_revision_kw(c, c.find('(').unwrap(), "revision", "c0")
                 .contains("code_revision=\"x\", revision=\"c0\"")
         );
     }

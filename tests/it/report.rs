@@ -1306,3 +1306,46 @@ fn two_calls_on_one_line_keep_their_own_findings() {
         "{text}"
     );
 }
+
+#[test]
+fn pin_fix_follows_each_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.py"),
+        "p = pipeline(\"chat\", model=\"damo/x\")\nq = AutoModel.from_pretrained(\"csg/y\", trust_remote_code=True)\n",
+    )
+    .unwrap();
+    let mut report: Report = read_json("report/report.json");
+    report.calls.truncate(2);
+    let ms = &mut report.calls[0];
+    ms.site.path = "m.py".into();
+    (ms.site.line, ms.site.column, ms.site.end_line) = (1, 5, 1);
+    ms.site.platform = Platform::Modelscope;
+    ms.site.api = "modelscope.pipelines.pipeline".into();
+    ms.site.repo_id = Some("damo/x".into());
+    ms.site.gate = "absent".into();
+    let csg = &mut report.calls[1];
+    csg.site.path = "m.py".into();
+    (csg.site.line, csg.site.column, csg.site.end_line) = (2, 5, 2);
+    csg.site.platform = Platform::Opencsg;
+    csg.site.revision = None;
+    csg.site.repo_id = Some("csg/y".into());
+    let read = policy::fs_sources(dir.path());
+    let fs = policy::policy_findings(&report.calls, &read);
+    let get = |line: u32, id: &str| {
+        fs.iter()
+            .find(|f| f.line == line && f.rule_id == id)
+            .unwrap()
+    };
+    assert!(
+        get(1, "remote-code-enabled")
+            .message
+            .contains("ModelScope trusts")
+    );
+    let fix = get(1, "remote-code-unpinned").fix.clone().unwrap();
+    assert_eq!(
+        fix.replacement,
+        format!("pipeline(\"chat\", model=\"damo/x\", model_revision=\"{CHAT}\")")
+    );
+    assert!(get(2, "remote-code-unpinned").fix.is_none());
+}
