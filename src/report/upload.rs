@@ -298,23 +298,31 @@ pub fn resolve_target(args: &GithubArgs, env: Env<'_>) -> Result<UploadTarget, U
         .as_ref()
         .and_then(|p| p.get("number"))
         .and_then(|n| n.as_u64());
+    // pull_request: the merge ref, and GITHUB_SHA is its merge commit.
+    // pull_request_target: GITHUB_SHA is the base branch's; the PR's head is
+    // what was checked out and scanned (if the workflow did so).
+    let (event_ref, event_sha) = match (event.as_str(), pr_number) {
+        ("pull_request", Some(n)) => (Some(format!("refs/pull/{n}/merge")), None),
+        ("pull_request_target", Some(n)) => (
+            Some(format!("refs/pull/{n}/head")),
+            pr.as_ref()
+                .and_then(|p| p.pointer("/head/sha"))
+                .and_then(|s| s.as_str())
+                .map(str::to_string),
+        ),
+        _ => (None, None),
+    };
     let git_ref = args
         .git_ref
         .clone()
-        .or_else(|| pr_number.map(|n| format!("refs/pull/{n}/merge")))
+        .or(event_ref)
         .or_else(|| get("GITHUB_REF"))
         .ok_or_else(|| UploadError::Config("no git ref: pass --ref or set GITHUB_REF".into()))?;
-    // For pull_request events GITHUB_SHA is the merge commit, which matches the merge ref.
     let commit_sha = args
         .commit
         .clone()
+        .or(event_sha)
         .or_else(|| get("GITHUB_SHA"))
-        .or_else(|| {
-            pr.as_ref()
-                .and_then(|p| p.get("merge_commit_sha"))
-                .and_then(|s| s.as_str())
-                .map(str::to_string)
-        })
         .ok_or_else(|| UploadError::Config("no commit: pass --commit or set GITHUB_SHA".into()))?;
     if !(commit_sha.len() == 40 && commit_sha.bytes().all(|b| b.is_ascii_hexdigit())) {
         return Err(UploadError::Config(format!(

@@ -1133,6 +1133,23 @@ fn upload_target_from_flags_and_actions_env() {
         ("x/y", "refs/heads/main")
     );
 
+    // pull_request_target: the PR head ref and sha, not the base's GITHUB_SHA.
+    std::fs::write(
+        &event,
+        format!(
+            r#"{{"pull_request": {{"number": 42, "head": {{"sha": "{}"}}}}}}"#,
+            "d".repeat(40)
+        ),
+    )
+    .unwrap();
+    env.insert("GITHUB_EVENT_NAME", "pull_request_target".into());
+    let get = |k: &str| env.get(k).cloned();
+    let t = upload::resolve_target(&GithubArgs::default(), &get).unwrap();
+    assert_eq!(
+        (t.git_ref.as_str(), t.commit_sha.clone()),
+        ("refs/pull/42/head", "d".repeat(40))
+    );
+
     // A push: GITHUB_REF as is.
     env.insert("GITHUB_EVENT_NAME", "push".into());
     env.insert("GITHUB_REF", "refs/heads/dev".into());
