@@ -274,6 +274,8 @@ fn value_end(bytes: &[u8], mut i: usize, limit: usize) -> usize {
         }
         i += 1;
     }
+    // An unterminated string may have run past the arguments.
+    i = i.min(limit);
     // Keep the whitespace (e.g. a newline before `)`) outside the replaced value.
     while i > 0 && bytes[i - 1].is_ascii_whitespace() {
         i -= 1;
