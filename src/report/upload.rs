@@ -342,6 +342,28 @@ pub fn resolve_target(args: &GithubArgs, env: Env<'_>) -> Result<UploadTarget, U
     })
 }
 
+/// The first `artifactLocation.uri` with a URI scheme other than `file:`.
+pub fn first_remote_location(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Object(m) => m.iter().find_map(|(k, x)| {
+            if k == "artifactLocation"
+                && let Some(uri) = x.get("uri").and_then(|u| u.as_str())
+                && let Some((scheme, _)) = uri.split_once(':')
+                && !scheme.is_empty()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                && !scheme.eq_ignore_ascii_case("file")
+            {
+                return Some(uri.to_string());
+            }
+            first_remote_location(x)
+        }),
+        serde_json::Value::Array(a) => a.iter().find_map(first_remote_location),
+        _ => None,
+    }
+}
+
 /// Upload SARIF text with the flags and environment given; the result is printed
 /// on stderr. Blocking: runs on its own thread and runtime, so it may be called
 /// from sync code or from inside another runtime (`scan --upload`).
@@ -351,7 +373,13 @@ pub fn upload_sarif_text(
     env: Env<'_>,
     opts: &UploadOptions,
 ) -> anyhow::Result<UploadResult> {
-    serde_json::from_str::<serde_json::Value>(sarif_json).context("the SARIF is not JSON")?;
+    let value: serde_json::Value =
+        serde_json::from_str(sarif_json).context("the SARIF is not JSON")?;
+    if let Some(uri) = first_remote_location(&value) {
+        anyhow::bail!(
+            "the SARIF has a location with the URI {uri:?}; GitHub rejects a whole upload with a non-file URI scheme in any location"
+        );
+    }
     let target = resolve_target(gh, env)?;
     let token = env("GITHUB_TOKEN")
         .or_else(|| env("GH_TOKEN"))

@@ -1234,6 +1234,14 @@ async fn blocking_upload_works_inside_a_runtime() {
     };
     let res = upload::upload_sarif_text(&sample_sarif(), &args, &env, &fast()).unwrap();
     assert_eq!(res.processing_status, "complete");
+    // A remote URI in a location is refused before any request.
+    let bad = sample_sarif().replacen(
+        "\"uri\": \"app/train.py\"",
+        "\"uri\": \"https://huggingface.co/acme/chat/modeling_chat.py\"",
+        1,
+    );
+    let e = upload::upload_sarif_text(&bad, &args, &env, &fast()).unwrap_err();
+    assert!(e.to_string().contains("non-file URI scheme"), "{e}");
     // No token: a clear error before any request.
     let no_token = |k: &str| (k == "GITHUB_API_URL").then(|| base.clone());
     let e = upload::upload_sarif_text("{}", &args, &no_token, &fast()).unwrap_err();
