@@ -262,6 +262,17 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                 );
             }
         }
+        if c.target.is_none() && s.repo_id.is_none() && executes {
+            // Fail closed: an id that static analysis cannot resolve was not scanned.
+            push(
+                REMOTE_CODE_UNVERIFIED,
+                format!(
+                    "The repo id of `{}` is not statically known ({}), so its remote code was not resolved or scanned.",
+                    s.api, s.resolution
+                ),
+                None,
+            );
+        }
         if let Some(t) = &c.target {
             if t.cross_repo_unpinned && !s.args.contains_key("code_revision") {
                 let note = t

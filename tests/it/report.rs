@@ -1374,3 +1374,20 @@ fn pin_fix_follows_each_platform() {
     );
     assert!(get(2, "remote-code-unpinned").fix.is_none());
 }
+
+#[test]
+fn an_unresolved_id_fails_closed() {
+    let mut report: Report = read_json("report/report.json");
+    report.calls.truncate(1);
+    report.calls[0].target = None;
+    report.calls[0].site.repo_id = None;
+    report.calls[0].site.resolution = "function parameter without default".into();
+    let read = |_: &str| None;
+    let fs = policy::policy_findings(&report.calls, &read);
+    let f = fs
+        .iter()
+        .find(|f| f.rule_id == "remote-code-unverified")
+        .unwrap();
+    assert_eq!(f.level, Level::Error);
+    assert!(f.message.contains("function parameter without default"));
+}
