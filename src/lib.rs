@@ -88,7 +88,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(result.outcome)
         }
         Command::Rules(_args) => anyhow::bail!("rules: not implemented yet"),
-        Command::Upload(_args) => anyhow::bail!("upload: not implemented yet"),
+        Command::Upload(args) => report::upload::run(&args),
         Command::Action => action::run(),
     }
 }

@@ -1,1 +1,521 @@
-//! Policy: allow-list, pinning, suppressions, severity threshold and exit code.
+//! Policy: findings about the call itself (remote code enabled, unpinned, unverified,
+//! pickle weights), then suppressions, the allow-list, rule overrides and `fail-on`.
+
+pub mod callsrc;
+pub mod diff_base;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::config::{Config, RuleOverride};
+use crate::model::{CallReport, Engine, Finding, Level, Platform, RuleMeta, Summary, TargetStatus};
+
+pub const REMOTE_CODE_ENABLED: &str = "remote-code-enabled";
+pub const REMOTE_CODE_UNPINNED: &str = "remote-code-unpinned";
+pub const CROSS_REPO_CODE_UNPINNED: &str = "cross-repo-code-unpinned";
+pub const REMOTE_CODE_UNVERIFIED: &str = "remote-code-unverified";
+pub const PICKLE_WEIGHTS: &str = "pickle-weights";
+pub const GATE_FALSE_NEEDS_REMOTE_CODE: &str = "gate-false-needs-remote-code";
+
+/// The metadata of every policy rule (for SARIF `rules[]`, `hubwarden rules`).
+pub fn rule_metas() -> Vec<RuleMeta> {
+    let m = |id: &str,
+             title: &str,
+             description: &str,
+             help: &str,
+             cwe: &str,
+             level: Level,
+             sev: f32,
+             confidence: &str| RuleMeta {
+        id: id.to_string(),
+        title: title.to_string(),
+        description: description.to_string(),
+        help: help.to_string(),
+        cwe: vec![cwe.to_string()],
+        level,
+        security_severity: sev,
+        confidence: confidence.to_string(),
+        engine: Engine::Policy,
+        source: "builtin:policy".to_string(),
+    };
+    vec![
+        m(
+            REMOTE_CODE_ENABLED,
+            "Remote code enabled",
+            "This call downloads Python code from a model hub and executes it.",
+            "## What it does\nFlags a load that executes code from the remote repository: `trust_remote_code=True`, \
+or a loader that has no gate at all (torch.hub, PaddleHub, diffusers community pipelines, ModelScope auto-trusted owners).\n\n\
+## Why is this bad\nThe remote repository's owner (or anyone who compromises their account) runs arbitrary code in your process, \
+with your credentials. hubwarden scanned the files at the commit shown, but review them yourself and pin that commit.\n\n\
+## Example\n```python\nmodel = AutoModel.from_pretrained(\"acme/chat\", trust_remote_code=True)\n```\n\n\
+## References\n- [CWE-829](https://cwe.mitre.org/data/definitions/829.html)\n",
+            "CWE-829",
+            Level::Warning,
+            5.0,
+            "very-high",
+        ),
+        m(
+            REMOTE_CODE_UNPINNED,
+            "Remote code not pinned to a commit",
+            "Remote code is loaded from a branch or tag, so it can change after review.",
+            "## What it does\nFlags a load of remote code whose revision is not a full commit id.\n\n\
+## Why is this bad\nA branch or tag can be moved: the code that runs tomorrow is not the code that was reviewed (or scanned) today.\n\n\
+## Example\n```python\n# bad\nAutoModel.from_pretrained(\"acme/chat\", trust_remote_code=True)\n\
+# good: the commit that was scanned\nAutoModel.from_pretrained(\"acme/chat\", trust_remote_code=True, revision=\"<40-hex commit>\")\n```\n\n\
+## References\n- [CWE-494](https://cwe.mitre.org/data/definitions/494.html)\n",
+            "CWE-494",
+            Level::Error,
+            7.5,
+            "very-high",
+        ),
+        m(
+            CROSS_REPO_CODE_UNPINNED,
+            "Cross-repository code not pinned",
+            "The repo's auto_map points at code in another repository that is fetched at its default branch.",
+            "## What it does\nFlags an `auto_map` entry of the form `other/repo--module.Class` when the call has no `code_revision`: \
+transformers then fetches that other repository at its default branch even when `revision` is pinned.\n\n\
+## Why is this bad\nThe pin on `revision` gives a false sense of safety: the executed code comes from a moving branch of another repository.\n\n\
+## Example\n```python\nAutoModel.from_pretrained(\"acme/chat\", revision=\"<commit>\", code_revision=\"<commit of the code repo>\", trust_remote_code=True)\n```\n\n\
+## References\n- [CWE-494](https://cwe.mitre.org/data/definitions/494.html)\n",
+            "CWE-494",
+            Level::Error,
+            7.5,
+            "high",
+        ),
+        m(
+            REMOTE_CODE_UNVERIFIED,
+            "Remote code not verified",
+            "The remote code this call would run could not be resolved or fetched, so it was not scanned.",
+            "## What it does\nFails closed: a call that would execute remote code whose files could not be resolved or fetched \
+(unresolvable id, gated repo without a token, network error, size cap) is reported instead of silently passing.\n\n\
+## Why is this bad\nCode that was not scanned may be anything.\n\n\
+## Fix\nMake the id a literal, provide the token (`HF_TOKEN`, ...), use `--mirror`, or allow-list the repo at a reviewed commit.\n\n\
+## References\n- [CWE-345](https://cwe.mitre.org/data/definitions/345.html)\n",
+            "CWE-345",
+            Level::Error,
+            7.0,
+            "high",
+        ),
+        m(
+            PICKLE_WEIGHTS,
+            "Pickle weights loaded without safetensors",
+            "The repository has no safetensors weights, so the call unpickles a checkpoint, which can execute code.",
+            "## What it does\nFlags a load whose weights are a pickle (`pytorch_model.bin`, `*.pt`, `*.ckpt`, `*.pkl`) because the repository has no `safetensors` file.\n\n\
+## Why is this bad\nUnpickling runs any callable the pickle names. hubwarden scans the pickle's opcodes without loading it; \
+prefer `use_safetensors=True` and a repository that ships safetensors.\n\n\
+## References\n- [CWE-502](https://cwe.mitre.org/data/definitions/502.html)\n",
+            "CWE-502",
+            Level::Warning,
+            6.5,
+            "high",
+        ),
+        m(
+            GATE_FALSE_NEEDS_REMOTE_CODE,
+            "Remote code refused but required",
+            "The call sets trust_remote_code=False but the repository needs remote code: the load will fail.",
+            "## What it does\nFlags a call with `trust_remote_code=False` on a repository whose configuration maps to remote code.\n\n\
+## Why is this bad\nThe load fails at run time, and the usual quick fix (flipping the flag to `True`) runs unreviewed code. \
+Choose a repository with native support, or review and pin the code before enabling it.\n\n\
+## References\n- [CWE-829](https://cwe.mitre.org/data/definitions/829.html)\n",
+            "CWE-829",
+            Level::Note,
+            2.0,
+            "high",
+        ),
+    ]
+}
+
+/// Whether the call would execute remote code (or may: unknown counts as yes when
+/// the gate is open).
+fn executes_remote_code(c: &CallReport) -> bool {
+    let s = &c.site;
+    if s.gate == "false" {
+        return false;
+    }
+    let no_gate = matches!(
+        s.platform,
+        Platform::PytorchHub | Platform::Paddlehub | Platform::Openmmlab
+    ) || s.args.contains_key("custom_pipeline");
+    match &c.target {
+        Some(t) => match t.status {
+            TargetStatus::NoRemoteCode => false,
+            TargetStatus::Resolved => t.files.iter().any(|f| is_code_file(&f.path)),
+            TargetStatus::Unverified => s.gate == "true" || no_gate,
+        },
+        None => s.gate == "true" || no_gate,
+    }
+}
+
+fn is_code_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".py") || name.contains("requirement")
+}
+
+/// Reads a call-site file by its path relative to the scanned root.
+pub type SourceReader<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// A `SourceReader` over a folder on disk.
+pub fn fs_sources(root: &Path) -> impl Fn(&str) -> Option<String> + '_ {
+    move |rel: &str| {
+        if rel.split('/').any(|c| c == "..") {
+            return None;
+        }
+        let base = if root.is_file() {
+            root.parent().unwrap_or(Path::new("."))
+        } else {
+            root
+        };
+        std::fs::read_to_string(base.join(rel)).ok()
+    }
+}
+
+/// Findings about the calls themselves (engine `policy`). `sources` reads call-site
+/// files, for the pin fix's replacement text.
+pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<Finding> {
+    let metas: HashMap<String, RuleMeta> = rule_metas()
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
+    let mut out = Vec::new();
+    let mut cache: HashMap<String, Option<String>> = HashMap::new();
+    for c in calls {
+        let s = &c.site;
+        let repo = s.repo_id.as_deref().unwrap_or("<unresolved id>");
+        let commit = c.target.as_ref().and_then(|t| t.commit.as_deref());
+        let hub = c
+            .target
+            .as_ref()
+            .map(|t| t.hub.to_string())
+            .unwrap_or_else(|| s.platform.to_string());
+        let mut push = |id: &str, message: String, fix: Option<crate::model::Fix>| {
+            // Invariant: every id used here is in rule_metas().
+            let Some(m) = metas.get(id) else { return };
+            out.push(Finding {
+                rule_id: id.to_string(),
+                level: m.level,
+                security_severity: m.security_severity,
+                cwe: m.cwe.clone(),
+                title: m.title.clone(),
+                message,
+                engine: Engine::Policy,
+                path: s.path.clone(),
+                line: s.line,
+                column: s.column.max(1),
+                evidence: None,
+                fix,
+            });
+        };
+        let executes = executes_remote_code(c);
+        if executes {
+            let at = commit
+                .map(|c| format!(" at commit {c}"))
+                .unwrap_or_default();
+            let why = if s.gate == "true" {
+                "trust_remote_code=True".to_string()
+            } else if s.platform == Platform::Modelscope
+                && repo
+                    .split_once('/')
+                    .is_some_and(|(o, _)| matches!(o, "damo" | "iic"))
+            {
+                "ModelScope trusts the owner's code without a flag".to_string()
+            } else if s.args.contains_key("custom_pipeline") {
+                "custom_pipeline runs without a flag".to_string()
+            } else if matches!(
+                s.platform,
+                Platform::PytorchHub | Platform::Paddlehub | Platform::Openmmlab
+            ) {
+                format!("{} has no trust gate", s.platform)
+            } else {
+                format!("trust gate {:?}", s.gate)
+            };
+            push(
+                REMOTE_CODE_ENABLED,
+                format!(
+                    "`{}` executes code from {hub} repo {repo}{at} ({why}).",
+                    s.api
+                ),
+                None,
+            );
+            if !s.pinned {
+                let rev = s
+                    .revision
+                    .as_deref()
+                    .map(|r| format!("revision {r:?} is a branch or tag, not a commit"))
+                    .unwrap_or_else(|| "no revision is given (the default branch is used)".into());
+                let fix = commit
+                    .filter(|c| crate::config::is_commit_id(c))
+                    .and_then(|commit| {
+                        let src = cache
+                            .entry(s.path.clone())
+                            .or_insert_with(|| sources(&s.path));
+                        src.as_deref()
+                            .and_then(|src| callsrc::pin_fix(src, s, commit))
+                    });
+                let pin = match commit {
+                    Some(c) => format!(" Pin the scanned commit {c}."),
+                    None => String::new(),
+                };
+                push(
+                    REMOTE_CODE_UNPINNED,
+                    format!("Remote code from {repo} is not pinned: {rev}.{pin}"),
+                    fix,
+                );
+            }
+        }
+        if c.target.is_none() && s.repo_id.is_none() && executes {
+            // Fail closed: an id that static analysis cannot resolve was not scanned.
+            push(
+                REMOTE_CODE_UNVERIFIED,
+                format!(
+                    "The repo id of `{}` is not statically known ({}), so its remote code was not resolved or scanned.",
+                    s.api, s.resolution
+                ),
+                None,
+            );
+        }
+        if let Some(t) = &c.target {
+            if t.cross_repo_unpinned && !s.args.contains_key("code_revision") {
+                let note = t
+                    .notes
+                    .iter()
+                    .find(|n| n.contains("cross-repo"))
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                push(
+                    CROSS_REPO_CODE_UNPINNED,
+                    format!(
+                        "{repo} maps to code in another repository fetched at its default branch; add code_revision=<commit>{note}."
+                    ),
+                    None,
+                );
+            }
+            if t.status == TargetStatus::Unverified {
+                let reason = t.reason.as_deref().unwrap_or("unknown reason");
+                push(
+                    REMOTE_CODE_UNVERIFIED,
+                    format!("The remote code of {repo} could not be verified: {reason}."),
+                    None,
+                );
+            }
+            if t.pickle_weights {
+                push(
+                    PICKLE_WEIGHTS,
+                    format!(
+                        "{repo} has no safetensors weights: this call unpickles a checkpoint{}.",
+                        commit.map(|c| format!(" at {c}")).unwrap_or_default()
+                    ),
+                    None,
+                );
+            }
+            if t.refused_remote_code {
+                push(
+                    GATE_FALSE_NEEDS_REMOTE_CODE,
+                    format!(
+                        "trust_remote_code is False but {repo} needs remote code: the load will fail."
+                    ),
+                    None,
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Finds the call a finding belongs to: same path, line and column, else the
+/// first call on that line.
+pub struct SiteIndex<'a> {
+    exact: HashMap<(&'a str, u32, u32), &'a CallReport>,
+    by_line: HashMap<(&'a str, u32), &'a CallReport>,
+}
+
+impl<'a> SiteIndex<'a> {
+    pub fn new(calls: &'a [CallReport]) -> Self {
+        let mut exact = HashMap::new();
+        let mut by_line = HashMap::new();
+        for c in calls {
+            let p = c.site.path.as_str();
+            exact
+                .entry((p, c.site.line, c.site.column.max(1)))
+                .or_insert(c);
+            by_line.entry((p, c.site.line)).or_insert(c);
+        }
+        SiteIndex { exact, by_line }
+    }
+
+    pub fn get(&self, path: &str, line: u32, column: u32) -> Option<&'a CallReport> {
+        self.exact
+            .get(&(path, line, column.max(1)))
+            .or_else(|| self.by_line.get(&(path, line)))
+            .copied()
+    }
+
+    pub fn of(&self, f: &Finding) -> Option<&'a CallReport> {
+        self.get(&f.path, f.line, f.column)
+    }
+}
+
+/// What is left after suppressions, the allow-list and overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyOutcome {
+    /// Kept findings, sorted by path, line, column, rule.
+    pub findings: Vec<Finding>,
+    /// Dropped by an inline `# hubwarden: ignore` (or a rule set to `off`).
+    pub suppressed: usize,
+    /// Dropped by the allow-list.
+    pub allowed: usize,
+    /// Totals, with `fail_on` and whether it was reached (`truncated` is left 0:
+    /// the SARIF writer knows that).
+    pub summary: Summary,
+}
+
+/// A finding that looks like a malicious payload rather than a weakness: the
+/// allow-list of a whole repo does not silence it.
+pub fn is_malicious(f: &Finding) -> bool {
+    match f.engine {
+        Engine::Yara => true,
+        Engine::Query | Engine::Pickle => f.level == Level::Error,
+        Engine::Policy => false,
+    }
+}
+
+/// Apply inline suppressions, the allow-list, per-rule overrides and `fail-on`.
+/// `fail_on` defaults to the config's, then `error`.
+pub fn apply(
+    config: &Config,
+    calls: &[CallReport],
+    findings: Vec<Finding>,
+    sources: SourceReader<'_>,
+) -> PolicyOutcome {
+    let index = SiteIndex::new(calls);
+    let mut src_cache: HashMap<String, Option<String>> = HashMap::new();
+    let mut suppressed = 0usize;
+    let mut allowed = 0usize;
+    let mut kept = Vec::with_capacity(findings.len());
+    for mut f in findings {
+        let call = index.of(&f);
+        // 1. Inline suppression on the call's lines.
+        let suppress = match call {
+            Some(c) => c.site.suppress.clone().or_else(|| {
+                let src = src_cache
+                    .entry(c.site.path.clone())
+                    .or_insert_with(|| sources(&c.site.path));
+                src.as_deref()
+                    .and_then(|s| callsrc::suppressions_in(s, c.site.line, c.site.end_line))
+            }),
+            None => {
+                let src = src_cache
+                    .entry(f.path.clone())
+                    .or_insert_with(|| sources(&f.path));
+                src.as_deref()
+                    .and_then(|s| callsrc::suppressions_in(s, f.line, f.line))
+            }
+        };
+        if let Some(ids) = &suppress
+            && (ids.is_empty() || ids.iter().any(|i| i == &f.rule_id))
+        {
+            suppressed += 1;
+            continue;
+        }
+        // 2. Allow-list.
+        if is_allowed(config, call, &f) {
+            allowed += 1;
+            continue;
+        }
+        // 3. Per-rule overrides.
+        match config.rules.get(&f.rule_id) {
+            Some(RuleOverride::Off) => {
+                suppressed += 1;
+                continue;
+            }
+            Some(RuleOverride::Level(l)) => f.level = *l,
+            None => {}
+        }
+        kept.push(f);
+    }
+    kept.sort_by(|a, b| {
+        (a.path.as_str(), a.line, a.column, a.rule_id.as_str()).cmp(&(
+            b.path.as_str(),
+            b.line,
+            b.column,
+            b.rule_id.as_str(),
+        ))
+    });
+    let fail_on = config.fail_on.unwrap_or_default();
+    let summary = summarize(calls, &kept, suppressed, allowed, fail_on);
+    PolicyOutcome {
+        findings: kept,
+        suppressed,
+        allowed,
+        summary,
+    }
+}
+
+fn is_allowed(config: &Config, call: Option<&CallReport>, f: &Finding) -> bool {
+    if config.allow.is_empty() {
+        return false;
+    }
+    // The remote repo: the evidence's, else the call's target.
+    let (hub, repo, commit) = match (&f.evidence, call.and_then(|c| c.target.as_ref())) {
+        (Some(e), _) => (e.hub, e.repo_id.as_str(), Some(e.commit.as_str())),
+        (None, Some(t)) => match t
+            .repo_id
+            .as_deref()
+            .or(call.and_then(|c| c.site.repo_id.as_deref()))
+        {
+            Some(r) => (t.hub, r, t.commit.as_deref()),
+            None => return false,
+        },
+        (None, None) => return false,
+    };
+    if is_malicious(f) {
+        commit.is_some_and(|c| config.allow.iter().any(|a| a.matches_commit(hub, repo, c)))
+    } else {
+        config.allow.iter().any(|a| {
+            if a.is_whole_repo() {
+                a.matches_repo(hub, repo)
+            } else {
+                commit.is_some_and(|c| a.matches_commit(hub, repo, c))
+            }
+        })
+    }
+}
+
+/// The exit status a summary calls for (0 below `fail_on`, 1 at or above).
+pub fn outcome(summary: &Summary) -> crate::Outcome {
+    if summary.failed {
+        crate::Outcome::Findings
+    } else {
+        crate::Outcome::Clean
+    }
+}
+
+/// Totals for the kept findings.
+pub fn summarize(
+    calls: &[CallReport],
+    kept: &[Finding],
+    suppressed: usize,
+    allowed: usize,
+    fail_on: Level,
+) -> Summary {
+    let count = |l: Level| kept.iter().filter(|f| f.level == l).count();
+    Summary {
+        calls: calls.len(),
+        findings: kept.len(),
+        errors: count(Level::Error),
+        warnings: count(Level::Warning),
+        notes: count(Level::Note),
+        unverified: calls
+            .iter()
+            .filter(|c| {
+                c.target
+                    .as_ref()
+                    .is_some_and(|t| t.status == TargetStatus::Unverified)
+            })
+            .count(),
+        suppressed,
+        allowed,
+        fail_on,
+        failed: kept.iter().any(|f| f.level >= fail_on),
+        truncated: 0,
+    }
+}

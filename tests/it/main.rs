@@ -4,6 +4,8 @@
 mod action;
 mod common;
 mod discover;
+mod fakegithub;
 mod fakehub;
 mod hub;
+mod report;
 mod resolve;

@@ -1,0 +1,1393 @@
+//! Policy and report: config, policy findings, suppressions, allow-list, diff-base,
+//! the text/json/sarif/github renderers, the job summary and the SARIF upload.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use hubwarden::cli::{GithubArgs, ScanFormat};
+use hubwarden::config::{AllowEntry, Config, ConfigError, RuleOverride};
+use hubwarden::model::{
+    CallReport, Engine, Evidence, ExecContext, Finding, HubKind, Level, LoadSite, Platform,
+    RepoType, Report, RuleMeta,
+};
+use hubwarden::policy::{self, diff_base};
+use hubwarden::report::upload::{self, UploadError, UploadOptions, UploadTarget};
+use hubwarden::report::{self, RenderOptions};
+use serde_json::Value;
+
+use crate::common;
+use crate::fakegithub::{self, Answer, FakeGithub};
+
+const CHAT: &str = "7ecde348ff9cda2c3ba69a0c4543365039d0d65b";
+const EVIL: &str = "b653891162a040e1bfe6e436bdcd93827e0c56e5";
+
+fn project() -> PathBuf {
+    common::fixture("report/project")
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(rel: &str) -> T {
+    let text = std::fs::read_to_string(common::fixture(rel)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The hand-made scan result run through policy with `config`, read at `root`.
+fn build_at(config: &Config, root: &Path, report: Report) -> (Report, Vec<RuleMeta>) {
+    let mut report = report;
+    let scan: Vec<Finding> = read_json("report/scan-findings.json");
+    let mut rules: Vec<RuleMeta> = read_json("report/scan-rules.json");
+    rules.extend(policy::rule_metas());
+    let read = policy::fs_sources(root);
+    let mut all = scan;
+    all.extend(policy::policy_findings(&report.calls, &read));
+    let out = policy::apply(config, &report.calls, all, &read);
+    report.findings = Some(out.findings);
+    report.summary = Some(out.summary);
+    (report, rules)
+}
+
+fn build(config: &Config) -> (Report, Vec<RuleMeta>) {
+    build_at(config, &project(), read_json("report/report.json"))
+}
+
+fn opts_at(root: &Path) -> RenderOptions {
+    RenderOptions {
+        root: Some(root.to_path_buf()),
+        ..Default::default()
+    }
+}
+
+fn opts() -> RenderOptions {
+    opts_at(&project())
+}
+
+fn ids_at(report: &Report, path: &str, line: u32) -> Vec<String> {
+    let mut v: Vec<String> = report
+        .findings
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|f| f.path == path && f.line == line)
+        .map(|f| f.rule_id.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+fn validate_sarif(sarif: &Value) {
+    let schema: Value = read_json("report/sarif-schema-2.1.0.json");
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(sarif)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "SARIF schema errors: {errors:#?}");
+}
+
+fn sarif_value(report: &Report, rules: &[RuleMeta], opts: &RenderOptions) -> Value {
+    let text = report::render(ScanFormat::Sarif, report, rules, opts);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    validate_sarif(&v);
+    v
+}
+
+fn results(v: &Value) -> &Vec<Value> {
+    v["runs"][0]["results"].as_array().unwrap()
+}
+
+// ---------------------------------------------------------------- snapshots
+
+#[test]
+fn snapshots_of_every_format() {
+    let (report, rules) = build(&Config::default());
+    let o = opts();
+    insta::assert_snapshot!(
+        "text",
+        report::render(ScanFormat::Text, &report, &rules, &o)
+    );
+    insta::assert_snapshot!(
+        "json",
+        report::render(ScanFormat::Json, &report, &rules, &o)
+    );
+    let sarif = report::render(ScanFormat::Sarif, &report, &rules, &o);
+    validate_sarif(&serde_json::from_str(&sarif).unwrap());
+    insta::assert_snapshot!("sarif", sarif);
+    insta::assert_snapshot!(
+        "github",
+        report::render(ScanFormat::Github, &report, &rules, &o)
+    );
+    insta::assert_snapshot!("summary", report::summary_markdown(&report, &rules));
+}
+
+#[test]
+fn json_round_trips_to_the_report() {
+    let (report, rules) = build(&Config::default());
+    let text = report::render(ScanFormat::Json, &report, &rules, &opts());
+    let back: Report = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, report);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["summary"]["failed"], true);
+    assert_eq!(v["summary"]["fail_on"], "error");
+}
+
+#[test]
+fn text_colour_only_when_asked() {
+    let (report, rules) = build(&Config::default());
+    let plain = report::render(ScanFormat::Text, &report, &rules, &opts());
+    assert!(!plain.contains('\x1b'));
+    let coloured = report::render(
+        ScanFormat::Text,
+        &report,
+        &rules,
+        &RenderOptions {
+            color: true,
+            ..opts()
+        },
+    );
+    assert!(coloured.contains("\x1b[1;31m"));
+}
+
+// ---------------------------------------------------------------- policy
+
+#[test]
+fn policy_findings_name_their_cwe_and_pin_fix() {
+    let report: Report = read_json("report/report.json");
+    let root = project();
+    let read = policy::fs_sources(&root);
+    let fs = policy::policy_findings(&report.calls, &read);
+    let metas: HashMap<String, RuleMeta> = policy::rule_metas()
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
+    for f in &fs {
+        assert_eq!(f.engine, Engine::Policy);
+        assert!(!f.cwe.is_empty(), "{} has no CWE", f.rule_id);
+        assert!(metas.contains_key(&f.rule_id));
+    }
+    let at = |path: &str, line: u32, id: &str| {
+        fs.iter()
+            .find(|f| f.path == path && f.line == line && f.rule_id == id)
+            .unwrap_or_else(|| panic!("no {id} at {path}:{line}"))
+    };
+    // Single-line call: revision inserted.
+    let f = at("app/train.py", 4, "remote-code-unpinned");
+    assert_eq!(f.cwe, vec!["CWE-494".to_string()]);
+    let fix = f.fix.as_ref().unwrap();
+    assert_eq!((fix.start_line, fix.start_column, fix.end_line), (4, 9, 4));
+    assert_eq!(
+        fix.replacement,
+        format!(
+            "AutoModelForCausalLM.from_pretrained(\"acme/chat\", trust_remote_code=True, revision=\"{CHAT}\")"
+        )
+    );
+    // Multi-line call with a tag: the revision value is replaced.
+    let fix = at("app/train.py", 5, "remote-code-unpinned")
+        .fix
+        .clone()
+        .unwrap();
+    assert_eq!((fix.start_line, fix.end_line, fix.end_column), (5, 9, 2));
+    assert!(fix.replacement.contains(&format!("revision=\"{CHAT}\",")));
+    assert!(!fix.replacement.contains("v1"));
+    // torch.hub: owner/repo:commit.
+    let fix = at("app/train.py", 10, "remote-code-unpinned")
+        .fix
+        .clone()
+        .unwrap();
+    assert_eq!(
+        fix.replacement,
+        "torch.hub.load(\"someone/nets:12fb5d00de0e665fa9f0674130aadb39ae9d20ac\", \"resnet\")"
+    );
+    at("app/train.py", 5, "cross-repo-code-unpinned");
+    assert_eq!(
+        at("data/load.py", 4, "remote-code-unverified").level,
+        Level::Error
+    );
+    at("data/load.py", 5, "pickle-weights");
+    at("data/load.py", 5, "gate-false-needs-remote-code");
+    // Pinned: enabled but not unpinned. gate false: nothing enabled.
+    assert!(
+        fs.iter()
+            .any(|f| f.line == 11 && f.rule_id == "remote-code-enabled")
+    );
+    assert!(
+        !fs.iter()
+            .any(|f| f.line == 11 && f.rule_id == "remote-code-unpinned")
+    );
+    assert!(
+        !fs.iter()
+            .any(|f| f.path == "data/load.py" && f.line == 5 && f.rule_id == "remote-code-enabled")
+    );
+}
+
+#[test]
+fn inline_suppressions_with_ids_and_bare() {
+    let (report, _) = build(&Config::default());
+    // `ignore[remote-code-unpinned]`: only that rule is gone.
+    assert_eq!(
+        ids_at(&report, "app/train.py", 12),
+        vec!["remote-code-enabled"]
+    );
+    // Bare `ignore`: everything on the call is gone, even the reverse shell.
+    assert!(ids_at(&report, "app/train.py", 13).is_empty());
+    let s = report.summary.unwrap();
+    // unpinned on line 12; enabled + unpinned + reverse-shell on line 13.
+    assert_eq!(s.suppressed, 4);
+}
+
+#[test]
+fn suppression_from_the_discovered_site_wins() {
+    let mut report: Report = read_json("report/report.json");
+    report.calls[0].site.suppress = Some(vec!["reverse-shell".into()]);
+    let (report, _) = build_at(&Config::default(), &project(), report);
+    let ids = ids_at(&report, "app/train.py", 4);
+    assert!(!ids.contains(&"reverse-shell".to_string()));
+    assert!(ids.contains(&"exec-dynamic".to_string()));
+}
+
+fn allow(entries: Vec<AllowEntry>) -> Config {
+    Config {
+        allow: entries,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn allow_list_org_silences_policy_but_not_malicious() {
+    let cfg = allow(vec![AllowEntry {
+        org: Some("acme".into()),
+        ..Default::default()
+    }]);
+    let (report, _) = build(&cfg);
+    // The reverse shell in acme/chat stays; the policy findings and the warning go.
+    assert_eq!(ids_at(&report, "app/train.py", 4), vec!["reverse-shell"]);
+    // The malicious pickle in acme/old stays too.
+    assert_eq!(
+        ids_at(&report, "data/load.py", 5),
+        vec!["pickle-dangerous-global"]
+    );
+    // someone/nets is not acme.
+    assert!(ids_at(&report, "app/train.py", 10).contains(&"os-system".to_string()));
+    assert!(report.summary.unwrap().allowed > 0);
+}
+
+#[test]
+fn allow_list_exact_commit_silences_malicious_too() {
+    let exact = |commit: &str| {
+        allow(vec![AllowEntry {
+            repo: Some("acme/chat".into()),
+            commit: Some(commit.into()),
+            ..Default::default()
+        }])
+    };
+    let (report, _) = build(&exact(CHAT));
+    assert!(ids_at(&report, "app/train.py", 4).is_empty());
+    // Another commit: nothing is silenced.
+    let (report, _) = build(&exact(EVIL));
+    assert!(ids_at(&report, "app/train.py", 4).contains(&"reverse-shell".to_string()));
+    // A whole-repo entry restricted to another hub does not match.
+    let (report, _) = build(&allow(vec![AllowEntry {
+        repo: Some("acme/chat".into()),
+        hub: Some(HubKind::Modelscope),
+        ..Default::default()
+    }]));
+    assert!(ids_at(&report, "app/train.py", 4).contains(&"remote-code-unpinned".to_string()));
+}
+
+#[test]
+fn rule_overrides_and_fail_on() {
+    let mut rules = BTreeMap::new();
+    rules.insert("exec-dynamic".to_string(), RuleOverride::Level(Level::Note));
+    rules.insert("pickle-weights".to_string(), RuleOverride::Off);
+    let cfg = Config {
+        rules,
+        ..Default::default()
+    };
+    let (report, _) = build(&cfg);
+    let fs = report.findings.as_ref().unwrap();
+    assert!(
+        fs.iter()
+            .filter(|f| f.rule_id == "exec-dynamic")
+            .all(|f| f.level == Level::Note)
+    );
+    assert!(!fs.iter().any(|f| f.rule_id == "pickle-weights"));
+
+    // Exit-code threshold: only notes left -> fails at note, passes at warning.
+    let calls = &report.calls;
+    let notes: Vec<Finding> = fs
+        .iter()
+        .filter(|f| f.level == Level::Note)
+        .cloned()
+        .collect();
+    assert!(policy::summarize(calls, &notes, 0, 0, Level::Note).failed);
+    assert!(!policy::summarize(calls, &notes, 0, 0, Level::Warning).failed);
+    assert!(!policy::summarize(calls, &[], 0, 0, Level::Note).failed);
+    let s = report.summary.unwrap();
+    assert!(s.failed);
+    assert_eq!(s.fail_on, Level::Error);
+}
+
+// ---------------------------------------------------------------- config
+
+#[test]
+fn config_full_file_parses() {
+    let cfg = Config::load(&project(), Some(&common::fixture("config/full.yml"))).unwrap();
+    assert_eq!(cfg.fail_on, Some(Level::Warning));
+    assert_eq!(cfg.exclude, vec!["tests/**".to_string()]);
+    assert_eq!(cfg.allow.len(), 3);
+    assert_eq!(cfg.allow[1].hub, Some(HubKind::Github));
+    assert_eq!(cfg.rules["exec-dynamic"], RuleOverride::Level(Level::Note));
+    assert_eq!(cfg.rules["pickle-weights"], RuleOverride::Off);
+    assert_eq!(cfg.offline, Some(true));
+}
+
+#[test]
+fn config_at_root_or_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(Config::load(dir.path(), None).unwrap(), Config::default());
+    std::fs::write(dir.path().join(".hubwarden.yml"), "# nothing yet\n").unwrap();
+    assert_eq!(Config::load(dir.path(), None).unwrap(), Config::default());
+    std::fs::write(dir.path().join(".hubwarden.yml"), "fail-on: note\n").unwrap();
+    assert_eq!(
+        Config::load(dir.path(), None).unwrap().fail_on,
+        Some(Level::Note)
+    );
+}
+
+#[test]
+fn config_errors_are_clear() {
+    let err = |rel: &str| {
+        Config::load(&project(), Some(&common::fixture(rel)))
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err("config/unknown-key.yml");
+    assert!(e.contains("unknown-key.yml:2:"), "{e}");
+    assert!(e.contains("unknown field `alow`"), "{e}");
+    assert!(e.contains("`allow`") && e.contains("`fail-on`"), "{e}");
+
+    let e = err("config/bad-level.yml");
+    assert!(e.contains("bad-level.yml:3:"), "{e}");
+    assert!(e.contains("fatal") && e.contains("warning"), "{e}");
+
+    let e = err("config/bad-allow.yml");
+    assert!(e.contains("40-hex"), "{e}");
+
+    let missing = common::fixture("config/does-not-exist.yml");
+    let e = Config::load(&project(), Some(&missing)).unwrap_err();
+    assert!(matches!(e, ConfigError::NotFound { .. }));
+    assert!(e.to_string().contains("does-not-exist.yml"));
+
+    let e = Config::parse(
+        "allow:\n  - org: acme\n    repo: acme/x\n",
+        Path::new("x.yml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("not both"), "{e}");
+    let e = Config::parse("exclude: ['a/[b']\n", Path::new("x.yml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bad glob"), "{e}");
+    let e = Config::parse("fail-on: fatal\n", Path::new("x.yml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("x.yml:1:") && e.contains("unknown level `fatal`"),
+        "{e}"
+    );
+    let e = Config::parse("allow:\n  - org: a\n    bogus: 1\n", Path::new("x.yml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("x.yml:3:5: allow[0]: unknown field `bogus`, expected one of `org`, `repo`, `commit`, `hub`"), "{e}");
+    assert!(!e.contains("at line"), "{e}");
+}
+
+// ---------------------------------------------------------------- SARIF rules
+
+fn walk_locations<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if k == "artifactLocation" {
+                    out.push(x);
+                }
+                walk_locations(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| walk_locations(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn sarif_follows_githubs_rules() {
+    let (report, rules) = build(&Config::default());
+    let v = sarif_value(&report, &rules, &opts());
+    assert_eq!(v["version"], "2.1.0");
+    assert!(v["$schema"].as_str().unwrap().starts_with("https://"));
+    let run = &v["runs"][0];
+    // Category: a trailing slash makes it the category, not a run id.
+    assert_eq!(run["automationDetails"]["id"], "hubwarden/");
+    let driver = &run["tool"]["driver"];
+    assert_eq!(driver["name"], "hubwarden");
+    assert_eq!(driver["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(driver["semanticVersion"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        driver["informationUri"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+
+    // No URI with a scheme in any location (the whole upload would be rejected).
+    let mut locs = Vec::new();
+    walk_locations(run, &mut locs);
+    assert!(!locs.is_empty());
+    for l in locs {
+        let uri = l["uri"].as_str().unwrap();
+        assert!(!uri.contains(':') && !uri.starts_with('/'), "bad uri {uri}");
+    }
+    let rs = results(&v);
+    assert_eq!(rs.len(), report.findings.as_ref().unwrap().len());
+    for r in rs {
+        assert_eq!(r["locations"].as_array().unwrap().len(), 1);
+        let region = &r["locations"][0]["physicalLocation"]["region"];
+        assert!(region["startLine"].as_i64().unwrap() >= 1);
+        assert!(region["startColumn"].as_i64().unwrap() >= 1);
+        assert!(region["endLine"].as_i64().unwrap() >= region["startLine"].as_i64().unwrap());
+        assert!(r["partialFingerprints"]["primaryLocationLineHash"].is_string());
+        let idx = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(driver["rules"][idx]["id"], r["ruleId"]);
+        assert!(r["message"]["text"].as_str().unwrap().len() > 10);
+    }
+    // The remote file@commit:line is in the message and properties, not a location.
+    let shell = rs.iter().find(|r| r["ruleId"] == "reverse-shell").unwrap();
+    let text = shell["message"]["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("acme/chat@{CHAT}/modeling_chat.py:41")),
+        "{text}"
+    );
+    assert_eq!(
+        shell["properties"]["hubwarden/remote"]["url"],
+        format!("https://huggingface.co/acme/chat/blob/{CHAT}/modeling_chat.py#L41")
+    );
+
+    for rule in driver["rules"].as_array().unwrap() {
+        let p = &rule["properties"];
+        let sev: f64 = p["security-severity"].as_str().unwrap().parse().unwrap();
+        assert!((0.1..=10.0).contains(&sev));
+        let tags: Vec<&str> = p["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        assert!(tags.contains(&"security"));
+        assert!(
+            tags.iter().any(|t| {
+                t.strip_prefix("external/cwe/cwe-")
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+            }),
+            "{tags:?}"
+        );
+        assert!(["very-high", "high", "medium", "low"].contains(&p["precision"].as_str().unwrap()));
+        assert!(!rule["help"]["markdown"].as_str().unwrap().is_empty());
+        assert!(!rule["help"]["text"].as_str().unwrap().is_empty());
+        assert!(
+            !rule["shortDescription"]["text"]
+                .as_str()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!rule["fullDescription"]["text"].as_str().unwrap().is_empty());
+    }
+    // The validator really checks: a 0 column is rejected.
+    let mut broken = v.clone();
+    broken["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startColumn"] =
+        serde_json::json!(0);
+    let schema: Value = read_json("report/sarif-schema-2.1.0.json");
+    assert!(
+        !jsonschema::validator_for(&schema)
+            .unwrap()
+            .is_valid(&broken)
+    );
+
+    let pinned = rules
+        .iter()
+        .find(|r| r.id == "remote-code-unpinned")
+        .unwrap();
+    assert!(pinned.cwe.contains(&"CWE-494".to_string()));
+
+    // Pin fixes as SARIF fixes on the call.
+    let fixed: Vec<&Value> = rs.iter().filter(|r| r["fixes"].is_array()).collect();
+    assert_eq!(fixed.len(), 3);
+    for r in fixed {
+        assert_eq!(r["ruleId"], "remote-code-unpinned");
+        let change = &r["fixes"][0]["artifactChanges"][0];
+        assert_eq!(change["artifactLocation"]["uri"], "app/train.py");
+        let rep = &change["replacements"][0];
+        assert!(rep["deletedRegion"]["endColumn"].as_i64().unwrap() >= 1);
+        assert!(
+            rep["insertedContent"]["text"]
+                .as_str()
+                .unwrap()
+                .contains(CHAT)
+                || rep["insertedContent"]["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("someone/nets:")
+        );
+    }
+}
+
+#[test]
+fn sarif_category_and_path_prefix() {
+    let (report, rules) = build(&Config::default());
+    let o = RenderOptions {
+        category: "hubwarden/models/".into(),
+        path_prefix: "services/ml".into(),
+        ..opts()
+    };
+    let v = sarif_value(&report, &rules, &o);
+    assert_eq!(v["runs"][0]["automationDetails"]["id"], "hubwarden/models/");
+    let uri = &results(&v)[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
+    assert!(uri.as_str().unwrap().starts_with("services/ml/"), "{uri}");
+}
+
+#[test]
+fn suppressed_and_allowed_results_are_not_in_sarif() {
+    let (report, rules) = build(&Config::default());
+    let v = sarif_value(&report, &rules, &opts());
+    assert!(
+        !results(&v)
+            .iter()
+            .any(|r| r["locations"][0]["physicalLocation"]["region"]["startLine"] == 13)
+    );
+    assert!(results(&v).iter().all(|r| r["suppressions"].is_null()));
+    assert_eq!(v["runs"][0]["properties"]["hubwarden/suppressed"], 4);
+}
+
+// ---------------------------------------------------------------- fingerprints
+
+fn fingerprints(v: &Value) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = results(v)
+        .iter()
+        .map(|r| {
+            (
+                r["ruleId"].as_str().unwrap().to_string(),
+                r["message"]["text"].as_str().unwrap().to_string(),
+                r["partialFingerprints"]["primaryLocationLineHash"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn fingerprints_are_stable_and_distinct() {
+    let (report, rules) = build(&Config::default());
+    let a = sarif_value(&report, &rules, &opts());
+    let (report2, rules2) = build(&Config::default());
+    let b = sarif_value(&report2, &rules2, &opts());
+    assert_eq!(fingerprints(&a), fingerprints(&b));
+
+    // Different findings on one line have different hashes (here: three on line 4,
+    // two of them the same rule).
+    let fps: Vec<String> = fingerprints(&a).into_iter().map(|x| x.2).collect();
+    let unique: std::collections::HashSet<&String> = fps.iter().collect();
+    assert_eq!(unique.len(), fps.len());
+    for fp in &fps {
+        let (hex, n) = fp.split_once(':').unwrap();
+        assert!(hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(n.parse::<u32>().unwrap() >= 1);
+    }
+}
+
+#[test]
+fn fingerprints_survive_lines_inserted_above() {
+    let (report, rules) = build(&Config::default());
+    let before = sarif_value(&report, &rules, &opts());
+
+    // The same project with three lines inserted at the top of each file.
+    let dir = tempfile::tempdir().unwrap();
+    for rel in ["app/train.py", "data/load.py"] {
+        let src = std::fs::read_to_string(project().join(rel)).unwrap();
+        let dst = dir.path().join(rel);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::write(&dst, format!("import os\n# a comment\n\n{src}")).unwrap();
+    }
+    let mut shifted: Report = read_json("report/report.json");
+    for c in &mut shifted.calls {
+        c.site.line += 3;
+        c.site.end_line += 3;
+    }
+    let scan: Vec<Finding> = read_json("report/scan-findings.json");
+    let scan: Vec<Finding> = scan
+        .into_iter()
+        .map(|mut f| {
+            f.line += 3;
+            f
+        })
+        .collect();
+    let read = policy::fs_sources(dir.path());
+    let mut all = scan;
+    all.extend(policy::policy_findings(&shifted.calls, &read));
+    let out = policy::apply(&Config::default(), &shifted.calls, all, &read);
+    shifted.findings = Some(out.findings);
+    shifted.summary = Some(out.summary);
+    let after = sarif_value(&shifted, &rules, &opts_at(dir.path()));
+
+    let hashes = |v: &Value| {
+        let mut h: Vec<String> = results(v)
+            .iter()
+            .map(|r| {
+                r["partialFingerprints"]["primaryLocationLineHash"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        h.sort();
+        h
+    };
+    assert_eq!(hashes(&before), hashes(&after));
+    // ... while the lines really moved.
+    assert_ne!(
+        results(&before)[0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        results(&after)[0]["locations"][0]["physicalLocation"]["region"]["startLine"]
+    );
+}
+
+// ---------------------------------------------------------------- limits
+
+fn many_findings(n: usize) -> Report {
+    let (mut report, _) = build(&Config::default());
+    let mut fs = Vec::with_capacity(n);
+    for i in 0..n {
+        let (level, sev) = if i % 1000 == 7 {
+            (Level::Error, 9.0)
+        } else {
+            (Level::Note, 2.0)
+        };
+        fs.push(Finding {
+            rule_id: "exec-dynamic".into(),
+            level,
+            security_severity: sev,
+            cwe: vec!["CWE-95".into()],
+            title: "exec of dynamic data".into(),
+            message: format!("hit {i}"),
+            engine: Engine::Query,
+            path: "app/train.py".into(),
+            line: 4,
+            column: 9,
+            evidence: Some(Evidence {
+                hub: HubKind::Huggingface,
+                repo_id: "acme/chat".into(),
+                commit: CHAT.into(),
+                file: "modeling_chat.py".into(),
+                line: i as u32 + 1,
+                snippet: format!("exec(x{i})"),
+                context: ExecContext::Function,
+            }),
+            fix: None,
+        });
+    }
+    report.findings = Some(fs);
+    report
+}
+
+#[test]
+fn sarif_keeps_the_25000_most_severe() {
+    let report = many_findings(25_010);
+    let (_, rules) = build(&Config::default());
+    let out = report::sarif::build(&report, &rules, &opts());
+    assert_eq!(out.truncated, 10);
+    let v = serde_json::to_value(&out.log).unwrap();
+    let rs = results(&v);
+    assert_eq!(rs.len(), 25_000);
+    // All 26 errors are kept.
+    assert_eq!(rs.iter().filter(|r| r["level"] == "error").count(), 26);
+    assert_eq!(v["runs"][0]["properties"]["hubwarden/truncated"], 10);
+    let note = &v["runs"][0]["invocations"][0]["toolExecutionNotifications"][0];
+    assert!(
+        note["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("10 of 25010")
+    );
+    let mut r2 = report.clone();
+    r2.summary.as_mut().unwrap().truncated = out.truncated;
+    assert!(report::summary_markdown(&r2, &rules).contains("10 results were left out"));
+}
+
+#[test]
+fn sarif_stays_under_the_gzip_cap() {
+    let report = many_findings(2_000);
+    let (_, rules) = build(&Config::default());
+    let o = RenderOptions {
+        max_gzip_bytes: 40_000,
+        ..opts()
+    };
+    let out = report::sarif::build(&report, &rules, &o);
+    assert!(out.truncated > 0);
+    let text = serde_json::to_string_pretty(&out.log).unwrap();
+    assert!(report::sarif::gzip_len(&text) <= 40_000);
+    validate_sarif(&serde_json::from_str(&text).unwrap());
+}
+
+// ---------------------------------------------------------------- github
+
+#[test]
+fn github_annotations_are_escaped_capped_and_most_severe_first() {
+    let report = many_findings(30);
+    let o = opts();
+    let out = report::render(ScanFormat::Github, &report, &[], &o);
+    let lines: Vec<&str> = out.lines().collect();
+    // 1 error (i=7), 10 notices of 29, then the left-out notice.
+    assert!(lines[0].starts_with("::error file=app/train.py,line=4,endLine=4,col=9,title="));
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("::error ")).count(),
+        1
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("::notice file="))
+            .count(),
+        10
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("::notice title=hubwarden::19 more findings")
+    );
+    for l in &lines {
+        let (_, msg) = l.split_once("::").unwrap().1.split_once("::").unwrap();
+        assert!(!msg.contains('\n') && !msg.contains('\r'));
+    }
+    assert_eq!(
+        hubwarden::report::github::escape_data("a%b\r\nc"),
+        "a%25b%0D%0Ac"
+    );
+    assert_eq!(
+        hubwarden::report::github::escape_property("t: a, b%"),
+        "t%3A a%2C b%25"
+    );
+}
+
+#[test]
+fn summary_links_to_every_hub_and_stays_small() {
+    let link = |hub, rt, repo: &str, file: &str| {
+        report::remote_link(hub, rt, repo, "c0ffee", file, Some(7)).unwrap()
+    };
+    assert_eq!(
+        link(HubKind::Huggingface, RepoType::Model, "o/r", "a.py"),
+        "https://huggingface.co/o/r/blob/c0ffee/a.py#L7"
+    );
+    assert_eq!(
+        link(HubKind::Huggingface, RepoType::Dataset, "o/r", "d/x.py"),
+        "https://huggingface.co/datasets/o/r/blob/c0ffee/d/x.py#L7"
+    );
+    assert_eq!(
+        link(HubKind::Huggingface, RepoType::Space, "o/r", "app.py"),
+        "https://huggingface.co/spaces/o/r/blob/c0ffee/app.py#L7"
+    );
+    assert_eq!(
+        link(HubKind::Modelscope, RepoType::Model, "o/r", "m.py"),
+        "https://modelscope.cn/models/o/r/file/view/c0ffee/m.py"
+    );
+    assert_eq!(
+        link(HubKind::Opencsg, RepoType::Model, "o/r", "m.py"),
+        "https://opencsg.com/models/o/r/blob/c0ffee/m.py"
+    );
+    assert_eq!(
+        link(HubKind::Github, RepoType::Github, "o/r", "hubconf.py"),
+        "https://github.com/o/r/blob/c0ffee/hubconf.py#L7"
+    );
+    assert_eq!(
+        link(HubKind::Huggingface, RepoType::Model, "o/r", "a b#c.py"),
+        "https://huggingface.co/o/r/blob/c0ffee/a%20b%23c.py#L7"
+    );
+
+    let (report, rules) = build(&Config::default());
+    let md = report::summary_markdown(&report, &rules);
+    assert!(md.contains(&format!(
+        "(https://huggingface.co/acme/chat/blob/{CHAT}/modeling_chat.py#L41)"
+    )));
+    assert!(md.contains("https://github.com/someone/nets/blob/12fb5d00de0e665fa9f0674130aadb39ae9d20ac/hubconf.py#L5"));
+    assert!(md.contains(&format!("revision=\"{CHAT}\"")));
+    // Untrusted text cannot break out of a table cell.
+    assert!(md.contains("import time \\| 100% sure, see \\`x\\`."));
+
+    let big = many_findings(20_000);
+    let md = report::summary_markdown(&big, &rules);
+    assert!(md.len() < 1024 * 1024);
+}
+
+// ---------------------------------------------------------------- diff-base
+
+fn git(dir: &Path, args: &[&str]) {
+    let st = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
+/// A stand-in for discovery: one call per `from_pretrained("...")` line.
+fn fake_discover(root: &Path) -> anyhow::Result<Vec<LoadSite>> {
+    let re = regex::Regex::new(r#"(\w+\.from_pretrained)\("([^"]+)"(.*)\)"#).unwrap();
+    let rev_re = regex::Regex::new(r#"revision="([^"]+)""#).unwrap();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root)? {
+        let p = entry?.path();
+        if p.extension().is_none_or(|e| e != "py") {
+            continue;
+        }
+        let rel = p.file_name().unwrap().to_string_lossy().to_string();
+        for (i, line) in std::fs::read_to_string(&p)?.lines().enumerate() {
+            if let Some(c) = re.captures(line) {
+                let revision = rev_re.captures(line).map(|r| r[1].to_string());
+                out.push(LoadSite {
+                    path: rel.clone(),
+                    line: i as u32 + 1,
+                    column: c.get(1).unwrap().start() as u32 + 1,
+                    cell: None,
+                    end_line: i as u32 + 1,
+                    platform: Platform::Huggingface,
+                    api: "transformers.AutoModel.from_pretrained".into(),
+                    repo_id: Some(c[2].to_string()),
+                    repo_type: RepoType::Model,
+                    pinned: revision.as_ref().is_some_and(|r| r.len() == 40),
+                    revision,
+                    gate: if line.contains("trust_remote_code=True") {
+                        "true"
+                    } else {
+                        "absent"
+                    }
+                    .into(),
+                    resolution: "literal".into(),
+                    args: BTreeMap::new(),
+                    source_line: line.trim().to_string(),
+                    suppress: None,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    Ok(out)
+}
+
+#[test]
+fn diff_base_keeps_added_and_changed_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    git(root, &["init", "-q"]);
+    std::fs::write(
+        root.join("a.py"),
+        "m1 = AutoModel.from_pretrained(\"acme/one\", trust_remote_code=True)\n\
+         m2 = AutoModel.from_pretrained(\"acme/two\", revision=\"v1\", trust_remote_code=True)\n\
+         m3 = AutoModel.from_pretrained(\"acme/three\", trust_remote_code=True)\n",
+    )
+    .unwrap();
+    git(root, &["add", "."]);
+    git(root, &["commit", "-qm", "base"]);
+    // The change: lines shift, one call edited (v2), one added, one unchanged.
+    std::fs::write(
+        root.join("a.py"),
+        "import os\n\n\
+         m1 = AutoModel.from_pretrained(\"acme/one\", trust_remote_code=True)\n\
+         m2 = AutoModel.from_pretrained(\"acme/two\", revision=\"v2\", trust_remote_code=True)\n\
+         m3 = AutoModel.from_pretrained(\"acme/three\", trust_remote_code=True)\n\
+         m4 = AutoModel.from_pretrained(\"acme/four\", trust_remote_code=True)\n",
+    )
+    .unwrap();
+    git(root, &["commit", "-qam", "change"]);
+
+    let current: Vec<CallReport> = fake_discover(root)
+        .unwrap()
+        .into_iter()
+        .map(|site| CallReport { site, target: None })
+        .collect();
+    let out = diff_base::changed_calls(root, "HEAD~1", &current, &fake_discover, &HashMap::new())
+        .unwrap();
+    let kept: Vec<&str> = out
+        .kept
+        .iter()
+        .map(|c| c.site.repo_id.as_deref().unwrap())
+        .collect();
+    assert_eq!(kept, vec!["acme/two", "acme/four"]);
+    assert_eq!(out.unchanged, 2);
+
+    // acme/three resolved to another commit at the base: it is kept too.
+    let mut current = current;
+    let mut target_of = |repo: &str, commit: &str| {
+        let c = current
+            .iter_mut()
+            .find(|c| c.site.repo_id.as_deref() == Some(repo))
+            .unwrap();
+        c.target = Some(
+            serde_json::from_value(serde_json::json!({
+                "status": "resolved", "reason": null, "hub": "huggingface", "repo_id": repo,
+                "repo_type": "model", "commit": commit, "files": []
+            }))
+            .unwrap(),
+        );
+    };
+    target_of("acme/three", &"b".repeat(40));
+    target_of("acme/one", &"a".repeat(40));
+    let base = diff_base::base_calls(root, "HEAD~1", &fake_discover).unwrap();
+    let mut commits = HashMap::new();
+    for (key, site) in &base.sites {
+        let commit = if site.repo_id.as_deref() == Some("acme/three") {
+            "c".repeat(40)
+        } else {
+            "a".repeat(40)
+        };
+        commits.insert(key.clone(), commit);
+    }
+    let out = diff_base::changed_calls(root, "HEAD~1", &current, &fake_discover, &commits).unwrap();
+    let kept: Vec<&str> = out
+        .kept
+        .iter()
+        .map(|c| c.site.repo_id.as_deref().unwrap())
+        .collect();
+    assert_eq!(kept, vec!["acme/two", "acme/three", "acme/four"]);
+
+    // Scanning a sub-folder: the base tree is that sub-folder too; a sub-folder
+    // that did not exist at the base makes every call new.
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(
+        root.join("sub/b.py"),
+        "m = AutoModel.from_pretrained(\"acme/sub\", trust_remote_code=True)\n",
+    )
+    .unwrap();
+    git(root, &["add", "."]);
+    git(root, &["commit", "-qm", "sub"]);
+    let sub = root.join("sub");
+    let cur: Vec<CallReport> = fake_discover(&sub)
+        .unwrap()
+        .into_iter()
+        .map(|site| CallReport { site, target: None })
+        .collect();
+    let out =
+        diff_base::changed_calls(&sub, "HEAD~1", &cur, &fake_discover, &HashMap::new()).unwrap();
+    assert_eq!(out.kept.len(), 1);
+    let out =
+        diff_base::changed_calls(&sub, "HEAD", &cur, &fake_discover, &HashMap::new()).unwrap();
+    assert_eq!((out.kept.len(), out.unchanged), (0, 1));
+
+    // A bad ref is an error naming git's complaint.
+    let e = diff_base::changed_calls(
+        root,
+        "no-such-ref",
+        &current,
+        &fake_discover,
+        &HashMap::new(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("rev-parse"), "{e}");
+}
+
+// ---------------------------------------------------------------- upload
+
+fn target() -> UploadTarget {
+    UploadTarget {
+        repo: "octo/app".into(),
+        commit_sha: "a".repeat(40),
+        git_ref: "refs/pull/7/merge".into(),
+    }
+}
+
+fn fast() -> UploadOptions {
+    UploadOptions {
+        poll_interval: Duration::from_millis(1),
+        ..Default::default()
+    }
+}
+
+fn sample_sarif() -> String {
+    let (report, rules) = build(&Config::default());
+    report::render(ScanFormat::Sarif, &report, &rules, &opts())
+}
+
+#[tokio::test]
+async fn upload_sends_gzip_base64_and_polls_until_complete() {
+    let fake = FakeGithub::new(Answer::Accept(vec!["pending", "pending", "complete"]));
+    let base = fakegithub::serve(fakegithub::sarif_router(fake.clone())).await;
+    let sarif = sample_sarif();
+    let res = upload::upload(&sarif, &target(), &base, "tok123", &fast())
+        .await
+        .unwrap();
+    assert_eq!(res.processing_status, "complete");
+    assert_eq!(res.sarif_id, "47177e22-5596-11eb-80a1-c1e54ef945c6");
+    assert_eq!(*fake.polls.lock().unwrap(), 3);
+
+    let ups = fake.uploads.lock().unwrap();
+    assert_eq!(ups.len(), 1);
+    let up = &ups[0];
+    assert_eq!((up.owner.as_str(), up.repo.as_str()), ("octo", "app"));
+    assert_eq!(up.authorization.as_deref(), Some("Bearer tok123"));
+    assert_eq!(up.body["commit_sha"], "a".repeat(40));
+    assert_eq!(up.body["ref"], "refs/pull/7/merge");
+    assert_eq!(up.body["tool_name"], "hubwarden");
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(up.body["sarif"].as_str().unwrap())
+        .unwrap();
+    let mut json = String::new();
+    flate2::read::GzDecoder::new(gz.as_slice())
+        .read_to_string(&mut json)
+        .unwrap();
+    assert_eq!(json, sarif);
+}
+
+#[tokio::test]
+async fn upload_403_names_the_cause_and_the_fix() {
+    let fake = FakeGithub::new(Answer::Forbidden);
+    let base = fakegithub::serve(fakegithub::sarif_router(fake)).await;
+    let e = upload::upload("{}", &target(), &base, "t", &fast())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, UploadError::Forbidden { .. }));
+    let msg = e.to_string();
+    assert!(msg.contains("Advanced Security must be enabled"), "{msg}");
+    assert!(
+        msg.contains("fork") && msg.contains("security-events: write"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn upload_413_and_failed_processing() {
+    let fake = FakeGithub::new(Answer::TooLarge);
+    let base = fakegithub::serve(fakegithub::sarif_router(fake)).await;
+    let e = upload::upload("{}", &target(), &base, "t", &fast())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, UploadError::TooLarge { .. }), "{e}");
+    assert!(e.to_string().contains("10 MB"));
+
+    let fake = FakeGithub::new(Answer::Accept(vec!["pending", "failed"]));
+    let base = fakegithub::serve(fakegithub::sarif_router(fake)).await;
+    let e = upload::upload("{}", &target(), &base, "t", &fast())
+        .await
+        .unwrap_err();
+    match &e {
+        UploadError::ProcessingFailed { errors, .. } => {
+            assert_eq!(
+                errors,
+                &vec!["locationFromSarifResult: expected artifact location".to_string()]
+            );
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert!(e.to_string().contains("expected artifact location"));
+}
+
+#[test]
+fn upload_target_from_flags_and_actions_env() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(&event, r#"{"pull_request": {"number": 42, "merge_commit_sha": "ffffffffffffffffffffffffffffffffffffffff"}}"#).unwrap();
+    let mut env: HashMap<&str, String> = HashMap::new();
+    env.insert("GITHUB_REPOSITORY", "octo/app".into());
+    env.insert("GITHUB_SHA", "b".repeat(40));
+    env.insert("GITHUB_REF", "refs/pull/42/merge".into());
+    env.insert("GITHUB_EVENT_NAME", "pull_request".into());
+    env.insert("GITHUB_EVENT_PATH", event.to_string_lossy().into());
+    let get = |k: &str| env.get(k).cloned();
+    let t = upload::resolve_target(&GithubArgs::default(), &get).unwrap();
+    assert_eq!(t.repo, "octo/app");
+    assert_eq!(t.git_ref, "refs/pull/42/merge");
+    assert_eq!(t.commit_sha, "b".repeat(40));
+
+    // Flags win.
+    let args = GithubArgs {
+        repo: Some("x/y".into()),
+        commit: Some("c".repeat(40)),
+        git_ref: Some("refs/heads/main".into()),
+    };
+    let t = upload::resolve_target(&args, &get).unwrap();
+    assert_eq!(
+        (t.repo.as_str(), t.git_ref.as_str()),
+        ("x/y", "refs/heads/main")
+    );
+
+    // pull_request_target: the PR head ref and sha, not the base's GITHUB_SHA.
+    std::fs::write(
+        &event,
+        format!(
+            r#"{{"pull_request": {{"number": 42, "head": {{"sha": "{}"}}}}}}"#,
+            "d".repeat(40)
+        ),
+    )
+    .unwrap();
+    env.insert("GITHUB_EVENT_NAME", "pull_request_target".into());
+    let get = |k: &str| env.get(k).cloned();
+    let t = upload::resolve_target(&GithubArgs::default(), &get).unwrap();
+    assert_eq!(
+        (t.git_ref.as_str(), t.commit_sha.clone()),
+        ("refs/pull/42/head", "d".repeat(40))
+    );
+
+    // A push: GITHUB_REF as is.
+    env.insert("GITHUB_EVENT_NAME", "push".into());
+    env.insert("GITHUB_REF", "refs/heads/dev".into());
+    let get = |k: &str| env.get(k).cloned();
+    assert_eq!(
+        upload::resolve_target(&GithubArgs::default(), &get)
+            .unwrap()
+            .git_ref,
+        "refs/heads/dev"
+    );
+
+    // Nothing known: a clear error.
+    let none = |_: &str| None;
+    let e = upload::resolve_target(&GithubArgs::default(), &none).unwrap_err();
+    assert!(e.to_string().contains("GITHUB_REPOSITORY"));
+    let bad = GithubArgs {
+        repo: Some("../x".into()),
+        ..args
+    };
+    assert!(upload::resolve_target(&bad, &none).is_err());
+}
+
+#[test]
+fn upload_command_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.sarif");
+    std::fs::write(&file, sample_sarif()).unwrap();
+    let run = |base: &str, file: &Path| {
+        std::process::Command::new(common::bin())
+            .args(["upload"])
+            .arg(file)
+            .args([
+                "--repo",
+                "octo/app",
+                "--commit",
+                &"a".repeat(40),
+                "--ref",
+                "refs/heads/main",
+            ])
+            .env("GITHUB_API_URL", base)
+            .env("GITHUB_TOKEN", "tok")
+            .env_remove("GITHUB_EVENT_NAME")
+            .output()
+            .unwrap()
+    };
+    let ok = fakegithub::serve_blocking(fakegithub::sarif_router(FakeGithub::new(Answer::Accept(
+        vec!["complete"],
+    ))));
+    let out = run(&ok, &file);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let forbidden =
+        fakegithub::serve_blocking(fakegithub::sarif_router(FakeGithub::new(Answer::Forbidden)));
+    let out = run(&forbidden, &file);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
+
+    let out = run(&ok, &dir.path().join("missing.sarif"));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn blocking_upload_works_inside_a_runtime() {
+    // `scan --upload` may run inside the pipeline's runtime.
+    let base = fakegithub::serve_blocking(fakegithub::sarif_router(FakeGithub::new(
+        Answer::Accept(vec!["complete"]),
+    )));
+    let args = GithubArgs {
+        repo: Some("octo/app".into()),
+        commit: Some("a".repeat(40)),
+        git_ref: Some("refs/heads/main".into()),
+    };
+    let env = |k: &str| match k {
+        "GITHUB_API_URL" => Some(base.clone()),
+        "GITHUB_TOKEN" => Some("t".to_string()),
+        _ => None,
+    };
+    let res = upload::upload_sarif_text(&sample_sarif(), &args, &env, &fast()).unwrap();
+    assert_eq!(res.processing_status, "complete");
+    // A remote URI in a location is refused before any request.
+    let bad = sample_sarif().replacen(
+        "\"uri\": \"app/train.py\"",
+        "\"uri\": \"https://huggingface.co/acme/chat/modeling_chat.py\"",
+        1,
+    );
+    let e = upload::upload_sarif_text(&bad, &args, &env, &fast()).unwrap_err();
+    assert!(e.to_string().contains("non-file URI scheme"), "{e}");
+    // No token: a clear error before any request.
+    let no_token = |k: &str| (k == "GITHUB_API_URL").then(|| base.clone());
+    let e = upload::upload_sarif_text("{}", &args, &no_token, &fast()).unwrap_err();
+    assert!(e.to_string().contains("GITHUB_TOKEN"), "{e}");
+}
+
+#[test]
+fn step_summary_is_appended_only_in_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("summary.md");
+    std::fs::write(&file, "earlier step\n").unwrap();
+    let path = file.to_string_lossy().to_string();
+    let env = |k: &str| (k == "GITHUB_STEP_SUMMARY").then(|| path.clone());
+    assert!(report::github::append_step_summary("## hubwarden\n", &env).unwrap());
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "earlier step\n## hubwarden\n"
+    );
+    assert!(!report::github::append_step_summary("x", &|_| None).unwrap());
+}
+
+#[test]
+fn diff_base_findings_and_outcome_helpers() {
+    let (report, _) = build(&Config::default());
+    let kept: Vec<CallReport> = report
+        .calls
+        .iter()
+        .filter(|c| c.site.path == "data/load.py")
+        .cloned()
+        .collect();
+    let fs = diff_base::retain_findings(report.findings.clone().unwrap(), &kept);
+    assert!(!fs.is_empty());
+    assert!(fs.iter().all(|f| f.path == "data/load.py"));
+    let s = report.summary.unwrap();
+    assert_eq!(policy::outcome(&s), hubwarden::Outcome::Findings);
+    let clean = policy::summarize(&report.calls, &[], 0, 0, Level::Error);
+    assert_eq!(policy::outcome(&clean), hubwarden::Outcome::Clean);
+}
+
+#[test]
+fn remote_text_cannot_inject_workflow_commands_or_escapes() {
+    let mut report = many_findings(1);
+    let f = &mut report.findings.as_mut().unwrap()[0];
+    f.message = "::error::fake\nsecond\u{1b}[31m".into();
+    f.evidence.as_mut().unwrap().snippet = "::add-mask::x".into();
+    let text = report::render(ScanFormat::Text, &report, &[], &opts());
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("::")),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'));
+    let gh = report::render(ScanFormat::Github, &report, &[], &opts());
+    assert_eq!(gh.lines().count(), 1, "{gh}");
+}
+
+#[test]
+fn notebook_calls_get_no_source_edit() {
+    let mut report: Report = read_json("report/report.json");
+    report.calls[0].site.cell = Some(0);
+    let root = project();
+    let read = policy::fs_sources(&root);
+    let fs = policy::policy_findings(&report.calls[..1], &read);
+    let f = fs
+        .iter()
+        .find(|f| f.rule_id == "remote-code-unpinned")
+        .unwrap();
+    assert!(f.fix.is_none());
+    assert!(f.message.contains(CHAT));
+}
+
+#[test]
+fn two_calls_on_one_line_keep_their_own_findings() {
+    let mut report: Report = read_json("report/report.json");
+    report.calls.truncate(1);
+    let mut second = report.calls[0].clone();
+    second.site.column = 60;
+    second.site.repo_id = Some("acme/other".into());
+    report.calls.push(second);
+    let mut f: Finding = read_json::<Vec<Finding>>("report/scan-findings.json").remove(0);
+    f.column = 60;
+    f.message = "on the second call".into();
+    report.findings = Some(vec![f]);
+    let text = report::render(ScanFormat::Text, &report, &[], &opts());
+    let second_block = text.split("\n\n").nth(1).unwrap();
+    assert!(
+        second_block.contains("acme/other") && second_block.contains("on the second call"),
+        "{text}"
+    );
+}
+
+#[test]
+fn pin_fix_follows_each_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.py"),
+        "p = pipeline(\"chat\", model=\"damo/x\")\nq = AutoModel.from_pretrained(\"csg/y\", trust_remote_code=True)\n",
+    )
+    .unwrap();
+    let mut report: Report = read_json("report/report.json");
+    report.calls.truncate(2);
+    let ms = &mut report.calls[0];
+    ms.site.path = "m.py".into();
+    (ms.site.line, ms.site.column, ms.site.end_line) = (1, 5, 1);
+    ms.site.platform = Platform::Modelscope;
+    ms.site.api = "modelscope.pipelines.pipeline".into();
+    ms.site.repo_id = Some("damo/x".into());
+    ms.site.gate = "absent".into();
+    let csg = &mut report.calls[1];
+    csg.site.path = "m.py".into();
+    (csg.site.line, csg.site.column, csg.site.end_line) = (2, 5, 2);
+    csg.site.platform = Platform::Opencsg;
+    csg.site.revision = None;
+    csg.site.repo_id = Some("csg/y".into());
+    let read = policy::fs_sources(dir.path());
+    let fs = policy::policy_findings(&report.calls, &read);
+    let get = |line: u32, id: &str| {
+        fs.iter()
+            .find(|f| f.line == line && f.rule_id == id)
+            .unwrap()
+    };
+    assert!(
+        get(1, "remote-code-enabled")
+            .message
+            .contains("ModelScope trusts")
+    );
+    let fix = get(1, "remote-code-unpinned").fix.clone().unwrap();
+    assert_eq!(
+        fix.replacement,
+        format!("pipeline(\"chat\", model=\"damo/x\", model_revision=\"{CHAT}\")")
+    );
+    assert!(get(2, "remote-code-unpinned").fix.is_none());
+}
+
+#[test]
+fn an_unresolved_id_fails_closed() {
+    let mut report: Report = read_json("report/report.json");
+    report.calls.truncate(1);
+    report.calls[0].target = None;
+    report.calls[0].site.repo_id = None;
+    report.calls[0].site.resolution = "function parameter without default".into();
+    let read = |_: &str| None;
+    let fs = policy::policy_findings(&report.calls, &read);
+    let f = fs
+        .iter()
+        .find(|f| f.rule_id == "remote-code-unverified")
+        .unwrap();
+    assert_eq!(f.level, Level::Error);
+    assert!(f.message.contains("function parameter without default"));
+}
