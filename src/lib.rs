@@ -81,7 +81,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Inventory(args) => report::inventory::run(&args),
         Command::Scan(_args) => anyhow::bail!("scan: not implemented yet"),
-        Command::Rules(_args) => anyhow::bail!("rules: not implemented yet"),
+        Command::Rules(args) => scan::rules_command(&args),
         Command::Upload(_args) => anyhow::bail!("upload: not implemented yet"),
         Command::Action => anyhow::bail!("action: not implemented yet"),
     }

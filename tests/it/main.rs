@@ -2,3 +2,4 @@
 //! under tests/fixtures/.
 
 mod common;
+mod scan;
