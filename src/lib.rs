@@ -87,7 +87,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             println!("{}", report::inventory::render_json(&result.report));
             Ok(result.outcome)
         }
-        Command::Rules(_args) => anyhow::bail!("rules: not implemented yet"),
+        Command::Rules(args) => scan::rules_command(&args),
         Command::Upload(args) => report::upload::run(&args),
         Command::Action => action::run(),
     }

@@ -1,1 +1,395 @@
-//! Scan: rules as data (tree-sitter queries, YARA-X signatures) and a pickle scanner.
+//! Scan: rules as data (tree-sitter queries, YARA-X signatures) and a pickle scanner,
+//! run over the remote files that a load would execute.
+
+pub mod pickle;
+mod query;
+mod rules;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+pub use self::rules::{Examples, RuleError, RuleSet};
+use crate::Outcome;
+use crate::cli::{InventoryFormat, RulesArgs};
+use crate::model::{Engine, ExecContext, FileKind, Level, RemoteFile, RuleMeta};
+
+/// Files larger than this are not parsed (signatures still run on the first bytes).
+const MAX_PARSE_BYTES: usize = 8 << 20;
+const MAX_YARA_BYTES: usize = 32 << 20;
+const SNIPPET_CHARS: usize = 200;
+
+/// One rule match in one remote file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    pub rule_id: String,
+    pub level: Level,
+    pub security_severity: f32,
+    pub cwe: Vec<String>,
+    pub title: String,
+    pub message: String,
+    pub engine: Engine,
+    /// 1-based line in the remote file; 0 when not tied to a line (pickles).
+    pub line: u32,
+    pub column: u32,
+    /// The matched line(s), trimmed, at most ~200 characters.
+    pub snippet: String,
+    pub context: ExecContext,
+}
+
+struct Inner {
+    /// Unique per scanner (the leaked YARA rules' address), keys the per-thread YARA scanners.
+    key: usize,
+    engine: query::QueryEngine,
+    query_rules: Vec<(RuleMeta, Level, String)>,
+    yara: &'static yara_x::Rules,
+    /// YARA identifier -> rule metadata.
+    yara_meta: HashMap<String, RuleMeta>,
+    pickle: pickle::PickleLists,
+    pickle_meta: BTreeMap<&'static str, RuleMeta>,
+}
+
+/// Compiled rules for a run; cheap to clone and usable from many threads.
+#[derive(Clone)]
+pub struct Scanner {
+    inner: Arc<Inner>,
+}
+
+thread_local! {
+    /// YARA-X scanners hold a WASM store and are not `Send`: one per thread and rule set.
+    static YARA: RefCell<Vec<(usize, yara_x::Scanner<'static>)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn snippet_at(src: &[u8], start: usize, end: usize) -> String {
+    let start = start.min(src.len());
+    let line_start = src[..start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = end.clamp(start, src.len());
+    // The start line, plus up to two more lines when the match spans them.
+    let mut line_end = memchr::memchr(b'\n', &src[start..]).map_or(src.len(), |i| start + i);
+    for _ in 0..2 {
+        if line_end >= end || line_end >= src.len() {
+            break;
+        }
+        line_end =
+            memchr::memchr(b'\n', &src[line_end + 1..]).map_or(src.len(), |i| line_end + 1 + i);
+    }
+    let text = String::from_utf8_lossy(&src[line_start..line_end]);
+    let joined = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    cap(&joined)
+}
+
+fn cap(s: &str) -> String {
+    if s.chars().count() <= SNIPPET_CHARS {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(SNIPPET_CHARS).collect();
+    out.push('…');
+    out
+}
+
+fn line_col(src: &[u8], offset: usize) -> (u32, u32) {
+    let offset = offset.min(src.len());
+    let line = memchr::memchr_iter(b'\n', &src[..offset]).count() as u32 + 1;
+    let col = src[..offset]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(offset, |i| offset - i - 1) as u32
+        + 1;
+    (line, col)
+}
+
+impl Scanner {
+    /// Compile every rule once for a run.
+    pub fn new(rules: &RuleSet) -> Result<Scanner, RuleError> {
+        let engine = query::QueryEngine::new(&rules.query)?;
+        let query_rules = rules
+            .query
+            .iter()
+            .map(|r| (r.meta.clone(), r.import_time_level, r.message.clone()))
+            .collect();
+        let yara_meta = rules
+            .yara
+            .iter()
+            .map(|r| (format!("{}:{}", r.meta.id, r.ident), r.meta.clone()))
+            .collect();
+        let pickle_meta = pickle::metas()
+            .into_iter()
+            .filter_map(|m| {
+                [pickle::DANGEROUS, pickle::UNKNOWN, pickle::BROKEN]
+                    .into_iter()
+                    .find(|id| *id == m.id)
+                    .map(|id| (id, m))
+            })
+            .collect();
+        Ok(Scanner {
+            inner: Arc::new(Inner {
+                key: rules.yara_rules as *const yara_x::Rules as usize,
+                engine,
+                query_rules,
+                yara: rules.yara_rules,
+                yara_meta,
+                pickle: rules.pickle.clone(),
+                pickle_meta,
+            }),
+        })
+    }
+
+    /// Every hit in one remote file, sorted by line. Never executes or unpickles anything.
+    pub fn scan(&self, file: &RemoteFile) -> Vec<Hit> {
+        self.scan_bytes(file.kind, &file.content)
+    }
+
+    /// Same as `scan`, for bytes of a given kind.
+    pub fn scan_bytes(&self, kind: FileKind, src: &[u8]) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        let tree = match kind {
+            FileKind::Python if src.len() <= MAX_PARSE_BYTES => query::parse(src),
+            _ => None,
+        };
+        if let Some(tree) = &tree {
+            self.query_hits(tree, src, &mut hits);
+        }
+        if kind == FileKind::Pickle {
+            self.pickle_hits(src, &mut hits);
+        }
+        self.yara_hits(src, tree.as_ref(), kind, &mut hits);
+        hits.sort_by(|a, b| (a.line, a.column, &a.rule_id).cmp(&(b.line, b.column, &b.rule_id)));
+        hits
+    }
+
+    fn query_hits(&self, tree: &tree_sitter::Tree, src: &[u8], hits: &mut Vec<Hit>) {
+        for m in self.inner.engine.run(tree, src) {
+            let (meta, import_level, message) = &self.inner.query_rules[m.rule];
+            let node = tree
+                .root_node()
+                .descendant_for_byte_range(m.start_byte, m.end_byte)
+                .unwrap_or_else(|| tree.root_node());
+            let (context, why) = query::context_of(node, src);
+            let level = if context == ExecContext::ImportTime {
+                *import_level
+            } else {
+                meta.level
+            };
+            hits.push(Hit {
+                rule_id: meta.id.clone(),
+                level,
+                security_severity: meta.security_severity,
+                cwe: meta.cwe.clone(),
+                title: meta.title.clone(),
+                message: format!("{message}; {why}"),
+                engine: Engine::Query,
+                line: m.line,
+                column: m.column,
+                snippet: snippet_at(src, m.start_byte, m.end_byte),
+                context,
+            });
+        }
+    }
+
+    fn yara_hits(
+        &self,
+        src: &[u8],
+        tree: Option<&tree_sitter::Tree>,
+        kind: FileKind,
+        hits: &mut Vec<Hit>,
+    ) {
+        let inner = &self.inner;
+        let found: Vec<(String, usize, usize)> = YARA.with(|cell| {
+            let mut pool = cell.borrow_mut();
+            let idx = match pool.iter().position(|(k, _)| *k == inner.key) {
+                Some(i) => i,
+                None => {
+                    if pool.len() >= 4 {
+                        pool.remove(0);
+                    }
+                    let mut s = yara_x::Scanner::new(inner.yara);
+                    s.set_timeout(Duration::from_secs(20));
+                    s.max_scan_size(MAX_YARA_BYTES);
+                    pool.push((inner.key, s));
+                    pool.len() - 1
+                }
+            };
+            let scanner = &mut pool[idx].1;
+            let data = &src[..src.len().min(MAX_YARA_BYTES)];
+            match scanner.scan(data) {
+                Ok(res) => res
+                    .matching_rules()
+                    .map(|r| {
+                        let first = r
+                            .patterns()
+                            .flat_map(|p| p.matches().map(|m| m.range()).collect::<Vec<_>>())
+                            .min_by_key(|r| r.start)
+                            .unwrap_or(0..0);
+                        (
+                            format!("{}:{}", r.namespace(), r.identifier()),
+                            first.start,
+                            first.end,
+                        )
+                    })
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!("yara scan failed: {e}");
+                    Vec::new()
+                }
+            }
+        });
+        for (key, start, end) in found {
+            let Some(meta) = inner.yara_meta.get(&key) else {
+                continue;
+            };
+            let (line, column, snippet, context, why) = if kind == FileKind::Pickle {
+                (
+                    0,
+                    0,
+                    cap(&String::from_utf8_lossy(&src[start..end])),
+                    ExecContext::Unpickle,
+                    "in pickle data".to_string(),
+                )
+            } else {
+                let (line, column) = line_col(src, start);
+                let (context, why) = match tree {
+                    Some(t) => t
+                        .root_node()
+                        .descendant_for_byte_range(start, end.max(start))
+                        .map(|n| query::context_of(n, src))
+                        .unwrap_or((ExecContext::File, "in the file".to_string())),
+                    None => (ExecContext::File, "in the file".to_string()),
+                };
+                (line, column, snippet_at(src, start, end), context, why)
+            };
+            hits.push(Hit {
+                rule_id: meta.id.clone(),
+                level: meta.level,
+                security_severity: meta.security_severity,
+                cwe: meta.cwe.clone(),
+                title: meta.title.clone(),
+                message: format!("{} (signature); {why}", meta.title),
+                engine: Engine::Yara,
+                line,
+                column,
+                snippet,
+                context,
+            });
+        }
+    }
+
+    fn pickle_hits(&self, src: &[u8], hits: &mut Vec<Hit>) {
+        let report = pickle::analyze(src);
+        let inner = &self.inner;
+        let member = report
+            .member
+            .as_deref()
+            .map(|m| format!(" (zip member {m})"))
+            .unwrap_or_default();
+        let mut seen = std::collections::BTreeSet::new();
+        for g in &report.globals {
+            if !seen.insert(g.name.as_str()) {
+                continue;
+            }
+            let verdict = if g.name.contains('?') {
+                pickle::Verdict::Unknown
+            } else {
+                inner.pickle.classify(&g.name)
+            };
+            let id = match verdict {
+                pickle::Verdict::Safe => continue,
+                pickle::Verdict::Unknown => pickle::UNKNOWN,
+                pickle::Verdict::Dangerous => pickle::DANGEROUS,
+            };
+            let calls: Vec<&str> = report
+                .calls
+                .iter()
+                .filter(|c| c.callee.as_deref() == Some(g.name.as_str()))
+                .map(|c| c.opcode)
+                .collect();
+            let called = if calls.is_empty() {
+                String::new()
+            } else {
+                format!(" and calls it ({})", calls.join(", "))
+            };
+            let Some(meta) = inner.pickle_meta.get(id) else {
+                continue;
+            };
+            let what = if g.name.contains('?') {
+                format!("pickle imports a computed global `{}`", g.name)
+            } else {
+                format!("pickle imports `{}`", g.name)
+            };
+            hits.push(Hit {
+                rule_id: meta.id.clone(),
+                level: meta.level,
+                security_severity: meta.security_severity,
+                cwe: meta.cwe.clone(),
+                title: meta.title.clone(),
+                message: format!(
+                    "{what} with {} at byte {}{member}{called}; runs when the file is unpickled",
+                    g.opcode, g.offset
+                ),
+                engine: Engine::Pickle,
+                line: 0,
+                column: 0,
+                snippet: cap(&format!("{} {}", g.opcode, g.name)),
+                context: ExecContext::Unpickle,
+            });
+        }
+        if let (Some(why), Some(meta)) = (&report.broken, inner.pickle_meta.get(pickle::BROKEN)) {
+            hits.push(Hit {
+                rule_id: meta.id.clone(),
+                level: meta.level,
+                security_severity: meta.security_severity,
+                cwe: meta.cwe.clone(),
+                title: meta.title.clone(),
+                message: format!(
+                    "pickle stream is malformed{member}: {why}; scanned up to the break ({} globals, {} calls)",
+                    report.globals.len(),
+                    report.calls.len()
+                ),
+                engine: Engine::Pickle,
+                line: 0,
+                column: 0,
+                snippet: cap(why),
+                context: ExecContext::Unpickle,
+            });
+        }
+    }
+}
+
+/// `hubwarden rules`: list every rule (built-in and `--rules DIR`) as text or JSON.
+pub fn rules_command(args: &RulesArgs) -> anyhow::Result<Outcome> {
+    let set = RuleSet::load(&args.rules).context("loading rules")?;
+    // Compiling proves the rule set is usable, as a scan would.
+    Scanner::new(&set).context("compiling rules")?;
+    let metas = set.metas();
+    let out = match args.format {
+        InventoryFormat::Json => serde_json::to_string_pretty(&metas)? + "\n",
+        InventoryFormat::Text => {
+            let mut s = String::new();
+            for m in &metas {
+                s.push_str(&format!(
+                    "{:<30} {:<7} {:>4.1} {:<6} {:<9} {}\n",
+                    m.id,
+                    m.level.as_str(),
+                    m.security_severity,
+                    format!("{:?}", m.engine).to_lowercase(),
+                    m.cwe.join(","),
+                    m.title
+                ));
+            }
+            s.push_str(&format!("{} rules\n", metas.len()));
+            s
+        }
+    };
+    print!("{out}");
+    Ok(Outcome::Clean)
+}

@@ -9,3 +9,4 @@ mod fakehub;
 mod hub;
 mod report;
 mod resolve;
+mod scan;

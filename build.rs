@@ -1,0 +1,48 @@
+//! Embeds the built-in rules: lists `rules/` into `$OUT_DIR/builtin_rules.rs` so the
+//! binary carries every rule file (the container image has no rules folder).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yml" | "yaml" | "yar")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> io::Result<()> {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").map_err(io::Error::other)?);
+    let rules = root.join("rules");
+    println!("cargo:rerun-if-changed=rules");
+    let mut files = Vec::new();
+    if rules.is_dir() {
+        collect(&rules, &mut files)?;
+    }
+    files.sort();
+    let mut src = String::from("pub static BUILTIN_RULES: &[(&str, &str)] = &[\n");
+    for f in &files {
+        let rel = f
+            .strip_prefix(&root)
+            .map_err(io::Error::other)?
+            .to_string_lossy()
+            .replace('\\', "/");
+        println!("cargo:rerun-if-changed={}", f.display());
+        src.push_str(&format!(
+            "    ({rel:?}, include_str!({:?})),\n",
+            f.display().to_string()
+        ));
+    }
+    src.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").map_err(io::Error::other)?);
+    fs::write(out.join("builtin_rules.rs"), src)
+}

@@ -1,0 +1,177 @@
+//! The tree-sitter engine: every query rule compiled into one query, run once per file,
+//! and the execution context (import time or function) of each match.
+
+use std::cell::RefCell;
+
+use tree_sitter::{Node, Parser, Query, QueryCursor, StreamingIterator, Tree};
+
+use super::rules::{QueryRule, RuleError, python_language};
+use crate::model::ExecContext;
+
+/// All query rules as one compiled query; `pattern_rule[i]` is the rule of pattern `i`.
+pub(crate) struct QueryEngine {
+    query: Option<Query>,
+    pattern_rule: Vec<usize>,
+    span: u32,
+}
+
+/// One query match, before it becomes a `Hit`.
+pub(crate) struct RawMatch {
+    pub rule: usize,
+    pub start_byte: usize,
+    pub end_byte: usize,
+    pub line: u32,
+    pub column: u32,
+}
+
+thread_local! {
+    static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+}
+
+/// Parse Python source; a syntax error still yields a (partial) tree.
+pub(crate) fn parse(src: &[u8]) -> Option<Tree> {
+    PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let mut p = Parser::new();
+            p.set_language(&python_language()).ok()?;
+            *slot = Some(p);
+        }
+        let parser = slot.as_mut()?;
+        parser.reset();
+        parser.parse(src, None)
+    })
+}
+
+impl QueryEngine {
+    pub(crate) fn new(rules: &[QueryRule]) -> Result<QueryEngine, RuleError> {
+        if rules.is_empty() {
+            return Ok(QueryEngine {
+                query: None,
+                pattern_rule: Vec::new(),
+                span: 0,
+            });
+        }
+        let mut src = String::new();
+        let mut starts = Vec::with_capacity(rules.len());
+        for r in rules {
+            starts.push(src.len());
+            src.push_str(&r.query_src);
+            src.push('\n');
+        }
+        let query = Query::new(&python_language(), &src).map_err(|e| {
+            let rule = starts.partition_point(|&s| s <= e.offset).saturating_sub(1);
+            RuleError {
+                file: rules[rule].meta.source.clone(),
+                line: 0,
+                message: format!("tree-sitter query: {}", e.message.trim()),
+            }
+        })?;
+        let pattern_rule = (0..query.pattern_count())
+            .map(|i| {
+                let at = query.start_byte_for_pattern(i);
+                starts.partition_point(|&s| s <= at).saturating_sub(1)
+            })
+            .collect();
+        let span = query.capture_index_for_name("span").unwrap_or(u32::MAX);
+        Ok(QueryEngine {
+            query: Some(query),
+            pattern_rule,
+            span,
+        })
+    }
+
+    pub(crate) fn run(&self, tree: &Tree, src: &[u8]) -> Vec<RawMatch> {
+        let Some(query) = &self.query else {
+            return Vec::new();
+        };
+        let mut cursor = QueryCursor::new();
+        // Bounds the work on pathological inputs (huge generated files).
+        cursor.set_match_limit(4096);
+        let mut out: Vec<RawMatch> = Vec::new();
+        let mut matches = cursor.matches(query, tree.root_node(), src);
+        while let Some(m) = matches.next() {
+            let rule = self.pattern_rule[m.pattern_index];
+            for c in m.captures.iter().filter(|c| c.index == self.span) {
+                let n = c.node;
+                // A bare string statement is a docstring or a comment in disguise: text, not code.
+                if n.kind() == "string"
+                    && n.parent()
+                        .is_some_and(|p| p.kind() == "expression_statement")
+                {
+                    continue;
+                }
+                let p = n.start_position();
+                out.push(RawMatch {
+                    rule,
+                    start_byte: n.start_byte(),
+                    end_byte: n.end_byte(),
+                    line: p.row as u32 + 1,
+                    column: p.column as u32 + 1,
+                });
+            }
+        }
+        out.sort_by_key(|m| (m.start_byte, m.rule));
+        out.dedup_by_key(|m| (m.start_byte, m.rule));
+        out
+    }
+}
+
+fn is_main_guard(if_stmt: Node, src: &[u8]) -> bool {
+    if_stmt
+        .child_by_field_name("condition")
+        .and_then(|c| c.utf8_text(src).ok())
+        .is_some_and(|t| {
+            let t: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+            t == "__name__==\"__main__\"" || t == "__name__=='__main__'"
+        })
+}
+
+/// Whether the code at `node` runs when the module is imported, and a phrase saying why.
+pub(crate) fn context_of(node: Node, src: &[u8]) -> (ExecContext, String) {
+    let mut child = node;
+    let mut import_detail: Option<&'static str> = None;
+    while let Some(parent) = child.parent() {
+        let in_field = |f: &str| parent.child_by_field_name(f).map(|n| n.id()) == Some(child.id());
+        match parent.kind() {
+            "function_definition" if in_field("body") => {
+                let name = parent
+                    .child_by_field_name("name")
+                    .and_then(|n| n.utf8_text(src).ok())
+                    .unwrap_or("?");
+                return (
+                    ExecContext::Function,
+                    format!("inside function `{name}`, runs if called"),
+                );
+            }
+            "lambda" if in_field("body") => {
+                return (
+                    ExecContext::Function,
+                    "inside a lambda, runs if called".to_string(),
+                );
+            }
+            "if_statement" if in_field("consequence") && is_main_guard(parent, src) => {
+                return (
+                    ExecContext::Function,
+                    "under `if __name__ == \"__main__\"`, runs only as a script".to_string(),
+                );
+            }
+            "decorator" => import_detail = import_detail.or(Some("decorator")),
+            "default_parameter" | "typed_default_parameter" => {
+                import_detail = import_detail.or(Some("default argument"))
+            }
+            "class_definition" if in_field("body") => {
+                import_detail = import_detail.or(Some("class body"))
+            }
+            _ => {}
+        }
+        child = parent;
+    }
+    (
+        ExecContext::ImportTime,
+        format!(
+            "runs at import time ({})",
+            import_detail.unwrap_or("module top level")
+        ),
+    )
+}

@@ -1,0 +1,587 @@
+//! Rule loading: the built-in rule files embedded at build time plus user rule folders,
+//! parsed and validated into a `RuleSet` (query rules, one YARA-X rule set, pickle lists).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tree_sitter::Query;
+
+use super::pickle::PickleLists;
+use crate::model::{Engine, Level, RuleMeta};
+
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+}
+
+/// A rule file that cannot be used: `<file>:<line>: <message>` (line 0 = whole file).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct RuleError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+impl RuleError {
+    fn new(file: &str, line: usize, message: impl Into<String>) -> Self {
+        RuleError {
+            file: file.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+/// The on-disk shape of `rules/python/<id>.yml`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct QueryRuleFile {
+    id: String,
+    title: String,
+    description: String,
+    help: String,
+    cwe: Vec<String>,
+    level: String,
+    security_severity: f32,
+    confidence: String,
+    /// Level when the match runs at import time; default: one step above `level`.
+    #[serde(default)]
+    import_time_level: Option<String>,
+    /// What the finding says (default: the title).
+    #[serde(default)]
+    message: Option<String>,
+    query: String,
+    #[serde(default)]
+    examples: Examples,
+}
+
+/// Snippets that must (`match`) and must not (`no_match`) produce a hit of the rule.
+#[derive(Deserialize, Default, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Examples {
+    #[serde(default, rename = "match")]
+    pub matches: Vec<String>,
+    #[serde(default)]
+    pub no_match: Vec<String>,
+}
+
+/// A compiled tree-sitter query rule.
+#[derive(Debug)]
+pub struct QueryRule {
+    pub meta: RuleMeta,
+    pub import_time_level: Level,
+    pub message: String,
+    pub query_src: String,
+    pub examples: Examples,
+}
+
+/// A YARA-X rule file: its metadata (the compiled rules live in `RuleSet::yara`).
+#[derive(Debug)]
+pub struct YaraRule {
+    pub meta: RuleMeta,
+    /// The YARA identifier (namespace = id).
+    pub ident: String,
+}
+
+/// Every rule of a run, validated.
+pub struct RuleSet {
+    pub(crate) query: Vec<QueryRule>,
+    pub(crate) yara: Vec<YaraRule>,
+    /// Compiled once per load and leaked: YARA-X scanners borrow their rules, and the
+    /// scanners are kept per thread for the whole run (a handful of loads per process).
+    pub(crate) yara_rules: &'static yara_x::Rules,
+    pub(crate) pickle: PickleLists,
+}
+
+impl fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("query", &self.query.len())
+            .field("yara", &self.yara.len())
+            .finish()
+    }
+}
+
+pub(crate) fn python_language() -> tree_sitter::Language {
+    tree_sitter_python::LANGUAGE.into()
+}
+
+fn parse_level(file: &str, line: usize, s: &str) -> Result<Level, RuleError> {
+    Level::parse(s).ok_or_else(|| {
+        RuleError::new(
+            file,
+            line,
+            format!("level must be error, warning or note, not {s:?}"),
+        )
+    })
+}
+
+fn raise(level: Level) -> Level {
+    match level {
+        Level::Note => Level::Warning,
+        _ => Level::Error,
+    }
+}
+
+fn check_confidence(file: &str, line: usize, s: &str) -> Result<String, RuleError> {
+    match s {
+        "very-high" | "high" | "medium" | "low" => Ok(s.to_string()),
+        _ => Err(RuleError::new(
+            file,
+            line,
+            format!("confidence must be very-high, high, medium or low, not {s:?}"),
+        )),
+    }
+}
+
+fn check_common(file: &str, text: &str, cwe: &[String], severity: f32) -> Result<(), RuleError> {
+    for c in cwe {
+        let ok = c
+            .strip_prefix("CWE-")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if !ok {
+            return Err(RuleError::new(
+                file,
+                key_line(text, "cwe"),
+                format!("CWE {c:?} must look like \"CWE-95\""),
+            ));
+        }
+    }
+    if !(0.0..=10.0).contains(&severity) || severity.is_nan() {
+        return Err(RuleError::new(
+            file,
+            key_line(text, "security-severity").max(key_line(text, "security_severity")),
+            format!("security-severity {severity} must be within 0.0-10.0"),
+        ));
+    }
+    Ok(())
+}
+
+/// 1-based line of a top-level `key:` in a YAML file (0 if absent).
+fn key_line(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+        })
+        .map_or(0, |i| i + 1)
+}
+
+/// 1-based line of the first byte of a YARA meta value `key = ...` (0 if absent).
+fn yara_key_line(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map_or(0, |i| i + 1)
+}
+
+fn stem(name: &str) -> &str {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    base.split_once('.').map_or(base, |(s, _)| s)
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn load_query_rule(origin: &str, source: &str, text: &str) -> Result<QueryRule, RuleError> {
+    let raw: QueryRuleFile = serde_yaml::from_str(text).map_err(|e| {
+        let line = e.location().map_or(0, |l| l.line());
+        RuleError::new(origin, line, e.to_string())
+    })?;
+    let id_line = key_line(text, "id");
+    if raw.id != stem(origin) || !valid_id(&raw.id) {
+        return Err(RuleError::new(
+            origin,
+            id_line,
+            format!(
+                "id {:?} must equal the file name stem {:?} (lowercase letters, digits, '-')",
+                raw.id,
+                stem(origin)
+            ),
+        ));
+    }
+    check_common(origin, text, &raw.cwe, raw.security_severity)?;
+    let level = parse_level(origin, key_line(text, "level"), &raw.level)?;
+    let import_time_level = match &raw.import_time_level {
+        Some(s) => parse_level(origin, key_line(text, "import-time-level"), s)?,
+        None => raise(level),
+    };
+    let confidence = check_confidence(origin, key_line(text, "confidence"), &raw.confidence)?;
+    let query_line = key_line(text, "query");
+    let query = Query::new(&python_language(), &raw.query).map_err(|e| {
+        // A block scalar (`query: |`) starts on the next line.
+        let inline = text
+            .lines()
+            .nth(query_line.saturating_sub(1))
+            .is_some_and(|l| !l.trim_end().ends_with('|') && !l.trim_end().ends_with('>'));
+        let line = query_line + e.row + usize::from(!inline);
+        RuleError::new(
+            origin,
+            line,
+            format!(
+                "tree-sitter query: {} (column {})",
+                e.message.trim(),
+                e.column + 1
+            ),
+        )
+    })?;
+    if query.capture_index_for_name("span").is_none() {
+        return Err(RuleError::new(
+            origin,
+            query_line,
+            "the query needs an @span capture",
+        ));
+    }
+    Ok(QueryRule {
+        message: raw.message.unwrap_or_else(|| raw.title.clone()),
+        meta: RuleMeta {
+            id: raw.id,
+            title: raw.title,
+            description: raw.description,
+            help: raw.help,
+            cwe: raw.cwe,
+            level,
+            security_severity: raw.security_severity,
+            confidence,
+            engine: Engine::Query,
+            source: source.to_string(),
+        },
+        import_time_level,
+        query_src: raw.query,
+        examples: raw.examples,
+    })
+}
+
+fn yara_error_line(e: &yara_x::errors::CompileError) -> usize {
+    // Labels carry the 1-based line of the offending span; they are only public
+    // through their serialized form.
+    e.labels()
+        .filter_map(|l| serde_json::to_value(&l).ok())
+        .find_map(|v| v.get("line").and_then(|n| n.as_u64()))
+        .map_or(0, |n| n as usize)
+}
+
+struct YaraFile {
+    origin: String,
+    source: String,
+    text: String,
+}
+
+fn yara_metas(files: &[YaraFile], rules: &yara_x::Rules) -> Result<Vec<YaraRule>, RuleError> {
+    let mut by_ns: BTreeMap<String, Vec<yara_x::Rule<'_, '_>>> = BTreeMap::new();
+    for r in rules.iter() {
+        by_ns.entry(r.namespace().to_string()).or_default().push(r);
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let id = stem(&f.origin).to_string();
+        let found = by_ns.get(&id).map(Vec::as_slice).unwrap_or_default();
+        let [rule] = found else {
+            return Err(RuleError::new(
+                &f.origin,
+                0,
+                format!("a YARA file holds exactly one rule, found {}", found.len()),
+            ));
+        };
+        let ident = rule.identifier().to_string();
+        if ident != id.replace('-', "_") {
+            return Err(RuleError::new(
+                &f.origin,
+                yara_key_line(&f.text, "rule").max(1),
+                format!(
+                    "rule name {ident:?} must be the file stem with '-' as '_' ({:?})",
+                    id.replace('-', "_")
+                ),
+            ));
+        }
+        let mut meta: BTreeMap<String, String> = BTreeMap::new();
+        for (k, v) in rule.metadata() {
+            let s = match v {
+                yara_x::MetaValue::Integer(i) => i.to_string(),
+                yara_x::MetaValue::Float(x) => x.to_string(),
+                yara_x::MetaValue::Bool(b) => b.to_string(),
+                yara_x::MetaValue::String(s) => s.to_string(),
+                yara_x::MetaValue::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            };
+            meta.insert(k.to_string(), s);
+        }
+        let get = |k: &str| -> Result<String, RuleError> {
+            meta.get(k)
+                .cloned()
+                .ok_or_else(|| RuleError::new(&f.origin, 0, format!("meta: is missing `{k}`")))
+        };
+        let cwe: Vec<String> = get("cwe")?
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let sev_text = get("security_severity")?;
+        let severity: f32 = sev_text.parse().map_err(|_| {
+            RuleError::new(
+                &f.origin,
+                yara_key_line(&f.text, "security_severity"),
+                format!("security_severity {sev_text:?} is not a number"),
+            )
+        })?;
+        check_common(&f.origin, &f.text, &cwe, severity).map_err(|mut e| {
+            e.line = yara_key_line(
+                &f.text,
+                if e.message.starts_with("CWE") {
+                    "cwe"
+                } else {
+                    "security_severity"
+                },
+            );
+            e
+        })?;
+        let level = parse_level(&f.origin, yara_key_line(&f.text, "level"), &get("level")?)?;
+        let confidence = check_confidence(
+            &f.origin,
+            yara_key_line(&f.text, "confidence"),
+            &get("confidence")?,
+        )?;
+        let title = get("title")?;
+        let description = get("description")?;
+        let help = meta.get("help").cloned().unwrap_or_else(|| {
+            format!(
+                "## What it does\n{description}\n\n## Why is this bad\nThe remote file carries a \
+                 known malicious pattern ({title}); model code has no reason to contain it.\n\n\
+                 ## Example\nSee the strings of the YARA rule `{ident}`.\n\n## References\n{}",
+                cwe.iter()
+                    .map(|c| format!(
+                        "- https://cwe.mitre.org/data/definitions/{}.html",
+                        c.trim_start_matches("CWE-")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
+        out.push(YaraRule {
+            meta: RuleMeta {
+                id,
+                title,
+                description,
+                help,
+                cwe,
+                level,
+                security_severity: severity,
+                confidence,
+                engine: Engine::Yara,
+                source: f.source.clone(),
+            },
+            ident,
+        });
+    }
+    Ok(out)
+}
+
+/// Read every rule file under a user folder, sorted, as (origin, text).
+fn read_dir_rules(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
+    let shown = dir.display().to_string();
+    let mut stack = vec![dir.to_path_buf()];
+    let mut out = Vec::new();
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| {
+            RuleError::new(
+                &d.display().to_string(),
+                0,
+                format!("cannot read rules folder: {e}"),
+            )
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|e| RuleError::new(&shown, 0, e.to_string()))?;
+            let path = entry.path();
+            let ft = entry
+                .file_type()
+                .map_err(|e| RuleError::new(&path.display().to_string(), 0, e.to_string()))?;
+            if ft.is_symlink() {
+                continue;
+            }
+            if ft.is_dir() {
+                stack.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yml" | "yaml" | "yar")
+            ) {
+                let origin = path.display().to_string();
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| RuleError::new(&origin, 0, format!("cannot read: {e}")))?;
+                out.push((origin, text));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_pickle_lists(origin: &str) -> bool {
+    stem(origin) == "pickle"
+}
+
+impl RuleSet {
+    /// The built-in rules plus the rule files found under each folder of `extra`.
+    pub fn load(extra: &[PathBuf]) -> Result<RuleSet, RuleError> {
+        let mut files: Vec<(String, String, String)> = builtin::BUILTIN_RULES
+            .iter()
+            .map(|(rel, text)| (rel.to_string(), format!("builtin:{rel}"), text.to_string()))
+            .collect();
+        for dir in extra {
+            for (origin, text) in read_dir_rules(dir)? {
+                files.push((origin.clone(), origin, text));
+            }
+        }
+        Self::from_files(files)
+    }
+
+    /// Build from (origin shown in errors, source recorded in metadata, text) triples.
+    fn from_files(files: Vec<(String, String, String)>) -> Result<RuleSet, RuleError> {
+        let mut query = Vec::new();
+        let mut yara_files = Vec::new();
+        let mut pickle = PickleLists::default();
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        let mut compiler = yara_x::Compiler::new();
+        for (origin, source, text) in files {
+            if origin.ends_with(".yar") {
+                let id = stem(&origin).to_string();
+                if !valid_id(&id) {
+                    return Err(RuleError::new(
+                        &origin,
+                        0,
+                        "file stem must be lowercase letters, digits and '-'",
+                    ));
+                }
+                compiler.new_namespace(&id);
+                compiler
+                    .add_source(
+                        yara_x::SourceCode::from(text.as_str()).with_origin(origin.as_str()),
+                    )
+                    .map_err(|e| {
+                        RuleError::new(&origin, yara_error_line(&e), e.title().to_string())
+                    })?;
+                yara_files.push(YaraFile {
+                    origin,
+                    source,
+                    text,
+                });
+                if let Some(prev) = seen.insert(id.clone(), source_of(&yara_files)) {
+                    return Err(RuleError::new(
+                        &yara_files[yara_files.len() - 1].origin,
+                        0,
+                        format!("duplicate rule id {id:?} (also in {prev})"),
+                    ));
+                }
+            } else if is_pickle_lists(&origin) {
+                pickle.merge(&origin, &text)?;
+            } else {
+                let rule = load_query_rule(&origin, &source, &text)?;
+                if let Some(prev) = seen.insert(rule.meta.id.clone(), source.clone()) {
+                    return Err(RuleError::new(
+                        &origin,
+                        key_line(&text, "id"),
+                        format!("duplicate rule id {:?} (also in {prev})", rule.meta.id),
+                    ));
+                }
+                query.push(rule);
+            }
+        }
+        let rules: &'static yara_x::Rules = Box::leak(Box::new(compiler.build()));
+        let yara = yara_metas(&yara_files, rules)?;
+        Ok(RuleSet {
+            query,
+            yara,
+            yara_rules: rules,
+            pickle,
+        })
+    }
+
+    /// Every rule: query rules, YARA rules and the pickle checks.
+    pub fn metas(&self) -> Vec<RuleMeta> {
+        let mut out: Vec<RuleMeta> = self.query.iter().map(|r| r.meta.clone()).collect();
+        out.extend(self.yara.iter().map(|r| r.meta.clone()));
+        out.extend(super::pickle::metas());
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+
+    /// (rule id, examples) of every query rule, for the test suite.
+    pub fn examples(&self) -> Vec<(String, Examples)> {
+        self.query
+            .iter()
+            .map(|r| (r.meta.id.clone(), r.examples.clone()))
+            .collect()
+    }
+}
+
+fn source_of(files: &[YaraFile]) -> String {
+    files.last().map(|f| f.source.clone()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(origin: &str, text: &str) -> Result<RuleSet, RuleError> {
+        RuleSet::from_files(vec![(origin.into(), origin.into(), text.into())])
+    }
+
+    const GOOD: &str = "id: x\ntitle: t\ndescription: d\nhelp: h\ncwe: [CWE-95]\nlevel: note\nsecurity-severity: 3.0\nconfidence: high\nquery: |\n  (call) @span\n";
+
+    #[test]
+    fn builtin_rules_load() {
+        let rs = RuleSet::load(&[]).unwrap();
+        assert!(rs.metas().len() > 20);
+    }
+
+    #[test]
+    fn query_error_points_at_file_line() {
+        let bad = GOOD.replace("(call) @span", "(call) @span\n  (no_such_node) @span");
+        let e = one("r/x.yml", &bad).unwrap_err();
+        assert_eq!(e.line, 11, "{e}");
+        assert!(
+            e.to_string().starts_with("r/x.yml:11: tree-sitter query"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn yaml_error_has_line() {
+        let e = one("r/x.yml", "id: x\ntitle: [unclosed\n").unwrap_err();
+        assert!(e.line >= 2, "{e}");
+    }
+
+    #[test]
+    fn id_must_be_stem() {
+        let e = one("r/y.yml", GOOD).unwrap_err();
+        assert_eq!((e.line, e.file.as_str()), (1, "r/y.yml"));
+    }
+
+    #[test]
+    fn yara_error_has_line() {
+        let e = one(
+            "r/bad-rule.yar",
+            "rule bad_rule {\n  strings:\n    $a = \"x\"\n  condition:\n    $b\n}\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+    }
+
+    #[test]
+    fn yara_missing_meta_is_an_error() {
+        let e = one("r/a.yar", "rule a { condition: true }").unwrap_err();
+        assert!(e.message.contains("missing"), "{e}");
+    }
+}

@@ -1,0 +1,431 @@
+//! Scan stage: every rule compiles and its examples behave; the engines find what a
+//! reviewer would point at in fixture repositories, with the right line, context and level.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hubwarden::model::{Engine, ExecContext, FileKind, HubKind, Level, RemoteFile};
+use hubwarden::scan::{Hit, RuleSet, Scanner};
+
+use crate::common::{bin, fixture};
+
+fn scanner() -> Scanner {
+    Scanner::new(&RuleSet::load(&[]).expect("built-in rules load")).expect("rules compile")
+}
+
+fn remote(path: &str, kind: FileKind, content: Vec<u8>) -> RemoteFile {
+    RemoteFile {
+        hub: HubKind::Huggingface,
+        repo_id: "sc-test/repo".into(),
+        commit: "0".repeat(40),
+        path: path.into(),
+        sha256: String::new(),
+        bytes: content.len() as u64,
+        why: "test".into(),
+        kind,
+        content: Arc::new(content),
+    }
+}
+
+fn scan_src(s: &Scanner, src: &str) -> Vec<Hit> {
+    s.scan(&remote("x.py", FileKind::Python, src.as_bytes().to_vec()))
+}
+
+/// Scan a file of a fixture hub repo (mirror layout: the first commit folder is the tree).
+fn scan_repo_file(s: &Scanner, repo: &str, file: &str) -> Vec<Hit> {
+    let root = fixture(&format!("hub/huggingface/models/{repo}"));
+    let commit = std::fs::read_dir(&root)
+        .expect("fixture repo exists")
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().is_dir())
+        .expect("a commit folder")
+        .path();
+    let bytes = std::fs::read(commit.join(file)).expect("fixture file");
+    let kind = kind_of(file);
+    s.scan(&remote(file, kind, bytes))
+}
+
+fn kind_of(file: &str) -> FileKind {
+    match Path::new(file).extension().and_then(|e| e.to_str()) {
+        Some("py") => FileKind::Python,
+        Some("bin" | "pt" | "pkl" | "ckpt" | "pth") => FileKind::Pickle,
+        _ => FileKind::Other,
+    }
+}
+
+fn ids(hits: &[Hit]) -> Vec<&str> {
+    hits.iter().map(|h| h.rule_id.as_str()).collect()
+}
+
+fn find<'a>(hits: &'a [Hit], id: &str) -> &'a Hit {
+    hits.iter()
+        .find(|h| h.rule_id == id)
+        .unwrap_or_else(|| panic!("no {id} hit in {:#?}", ids(hits)))
+}
+
+#[test]
+fn every_rule_example_behaves() {
+    let set = RuleSet::load(&[]).unwrap();
+    let s = Scanner::new(&set).unwrap();
+    let mut failures = Vec::new();
+    let examples = set.examples();
+    assert!(examples.len() >= 20, "query rules: {}", examples.len());
+    for (id, ex) in examples {
+        assert!(
+            !ex.matches.is_empty() && !ex.no_match.is_empty(),
+            "{id}: needs match and no_match examples"
+        );
+        for m in &ex.matches {
+            if !scan_src(&s, m).iter().any(|h| h.rule_id == id) {
+                failures.push(format!("{id}: no hit on match example {m:?}"));
+            }
+        }
+        for m in &ex.no_match {
+            if scan_src(&s, m).iter().any(|h| h.rule_id == id) {
+                failures.push(format!("{id}: hit on no_match example {m:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_rule_has_metadata_for_sarif() {
+    let metas = RuleSet::load(&[]).unwrap().metas();
+    for engine in [Engine::Query, Engine::Yara, Engine::Pickle] {
+        assert!(metas.iter().any(|m| m.engine == engine), "{engine:?}");
+    }
+    for m in &metas {
+        assert!(!m.cwe.is_empty(), "{}: cwe", m.id);
+        assert!(m.help.contains("## Why is this bad"), "{}: help", m.id);
+        assert!((0.0..=10.0).contains(&m.security_severity), "{}", m.id);
+    }
+}
+
+fn hits_at(hits: &[Hit], id: &str, line: u32) -> Vec<Hit> {
+    hits.iter()
+        .filter(|h| h.rule_id == id && h.line == line)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn import_time_code_is_raised_and_says_so() {
+    let s = scanner();
+    let src = std::fs::read(fixture("scan/context.py")).unwrap();
+    let hits = s.scan(&remote("context.py", FileKind::Python, src));
+    let one = |line: u32| {
+        let v = hits_at(&hits, "os-system", line);
+        assert_eq!(v.len(), 1, "line {line}: {hits:#?}");
+        v.into_iter().next().unwrap()
+    };
+    // (line, context, level, phrase in the message)
+    let cases = [
+        (3, ExecContext::ImportTime, Level::Error, "module top level"),
+        (6, ExecContext::ImportTime, Level::Error, "decorator"),
+        (7, ExecContext::ImportTime, Level::Error, "default argument"),
+        (
+            8,
+            ExecContext::Function,
+            Level::Warning,
+            "inside function `f`",
+        ),
+        (9, ExecContext::Function, Level::Warning, "lambda"),
+        (13, ExecContext::ImportTime, Level::Error, "class body"),
+        (
+            16,
+            ExecContext::Function,
+            Level::Warning,
+            "inside function `m`",
+        ),
+        (20, ExecContext::Function, Level::Warning, "__main__"),
+    ];
+    for (line, ctx, level, phrase) in cases {
+        let h = one(line);
+        assert_eq!((h.context, h.level), (ctx, level), "line {line}: {h:#?}");
+        assert!(h.message.contains(phrase), "line {line}: {}", h.message);
+        if ctx == ExecContext::ImportTime {
+            assert!(h.message.contains("runs at import time"), "{}", h.message);
+        }
+    }
+    let h = one(3);
+    assert_eq!((h.column, h.snippet.as_str()), (1, "os.system(\"true\")"));
+    assert_eq!(h.cwe, ["CWE-78"]);
+}
+
+#[test]
+fn unparsable_python_is_still_scanned() {
+    let s = scanner();
+    let src = std::fs::read(fixture("scan/broken.py")).unwrap();
+    let hits = s.scan(&remote("broken.py", FileKind::Python, src));
+    let sys = find(&hits, "os-system");
+    assert_eq!((sys.line, sys.level), (13, Level::Error));
+    let rs = find(&hits, "reverse-shell");
+    assert_eq!((rs.engine, rs.level), (Engine::Yara, Level::Error));
+    assert_eq!(rs.line, 10, "{rs:#?}");
+}
+
+#[test]
+fn reverse_shell_three_imports_deep() {
+    let s = scanner();
+    for clean in ["modeling_rs.py", "layers.py", "configuration_rs.py"] {
+        let hits = scan_repo_file(&s, "sc-evil/revshell-7b", clean);
+        assert!(hits.is_empty(), "{clean}: {hits:#?}");
+    }
+    let hits = scan_repo_file(&s, "sc-evil/revshell-7b", "hooks.py");
+    let rs = find(&hits, "reverse-shell");
+    assert_eq!(
+        (rs.level, rs.engine, rs.line, rs.cwe.as_slice()),
+        (
+            Level::Error,
+            Engine::Yara,
+            12,
+            ["CWE-506".to_string()].as_slice()
+        )
+    );
+    assert_eq!(
+        rs.snippet,
+        "s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)"
+    );
+    assert_eq!(rs.context, ExecContext::ImportTime);
+    let conn = find(&hits, "socket-connect");
+    assert_eq!((conn.line, conn.level), (14, Level::Error));
+    assert!(conn.message.contains("runs at import time"));
+}
+
+#[test]
+fn exfiltration_at_import_time() {
+    let s = scanner();
+    let hits = scan_repo_file(&s, "sc-evil/exfil-bert", "modeling_exfil.py");
+    let tok = find(&hits, "credential-env");
+    assert_eq!(
+        (tok.line, tok.level, tok.context),
+        (8, Level::Error, ExecContext::ImportTime)
+    );
+    assert_eq!(tok.cwe, ["CWE-522"]);
+    let env = find(&hits, "environ-dump");
+    assert_eq!((env.line, env.level), (9, Level::Error));
+    let post = find(&hits, "network-request");
+    assert_eq!((post.line, post.level), (11, Level::Warning));
+    assert!(post.snippet.contains("collector.example.invalid"));
+}
+
+#[test]
+fn obfuscated_dropper_and_miner_and_persistence() {
+    let s = scanner();
+    let hits = scan_repo_file(&s, "sc-evil/obfuscated-loader", "modeling_ob.py");
+    let ob = find(&hits, "obfuscated-exec");
+    assert_eq!((ob.line, ob.level), (6, Level::Error));
+    assert_eq!(find(&hits, "encoded-payload").level, Level::Error);
+
+    let hits = scan_repo_file(&s, "sc-evil/dropper", "modeling_dr.py");
+    let dl = find(&hits, "download-exec");
+    assert_eq!(
+        (dl.line, dl.level, dl.context),
+        (8, Level::Error, ExecContext::ImportTime)
+    );
+    assert!(dl.message.contains("class body"), "{}", dl.message);
+    assert_eq!(find(&hits, "download-execute").engine, Engine::Yara);
+
+    let hits = scan_repo_file(&s, "sc-evil/miner", "modeling_mn.py");
+    let m = find(&hits, "crypto-miner");
+    assert_eq!(
+        (m.line, m.level, m.context),
+        (9, Level::Error, ExecContext::Function)
+    );
+
+    let hits = scan_repo_file(&s, "sc-evil/persistence", "modeling_ps.py");
+    let p = find(&hits, "persistence-write");
+    assert_eq!((p.line, p.level), (5, Level::Error));
+}
+
+#[test]
+fn cross_repo_payload_two_imports_deep() {
+    let s = scanner();
+    let repo = "sc-evil2/hidden-code";
+    for clean in ["configuration_h.py", "utils/io.py", "modeling_h.py"] {
+        assert!(scan_repo_file(&s, repo, clean).is_empty(), "{clean}");
+    }
+    let hits = scan_repo_file(&s, repo, "utils/net.py");
+    let cred = find(&hits, "credential-file");
+    assert_eq!((cred.line, cred.level), (11, Level::Error));
+    let tunnel = find(&hits, "exfil-endpoint");
+    assert_eq!((tunnel.line, tunnel.level), (12, Level::Error));
+}
+
+#[test]
+fn benign_but_risky_code_is_warnings_not_malware() {
+    let s = scanner();
+    let hits = scan_repo_file(&s, "sc-benign/quant-kernels", "quantization.py");
+    assert!(
+        hits.iter().all(|h| h.level < Level::Error),
+        "quantization module must not be an error: {hits:#?}"
+    );
+    for (id, line) in [("os-system", 17), ("ctypes-load", 19)] {
+        let h = find(&hits, id);
+        assert_eq!(
+            (h.line, h.level, h.context),
+            (line, Level::Warning, ExecContext::Function),
+            "{id}"
+        );
+    }
+    assert!(!ids(&hits).contains(&"encoded-payload"), "{hits:#?}");
+    assert!(!ids(&hits).contains(&"obfuscated-exec"), "{hits:#?}");
+
+    for (repo, file) in [
+        ("sc-benign/b64-vocab", "tokenization_bv.py"),
+        ("sc-benign/trust-wrapper", "modeling_tw.py"),
+        ("sc-benign/import-kernels", "modeling_ik.py"),
+    ] {
+        let hits = scan_repo_file(&s, repo, file);
+        assert!(hits.is_empty(), "{repo}/{file}: {hits:#?}");
+    }
+    let hits = scan_repo_file(&s, "sc-benign/bundled-ckpt", "modeling_bc.py");
+    let t = find(&hits, "torch-load-unsafe");
+    assert_eq!(
+        (t.line, t.level, t.context),
+        (10, Level::Note, ExecContext::Function)
+    );
+    assert_eq!(hits.len(), 1, "{hits:#?}");
+}
+
+fn scan_pickle(s: &Scanner, name: &str) -> Vec<Hit> {
+    let bytes = std::fs::read(fixture(&format!("scan/pickles/{name}"))).unwrap();
+    s.scan(&remote(name, FileKind::Pickle, bytes))
+}
+
+#[test]
+fn pickle_payloads_in_every_protocol() {
+    let s = scanner();
+    for p in 0..=5 {
+        let hits = scan_pickle(&s, &format!("os_system_p{p}.pkl"));
+        let d = find(&hits, "pickle-dangerous-global");
+        assert_eq!(
+            (d.level, d.engine, d.context),
+            (Level::Error, Engine::Pickle, ExecContext::Unpickle)
+        );
+        // CPython pickles os.system as posix.system.
+        assert!(
+            d.message.contains("posix.system") || d.message.contains("os.system"),
+            "{}",
+            d.message
+        );
+        assert!(d.message.contains("REDUCE"), "p{p}: {}", d.message);
+        assert_eq!(hits.len(), 1, "p{p}: {hits:#?}");
+    }
+    let hits = scan_pickle(&s, "eval_p4.pkl");
+    assert!(
+        find(&hits, "pickle-dangerous-global")
+            .message
+            .contains("builtins.eval")
+    );
+}
+
+#[test]
+fn torch_checkpoints_zip_and_safe_globals() {
+    let s = scanner();
+    let hits = scan_repo_file(&s, "sc-evil/pickle-rce", "pytorch_model.bin");
+    let d = find(&hits, "pickle-dangerous-global");
+    assert!(d.message.contains("archive/data.pkl"), "{}", d.message);
+    assert_eq!(hits.len(), 1, "tensor rebuild globals are safe: {hits:#?}");
+    assert!(scan_repo_file(&s, "sc-benign/plain-checkpoint", "pytorch_model.bin").is_empty());
+    assert!(scan_pickle(&s, "state_dict_p2.pkl").is_empty());
+    let hits = scan_pickle(&s, "deflated_zip.pt");
+    assert!(
+        find(&hits, "pickle-dangerous-global")
+            .message
+            .contains("m/data.pkl")
+    );
+}
+
+#[test]
+fn pickle_unknown_and_truncated() {
+    let s = scanner();
+    let hits = scan_pickle(&s, "unknown_global_p4.pkl");
+    let u = find(&hits, "pickle-unknown-global");
+    assert_eq!(u.level, Level::Warning);
+    assert!(
+        u.message.contains("sc_custom_layers.Block"),
+        "{}",
+        u.message
+    );
+
+    let hits = scan_pickle(&s, "truncated_p4.pkl");
+    let b = find(&hits, "pickle-malformed");
+    assert!(b.message.contains("truncated"), "{}", b.message);
+    // The payload before the break is still reported.
+    assert_eq!(find(&hits, "pickle-dangerous-global").level, Level::Error);
+}
+
+#[test]
+fn signatures_run_on_other_files() {
+    let s = scanner();
+    let bytes = std::fs::read(fixture("scan/requirements.txt")).unwrap();
+    let hits = s.scan(&remote("requirements.txt", FileKind::Requirements, bytes));
+    let m = find(&hits, "crypto-miner");
+    assert_eq!((m.line, m.context), (3, ExecContext::File));
+}
+
+#[test]
+fn rules_command_lists_rules_as_json() {
+    let out = std::process::Command::new(bin())
+        .args(["rules", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for id in ["exec-dynamic", "reverse-shell", "pickle-dangerous-global"] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    assert_eq!(
+        v[0]["source"].as_str().map(|s| s.starts_with("builtin:")),
+        Some(true)
+    );
+}
+
+#[test]
+fn user_rules_are_added_and_errors_exit_2_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = "id: no-print\ntitle: print\ndescription: d\nhelp: h\ncwe: [CWE-1]\nlevel: note\nsecurity-severity: 1.0\nconfidence: low\nquery: |\n  (call function: (identifier) @f (#eq? @f \"print\")) @span\n";
+    std::fs::write(dir.path().join("no-print.yml"), good).unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["rules", "--rules"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no-print"));
+
+    let set = RuleSet::load(&[dir.path().to_path_buf()]).unwrap();
+    let hits = Scanner::new(&set).unwrap().scan(&remote(
+        "a.py",
+        FileKind::Python,
+        b"def f():\n    print(1)\n".to_vec(),
+    ));
+    assert_eq!(find(&hits, "no-print").line, 2);
+
+    let bad = good.replace("(identifier) @f", "(identifer) @f");
+    std::fs::write(dir.path().join("no-print.yml"), bad).unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["rules", "--rules"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-print.yml:10: tree-sitter query"), "{err}");
+}
