@@ -15,6 +15,7 @@ use clap::{Args, FromArgMatches};
 
 use crate::Outcome;
 use crate::cli::{ScanArgs, parse_level};
+use crate::report::github::escape_data;
 
 /// Where the SARIF file goes, relative to the workspace. Not under `RUNNER_TEMP`:
 /// that folder is not mounted into container actions.
@@ -643,13 +644,6 @@ pub fn write_outputs(
     file.write_all(text.as_bytes())
 }
 
-/// Escape a workflow command's message (`::notice::MESSAGE`).
-fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
 /// `hubwarden action`: plan from the environment, export the tokens, scan,
 /// write the outputs, upload.
 ///
@@ -671,9 +665,44 @@ pub fn run() -> anyhow::Result<Outcome> {
         unsafe { std::env::set_var(key, value) };
     }
     tracing::debug!(?plan, "action plan");
-    anyhow::bail!(
-        "action: the scan pipeline is not wired yet (planned a scan of {} with SARIF at {})",
-        plan.scan.path.display(),
-        plan.sarif_output
-    )
+    let scan_env = crate::pipeline::ScanEnv {
+        uri_root: Some(plan.workspace.clone()),
+        hub_options: None,
+    };
+    let result = crate::pipeline::run_scan(&plan.scan, &scan_env)?;
+    crate::pipeline::emit(&plan.scan, &result, &env)?;
+    let summary = result.report.summary.clone().unwrap_or_default();
+    if let Some(path) = &plan.outputs_file {
+        write_outputs(
+            path,
+            &plan.sarif_output,
+            summary.findings,
+            summary.errors,
+            summary.unverified,
+        )
+        .with_context(|| format!("writing the step outputs to {}", path.display()))?;
+    }
+    if plan.upload != UploadMode::Never {
+        let sarif = crate::report::sarif::render(&result.report, &result.rules, &result.render);
+        let uploaded = crate::report::upload::upload_sarif_text(
+            &sarif,
+            &plan.scan.github,
+            &env,
+            &crate::report::upload::UploadOptions::default(),
+        );
+        match (uploaded, plan.upload) {
+            (Ok(done), _) => println!(
+                "::notice title=hubwarden::{}",
+                escape_data(&format!("SARIF uploaded to code scanning ({done:?})"))
+            ),
+            // `auto`: code scanning may be off (private repo) or the token read-only;
+            // annotations, summary and exit code still do their job.
+            (Err(e), UploadMode::Auto) => println!(
+                "::notice title=hubwarden SARIF upload skipped::{}",
+                escape_data(&format!("{e:#}"))
+            ),
+            (Err(e), _) => return Err(e.context("uploading the SARIF (upload-sarif: true)")),
+        }
+    }
+    Ok(result.outcome)
 }

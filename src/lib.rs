@@ -82,11 +82,7 @@ fn init_tracing(verbose: u8) {
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Inventory(args) => report::inventory::run(&args),
-        Command::Scan(args) => {
-            let result = pipeline::run_scan(&args, &pipeline::ScanEnv::default())?;
-            println!("{}", report::inventory::render_json(&result.report));
-            Ok(result.outcome)
-        }
+        Command::Scan(args) => pipeline::scan_command(&args),
         Command::Rules(args) => scan::rules_command(&args),
         Command::Upload(args) => report::upload::run(&args),
         Command::Action => action::run(),

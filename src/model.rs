@@ -313,6 +313,10 @@ pub struct Finding {
     pub evidence: Option<Evidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// Index of the call in `Report::calls` this finding belongs to (several
+    /// calls can share one position, e.g. a loop over ids). Not in the JSON.
+    #[serde(skip)]
+    pub call: Option<usize>,
 }
 
 /// A problem with an input that did not stop the run.

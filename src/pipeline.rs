@@ -1,81 +1,227 @@
 //! The `scan` pipeline in-process: discover -> resolve -> fetch -> scan -> policy -> report.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 
 use crate::Outcome;
-use crate::cli::ScanArgs;
+use crate::cli::{ScanArgs, ScanFormat};
+use crate::config::Config;
 use crate::discover::{self, DiscoverOptions};
 use crate::hub::{HubOptions, Hubs, RepoSource};
-use crate::model::{CallReport, Report};
+use crate::model::{CallReport, Evidence, Finding, HubKind, RemoteFile, Report, RuleMeta};
+use crate::policy;
+use crate::report::{self, RenderOptions};
 use crate::resolve::{self, ResolveOptions};
+use crate::scan::{Hit, RuleSet, Scanner};
 
 /// Where the run happens, beyond the flags.
 #[derive(Debug, Clone, Default)]
 pub struct ScanEnv {
-    /// Folder that SARIF URIs are relative to (the checkout root). None: PATH itself.
+    /// Folder that SARIF and annotation paths are relative to (the checkout
+    /// root). None: ask git for the scanned folder's prefix, else PATH itself.
     pub uri_root: Option<PathBuf>,
     /// Hub endpoints and tokens; None: read from the process environment.
     pub hub_options: Option<HubOptions>,
 }
 
-/// Everything a scan produced.
+/// Everything a scan produced, ready to render.
 #[derive(Debug)]
 pub struct ScanResult {
     pub report: Report,
     pub outcome: Outcome,
+    /// Every rule that can appear in the report (scanner rules + policy rules).
+    pub rules: Vec<RuleMeta>,
+    pub render: RenderOptions,
+    /// Calls left out by `--diff-base` as unchanged.
+    pub unchanged: usize,
 }
 
-/// Run a whole scan and return the report (rendering is the caller's).
+/// Run a whole scan and return the report (rendering is `emit`'s).
 pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     let root = &args.path;
     if !root.exists() {
         anyhow::bail!("path does not exist: {}", root.display());
     }
-    let found = discover::discover(
-        root,
-        &DiscoverOptions {
-            exclude: args.exclude.clone(),
-        },
-    )?;
+    let mut config = Config::load(root, args.config.as_deref())?;
+    config.fail_on = args.fail_on.or(config.fail_on);
+    let offline = args.offline || config.offline.unwrap_or(false);
+    let mut exclude = config.exclude.clone();
+    exclude.extend(args.exclude.iter().cloned());
+
+    // Rules compile before any network work: a broken rule file fails the run fast.
+    let ruleset = RuleSet::load(&args.rules).map_err(|e| anyhow::anyhow!("rules: {e}"))?;
+    let scanner = Scanner::new(&ruleset).map_err(|e| anyhow::anyhow!("rules: {e}"))?;
+    let mut rules = ruleset.metas();
+    rules.extend(policy::rule_metas());
+
+    let discover_opts = DiscoverOptions { exclude };
+    let found = discover::discover(root, &discover_opts)?;
+    let mut calls: Vec<CallReport> = found
+        .calls
+        .into_iter()
+        .map(|site| CallReport { site, target: None })
+        .collect();
+
+    // --diff-base narrows the calls before anything is fetched.
+    let mut unchanged = 0;
+    if let Some(base) = &args.diff_base {
+        let outcome = policy::diff_base::changed_calls(
+            root,
+            base,
+            &calls,
+            &|dir: &Path| Ok(discover::discover(dir, &discover_opts)?.calls),
+            &HashMap::new(),
+        )
+        .with_context(|| format!("--diff-base {base}"))?;
+        unchanged = outcome.unchanged;
+        calls = outcome.kept;
+    }
 
     let hub_opts = env
         .hub_options
         .clone()
         .unwrap_or_else(HubOptions::from_env)
-        .with_cli(args.offline, args.mirror.clone(), args.cache_dir.clone());
+        .with_cli(offline, args.mirror.clone(), args.cache_dir.clone());
     let hubs = Hubs::new(hub_opts).context("setting up the hub clients")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let sites: Vec<_> = calls.iter().map(|c| c.site.clone()).collect();
     let targets = runtime.block_on(resolve::resolve_all(
         &hubs,
-        &found.calls,
+        &sites,
         &ResolveOptions::default(),
     ));
-    let calls: Vec<CallReport> = found
-        .calls
-        .into_iter()
-        .zip(targets)
-        .map(|(site, target)| CallReport {
-            site,
-            target: Some(target),
-        })
-        .collect();
-    let report = Report {
+    for (call, target) in calls.iter_mut().zip(targets) {
+        call.target = Some(target);
+    }
+    let stats = hubs.stats();
+    drop(runtime);
+
+    let mut findings = scan_targets(&scanner, &calls);
+    let sources = policy::fs_sources(root);
+    findings.extend(policy::policy_findings(&calls, &sources));
+    let applied = policy::apply(&config, &calls, findings, &sources);
+
+    let render = RenderOptions {
+        category: args.category.clone(),
+        color: RenderOptions::stdout_color(),
+        root: Some(root.clone()),
+        path_prefix: path_prefix(root, env.uri_root.as_deref()),
+        ..RenderOptions::default()
+    };
+    let mut report = Report {
         version: 1,
         calls,
         errors: found.errors,
-        stats: Some(hubs.stats()),
-        findings: None,
-        summary: None,
+        stats: Some(stats),
+        findings: Some(applied.findings),
+        summary: Some(applied.summary),
     };
+    let truncated = report::sarif::truncated_count(&report, &rules, &render);
+    if let Some(s) = report.summary.as_mut() {
+        s.truncated = truncated;
+    }
+    let outcome = report
+        .summary
+        .as_ref()
+        .map(policy::outcome)
+        .unwrap_or(Outcome::Clean);
     Ok(ScanResult {
         report,
-        outcome: Outcome::Clean,
+        outcome,
+        rules,
+        render,
+        unchanged,
     })
+}
+
+/// Scan every distinct remote file once (in parallel), then attach the hits to
+/// each call that would execute the file.
+fn scan_targets(scanner: &Scanner, calls: &[CallReport]) -> Vec<Finding> {
+    type Key = (HubKind, String, String, String);
+    let key =
+        |f: &RemoteFile| -> Key { (f.hub, f.repo_id.clone(), f.commit.clone(), f.path.clone()) };
+    let mut unique: HashMap<Key, &RemoteFile> = HashMap::new();
+    for call in calls {
+        for f in call.target.iter().flat_map(|t| &t.files) {
+            unique.entry(key(f)).or_insert(f);
+        }
+    }
+    let hits: HashMap<Key, Arc<Vec<Hit>>> = unique
+        .into_par_iter()
+        .map(|(k, f)| (k, Arc::new(scanner.scan(f))))
+        .collect();
+    let mut out = Vec::new();
+    for (index, call) in calls.iter().enumerate() {
+        let site = &call.site;
+        for f in call.target.iter().flat_map(|t| &t.files) {
+            let Some(file_hits) = hits.get(&key(f)) else {
+                continue;
+            };
+            for h in file_hits.iter() {
+                out.push(Finding {
+                    rule_id: h.rule_id.clone(),
+                    level: h.level,
+                    security_severity: h.security_severity,
+                    cwe: h.cwe.clone(),
+                    title: h.title.clone(),
+                    message: h.message.clone(),
+                    engine: h.engine,
+                    path: site.path.clone(),
+                    line: site.line,
+                    column: site.column,
+                    evidence: Some(Evidence {
+                        hub: f.hub,
+                        repo_id: f.repo_id.clone(),
+                        commit: f.commit.clone(),
+                        file: f.path.clone(),
+                        line: h.line,
+                        snippet: h.snippet.clone(),
+                        context: h.context,
+                    }),
+                    fix: None,
+                    call: Some(index),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The scanned folder as seen from the repository root (`sub/dir/`), so SARIF
+/// URIs and annotations point at real files of the checkout.
+fn path_prefix(root: &Path, uri_root: Option<&Path>) -> String {
+    let abs = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    if let Some(base) = uri_root {
+        return relative_uri(&abs(root), &abs(base))
+            .filter(|s| !s.is_empty())
+            .map(|s| format!("{s}/"))
+            .unwrap_or_default();
+    }
+    let dir = if root.is_dir() {
+        root.to_path_buf()
+    } else {
+        root.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    std::process::Command::new("git")
+        .args(["-c", "safe.directory=*", "rev-parse", "--show-prefix"])
+        .current_dir(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &dir
+        })
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
 }
 
 /// `path` relative to `base` with `/` separators, when it is inside it.
@@ -86,4 +232,68 @@ pub fn relative_uri(path: &Path, base: &Path) -> Option<String> {
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
     Some(parts.join("/"))
+}
+
+/// Write what the flags ask for: stdout in `--format`, `--sarif FILE`,
+/// `--json FILE`, and the job summary when `$GITHUB_STEP_SUMMARY` is set and the
+/// format is `github`.
+pub fn emit(
+    args: &ScanArgs,
+    result: &ScanResult,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<()> {
+    let ScanResult {
+        report,
+        rules,
+        render,
+        ..
+    } = result;
+    let mut out = report::render(args.format, report, rules, render);
+    if result.unchanged > 0 && args.format == ScanFormat::Text {
+        out.push_str(&format!(
+            "{} unchanged call(s) left out by --diff-base\n",
+            result.unchanged
+        ));
+    }
+    print!("{out}");
+    if let Some(path) = &args.sarif {
+        let sarif = report::sarif::render(report, rules, render);
+        write_file(path, &sarif)?;
+    }
+    if let Some(path) = &args.json {
+        write_file(path, &report::render_json(report))?;
+    }
+    if args.format == ScanFormat::Github {
+        let md = report::summary_markdown(report, rules);
+        report::github::append_step_summary(&md, env).context("writing the job summary")?;
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The `scan` command: run, write the outputs, upload when asked.
+pub fn scan_command(args: &ScanArgs) -> Result<Outcome> {
+    let env = |k: &str| std::env::var(k).ok();
+    let result = run_scan(args, &ScanEnv::default())?;
+    emit(args, &result, &env)?;
+    if args.upload {
+        let sarif = report::sarif::render(&result.report, &result.rules, &result.render);
+        match report::upload::upload_sarif_text(
+            &sarif,
+            &args.github,
+            &env,
+            &report::upload::UploadOptions::default(),
+        ) {
+            Ok(done) => eprintln!("hubwarden: SARIF uploaded ({done:?})"),
+            // The findings still decide the exit code; the upload problem is reported.
+            Err(e) => eprintln!("hubwarden: upload failed: {e:#}"),
+        }
+    }
+    Ok(result.outcome)
 }

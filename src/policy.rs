@@ -178,7 +178,7 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
         .collect();
     let mut out = Vec::new();
     let mut cache: HashMap<String, Option<String>> = HashMap::new();
-    for c in calls {
+    for (index, c) in calls.iter().enumerate() {
         let s = &c.site;
         let repo = s.repo_id.as_deref().unwrap_or("<unresolved id>");
         let commit = c.target.as_ref().and_then(|t| t.commit.as_deref());
@@ -203,6 +203,7 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                 column: s.column.max(1),
                 evidence: None,
                 fix,
+                call: Some(index),
             });
         };
         let executes = executes_remote_code(c);
@@ -210,7 +211,9 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
             let at = commit
                 .map(|c| format!(" at commit {c}"))
                 .unwrap_or_default();
-            let why = if s.gate == "true" {
+            let why = if s.gate == "true" && s.platform == Platform::PytorchHub {
+                "trust_repo=True".to_string()
+            } else if s.gate == "true" {
                 "trust_remote_code=True".to_string()
             } else if s.platform == Platform::Modelscope
                 && repo
@@ -308,13 +311,17 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                 );
             }
             if t.refused_remote_code {
-                push(
-                    GATE_FALSE_NEEDS_REMOTE_CODE,
+                let message = if s.gate == "false" {
                     format!(
                         "trust_remote_code is False but {repo} needs remote code: the load will fail."
-                    ),
-                    None,
-                );
+                    )
+                } else {
+                    format!(
+                        "The trust gate is {:?} but {repo} needs remote code: without a terminal (CI) the load fails, and on a terminal the library asks, where \"y\" runs the remote files.",
+                        s.gate
+                    )
+                };
+                push(GATE_FALSE_NEEDS_REMOTE_CODE, message, None);
             }
         }
     }
@@ -324,6 +331,7 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
 /// Finds the call a finding belongs to: same path, line and column, else the
 /// first call on that line.
 pub struct SiteIndex<'a> {
+    calls: &'a [CallReport],
     exact: HashMap<(&'a str, u32, u32), &'a CallReport>,
     by_line: HashMap<(&'a str, u32), &'a CallReport>,
 }
@@ -339,7 +347,11 @@ impl<'a> SiteIndex<'a> {
                 .or_insert(c);
             by_line.entry((p, c.site.line)).or_insert(c);
         }
-        SiteIndex { exact, by_line }
+        SiteIndex {
+            calls,
+            exact,
+            by_line,
+        }
     }
 
     pub fn get(&self, path: &str, line: u32, column: u32) -> Option<&'a CallReport> {
@@ -350,7 +362,10 @@ impl<'a> SiteIndex<'a> {
     }
 
     pub fn of(&self, f: &Finding) -> Option<&'a CallReport> {
-        self.get(&f.path, f.line, f.column)
+        f.call
+            .and_then(|i| self.calls.get(i))
+            .filter(|c| c.site.path == f.path && c.site.line == f.line)
+            .or_else(|| self.get(&f.path, f.line, f.column))
     }
 }
 

@@ -696,6 +696,7 @@ fn many_findings(n: usize) -> Report {
                 context: ExecContext::Function,
             }),
             fix: None,
+            call: None,
         });
     }
     report.findings = Some(fs);
