@@ -30,7 +30,7 @@ pub struct Config {
     /// Trusted organisations, repositories or exact commits.
     #[serde(default)]
     pub allow: Vec<AllowEntry>,
-    /// Per-rule overrides: `{rule-id: {level: warning}}` or `{rule-id: off}`.
+    /// Per-rule overrides: `{rule-id: warning}`, `{rule-id: {level: warning}}` or `{rule-id: off}`.
     #[serde(default)]
     pub rules: BTreeMap<String, RuleOverride>,
     /// Make no network request (`--offline` wins when set).
@@ -120,12 +120,13 @@ impl<'de> Deserialize<'de> for RuleOverride {
         impl<'de> Visitor<'de> for V {
             type Value = RuleOverride;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("`off` or a map `{level: note|warning|error}`")
+                f.write_str("`off`, a level (`note`, `warning`, `error`) or a map `{level: ...}`")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RuleOverride, E> {
-                match v {
-                    "off" => Ok(RuleOverride::Off),
-                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+                match (v, Level::parse(v)) {
+                    ("off", _) => Ok(RuleOverride::Off),
+                    (_, Some(level)) => Ok(RuleOverride::Level(level)),
+                    (other, None) => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
                 }
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<RuleOverride, E> {

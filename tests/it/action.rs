@@ -691,7 +691,7 @@ fn workflows_pin_every_action_by_commit() {
 
 #[test]
 fn the_guide_shows_the_example_workflow_verbatim() {
-    let guide = repo_file("docs/github-action.md");
+    let guide = repo_file("README.md");
     let example = repo_file("examples/workflows/hubwarden.yml");
     let start = guide.find("<!-- example-workflow:start").unwrap();
     let block = &guide[start..];
@@ -702,7 +702,7 @@ fn the_guide_shows_the_example_workflow_verbatim() {
 
 #[test]
 fn the_guide_documents_every_input_and_output() {
-    let guide = repo_file("docs/github-action.md");
+    let guide = repo_file("README.md");
     let action = action_yml();
     for name in keys(&action["inputs"])
         .iter()
@@ -710,7 +710,7 @@ fn the_guide_documents_every_input_and_output() {
     {
         assert!(
             guide.contains(&format!("\n| `{name}` |")),
-            "docs/github-action.md has no table row for `{name}`"
+            "README.md has no table row for `{name}`"
         );
     }
 }
