@@ -539,45 +539,34 @@ const METHODS: &[&str] = &[
     "fromfile",
 ];
 
-/// Library roots a file must mention (as bytes) before it is parsed.
-pub const LIBRARY_TOKENS: &[&str] = &[
-    "transformers",
-    "datasets",
-    "diffusers",
-    "sentence_transformers",
-    "vllm",
-    "peft",
-    "huggingface_hub",
-    "torch",
-    "modelscope",
-    "pycsghub",
-    "paddle",
-    "mmengine",
-    "mmcv",
-    "custom_generate",
+/// The byte prefilter, as data: a file is parsed only if it imports one of
+/// these libraries (at the start of a line, not via a relative import) and
+/// also contains one of that library's loader words (a regex). Names are only
+/// resolved through imports, so a file failing this cannot yield a call.
+pub const PREFILTER: &[(&str, &str)] = &[
+    ("transformers", HF_WORDS),
+    ("diffusers", HF_WORDS),
+    ("peft", HF_WORDS),
+    ("modelscope", HF_WORDS),
+    ("pycsghub", HF_WORDS),
+    ("datasets", "load_dataset|get_dataset_config_names"),
+    (
+        "sentence_transformers",
+        "SentenceTransformer|CrossEncoder|SparseEncoder",
+    ),
+    ("vllm", "LLM|EngineArgs"),
+    ("huggingface_hub", "snapshot_download|hf_hub_download"),
+    ("torch", r"\bhub\b"),
+    ("paddle", r"\bhub\b"),
+    ("paddlehub", r"\bhub\b|Module|\bload\b|\blist\b|\bhelp\b"),
+    ("mmengine", "fromfile"),
+    ("mmcv", "fromfile"),
 ];
 
-/// Loader names a file must also mention before it is parsed.
-pub const LOADER_TOKENS: &[&str] = &[
-    "from_pretrained",
-    "from_config",
-    "pipeline",
-    "load_dataset",
-    "get_dataset_config_names",
-    "snapshot_download",
-    "hf_hub_download",
-    "model_file_download",
-    "hub",
-    "Module",
-    "LLM",
-    "EngineArgs",
-    "SentenceTransformer",
-    "CrossEncoder",
-    "SparseEncoder",
-    "fromfile",
-    "custom_generate",
-    "MsDataset",
-];
+const HF_WORDS: &str = "from_pretrained|from_config|pipeline|snapshot_download|model_file_download|MsDataset|load_dataset|get_dataset_config_names";
+
+/// A call recognised without any import (`model.generate(custom_generate=...)`).
+pub const IMPORT_FREE_WORD: &str = "custom_generate";
 
 /// Reduce a qualified name to the catalogue's key: the root package, then the
 /// class (for methods in [`METHODS`]) and the function. Submodule paths vary

@@ -45,22 +45,57 @@ pub enum DiscoverError {
     BadGlob { glob: String, message: String },
 }
 
-fn alternation(words: &[&str]) -> Regex {
-    let pat = words
-        .iter()
-        .map(|w| regex::escape(w))
-        .collect::<Vec<_>>()
-        .join("|");
-    // Built from escaped literals: always a valid pattern.
-    Regex::new(&pat).expect("literal alternation")
+/// The compiled prefilter: one regex finds the imported libraries, then each
+/// library's own loader words are checked.
+struct Prefilter {
+    imports: Regex,
+    words: Vec<(&'static str, Regex)>,
 }
 
-/// A file is parsed only if it names a hub library and a loader entry point.
-static LIBS: LazyLock<Regex> = LazyLock::new(|| alternation(catalogue::LIBRARY_TOKENS));
-static LOADERS: LazyLock<Regex> = LazyLock::new(|| alternation(catalogue::LOADER_TOKENS));
+static PREFILTER: LazyLock<Option<Prefilter>> = LazyLock::new(|| {
+    let libs = catalogue::PREFILTER
+        .iter()
+        .map(|(l, _)| regex::escape(l))
+        .collect::<Vec<_>>()
+        .join("|");
+    let imports = Regex::new(&format!(
+        r"(?m)^[ \t]*(?:from[ \t]+({libs})\b|import[ \t][^\n#]*?\b({libs})\b)"
+    ))
+    .ok()?;
+    let words = catalogue::PREFILTER
+        .iter()
+        .map(|(l, w)| Regex::new(w).ok().map(|r| (*l, r)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Prefilter { imports, words })
+});
 
 fn prefilter(bytes: &[u8]) -> bool {
-    LIBS.is_match(bytes) && LOADERS.is_match(bytes)
+    if memchr::memmem::find(bytes, catalogue::IMPORT_FREE_WORD.as_bytes()).is_some() {
+        return true;
+    }
+    // Unreachable unless the table in `catalogue` is edited into an invalid
+    // regex; then parse everything rather than miss a call.
+    let Some(p) = PREFILTER.as_ref() else {
+        return true;
+    };
+    let mut seen: Vec<&[u8]> = Vec::new();
+    for c in p.imports.captures_iter(bytes) {
+        let Some(lib) = c.get(1).or_else(|| c.get(2)) else {
+            continue;
+        };
+        let lib = lib.as_bytes();
+        if seen.contains(&lib) {
+            continue;
+        }
+        seen.push(lib);
+        if p.words
+            .iter()
+            .any(|(l, w)| l.as_bytes() == lib && w.is_match(bytes))
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// Walk `root` and return every loader call.

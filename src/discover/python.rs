@@ -3,7 +3,8 @@
 //! name lookups then follow Python's scoping closely enough to tell the
 //! library's `pipeline` from a local function of the same name.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use tree_sitter::{Node, Tree};
 
@@ -66,6 +67,59 @@ fn line_of(n: Node<'_>) -> u32 {
     u32::try_from(n.start_position().row + 1).unwrap_or(u32::MAX)
 }
 
+/// Grammar ids of the node kinds the index walk dispatches on (comparing ids is
+/// much cheaper than comparing kind names, which tree-sitter builds with strlen).
+pub struct Kinds {
+    call: u16,
+    import_statement: u16,
+    import_from_statement: u16,
+    assignment: u16,
+    augmented_assignment: u16,
+    named_expression: u16,
+    function_definition: u16,
+    class_definition: u16,
+    lambda: u16,
+    for_statement: u16,
+    for_in_clause: u16,
+    as_pattern: u16,
+    with_item: u16,
+    comment: u16,
+    string_content: u16,
+    body: Option<std::num::NonZeroU16>,
+}
+
+static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
+    let lang: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+    let id = |name: &str| lang.id_for_node_kind(name, true);
+    Kinds {
+        call: id("call"),
+        import_statement: id("import_statement"),
+        import_from_statement: id("import_from_statement"),
+        assignment: id("assignment"),
+        augmented_assignment: id("augmented_assignment"),
+        named_expression: id("named_expression"),
+        function_definition: id("function_definition"),
+        class_definition: id("class_definition"),
+        lambda: id("lambda"),
+        for_statement: id("for_statement"),
+        for_in_clause: id("for_in_clause"),
+        as_pattern: id("as_pattern"),
+        with_item: id("with_item"),
+        comment: id("comment"),
+        string_content: id("string_content"),
+        body: lang.field_id_for_name("body"),
+    }
+});
+
+/// The enclosing node of the cursor's position during the index walk.
+struct Frame {
+    /// Scope of the parent node itself.
+    outer: usize,
+    /// The parent's own scope id when it is a def, class or lambda.
+    inner: Option<usize>,
+    lambda: bool,
+}
+
 fn is_scope(kind: &str) -> bool {
     matches!(kind, "function_definition" | "lambda" | "class_definition")
 }
@@ -81,109 +135,133 @@ impl<'t> Index<'t> {
             attrs: HashMap::new(),
             stars: Vec::new(),
         };
-        let mut classes: Vec<usize> = Vec::new();
-        // An explicit stack: deeply nested expressions would overflow the thread stack.
-        let mut stack: Vec<(Node<'t>, usize)> = vec![(tree.root_node(), MODULE)];
-        while let Some((node, scope)) = stack.pop() {
-            let mut child_scope = scope;
-            match node.kind() {
-                "import_statement" => idx.import(node, scope),
-                "import_from_statement" => idx.import_from(node, scope),
-                "function_definition" => {
-                    if let Some(name) = node.child_by_field_name("name") {
-                        idx.bind(name, scope, node, BindKind::Other);
-                    }
-                    if let Some(params) = node.child_by_field_name("parameters") {
-                        idx.params(node, params);
-                    }
-                    child_scope = node.id();
-                }
-                "lambda" => {
-                    if let Some(params) = node.child_by_field_name("parameters") {
-                        let mut ids = Vec::new();
-                        collect_identifiers(params, &mut ids);
-                        for id in ids {
-                            idx.bind(id, node.id(), node, BindKind::Other);
-                        }
-                    }
-                    child_scope = node.id();
-                }
-                "class_definition" => {
-                    if let Some(name) = node.child_by_field_name("name") {
-                        idx.bind(name, scope, node, BindKind::Other);
-                    }
-                    child_scope = node.id();
-                    classes.push(node.id());
-                }
-                "assignment" => idx.assignment(node, scope, classes.contains(&scope)),
-                "augmented_assignment" => {
-                    if let Some(left) = node.child_by_field_name("left")
-                        && left.kind() == "identifier"
-                    {
-                        idx.bind(left, scope, node, BindKind::Other);
-                    }
-                }
-                "named_expression" => {
-                    if let (Some(name), Some(value)) = (
-                        node.child_by_field_name("name"),
-                        node.child_by_field_name("value"),
-                    ) {
-                        idx.bind(name, scope, node, BindKind::Assign(value));
-                    }
-                }
-                "for_statement" | "for_in_clause" => {
-                    if let (Some(left), Some(right)) = (
-                        node.child_by_field_name("left"),
-                        node.child_by_field_name("right"),
-                    ) {
-                        // A comprehension's clause follows its element expression.
-                        let stmt = if node.kind() == "for_in_clause" {
-                            node.parent().unwrap_or(node)
-                        } else {
-                            node
-                        };
-                        if left.kind() == "identifier" {
-                            idx.bind(left, scope, stmt, BindKind::For(right));
-                        } else {
-                            let mut ids = Vec::new();
-                            collect_identifiers(left, &mut ids);
-                            for id in ids {
-                                idx.bind(id, scope, stmt, BindKind::Other);
-                            }
-                        }
-                    }
-                }
-                "as_pattern" | "with_item" => {
-                    if let Some(alias) = node.child_by_field_name("alias") {
-                        let mut ids = Vec::new();
-                        collect_identifiers(alias, &mut ids);
-                        for id in ids {
-                            idx.bind(id, scope, node, BindKind::Other);
-                        }
-                    }
-                }
-                "call" => {
-                    idx.calls.push(node);
-                    idx.argparse_option(node);
-                }
-                // Nothing callable lives inside a plain string; f-string
-                // interpolations are real code and stay.
-                "comment" => continue,
-                _ => {}
+        let mut classes: HashSet<usize> = HashSet::new();
+        let k = &*KINDS;
+        // One cursor for the whole walk (no recursion: deeply nested expressions
+        // would overflow the thread stack; no per-node allocation).
+        let mut frames: Vec<Frame> = Vec::new();
+        let mut cursor = tree.walk();
+        'walk: loop {
+            let node = cursor.node();
+            let scope = match frames.last() {
+                None => MODULE,
+                Some(f) => match f.inner {
+                    Some(id) if f.lambda || (k.body.is_some() && cursor.field_id() == k.body) => id,
+                    _ => f.outer,
+                },
+            };
+            let kid = node.kind_id();
+            let descend = idx.visit(node, kid, scope, &mut classes, k);
+            if descend && cursor.goto_first_child() {
+                let own =
+                    kid == k.function_definition || kid == k.class_definition || kid == k.lambda;
+                frames.push(Frame {
+                    outer: scope,
+                    inner: own.then(|| node.id()),
+                    lambda: kid == k.lambda,
+                });
+                continue;
             }
-            let mut cursor = node.walk();
-            let children: Vec<Node<'t>> = node.children(&mut cursor).collect();
-            for c in children.into_iter().rev() {
-                let in_body = is_scope(node.kind()) && node.child_by_field_name("body") == Some(c);
-                let s = if in_body || node.kind() == "lambda" {
-                    child_scope
-                } else {
-                    scope
-                };
-                stack.push((c, s));
+            loop {
+                if cursor.goto_next_sibling() {
+                    continue 'walk;
+                }
+                if !cursor.goto_parent() {
+                    break 'walk;
+                }
+                frames.pop();
             }
         }
         idx
+    }
+
+    /// Record what one node binds; false to skip its subtree.
+    fn visit(
+        &mut self,
+        node: Node<'t>,
+        kid: u16,
+        scope: usize,
+        classes: &mut HashSet<usize>,
+        k: &Kinds,
+    ) -> bool {
+        let idx = self;
+        if kid == k.call {
+            idx.calls.push(node);
+            idx.argparse_option(node);
+        } else if kid == k.import_statement {
+            idx.import(node, scope);
+        } else if kid == k.import_from_statement {
+            idx.import_from(node, scope);
+        } else if kid == k.assignment {
+            idx.assignment(node, scope, classes.contains(&scope));
+        } else if kid == k.function_definition {
+            if let Some(name) = node.child_by_field_name("name") {
+                idx.bind(name, scope, node, BindKind::Other);
+            }
+            if let Some(params) = node.child_by_field_name("parameters") {
+                idx.params(node, params);
+            }
+        } else if kid == k.lambda {
+            if let Some(params) = node.child_by_field_name("parameters") {
+                let mut ids = Vec::new();
+                collect_identifiers(params, &mut ids);
+                for id in ids {
+                    idx.bind(id, node.id(), node, BindKind::Other);
+                }
+            }
+        } else if kid == k.class_definition {
+            if let Some(name) = node.child_by_field_name("name") {
+                idx.bind(name, scope, node, BindKind::Other);
+            }
+            classes.insert(node.id());
+        } else if kid == k.augmented_assignment {
+            if let Some(left) = node.child_by_field_name("left")
+                && left.kind() == "identifier"
+            {
+                idx.bind(left, scope, node, BindKind::Other);
+            }
+        } else if kid == k.named_expression {
+            if let (Some(name), Some(value)) = (
+                node.child_by_field_name("name"),
+                node.child_by_field_name("value"),
+            ) {
+                idx.bind(name, scope, node, BindKind::Assign(value));
+            }
+        } else if kid == k.for_statement || kid == k.for_in_clause {
+            if let (Some(left), Some(right)) = (
+                node.child_by_field_name("left"),
+                node.child_by_field_name("right"),
+            ) {
+                // A comprehension's clause follows its element expression.
+                let stmt = if kid == k.for_in_clause {
+                    node.parent().unwrap_or(node)
+                } else {
+                    node
+                };
+                if left.kind() == "identifier" {
+                    idx.bind(left, scope, stmt, BindKind::For(right));
+                } else {
+                    let mut ids = Vec::new();
+                    collect_identifiers(left, &mut ids);
+                    for id in ids {
+                        idx.bind(id, scope, stmt, BindKind::Other);
+                    }
+                }
+            }
+        } else if kid == k.as_pattern || kid == k.with_item {
+            if let Some(alias) = node.child_by_field_name("alias") {
+                let mut ids = Vec::new();
+                collect_identifiers(alias, &mut ids);
+                for id in ids {
+                    idx.bind(id, scope, node, BindKind::Other);
+                }
+            }
+        } else if kid == k.comment || kid == k.string_content {
+            // Nothing callable lives in a comment or the text of a string;
+            // f-string interpolations are siblings of the text and stay.
+            return false;
+        }
+        true
     }
 
     fn bind(&mut self, name: Node<'t>, scope: usize, stmt: Node<'t>, kind: BindKind<'t>) {
