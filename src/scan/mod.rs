@@ -153,9 +153,14 @@ impl Scanner {
     /// Same as `scan`, for bytes of a given kind.
     pub fn scan_bytes(&self, kind: FileKind, src: &[u8]) -> Vec<Hit> {
         let mut hits = Vec::new();
-        let tree = match kind {
-            FileKind::Python if src.len() <= MAX_PARSE_BYTES => query::parse(src),
-            _ => None,
+        let yara = self.yara_matches(src);
+        let python = kind == FileKind::Python && src.len() <= MAX_PARSE_BYTES;
+        // Parsing dominates the cost: only parse when a rule can match, or to place a
+        // signature match in its import-time or function context.
+        let tree = if python && (!yara.is_empty() || self.inner.engine.wants(src)) {
+            query::parse(src)
+        } else {
+            None
         };
         if let Some(tree) = &tree {
             self.query_hits(tree, src, &mut hits);
@@ -163,7 +168,10 @@ impl Scanner {
         if kind == FileKind::Pickle {
             self.pickle_hits(src, &mut hits);
         }
-        self.yara_hits(src, tree.as_ref(), kind, &mut hits);
+        if kind == FileKind::Requirements {
+            requirements_hits(src, &mut hits);
+        }
+        self.yara_hits(yara, src, tree.as_ref(), kind, &mut hits);
         hits.sort_by(|a, b| (a.line, a.column, &a.rule_id).cmp(&(b.line, b.column, &b.rule_id)));
         hits
     }
@@ -197,15 +205,10 @@ impl Scanner {
         }
     }
 
-    fn yara_hits(
-        &self,
-        src: &[u8],
-        tree: Option<&tree_sitter::Tree>,
-        kind: FileKind,
-        hits: &mut Vec<Hit>,
-    ) {
+    /// (namespace:identifier, first match range) of each matching YARA rule.
+    fn yara_matches(&self, src: &[u8]) -> Vec<(String, usize, usize)> {
         let inner = &self.inner;
-        let found: Vec<(String, usize, usize)> = YARA.with(|cell| {
+        YARA.with(|cell| {
             let mut pool = cell.borrow_mut();
             let idx = match pool.iter().position(|(k, _)| *k == inner.key) {
                 Some(i) => i,
@@ -243,7 +246,18 @@ impl Scanner {
                     Vec::new()
                 }
             }
-        });
+        })
+    }
+
+    fn yara_hits(
+        &self,
+        found: Vec<(String, usize, usize)>,
+        src: &[u8],
+        tree: Option<&tree_sitter::Tree>,
+        kind: FileKind,
+        hits: &mut Vec<Hit>,
+    ) {
+        let inner = &self.inner;
         for (key, start, end) in found {
             let Some(meta) = inner.yara_meta.get(&key) else {
                 continue;
@@ -362,6 +376,74 @@ impl Scanner {
                 context: ExecContext::Unpickle,
             });
         }
+    }
+}
+
+pub(crate) const REQUIREMENTS: &str = "requirements-remote-source";
+
+/// The requirements check, as a rule.
+pub(crate) fn requirements_meta() -> RuleMeta {
+    let description = "Flags lines of a requirements file that a remote repo makes pip install from somewhere other than the default index: direct URLs, VCS links, editable installs, extra or replacement indexes, trusted hosts, find-links.";
+    RuleMeta {
+        id: REQUIREMENTS.to_string(),
+        title: "Requirements install from an unreviewed source".to_string(),
+        description: description.to_string(),
+        help: format!(
+            "## What it does\n{description}\n\n## Why is this bad\nInstalling a package runs its build code. A URL, a VCS link or an extra index lets the repo author (or whoever controls that host) choose that code, and an extra index enables dependency confusion.\n\n## Example\n```\n--extra-index-url https://pypi.example.invalid/simple\nkernels @ https://dl.example.invalid/k.whl\n```\n\n## References\n- https://cwe.mitre.org/data/definitions/494.html\n- https://pip.pypa.io/en/stable/reference/requirements-file-format/"
+        ),
+        cwe: vec!["CWE-494".to_string()],
+        level: Level::Warning,
+        security_severity: 6.5,
+        confidence: "high".to_string(),
+        engine: Engine::Query,
+        source: "builtin:src/scan/mod.rs".to_string(),
+    }
+}
+
+fn requirements_hits(src: &[u8], hits: &mut Vec<Hit>) {
+    let meta = requirements_meta();
+    let text = String::from_utf8_lossy(src);
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split(" #").next().unwrap_or(raw).trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let lower = line.to_ascii_lowercase();
+        let why = if [
+            "--index-url",
+            "--extra-index-url",
+            "-i ",
+            "--trusted-host",
+            "--find-links",
+            "-f ",
+        ]
+        .iter()
+        .any(|o| lower.starts_with(o))
+        {
+            "changes where pip looks for packages"
+        } else if lower.starts_with("-e ") || lower.starts_with("--editable") {
+            "installs an editable project"
+        } else if lower.contains("git+") || lower.contains("hg+") || lower.contains("svn+") {
+            "installs from a VCS link"
+        } else if lower.contains("http://") || lower.contains("https://") || lower.contains("file:")
+        {
+            "installs from a direct URL"
+        } else {
+            continue;
+        };
+        hits.push(Hit {
+            rule_id: meta.id.clone(),
+            level: meta.level,
+            security_severity: meta.security_severity,
+            cwe: meta.cwe.clone(),
+            title: meta.title.clone(),
+            message: format!("pip install {why}; runs when the requirements are installed"),
+            engine: Engine::Query,
+            line: i as u32 + 1,
+            column: 1,
+            snippet: cap(line),
+            context: ExecContext::File,
+        });
     }
 }
 

@@ -11,6 +11,8 @@ use crate::model::ExecContext;
 /// All query rules as one compiled query; `pattern_rule[i]` is the rule of pattern `i`.
 pub(crate) struct QueryEngine {
     query: Option<Query>,
+    /// Union of the rules' prefilters; `None` when some rule has none (always parse).
+    prefilter: Option<regex::bytes::Regex>,
     pattern_rule: Vec<usize>,
     span: u32,
 }
@@ -48,6 +50,7 @@ impl QueryEngine {
         if rules.is_empty() {
             return Ok(QueryEngine {
                 query: None,
+                prefilter: None,
                 pattern_rule: Vec::new(),
                 span: 0,
             });
@@ -74,11 +77,32 @@ impl QueryEngine {
             })
             .collect();
         let span = query.capture_index_for_name("span").unwrap_or(u32::MAX);
+        let prefilter = rules
+            .iter()
+            .map(|r| r.prefilter.as_ref().map(|p| format!("(?:{p})")))
+            .collect::<Option<Vec<_>>>()
+            .map(|parts| {
+                regex::bytes::RegexBuilder::new(&parts.join("|"))
+                    .size_limit(64 << 20)
+                    .build()
+                    .map_err(|e| RuleError {
+                        file: "prefilters".to_string(),
+                        line: 0,
+                        message: format!("combined prefilter regex: {e}"),
+                    })
+            })
+            .transpose()?;
         Ok(QueryEngine {
             query: Some(query),
+            prefilter,
             pattern_rule,
             span,
         })
+    }
+
+    /// Whether any query rule can match these bytes (false: no need to parse).
+    pub(crate) fn wants(&self, src: &[u8]) -> bool {
+        self.query.is_some() && self.prefilter.as_ref().is_none_or(|p| p.is_match(src))
     }
 
     pub(crate) fn run(&self, tree: &Tree, src: &[u8]) -> Vec<RawMatch> {

@@ -57,6 +57,10 @@ struct QueryRuleFile {
     /// What the finding says (default: the title).
     #[serde(default)]
     message: Option<String>,
+    /// A regex that every file the query can match contains; files that contain no
+    /// rule's prefilter are not parsed at all (most files, which keeps scans fast).
+    #[serde(default)]
+    prefilter: Option<String>,
     query: String,
     #[serde(default)]
     examples: Examples,
@@ -79,6 +83,7 @@ pub struct QueryRule {
     pub import_time_level: Level,
     pub message: String,
     pub query_src: String,
+    pub prefilter: Option<String>,
     pub examples: Examples,
 }
 
@@ -221,6 +226,15 @@ fn load_query_rule(origin: &str, source: &str, text: &str) -> Result<QueryRule, 
         None => raise(level),
     };
     let confidence = check_confidence(origin, key_line(text, "confidence"), &raw.confidence)?;
+    if let Some(p) = &raw.prefilter {
+        regex::bytes::Regex::new(p).map_err(|e| {
+            RuleError::new(
+                origin,
+                key_line(text, "prefilter"),
+                format!("prefilter regex: {e}"),
+            )
+        })?;
+    }
     let query_line = key_line(text, "query");
     let query = Query::new(&python_language(), &raw.query).map_err(|e| {
         // A block scalar (`query: |`) starts on the next line.
@@ -262,6 +276,7 @@ fn load_query_rule(origin: &str, source: &str, text: &str) -> Result<QueryRule, 
         },
         import_time_level,
         query_src: raw.query,
+        prefilter: raw.prefilter,
         examples: raw.examples,
     })
 }
@@ -513,6 +528,7 @@ impl RuleSet {
         let mut out: Vec<RuleMeta> = self.query.iter().map(|r| r.meta.clone()).collect();
         out.extend(self.yara.iter().map(|r| r.meta.clone()));
         out.extend(super::pickle::metas());
+        out.push(super::requirements_meta());
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
     }
@@ -577,6 +593,21 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.line, 5, "{e}");
+    }
+
+    #[test]
+    fn yara_error_line_is_relative_to_its_own_file() {
+        let ok = "rule a {\n  meta:\n    title = \"t\"\n    description = \"d\"\n    cwe = \"CWE-1\"\n    level = \"note\"\n    security_severity = \"1.0\"\n    confidence = \"low\"\n  condition:\n    true\n}\n";
+        let e = RuleSet::from_files(vec![
+            ("r/a.yar".into(), "r/a.yar".into(), ok.into()),
+            (
+                "r/b.yar".into(),
+                "r/b.yar".into(),
+                "rule b {\n  condition:\n    nope\n}\n".into(),
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("r/b.yar", 3), "{e}");
     }
 
     #[test]

@@ -364,6 +364,12 @@ fn signatures_run_on_other_files() {
     let hits = s.scan(&remote("requirements.txt", FileKind::Requirements, bytes));
     let m = find(&hits, "crypto-miner");
     assert_eq!((m.line, m.context), (3, ExecContext::File));
+    let req: Vec<u32> = hits
+        .iter()
+        .filter(|h| h.rule_id == "requirements-remote-source")
+        .map(|h| h.line)
+        .collect();
+    assert_eq!(req, [2, 3], "{hits:#?}");
 }
 
 #[test]

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Scan throughput: hubwarden's scan engines vs bandit (matching checks) and semgrep
+# (bench/semgrep.yml) over the same .py corpus (this machine's Python stdlib and
+# site-packages by default). Reports wall time, ratios and peak RSS (/usr/bin/time -v).
+#
+#   bench/scan.sh [CORPUS_DIR]
+# Needs bandit and semgrep on PATH (pip install bandit semgrep) and /usr/bin/time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target}"
+SRC="${1:-$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')}"
+CORPUS="${BENCH_CORPUS:-/tmp/hubwarden-bench-corpus}"
+OUT="${BENCH_OUT:-/tmp/hubwarden-bench}"
+mkdir -p "$OUT"
+
+# A private copy with only the .py files, so that all three tools see the same input.
+if [ ! -d "$CORPUS" ]; then
+  mkdir -p "$CORPUS"
+  (cd "$SRC" && find . -name '*.py' -type f -print0 | tar --null -T - -cf -) | tar -C "$CORPUS" -xf -
+fi
+FILES=$(find "$CORPUS" -name '*.py' -type f | wc -l)
+BYTES=$(find "$CORPUS" -name '*.py' -type f -print0 | du -cb --files0-from=- | tail -1 | cut -f1)
+echo "corpus: $CORPUS ($FILES files, $BYTES bytes)"
+
+cargo build --release --example scan_files >/dev/null 2>&1
+DRIVER="$CARGO_TARGET_DIR/release/examples/scan_files"
+
+measure() { # name, command...
+  local name=$1; shift
+  /usr/bin/time -v -o "$OUT/$name.time" "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" || true
+  local wall rss
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$OUT/$name.time")
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$OUT/$name.time")
+  # h:mm:ss or m:ss.cc -> seconds
+  local secs
+  secs=$(echo "$wall" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+  echo "$name $secs $rss" >>"$OUT/results"
+  printf '%-10s wall %8.2f s   peak RSS %7.1f MB\n' "$name" "$secs" "$(echo "$rss/1024" | bc -l)"
+}
+
+rm -f "$OUT/results"
+measure hubwarden "$DRIVER" "$CORPUS"
+head -1 "$OUT/hubwarden.out"
+measure bandit bandit -q -r "$CORPUS" -f json -o "$OUT/bandit.json" \
+  -t B102,B307,B301,B302,B403,B602,B605,B614,B501,B506,B108,B310,B323,B306
+measure semgrep semgrep scan --config bench/semgrep.yml --metrics=off --disable-version-check \
+  --no-git-ignore --quiet --json --output "$OUT/semgrep.json" --max-target-bytes 0 "$CORPUS"
+
+awk '{t[$1]=$2; r[$1]=$3} END {
+  printf "speed-up vs bandit:  %.1fx\n", t["bandit"]/t["hubwarden"];
+  printf "speed-up vs semgrep: %.1fx\n", t["semgrep"]/t["hubwarden"];
+  printf "hubwarden peak RSS:  %.1f MB (target < 300)\n", r["hubwarden"]/1024 }' "$OUT/results"

@@ -1,0 +1,75 @@
+//! Benchmark driver: scans every `.py` file under the given folders as a remote file
+//! with the built-in rules (compiled once), in parallel, and prints totals.
+//!
+//! `cargo run --release --example scan_files -- DIR...` (used by bench/scan.sh).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use hubwarden::model::{FileKind, HubKind, RemoteFile};
+use hubwarden::scan::{RuleSet, Scanner};
+use rayon::prelude::*;
+
+fn main() -> anyhow::Result<()> {
+    let dirs: Vec<String> = std::env::args().skip(1).collect();
+    anyhow::ensure!(!dirs.is_empty(), "usage: scan_files DIR...");
+    let start = Instant::now();
+    let rules = RuleSet::load(&[]).context("loading rules")?;
+    let scanner = Scanner::new(&rules).context("compiling rules")?;
+    let compiled = start.elapsed();
+    let mut files = Vec::new();
+    for d in &dirs {
+        for entry in ignore::WalkBuilder::new(d).standard_filters(false).build() {
+            let entry = entry?;
+            if entry.file_type().is_some_and(|t| t.is_file())
+                && entry.path().extension().is_some_and(|e| e == "py")
+            {
+                files.push(entry.into_path());
+            }
+        }
+    }
+    let results: Vec<(u64, Vec<String>)> = files
+        .par_iter()
+        .map(|p| {
+            let Ok(bytes) = std::fs::read(p) else {
+                return (0, Vec::new());
+            };
+            let file = RemoteFile {
+                hub: HubKind::Huggingface,
+                repo_id: "bench/corpus".into(),
+                commit: "0".repeat(40),
+                path: p.display().to_string(),
+                sha256: String::new(),
+                bytes: bytes.len() as u64,
+                why: "benchmark".into(),
+                kind: FileKind::Python,
+                content: Arc::new(bytes),
+            };
+            let hits = scanner.scan(&file);
+            (file.bytes, hits.into_iter().map(|h| h.rule_id).collect())
+        })
+        .collect();
+    let mut by_rule: BTreeMap<String, usize> = BTreeMap::new();
+    let mut bytes = 0;
+    for (b, ids) in &results {
+        bytes += b;
+        for id in ids {
+            *by_rule.entry(id.clone()).or_default() += 1;
+        }
+    }
+    let total: usize = by_rule.values().sum();
+    println!(
+        "files={} bytes={} hits={} rules_compile_ms={} total_ms={}",
+        files.len(),
+        bytes,
+        total,
+        compiled.as_millis(),
+        start.elapsed().as_millis()
+    );
+    for (id, n) in by_rule {
+        println!("  {id:<28} {n}");
+    }
+    Ok(())
+}
