@@ -114,6 +114,10 @@ pub struct ScanArgs {
     /// Upload the SARIF to GitHub code scanning after the scan.
     #[arg(long)]
     pub upload: bool,
+    /// Record each call's resolved commit in PATH/.hubwarden.lock; commit that file,
+    /// and later `--diff-base` runs also report calls whose target moved since.
+    #[arg(long)]
+    pub write_lock: bool,
     #[command(flatten)]
     pub github: GithubArgs,
 }

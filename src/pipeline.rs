@@ -66,20 +66,22 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
         .map(|site| CallReport { site, target: None })
         .collect();
 
-    // --diff-base narrows the calls before anything is fetched.
+    // --diff-base narrows the calls before anything is fetched; calls whose
+    // commit is recorded in the base tree's lock file stay until resolved.
     let mut unchanged = 0;
-    if let Some(base) = &args.diff_base {
-        let outcome = policy::diff_base::changed_calls(
-            root,
-            base,
-            &calls,
-            &|dir: &Path| Ok(discover::discover(dir, &discover_opts)?.calls),
-            &HashMap::new(),
-        )
-        .with_context(|| format!("--diff-base {base}"))?;
-        unchanged = outcome.unchanged;
-        calls = outcome.kept;
-    }
+    let base = match &args.diff_base {
+        Some(base) => {
+            let base_calls = policy::diff_base::base_calls(root, base, &|dir: &Path| {
+                Ok(discover::discover(dir, &discover_opts)?.calls)
+            })
+            .with_context(|| format!("--diff-base {base}"))?;
+            let pre = policy::diff_base::select(root, &calls, &base_calls);
+            unchanged += pre.unchanged;
+            calls = pre.kept;
+            Some(base_calls)
+        }
+        None => None,
+    };
 
     let hub_opts = env
         .hub_options
@@ -102,6 +104,21 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     }
     let stats = hubs.stats();
     drop(runtime);
+    if args.write_lock {
+        let dir = if root.is_dir() {
+            root.as_path()
+        } else {
+            root.parent().unwrap_or(Path::new("."))
+        };
+        policy::lock::Lockfile::from_calls(&calls, root)
+            .write(dir)
+            .with_context(|| format!("writing {}", dir.join(policy::lock::LOCK_FILE).display()))?;
+    }
+    if let Some(base) = &base {
+        let post = policy::diff_base::select(root, &calls, base);
+        unchanged += post.unchanged;
+        calls = post.kept;
+    }
 
     let mut findings = scan_targets(&scanner, &calls);
     let sources = policy::fs_sources(root);

@@ -3,6 +3,7 @@
 
 pub mod callsrc;
 pub mod diff_base;
+pub mod lock;
 
 use std::collections::HashMap;
 use std::path::Path;

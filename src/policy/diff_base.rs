@@ -51,9 +51,12 @@ pub enum DiffBaseError {
 }
 
 /// The calls found in the tree at `base`.
+#[derive(Debug, Default)]
 pub struct BaseCalls {
     pub keys: HashSet<CallKey>,
     pub sites: Vec<(CallKey, LoadSite)>,
+    /// The commits recorded in the base tree's `.hubwarden.lock`, if any.
+    pub locked: HashMap<CallKey, String>,
 }
 
 /// The outcome of the comparison.
@@ -131,10 +134,7 @@ pub fn base_calls(
     if !prefix.is_empty() {
         let object = format!("{commit}:{}", prefix.trim_end_matches('/'));
         if git(dir, &["cat-file", "-e", &object]).is_err() {
-            return Ok(BaseCalls {
-                keys: HashSet::new(),
-                sites: Vec::new(),
-            });
+            return Ok(BaseCalls::default());
         }
     }
     // Run from `dir`: in a sub-folder, `git archive` holds only that sub-tree,
@@ -179,10 +179,7 @@ pub fn base_calls(
     };
     if !base_root.exists() {
         // The scanned folder did not exist at REF: every call is new.
-        return Ok(BaseCalls {
-            keys: HashSet::new(),
-            sites: Vec::new(),
-        });
+        return Ok(BaseCalls::default());
     }
     let sites = discover(&base_root).map_err(DiffBaseError::Discover)?;
     let read = crate::policy::fs_sources(&base_root);
@@ -193,15 +190,26 @@ pub fn base_calls(
             (CallKey::of(&s, src.as_deref()), s)
         })
         .collect();
+    // A malformed lock at the base is not fatal: without it, moved targets are
+    // simply not detected, and the current tree's own lock is checked elsewhere.
+    let locked = match crate::policy::lock::Lockfile::read(&base_root) {
+        Ok(lock) => lock.map(|l| l.commits()).unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!("--diff-base {base}: {e}");
+            HashMap::new()
+        }
+    };
     Ok(BaseCalls {
         keys: sites.iter().map(|(k, _)| k.clone()).collect(),
         sites,
+        locked,
     })
 }
 
 /// Keep the current calls that are new or edited since `base`, plus those whose
 /// target commit differs from `base_commits` (what the same call resolved to at
-/// `base`, when the caller knows it, e.g. from a previous JSON report).
+/// `base`, when the caller knows it, e.g. from a previous JSON report) or from the
+/// base tree's `.hubwarden.lock`.
 pub fn changed_calls(
     root: &Path,
     base: &str,
@@ -209,7 +217,17 @@ pub fn changed_calls(
     discover: &dyn Fn(&Path) -> anyhow::Result<Vec<LoadSite>>,
     base_commits: &HashMap<CallKey, String>,
 ) -> Result<DiffOutcome, DiffBaseError> {
-    let base = base_calls(root, base, discover)?;
+    let mut base = base_calls(root, base, discover)?;
+    for (k, v) in base_commits {
+        base.locked.insert(k.clone(), v.clone());
+    }
+    Ok(select(root, current, &base))
+}
+
+/// The comparison itself. A call that is unchanged but has a recorded commit and
+/// no target yet is kept, so that it gets resolved and compared: run `select`
+/// again after resolution to drop those whose commit did not move.
+pub fn select(root: &Path, current: &[CallReport], base: &BaseCalls) -> DiffOutcome {
     let read = crate::policy::fs_sources(root);
     let mut cache: HashMap<String, Option<String>> = HashMap::new();
     let mut kept = Vec::new();
@@ -220,11 +238,15 @@ pub fn changed_calls(
             .or_insert_with(|| read(&c.site.path));
         let key = CallKey::of(&c.site, src.as_deref());
         let moved = match (
-            base_commits.get(&key),
-            c.target.as_ref().and_then(|t| t.commit.as_ref()),
+            base.locked.get(&key),
+            c.target.as_ref().map(|t| t.commit.as_ref()),
         ) {
-            (Some(old), Some(new)) => old != new,
-            _ => false,
+            (Some(old), Some(Some(new))) => old != new,
+            // Resolved but without a commit (unverified): policy reports it anyway.
+            (Some(_), Some(None)) => true,
+            // Not resolved yet: keep it so that it is.
+            (Some(_), None) => true,
+            (None, _) => false,
         };
         if !base.keys.contains(&key) || moved {
             kept.push(c.clone());
@@ -232,7 +254,7 @@ pub fn changed_calls(
             unchanged += 1;
         }
     }
-    Ok(DiffOutcome { kept, unchanged })
+    DiffOutcome { kept, unchanged }
 }
 
 /// The findings located at one of `kept`'s call sites (the rest belong to calls

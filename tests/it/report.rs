@@ -1397,3 +1397,89 @@ fn an_unresolved_id_fails_closed() {
     assert_eq!(f.level, Level::Error);
     assert!(f.message.contains("function parameter without default"));
 }
+
+/// Copy a folder tree (fixtures into a temp dir).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// `scan --diff-base` through the binary: the repo ids in the JSON output.
+fn diff_scan(repo: &Path, mirror: &Path, extra: &[&str]) -> Vec<String> {
+    let out = std::process::Command::new(common::bin())
+        .args(["scan", "--offline", "--format", "json", "--mirror"])
+        .arg(mirror)
+        .arg("--cache-dir")
+        .arg(repo.join(".cache-hw"))
+        .args(extra)
+        .arg(repo)
+        .env_remove("HUBWARDEN_MIRROR")
+        .env_remove("HUBWARDEN_CACHE_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["repo_id"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+#[test]
+fn diff_base_reports_an_unchanged_call_whose_locked_commit_moved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join(".gitignore"), ".cache-hw/\n").unwrap();
+    std::fs::write(
+        repo.join("app.py"),
+        "from transformers import AutoModelForCausalLM\n\nm = AutoModelForCausalLM.from_pretrained(\"acme/chat-7b\", trust_remote_code=True)\n",
+    )
+    .unwrap();
+    // A mirror whose `main` can be moved to a second commit with the same files.
+    let mirror = tmp.path().join("mirror");
+    let chat = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/mirror/huggingface/models/acme/chat-7b");
+    copy_tree(&chat, &mirror.join("huggingface/models/acme/chat-7b"));
+    let refs = mirror.join("huggingface/models/acme/chat-7b/refs.json");
+    let first: Value = serde_json::from_str(&std::fs::read_to_string(&refs).unwrap()).unwrap();
+    let first = first["main"].as_str().unwrap().to_string();
+    let moved = "1111111111111111111111111111111111111111";
+    copy_tree(
+        &mirror.join("huggingface/models/acme/chat-7b").join(&first),
+        &mirror.join("huggingface/models/acme/chat-7b").join(moved),
+    );
+
+    git(&repo, &["init", "-q"]);
+    assert_eq!(
+        diff_scan(&repo, &mirror, &["--write-lock"]),
+        ["acme/chat-7b"]
+    );
+    let lock = std::fs::read_to_string(repo.join(".hubwarden.lock")).unwrap();
+    assert!(lock.contains(&first), "{lock}");
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "base"]);
+
+    // Nothing changed: the PR check reports nothing.
+    assert!(diff_scan(&repo, &mirror, &["--diff-base", "HEAD"]).is_empty());
+    // The same call text, but `main` now resolves elsewhere: reported.
+    std::fs::write(&refs, format!("{{\"main\": \"{moved}\"}}\n")).unwrap();
+    assert_eq!(
+        diff_scan(&repo, &mirror, &["--diff-base", "HEAD"]),
+        ["acme/chat-7b"]
+    );
+}
