@@ -7,6 +7,7 @@
 #   bench/inventory.sh             # everything (bandit takes minutes)
 #   SKIP_BANDIT=1 bench/inventory.sh
 #   BENCH_DIR=/tmp/x bench/inventory.sh
+#   HUBWARDEN_BIN=target/release/hubwarden bench/inventory.sh   # skip the build
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,11 +21,15 @@ command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get inst
 command -v semgrep >/dev/null || python3 -m pip install -q semgrep
 command -v bandit >/dev/null || python3 -m pip install -q bandit
 
-echo "== building hubwarden (release)"
-(cd "$ROOT" && cargo build --release --quiet)
-# Copy the binary so a concurrent build in a shared target dir cannot swap it mid-run.
-cp "$BIN" "$WORK/hubwarden"
-BIN="$WORK/hubwarden"
+if [ -n "${HUBWARDEN_BIN:-}" ]; then
+  BIN=$HUBWARDEN_BIN  # an already built release binary
+else
+  echo "== building hubwarden (release)"
+  (cd "$ROOT" && cargo build --release --quiet)
+  # Copy the binary so a concurrent build in a shared target dir cannot swap it mid-run.
+  cp "$BIN" "$WORK/hubwarden"
+  BIN="$WORK/hubwarden"
+fi
 
 copy_py() { # copy_py SRC DEST: every .py under SRC, skipping nested site-packages
   mkdir -p "$2"

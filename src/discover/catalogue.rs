@@ -568,6 +568,15 @@ const HF_WORDS: &str = "from_pretrained|from_config|pipeline|snapshot_download|m
 /// A call recognised without any import (`model.generate(custom_generate=...)`).
 pub const IMPORT_FREE_WORD: &str = "custom_generate";
 
+/// Could `name` be the last segment of a loader's qualified name? (`generate`
+/// is the import-free `custom_generate` call.)
+pub fn is_final_name(name: &str) -> bool {
+    name == "generate"
+        || LOADERS
+            .iter()
+            .any(|l| l.pattern.rsplit('.').next() == Some(name))
+}
+
 /// Reduce a qualified name to the catalogue's key: the root package, then the
 /// class (for methods in [`METHODS`]) and the function. Submodule paths vary
 /// between versions (`transformers.models.auto.AutoModel`), the public names do not.

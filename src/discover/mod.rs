@@ -48,6 +48,7 @@ pub enum DiscoverError {
 /// The compiled prefilter: one regex finds the imported libraries, then each
 /// library's own loader words are checked.
 struct Prefilter {
+    libs: Regex,
     imports: Regex,
     words: Vec<(&'static str, Regex)>,
 }
@@ -66,7 +67,12 @@ static PREFILTER: LazyLock<Option<Prefilter>> = LazyLock::new(|| {
         .iter()
         .map(|(l, w)| Regex::new(w).ok().map(|r| (*l, r)))
         .collect::<Option<Vec<_>>>()?;
-    Some(Prefilter { imports, words })
+    let libs = Regex::new(&libs).ok()?;
+    Some(Prefilter {
+        libs,
+        imports,
+        words,
+    })
 });
 
 fn prefilter(bytes: &[u8]) -> bool {
@@ -78,6 +84,10 @@ fn prefilter(bytes: &[u8]) -> bool {
     let Some(p) = PREFILTER.as_ref() else {
         return true;
     };
+    // Most files name no hub library at all: one SIMD literal search rules them out.
+    if !p.libs.is_match(bytes) {
+        return false;
+    }
     let mut seen: Vec<&[u8]> = Vec::new();
     for c in p.imports.captures_iter(bytes) {
         let Some(lib) = c.get(1).or_else(|| c.get(2)) else {

@@ -57,6 +57,21 @@ pub struct Index<'t> {
     /// Class-body assignments and `obj.attr = value`, by attribute name.
     pub attrs: HashMap<&'t str, Vec<(Node<'t>, u32)>>,
     pub stars: Vec<String>,
+    /// Byte ranges of function, lambda and class bodies in source order, so that
+    /// lookups need no `Node::parent` (which tree-sitter answers by descending
+    /// from the root every time).
+    scopes: Vec<ScopeRange>,
+    scope_index: HashMap<usize, usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ScopeRange {
+    start: usize,
+    end: usize,
+    id: usize,
+    class: bool,
+    /// Index of the enclosing scope in `Index::scopes`, `None` for the module.
+    parent: Option<usize>,
 }
 
 pub fn text<'t>(n: Node<'_>, src: &'t [u8]) -> &'t str {
@@ -120,10 +135,6 @@ struct Frame {
     lambda: bool,
 }
 
-fn is_scope(kind: &str) -> bool {
-    matches!(kind, "function_definition" | "lambda" | "class_definition")
-}
-
 impl<'t> Index<'t> {
     pub fn build(tree: &'t Tree, src: &'t [u8]) -> Index<'t> {
         let mut idx = Index {
@@ -134,6 +145,8 @@ impl<'t> Index<'t> {
             argparse: HashMap::new(),
             attrs: HashMap::new(),
             stars: Vec::new(),
+            scopes: Vec::new(),
+            scope_index: HashMap::new(),
         };
         let mut classes: HashSet<usize> = HashSet::new();
         let k = &*KINDS;
@@ -185,6 +198,24 @@ impl<'t> Index<'t> {
         k: &Kinds,
     ) -> bool {
         let idx = self;
+        if kid == k.function_definition || kid == k.class_definition || kid == k.lambda {
+            let start = if kid == k.lambda {
+                Some(node.start_byte())
+            } else {
+                node.child_by_field_name("body").map(|b| b.start_byte())
+            };
+            if let Some(start) = start {
+                let parent = idx.scope_index.get(&scope).copied();
+                idx.scopes.push(ScopeRange {
+                    start,
+                    end: node.end_byte(),
+                    id: node.id(),
+                    class: kid == k.class_definition,
+                    parent,
+                });
+                idx.scope_index.insert(node.id(), idx.scopes.len() - 1);
+            }
+        }
         if kid == k.call {
             idx.calls.push(node);
             idx.argparse_option(node);
@@ -493,21 +524,21 @@ impl<'t> Index<'t> {
         let all = self.bindings.get(name)?;
         let pos = at.start_byte();
         let mut chain = Vec::new();
-        let mut p = at.parent();
+        // Scopes are in source (pre-)order: the innermost one containing `pos`
+        // is the last one that starts at or before it and still contains it.
+        let upto = self.scopes.partition_point(|r| r.start <= pos);
+        let mut cur = self.scopes[..upto]
+            .iter()
+            .rposition(|r| r.start <= pos && pos < r.end);
         let mut first = true;
-        while let Some(n) = p {
-            if is_scope(n.kind()) && (first || n.kind() != "class_definition") {
-                // The function's own name and decorators live outside it.
-                let inside = n
-                    .child_by_field_name("body")
-                    .is_some_and(|b| b.start_byte() <= pos)
-                    || n.kind() == "lambda";
-                if inside {
-                    chain.push(n.id());
-                    first = false;
-                }
+        while let Some(i) = cur {
+            let r = self.scopes[i];
+            // Class bodies are not visible from the methods inside them.
+            if first || !r.class {
+                chain.push(r.id);
             }
-            p = n.parent();
+            first = false;
+            cur = r.parent;
         }
         chain.push(MODULE);
         let innermost = chain[0];
@@ -542,6 +573,14 @@ impl<'t> Index<'t> {
         match n.kind() {
             "identifier" => {
                 let name = text(n, self.src);
+                // Most callees are local functions or parameters: no lookup needed.
+                let may_alias = self.bindings.get(name).is_none_or(|bs| {
+                    bs.iter()
+                        .any(|b| matches!(b.kind, BindKind::Import(_) | BindKind::Assign(_)))
+                });
+                if !may_alias {
+                    return Vec::new();
+                }
                 match self.lookup(name, n) {
                     Some(b) => match b.kind {
                         BindKind::Import(i) => vec![self.quals[i].clone()],

@@ -175,6 +175,14 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> Vec<LoadSite> {
         let Some(f) = call.child_by_field_name("function") else {
             continue;
         };
+        // A loader's last name survives any aliasing of the names before it.
+        if f.kind() == "attribute"
+            && !f
+                .child_by_field_name("attribute")
+                .is_some_and(|a| catalogue::is_final_name(text(a, bytes)))
+        {
+            continue;
+        }
         let mut hit = None;
         for q in idx.qualify(f, 0) {
             if let Some(h) = catalogue::lookup(&q) {
