@@ -60,6 +60,9 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
 
     let discover_opts = DiscoverOptions { exclude };
     let found = discover::discover(root, &discover_opts)?;
+    for e in &found.errors {
+        eprintln!("hubwarden: warning: {}: {}", e.path, e.message);
+    }
     let mut calls: Vec<CallReport> = found
         .calls
         .into_iter()
