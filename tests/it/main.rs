@@ -4,6 +4,7 @@
 mod action;
 mod common;
 mod discover;
+mod e2e;
 mod fakegithub;
 mod fakehub;
 mod hub;
