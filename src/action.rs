@@ -693,7 +693,10 @@ pub fn run() -> anyhow::Result<Outcome> {
         match (uploaded, plan.upload) {
             (Ok(done), _) => println!(
                 "::notice title=hubwarden::{}",
-                escape_data(&format!("SARIF uploaded to code scanning ({done:?})"))
+                escape_data(&format!(
+                    "SARIF uploaded to code scanning: id {}, processing {}",
+                    done.sarif_id, done.processing_status
+                ))
             ),
             // `auto`: code scanning may be off (private repo) or the token read-only;
             // annotations, summary and exit code still do their job.

@@ -5,6 +5,7 @@ mod action;
 mod common;
 mod discover;
 mod docs;
+mod e2e;
 mod fakegithub;
 mod fakehub;
 mod hub;

@@ -1,0 +1,603 @@
+//! End to end: the built binary run the way the GitHub runner runs the action
+//! (`INPUT_*` and `GITHUB_*` variables, a `pull_request` payload, the output and
+//! summary files), against one in-process server that is both the fake hub and
+//! the fake code-scanning API. Also the resolution benchmark (ignored).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use hubwarden::hub::{HttpConfig, Hubs};
+use hubwarden::model::{HubKind, LoadSite, Platform, RepoType, TargetStatus};
+use hubwarden::resolve::{ResolveOptions, resolve_all};
+use serde_json::{Value, json};
+
+use crate::common::{bin, fixture};
+use crate::fakegithub::{self, Answer, FakeGithub, Upload};
+use crate::fakehub::{FakeHub, FakeHubOptions};
+
+const REPO: &str = "e2e-owner/app";
+const TOKEN: &str = "ghs_e2eWorkflowToken";
+const PR: u64 = 7;
+const YOLO_COMMIT: &str = "446a2332eb852ad87709bf852e912aa1c1e0232c";
+
+/// The fake hub with the code-scanning endpoints under its GitHub API root, so
+/// that `GITHUB_API_URL` serves both torch.hub fetches and the SARIF upload.
+struct Server {
+    hub: FakeHub,
+    github: FakeGithub,
+    // Dropped last: the listeners run on its workers.
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Server {
+    fn start(answer: Answer) -> Server {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let github = FakeGithub::new(answer);
+        let extra = axum::Router::new().nest("/gh", fakegithub::sarif_router(github.clone()));
+        let hub = rt.block_on(FakeHub::start_with(
+            fixture("hub"),
+            FakeHubOptions::default(),
+            extra,
+        ));
+        Server {
+            hub,
+            github,
+            _rt: rt,
+        }
+    }
+
+    fn api_url(&self) -> String {
+        self.hub.url(HubKind::Github)
+    }
+
+    fn uploads(&self) -> Vec<Upload> {
+        self.github.uploads.lock().unwrap().clone()
+    }
+}
+
+/// A checkout of a fixture project as on a `pull_request` run: a git repository
+/// whose base commit holds `in_base` and whose head adds the rest.
+struct Workspace {
+    tmp: tempfile::TempDir,
+    base: String,
+    head: String,
+}
+
+impl Workspace {
+    fn new(project: &str, in_base: &[&str]) -> Workspace {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path().join("workspace");
+        copy_dir(&fixture(&format!("e2e/{project}")), &ws);
+        for dir in ["home", "cache"] {
+            std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+        }
+        git(&ws, &["init", "-q"]);
+        git(&ws, &[&["add", "--"][..], in_base].concat());
+        git(&ws, &["commit", "-q", "-m", "base"]);
+        let base = git(&ws, &["rev-parse", "HEAD"]);
+        git(&ws, &["add", "-A"]);
+        git(&ws, &["commit", "-q", "-m", "head"]);
+        let head = git(&ws, &["rev-parse", "HEAD"]);
+        Workspace { tmp, base, head }
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.tmp.path().join("workspace")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// What the runner and the user see after the step.
+struct Step {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    outputs: BTreeMap<String, String>,
+    summary: String,
+}
+
+impl Step {
+    /// Workflow commands of one kind (`error`, `warning`, `notice`).
+    fn commands(&self, kind: &str) -> Vec<&str> {
+        let prefix = format!("::{kind} ");
+        let bare = format!("::{kind}::");
+        self.stdout
+            .lines()
+            .filter(|l| l.starts_with(&prefix) || l.starts_with(&bare))
+            .collect()
+    }
+
+    fn output(&self, name: &str) -> &str {
+        self.outputs
+            .get(name)
+            .unwrap_or_else(|| panic!("output {name} not written: {:?}", self.outputs))
+    }
+
+    fn count(&self, name: &str) -> usize {
+        self.output(name).parse().unwrap()
+    }
+}
+
+/// Run `hubwarden action` with only the variables the runner would pass to
+/// the container. `hf_endpoint` overrides where the Hugging Face client goes.
+fn run_action(server: &Server, ws: &Workspace, hf_endpoint: Option<&str>) -> Step {
+    let event = ws.path("event.json");
+    let payload = json!({
+        "action": "synchronize",
+        "number": PR,
+        "pull_request": {
+            "number": PR,
+            "base": {"ref": "main", "sha": ws.base, "repo": {"full_name": REPO}},
+            "head": {"ref": "feature", "sha": ws.head, "repo": {"full_name": REPO}},
+        },
+        "repository": {"full_name": REPO},
+    });
+    std::fs::write(&event, payload.to_string()).unwrap();
+    let outputs = ws.path("github_output");
+    let summary = ws.path("step_summary.md");
+    let hf = hf_endpoint
+        .map(str::to_string)
+        .unwrap_or_else(|| server.hub.url(HubKind::Huggingface));
+    let extra_args = format!("--cache-dir '{}'", ws.path("cache").display());
+    // action.yml's defaults, as the runner passes them (unset ones are empty).
+    let inputs = [
+        ("path", "."),
+        ("fail-on", "error"),
+        ("config", ""),
+        ("upload-sarif", "auto"),
+        ("category", ""),
+        ("diff-base", "auto"),
+        ("offline", "false"),
+        ("token", TOKEN),
+        ("hf-token", ""),
+        ("modelscope-token", ""),
+        ("csghub-token", ""),
+        ("extra-args", extra_args.as_str()),
+    ];
+    let mut cmd = Command::new(bin());
+    cmd.arg("action")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", ws.path("home"))
+        .env("CI", "true")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", ws.dir())
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("GITHUB_SHA", &ws.head)
+        .env("GITHUB_REF", format!("refs/pull/{PR}/merge"))
+        .env("GITHUB_ACTOR", "e2e-dev")
+        .env("GITHUB_API_URL", server.api_url())
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("HF_ENDPOINT", hf)
+        .env("MODELSCOPE_ENDPOINT", server.hub.url(HubKind::Modelscope))
+        .env("CSGHUB_DOMAIN", server.hub.url(HubKind::Opencsg))
+        .env("PADDLEHUB_SERVER", server.hub.url(HubKind::Paddlehub))
+        .current_dir(ws.dir());
+    for (name, value) in inputs {
+        cmd.env(hubwarden::action::input_var(name), value);
+    }
+    let out = cmd.output().unwrap();
+    let outputs_text = std::fs::read_to_string(&outputs).unwrap_or_default();
+    Step {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        outputs: outputs_text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        summary: std::fs::read_to_string(&summary).unwrap_or_default(),
+    }
+}
+
+/// The SARIF the action wrote under the workspace, per its `sarif-file` output.
+fn written_sarif(ws: &Workspace, step: &Step) -> Value {
+    let rel = step.output("sarif-file");
+    assert!(
+        !Path::new(rel).is_absolute(),
+        "sarif-file {rel} is absolute"
+    );
+    let text = std::fs::read_to_string(ws.dir().join(rel)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The `sarif` field of an upload: base64 of gzip of the SARIF text.
+fn decode_upload(u: &Upload) -> Value {
+    let b64 = u.body["sarif"].as_str().expect("sarif field");
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn rule_ids(sarif: &Value) -> Vec<String> {
+    sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The upload went to this repository, for the PR's merge ref and commit, with
+/// the workflow token, and carries exactly the SARIF file of the workspace.
+fn assert_uploaded(server: &Server, ws: &Workspace, step: &Step) -> Value {
+    let uploads = server.uploads();
+    assert_eq!(uploads.len(), 1, "uploads: {uploads:?}");
+    let u = &uploads[0];
+    assert_eq!((u.owner.as_str(), u.repo.as_str()), ("e2e-owner", "app"));
+    assert_eq!(
+        u.authorization.as_deref(),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(u.body["commit_sha"], ws.head);
+    assert_eq!(u.body["ref"], format!("refs/pull/{PR}/merge"));
+    let sent = decode_upload(u);
+    assert_eq!(sent, written_sarif(ws, step));
+    sent
+}
+
+fn ctx(step: &Step) -> String {
+    format!(
+        "exit {}\n--- stdout\n{}\n--- stderr\n{}\n--- summary\n{}",
+        step.code, step.stdout, step.stderr, step.summary
+    )
+}
+
+#[test]
+fn clean_pull_request_passes_and_uploads() {
+    let server = Server::start(Answer::Accept(vec!["complete"]));
+    let ws = Workspace::new("clean", &["README.md"]);
+    let step = run_action(&server, &ws, None);
+    let c = ctx(&step);
+
+    assert_eq!(step.code, 0, "{c}");
+    assert!(step.commands("error").is_empty(), "{c}");
+    // The pinned trust_remote_code load is still worth a warning, at the call.
+    let warnings = step.commands("warning");
+    assert_eq!(warnings.len(), 1, "{c}");
+    assert!(
+        warnings[0].starts_with("::warning file=app/models.py,line=14,"),
+        "{c}"
+    );
+    assert!(warnings[0].contains("(remote-code-enabled)"), "{c}");
+    assert_eq!(step.output("sarif-file"), "hubwarden-results.sarif");
+    assert_eq!(step.count("findings"), 1, "{c}");
+    assert_eq!(step.count("errors"), 0, "{c}");
+    assert_eq!(step.count("unverified"), 0, "{c}");
+    assert!(step.summary.starts_with("## hubwarden"), "{c}");
+    assert!(step.summary.contains(":white_check_mark:"), "{c}");
+    assert!(
+        step.summary.contains("| 2 | 0 | 1 | 0 | 0 | 0 | 0 |"),
+        "summary totals: {c}"
+    );
+    assert!(
+        step.commands("notice")
+            .iter()
+            .any(|l| l.contains("SARIF uploaded") && l.contains("processing complete")),
+        "{c}"
+    );
+    // The workflow token goes to the GitHub API only, never to another hub.
+    let hf_requests: Vec<_> = server
+        .hub
+        .requests()
+        .into_iter()
+        .filter(|r| r.uri.starts_with("/hf/"))
+        .collect();
+    assert!(!hf_requests.is_empty());
+    assert!(
+        hf_requests
+            .iter()
+            .all(|r| !r.headers.contains_key("authorization")),
+        "{hf_requests:?}"
+    );
+
+    let sent = assert_uploaded(&server, &ws, &step);
+    assert_eq!(rule_ids(&sent), ["remote-code-enabled"]);
+    let loc = &sent["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], "app/models.py");
+    assert_eq!(loc["region"]["startLine"], 14);
+}
+
+/// The malicious scenario, shared by the upload-accepted and upload-refused runs.
+fn assert_malicious_step(step: &Step) {
+    let c = ctx(step);
+    assert_eq!(step.code, 1, "{c}");
+    let errors = step.commands("error");
+    let shell = errors
+        .iter()
+        .find(|l| l.contains("(reverse-shell)"))
+        .unwrap_or_else(|| panic!("no reverse-shell annotation: {c}"));
+    // At the call in the pull request, naming the remote file at its commit.
+    assert!(
+        shell.starts_with("::error file=vision/detect.py,line=7,"),
+        "{c}"
+    );
+    assert!(
+        shell.contains(&format!(
+            "github:e2e-ultralytics/yolov5@{YOLO_COMMIT}/utils/downloads.py:9"
+        )),
+        "{c}"
+    );
+    // The unpinned load on the base branch is not this pull request's doing.
+    assert!(!step.stdout.contains("legacy/old.py"), "{c}");
+    assert!(!step.summary.contains("legacy/old.py"), "{c}");
+
+    assert_eq!(step.count("errors"), errors.len(), "{c}");
+    assert!(step.count("errors") > 0, "{c}");
+    assert!(step.count("findings") >= step.count("errors"), "{c}");
+    assert_eq!(step.count("unverified"), 0, "{c}");
+    assert!(step.summary.contains(":x:"), "{c}");
+    assert!(
+        step.summary.contains(&format!(
+            "(https://github.com/e2e-ultralytics/yolov5/blob/{YOLO_COMMIT}/utils/downloads.py#L9)"
+        )),
+        "summary link: {c}"
+    );
+    assert!(step.summary.contains("`reverse-shell`"), "{c}");
+}
+
+#[test]
+fn malicious_lookalike_fails_with_annotations_and_uploads() {
+    let server = Server::start(Answer::Accept(vec!["complete"]));
+    let ws = Workspace::new("malicious", &["README.md", "legacy/old.py"]);
+    let step = run_action(&server, &ws, None);
+    assert_malicious_step(&step);
+
+    let sent = assert_uploaded(&server, &ws, &step);
+    let results = sent["runs"][0]["results"].as_array().unwrap();
+    let shell = results
+        .iter()
+        .find(|r| r["ruleId"] == "reverse-shell")
+        .expect("reverse-shell result uploaded");
+    assert_eq!(shell["level"], "error");
+    assert_eq!(
+        shell["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "vision/detect.py"
+    );
+    assert!(
+        shell["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("e2e-ultralytics/yolov5"),
+        "{shell}"
+    );
+    assert_eq!(results.len(), step.count("findings"));
+}
+
+#[test]
+fn upload_refused_is_a_notice_and_findings_still_fail_the_step() {
+    let server = Server::start(Answer::Forbidden);
+    let ws = Workspace::new("malicious", &["README.md", "legacy/old.py"]);
+    let step = run_action(&server, &ws, None);
+    assert_malicious_step(&step);
+
+    let c = ctx(&step);
+    assert_eq!(server.uploads().len(), 1, "{c}");
+    let notices = step.commands("notice");
+    let refused = notices
+        .iter()
+        .find(|l| l.contains("SARIF upload skipped"))
+        .unwrap_or_else(|| panic!("no upload notice: {c}"));
+    assert!(refused.contains("403"), "{c}");
+    assert!(!notices.iter().any(|l| l.contains("SARIF uploaded")), "{c}");
+    // The SARIF file is still there for a later step (e.g. an artifact upload).
+    assert!(!rule_ids(&written_sarif(&ws, &step)).is_empty());
+}
+
+#[test]
+fn unreachable_hub_is_unverified_and_fails_closed() {
+    let server = Server::start(Answer::Accept(vec!["complete"]));
+    let ws = Workspace::new("unreachable", &["README.md"]);
+    // A port that was just free: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let step = run_action(&server, &ws, Some(&format!("http://{closed}")));
+    let c = ctx(&step);
+
+    assert_eq!(step.code, 1, "{c}");
+    let errors = step.commands("error");
+    assert_eq!(errors.len(), 1, "{c}");
+    assert!(
+        errors[0].starts_with("::error file=app/chat.py,line=5,"),
+        "{c}"
+    );
+    assert!(errors[0].contains("(remote-code-unverified)"), "{c}");
+    assert!(errors[0].contains("e2e-org/tiny-chat"), "{c}");
+    assert_eq!(step.count("unverified"), 1, "{c}");
+    assert_eq!(step.count("errors"), 1, "{c}");
+    assert!(step.summary.contains("(unverified)"), "{c}");
+
+    let sent = assert_uploaded(&server, &ws, &step);
+    assert!(rule_ids(&sent).contains(&"remote-code-unverified".to_string()));
+}
+
+// ---------------------------------------------------------------- benchmark
+
+const BENCH_REPOS: usize = 50;
+const BENCH_CALLS: usize = 200;
+/// Requests on the longest chain: revision, config.json, modeling_x.py,
+/// layers.py (imported by it), utils.py (imported by layers.py).
+const BENCH_CHAIN: u32 = 5;
+
+/// 50 Hugging Face repos whose remote code is a chain of relative imports.
+fn bench_mirror(root: &Path) -> usize {
+    let mut files = 0;
+    for r in 0..BENCH_REPOS {
+        let commit = format!("{:040x}", 0xbe_0000 + r);
+        let dir = root.join(format!("huggingface/models/bench/repo{r}"));
+        let tree = dir.join(&commit);
+        std::fs::create_dir_all(&tree).unwrap();
+        std::fs::write(dir.join("refs.json"), json!({"main": commit}).to_string()).unwrap();
+        let tree_files = [
+            (
+                "config.json",
+                json!({"model_type": "x", "auto_map": {"AutoModel": "modeling_x.XModel"}})
+                    .to_string(),
+            ),
+            (
+                "modeling_x.py",
+                format!("from .layers import Block\n\nclass XModel(Block):\n    repo = {r}\n"),
+            ),
+            (
+                "layers.py",
+                "from .utils import act\n\nclass Block:\n    f = act\n".to_string(),
+            ),
+            ("utils.py", "def act(x):\n    return x\n".to_string()),
+            ("model.safetensors", String::new()),
+        ];
+        for (name, text) in tree_files {
+            std::fs::write(tree.join(name), text).unwrap();
+        }
+        // Fetched: the four text files; the weights are only listed.
+        files += 4;
+    }
+    files
+}
+
+fn bench_site(i: usize) -> LoadSite {
+    LoadSite {
+        path: format!("app/m{}.py", i / 10),
+        line: (i % 10) as u32 + 1,
+        column: 1,
+        cell: None,
+        end_line: (i % 10) as u32 + 1,
+        platform: Platform::Huggingface,
+        api: "transformers.AutoModel.from_pretrained".into(),
+        repo_id: Some(format!("bench/repo{}", i % BENCH_REPOS)),
+        repo_type: RepoType::Model,
+        revision: None,
+        pinned: false,
+        gate: "true".into(),
+        resolution: "literal".into(),
+        args: BTreeMap::new(),
+        source_line: String::new(),
+        suppress: None,
+    }
+}
+
+/// Issue 3's speed benchmark: `resolve_all` over `Hubs` (no disk cache) for 200
+/// calls over 50 repos, 50 ms per request. Prints the figures; asserts the
+/// request count (distinct files + revision look-ups) and that every call
+/// resolved. Run it with bench/resolve_bench.sh.
+#[test]
+#[ignore]
+fn bench_resolve_200_calls_50_repos() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = bench_mirror(tmp.path());
+    let latency = Duration::from_millis(50);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let hub = rt.block_on(FakeHub::start(
+        tmp.path(),
+        FakeHubOptions {
+            latency,
+            ..FakeHubOptions::default()
+        },
+    ));
+    let mut opts = hub.hub_options(&tmp.path().join("cache"));
+    opts.no_disk_cache = true;
+    opts.http = HttpConfig::default();
+    let hubs = Hubs::new(opts).unwrap();
+    let calls: Vec<LoadSite> = (0..BENCH_CALLS).map(bench_site).collect();
+
+    let start = Instant::now();
+    let targets = rt.block_on(resolve_all(&hubs, &calls, &ResolveOptions::default()));
+    let wall = start.elapsed();
+
+    let mut by_status: HashMap<String, usize> = HashMap::new();
+    for t in &targets {
+        *by_status.entry(format!("{:?}", t.status)).or_default() += 1;
+    }
+    let requests = hub.request_count();
+    let expected = files + BENCH_REPOS;
+    let bound = latency * BENCH_CHAIN;
+    let ratio = wall.as_secs_f64() / bound.as_secs_f64();
+    println!(
+        "bench: resolve_all, {BENCH_CALLS} calls over {BENCH_REPOS} repos, {} ms latency per request",
+        latency.as_millis()
+    );
+    println!(
+        "bench: wall {:.0} ms; chain bound {BENCH_CHAIN} requests x {} ms = {} ms; ratio {ratio:.2} (target <= 3.00: {})",
+        wall.as_secs_f64() * 1000.0,
+        latency.as_millis(),
+        bound.as_millis(),
+        if ratio <= 3.0 { "met" } else { "MISSED" }
+    );
+    println!(
+        "bench: {requests} requests; expected {expected} = {files} distinct files + {BENCH_REPOS} revision look-ups; statuses {by_status:?}"
+    );
+    let mut per_kind: BTreeMap<String, usize> = BTreeMap::new();
+    for r in hub.requests() {
+        let kind = if r.uri.contains("/revision/") {
+            "revision".to_string()
+        } else {
+            r.uri.rsplit('/').next().unwrap_or("").to_string()
+        };
+        *per_kind.entry(kind).or_default() += 1;
+    }
+    println!("bench: requests by kind {per_kind:?}");
+    assert!(
+        targets.iter().all(|t| t.status == TargetStatus::Resolved),
+        "{by_status:?}"
+    );
+    assert!(targets.iter().all(|t| t.files.len() == 3));
+    assert_eq!(requests, expected, "{per_kind:?}");
+}
