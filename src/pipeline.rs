@@ -310,7 +310,8 @@ pub fn scan_command(args: &ScanArgs) -> Result<Outcome> {
             &env,
             &report::upload::UploadOptions::default(),
         ) {
-            Ok(done) => eprintln!("hubwarden: SARIF uploaded ({done:?})"),
+            // upload_sarif_text reports the upload itself.
+            Ok(_) => {}
             // The findings still decide the exit code; the upload problem is reported.
             Err(e) => eprintln!("hubwarden: upload failed: {e:#}"),
         }
