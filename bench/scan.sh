@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target}"
 SRC="${1:-$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')}"
-CORPUS="${BENCH_CORPUS:-/tmp/hubwarden-bench-corpus}"
-OUT="${BENCH_OUT:-/tmp/hubwarden-bench}"
+CORPUS="${BENCH_CORPUS:-/tmp/hubwarden-scan-corpus}"
+OUT="${BENCH_OUT:-/tmp/hubwarden-scan-bench}"
 mkdir -p "$OUT"
 
 # A private copy with only the .py files, so that all three tools see the same input.

@@ -13,7 +13,7 @@ rule reverse_shell {
     $pty = "pty.spawn" ascii
     $connect = /\.connect\s*\(\s*\(/ ascii
     $devtcp = /\/dev\/(tcp|udp)\/[A-Za-z0-9.\-]{1,255}\/[0-9]{1,5}/ ascii
-    $nc = /\b(nc|ncat|netcat)\s+(-[a-z]*e\s|[^\n]{0,80}\s-e\s)/ ascii
+    $nc = / -e \/bin\/(ba|z|da)?sh/ ascii
   condition:
     ($sock and $dup2 and ($sh or $pty)) or ($pty and $connect) or $devtcp or $nc
 }

@@ -82,7 +82,9 @@ impl QueryEngine {
             .map(|r| r.prefilter.as_ref().map(|p| format!("(?:{p})")))
             .collect::<Option<Vec<_>>>()
             .map(|parts| {
+                // ASCII classes keep the DFA small; rule text is ASCII anyway.
                 regex::bytes::RegexBuilder::new(&parts.join("|"))
+                    .unicode(false)
                     .size_limit(64 << 20)
                     .build()
                     .map_err(|e| RuleError {

@@ -435,3 +435,12 @@ fn user_rules_are_added_and_errors_exit_2_with_file_and_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no-print.yml:10: tree-sitter query"), "{err}");
 }
+
+#[test]
+fn yara_near_misses_do_not_match() {
+    let s = scanner();
+    let src = std::fs::read(fixture("scan/yara_near_miss.py")).unwrap();
+    let hits = s.scan(&remote("near.py", FileKind::Python, src));
+    let yara: Vec<&Hit> = hits.iter().filter(|h| h.engine == Engine::Yara).collect();
+    assert!(yara.is_empty(), "{yara:#?}");
+}
