@@ -6,7 +6,7 @@ mod query;
 mod rules;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -162,8 +162,12 @@ impl Scanner {
         } else {
             None
         };
+        let called = tree
+            .as_ref()
+            .map(|t| query::import_time_calls(t, src))
+            .unwrap_or_default();
         if let Some(tree) = &tree {
-            self.query_hits(tree, src, &mut hits);
+            self.query_hits(tree, src, &called, &mut hits);
         }
         if kind == FileKind::Pickle {
             self.pickle_hits(src, &mut hits);
@@ -171,19 +175,25 @@ impl Scanner {
         if kind == FileKind::Requirements {
             requirements_hits(src, &mut hits);
         }
-        self.yara_hits(yara, src, tree.as_ref(), kind, &mut hits);
+        self.yara_hits(yara, src, tree.as_ref(), &called, kind, &mut hits);
         hits.sort_by(|a, b| (a.line, a.column, &a.rule_id).cmp(&(b.line, b.column, &b.rule_id)));
         hits
     }
 
-    fn query_hits(&self, tree: &tree_sitter::Tree, src: &[u8], hits: &mut Vec<Hit>) {
+    fn query_hits(
+        &self,
+        tree: &tree_sitter::Tree,
+        src: &[u8],
+        called: &HashSet<String>,
+        hits: &mut Vec<Hit>,
+    ) {
         for m in self.inner.engine.run(tree, src) {
             let (meta, import_level, message) = &self.inner.query_rules[m.rule];
             let node = tree
                 .root_node()
                 .descendant_for_byte_range(m.start_byte, m.end_byte)
                 .unwrap_or_else(|| tree.root_node());
-            let (context, why) = query::context_of(node, src);
+            let (context, why) = query::context_of(node, src, called);
             let level = if context == ExecContext::ImportTime {
                 *import_level
             } else {
@@ -254,6 +264,7 @@ impl Scanner {
         found: Vec<(String, usize, usize)>,
         src: &[u8],
         tree: Option<&tree_sitter::Tree>,
+        called: &HashSet<String>,
         kind: FileKind,
         hits: &mut Vec<Hit>,
     ) {
@@ -276,7 +287,7 @@ impl Scanner {
                     Some(t) => t
                         .root_node()
                         .descendant_for_byte_range(start, end.max(start))
-                        .map(|n| query::context_of(n, src))
+                        .map(|n| query::context_of(n, src, called))
                         .unwrap_or((ExecContext::File, "in the file".to_string())),
                     None => (ExecContext::File, "in the file".to_string()),
                 };

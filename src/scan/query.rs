@@ -2,6 +2,7 @@
 //! and the execution context (import time or function) of each match.
 
 use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use tree_sitter::{Node, Parser, Query, QueryCursor, StreamingIterator, Tree};
 
@@ -153,8 +154,65 @@ fn is_main_guard(if_stmt: Node, src: &[u8]) -> bool {
         })
 }
 
-/// Whether the code at `node` runs when the module is imported, and a phrase saying why.
-pub(crate) fn context_of(node: Node, src: &[u8]) -> (ExecContext, String) {
+/// Module-level functions that run when the module is imported: those called
+/// from top-level code (outside `if __name__ == "__main__"`), and, transitively,
+/// those they call. `def payload(): ...` followed by `payload()` is import-time code.
+pub(crate) fn import_time_calls(tree: &Tree, src: &[u8]) -> HashSet<String> {
+    let root = tree.root_node();
+    let mut defs: HashMap<String, Node> = HashMap::new();
+    let mut pending: Vec<Node> = Vec::new();
+    let mut walker = root.walk();
+    for stmt in root.named_children(&mut walker) {
+        let def = match stmt.kind() {
+            "function_definition" => Some(stmt),
+            "decorated_definition" => stmt
+                .child_by_field_name("definition")
+                .filter(|d| d.kind() == "function_definition"),
+            _ => None,
+        };
+        match def {
+            Some(d) => {
+                let name = d
+                    .child_by_field_name("name")
+                    .and_then(|n| n.utf8_text(src).ok());
+                if let (Some(name), Some(body)) = (name, d.child_by_field_name("body")) {
+                    defs.insert(name.to_string(), body);
+                }
+            }
+            None if stmt.kind() == "if_statement" && is_main_guard(stmt, src) => {}
+            None => pending.push(stmt),
+        }
+    }
+    let mut called = HashSet::new();
+    while let Some(node) = pending.pop() {
+        if node.kind() == "call"
+            && let Some(name) = node
+                .child_by_field_name("function")
+                .filter(|f| f.kind() == "identifier")
+                .and_then(|f| f.utf8_text(src).ok())
+            && let Some(body) = defs.get(name)
+            && called.insert(name.to_string())
+        {
+            pending.push(*body);
+        }
+        let mut c = node.walk();
+        for child in node.named_children(&mut c) {
+            // Nested definitions run only when called; their own calls are not import-time.
+            if !matches!(child.kind(), "function_definition" | "lambda") {
+                pending.push(child);
+            }
+        }
+    }
+    called
+}
+
+/// Whether the code at `node` runs when the module is imported, and a phrase saying
+/// why. `called` holds the module-level functions that import-time code calls.
+pub(crate) fn context_of(
+    node: Node,
+    src: &[u8],
+    called: &HashSet<String>,
+) -> (ExecContext, String) {
     let mut child = node;
     let mut import_detail: Option<&'static str> = None;
     while let Some(parent) = child.parent() {
@@ -165,6 +223,24 @@ pub(crate) fn context_of(node: Node, src: &[u8]) -> (ExecContext, String) {
                     .child_by_field_name("name")
                     .and_then(|n| n.utf8_text(src).ok())
                     .unwrap_or("?");
+                let top_level = parent
+                    .parent()
+                    .map(|p| {
+                        if p.kind() == "decorated_definition" {
+                            p.parent().map(|g| g.kind())
+                        } else {
+                            Some(p.kind())
+                        }
+                    })
+                    .is_some_and(|k| k == Some("module"));
+                if top_level && called.contains(name) {
+                    return (
+                        ExecContext::ImportTime,
+                        format!(
+                            "runs at import time (function `{name}` is called from module-level code)"
+                        ),
+                    );
+                }
                 return (
                     ExecContext::Function,
                     format!("inside function `{name}`, runs if called"),

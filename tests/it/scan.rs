@@ -444,3 +444,29 @@ fn yara_near_misses_do_not_match() {
     let yara: Vec<&Hit> = hits.iter().filter(|h| h.engine == Engine::Yara).collect();
     assert!(yara.is_empty(), "{yara:#?}");
 }
+
+#[test]
+fn a_function_called_from_module_level_code_runs_at_import_time() {
+    let s = scanner();
+    let src = "import os\n\n\ndef _install():\n    os.system(\"true\")\n    _helper()\n\n\ndef _helper():\n    os.system(\"true\")\n\n\ndef unused():\n    os.system(\"true\")\n\n\ndef main():\n    os.system(\"true\")\n\n\n_install()\n\nif __name__ == \"__main__\":\n    main()\n";
+    let hits = scan_src(&s, src);
+    let at = |line: u32| {
+        let v = hits_at(&hits, "os-system", line);
+        assert_eq!(v.len(), 1, "line {line}: {hits:#?}");
+        v.into_iter().next().unwrap()
+    };
+    // Called at module level, and what it calls in turn: import time.
+    for line in [5, 10] {
+        let h = at(line);
+        assert_eq!(h.context, ExecContext::ImportTime, "line {line}: {h:#?}");
+        assert!(
+            h.message.contains("called from module-level code"),
+            "{}",
+            h.message
+        );
+    }
+    // Never called, or only under the __main__ guard: runs if called.
+    for line in [14, 18] {
+        assert_eq!(at(line).context, ExecContext::Function, "line {line}");
+    }
+}
