@@ -15,7 +15,7 @@ use hubwarden::model::{HubKind, LoadSite, Platform, RepoType, TargetStatus};
 use hubwarden::resolve::{ResolveOptions, resolve_all};
 use serde_json::{Value, json};
 
-use crate::common::{bin, fixture};
+use crate::common::{bin, copy_dir, fixture};
 use crate::fakegithub::{self, Answer, FakeGithub, Upload};
 use crate::fakehub::{FakeHub, FakeHubOptions};
 
@@ -95,19 +95,6 @@ impl Workspace {
 
     fn path(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).unwrap();
-        }
     }
 }
 
@@ -600,4 +587,101 @@ fn bench_resolve_200_calls_50_repos() {
     );
     assert!(targets.iter().all(|t| t.files.len() == 3));
     assert_eq!(requests, expected, "{per_kind:?}");
+}
+
+/// What `.github/workflows/self-test.yml` asserts about `uses: ./` on the bundled
+/// example, checked here on the same code path so the workflow cannot drift.
+#[test]
+fn self_test_workflow_expectations_hold_for_the_example_project() {
+    let ws = tempfile::tempdir().unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["examples/project", "examples/mirror"] {
+        copy_dir(&root.join(dir), &ws.path().join(dir));
+    }
+    let outputs = ws.path().join("outputs.txt");
+    let summary = ws.path().join("summary.md");
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .arg("action")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", ws.path())
+        .env("GITHUB_EVENT_NAME", "push")
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("GITHUB_SHA", "0".repeat(40))
+        .env("GITHUB_REF", "refs/heads/main")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("INPUT_PATH", "examples/project")
+        .env("INPUT_FAIL-ON", "error")
+        .env("INPUT_OFFLINE", "true")
+        .env("INPUT_UPLOAD-SARIF", "false")
+        .env("INPUT_DIFF-BASE", "none")
+        .env(
+            "INPUT_EXTRA-ARGS",
+            format!(
+                "--mirror examples/mirror --cache-dir {}",
+                home.path().join("cache").display()
+            ),
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let text = std::fs::read_to_string(&outputs).unwrap_or_default();
+    let get = |k: &str| -> usize {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("no {k} output in {text:?}; stderr: {stderr}"))
+            .parse()
+            .unwrap()
+    };
+    let (findings, errors, unverified) = (get("findings"), get("errors"), get("unverified"));
+    assert!(findings >= 1 && errors <= findings, "{text}");
+    assert_eq!(unverified, 1, "{text}");
+    // fail-on error: the step fails exactly when there are errors.
+    assert_eq!(
+        out.status.code(),
+        Some(if errors > 0 { 1 } else { 0 }),
+        "{stderr}"
+    );
+    assert!(
+        text.contains("sarif-file=hubwarden-results.sarif"),
+        "{text}"
+    );
+    let sarif: Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.path().join("hubwarden-results.sarif")).unwrap(),
+    )
+    .unwrap();
+    let run = &sarif["runs"][0];
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(run["tool"]["driver"]["name"], "hubwarden");
+    assert!(
+        run["automationDetails"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("hubwarden")
+    );
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), findings);
+    for r in results {
+        let uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap();
+        assert!(uri.starts_with("examples/project/"), "{uri}");
+    }
+    // The malicious look-alike behind torch.hub is among them, with its remote file.
+    assert!(
+        results.iter().any(|r| r["ruleId"] == "reverse-shell"
+            && r["message"]["text"]
+                .as_str()
+                .is_some_and(|m| m.contains("utils/telemetry.py"))),
+        "{results:#?}"
+    );
+    assert!(
+        std::fs::read_to_string(&summary)
+            .unwrap()
+            .contains("acme/yolo-lite")
+    );
 }

@@ -1398,20 +1398,6 @@ fn an_unresolved_id_fails_closed() {
     assert!(f.message.contains("function parameter without default"));
 }
 
-/// Copy a folder tree (fixtures into a temp dir).
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
-}
-
 /// `scan --diff-base` through the binary: the repo ids in the JSON output.
 fn diff_scan(repo: &Path, mirror: &Path, extra: &[&str]) -> Vec<String> {
     let out = std::process::Command::new(common::bin())
@@ -1454,12 +1440,12 @@ fn diff_base_reports_an_unchanged_call_whose_locked_commit_moved() {
     let mirror = tmp.path().join("mirror");
     let chat = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("examples/mirror/huggingface/models/acme/chat-7b");
-    copy_tree(&chat, &mirror.join("huggingface/models/acme/chat-7b"));
+    common::copy_dir(&chat, &mirror.join("huggingface/models/acme/chat-7b"));
     let refs = mirror.join("huggingface/models/acme/chat-7b/refs.json");
     let first: Value = serde_json::from_str(&std::fs::read_to_string(&refs).unwrap()).unwrap();
     let first = first["main"].as_str().unwrap().to_string();
     let moved = "1111111111111111111111111111111111111111";
-    copy_tree(
+    common::copy_dir(
         &mirror.join("huggingface/models/acme/chat-7b").join(&first),
         &mirror.join("huggingface/models/acme/chat-7b").join(moved),
     );
