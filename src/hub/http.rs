@@ -301,7 +301,16 @@ fn transport_error(e: &reqwest::Error, url: &Url) -> HubError {
     if e.is_timeout() {
         HubError::Timeout(url.to_string())
     } else {
-        HubError::Network(format!("{url}: {e}"))
+        // reqwest's own text ("error sending request") hides the cause; the chain
+        // says what actually failed (DNS, connection refused, TLS).
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        HubError::Network(format!("{url}: {text}"))
     }
 }
 
