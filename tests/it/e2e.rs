@@ -15,7 +15,7 @@ use hubwarden::model::{HubKind, LoadSite, Platform, RepoType, TargetStatus};
 use hubwarden::resolve::{ResolveOptions, resolve_all};
 use serde_json::{Value, json};
 
-use crate::common::{bin, copy_dir, fixture};
+use crate::common::{bin, copy_dir, fixture, git};
 use crate::fakegithub::{self, Answer, FakeGithub, Upload};
 use crate::fakehub::{FakeHub, FakeHubOptions};
 
@@ -96,30 +96,6 @@ impl Workspace {
     fn path(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
     }
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// What the runner and the user see after the step.

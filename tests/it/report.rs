@@ -18,7 +18,7 @@ use hubwarden::report::upload::{self, UploadError, UploadOptions, UploadTarget};
 use hubwarden::report::{self, RenderOptions};
 use serde_json::Value;
 
-use crate::common;
+use crate::common::{self, git};
 use crate::fakegithub::{self, Answer, FakeGithub};
 
 const CHAT: &str = "7ecde348ff9cda2c3ba69a0c4543365039d0d65b";
@@ -838,27 +838,6 @@ fn summary_links_to_every_hub_and_stays_small() {
 }
 
 // ---------------------------------------------------------------- diff-base
-
-fn git(dir: &Path, args: &[&str]) {
-    let st = std::process::Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-}
 
 /// A stand-in for discovery: one call per `from_pretrained("...")` line.
 fn fake_discover(root: &Path) -> anyhow::Result<Vec<LoadSite>> {
