@@ -116,7 +116,8 @@ pub struct ScanArgs {
     pub upload: bool,
     /// Record each call's resolved commit in PATH/.hubwarden.lock; commit that file,
     /// and later `--diff-base` runs also report calls whose target moved since.
-    #[arg(long)]
+    /// (Not with --diff-base, which scans only part of the calls.)
+    #[arg(long, conflicts_with = "diff_base")]
     pub write_lock: bool,
     #[command(flatten)]
     pub github: GithubArgs,
