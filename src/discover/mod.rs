@@ -1,9 +1,11 @@
 //! Discover: find model-hub loader calls in Python files and notebooks with tree-sitter.
 //!
-//! Walk (`walk`) -> byte prefilter -> parse in parallel (`python`) -> match the
-//! loader catalogue (`catalogue`) -> resolve values (`values`) -> `LoadSite`s (`sites`).
+//! Walk (`walk`) -> byte prefilter (on code only, `mask`) -> parse in parallel
+//! (`python`) -> match the loader catalogue (`catalogue`) -> resolve values
+//! (`values`) -> `LoadSite`s (`sites`).
 
 pub mod catalogue;
+mod mask;
 pub mod notebook;
 pub mod python;
 pub mod sites;
@@ -88,6 +90,10 @@ fn prefilter(bytes: &[u8]) -> bool {
     if !p.libs.is_match(bytes) {
         return false;
     }
+    // Imports and loader names must be code: a library's own files quote both in
+    // their docstrings. Calls are found through code alone, so this loses none.
+    let code = mask::code_only(bytes);
+    let bytes = code.as_deref().unwrap_or(bytes);
     let mut seen: Vec<&[u8]> = Vec::new();
     for c in p.imports.captures_iter(bytes) {
         let Some(lib) = c.get(1).or_else(|| c.get(2)) else {
