@@ -25,7 +25,7 @@ if [ -n "${HUBWARDEN_BIN:-}" ]; then
   BIN=$HUBWARDEN_BIN  # an already built release binary
 else
   echo "== building hubwarden (release)"
-  (cd "$ROOT" && cargo build --release --quiet)
+  (cd "$ROOT" && cargo build --release --quiet --bin hubwarden)
   # Copy the binary so a concurrent build in a shared target dir cannot swap it mid-run.
   cp "$BIN" "$WORK/hubwarden"
   BIN="$WORK/hubwarden"

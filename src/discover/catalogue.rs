@@ -563,7 +563,9 @@ pub const PREFILTER: &[(&str, &str)] = &[
     ("mmcv", "fromfile"),
 ];
 
-const HF_WORDS: &str = "from_pretrained|from_config|pipeline|snapshot_download|model_file_download|MsDataset|load_dataset|get_dataset_config_names";
+// `pipeline` as a whole word: loaders are called by whole identifiers, and
+// diffusers' `pipeline_utils` modules would otherwise let most of diffusers through.
+const HF_WORDS: &str = r"from_pretrained|from_config|\bpipeline\b|snapshot_download|model_file_download|MsDataset|load_dataset|get_dataset_config_names";
 
 /// A call recognised without any import (`model.generate(custom_generate=...)`).
 pub const IMPORT_FREE_WORD: &str = "custom_generate";

@@ -1,9 +1,11 @@
 //! Discover: find model-hub loader calls in Python files and notebooks with tree-sitter.
 //!
-//! Walk (`walk`) -> byte prefilter -> parse in parallel (`python`) -> match the
-//! loader catalogue (`catalogue`) -> resolve values (`values`) -> `LoadSite`s (`sites`).
+//! Walk (`walk`) -> byte prefilter (on code only, `mask`) -> parse in parallel
+//! (`python`) -> match the loader catalogue (`catalogue`) -> resolve values
+//! (`values`) -> `LoadSite`s (`sites`).
 
 pub mod catalogue;
+mod mask;
 pub mod notebook;
 pub mod python;
 pub mod sites;
@@ -88,6 +90,15 @@ fn prefilter(bytes: &[u8]) -> bool {
     if !p.libs.is_match(bytes) {
         return false;
     }
+    // Imports and loader names must be code: a library's own files quote both in
+    // their docstrings. Calls are found through code alone, so this loses none.
+    // Blanking only removes matches, so the cheaper check on the raw bytes goes first.
+    imports_a_loader(p, bytes)
+        && mask::code_only(bytes).is_none_or(|code| imports_a_loader(p, &code))
+}
+
+/// Does `bytes` import a hub library and name one of its loaders?
+fn imports_a_loader(p: &Prefilter, bytes: &[u8]) -> bool {
     let mut seen: Vec<&[u8]> = Vec::new();
     for c in p.imports.captures_iter(bytes) {
         let Some(lib) = c.get(1).or_else(|| c.get(2)) else {
@@ -163,7 +174,12 @@ fn err(path: &str, message: impl Into<String>) -> (Vec<LoadSite>, Vec<InputError
 
 fn read_capped(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     let f = std::fs::File::open(path)?;
-    let mut buf = Vec::new();
+    // One allocation of the right size instead of repeated doubling.
+    let len = f
+        .metadata()
+        .map(|m| m.len().min(MAX_FILE_BYTES))
+        .unwrap_or(0);
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0) + 1);
     // Read one byte past the cap to detect files that grew after the walk.
     f.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf)?;
     Ok((buf.len() as u64 <= MAX_FILE_BYTES).then_some(buf))
