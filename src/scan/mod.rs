@@ -157,17 +157,27 @@ impl Scanner {
         let python = kind == FileKind::Python && src.len() <= MAX_PARSE_BYTES;
         // Parsing dominates the cost: only parse when a rule can match, or to place a
         // signature match in its import-time or function context.
-        let tree = if python && (!yara.is_empty() || self.inner.engine.wants(src)) {
+        let wanted = if python {
+            self.inner.engine.wanted(src)
+        } else {
+            Vec::new()
+        };
+        let tree = if python && (!yara.is_empty() || !wanted.is_empty()) {
             query::parse(src)
         } else {
             None
         };
-        let called = tree
+        let matches = tree
             .as_ref()
-            .map(|t| query::import_time_calls(t, src))
+            .map(|t| self.inner.engine.run(t, src, &wanted))
             .unwrap_or_default();
+        // Only needed to place hits; most parsed files have none.
+        let called = match &tree {
+            Some(t) if !matches.is_empty() || !yara.is_empty() => query::import_time_calls(t, src),
+            _ => HashSet::new(),
+        };
         if let Some(tree) = &tree {
-            self.query_hits(tree, src, &called, &mut hits);
+            self.query_hits(tree, matches, src, &called, &mut hits);
         }
         if kind == FileKind::Pickle {
             self.pickle_hits(src, &mut hits);
@@ -183,11 +193,12 @@ impl Scanner {
     fn query_hits(
         &self,
         tree: &tree_sitter::Tree,
+        matches: Vec<query::RawMatch>,
         src: &[u8],
         called: &HashSet<String>,
         hits: &mut Vec<Hit>,
     ) {
-        for m in self.inner.engine.run(tree, src) {
+        for m in matches {
             let (meta, import_level, message) = &self.inner.query_rules[m.rule];
             let node = tree
                 .root_node()

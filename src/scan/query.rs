@@ -9,15 +9,16 @@ use tree_sitter::{Node, Parser, Query, QueryCursor, StreamingIterator, Tree};
 use super::rules::{QueryRule, RuleError, python_language};
 use crate::model::ExecContext;
 
-/// All query rules as one compiled query; `pattern_rule[i]` is the rule of pattern `i`.
+/// Every query rule compiled on its own, so that a file runs only the rules whose
+/// prefilter it passes (predicates such as `#match?` cost a regex per candidate node).
 pub(crate) struct QueryEngine {
-    query: Option<Query>,
-    /// Union of the rules' prefilters; `None` when some rule has none (always parse).
-    prefilter: Option<regex::bytes::Regex>,
-    pattern_rule: Vec<usize>,
-    span: u32,
+    /// (query, index of its `@span` capture) per rule.
+    queries: Vec<(Query, u32)>,
+    /// Every prefilter regex of every rule, matched in one pass over the bytes.
+    prefilter: regex::bytes::RegexSet,
+    /// Indexes into `prefilter` that must all match for rule `i` to run (empty: always).
+    needs: Vec<Vec<usize>>,
 }
-
 /// One query match, before it becomes a `Hit`.
 pub(crate) struct RawMatch {
     pub rule: usize,
@@ -46,98 +47,95 @@ pub(crate) fn parse(src: &[u8]) -> Option<Tree> {
     })
 }
 
+thread_local! {
+    static CURSOR: RefCell<QueryCursor> = RefCell::new(QueryCursor::new());
+}
+
 impl QueryEngine {
     pub(crate) fn new(rules: &[QueryRule]) -> Result<QueryEngine, RuleError> {
-        if rules.is_empty() {
-            return Ok(QueryEngine {
-                query: None,
-                prefilter: None,
-                pattern_rule: Vec::new(),
-                span: 0,
-            });
-        }
-        let mut src = String::new();
-        let mut starts = Vec::with_capacity(rules.len());
+        let mut queries = Vec::with_capacity(rules.len());
+        let mut patterns = Vec::new();
+        let mut needs = Vec::with_capacity(rules.len());
         for r in rules {
-            starts.push(src.len());
-            src.push_str(&r.query_src);
-            src.push('\n');
-        }
-        let query = Query::new(&python_language(), &src).map_err(|e| {
-            let rule = starts.partition_point(|&s| s <= e.offset).saturating_sub(1);
-            RuleError {
-                file: rules[rule].meta.source.clone(),
+            let query = Query::new(&python_language(), &r.query_src).map_err(|e| RuleError {
+                file: r.meta.source.clone(),
                 line: 0,
                 message: format!("tree-sitter query: {}", e.message.trim()),
-            }
-        })?;
-        let pattern_rule = (0..query.pattern_count())
-            .map(|i| {
-                let at = query.start_byte_for_pattern(i);
-                starts.partition_point(|&s| s <= at).saturating_sub(1)
-            })
-            .collect();
-        let span = query.capture_index_for_name("span").unwrap_or(u32::MAX);
-        let prefilter = rules
-            .iter()
-            .map(|r| r.prefilter.as_ref().map(|p| format!("(?:{p})")))
-            .collect::<Option<Vec<_>>>()
-            .map(|parts| {
-                // ASCII classes keep the DFA small; rule text is ASCII anyway.
-                regex::bytes::RegexBuilder::new(&parts.join("|"))
-                    .unicode(false)
-                    .size_limit(64 << 20)
-                    .build()
-                    .map_err(|e| RuleError {
-                        file: "prefilters".to_string(),
-                        line: 0,
-                        message: format!("combined prefilter regex: {e}"),
+            })?;
+            let span = query.capture_index_for_name("span").unwrap_or(u32::MAX);
+            queries.push((query, span));
+            needs.push(
+                r.prefilter
+                    .iter()
+                    .map(|p| {
+                        patterns.push(p.clone());
+                        patterns.len() - 1
                     })
-            })
-            .transpose()?;
+                    .collect::<Vec<_>>(),
+            );
+        }
+        // ASCII classes keep the DFA small; rule text is ASCII anyway.
+        let prefilter = regex::bytes::RegexSetBuilder::new(&patterns)
+            .unicode(false)
+            .size_limit(64 << 20)
+            .build()
+            .map_err(|e| RuleError {
+                file: "prefilters".to_string(),
+                line: 0,
+                message: format!("prefilter regexes: {e}"),
+            })?;
         Ok(QueryEngine {
-            query: Some(query),
+            queries,
             prefilter,
-            pattern_rule,
-            span,
+            needs,
         })
     }
 
-    /// Whether any query rule can match these bytes (false: no need to parse).
-    pub(crate) fn wants(&self, src: &[u8]) -> bool {
-        self.query.is_some() && self.prefilter.as_ref().is_none_or(|p| p.is_match(src))
+    /// The rules that can match these bytes (empty: no need to parse).
+    pub(crate) fn wanted(&self, src: &[u8]) -> Vec<usize> {
+        if self.queries.is_empty() {
+            return Vec::new();
+        }
+        let found = self.prefilter.matches(src);
+        (0..self.needs.len())
+            .filter(|&i| self.needs[i].iter().all(|&p| found.matched(p)))
+            .collect()
     }
 
-    pub(crate) fn run(&self, tree: &Tree, src: &[u8]) -> Vec<RawMatch> {
-        let Some(query) = &self.query else {
-            return Vec::new();
-        };
-        let mut cursor = QueryCursor::new();
-        // Bounds the work on pathological inputs (huge generated files).
-        cursor.set_match_limit(4096);
+    /// Matches of the given rules (indexes from `wanted`).
+    pub(crate) fn run(&self, tree: &Tree, src: &[u8], rules: &[usize]) -> Vec<RawMatch> {
         let mut out: Vec<RawMatch> = Vec::new();
-        let mut matches = cursor.matches(query, tree.root_node(), src);
-        while let Some(m) = matches.next() {
-            let rule = self.pattern_rule[m.pattern_index];
-            for c in m.captures.iter().filter(|c| c.index == self.span) {
-                let n = c.node;
-                // A bare string statement is a docstring or a comment in disguise: text, not code.
-                if n.kind() == "string"
-                    && n.parent()
-                        .is_some_and(|p| p.kind() == "expression_statement")
-                {
+        CURSOR.with(|cell| {
+            let mut cursor = cell.borrow_mut();
+            // Bounds the work on pathological inputs (huge generated files).
+            cursor.set_match_limit(4096);
+            for &rule in rules {
+                let Some((query, span)) = self.queries.get(rule) else {
                     continue;
+                };
+                let mut matches = cursor.matches(query, tree.root_node(), src);
+                while let Some(m) = matches.next() {
+                    for c in m.captures.iter().filter(|c| c.index == *span) {
+                        let n = c.node;
+                        // A bare string statement is a docstring or a comment in disguise: text, not code.
+                        if n.kind() == "string"
+                            && n.parent()
+                                .is_some_and(|p| p.kind() == "expression_statement")
+                        {
+                            continue;
+                        }
+                        let p = n.start_position();
+                        out.push(RawMatch {
+                            rule,
+                            start_byte: n.start_byte(),
+                            end_byte: n.end_byte(),
+                            line: p.row as u32 + 1,
+                            column: p.column as u32 + 1,
+                        });
+                    }
                 }
-                let p = n.start_position();
-                out.push(RawMatch {
-                    rule,
-                    start_byte: n.start_byte(),
-                    end_byte: n.end_byte(),
-                    line: p.row as u32 + 1,
-                    column: p.column as u32 + 1,
-                });
             }
-        }
+        });
         out.sort_by_key(|m| (m.start_byte, m.rule));
         out.dedup_by_key(|m| (m.start_byte, m.rule));
         out
