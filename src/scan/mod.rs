@@ -6,7 +6,7 @@ mod query;
 mod rules;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -171,13 +171,10 @@ impl Scanner {
             .as_ref()
             .map(|t| self.inner.engine.run(t, src, &wanted))
             .unwrap_or_default();
-        // Only needed to place hits; most parsed files have none.
-        let called = match &tree {
-            Some(t) if !matches.is_empty() || !yara.is_empty() => query::import_time_calls(t, src),
-            _ => HashSet::new(),
-        };
-        if let Some(tree) = &tree {
-            self.query_hits(tree, matches, src, &called, &mut hits);
+        // Import-time calls are computed only if a hit inside a module-level function needs them.
+        let called = tree.as_ref().map(|t| query::ImportTime::new(t, src));
+        if let Some(called) = &called {
+            self.query_hits(called, matches, src, &mut hits);
         }
         if kind == FileKind::Pickle {
             self.pickle_hits(src, &mut hits);
@@ -185,19 +182,19 @@ impl Scanner {
         if kind == FileKind::Requirements {
             requirements_hits(src, &mut hits);
         }
-        self.yara_hits(yara, src, tree.as_ref(), &called, kind, &mut hits);
+        self.yara_hits(yara, src, called.as_ref(), kind, &mut hits);
         hits.sort_by(|a, b| (a.line, a.column, &a.rule_id).cmp(&(b.line, b.column, &b.rule_id)));
         hits
     }
 
     fn query_hits(
         &self,
-        tree: &tree_sitter::Tree,
+        called: &query::ImportTime,
         matches: Vec<query::RawMatch>,
         src: &[u8],
-        called: &HashSet<String>,
         hits: &mut Vec<Hit>,
     ) {
+        let tree = called.tree;
         for m in matches {
             let (meta, import_level, message) = &self.inner.query_rules[m.rule];
             let node = tree
@@ -274,8 +271,7 @@ impl Scanner {
         &self,
         found: Vec<(String, usize, usize)>,
         src: &[u8],
-        tree: Option<&tree_sitter::Tree>,
-        called: &HashSet<String>,
+        called: Option<&query::ImportTime>,
         kind: FileKind,
         hits: &mut Vec<Hit>,
     ) {
@@ -294,11 +290,12 @@ impl Scanner {
                 )
             } else {
                 let (line, column) = line_col(src, start);
-                let (context, why) = match tree {
-                    Some(t) => t
+                let (context, why) = match called {
+                    Some(c) => c
+                        .tree
                         .root_node()
                         .descendant_for_byte_range(start, end.max(start))
-                        .map(|n| query::context_of(n, src, called))
+                        .map(|n| query::context_of(n, src, c))
                         .unwrap_or((ExecContext::File, "in the file".to_string())),
                     None => (ExecContext::File, "in the file".to_string()),
                 };

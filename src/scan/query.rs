@@ -1,7 +1,7 @@
 //! The tree-sitter engine: every query rule compiled into one query, run once per file,
 //! and the execution context (import time or function) of each match.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use tree_sitter::{Node, Parser, Query, QueryCursor, StreamingIterator, Tree};
@@ -182,35 +182,65 @@ pub(crate) fn import_time_calls(tree: &Tree, src: &[u8]) -> HashSet<String> {
         }
     }
     let mut called = HashSet::new();
-    while let Some(node) = pending.pop() {
-        if node.kind() == "call"
-            && let Some(name) = node
-                .child_by_field_name("function")
-                .filter(|f| f.kind() == "identifier")
-                .and_then(|f| f.utf8_text(src).ok())
-            && let Some(body) = defs.get(name)
-            && called.insert(name.to_string())
-        {
-            pending.push(*body);
-        }
-        let mut c = node.walk();
-        for child in node.named_children(&mut c) {
+    while let Some(root) = pending.pop() {
+        // One cursor per subtree: allocating a cursor per node made this walk cost as
+        // much as the queries on large files.
+        let mut c = root.walk();
+        'walk: loop {
+            let node = c.node();
+            if node.kind() == "call"
+                && let Some(name) = node
+                    .child_by_field_name("function")
+                    .filter(|f| f.kind() == "identifier")
+                    .and_then(|f| f.utf8_text(src).ok())
+                && let Some(body) = defs.get(name)
+                && called.insert(name.to_string())
+            {
+                pending.push(*body);
+            }
             // Nested definitions run only when called; their own calls are not import-time.
-            if !matches!(child.kind(), "function_definition" | "lambda") {
-                pending.push(child);
+            let nested = node.id() != root.id()
+                && node.is_named()
+                && matches!(node.kind(), "function_definition" | "lambda");
+            if !nested && c.goto_first_child() {
+                continue;
+            }
+            while !c.goto_next_sibling() {
+                if !c.goto_parent() {
+                    break 'walk;
+                }
             }
         }
     }
     called
 }
 
+/// `import_time_calls` of a tree, computed on first use: only hits inside a
+/// module-level function need it.
+pub(crate) struct ImportTime<'a> {
+    pub(crate) tree: &'a Tree,
+    src: &'a [u8],
+    calls: OnceCell<HashSet<String>>,
+}
+
+impl<'a> ImportTime<'a> {
+    pub(crate) fn new(tree: &'a Tree, src: &'a [u8]) -> Self {
+        ImportTime {
+            tree,
+            src,
+            calls: OnceCell::new(),
+        }
+    }
+
+    fn calls(&self) -> &HashSet<String> {
+        self.calls
+            .get_or_init(|| import_time_calls(self.tree, self.src))
+    }
+}
+
 /// Whether the code at `node` runs when the module is imported, and a phrase saying
 /// why. `called` holds the module-level functions that import-time code calls.
-pub(crate) fn context_of(
-    node: Node,
-    src: &[u8],
-    called: &HashSet<String>,
-) -> (ExecContext, String) {
+pub(crate) fn context_of(node: Node, src: &[u8], called: &ImportTime) -> (ExecContext, String) {
     let mut child = node;
     let mut import_detail: Option<&'static str> = None;
     while let Some(parent) = child.parent() {
@@ -231,7 +261,7 @@ pub(crate) fn context_of(
                         }
                     })
                     .is_some_and(|k| k == Some("module"));
-                if top_level && called.contains(name) {
+                if top_level && called.calls().contains(name) {
                     return (
                         ExecContext::ImportTime,
                         format!(
