@@ -241,9 +241,33 @@ impl<'a> ImportTime<'a> {
 /// Whether the code at `node` runs when the module is imported, and a phrase saying
 /// why. `called` holds the module-level functions that import-time code calls.
 pub(crate) fn context_of(node: Node, src: &[u8], called: &ImportTime) -> (ExecContext, String) {
-    let mut child = node;
+    // Root..=node, built top-down once: `Node::parent` searches from the root on every
+    // call, which made the upward walk quadratic in depth on large files.
+    let root = called.tree.root_node();
+    let mut path = vec![root];
+    let mut cur = root;
+    while cur.id() != node.id() {
+        match cur.child_with_descendant(node) {
+            Some(c) => {
+                path.push(c);
+                cur = c;
+            }
+            None => break,
+        }
+    }
+    if cur.id() != node.id() {
+        // Not under this tree's root (cannot happen for nodes of `called.tree`): walk up.
+        path = vec![node];
+        let mut n = node;
+        while let Some(p) = n.parent() {
+            path.push(p);
+            n = p;
+        }
+        path.reverse();
+    }
     let mut import_detail: Option<&'static str> = None;
-    while let Some(parent) = child.parent() {
+    for i in (1..path.len()).rev() {
+        let (parent, child) = (path[i - 1], path[i]);
         let in_field = |f: &str| parent.child_by_field_name(f).map(|n| n.id()) == Some(child.id());
         match parent.kind() {
             "function_definition" if in_field("body") => {
@@ -251,11 +275,11 @@ pub(crate) fn context_of(node: Node, src: &[u8], called: &ImportTime) -> (ExecCo
                     .child_by_field_name("name")
                     .and_then(|n| n.utf8_text(src).ok())
                     .unwrap_or("?");
-                let top_level = parent
-                    .parent()
+                let up = |k: usize| i.checked_sub(k).map(|j| path[j]);
+                let top_level = up(2)
                     .map(|p| {
                         if p.kind() == "decorated_definition" {
-                            p.parent().map(|g| g.kind())
+                            up(3).map(|g| g.kind())
                         } else {
                             Some(p.kind())
                         }
@@ -295,7 +319,6 @@ pub(crate) fn context_of(node: Node, src: &[u8], called: &ImportTime) -> (ExecCo
             }
             _ => {}
         }
-        child = parent;
     }
     (
         ExecContext::ImportTime,
