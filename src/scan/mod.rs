@@ -6,7 +6,7 @@ mod query;
 mod rules;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -157,17 +157,24 @@ impl Scanner {
         let python = kind == FileKind::Python && src.len() <= MAX_PARSE_BYTES;
         // Parsing dominates the cost: only parse when a rule can match, or to place a
         // signature match in its import-time or function context.
-        let tree = if python && (!yara.is_empty() || self.inner.engine.wants(src)) {
+        let wanted = if python {
+            self.inner.engine.wanted(src)
+        } else {
+            Vec::new()
+        };
+        let tree = if python && (!yara.is_empty() || !wanted.is_empty()) {
             query::parse(src)
         } else {
             None
         };
-        let called = tree
+        let matches = tree
             .as_ref()
-            .map(|t| query::import_time_calls(t, src))
+            .map(|t| self.inner.engine.run(t, src, &wanted))
             .unwrap_or_default();
-        if let Some(tree) = &tree {
-            self.query_hits(tree, src, &called, &mut hits);
+        // Import-time calls are computed only if a hit inside a module-level function needs them.
+        let called = tree.as_ref().map(|t| query::ImportTime::new(t, src));
+        if let Some(called) = &called {
+            self.query_hits(called, matches, src, &mut hits);
         }
         if kind == FileKind::Pickle {
             self.pickle_hits(src, &mut hits);
@@ -175,19 +182,20 @@ impl Scanner {
         if kind == FileKind::Requirements {
             requirements_hits(src, &mut hits);
         }
-        self.yara_hits(yara, src, tree.as_ref(), &called, kind, &mut hits);
+        self.yara_hits(yara, src, called.as_ref(), kind, &mut hits);
         hits.sort_by(|a, b| (a.line, a.column, &a.rule_id).cmp(&(b.line, b.column, &b.rule_id)));
         hits
     }
 
     fn query_hits(
         &self,
-        tree: &tree_sitter::Tree,
+        called: &query::ImportTime,
+        matches: Vec<query::RawMatch>,
         src: &[u8],
-        called: &HashSet<String>,
         hits: &mut Vec<Hit>,
     ) {
-        for m in self.inner.engine.run(tree, src) {
+        let tree = called.tree;
+        for m in matches {
             let (meta, import_level, message) = &self.inner.query_rules[m.rule];
             let node = tree
                 .root_node()
@@ -263,8 +271,7 @@ impl Scanner {
         &self,
         found: Vec<(String, usize, usize)>,
         src: &[u8],
-        tree: Option<&tree_sitter::Tree>,
-        called: &HashSet<String>,
+        called: Option<&query::ImportTime>,
         kind: FileKind,
         hits: &mut Vec<Hit>,
     ) {
@@ -283,11 +290,12 @@ impl Scanner {
                 )
             } else {
                 let (line, column) = line_col(src, start);
-                let (context, why) = match tree {
-                    Some(t) => t
+                let (context, why) = match called {
+                    Some(c) => c
+                        .tree
                         .root_node()
                         .descendant_for_byte_range(start, end.max(start))
-                        .map(|n| query::context_of(n, src, called))
+                        .map(|n| query::context_of(n, src, c))
                         .unwrap_or((ExecContext::File, "in the file".to_string())),
                     None => (ExecContext::File, "in the file".to_string()),
                 };

@@ -1,7 +1,7 @@
 //! The tree-sitter engine: every query rule compiled into one query, run once per file,
 //! and the execution context (import time or function) of each match.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use tree_sitter::{Node, Parser, Query, QueryCursor, StreamingIterator, Tree};
@@ -9,15 +9,16 @@ use tree_sitter::{Node, Parser, Query, QueryCursor, StreamingIterator, Tree};
 use super::rules::{QueryRule, RuleError, python_language};
 use crate::model::ExecContext;
 
-/// All query rules as one compiled query; `pattern_rule[i]` is the rule of pattern `i`.
+/// Every query rule compiled on its own, so that a file runs only the rules whose
+/// prefilter it passes (predicates such as `#match?` cost a regex per candidate node).
 pub(crate) struct QueryEngine {
-    query: Option<Query>,
-    /// Union of the rules' prefilters; `None` when some rule has none (always parse).
-    prefilter: Option<regex::bytes::Regex>,
-    pattern_rule: Vec<usize>,
-    span: u32,
+    /// (query, index of its `@span` capture) per rule.
+    queries: Vec<(Query, u32)>,
+    /// Every prefilter regex of every rule, matched in one pass over the bytes.
+    prefilter: regex::bytes::RegexSet,
+    /// Indexes into `prefilter` that must all match for rule `i` to run (empty: always).
+    needs: Vec<Vec<usize>>,
 }
-
 /// One query match, before it becomes a `Hit`.
 pub(crate) struct RawMatch {
     pub rule: usize,
@@ -46,98 +47,95 @@ pub(crate) fn parse(src: &[u8]) -> Option<Tree> {
     })
 }
 
+thread_local! {
+    static CURSOR: RefCell<QueryCursor> = RefCell::new(QueryCursor::new());
+}
+
 impl QueryEngine {
     pub(crate) fn new(rules: &[QueryRule]) -> Result<QueryEngine, RuleError> {
-        if rules.is_empty() {
-            return Ok(QueryEngine {
-                query: None,
-                prefilter: None,
-                pattern_rule: Vec::new(),
-                span: 0,
-            });
-        }
-        let mut src = String::new();
-        let mut starts = Vec::with_capacity(rules.len());
+        let mut queries = Vec::with_capacity(rules.len());
+        let mut patterns = Vec::new();
+        let mut needs = Vec::with_capacity(rules.len());
         for r in rules {
-            starts.push(src.len());
-            src.push_str(&r.query_src);
-            src.push('\n');
-        }
-        let query = Query::new(&python_language(), &src).map_err(|e| {
-            let rule = starts.partition_point(|&s| s <= e.offset).saturating_sub(1);
-            RuleError {
-                file: rules[rule].meta.source.clone(),
+            let query = Query::new(&python_language(), &r.query_src).map_err(|e| RuleError {
+                file: r.meta.source.clone(),
                 line: 0,
                 message: format!("tree-sitter query: {}", e.message.trim()),
-            }
-        })?;
-        let pattern_rule = (0..query.pattern_count())
-            .map(|i| {
-                let at = query.start_byte_for_pattern(i);
-                starts.partition_point(|&s| s <= at).saturating_sub(1)
-            })
-            .collect();
-        let span = query.capture_index_for_name("span").unwrap_or(u32::MAX);
-        let prefilter = rules
-            .iter()
-            .map(|r| r.prefilter.as_ref().map(|p| format!("(?:{p})")))
-            .collect::<Option<Vec<_>>>()
-            .map(|parts| {
-                // ASCII classes keep the DFA small; rule text is ASCII anyway.
-                regex::bytes::RegexBuilder::new(&parts.join("|"))
-                    .unicode(false)
-                    .size_limit(64 << 20)
-                    .build()
-                    .map_err(|e| RuleError {
-                        file: "prefilters".to_string(),
-                        line: 0,
-                        message: format!("combined prefilter regex: {e}"),
+            })?;
+            let span = query.capture_index_for_name("span").unwrap_or(u32::MAX);
+            queries.push((query, span));
+            needs.push(
+                r.prefilter
+                    .iter()
+                    .map(|p| {
+                        patterns.push(p.clone());
+                        patterns.len() - 1
                     })
-            })
-            .transpose()?;
+                    .collect::<Vec<_>>(),
+            );
+        }
+        // ASCII classes keep the DFA small; rule text is ASCII anyway.
+        let prefilter = regex::bytes::RegexSetBuilder::new(&patterns)
+            .unicode(false)
+            .size_limit(64 << 20)
+            .build()
+            .map_err(|e| RuleError {
+                file: "prefilters".to_string(),
+                line: 0,
+                message: format!("prefilter regexes: {e}"),
+            })?;
         Ok(QueryEngine {
-            query: Some(query),
+            queries,
             prefilter,
-            pattern_rule,
-            span,
+            needs,
         })
     }
 
-    /// Whether any query rule can match these bytes (false: no need to parse).
-    pub(crate) fn wants(&self, src: &[u8]) -> bool {
-        self.query.is_some() && self.prefilter.as_ref().is_none_or(|p| p.is_match(src))
+    /// The rules that can match these bytes (empty: no need to parse).
+    pub(crate) fn wanted(&self, src: &[u8]) -> Vec<usize> {
+        if self.queries.is_empty() {
+            return Vec::new();
+        }
+        let found = self.prefilter.matches(src);
+        (0..self.needs.len())
+            .filter(|&i| self.needs[i].iter().all(|&p| found.matched(p)))
+            .collect()
     }
 
-    pub(crate) fn run(&self, tree: &Tree, src: &[u8]) -> Vec<RawMatch> {
-        let Some(query) = &self.query else {
-            return Vec::new();
-        };
-        let mut cursor = QueryCursor::new();
-        // Bounds the work on pathological inputs (huge generated files).
-        cursor.set_match_limit(4096);
+    /// Matches of the given rules (indexes from `wanted`).
+    pub(crate) fn run(&self, tree: &Tree, src: &[u8], rules: &[usize]) -> Vec<RawMatch> {
         let mut out: Vec<RawMatch> = Vec::new();
-        let mut matches = cursor.matches(query, tree.root_node(), src);
-        while let Some(m) = matches.next() {
-            let rule = self.pattern_rule[m.pattern_index];
-            for c in m.captures.iter().filter(|c| c.index == self.span) {
-                let n = c.node;
-                // A bare string statement is a docstring or a comment in disguise: text, not code.
-                if n.kind() == "string"
-                    && n.parent()
-                        .is_some_and(|p| p.kind() == "expression_statement")
-                {
+        CURSOR.with(|cell| {
+            let mut cursor = cell.borrow_mut();
+            // Bounds the work on pathological inputs (huge generated files).
+            cursor.set_match_limit(4096);
+            for &rule in rules {
+                let Some((query, span)) = self.queries.get(rule) else {
                     continue;
+                };
+                let mut matches = cursor.matches(query, tree.root_node(), src);
+                while let Some(m) = matches.next() {
+                    for c in m.captures.iter().filter(|c| c.index == *span) {
+                        let n = c.node;
+                        // A bare string statement is a docstring or a comment in disguise: text, not code.
+                        if n.kind() == "string"
+                            && n.parent()
+                                .is_some_and(|p| p.kind() == "expression_statement")
+                        {
+                            continue;
+                        }
+                        let p = n.start_position();
+                        out.push(RawMatch {
+                            rule,
+                            start_byte: n.start_byte(),
+                            end_byte: n.end_byte(),
+                            line: p.row as u32 + 1,
+                            column: p.column as u32 + 1,
+                        });
+                    }
                 }
-                let p = n.start_position();
-                out.push(RawMatch {
-                    rule,
-                    start_byte: n.start_byte(),
-                    end_byte: n.end_byte(),
-                    line: p.row as u32 + 1,
-                    column: p.column as u32 + 1,
-                });
             }
-        }
+        });
         out.sort_by_key(|m| (m.start_byte, m.rule));
         out.dedup_by_key(|m| (m.start_byte, m.rule));
         out
@@ -184,38 +182,92 @@ pub(crate) fn import_time_calls(tree: &Tree, src: &[u8]) -> HashSet<String> {
         }
     }
     let mut called = HashSet::new();
-    while let Some(node) = pending.pop() {
-        if node.kind() == "call"
-            && let Some(name) = node
-                .child_by_field_name("function")
-                .filter(|f| f.kind() == "identifier")
-                .and_then(|f| f.utf8_text(src).ok())
-            && let Some(body) = defs.get(name)
-            && called.insert(name.to_string())
-        {
-            pending.push(*body);
-        }
-        let mut c = node.walk();
-        for child in node.named_children(&mut c) {
+    while let Some(root) = pending.pop() {
+        // One cursor per subtree: allocating a cursor per node made this walk cost as
+        // much as the queries on large files.
+        let mut c = root.walk();
+        'walk: loop {
+            let node = c.node();
+            if node.kind() == "call"
+                && let Some(name) = node
+                    .child_by_field_name("function")
+                    .filter(|f| f.kind() == "identifier")
+                    .and_then(|f| f.utf8_text(src).ok())
+                && let Some(body) = defs.get(name)
+                && called.insert(name.to_string())
+            {
+                pending.push(*body);
+            }
             // Nested definitions run only when called; their own calls are not import-time.
-            if !matches!(child.kind(), "function_definition" | "lambda") {
-                pending.push(child);
+            let nested = node.id() != root.id()
+                && node.is_named()
+                && matches!(node.kind(), "function_definition" | "lambda");
+            if !nested && c.goto_first_child() {
+                continue;
+            }
+            while !c.goto_next_sibling() {
+                if !c.goto_parent() {
+                    break 'walk;
+                }
             }
         }
     }
     called
 }
 
+/// `import_time_calls` of a tree, computed on first use: only hits inside a
+/// module-level function need it.
+pub(crate) struct ImportTime<'a> {
+    pub(crate) tree: &'a Tree,
+    src: &'a [u8],
+    calls: OnceCell<HashSet<String>>,
+}
+
+impl<'a> ImportTime<'a> {
+    pub(crate) fn new(tree: &'a Tree, src: &'a [u8]) -> Self {
+        ImportTime {
+            tree,
+            src,
+            calls: OnceCell::new(),
+        }
+    }
+
+    fn calls(&self) -> &HashSet<String> {
+        self.calls
+            .get_or_init(|| import_time_calls(self.tree, self.src))
+    }
+}
+
 /// Whether the code at `node` runs when the module is imported, and a phrase saying
 /// why. `called` holds the module-level functions that import-time code calls.
-pub(crate) fn context_of(
-    node: Node,
-    src: &[u8],
-    called: &HashSet<String>,
-) -> (ExecContext, String) {
-    let mut child = node;
+pub(crate) fn context_of(node: Node, src: &[u8], called: &ImportTime) -> (ExecContext, String) {
+    // Root..=node, built top-down once: `Node::parent` searches from the root on every
+    // call, which made the upward walk quadratic in depth on large files.
+    let root = called.tree.root_node();
+    let mut path = vec![root];
+    let mut cur = root;
+    while cur.id() != node.id() {
+        match cur.child_with_descendant(node) {
+            Some(c) => {
+                path.push(c);
+                cur = c;
+            }
+            None => break,
+        }
+    }
+    if cur.id() != node.id() {
+        // Not under this tree's root (cannot happen for nodes of `called.tree`): walk up.
+        path = vec![node];
+        let mut n = node;
+        while let Some(p) = n.parent() {
+            path.push(p);
+            n = p;
+        }
+        path.reverse();
+    }
     let mut import_detail: Option<&'static str> = None;
-    while let Some(parent) = child.parent() {
+    for i in (1..path.len()).rev() {
+        let (parent, child) = (path[i - 1], path[i]);
         let in_field = |f: &str| parent.child_by_field_name(f).map(|n| n.id()) == Some(child.id());
         match parent.kind() {
             "function_definition" if in_field("body") => {
@@ -223,17 +275,17 @@ pub(crate) fn context_of(
                     .child_by_field_name("name")
                     .and_then(|n| n.utf8_text(src).ok())
                     .unwrap_or("?");
-                let top_level = parent
-                    .parent()
+                let up = |k: usize| i.checked_sub(k).map(|j| path[j]);
+                let top_level = up(2)
                     .map(|p| {
                         if p.kind() == "decorated_definition" {
-                            p.parent().map(|g| g.kind())
+                            up(3).map(|g| g.kind())
                         } else {
                             Some(p.kind())
                         }
                     })
                     .is_some_and(|k| k == Some("module"));
-                if top_level && called.contains(name) {
+                if top_level && called.calls().contains(name) {
                     return (
                         ExecContext::ImportTime,
                         format!(
@@ -267,7 +319,6 @@ pub(crate) fn context_of(
             }
             _ => {}
         }
-        child = parent;
     }
     (
         ExecContext::ImportTime,

@@ -57,13 +57,22 @@ struct QueryRuleFile {
     /// What the finding says (default: the title).
     #[serde(default)]
     message: Option<String>,
-    /// A regex that every file the query can match contains; files that contain no
-    /// rule's prefilter are not parsed at all (most files, which keeps scans fast).
+    /// A regex (or a list of regexes) that every file the query can match contains;
+    /// a file is parsed only if every regex of some rule's prefilter matches it, and
+    /// only those rules' queries run (most files are never parsed, which keeps scans fast).
     #[serde(default)]
-    prefilter: Option<String>,
+    prefilter: Option<Prefilter>,
     query: String,
     #[serde(default)]
     examples: Examples,
+}
+
+/// One regex, or several that must all match.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(untagged)]
+enum Prefilter {
+    One(String),
+    All(Vec<String>),
 }
 
 /// Snippets that must (`match`) and must not (`no_match`) produce a hit of the rule.
@@ -83,7 +92,9 @@ pub struct QueryRule {
     pub import_time_level: Level,
     pub message: String,
     pub query_src: String,
-    pub prefilter: Option<String>,
+    /// Regexes that a file must all contain for the query to be able to match
+    /// (empty: every file).
+    pub prefilter: Vec<String>,
     pub examples: Examples,
 }
 
@@ -226,7 +237,12 @@ fn load_query_rule(origin: &str, source: &str, text: &str) -> Result<QueryRule, 
         None => raise(level),
     };
     let confidence = check_confidence(origin, key_line(text, "confidence"), &raw.confidence)?;
-    if let Some(p) = &raw.prefilter {
+    let prefilter = match raw.prefilter {
+        None => Vec::new(),
+        Some(Prefilter::One(p)) => vec![p],
+        Some(Prefilter::All(ps)) => ps,
+    };
+    for p in &prefilter {
         regex::bytes::Regex::new(p).map_err(|e| {
             RuleError::new(
                 origin,
@@ -276,7 +292,7 @@ fn load_query_rule(origin: &str, source: &str, text: &str) -> Result<QueryRule, 
         },
         import_time_level,
         query_src: raw.query,
-        prefilter: raw.prefilter,
+        prefilter,
         examples: raw.examples,
     })
 }
