@@ -670,7 +670,7 @@ pub fn run() -> anyhow::Result<Outcome> {
         hub_options: None,
     };
     let result = crate::pipeline::run_scan(&plan.scan, &scan_env)?;
-    crate::pipeline::emit(&plan.scan, &result, &env)?;
+    let rendered = crate::pipeline::emit(&plan.scan, &result, &env)?;
     let summary = result.report.summary.clone().unwrap_or_default();
     if let Some(path) = &plan.outputs_file {
         write_outputs(
@@ -683,7 +683,10 @@ pub fn run() -> anyhow::Result<Outcome> {
         .with_context(|| format!("writing the step outputs to {}", path.display()))?;
     }
     if plan.upload != UploadMode::Never {
-        let sarif = crate::report::sarif::render(&result.report, &result.rules, &result.render);
+        // The plan always writes a SARIF file, so `emit` has rendered it already.
+        let sarif = rendered.unwrap_or_else(|| {
+            crate::report::sarif::render(&result.report, &result.rules, &result.render)
+        });
         let uploaded = crate::report::upload::upload_sarif_text(
             &sarif,
             &plan.scan.github,

@@ -256,19 +256,25 @@ pub fn relative_uri(path: &Path, base: &Path) -> Option<String> {
 
 /// Write what the flags ask for: stdout in `--format`, `--sarif FILE`,
 /// `--json FILE`, and the job summary when `$GITHUB_STEP_SUMMARY` is set and the
-/// format is `github`.
+/// format is `github`. Returns the SARIF text when one was rendered, so that an
+/// upload sends the same bytes without building it again.
 pub fn emit(
     args: &ScanArgs,
     result: &ScanResult,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let ScanResult {
         report,
         rules,
         render,
         ..
     } = result;
-    let mut out = report::render(args.format, report, rules, render);
+    let sarif = (args.format == ScanFormat::Sarif || args.sarif.is_some())
+        .then(|| report::sarif::render(report, rules, render));
+    let mut out = match (&sarif, args.format) {
+        (Some(text), ScanFormat::Sarif) => text.clone(),
+        _ => report::render(args.format, report, rules, render),
+    };
     if result.unchanged > 0 && args.format == ScanFormat::Text {
         out.push_str(&format!(
             "{} unchanged call(s) left out by --diff-base\n",
@@ -276,9 +282,8 @@ pub fn emit(
         ));
     }
     print!("{out}");
-    if let Some(path) = &args.sarif {
-        let sarif = report::sarif::render(report, rules, render);
-        write_file(path, &sarif)?;
+    if let (Some(path), Some(text)) = (&args.sarif, &sarif) {
+        write_file(path, text)?;
     }
     if let Some(path) = &args.json {
         write_file(path, &report::render_json(report))?;
@@ -287,7 +292,7 @@ pub fn emit(
         let md = report::summary_markdown(report, rules);
         report::github::append_step_summary(&md, env).context("writing the job summary")?;
     }
-    Ok(())
+    Ok(sarif)
 }
 
 fn write_file(path: &Path, text: &str) -> Result<()> {
@@ -301,9 +306,11 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
 pub fn scan_command(args: &ScanArgs) -> Result<Outcome> {
     let env = |k: &str| std::env::var(k).ok();
     let result = run_scan(args, &ScanEnv::default())?;
-    emit(args, &result, &env)?;
+    let rendered = emit(args, &result, &env)?;
     if args.upload {
-        let sarif = report::sarif::render(&result.report, &result.rules, &result.render);
+        let sarif = rendered.unwrap_or_else(|| {
+            report::sarif::render(&result.report, &result.rules, &result.render)
+        });
         match report::upload::upload_sarif_text(
             &sarif,
             &args.github,
