@@ -1,7 +1,9 @@
 //! Benchmark driver: scans every `.py` file under the given folders as a remote file
 //! with the built-in rules (compiled once), in parallel, and prints totals.
 //!
-//! `cargo run --release --example scan_files -- DIR...` (used by bench/scan.sh).
+//! `cargo run --release --example scan_files -- [--whole-files] [--list] DIR...`
+//! (used by bench/scan.sh). `--whole-files` parses every file whole instead of only
+//! the statements a rule can match; `--list` prints every hit, to compare the two.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,11 +15,20 @@ use hubwarden::scan::{RuleSet, Scanner};
 use rayon::prelude::*;
 
 fn main() -> anyhow::Result<()> {
-    let dirs: Vec<String> = std::env::args().skip(1).collect();
-    anyhow::ensure!(!dirs.is_empty(), "usage: scan_files DIR...");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let whole = args.iter().any(|a| a == "--whole-files");
+    let list = args.iter().any(|a| a == "--list");
+    let dirs: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    anyhow::ensure!(
+        !dirs.is_empty(),
+        "usage: scan_files [--whole-files] [--list] DIR..."
+    );
     let start = Instant::now();
     let rules = RuleSet::load(&[]).context("loading rules")?;
-    let scanner = Scanner::new(&rules).context("compiling rules")?;
+    let mut scanner = Scanner::new(&rules).context("compiling rules")?;
+    if whole {
+        scanner = scanner.whole_files();
+    }
     let compiled = start.elapsed();
     let mut files = Vec::new();
     for d in &dirs {
@@ -48,9 +59,36 @@ fn main() -> anyhow::Result<()> {
                 content: Arc::new(bytes),
             };
             let hits = scanner.scan(&file);
-            (file.bytes, hits.into_iter().map(|h| h.rule_id).collect())
+            let shown = hits
+                .into_iter()
+                .map(|h| {
+                    if list {
+                        format!(
+                            "{}:{}:{} {} {} {:?} {}",
+                            file.path,
+                            h.line,
+                            h.column,
+                            h.rule_id,
+                            h.level.as_str(),
+                            h.context,
+                            h.message
+                        )
+                    } else {
+                        h.rule_id
+                    }
+                })
+                .collect();
+            (file.bytes, shown)
         })
         .collect();
+    if list {
+        for (_, hits) in &results {
+            for h in hits {
+                println!("{h}");
+            }
+        }
+        return Ok(());
+    }
     let mut by_rule: BTreeMap<String, usize> = BTreeMap::new();
     let mut bytes = 0;
     for (b, ids) in &results {

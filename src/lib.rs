@@ -10,6 +10,7 @@ pub mod hub;
 pub mod model;
 pub mod pipeline;
 pub mod policy;
+pub(crate) mod pylex;
 pub mod report;
 pub mod resolve;
 pub mod scan;

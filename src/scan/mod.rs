@@ -4,9 +4,11 @@
 pub mod pickle;
 mod query;
 mod rules;
+mod slice;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,6 +58,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct Scanner {
     inner: Arc<Inner>,
+    /// Parse only the top-level statements that a rule can match (see `slice`).
+    slicing: bool,
 }
 
 thread_local! {
@@ -142,7 +146,15 @@ impl Scanner {
                 pickle: rules.pickle.clone(),
                 pickle_meta,
             }),
+            slicing: true,
         })
+    }
+
+    /// The same scanner, parsing every Python file whole: the reference that the
+    /// tests and the benchmark compare the default (sliced) scan against.
+    pub fn whole_files(mut self) -> Scanner {
+        self.slicing = false;
+        self
     }
 
     /// Every hit in one remote file, sorted by line. Never executes or unpickles anything.
@@ -162,17 +174,25 @@ impl Scanner {
         } else {
             Vec::new()
         };
-        let tree = if python && (!yara.is_empty() || !wanted.is_empty()) {
-            query::parse(src)
+        let ranges = if python && self.slicing {
+            self.inner.engine.occurrences(src, &wanted)
+        } else {
+            Vec::new()
+        };
+        let ranges = (python && self.slicing).then_some(ranges.as_slice());
+        let parsed = if python && (!yara.is_empty() || !wanted.is_empty()) {
+            self.parse(src, ranges, &yara)
         } else {
             None
         };
-        let matches = tree
+        let matches = parsed
             .as_ref()
-            .map(|t| self.inner.engine.run(t, src, &wanted))
+            .map(|(t, _)| self.inner.engine.run(t, src, &wanted, ranges))
             .unwrap_or_default();
         // Import-time calls are computed only if a hit inside a module-level function needs them.
-        let called = tree.as_ref().map(|t| query::ImportTime::new(t, src));
+        let called = parsed
+            .as_ref()
+            .map(|(t, partial)| query::ImportTime::new(t, src, *partial));
         if let Some(called) = &called {
             self.query_hits(called, matches, src, &mut hits);
         }
@@ -185,6 +205,34 @@ impl Scanner {
         self.yara_hits(yara, src, called.as_ref(), kind, &mut hits);
         hits.sort_by(|a, b| (a.line, a.column, &a.rule_id).cmp(&(b.line, b.column, &b.rule_id)));
         hits
+    }
+
+    /// The tree to run the wanted rules on, and whether it holds only the top-level
+    /// statements that contain a prefilter occurrence or a signature match.
+    fn parse(
+        &self,
+        src: &[u8],
+        ranges: Option<&[Option<Vec<Range<usize>>>]>,
+        yara: &[(String, usize, usize)],
+    ) -> Option<(tree_sitter::Tree, bool)> {
+        let occurrences: Option<Vec<Range<usize>>> = ranges.and_then(|per_rule| {
+            let mut all = Vec::new();
+            for found in per_rule {
+                all.extend(found.as_ref()?.iter().cloned());
+            }
+            all.extend(yara.iter().map(|(_, start, end)| *start..*end));
+            Some(all)
+        });
+        if let Some(occurrences) = occurrences
+            && let Some(ranges) = slice::plan(src, &occurrences)
+            && let Some(tree) = query::parse_ranges(src, &ranges)
+            // A statement that does not parse on its own may have been cut wrong by
+            // the lexer: the whole file decides.
+            && !tree.root_node().has_error()
+        {
+            return Some((tree, true));
+        }
+        query::parse(src).map(|t| (t, false))
     }
 
     fn query_hits(

@@ -3,8 +3,9 @@
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
-use tree_sitter::{Node, Parser, Query, QueryCursor, StreamingIterator, Tree};
+use tree_sitter::{Node, Parser, Point, Query, QueryCursor, StreamingIterator, Tree};
 
 use super::rules::{QueryRule, RuleError, python_language};
 use crate::model::ExecContext;
@@ -16,8 +17,14 @@ pub(crate) struct QueryEngine {
     queries: Vec<(Query, u32)>,
     /// Every prefilter regex of every rule, matched in one pass over the bytes.
     prefilter: regex::bytes::RegexSet,
+    /// The same regexes one by one, to find where they occur.
+    regexes: Vec<regex::bytes::Regex>,
     /// Indexes into `prefilter` that must all match for rule `i` to run (empty: always).
     needs: Vec<Vec<usize>>,
+    /// Whether every match of rule `i` contains an occurrence of its prefilter, so that
+    /// only the statements holding one need parsing: built-in rules with a prefilter
+    /// (checked by the test suite); a user's rule is not assumed to be written that way.
+    sliceable: Vec<bool>,
 }
 /// One query match, before it becomes a `Hit`.
 pub(crate) struct RawMatch {
@@ -34,6 +41,31 @@ thread_local! {
 
 /// Parse Python source; a syntax error still yields a (partial) tree.
 pub(crate) fn parse(src: &[u8]) -> Option<Tree> {
+    parse_ranges(src, &[])
+}
+
+/// Parse only the given byte ranges of the source (whole lines; empty: all of it);
+/// nodes keep their offsets and positions in the whole source.
+pub(crate) fn parse_ranges(src: &[u8], ranges: &[Range<usize>]) -> Option<Tree> {
+    let point = |offset: usize| {
+        let before = &src[..offset.min(src.len())];
+        Point {
+            row: memchr::memchr_iter(b'\n', before).count(),
+            column: before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(before.len(), |i| before.len() - i - 1),
+        }
+    };
+    let included: Vec<tree_sitter::Range> = ranges
+        .iter()
+        .map(|r| tree_sitter::Range {
+            start_byte: r.start,
+            end_byte: r.end,
+            start_point: point(r.start),
+            end_point: point(r.end),
+        })
+        .collect();
     PARSER.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -43,7 +75,13 @@ pub(crate) fn parse(src: &[u8]) -> Option<Tree> {
         }
         let parser = slot.as_mut()?;
         parser.reset();
-        parser.parse(src, None)
+        parser.set_included_ranges(&included).ok()?;
+        let tree = parser.parse(src, None);
+        if !included.is_empty() {
+            // The parser is reused for the next file: back to whole documents.
+            parser.set_included_ranges(&[]).ok()?;
+        }
+        tree
     })
 }
 
@@ -56,7 +94,9 @@ impl QueryEngine {
         let mut queries = Vec::with_capacity(rules.len());
         let mut patterns = Vec::new();
         let mut needs = Vec::with_capacity(rules.len());
+        let mut sliceable = Vec::with_capacity(rules.len());
         for r in rules {
+            sliceable.push(r.meta.source.starts_with("builtin:") && !r.prefilter.is_empty());
             let query = Query::new(&python_language(), &r.query_src).map_err(|e| RuleError {
                 file: r.meta.source.clone(),
                 line: 0,
@@ -84,10 +124,25 @@ impl QueryEngine {
                 line: 0,
                 message: format!("prefilter regexes: {e}"),
             })?;
+        let regexes = patterns
+            .iter()
+            .map(|p| {
+                regex::bytes::RegexBuilder::new(p)
+                    .unicode(false)
+                    .build()
+                    .map_err(|e| RuleError {
+                        file: "prefilters".to_string(),
+                        line: 0,
+                        message: format!("prefilter regex: {e}"),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(QueryEngine {
             queries,
             prefilter,
+            regexes,
             needs,
+            sliceable,
         })
     }
 
@@ -102,39 +157,100 @@ impl QueryEngine {
             .collect()
     }
 
-    /// Matches of the given rules (indexes from `wanted`).
-    pub(crate) fn run(&self, tree: &Tree, src: &[u8], rules: &[usize]) -> Vec<RawMatch> {
+    /// Where the prefilter of each given rule occurs (every match of the rule contains
+    /// an occurrence), close ones merged; `None` for a rule that can match anywhere.
+    pub(crate) fn occurrences(
+        &self,
+        src: &[u8],
+        rules: &[usize],
+    ) -> Vec<Option<Vec<Range<usize>>>> {
+        // Occurrences closer than this share one cursor run.
+        const GAP: usize = 256;
+        const MAX_OCCURRENCES: usize = 10_000;
+        rules
+            .iter()
+            .map(|&rule| {
+                if !self.sliceable.get(rule).copied().unwrap_or(false) {
+                    return None;
+                }
+                let mut found: Vec<Range<usize>> = Vec::new();
+                for &p in &self.needs[rule] {
+                    // Overlapping occurrences: in `exec(compile(`, the `(` that ends the
+                    // first match of `[^.\w](exec|compile)\s*\(` also starts the second.
+                    let mut at = 0;
+                    while let Some(m) = self.regexes[p].find_at(src, at) {
+                        found.push(m.range());
+                        at = m.start() + 1;
+                        if found.len() > MAX_OCCURRENCES {
+                            // Cheaper to run the rule over the whole tree.
+                            return None;
+                        }
+                    }
+                }
+                found.sort_by_key(|r| r.start);
+                let mut merged: Vec<Range<usize>> = Vec::with_capacity(found.len());
+                for r in found {
+                    match merged.last_mut() {
+                        Some(last) if r.start <= last.end + GAP => last.end = last.end.max(r.end),
+                        _ => merged.push(r),
+                    }
+                }
+                Some(merged)
+            })
+            .collect()
+    }
+
+    /// Matches of the given rules (indexes from `wanted`), each looked for only where
+    /// its prefilter occurs when `ranges` (from `occurrences`, same order) say where.
+    pub(crate) fn run(
+        &self,
+        tree: &Tree,
+        src: &[u8],
+        rules: &[usize],
+        ranges: Option<&[Option<Vec<Range<usize>>>]>,
+    ) -> Vec<RawMatch> {
         let mut out: Vec<RawMatch> = Vec::new();
         CURSOR.with(|cell| {
             let mut cursor = cell.borrow_mut();
             // Bounds the work on pathological inputs (huge generated files).
             cursor.set_match_limit(4096);
-            for &rule in rules {
+            let whole = 0..usize::MAX;
+            for (i, &rule) in rules.iter().enumerate() {
                 let Some((query, span)) = self.queries.get(rule) else {
                     continue;
                 };
-                let mut matches = cursor.matches(query, tree.root_node(), src);
-                while let Some(m) = matches.next() {
-                    for c in m.captures.iter().filter(|c| c.index == *span) {
-                        let n = c.node;
-                        // A bare string statement is a docstring or a comment in disguise: text, not code.
-                        if n.kind() == "string"
-                            && n.parent()
-                                .is_some_and(|p| p.kind() == "expression_statement")
-                        {
-                            continue;
+                // The cursor starts a match only on nodes that overlap its range and then
+                // follows it wherever it goes, so a range inside the match is enough.
+                let within = match ranges.and_then(|r| r.get(i)) {
+                    Some(Some(found)) => found.as_slice(),
+                    _ => std::slice::from_ref(&whole),
+                };
+                for range in within {
+                    cursor.set_byte_range(range.clone());
+                    let mut matches = cursor.matches(query, tree.root_node(), src);
+                    while let Some(m) = matches.next() {
+                        for c in m.captures.iter().filter(|c| c.index == *span) {
+                            let n = c.node;
+                            // A bare string statement is a docstring or a comment in disguise: text, not code.
+                            if n.kind() == "string"
+                                && n.parent()
+                                    .is_some_and(|p| p.kind() == "expression_statement")
+                            {
+                                continue;
+                            }
+                            let p = n.start_position();
+                            out.push(RawMatch {
+                                rule,
+                                start_byte: n.start_byte(),
+                                end_byte: n.end_byte(),
+                                line: p.row as u32 + 1,
+                                column: p.column as u32 + 1,
+                            });
                         }
-                        let p = n.start_position();
-                        out.push(RawMatch {
-                            rule,
-                            start_byte: n.start_byte(),
-                            end_byte: n.end_byte(),
-                            line: p.row as u32 + 1,
-                            column: p.column as u32 + 1,
-                        });
                     }
                 }
             }
+            cursor.set_byte_range(0..usize::MAX);
         });
         out.sort_by_key(|m| (m.start_byte, m.rule));
         out.dedup_by_key(|m| (m.start_byte, m.rule));
@@ -220,22 +336,57 @@ pub(crate) fn import_time_calls(tree: &Tree, src: &[u8]) -> HashSet<String> {
 pub(crate) struct ImportTime<'a> {
     pub(crate) tree: &'a Tree,
     src: &'a [u8],
+    /// `tree` holds only some top-level statements: the rest is parsed when needed.
+    partial: bool,
     calls: OnceCell<HashSet<String>>,
 }
 
 impl<'a> ImportTime<'a> {
-    pub(crate) fn new(tree: &'a Tree, src: &'a [u8]) -> Self {
+    pub(crate) fn new(tree: &'a Tree, src: &'a [u8], partial: bool) -> Self {
         ImportTime {
             tree,
             src,
+            partial,
             calls: OnceCell::new(),
         }
     }
 
-    fn calls(&self) -> &HashSet<String> {
+    /// Is the module-level function `name` called when the module is imported?
+    fn runs_at_import(&self, name: &str) -> bool {
+        // A function that is never called by name cannot be: that spares a partial
+        // tree the parse of the whole file.
+        if self.partial && !called_by_name(self.src, name) {
+            return false;
+        }
         self.calls
-            .get_or_init(|| import_time_calls(self.tree, self.src))
+            .get_or_init(|| {
+                if self.partial {
+                    parse(self.src)
+                        .map(|t| import_time_calls(&t, self.src))
+                        .unwrap_or_default()
+                } else {
+                    import_time_calls(self.tree, self.src)
+                }
+            })
+            .contains(name)
     }
+}
+
+/// Does `name(` occur in the source other than in `def name(`? (Text, so strings and
+/// comments count too: only ever a reason to look closer.)
+fn called_by_name(src: &[u8], name: &str) -> bool {
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+    memchr::memmem::find_iter(src, name.as_bytes()).any(|at| {
+        let end = at + name.len();
+        if at > 0 && ident(src[at - 1]) || src.get(end).is_some_and(|&c| ident(c)) {
+            return false;
+        }
+        let after = src[end..].iter().find(|c| !c.is_ascii_whitespace());
+        let before = src[..at].trim_ascii_end();
+        after == Some(&b'(')
+            && !(before.ends_with(b"def")
+                && (before.len() == 3 || !ident(before[before.len() - 4])))
+    })
 }
 
 /// Whether the code at `node` runs when the module is imported, and a phrase saying
@@ -285,7 +436,7 @@ pub(crate) fn context_of(node: Node, src: &[u8], called: &ImportTime) -> (ExecCo
                         }
                     })
                     .is_some_and(|k| k == Some("module"));
-                if top_level && called.calls().contains(name) {
+                if top_level && called.runs_at_import(name) {
                     return (
                         ExecContext::ImportTime,
                         format!(

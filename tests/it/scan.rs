@@ -470,3 +470,92 @@ fn a_function_called_from_module_level_code_runs_at_import_time() {
         assert_eq!(at(line).context, ExecContext::Function, "line {line}");
     }
 }
+
+fn python_files(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.path());
+    for e in entries {
+        let p = e.path();
+        if p.is_dir() {
+            python_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "py") {
+            out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+        }
+    }
+}
+
+/// The default scan parses only the top-level statements that hold a prefilter
+/// occurrence: on every Python file of the suite and every rule example it finds
+/// exactly what parsing whole files finds (lines, contexts, levels, messages).
+#[test]
+fn sliced_scans_find_what_whole_file_scans_find() {
+    let set = RuleSet::load(&[]).unwrap();
+    let sliced = Scanner::new(&set).unwrap();
+    let whole = sliced.clone().whole_files();
+    let mut sources = Vec::new();
+    python_files(&fixture(""), &mut sources);
+    python_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        &mut sources,
+    );
+    assert!(sources.len() > 30, "{}", sources.len());
+    for (id, ex) in set.examples() {
+        for (i, m) in ex.matches.iter().chain(&ex.no_match).enumerate() {
+            sources.push((format!("{id} example {i}"), m.as_bytes().to_vec()));
+        }
+    }
+    let mut hits = 0;
+    for (name, src) in &sources {
+        let file = remote("x.py", FileKind::Python, src.clone());
+        let got = sliced.scan(&file);
+        assert_eq!(got, whole.scan(&file), "{name}");
+        hits += got.len();
+    }
+    assert!(hits > 100, "{hits}");
+}
+
+/// A large file where only a few statements are parsed: each hit keeps the context
+/// the whole module gives it, and text that only looks like code stays text.
+#[test]
+fn statements_parsed_alone_keep_their_context() {
+    let s = scanner();
+    let hits = s.scan(&remote(
+        "sliced.py",
+        FileKind::Python,
+        std::fs::read(fixture("scan/sliced.py")).unwrap(),
+    ));
+    let at = |line: u32, id: &str| {
+        let v = hits_at(&hits, id, line);
+        assert_eq!(v.len(), 1, "{id} at line {line}: {hits:#?}");
+        v.into_iter().next().unwrap()
+    };
+    let import_time = [
+        (176, "os-system", "called from module-level code"),
+        (179, "exec-dynamic", "decorator"),
+        (187, "os-system", "module top level"),
+        (192, "exec-dynamic", "module top level"),
+        (195, "os-system", "module top level"),
+    ];
+    for (line, id, why) in import_time {
+        let h = at(line, id);
+        assert_eq!(h.context, ExecContext::ImportTime, "{h:#?}");
+        assert!(h.message.contains(why), "{}", h.message);
+    }
+    assert_eq!(at(202, "subprocess-shell").context, ExecContext::Function);
+    // `exec(compile(...))`: both calls, though one prefilter match ends where the next starts.
+    let nested: Vec<u32> = hits_at(&hits, "exec-dynamic", 206)
+        .iter()
+        .map(|h| h.column)
+        .collect();
+    assert_eq!(nested, [9, 14], "{hits:#?}");
+    assert!(at(372, "os-system").message.contains("__main__"));
+    for line in [3, 10, 11] {
+        assert!(
+            hits.iter().all(|h| h.line != line),
+            "text flagged at {line}: {hits:#?}"
+        );
+    }
+}
