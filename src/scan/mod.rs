@@ -1,6 +1,7 @@
 //! Scan: rules as data (tree-sitter queries, YARA-X signatures) and a pickle scanner,
 //! run over the remote files that a load would execute.
 
+mod alias;
 pub mod pickle;
 mod query;
 mod rules;
@@ -47,6 +48,8 @@ struct Inner {
     key: usize,
     engine: query::QueryEngine,
     query_rules: Vec<(RuleMeta, Level, String)>,
+    /// The rule whose matches say that calls go through renamed dangerous functions.
+    alias_rule: Option<usize>,
     yara: &'static yara_x::Rules,
     /// YARA identifier -> rule metadata.
     yara_meta: HashMap<String, RuleMeta>,
@@ -117,11 +120,12 @@ impl Scanner {
     /// Compile every rule once for a run.
     pub fn new(rules: &RuleSet) -> Result<Scanner, RuleError> {
         let engine = query::QueryEngine::new(&rules.query)?;
-        let query_rules = rules
+        let query_rules: Vec<(RuleMeta, Level, String)> = rules
             .query
             .iter()
             .map(|r| (r.meta.clone(), r.import_time_level, r.message.clone()))
             .collect();
+        let alias_rule = query_rules.iter().position(|(m, _, _)| m.id == alias::RULE);
         let yara_meta = rules
             .yara
             .iter()
@@ -141,6 +145,7 @@ impl Scanner {
                 key: rules.yara_rules as *const yara_x::Rules as usize,
                 engine,
                 query_rules,
+                alias_rule,
                 yara: rules.yara_rules,
                 yara_meta,
                 pickle: rules.pickle.clone(),
@@ -180,15 +185,32 @@ impl Scanner {
             Vec::new()
         };
         let ranges = (python && self.slicing).then_some(ranges.as_slice());
-        let parsed = if python && (!yara.is_empty() || !wanted.is_empty()) {
+        let mut parsed = if python && (!yara.is_empty() || !wanted.is_empty()) {
             self.parse(src, ranges, &yara)
         } else {
             None
         };
-        let matches = parsed
+        let mut matches = parsed
             .as_ref()
             .map(|(t, _)| self.inner.engine.run(t, src, &wanted, ranges))
             .unwrap_or_default();
+        if let Some(rule) = self.inner.alias_rule
+            && matches.iter().any(|m| m.rule == rule)
+        {
+            // Calls through the renamed functions can be anywhere in the file.
+            if parsed.as_ref().is_some_and(|(_, partial)| *partial) {
+                parsed = query::parse(src).map(|t| (t, false));
+            }
+            if let Some((tree, _)) = &parsed {
+                let others: Vec<usize> = (0..self.inner.engine.len())
+                    .filter(|&r| r != rule)
+                    .collect();
+                matches.extend(alias::follow(&self.inner.engine, &others, tree, src));
+                // A call that its rule also matches as written is reported once.
+                matches.sort_by_key(|m| (m.start_byte, m.rule));
+                matches.dedup_by_key(|m| (m.start_byte, m.rule));
+            }
+        }
         // Import-time calls are computed only if a hit inside a module-level function needs them.
         let called = parsed
             .as_ref()
@@ -261,7 +283,10 @@ impl Scanner {
                 security_severity: meta.security_severity,
                 cwe: meta.cwe.clone(),
                 title: meta.title.clone(),
-                message: format!("{message}; {why}"),
+                message: match &m.via {
+                    Some(via) => format!("{message} (called as `{via}`, a renamed import); {why}"),
+                    None => format!("{message}; {why}"),
+                },
                 engine: Engine::Query,
                 line: m.line,
                 column: m.column,

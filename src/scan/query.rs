@@ -33,6 +33,8 @@ pub(crate) struct RawMatch {
     pub end_byte: usize,
     pub line: u32,
     pub column: u32,
+    /// The renamed function the call went through (see `alias`).
+    pub via: Option<String>,
 }
 
 thread_local! {
@@ -146,6 +148,11 @@ impl QueryEngine {
         })
     }
 
+    /// How many query rules there are (indexes `0..len`).
+    pub(crate) fn len(&self) -> usize {
+        self.queries.len()
+    }
+
     /// The rules that can match these bytes (empty: no need to parse).
     pub(crate) fn wanted(&self, src: &[u8]) -> Vec<usize> {
         if self.queries.is_empty() {
@@ -245,6 +252,7 @@ impl QueryEngine {
                                 end_byte: n.end_byte(),
                                 line: p.row as u32 + 1,
                                 column: p.column as u32 + 1,
+                                via: None,
                             });
                         }
                     }

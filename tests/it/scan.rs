@@ -561,3 +561,76 @@ fn statements_parsed_alone_keep_their_context() {
         );
     }
 }
+
+/// `from os import system as configure` then `configure(cmd)`: the rename is reported
+/// at the import, and each call through it as the call it really is, where it is made.
+#[test]
+fn calls_through_renamed_functions_are_matched_where_they_are() {
+    let s = scanner();
+    let src = std::fs::read(fixture("scan/renamed.py")).unwrap();
+    let file = remote("renamed.py", FileKind::Python, src);
+    let hits = s.scan(&file);
+    // The file is large enough to be parsed in part: the result is the whole-file one.
+    assert_eq!(hits, s.clone().whole_files().scan(&file));
+    for line in [2, 3, 5] {
+        assert_eq!(
+            hits_at(&hits, "aliased-dangerous-import", line).len(),
+            1,
+            "{line}"
+        );
+    }
+    let expected = [
+        (
+            219,
+            "os-system",
+            Level::Error,
+            ExecContext::ImportTime,
+            Some("configure"),
+        ),
+        (
+            220,
+            "pickle-load",
+            Level::Warning,
+            ExecContext::ImportTime,
+            Some("pkl.loads"),
+        ),
+        // Matched as written too (a bare `run` with shell=True): reported once.
+        (
+            221,
+            "subprocess-shell",
+            Level::Error,
+            ExecContext::ImportTime,
+            None,
+        ),
+        (
+            222,
+            "exec-dynamic",
+            Level::Error,
+            ExecContext::ImportTime,
+            Some("go"),
+        ),
+        (
+            226,
+            "os-system",
+            Level::Warning,
+            ExecContext::Function,
+            Some("configure"),
+        ),
+    ];
+    for (line, id, level, context, via) in expected {
+        let v = hits_at(&hits, id, line);
+        assert_eq!(v.len(), 1, "{id} at {line}: {hits:#?}");
+        let h = &v[0];
+        assert_eq!((h.level, h.context), (level, context), "{h:#?}");
+        match via {
+            Some(name) => assert!(
+                h.message.contains(&format!("called as `{name}`")),
+                "{}",
+                h.message
+            ),
+            None => assert!(!h.message.contains("called as"), "{}", h.message),
+        }
+    }
+    // A method that happens to share a renamed name is not the renamed function.
+    assert!(hits.iter().all(|h| h.line != 230), "{hits:#?}");
+}
