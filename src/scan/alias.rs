@@ -4,7 +4,8 @@
 //! so each call through such a name is matched again with its real name in front of its
 //! own arguments, and reported where it is.
 //!
-//! Runs only on files where the `aliased-dangerous-import` rule found such an import.
+//! Runs only on files where the `aliased-dangerous-import` rule found such an import
+//! or assignment (`run = os.system`).
 
 use std::collections::HashMap;
 
@@ -148,6 +149,37 @@ impl Names {
         }
     }
 
+    /// `run = os.system`, `load = pkl.loads`, `go = exec`: one more name for the function.
+    fn add_assignment(&mut self, stmt: Node, src: &[u8]) {
+        let (Some(left), Some(right)) = (
+            stmt.child_by_field_name("left")
+                .filter(|l| l.kind() == "identifier"),
+            stmt.child_by_field_name("right"),
+        ) else {
+            return;
+        };
+        let real = match right.kind() {
+            "identifier" => {
+                let name = text(right, src);
+                match self.functions.get(name) {
+                    Some(real) => Some(real.clone()),
+                    None => dangerous("builtins", name).then(|| name.to_string()),
+                }
+            }
+            "attribute" => {
+                let written = text(right, src);
+                written.split_once('.').and_then(|(head, rest)| {
+                    let module = self.modules.get(head).map_or(head, String::as_str);
+                    dangerous(module, rest).then(|| qualified(module, rest))
+                })
+            }
+            _ => None,
+        };
+        if let Some(real) = real {
+            self.functions.insert(text(left, src).to_string(), real);
+        }
+    }
+
     /// The qualified name a call's function stands for, if it goes through a rename.
     fn resolve(&self, function: Node, src: &[u8]) -> Option<String> {
         let written = text(function, src);
@@ -178,6 +210,7 @@ pub(crate) fn follow(
         let n = c.node();
         match n.kind() {
             "import_statement" | "import_from_statement" => names.add_import(n, src),
+            "assignment" => names.add_assignment(n, src),
             "call" => calls.push(n),
             _ => {}
         }

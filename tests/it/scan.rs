@@ -572,7 +572,7 @@ fn calls_through_renamed_functions_are_matched_where_they_are() {
     let hits = s.scan(&file);
     // The file is large enough to be parsed in part: the result is the whole-file one.
     assert_eq!(hits, s.clone().whole_files().scan(&file));
-    for line in [2, 3, 5] {
+    for line in [2, 3, 5, 235] {
         assert_eq!(
             hits_at(&hits, "aliased-dangerous-import", line).len(),
             1,
@@ -615,6 +615,14 @@ fn calls_through_renamed_functions_are_matched_where_they_are() {
             Level::Warning,
             ExecContext::Function,
             Some("configure"),
+        ),
+        // Renamed by assignment rather than by import.
+        (
+            236,
+            "os-system",
+            Level::Error,
+            ExecContext::ImportTime,
+            Some("shell"),
         ),
     ];
     for (line, id, level, context, via) in expected {
