@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use tree_sitter::{Node, Tree};
 
-use super::query::{QueryEngine, RawMatch, parse};
+use super::query::{QueryEngine, RawMatch, parse, preorder};
 
 /// The rule that finds the imports this module follows.
 pub(crate) const RULE: &str = "aliased-dangerous-import";
@@ -205,24 +205,15 @@ pub(crate) fn follow(
 ) -> Vec<RawMatch> {
     let mut names = Names::default();
     let mut calls = Vec::new();
-    let mut c = tree.walk();
-    'walk: loop {
-        let n = c.node();
+    preorder(tree.root_node(), |n| {
         match n.kind() {
             "import_statement" | "import_from_statement" => names.add_import(n, src),
             "assignment" => names.add_assignment(n, src),
             "call" => calls.push(n),
             _ => {}
         }
-        if c.goto_first_child() {
-            continue;
-        }
-        while !c.goto_next_sibling() {
-            if !c.goto_parent() {
-                break 'walk;
-            }
-        }
-    }
+        true
+    });
     let mut out = Vec::new();
     for call in calls {
         let (Some(function), Some(args)) = (

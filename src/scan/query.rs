@@ -50,13 +50,10 @@ pub(crate) fn parse(src: &[u8]) -> Option<Tree> {
 /// nodes keep their offsets and positions in the whole source.
 pub(crate) fn parse_ranges(src: &[u8], ranges: &[Range<usize>]) -> Option<Tree> {
     let point = |offset: usize| {
-        let before = &src[..offset.min(src.len())];
+        let (line, column) = super::line_col(src, offset);
         Point {
-            row: memchr::memchr_iter(b'\n', before).count(),
-            column: before
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(before.len(), |i| before.len() - i - 1),
+            row: line as usize - 1,
+            column: column as usize - 1,
         }
     };
     let included: Vec<tree_sitter::Range> = ranges
@@ -307,11 +304,7 @@ pub(crate) fn import_time_calls(tree: &Tree, src: &[u8]) -> HashSet<String> {
     }
     let mut called = HashSet::new();
     while let Some(root) = pending.pop() {
-        // One cursor per subtree: allocating a cursor per node made this walk cost as
-        // much as the queries on large files.
-        let mut c = root.walk();
-        'walk: loop {
-            let node = c.node();
+        preorder(root, |node| {
             if node.kind() == "call"
                 && let Some(name) = node
                     .child_by_field_name("function")
@@ -323,20 +316,28 @@ pub(crate) fn import_time_calls(tree: &Tree, src: &[u8]) -> HashSet<String> {
                 pending.push(*body);
             }
             // Nested definitions run only when called; their own calls are not import-time.
-            let nested = node.id() != root.id()
-                && node.is_named()
-                && matches!(node.kind(), "function_definition" | "lambda");
-            if !nested && c.goto_first_child() {
-                continue;
-            }
-            while !c.goto_next_sibling() {
-                if !c.goto_parent() {
-                    break 'walk;
-                }
+            node.id() == root.id()
+                || !(node.is_named() && matches!(node.kind(), "function_definition" | "lambda"))
+        });
+    }
+    called
+}
+
+/// Visit `root` and its descendants in document order with one cursor (a cursor per
+/// node costs as much as the queries on large files); `visit` says whether to descend.
+pub(crate) fn preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
+    let mut c = root.walk();
+    loop {
+        if visit(c.node()) && c.goto_first_child() {
+            continue;
+        }
+        // A cursor never leaves the node it started from.
+        while !c.goto_next_sibling() {
+            if !c.goto_parent() {
+                return;
             }
         }
     }
-    called
 }
 
 /// `import_time_calls` of a tree, computed on first use: only hits inside a
