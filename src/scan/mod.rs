@@ -179,12 +179,9 @@ impl Scanner {
         } else {
             Vec::new()
         };
-        let ranges = if python && self.slicing {
-            self.inner.engine.occurrences(src, &wanted)
-        } else {
-            Vec::new()
-        };
-        let ranges = (python && self.slicing).then_some(ranges.as_slice());
+        let per_rule =
+            (python && self.slicing).then(|| self.inner.engine.occurrences(src, &wanted));
+        let ranges = per_rule.as_deref();
         let mut parsed = if python && (!yara.is_empty() || !wanted.is_empty()) {
             self.parse(src, ranges, &yara)
         } else {
