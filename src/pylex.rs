@@ -102,7 +102,8 @@ fn is_clause(line: &[u8]) -> bool {
         .any(|k| line.starts_with(k.as_bytes()) && line.get(k.len()).is_none_or(|&c| !is_ident(c)))
 }
 
-fn is_ident(c: u8) -> bool {
+/// A byte that can be part of a Python identifier (any non-ASCII byte may be).
+pub(crate) fn is_ident(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
 }
 

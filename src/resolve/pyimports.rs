@@ -5,6 +5,7 @@
 
 use tree_sitter::{Node, Parser};
 
+use crate::discover::python::text;
 use crate::hub::Snapshot;
 
 /// One import statement, as written.
@@ -16,10 +17,6 @@ struct Import {
     module: Vec<String>,
     /// Names imported `from` the module (submodules are candidates).
     names: Vec<String>,
-}
-
-fn text<'a>(node: Node<'_>, src: &'a [u8]) -> &'a str {
-    node.utf8_text(src).unwrap_or("")
 }
 
 fn dotted(node: Node<'_>, src: &[u8]) -> Vec<String> {

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use tree_sitter::{Node, Tree};
 
 use super::query::{QueryEngine, RawMatch, parse, preorder};
+use crate::discover::python::text;
 
 /// The rule that finds the imports this module follows.
 pub(crate) const RULE: &str = "aliased-dangerous-import";
@@ -59,10 +60,6 @@ fn qualified(module: &str, name: &str) -> String {
     } else {
         format!("{module}.{name}")
     }
-}
-
-fn text<'a>(n: Node, src: &'a [u8]) -> &'a str {
-    n.utf8_text(src).unwrap_or("")
 }
 
 /// Local names bound to dangerous functions (`configure` -> `os.system`) and to
@@ -127,7 +124,6 @@ impl Names {
                     }
                     return;
                 }
-                let mut c = stmt.walk();
                 for n in stmt.children_by_field_name("name", &mut c) {
                     let (name, local) = match n.kind() {
                         "aliased_import" => (

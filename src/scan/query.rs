@@ -384,7 +384,7 @@ impl<'a> ImportTime<'a> {
 /// Does `name(` occur in the source other than in `def name(`? (Text, so strings and
 /// comments count too: only ever a reason to look closer.)
 fn called_by_name(src: &[u8], name: &str) -> bool {
-    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+    let ident = crate::pylex::is_ident;
     memchr::memmem::find_iter(src, name.as_bytes()).any(|at| {
         let end = at + name.len();
         if at > 0 && ident(src[at - 1]) || src.get(end).is_some_and(|&c| ident(c)) {
