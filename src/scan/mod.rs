@@ -43,6 +43,26 @@ pub struct Hit {
     pub context: ExecContext,
 }
 
+impl Hit {
+    /// A hit of the rule that `meta` describes, at the rule's level and engine and not
+    /// tied to a line; callers set what differs.
+    fn of(meta: &RuleMeta, message: String, snippet: String, context: ExecContext) -> Hit {
+        Hit {
+            rule_id: meta.id.clone(),
+            level: meta.level,
+            security_severity: meta.security_severity,
+            cwe: meta.cwe.clone(),
+            title: meta.title.clone(),
+            message,
+            engine: meta.engine,
+            line: 0,
+            column: 0,
+            snippet,
+            context,
+        }
+    }
+}
+
 struct Inner {
     /// Unique per scanner (the leaked YARA rules' address), keys the per-thread YARA scanners.
     key: usize,
@@ -274,21 +294,20 @@ impl Scanner {
             } else {
                 meta.level
             };
+            let message = match &m.via {
+                Some(via) => format!("{message} (called as `{via}`, a renamed import); {why}"),
+                None => format!("{message}; {why}"),
+            };
             hits.push(Hit {
-                rule_id: meta.id.clone(),
                 level,
-                security_severity: meta.security_severity,
-                cwe: meta.cwe.clone(),
-                title: meta.title.clone(),
-                message: match &m.via {
-                    Some(via) => format!("{message} (called as `{via}`, a renamed import); {why}"),
-                    None => format!("{message}; {why}"),
-                },
-                engine: Engine::Query,
                 line: m.line,
                 column: m.column,
-                snippet: snippet_at(src, m.start_byte, m.end_byte),
-                context,
+                ..Hit::of(
+                    meta,
+                    message,
+                    snippet_at(src, m.start_byte, m.end_byte),
+                    context,
+                )
             });
         }
     }
@@ -371,18 +390,11 @@ impl Scanner {
                 };
                 (line, column, snippet_at(src, start, end), context, why)
             };
+            let message = format!("{} (signature); {why}", meta.title);
             hits.push(Hit {
-                rule_id: meta.id.clone(),
-                level: meta.level,
-                security_severity: meta.security_severity,
-                cwe: meta.cwe.clone(),
-                title: meta.title.clone(),
-                message: format!("{} (signature); {why}", meta.title),
-                engine: Engine::Yara,
                 line,
                 column,
-                snippet,
-                context,
+                ..Hit::of(meta, message, snippet, context)
             });
         }
     }
@@ -429,41 +441,27 @@ impl Scanner {
             } else {
                 format!("pickle imports `{}`", g.name)
             };
-            hits.push(Hit {
-                rule_id: meta.id.clone(),
-                level: meta.level,
-                security_severity: meta.security_severity,
-                cwe: meta.cwe.clone(),
-                title: meta.title.clone(),
-                message: format!(
+            hits.push(Hit::of(
+                meta,
+                format!(
                     "{what} with {} at byte {}{member}{called}; runs when the file is unpickled",
                     g.opcode, g.offset
                 ),
-                engine: Engine::Pickle,
-                line: 0,
-                column: 0,
-                snippet: cap(&format!("{} {}", g.opcode, g.name)),
-                context: ExecContext::Unpickle,
-            });
+                cap(&format!("{} {}", g.opcode, g.name)),
+                ExecContext::Unpickle,
+            ));
         }
         if let (Some(why), Some(meta)) = (&report.broken, inner.pickle_meta.get(pickle::BROKEN)) {
-            hits.push(Hit {
-                rule_id: meta.id.clone(),
-                level: meta.level,
-                security_severity: meta.security_severity,
-                cwe: meta.cwe.clone(),
-                title: meta.title.clone(),
-                message: format!(
+            hits.push(Hit::of(
+                meta,
+                format!(
                     "pickle stream is malformed{member}: {why}; scanned up to the break ({} globals, {} calls)",
                     report.globals.len(),
                     report.calls.len()
                 ),
-                engine: Engine::Pickle,
-                line: 0,
-                column: 0,
-                snippet: cap(why),
-                context: ExecContext::Unpickle,
-            });
+                cap(why),
+                ExecContext::Unpickle,
+            ));
         }
     }
 }
@@ -521,17 +519,14 @@ fn requirements_hits(src: &[u8], hits: &mut Vec<Hit>) {
             continue;
         };
         hits.push(Hit {
-            rule_id: meta.id.clone(),
-            level: meta.level,
-            security_severity: meta.security_severity,
-            cwe: meta.cwe.clone(),
-            title: meta.title.clone(),
-            message: format!("pip install {why}; runs when the requirements are installed"),
-            engine: Engine::Query,
             line: i as u32 + 1,
             column: 1,
-            snippet: cap(line),
-            context: ExecContext::File,
+            ..Hit::of(
+                &meta,
+                format!("pip install {why}; runs when the requirements are installed"),
+                cap(line),
+                ExecContext::File,
+            )
         });
     }
 }
