@@ -3,6 +3,7 @@
 
 mod action;
 mod common;
+mod deps;
 mod discover;
 mod docs;
 mod e2e;
