@@ -3,6 +3,7 @@
 
 mod action;
 mod common;
+mod conformance;
 mod discover;
 mod docs;
 mod e2e;
