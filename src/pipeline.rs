@@ -92,6 +92,8 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
         .clone()
         .unwrap_or_else(HubOptions::from_env)
         .with_cli(offline, args.mirror.clone(), args.cache_dir.clone());
+    let mut hub_opts = hub_opts;
+    hub_opts.http.max_wait = args.max_wait;
     let hubs = Hubs::new(hub_opts).context("setting up the hub clients")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -3,6 +3,7 @@
 
 mod action;
 mod common;
+mod conformance;
 mod deps;
 mod discover;
 mod docs;
