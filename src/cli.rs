@@ -125,6 +125,14 @@ pub struct ScanArgs {
     /// (Not with --diff-base, which scans only part of the calls.)
     #[arg(long, conflicts_with = "diff_base")]
     pub write_lock: bool,
+    /// Take this library version as the installed one, whatever the project
+    /// declares (repeatable): `transformers==5.4.0`, `torch>=2.6`, `kernels`
+    /// (installed, any version), `kernels=none` (not installed). Without it the
+    /// versions come from the nearest requirements, pyproject, lock, setup or
+    /// conda file above each call, and an unknown or open range is taken at its
+    /// worst case.
+    #[arg(long, value_name = "NAME[SPEC]", value_parser = parse_assume)]
+    pub assume: Vec<crate::deps::Assume>,
     #[command(flatten)]
     pub github: GithubArgs,
 }
@@ -178,6 +186,10 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| {
             format!("invalid duration {s:?}: expected seconds, or a number with s, m or h")
         })
+}
+
+pub fn parse_assume(s: &str) -> Result<crate::deps::Assume, String> {
+    s.parse()
 }
 
 pub fn parse_level(s: &str) -> Result<Level, String> {

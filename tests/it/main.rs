@@ -4,6 +4,7 @@
 mod action;
 mod common;
 mod conformance;
+mod deps;
 mod discover;
 mod docs;
 mod e2e;
