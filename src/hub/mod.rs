@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::model::{FetchStats, HubKind, RepoType};
 
 pub mod archive;
+pub mod credentials;
 pub mod http;
 pub mod hubs;
 pub mod store;
