@@ -10,6 +10,7 @@
 
 pub mod escalation;
 mod hf;
+pub mod kernels;
 mod others;
 mod pyimports;
 
