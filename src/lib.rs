@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod discover;
 pub mod hub;
+mod memo;
 pub mod model;
 pub mod pipeline;
 pub mod policy;

@@ -251,7 +251,7 @@ async fn modelscope_commit_from_listing_and_revisions() {
 #[tokio::test(flavor = "multi_thread")]
 async fn opencsg_csg_prefix_and_bearer_token() {
     let mut s = setup(FakeHubOptions::default()).await;
-    s.opts.tokens.opencsg = Some("csg-tok".into());
+    s.opts.tokens.set(HubKind::Opencsg, "csg-tok");
     let h = hubs(&s.opts);
     let snap = h
         .snapshot(HubKind::Opencsg, RepoType::Model, "OpenCSG/csg-coder", None)
@@ -277,7 +277,7 @@ async fn opencsg_csg_prefix_and_bearer_token() {
 #[tokio::test(flavor = "multi_thread")]
 async fn github_default_ref_is_main_else_master() {
     let mut s = setup(FakeHubOptions::default()).await;
-    s.opts.tokens.github = Some("gh-tok".into());
+    s.opts.tokens.set(HubKind::Github, "gh-tok");
     let h = hubs(&s.opts);
     let vision = h
         .snapshot(HubKind::Github, RepoType::Github, "acme/vision", None)
@@ -352,8 +352,8 @@ async fn github_default_ref_is_main_else_master() {
 #[tokio::test(flavor = "multi_thread")]
 async fn paddlehub_search_archive_commit_and_no_token() {
     let mut s = setup(FakeHubOptions::default()).await;
-    s.opts.tokens.huggingface = Some("hf-tok".into());
-    s.opts.tokens.github = Some("gh-tok".into());
+    s.opts.tokens.set(HubKind::Huggingface, "hf-tok");
+    s.opts.tokens.set(HubKind::Github, "gh-tok");
     let h = hubs(&s.opts);
     let snap = h
         .snapshot(HubKind::Paddlehub, RepoType::Module, "lac_demo", None)
@@ -412,13 +412,13 @@ async fn gated_repo_needs_the_right_token() {
         .unwrap_err();
     assert!(matches!(e, HubError::Unauthorized(_)), "{e}");
     let mut o = s.opts.clone();
-    o.tokens.huggingface = Some("bad".into());
+    o.tokens.set(HubKind::Huggingface, "bad");
     let e = hubs(&o)
         .snapshot(HubKind::Huggingface, RepoType::Model, "acme/gated", None)
         .await
         .unwrap_err();
     assert!(matches!(e, HubError::Gated(_)), "{e}");
-    o.tokens.huggingface = Some("good".into());
+    o.tokens.set(HubKind::Huggingface, "good");
     let h = hubs(&o);
     let snap = h
         .snapshot(HubKind::Huggingface, RepoType::Model, "acme/gated", None)
@@ -435,7 +435,7 @@ async fn lfs_redirect_to_another_host_drops_the_token() {
         ..Default::default()
     };
     let mut s = setup(fopts).await;
-    s.opts.tokens.huggingface = Some("hf-secret".into());
+    s.opts.tokens.set(HubKind::Huggingface, "hf-secret");
     let h = hubs(&s.opts);
     let snap = h
         .snapshot(
@@ -654,7 +654,7 @@ fn offline_opts(mirror: Option<PathBuf>, hf_cache: Option<PathBuf>, cache: &Path
         ..HubOptions::default()
     };
     // Unroutable endpoints: any request would fail loudly rather than pass.
-    o.endpoints.huggingface = "http://127.0.0.1:9".into();
+    o.endpoints.set(HubKind::Huggingface, "http://127.0.0.1:9");
     o
 }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use hubwarden::hub::{HubError, RepoSource, Snapshot};
 use hubwarden::model::{
-    FetchStats, FileKind, HubKind, LoadSite, Platform, RepoType, Target, TargetStatus,
+    Family, FetchStats, FileKind, HubKind, LoadSite, Platform, RepoType, Target, TargetStatus,
 };
 use hubwarden::resolve::{ResolveOptions, resolve_all};
 
@@ -244,6 +244,7 @@ fn site(platform: Platform, api: &str, repo: Option<&str>, gate: &str) -> LoadSi
         cell: None,
         end_line: 1,
         platform,
+        family: Family::of_api(api),
         api: api.into(),
         repo_id: repo.map(str::to_string),
         repo_type: RepoType::Model,
