@@ -127,6 +127,7 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     let sources = policy::fs_sources(root);
     findings.extend(policy::policy_findings(&calls, &sources));
     let applied = policy::apply(&config, &calls, findings, &sources);
+    let applied = policy::merge::merge_outcome(applied, &calls);
 
     let render = RenderOptions {
         category: args.category.clone(),
@@ -206,6 +207,7 @@ fn scan_targets(scanner: &Scanner, calls: &[CallReport]) -> Vec<Finding> {
                         context: h.context,
                     }),
                     fix: None,
+                    merged: Vec::new(),
                     call: Some(index),
                 });
             }

@@ -4,6 +4,7 @@
 pub mod callsrc;
 pub mod diff_base;
 pub mod lock;
+pub mod merge;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -204,6 +205,7 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                 column: s.column.max(1),
                 evidence: None,
                 fix,
+                merged: Vec::new(),
                 call: Some(index),
             });
         };

@@ -3,7 +3,9 @@
 pub mod fingerprint;
 pub mod github;
 pub mod inventory;
+pub mod rule_ids;
 pub mod sarif;
+pub mod targets;
 pub mod text;
 pub mod upload;
 

@@ -673,7 +673,7 @@ fn workflows_pin_every_action_by_commit() {
             let text = std::fs::read_to_string(&path).unwrap();
             for (reference, comment) in uses_lines(&text) {
                 seen += 1;
-                if reference == "./" || reference == "hubwarden/hubwarden@v1" {
+                if reference == "$/" || reference == "hubwarden/hubwarden@v1" {
                     continue;
                 }
                 let (_, rev) = reference.split_once('@').unwrap_or((&reference, ""));
