@@ -1,6 +1,7 @@
 //! Policy: findings about the call itself (remote code enabled, unpinned, unverified,
 //! pickle weights), then suppressions, the allow-list, rule overrides and `fail-on`.
 
+pub mod base_commit;
 pub mod callsrc;
 pub mod diff_base;
 pub mod lock;

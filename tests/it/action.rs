@@ -597,7 +597,17 @@ fn action_yml_declares_exactly_the_inputs_the_binary_reads() {
     assert_eq!(action["inputs"]["fail-on"]["default"].as_str(), Some(""));
     assert_eq!(
         keys(&action["outputs"]),
-        ["sarif-file", "findings", "errors", "unverified"]
+        [
+            "sarif-file",
+            "findings",
+            "errors",
+            "unverified",
+            "cyclonedx-file"
+        ]
+    );
+    assert_eq!(
+        action["inputs"]["cache-dir"]["default"].as_str(),
+        Some(hubwarden::action::DEFAULT_CACHE_DIR)
     );
 }
 

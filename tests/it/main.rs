@@ -12,3 +12,4 @@ mod hub;
 mod report;
 mod resolve;
 mod scan;
+mod workflows;

@@ -1543,3 +1543,149 @@ fn diff_base_reports_an_unchanged_call_whose_locked_commit_moved() {
         ["acme/chat-7b"]
     );
 }
+
+// ---------------------------------------------------------------- CycloneDX
+
+/// The official CycloneDX 1.6 schema (committed copy), with the two schemas it
+/// references served from their committed copies instead of the network.
+fn cyclonedx_validator() -> jsonschema::Validator {
+    let dir = common::fixture("schemas/cyclonedx");
+    let load = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    };
+    let mut opts = jsonschema::options().should_validate_formats(true);
+    for name in ["spdx.schema.json", "jsf-0.82.schema.json"] {
+        opts = opts.with_resource(
+            format!("http://cyclonedx.org/schema/{name}"),
+            jsonschema::Resource::from_contents(load(name)).unwrap(),
+        );
+    }
+    opts.build(&load("bom-1.6.schema.json")).unwrap()
+}
+
+fn assert_valid_bom(bom: &Value) {
+    let errors: Vec<String> = cyclonedx_validator()
+        .iter_errors(bom)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "CycloneDX schema errors: {errors:#?}");
+}
+
+fn fixture_bom() -> (Report, Value) {
+    let (report, _) = build(&Config::default());
+    let opts = report::cyclonedx::BomOptions {
+        subject: "project".into(),
+        sarif: Some("hubwarden-results.sarif".into()),
+        timestamp: Some("2026-01-02T03:04:05Z".into()),
+        serial_number: Some("urn:uuid:00000000-0000-4000-8000-000000000000".into()),
+    };
+    let text = report::cyclonedx::render(&report, &opts);
+    common::keep_artifact("report-fixture.cdx.json", &text);
+    (report, serde_json::from_str(&text).unwrap())
+}
+
+#[test]
+fn cyclonedx_bom_is_valid_and_lists_each_target_once() {
+    let (report, bom) = fixture_bom();
+    assert_valid_bom(&bom);
+    insta::assert_json_snapshot!("cyclonedx", bom);
+    assert_eq!(bom["bomFormat"], "CycloneDX");
+    assert_eq!(bom["specVersion"], "1.6");
+    let components = bom["components"].as_array().unwrap();
+    // One component per remote target (three calls load acme/chat at one commit).
+    assert_eq!(components.len(), 6);
+    let chat = components
+        .iter()
+        .find(|c| c["name"] == "acme/chat")
+        .unwrap();
+    assert_eq!(chat["type"], "machine-learning-model");
+    assert_eq!(chat["version"], CHAT);
+    assert_eq!(chat["purl"], format!("pkg:huggingface/acme/chat@{CHAT}"));
+    // The files that run, each with its SHA-256.
+    let files: Vec<&str> = chat["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert_eq!(f["type"], "file");
+            assert_eq!(f["hashes"][0]["alg"], "SHA-256");
+            f["name"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "configuration_chat.py",
+            "modeling_chat.py",
+            "tokenization_chat.py"
+        ]
+    );
+    // The call sites as evidence.
+    let lines: Vec<u64> = chat["evidence"]["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert_eq!(o["location"], "app/train.py");
+            o["line"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(lines, [4, 5, 12]);
+    // torch.hub's GitHub repository: a github purl.
+    let nets = components
+        .iter()
+        .find(|c| c["name"] == "someone/nets")
+        .unwrap();
+    assert_eq!(
+        nets["purl"],
+        "pkg:github/someone/nets@12fb5d00de0e665fa9f0674130aadb39ae9d20ac"
+    );
+    // A dataset is `data` and has no purl (no purl type exists for it).
+    let ds = components.iter().find(|c| c["name"] == "acme/ds").unwrap();
+    assert_eq!(ds["type"], "data");
+    assert!(ds["purl"].is_null() && ds["version"].is_null());
+    // Unverified targets are incomplete; the others complete.
+    let incomplete: Vec<&str> = bom["compositions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["aggregate"] == "incomplete")
+        .flat_map(|c| c["assemblies"].as_array().unwrap())
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(incomplete, [ds["bom-ref"].as_str().unwrap()]);
+    // The SARIF of the same run, as a static-analysis report.
+    assert_eq!(
+        bom["externalReferences"][0]["type"],
+        "static-analysis-report"
+    );
+    assert_eq!(
+        bom["externalReferences"][0]["url"],
+        "hubwarden-results.sarif"
+    );
+    // Every component is a dependency of the scanned codebase.
+    let deps = bom["dependencies"][0]["dependsOn"].as_array().unwrap();
+    assert_eq!(deps.len(), components.len());
+    assert_eq!(report.calls.len(), 8);
+}
+
+#[test]
+fn the_cyclonedx_schema_really_checks() {
+    let (_, bom) = fixture_bom();
+    for (pointer, bad) in [
+        ("/components/0/type", serde_json::json!("model")),
+        ("/serialNumber", serde_json::json!("42")),
+        (
+            "/components/1/components/0/hashes/0/content",
+            serde_json::json!("not-hex"),
+        ),
+        ("/compositions/0/aggregate", serde_json::json!("partial")),
+    ] {
+        let mut broken = bom.clone();
+        *broken.pointer_mut(pointer).unwrap() = bad;
+        assert!(
+            !cyclonedx_validator().is_valid(&broken),
+            "{pointer} should be rejected"
+        );
+    }
+}
