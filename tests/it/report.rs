@@ -1072,7 +1072,7 @@ fn diff_base_keeps_added_and_changed_calls() {
         diff_base::changed_calls(&sub, "HEAD", &cur, &fake_discover, &HashMap::new()).unwrap();
     assert_eq!((out.kept.len(), out.unchanged), (0, 1));
 
-    // A bad ref is an error naming git's complaint.
+    // A missing base is an error that says what to do.
     let e = diff_base::changed_calls(
         root,
         "no-such-ref",
@@ -1081,7 +1081,21 @@ fn diff_base_keeps_added_and_changed_calls() {
         &HashMap::new(),
     )
     .unwrap_err();
-    assert!(e.to_string().contains("rev-parse"), "{e}");
+    let e = e.to_string();
+    assert!(e.contains("no-such-ref is not a commit of this checkout"), "{e}");
+    assert!(e.contains("fetch-depth: 0"), "{e}");
+    // Outside a git repository: said so, not git's raw message.
+    let plain = tempfile::tempdir().unwrap();
+    let e = diff_base::changed_calls(
+        plain.path(),
+        "HEAD",
+        &current,
+        &fake_discover,
+        &HashMap::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("is not inside a git repository"), "{e}");
 }
 
 // ---------------------------------------------------------------- upload
