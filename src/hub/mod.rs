@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::model::{FetchStats, HubKind, RepoType};
 
 pub mod archive;
+pub mod credentials;
 pub mod http;
 pub mod hubs;
 pub mod store;
@@ -55,7 +56,7 @@ pub enum HubError {
     Forbidden(String),
     #[error("gated repository: {0}; a token with access is required")]
     Gated(String),
-    #[error("rate limited (429) after retries: {0}")]
+    #[error("rate limited: {0}")]
     RateLimited(String),
     #[error("network error: {0}")]
     Network(String),
