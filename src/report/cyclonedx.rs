@@ -120,10 +120,7 @@ fn component(g: &TargetGroup) -> Value {
     };
     let name = match g.repo {
         Some(repo) => repo.to_string(),
-        None => {
-            let s = &g.calls[0].call.site;
-            format!("unresolved id at {}:{}", s.path, s.line)
-        }
+        None => format!("{} ids not statically known", g.hub),
     };
     let bom_ref = format!(
         "hubwarden:target:{}:{}:{}@{}",

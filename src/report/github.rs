@@ -291,7 +291,7 @@ fn target_block(g: &TargetGroup) -> String {
         level_icon(g.level()),
         md_cell(&g.hub),
         g.repo_type,
-        md_cell(g.repo.unwrap_or("<unresolved id>")),
+        md_cell(g.repo.unwrap_or(targets::UNRESOLVED)),
     );
     if let Some(t) = g.target.filter(|t| t.status == TargetStatus::Unverified) {
         let _ = writeln!(

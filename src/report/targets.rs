@@ -22,6 +22,9 @@ pub struct CallEntry<'a> {
     pub policy: Vec<&'a Finding>,
 }
 
+/// How a group of calls whose repo id is not statically known is named.
+pub const UNRESOLVED: &str = "<id not statically known>";
+
 /// One remote target and everything the report says about it.
 #[derive(Debug)]
 pub struct TargetGroup<'a> {
@@ -58,7 +61,7 @@ impl TargetGroup<'_> {
             "{} {} {}",
             self.hub,
             self.repo_type,
-            self.repo.unwrap_or("<unresolved id>")
+            self.repo.unwrap_or(UNRESOLVED)
         )
     }
 
@@ -114,8 +117,9 @@ enum Key {
         repo: String,
         commit: Option<String>,
     },
-    /// A call whose repo id is unknown: a target of its own.
-    Call(usize),
+    /// Calls whose repo id is not statically known, per platform: one group,
+    /// so that a hundred `from_pretrained(model_path)` read as one entry.
+    Unresolved { hub: String, repo_type: RepoType },
 }
 
 /// The call index a finding belongs to: its own index when it still matches, else
@@ -147,7 +151,7 @@ pub fn call_index(report: &Report) -> impl Fn(&Finding) -> Option<usize> + '_ {
     }
 }
 
-fn key_of(index: usize, c: &CallReport) -> Key {
+fn key_of(c: &CallReport) -> Key {
     let repo = c
         .target
         .as_ref()
@@ -168,7 +172,14 @@ fn key_of(index: usize, c: &CallReport) -> Key {
             repo,
             commit: c.target.as_ref().and_then(|t| t.commit.clone()),
         },
-        None => Key::Call(index),
+        None => Key::Unresolved {
+            hub: c
+                .target
+                .as_ref()
+                .map(|t| t.hub.to_string())
+                .unwrap_or_else(|| c.site.platform.to_string()),
+            repo_type: c.site.repo_type,
+        },
     }
 }
 
@@ -179,7 +190,7 @@ pub fn group(report: &Report) -> Grouped<'_> {
     let mut groups: Vec<TargetGroup> = Vec::new();
     let mut group_of_call: Vec<(usize, usize)> = Vec::with_capacity(report.calls.len());
     for (i, c) in report.calls.iter().enumerate() {
-        let key = key_of(i, c);
+        let key = key_of(c);
         let g = *slot.entry(key).or_insert_with(|| {
             groups.push(TargetGroup {
                 hub: c

@@ -1082,7 +1082,10 @@ fn diff_base_keeps_added_and_changed_calls() {
     )
     .unwrap_err();
     let e = e.to_string();
-    assert!(e.contains("no-such-ref is not a commit of this checkout"), "{e}");
+    assert!(
+        e.contains("no-such-ref is not a commit of this checkout"),
+        "{e}"
+    );
     assert!(e.contains("fetch-depth: 0"), "{e}");
     // Outside a git repository: said so, not git's raw message.
     let plain = tempfile::tempdir().unwrap();
