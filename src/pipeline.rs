@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use crate::Outcome;
 use crate::cli::{ScanArgs, ScanFormat};
 use crate::config::Config;
+use crate::deps;
 use crate::discover::{self, DiscoverOptions};
 use crate::hub::{HubOptions, Hubs, RepoSource};
 use crate::model::{CallReport, Evidence, Finding, HubKind, RemoteFile, Report, RuleMeta};
@@ -54,6 +55,21 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     let offline = args.offline || config.offline.unwrap_or(false);
     let mut exclude = config.exclude.clone();
     exclude.extend(args.exclude.iter().cloned());
+    // A cache folder inside the scanned tree (the Action's default) holds fetched
+    // remote code: it is not the codebase's own.
+    if let Some(rel) = args
+        .cache_dir
+        .as_deref()
+        .and_then(|c| {
+            relative_uri(
+                &std::path::absolute(c).ok()?,
+                &std::path::absolute(root).ok()?,
+            )
+        })
+        .filter(|r| !r.is_empty())
+    {
+        exclude.push(format!("{rel}/**"));
+    }
 
     // Rules compile before any network work: a broken rule file fails the run fast.
     let ruleset = RuleSet::load(&args.rules).map_err(|e| anyhow::anyhow!("rules: {e}"))?;
@@ -95,17 +111,28 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
         .clone()
         .unwrap_or_else(HubOptions::from_env)
         .with_cli(offline, args.mirror.clone(), args.cache_dir.clone());
+    let mut hub_opts = hub_opts;
+    hub_opts.http.max_wait = args.max_wait;
     let hubs = Hubs::new(hub_opts).context("setting up the hub clients")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let sites: Vec<_> = calls.iter().map(|c| c.site.clone()).collect();
-    let targets = runtime.block_on(resolve::resolve_all(
-        &hubs,
-        &sites,
-        &ResolveOptions::default(),
+    // Declared library versions above each call decide the version-dependent paths.
+    let declared = Arc::new(deps::Declared::load(
+        root,
+        sites.iter().map(|s| s.path.as_str()),
+        &args.assume,
     ));
+    for e in declared.errors() {
+        eprintln!("hubwarden: warning: {}: {}", e.path, e.message);
+    }
+    let resolve_opts = ResolveOptions {
+        declared: declared.clone(),
+        ..ResolveOptions::default()
+    };
+    let targets = runtime.block_on(resolve::resolve_all(&hubs, &sites, &resolve_opts));
     for (call, target) in calls.iter_mut().zip(targets) {
         call.target = Some(target);
     }
@@ -131,6 +158,7 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     let sources = policy::fs_sources(root);
     findings.extend(policy::policy_findings(&calls, &sources));
     let applied = policy::apply(&config, &calls, findings, &sources);
+    let applied = policy::merge::merge_outcome(applied, &calls);
 
     let render = RenderOptions {
         category: args.category.clone(),
@@ -139,10 +167,12 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
         path_prefix: path_prefix(root, env.uri_root.as_deref(), &env.git_env),
         ..RenderOptions::default()
     };
+    let mut errors = found.errors;
+    errors.extend(declared.errors().iter().cloned());
     let mut report = Report {
         version: 1,
         calls,
-        errors: found.errors,
+        errors,
         stats: Some(stats),
         findings: Some(applied.findings),
         summary: Some(applied.summary),
@@ -210,6 +240,7 @@ fn scan_targets(scanner: &Scanner, calls: &[CallReport]) -> Vec<Finding> {
                         context: h.context,
                     }),
                     fix: None,
+                    merged: Vec::new(),
                     call: Some(index),
                 });
             }
@@ -278,6 +309,10 @@ pub fn emit(
         .then(|| report::sarif::render(report, rules, render));
     let mut out = match (&sarif, args.format) {
         (Some(text), ScanFormat::Sarif) => text.clone(),
+        (_, ScanFormat::Cyclonedx) => report::cyclonedx::render(
+            report,
+            &render.bom_options(args.sarif.as_ref().map(|p| p.display().to_string())),
+        ),
         _ => report::render(args.format, report, rules, render),
     };
     if result.unchanged > 0 && args.format == ScanFormat::Text {
@@ -293,11 +328,39 @@ pub fn emit(
     if let Some(path) = &args.json {
         write_file(path, &report::render_json(report))?;
     }
+    if let Some(path) = &args.cyclonedx {
+        let sarif = args.sarif.as_deref().map(|s| sibling_ref(path, s));
+        write_file(
+            path,
+            &report::cyclonedx::render(report, &render.bom_options(sarif)),
+        )?;
+    }
     if args.format == ScanFormat::Github {
         let md = report::summary_markdown(report, rules);
         report::github::append_step_summary(&md, env).context("writing the job summary")?;
     }
     Ok(sarif)
+}
+
+/// How a file written next to `from` refers to `to`: relative to `from`'s folder
+/// when `to` is inside it (the two travel together, e.g. as one artifact), else
+/// `to` as given.
+fn sibling_ref(from: &Path, to: &Path) -> String {
+    let abs = |p: &Path| {
+        std::path::absolute(p)
+            .ok()
+            .map(|a| a.components().collect::<PathBuf>())
+    };
+    let dir = from.parent().and_then(abs);
+    match (dir, abs(to)) {
+        (Some(dir), Some(to_abs)) => to_abs
+            .strip_prefix(&dir)
+            .ok()
+            .and_then(|rel| relative_uri(&dir.join(rel), &dir))
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| to.display().to_string()),
+        _ => to.display().to_string(),
+    }
 }
 
 fn write_file(path: &Path, text: &str) -> Result<()> {

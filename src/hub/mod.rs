@@ -15,6 +15,7 @@ use futures::future::BoxFuture;
 use crate::model::{FetchStats, HubKind, RepoType};
 
 pub mod archive;
+pub mod credentials;
 pub mod http;
 mod layers;
 mod net;
@@ -104,7 +105,7 @@ pub enum HubError {
     Forbidden(String),
     #[error("gated repository: {0}; a token with access is required")]
     Gated(String),
-    #[error("rate limited (429) after retries: {0}")]
+    #[error("rate limited: {0}")]
     RateLimited(String),
     #[error("network error: {0}")]
     Network(String),

@@ -3,6 +3,8 @@
 
 mod action;
 mod common;
+mod conformance;
+mod deps;
 mod discover;
 mod docs;
 mod e2e;
@@ -12,3 +14,4 @@ mod hub;
 mod report;
 mod resolve;
 mod scan;
+mod workflows;
