@@ -45,7 +45,7 @@ pub struct Loader {
     pub extra_kw: &'static [&'static str],
 }
 
-const HF_EXTRA: &[&str] = &["code_revision", "subfolder", "tokenizer"];
+const HF_EXTRA: &[&str] = &["code_revision", "subfolder", "tokenizer", "variant"];
 
 macro_rules! loader {
     ($pat:expr, $api:expr, $plat:ident, $rt:ident, $kind:ident, $pos:expr, $kw:expr, $gate:expr, $rev:expr, $extra:expr) => {
@@ -156,7 +156,7 @@ pub static LOADERS: &[Loader] = &[
         PRETRAINED,
         TRC,
         REV,
-        &["custom_pipeline", "custom_revision", "subfolder"]
+        &["custom_pipeline", "custom_revision", "subfolder", "variant",]
     ),
     // sentence-transformers.
     loader!(

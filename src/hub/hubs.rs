@@ -17,13 +17,13 @@ use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::hub::archive::{self, Archive};
+use crate::hub::checkpoint::{self, Chunk, RangeSource};
 use crate::hub::http::{Http, HttpConfig, Limit, Req, Resp, status_error};
 use crate::hub::store::{DiskCache, HfCache, Mirror, MirrorSnap, Namespace, default_ref};
 use crate::hub::validate::{
     MAX_API_JSON_BYTES, MAX_ARCHIVE_DOWNLOAD_BYTES, MAX_CODE_FILE_BYTES, MAX_PICKLE_BYTES,
     MAX_REPO_FILES, is_commit, safe_component, validate_path, validate_repo_id, validate_revision,
 };
-use crate::hub::zipck::{self, Chunk, RangeSource};
 use crate::hub::{HubError, RepoSource, Snapshot};
 use crate::model::{FetchStats, HubKind, RepoType};
 
@@ -938,7 +938,7 @@ impl Hubs {
         );
         if let Some(p) = self.local_path(snap, path) {
             self.hit();
-            return zipck::read_pickle(&LocalRange(p)).await;
+            return checkpoint::read_pickle(&LocalRange(p)).await;
         }
         if let Some(c) = &self.cache
             && immutable(commit)
@@ -949,7 +949,7 @@ impl Hubs {
                 repo,
                 commit,
                 path,
-                MAX_PICKLE_BYTES,
+                checkpoint::MAX_IMAGE_BYTES,
             )
         {
             self.hit();
@@ -960,14 +960,10 @@ impl Hubs {
         }
         let bytes = if hub == HubKind::Paddlehub {
             let b = self.archive_member(snap, path)?;
-            if b.starts_with(b"PK\x03\x04") {
-                zipck::data_pkl_from_bytes(&b)?
-            } else {
-                b
-            }
+            checkpoint::read_pickle(&checkpoint::MemRange(&b)).await?
         } else {
             let req = self.file_req(snap, path)?;
-            zipck::read_pickle(&RemoteRange {
+            checkpoint::read_pickle(&RemoteRange {
                 http: &self.http,
                 req,
             })

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use crate::model::{FetchStats, HubKind, RepoType};
 
 pub mod archive;
+pub mod checkpoint;
 pub mod http;
 pub mod hubs;
 pub mod store;
 pub mod validate;
-pub mod zipck;
 
 pub use http::HttpConfig;
 pub use hubs::{Endpoints, HubOptions, Hubs, Tokens};
