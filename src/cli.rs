@@ -86,6 +86,12 @@ pub struct ScanArgs {
     /// A folder laid out as an offline hub mirror (see README, "Offline mirror").
     #[arg(long, value_name = "DIR", env = "HUBWARDEN_MIRROR")]
     pub mirror: Option<PathBuf>,
+    /// Longest total time this run waits out hub rate limits, when a hub says
+    /// how long to wait (`RateLimit`, `Retry-After`): seconds, or with an s, m
+    /// or h suffix. A target whose wait does not fit is unverified ("rate
+    /// limited"); 0 never waits. A token raises the hubs' limits.
+    #[arg(long, value_name = "DURATION", default_value = "300", value_parser = parse_duration, env = "HUBWARDEN_MAX_WAIT")]
+    pub max_wait: std::time::Duration,
     /// Where fetched files are cached (default: the user cache folder).
     #[arg(long, value_name = "DIR", env = "HUBWARDEN_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -119,6 +125,14 @@ pub struct ScanArgs {
     /// (Not with --diff-base, which scans only part of the calls.)
     #[arg(long, conflicts_with = "diff_base")]
     pub write_lock: bool,
+    /// Take this library version as the installed one, whatever the project
+    /// declares (repeatable): `transformers==5.4.0`, `torch>=2.6`, `kernels`
+    /// (installed, any version), `kernels=none` (not installed). Without it the
+    /// versions come from the nearest requirements, pyproject, lock, setup or
+    /// conda file above each call, and an unknown or open range is taken at its
+    /// worst case.
+    #[arg(long, value_name = "NAME[SPEC]", value_parser = parse_assume)]
+    pub assume: Vec<crate::deps::Assume>,
     #[command(flatten)]
     pub github: GithubArgs,
 }
@@ -155,6 +169,47 @@ pub struct GithubArgs {
     pub git_ref: Option<String>,
 }
 
+/// `90`, `90s`, `5m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 's')) => (&t[..i], 1),
+        Some((i, 'm')) => (&t[..i], 60),
+        Some((i, 'h')) => (&t[..i], 3600),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| {
+            format!("invalid duration {s:?}: expected seconds, or a number with s, m or h")
+        })
+}
+
+pub fn parse_assume(s: &str) -> Result<crate::deps::Assume, String> {
+    s.parse()
+}
+
 pub fn parse_level(s: &str) -> Result<Level, String> {
     Level::parse(s).ok_or_else(|| format!("invalid level {s:?}: expected note, warning or error"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration(" 5m "), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        for bad in ["", "-1", "5x", "m", "1.5m", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -5,6 +5,7 @@
 pub mod action;
 pub mod cli;
 pub mod config;
+pub mod deps;
 pub mod discover;
 pub mod hub;
 pub mod model;

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use crate::Outcome;
 use crate::cli::{ScanArgs, ScanFormat};
 use crate::config::Config;
+use crate::deps;
 use crate::discover::{self, DiscoverOptions};
 use crate::hub::{HubOptions, Hubs, RepoSource};
 use crate::model::{CallReport, Evidence, Finding, HubKind, RemoteFile, Report, RuleMeta};
@@ -91,17 +92,28 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
         .clone()
         .unwrap_or_else(HubOptions::from_env)
         .with_cli(offline, args.mirror.clone(), args.cache_dir.clone());
+    let mut hub_opts = hub_opts;
+    hub_opts.http.max_wait = args.max_wait;
     let hubs = Hubs::new(hub_opts).context("setting up the hub clients")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let sites: Vec<_> = calls.iter().map(|c| c.site.clone()).collect();
-    let targets = runtime.block_on(resolve::resolve_all(
-        &hubs,
-        &sites,
-        &ResolveOptions::default(),
+    // Declared library versions above each call decide the version-dependent paths.
+    let declared = Arc::new(deps::Declared::load(
+        root,
+        sites.iter().map(|s| s.path.as_str()),
+        &args.assume,
     ));
+    for e in declared.errors() {
+        eprintln!("hubwarden: warning: {}: {}", e.path, e.message);
+    }
+    let resolve_opts = ResolveOptions {
+        declared: declared.clone(),
+        ..ResolveOptions::default()
+    };
+    let targets = runtime.block_on(resolve::resolve_all(&hubs, &sites, &resolve_opts));
     for (call, target) in calls.iter_mut().zip(targets) {
         call.target = Some(target);
     }
@@ -135,10 +147,12 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
         path_prefix: path_prefix(root, env.uri_root.as_deref()),
         ..RenderOptions::default()
     };
+    let mut errors = found.errors;
+    errors.extend(declared.errors().iter().cloned());
     let mut report = Report {
         version: 1,
         calls,
-        errors: found.errors,
+        errors,
         stats: Some(stats),
         findings: Some(applied.findings),
         summary: Some(applied.summary),

@@ -1,9 +1,13 @@
 //! The one HTTP client shared by every hub: timeouts, bounded concurrency,
-//! retries with backoff honouring `Retry-After`, redirects followed by hand so a
-//! token never leaves its own origin, request/byte counters.
+//! retries with backoff, rate limits waited out as the hub states them
+//! (`RateLimit`, `Retry-After`, GitHub's `X-RateLimit-Reset`) within one
+//! run-wide budget (`--max-wait`), redirects followed by hand so a token never
+//! leaves its own origin, request/byte counters.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::Semaphore;
@@ -24,10 +28,26 @@ pub struct HttpConfig {
     pub max_retries: u32,
     /// First backoff; doubled on each retry.
     pub backoff: Duration,
-    /// Longest wait between attempts, whatever `Retry-After` says.
+    /// Longest backoff between attempts after a server error or a transport
+    /// error (a 5xx `Retry-After` is capped by it too).
     pub max_retry_wait: Duration,
     pub max_redirects: usize,
+    /// Run-wide budget of wall-clock time spent waiting out rate limits
+    /// (`--max-wait`). A stated wait that does not fit in what is left fails
+    /// at once as `RateLimited`, without waiting part of it.
+    pub max_wait: Duration,
+    /// Added to every stated rate-limit wait: huggingface_hub sleeps `t + 1`
+    /// seconds "to avoid rounding issues" (`utils/_http.py:560`, 2.4.0).
+    pub rate_limit_margin: Duration,
 }
+
+/// Default `--max-wait`: one Hugging Face rate-limit window (5 minutes,
+/// hub-docs `rate-limits.md`), so a scan that exhausts the anonymous bucket
+/// waits for the next window once instead of reporting the rest unverified.
+pub const DEFAULT_MAX_WAIT_SECS: u64 = 300;
+
+/// Most rate-limit waits one request goes through (each is also bounded by the budget).
+const MAX_RATE_LIMIT_WAITS: u32 = 8;
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -40,6 +60,8 @@ impl Default for HttpConfig {
             backoff: Duration::from_millis(500),
             max_retry_wait: Duration::from_secs(30),
             max_redirects: 10,
+            max_wait: Duration::from_secs(DEFAULT_MAX_WAIT_SECS),
+            rate_limit_margin: Duration::from_secs(1),
         }
     }
 }
@@ -132,6 +154,22 @@ pub fn status_error(resp: &Resp, what: &str) -> HubError {
     if resp.status == 403 && resp.header("x-ratelimit-remaining") == Some("0") {
         return HubError::RateLimited(what.to_string());
     }
+    if resp.status >= 500
+        && let Some(code) = application_error_code(&resp.body)
+    {
+        // csghub-server answers 500 for a missing repo (database no rows,
+        // `common/errorx/error_system.go:13-20`) and for a private one it may
+        // not read (`AUTH-ERR-*`, `common/errorx/error_auth.go:7-43`).
+        return if code.starts_with("AUTH-ERR-") {
+            HubError::Unauthorized(format!("{what} (server code {code})"))
+        } else if code == "SYS-ERR-3" {
+            HubError::NotFound(format!(
+                "repository {what} (or private and no valid token was sent; server code {code})"
+            ))
+        } else {
+            HubError::Network(format!("server error {} ({code}): {what}", resp.status))
+        };
+    }
     match resp.status {
         401 => HubError::Unauthorized(what.to_string()),
         403 => HubError::Forbidden(what.to_string()),
@@ -142,6 +180,185 @@ pub fn status_error(resp: &Resp, what: &str) -> HubError {
     }
 }
 
+/// What one response says about the caller's rate limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests left in the current window (`r`).
+    pub remaining: u64,
+    /// Time until the window resets (`t`).
+    pub reset: Duration,
+    /// Quota of the window (`q` of `RateLimit-Policy`), when sent.
+    pub limit: Option<u64>,
+    /// Length of the window (`w` of `RateLimit-Policy`), when sent.
+    pub window: Option<Duration>,
+}
+
+/// The integer value of `key=` among `;`-separated structured-field parameters.
+fn sf_param(item: &str, key: &str) -> Option<u64> {
+    item.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().parse().ok())?
+    })
+}
+
+/// Parse `RateLimit` / `RateLimit-Policy` (IETF draft-ietf-httpapi-ratelimit-headers),
+/// as huggingface_hub does (`parse_ratelimit_headers`, `utils/_http.py:80-141`,
+/// 2.4.0): `RateLimit: "api";r=0;t=55`, `RateLimit-Policy: "fixed window";"api";q=500;w=300`.
+/// A header listing several policies gives the one that is exhausted the longest
+/// (else the first). The older draft's separate `RateLimit-Remaining` and
+/// `RateLimit-Reset` (delay seconds) are read too.
+pub fn parse_ratelimit(
+    ratelimit: Option<&str>,
+    policy: Option<&str>,
+    remaining: Option<&str>,
+    reset: Option<&str>,
+) -> Option<RateLimit> {
+    let mut best: Option<RateLimit> = None;
+    for item in ratelimit.unwrap_or("").split(',') {
+        let (Some(r), Some(t)) = (sf_param(item, "r"), sf_param(item, "t")) else {
+            continue;
+        };
+        let rl = RateLimit {
+            remaining: r,
+            reset: Duration::from_secs(t),
+            ..RateLimit::default()
+        };
+        best = match best {
+            None => Some(rl),
+            Some(b) if rl.remaining == 0 && (b.remaining > 0 || rl.reset > b.reset) => Some(rl),
+            keep => keep,
+        };
+    }
+    if best.is_none()
+        && let (Some(r), Some(t)) = (
+            remaining.and_then(|v| v.trim().parse().ok()),
+            reset.and_then(|v| v.trim().parse().ok()),
+        )
+    {
+        best = Some(RateLimit {
+            remaining: r,
+            reset: Duration::from_secs(t),
+            ..RateLimit::default()
+        });
+    }
+    let mut rl = best?;
+    if let Some(p) = policy {
+        let item = p
+            .split(',')
+            .find(|i| sf_param(i, "q").is_some())
+            .unwrap_or("");
+        rl.limit = sf_param(item, "q");
+        rl.window = sf_param(item, "w").map(Duration::from_secs);
+    }
+    Some(rl)
+}
+
+/// `Retry-After` as delay-seconds (an HTTP-date is not read, as in
+/// huggingface_hub `_parse_retry_after`, `utils/_http.py:144-166`, 2.4.0).
+pub fn parse_retry_after(v: Option<&str>) -> Option<Duration> {
+    let v = v?.trim();
+    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| v.parse().ok().map(Duration::from_secs))?
+}
+
+/// The wait a rate-limited answer states, in huggingface_hub's order (a
+/// `RateLimit` that is exhausted, else `Retry-After`, `utils/_http.py:527-535`),
+/// then GitHub's `X-RateLimit-Remaining: 0` with `X-RateLimit-Reset` (epoch
+/// seconds; GitHub REST docs, "Rate limits for the REST API"). `now` is the
+/// current Unix time in seconds.
+pub fn stated_wait(headers: &HeaderMap, now: u64) -> Option<Duration> {
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    if let Some(rl) = parse_ratelimit(
+        h("ratelimit"),
+        h("ratelimit-policy"),
+        h("ratelimit-remaining"),
+        h("ratelimit-reset"),
+    ) && rl.remaining == 0
+    {
+        return Some(rl.reset);
+    }
+    if let Some(d) = parse_retry_after(h("retry-after")) {
+        return Some(d);
+    }
+    if h("x-ratelimit-remaining").map(str::trim) == Some("0")
+        && let Some(reset) = h("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return Some(Duration::from_secs(reset.saturating_sub(now)));
+    }
+    None
+}
+
+/// A rate-limit answer: 429 anywhere; 403 with no quota left (GitHub's primary
+/// limit, "Rate limits for the REST API").
+fn is_rate_limited(status: u16, headers: &HeaderMap) -> bool {
+    status == 429
+        || (status == 403
+            && headers
+                .get("x-ratelimit-remaining")
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                == Some("0"))
+}
+
+/// A 5xx that names an application error in csghub-server's JSON envelope
+/// (`{"code":"SYS-ERR-3","msg":...}`, `api/httpbase/response.go:180-196,333-341`
+/// at csghub-server c1ada0e1) is an answer, not an outage: csghub-server turns
+/// a missing model (`SYS-ERR-3`, database no rows) and a private one
+/// (`AUTH-ERR-0`) into 500 in `SDKModelInfo` (`api/handler/model_ce.go:51-80`,
+/// `component/model.go:771-779`). Retrying it changes nothing.
+fn application_error_code(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = v.get("code")?.as_str()?;
+    let (prefix, n) = code.rsplit_once("-ERR-")?;
+    let ok = !prefix.is_empty()
+        && prefix.bytes().all(|b| b.is_ascii_uppercase())
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| code.to_string())
+}
+
+/// Application errors that a retry cannot change: a row that is not there
+/// (`SYS-ERR-3`) and an authorization refusal (`AUTH-ERR-*`). Others (an
+/// internal error, a database failure) may be transient and are retried.
+fn final_code(code: &str) -> bool {
+    code == "SYS-ERR-3" || code.starts_with("AUTH-ERR-")
+}
+
+/// Run-wide accounting of rate-limit waits: per origin, the instant before
+/// which the hub asked not to be called again, and the wall-clock time spent
+/// waiting (concurrent waits on one window count once).
+#[derive(Default)]
+struct Limiter {
+    blocked_until: HashMap<String, Instant>,
+    spent: Duration,
+    covered_until: Option<Instant>,
+}
+
+/// What a rate limit is counted against: the origin, and Hugging Face's
+/// bucket ("resolvers" for `/resolve/` URLs, "api" for the rest; hub-docs
+/// `rate-limits.md`), so an exhausted API window does not hold file downloads
+/// back.
+fn origin_key(u: &Url) -> String {
+    let bucket = if u.path().contains("/resolve/") {
+        "resolvers"
+    } else {
+        "api"
+    };
+    format!(
+        "{}://{}:{} {bucket}",
+        u.scheme(),
+        u.host_str().unwrap_or(""),
+        u.port_or_known_default().unwrap_or(0)
+    )
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// The shared client.
 pub struct Http {
     client: reqwest::Client,
@@ -149,6 +366,7 @@ pub struct Http {
     cfg: HttpConfig,
     requests: AtomicU64,
     bytes: AtomicU64,
+    limiter: Mutex<Limiter>,
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {
@@ -159,7 +377,10 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 
 enum Attempt {
     Done(Resp),
+    /// A server or transport error: back off (at most `max_retry_wait`).
     Retry(Option<Duration>, HubError),
+    /// A rate limit, with the wait the hub stated (None: back off).
+    Limited(Option<Duration>, HubError),
 }
 
 impl Http {
@@ -178,6 +399,7 @@ impl Http {
             cfg,
             requests: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+            limiter: Mutex::new(Limiter::default()),
         })
     }
 
@@ -189,24 +411,88 @@ impl Http {
         self.bytes.load(Ordering::Relaxed)
     }
 
+    /// Wall-clock time spent waiting out rate limits so far.
+    pub fn rate_limit_waited(&self) -> Duration {
+        self.limiter.lock().unwrap_or_else(|p| p.into_inner()).spent
+    }
+
+    /// Remember that `origin` asked not to be called before `until`.
+    fn block(&self, origin: &str, until: Instant) {
+        let mut l = self.limiter.lock().unwrap_or_else(|p| p.into_inner());
+        let e = l.blocked_until.entry(origin.to_string()).or_insert(until);
+        if *e < until {
+            *e = until;
+        }
+    }
+
+    /// Wait while `url`'s origin is rate limited, charging the wall-clock wait
+    /// to the run-wide budget; fail at once when the wait does not fit in it.
+    async fn wait_gate(&self, url: &Url) -> Result<(), HubError> {
+        let origin = origin_key(url);
+        let until = {
+            let mut l = self.limiter.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let Some(until) = l.blocked_until.get(&origin).copied().filter(|u| *u > now) else {
+                return Ok(());
+            };
+            let from = l.covered_until.filter(|c| *c > now).unwrap_or(now);
+            let extra = until.saturating_duration_since(from);
+            if l.spent + extra > self.cfg.max_wait {
+                return Err(HubError::RateLimited(format!(
+                    "{} asks to wait {} s more, beyond what is left of --max-wait {} s ({} s already waited); a token raises the hub's limit",
+                    url.origin().ascii_serialization(),
+                    until.saturating_duration_since(now).as_secs(),
+                    self.cfg.max_wait.as_secs(),
+                    l.spent.as_secs()
+                )));
+            }
+            l.spent += extra;
+            l.covered_until = Some(l.covered_until.map_or(until, |c| c.max(until)));
+            until
+        };
+        let wait = until.saturating_duration_since(Instant::now());
+        if wait >= Duration::from_secs(1) {
+            tracing::warn!(
+                "rate limited by {}: waiting {} s as it asks (--max-wait {} s)",
+                url.origin().ascii_serialization(),
+                wait.as_secs(),
+                self.cfg.max_wait.as_secs()
+            );
+        }
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
     /// GET with retries on 429/5xx/transport errors. Returns the final response
-    /// (after redirects), whatever its status, unless retries ran out.
+    /// (after redirects), whatever its status, unless retries ran out. A rate
+    /// limit with a stated wait is waited out within `max_wait`.
     pub async fn get(&self, req: &Req, limit: Limit) -> Result<Resp, HubError> {
-        let mut attempt = 0u32;
+        let origin = origin_key(&req.url);
+        let (mut attempt, mut limited) = (0u32, 0u32);
         loop {
-            match self.attempt(req, limit).await? {
+            self.wait_gate(&req.url).await?;
+            let (after, err, stated) = match self.attempt(req, limit).await? {
                 Attempt::Done(resp) => return Ok(resp),
-                Attempt::Retry(after, err) => {
-                    if attempt >= self.cfg.max_retries {
+                Attempt::Retry(after, err) => (after, err, false),
+                Attempt::Limited(Some(wait), err) => {
+                    limited += 1;
+                    if limited > MAX_RATE_LIMIT_WAITS {
                         return Err(err);
                     }
-                    let backoff = self.cfg.backoff.saturating_mul(1u32 << attempt.min(16));
-                    let wait = after.unwrap_or(backoff).min(self.cfg.max_retry_wait);
-                    tracing::debug!(url = %req.url, ?wait, "retrying after {err}");
-                    attempt += 1;
-                    tokio::time::sleep(wait).await;
+                    tracing::debug!(url = %req.url, ?wait, "rate limited: {err}");
+                    self.block(&origin, Instant::now() + wait + self.cfg.rate_limit_margin);
+                    continue;
                 }
+                Attempt::Limited(None, err) => (None, err, true),
+            };
+            if attempt >= self.cfg.max_retries {
+                return Err(err);
             }
+            let backoff = self.cfg.backoff.saturating_mul(1u32 << attempt.min(16));
+            let wait = after.unwrap_or(backoff).min(self.cfg.max_retry_wait);
+            tracing::debug!(url = %req.url, ?wait, stated, "retrying after {err}");
+            attempt += 1;
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -256,19 +542,60 @@ impl Http {
                     .map_err(|e| HubError::Protocol(format!("bad redirect {loc:?}: {e}")))?;
                 continue;
             }
-            if status == 429 || (500..600).contains(&status) {
-                let after = resp
-                    .headers()
-                    .get("retry-after")
+            if is_rate_limited(status, resp.headers()) {
+                let wait = stated_wait(resp.headers(), unix_now());
+                return Ok(Attempt::Limited(
+                    wait,
+                    HubError::RateLimited(format!("HTTP {status} from {url}")),
+                ));
+            }
+            // A hub may announce on any answer that the window is used up: the
+            // next call would be refused, so hold the next ones back now.
+            if let Some(rl) = parse_ratelimit(
+                resp.headers()
+                    .get("ratelimit")
+                    .and_then(|v| v.to_str().ok()),
+                None,
+                None,
+                None,
+            ) && rl.remaining == 0
+                && !rl.reset.is_zero()
+            {
+                self.block(
+                    &origin_key(&req.url),
+                    Instant::now() + rl.reset + self.cfg.rate_limit_margin,
+                );
+            }
+            if (500..600).contains(&status) {
+                let after = parse_retry_after(
+                    resp.headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()),
+                );
+                let headers = resp.headers().clone();
+                // A small JSON body may name an application error (see
+                // `application_error_code`): that answer is final.
+                let json = headers
+                    .get("content-type")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                let err = if status == 429 {
-                    HubError::RateLimited(url.to_string())
-                } else {
-                    HubError::Network(format!("server error {status}: {url}"))
-                };
-                return Ok(Attempt::Retry(after, err));
+                    .is_some_and(|ct| ct.starts_with("application/json"));
+                if json
+                    && let Ok((body, false)) =
+                        read_body(resp, Limit::Truncate(64 * 1024), &url).await
+                    && application_error_code(&body).is_some_and(|c| final_code(&c))
+                {
+                    self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                    return Ok(Attempt::Done(Resp {
+                        status,
+                        headers,
+                        body,
+                        truncated: false,
+                    }));
+                }
+                return Ok(Attempt::Retry(
+                    after,
+                    HubError::Network(format!("server error {status}: {url}")),
+                ));
             }
             let headers = resp.headers().clone();
             return match read_body(resp, limit, &url).await {
@@ -352,6 +679,98 @@ async fn read_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn ratelimit_headers_as_huggingface_hub_parses_them() {
+        // The docstring example of hfh `parse_ratelimit_headers` (utils/_http.py:93-103, 2.4.0).
+        let rl = parse_ratelimit(
+            Some("\"api\";r=0;t=55"),
+            Some("\"fixed window\";\"api\";q=500;w=300"),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(rl.remaining, 0);
+        assert_eq!(rl.reset, Duration::from_secs(55));
+        assert_eq!(rl.limit, Some(500));
+        assert_eq!(rl.window, Some(Duration::from_secs(300)));
+        // Spaces around `;` and `=`, other parameter order, several policies.
+        let rl = parse_ratelimit(
+            Some("\"api\" ; t = 9 ; r = 3, \"resolvers\";r=0;t=40"),
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!((rl.remaining, rl.reset.as_secs()), (0, 40));
+        // The older draft's separate headers.
+        let rl = parse_ratelimit(None, None, Some("0"), Some("7")).unwrap();
+        assert_eq!((rl.remaining, rl.reset.as_secs()), (0, 7));
+        for bad in [
+            "",
+            "api",
+            "\"api\";r=x;t=1",
+            "\"api\";r=1",
+            "\"api\";r=-1;t=2",
+        ] {
+            assert_eq!(
+                parse_ratelimit(Some(bad), None, None, None),
+                None,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn stated_wait_order() {
+        // An exhausted window wins over Retry-After (hfh utils/_http.py:527-535).
+        let h = headers(&[("ratelimit", "\"api\";r=0;t=55"), ("retry-after", "3")]);
+        assert_eq!(stated_wait(&h, 0), Some(Duration::from_secs(55)));
+        // A window with requests left is not a reason to wait: Retry-After is.
+        let h = headers(&[("ratelimit", "\"api\";r=4;t=55"), ("retry-after", "3")]);
+        assert_eq!(stated_wait(&h, 0), Some(Duration::from_secs(3)));
+        // An HTTP-date Retry-After is not read (nor by huggingface_hub).
+        let h = headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
+        assert_eq!(stated_wait(&h, 0), None);
+        // GitHub: remaining 0 and the reset epoch.
+        let h = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1000"),
+        ]);
+        assert_eq!(stated_wait(&h, 940), Some(Duration::from_secs(60)));
+        assert_eq!(stated_wait(&h, 2000), Some(Duration::ZERO));
+        let h = headers(&[
+            ("x-ratelimit-remaining", "12"),
+            ("x-ratelimit-reset", "1000"),
+        ]);
+        assert_eq!(stated_wait(&h, 940), None);
+        assert!(is_rate_limited(
+            403,
+            &headers(&[("x-ratelimit-remaining", "0")])
+        ));
+        assert!(!is_rate_limited(403, &headers(&[])));
+    }
+
+    #[test]
+    fn csghub_application_errors() {
+        assert_eq!(
+            application_error_code(br#"{"code":"SYS-ERR-3","msg":"no rows"}"#).as_deref(),
+            Some("SYS-ERR-3")
+        );
+        assert_eq!(application_error_code(br#"{"msg":"boom"}"#), None);
+        assert_eq!(application_error_code(br#"{"code":"sys-err-3"}"#), None);
+        assert_eq!(application_error_code(b"<html>"), None);
+        assert!(final_code("SYS-ERR-3") && final_code("AUTH-ERR-0"));
+        assert!(!final_code("SYS-ERR-0") && !final_code("SYS-ERR-2"));
+    }
 
     #[test]
     fn origins() {

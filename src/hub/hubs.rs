@@ -370,6 +370,11 @@ impl Hubs {
         &self.opts
     }
 
+    /// Wall-clock time spent waiting out rate limits so far (within `--max-wait`).
+    pub fn rate_limit_waited(&self) -> std::time::Duration {
+        self.http.rate_limit_waited()
+    }
+
     fn hit(&self) {
         self.cache_hits.fetch_add(1, Ordering::Relaxed);
     }

@@ -55,7 +55,7 @@ pub enum HubError {
     Forbidden(String),
     #[error("gated repository: {0}; a token with access is required")]
     Gated(String),
-    #[error("rate limited (429) after retries: {0}")]
+    #[error("rate limited: {0}")]
     RateLimited(String),
     #[error("network error: {0}")]
     Network(String),

@@ -50,6 +50,8 @@ pub struct ResolveOptions {
     pub diffusers_community_ref: String,
     /// peft is installed, so transformers follows `adapter_config.json`.
     pub peft_installed: bool,
+    /// The library versions the project declares above each call (`--assume` included).
+    pub declared: Arc<crate::deps::Declared>,
 }
 
 impl Default for ResolveOptions {
@@ -62,6 +64,7 @@ impl Default for ResolveOptions {
             datasets_major: 3,
             diffusers_community_ref: "main".to_string(),
             peft_installed: true,
+            declared: Arc::new(crate::deps::Declared::default()),
         }
     }
 }

@@ -415,11 +415,12 @@ async fn gated_repo_needs_the_right_token() {
         ..Default::default()
     };
     let s = setup(fopts).await;
+    // Anonymous: 401 with `X-Error-Code: GatedRepo` (datasets 3.6 load.py:1566-1570).
     let e = hubs(&s.opts)
         .snapshot(HubKind::Huggingface, RepoType::Model, "acme/gated", None)
         .await
         .unwrap_err();
-    assert!(matches!(e, HubError::Unauthorized(_)), "{e}");
+    assert!(matches!(e, HubError::Gated(_)), "{e}");
     let mut o = s.opts.clone();
     o.tokens.huggingface = Some("bad".into());
     let e = hubs(&o)
@@ -512,7 +513,7 @@ async fn retries_429_with_retry_after_and_5xx_then_gives_up() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn retry_after_is_capped_and_429_exhaustion_is_rate_limited() {
+async fn a_stated_wait_beyond_the_budget_fails_at_once_and_429_exhaustion_is_rate_limited() {
     let fopts = FakeHubOptions {
         forced: vec![
             Forced::new("revision/main", 429).retry_after(3600).times(1),
@@ -520,18 +521,24 @@ async fn retry_after_is_capped_and_429_exhaustion_is_rate_limited() {
         ],
         ..Default::default()
     };
-    let mut s = setup(fopts).await;
-    s.opts.http.max_retry_wait = Duration::from_millis(20);
+    let s = setup(fopts).await;
     let h = hubs(&s.opts);
-    // With an hour-long Retry-After uncapped this would never finish.
-    h.snapshot(
-        HubKind::Huggingface,
-        RepoType::Model,
-        "acme/remote-code",
-        None,
-    )
-    .await
-    .unwrap();
+    // An hour-long Retry-After does not fit in the 10 s budget: no partial
+    // wait, no second request, a clear "rate limited" reason.
+    let e = h
+        .snapshot(
+            HubKind::Huggingface,
+            RepoType::Model,
+            "acme/remote-code",
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, HubError::RateLimited(_)), "{e}");
+    assert!(e.to_string().starts_with("rate limited: "), "{e}");
+    assert!(e.to_string().contains("--max-wait 10 s"), "{e}");
+    assert_eq!(count(&s.fake, "revision/main"), 1);
+    // A hub that keeps answering 429 with no wait is given up on.
     let e = h
         .snapshot(
             HubKind::Huggingface,

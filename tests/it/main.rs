@@ -3,6 +3,8 @@
 
 mod action;
 mod common;
+mod conformance;
+mod deps;
 mod discover;
 mod docs;
 mod e2e;
