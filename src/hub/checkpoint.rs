@@ -98,6 +98,12 @@ pub async fn read_pickle<S: RangeSource>(src: &S) -> Result<Vec<u8>, HubError> {
     Ok(image.encode())
 }
 
+/// The image of a weights file held in memory (local scans, benchmarks, fuzzing):
+/// the same ranges a remote read would fetch.
+pub fn image_of_bytes(bytes: &[u8]) -> Result<Vec<u8>, HubError> {
+    futures::executor::block_on(read_pickle(&MemRange(bytes)))
+}
+
 /// Requests for the missing ranges: near the end, the whole zip tail at once; else at
 /// least `MIN_REQUEST` bytes; overlapping requests merged.
 fn plan(missing: &[pickle::source::Missing], size: u64) -> Vec<(u64, u64)> {
