@@ -75,10 +75,12 @@ pub enum Limit {
     Truncate(u64),
 }
 
-/// One GET.
+/// One GET (or HEAD).
 #[derive(Clone, Debug)]
 pub struct Req {
     pub url: Url,
+    /// `HEAD` asks for the headers only (OpenCSG's `X-Repo-Commit`).
+    pub head: bool,
     /// Sent as `Authorization: Bearer` only to `url`'s own origin.
     pub token: Option<String>,
     pub headers: Vec<(HeaderName, String)>,
@@ -88,9 +90,16 @@ impl Req {
     pub fn new(url: Url) -> Req {
         Req {
             url,
+            head: false,
             token: None,
             headers: Vec::new(),
         }
+    }
+
+    /// Send `HEAD` instead of `GET`.
+    pub fn head(mut self) -> Req {
+        self.head = true;
+        self
     }
 
     pub fn token(mut self, token: Option<&str>) -> Req {
@@ -509,7 +518,11 @@ impl Http {
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(HubError::Protocol(format!("refusing URL scheme of {url}")));
             }
-            let mut rb = self.client.get(url.clone());
+            let mut rb = if req.head {
+                self.client.head(url.clone())
+            } else {
+                self.client.get(url.clone())
+            };
             for (k, v) in &req.headers {
                 if let Ok(v) = HeaderValue::from_str(v) {
                     rb = rb.header(k.clone(), v);

@@ -8,6 +8,7 @@ use crate::model::{FetchStats, HubKind, RepoType};
 
 pub mod archive;
 pub mod checkpoint;
+pub mod credentials;
 pub mod http;
 pub mod hubs;
 pub mod store;
