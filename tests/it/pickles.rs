@@ -49,7 +49,11 @@ fn corpus_malicious_at_error_and_benign_clean() {
                 missed.push(format!("{} ({}): {hits:?}", r.file, r.class));
             }
             if r.class == "caps" {
-                assert!(unverified.is_some(), "{}: caps make the target unverified", r.file);
+                assert!(
+                    unverified.is_some(),
+                    "{}: caps make the target unverified",
+                    r.file
+                );
                 assert!(
                     !hits.iter().any(|h| h.rule_id == "pickle-malformed"),
                     "{}: a cap is never a malformed warning: {hits:?}",
@@ -57,7 +61,10 @@ fn corpus_malicious_at_error_and_benign_clean() {
                 );
             }
         } else if !hits.is_empty() || unverified.is_some() {
-            missed.push(format!("benign {} flagged: {unverified:?} {hits:?}", r.file));
+            missed.push(format!(
+                "benign {} flagged: {unverified:?} {hits:?}",
+                r.file
+            ));
         }
     }
     assert!(missed.is_empty(), "{missed:#?}");
@@ -69,7 +76,10 @@ fn zip_disagreements_are_reported_as_such() {
     let scanner = Scanner::new(&rules).unwrap();
     for (file, needle) in [
         ("zip-bad-crc.pt", "Bad CRC-32"),
-        ("zip-local-name-mismatch.pt", "file name in directory and header differ"),
+        (
+            "zip-local-name-mismatch.pt",
+            "file name in directory and header differ",
+        ),
         ("zip-zip64-locator.pt", "Python's zipfile cannot open"),
         ("zip-prepended-offset.pt", "different bytes"),
         ("zip-fake-eocd-short.pt", "cannot open this archive"),

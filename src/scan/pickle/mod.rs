@@ -115,7 +115,7 @@ pub enum Verdict {
 }
 
 /// One pickle that the loader would unpickle, walked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stream {
     /// `archive/data.pkl`, `legacy pickle 2 of 5`, `tar member pickle`, ...
     pub label: String,
@@ -125,7 +125,7 @@ pub struct Stream {
 }
 
 /// How a weights file reads, and what its pickles do.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Analysis {
     /// `zip`, `tar`, `pickle` (a legacy sequence or a plain pickle).
     pub format: &'static str,

@@ -78,6 +78,16 @@ pub struct Computed {
     pub offset: usize,
 }
 
+/// The most the walk held at once (each stays within its cap).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Peak {
+    pub stack: usize,
+    pub marks: usize,
+    pub memo: usize,
+    pub objects: usize,
+    pub links: usize,
+}
+
 /// What one stream does when loaded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamReport {
@@ -85,6 +95,7 @@ pub struct StreamReport {
     pub imports: Vec<Import>,
     pub computed: Vec<Computed>,
     pub end: End,
+    pub peak: Peak,
 }
 
 const NONE: u32 = u32::MAX;
@@ -173,6 +184,7 @@ pub fn walk(b: &[u8], base: usize, caps: Caps, budget: &mut Budget) -> StreamRep
             imports: Vec::new(),
             computed: Vec::new(),
             end: End::Truncated { at: base },
+            peak: Peak::default(),
         },
     };
     let end = match w.run(budget) {
@@ -180,6 +192,12 @@ pub fn walk(b: &[u8], base: usize, caps: Caps, budget: &mut Budget) -> StreamRep
         Err(Stop::End(e)) => e,
     };
     w.report.end = end;
+    // The stack, memo and object table only grow until the end: their final sizes
+    // are their peaks (marks are counted at each push).
+    w.report.peak.stack = w.report.peak.stack.max(w.stack.len());
+    w.report.peak.memo = w.memo.len();
+    w.report.peak.objects = w.objs.len();
+    w.report.peak.links = w.links.len();
     w.report
 }
 
@@ -274,6 +292,7 @@ impl Walker<'_> {
             ))));
         }
         self.stack.push(id);
+        self.report.peak.stack = self.report.peak.stack.max(self.stack.len());
         Ok(())
     }
 
@@ -569,6 +588,7 @@ impl Walker<'_> {
                         )));
                     }
                     self.marks.push(self.stack.len());
+                    self.report.peak.marks = self.report.peak.marks.max(self.marks.len());
                 }
                 b'0' => {
                     if self.marks.last() == Some(&self.stack.len()) {
