@@ -15,6 +15,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+# The dev profile by default: a release build of the test binary takes long on a
+# shared 2-core machine, and the figures asked for are counts, not speed.
+PROFILE="${BENCH_PROFILE:-dev}"
+PDIR=$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 CORPUS=tests/fixtures/pickles
 OUT="${BENCH_OUT:-/tmp/hubwarden-pickle-bench}"
 mkdir -p "$OUT"
@@ -22,17 +26,17 @@ mkdir -p "$OUT"
 if [ "${1:-}" = "--fuzz" ]; then
   CASES="${2:-1000000}"
   SEED="${3:-1}"
-  echo "fuzz: HUBWARDEN_FUZZ_CASES=$CASES HUBWARDEN_FUZZ_SEED=$SEED cargo test --release --test it pickle_fuzz::generated_inputs_bench -- --ignored --nocapture"
-  cargo test --release --test it --no-run >/dev/null 2>&1
+  echo "fuzz: HUBWARDEN_FUZZ_CASES=$CASES HUBWARDEN_FUZZ_SEED=$SEED cargo test --profile $PROFILE --test it pickle_fuzz::generated_inputs_bench -- --ignored --nocapture"
+  cargo test --profile "$PROFILE" --test it --no-run >/dev/null 2>&1
   HUBWARDEN_FUZZ_CASES="$CASES" HUBWARDEN_FUZZ_SEED="$SEED" /usr/bin/time -v -o "$OUT/fuzz.time" \
-    cargo test --release --test it pickle_fuzz::generated_inputs_bench -- --ignored --nocapture 2>&1 \
+    cargo test --profile "$PROFILE" --test it pickle_fuzz::generated_inputs_bench -- --ignored --nocapture 2>&1 \
     | grep -E '^fuzz:|test result|panicked|seed [0-9]+ case'
   awk -F': ' '/Maximum resident set size/ {printf "peak RSS: %.1f MB\n", $2/1024}' "$OUT/fuzz.time"
   exit 0
 fi
 
-cargo build --release --example scan_pickles >/dev/null 2>&1
-"$CARGO_TARGET_DIR/release/examples/scan_pickles" $(ls "$CORPUS"/* | grep -v manifest.tsv) \
+cargo build --profile "$PROFILE" --example scan_pickles >/dev/null 2>&1
+"$CARGO_TARGET_DIR/$PDIR/examples/scan_pickles" $(ls "$CORPUS"/* | grep -v manifest.tsv) \
   | awk -F'\t' '{n=split($1,a,"/"); print "hubwarden\t" a[n] "\t" $2 "\t" $3}' >"$OUT/hubwarden.tsv"
 
 PEERS=/tmp/hubwarden-pickle-peers

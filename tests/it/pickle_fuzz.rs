@@ -8,7 +8,7 @@
 //! walk stays within its caps, also with tiny caps that it must hit.
 //!
 //! `cargo test` runs a few thousand cases. The benchmark run (bench/pickle.sh --fuzz):
-//! `HUBWARDEN_FUZZ_CASES=1000000 HUBWARDEN_FUZZ_SEED=1 cargo test --release --test it
+//! `HUBWARDEN_FUZZ_CASES=1000000 HUBWARDEN_FUZZ_SEED=1 cargo test --test it
 //! pickle_fuzz::generated_inputs_bench -- --ignored --nocapture`
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
