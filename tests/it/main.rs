@@ -16,3 +16,4 @@ mod pickles;
 mod report;
 mod resolve;
 mod scan;
+mod workflows;
