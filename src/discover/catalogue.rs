@@ -93,7 +93,7 @@ const TRC: Option<&str> = Some("trust_remote_code");
 const REV: &[&str] = &["revision"];
 const MS_REV: &[&str] = &["revision", "model_revision"];
 const PRETRAINED: &[&str] = &["pretrained_model_name_or_path"];
-const HF_EXTRA: &[&str] = &["code_revision", "subfolder", "tokenizer"];
+const HF_EXTRA: &[&str] = &["code_revision", "subfolder", "tokenizer", "variant"];
 
 /// A Hugging Face `Class.from_pretrained(id, trust_remote_code=..., revision=...)`.
 const HF_CLASS: Loader = Loader {
@@ -221,7 +221,7 @@ pub static LOADERS: &[Loader] = &[
         pattern: "diffusers.*.from_pretrained",
         api: "diffusers.{}.from_pretrained",
         family: Family::Diffusers,
-        extra_kw: &["custom_pipeline", "custom_revision", "subfolder"],
+        extra_kw: &["custom_pipeline", "custom_revision", "subfolder", "variant"],
         ..HF_CLASS
     },
     // sentence-transformers.

@@ -219,6 +219,11 @@ fn one_call<'t>(
             args.insert((*k).to_string(), v);
         }
     }
+    // Whether pickle weights load at all (resolve::weights): a literal bool, or
+    // `dynamic` (then the pickles that `False` would load are scanned).
+    if let Some((n, _)) = kwarg(r, call, bytes, &["use_safetensors"]) {
+        args.insert("use_safetensors".into(), gate_of(r, Some(n)));
+    }
     // sentence-transformers: `model_kwargs={"code_revision": ...}`.
     if let Some((mk, _)) = kwarg(r, call, bytes, &["model_kwargs"]) {
         for (k, v) in r.kwargs_dict(mk, 0) {

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::checkpoint::{self, Chunk, RangeSource};
 use super::http::{Http, Limit, Req, status_error};
 use super::store::{DiskCache, HfCache, Mirror, Namespace};
 use super::validate::{MAX_CODE_FILE_BYTES, MAX_PICKLE_BYTES, MAX_REPO_FILES, validate_path};
-use super::zipck::{self, Chunk, RangeSource};
 use super::{HUBS, Hub, HubError, HubOptions, Listing, Net, RepoSource, Snapshot};
 use crate::memo::Memo;
 use crate::model::{FetchStats, HubKind, RepoType};
@@ -276,12 +276,12 @@ impl Hubs {
         let hub = super::get(snap.hub);
         if let Some(p) = self.local_path(snap, path) {
             self.hit();
-            return zipck::read_pickle(&LocalRange(p)).await;
+            return checkpoint::read_pickle(&LocalRange(p)).await;
         }
         let cacheable = hub.immutable(&snap.commit);
         if let Some(c) = &self.cache
             && cacheable
-            && let Some(b) = c.get(Namespace::Pickle, snap, path, MAX_PICKLE_BYTES)
+            && let Some(b) = c.get(Namespace::Pickle, snap, path, checkpoint::MAX_IMAGE_BYTES)
         {
             self.hit();
             return Ok(b);

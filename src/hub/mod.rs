@@ -15,6 +15,7 @@ use futures::future::BoxFuture;
 use crate::model::{FetchStats, HubKind, RepoType};
 
 pub mod archive;
+pub mod checkpoint;
 pub mod credentials;
 pub mod http;
 mod layers;
@@ -22,7 +23,6 @@ mod net;
 pub mod options;
 pub mod store;
 pub mod validate;
-pub mod zipck;
 
 mod github;
 mod huggingface;
@@ -226,7 +226,7 @@ pub trait Hub: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<u8>, HubError>> {
         Box::pin(async move {
             let req = self.file_request(net, snap, path)?;
-            zipck::read_pickle(&layers::RemoteRange {
+            checkpoint::read_pickle(&layers::RemoteRange {
                 http: net.http(),
                 req,
             })

@@ -10,12 +10,13 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::archive::{self, Archive};
+use super::checkpoint;
 use super::http::{Limit, Req, status_error};
 use super::validate::{
     MAX_ARCHIVE_DOWNLOAD_BYTES, MAX_CODE_FILE_BYTES, repo_id_segments, safe_component,
     validate_revision,
 };
-use super::{Hub, HubError, Listing, MirrorLayout, Net, Snapshot, zipck};
+use super::{Hub, HubError, Listing, MirrorLayout, Net, Snapshot};
 use crate::model::{HubKind, RepoType};
 
 pub struct Paddlehub;
@@ -179,11 +180,7 @@ impl Hub for Paddlehub {
     ) -> BoxFuture<'a, Result<Vec<u8>, HubError>> {
         Box::pin(async move {
             let b = member(net, snap, path)?;
-            if b.starts_with(b"PK\x03\x04") {
-                zipck::data_pkl_from_bytes(&b)
-            } else {
-                Ok(b)
-            }
+            checkpoint::read_pickle(&checkpoint::MemRange(&b)).await
         })
     }
 

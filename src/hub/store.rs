@@ -159,7 +159,7 @@ pub enum Namespace {
     Pickle,
 }
 
-/// The on-disk cache: `<root>/v1/{files|pickle}/<hub>/<type>/<repo...>/<commit>/<path>`
+/// The on-disk cache: `<root>/v1/{files|pickle2}/<hub>/<type>/<repo...>/<commit>/<path>`
 /// and `<root>/v1/snapshots/<hub>/<type>/<repo...>/<commit>.json`.
 pub struct DiskCache {
     root: PathBuf,
@@ -185,7 +185,8 @@ impl DiskCache {
     fn file_path(&self, ns: Namespace, snap: &Snapshot, path: &str) -> Option<PathBuf> {
         let ns = match ns {
             Namespace::File => "files",
-            Namespace::Pickle => "pickle",
+            // v2: sparse checkpoint images (v1 held the extracted data.pkl).
+            Namespace::Pickle => "pickle2",
         };
         let base = self
             .repo_base(ns, snap.hub, snap.repo_type, &snap.repo_id)?

@@ -24,6 +24,7 @@ mod sentence_transformers;
 mod torch_hub;
 mod transformers;
 mod vllm;
+pub mod weights;
 
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
@@ -400,27 +401,54 @@ impl<S: RepoSource> Job<'_, S> {
         Ok(Some(content))
     }
 
-    /// List the weights a load would unpickle: pickle-format files when the
-    /// repo has no `*.safetensors` that the loader would prefer.
+    /// List the weights this call unpickles from `snap` (`weights::choose`: the
+    /// library's file names, `use_safetensors`, `variant`, sharded indexes), read
+    /// them as the loader would, and leave the target unverified when a pickle cannot
+    /// be verified (walker caps, unreadable container).
     pub(crate) async fn pickle_weights(&mut self, snap: &Snapshot) -> Result<(), ResolveError> {
-        if snap.files.iter().any(|f| f.ends_with(".safetensors")) {
-            return Ok(());
+        let choice = weights::choose(
+            weights::loader_of(self.site),
+            &snap.files,
+            &weights::Args::of(self.site),
+        );
+        for n in choice.notes {
+            self.note(n);
         }
-        let pickles: Vec<String> = snap
-            .files
-            .iter()
-            .filter(|f| is_pickle_weight(f))
-            .cloned()
-            .collect();
-        for p in pickles {
+        let mut picks = choice.files;
+        for (index, why) in choice.indexes {
+            let Some(json) = self.read_config(snap, &index).await? else {
+                continue;
+            };
+            match weights::shards(&index, &json) {
+                Ok(shards) => {
+                    for s in shards {
+                        if check_path(&s).is_err() {
+                            self.mark_unverified(format!(
+                                "{index} names an invalid shard path {s:?}"
+                            ));
+                        } else if snap.has(&s) {
+                            picks.push((s, format!("shard in the weight_map of {index}; {why}")));
+                        } else {
+                            self.note(format!(
+                                "{s} (named in {index}) is not in {}@{}: the load fails there",
+                                snap.repo_id, snap.commit
+                            ));
+                        }
+                    }
+                }
+                Err(e) => self.mark_unverified(e),
+            }
+        }
+        for (p, why) in picks {
             self.acc.pickle = true;
-            self.add_file(
-                snap,
-                &p,
-                FileKind::Pickle,
-                "pickle weights (no safetensors in the repo)".to_string(),
-            )
-            .await?;
+            if let Some(content) = self.add_file(snap, &p, FileKind::Pickle, why).await?
+                && let Some(reason) = crate::scan::pickle::unverified(&content)
+            {
+                self.mark_unverified(format!(
+                    "{p} in {}@{} cannot be verified: {reason}",
+                    snap.repo_id, snap.commit
+                ));
+            }
         }
         Ok(())
     }
@@ -468,13 +496,7 @@ impl<S: RepoSource> Job<'_, S> {
 
 /// Weights formats that `torch.load`/`pickle.load` would read.
 pub(crate) fn is_pickle_weight(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let lower = name.to_ascii_lowercase();
-    (lower.starts_with("pytorch_model") && lower.ends_with(".bin"))
-        || lower == "adapter_model.bin"
-        || [".pt", ".pth", ".ckpt", ".pkl"]
-            .iter()
-            .any(|ext| lower.ends_with(ext))
+    weights::is_pickle_weight(path)
 }
 
 /// Repo ids come from untrusted code and configs.
