@@ -21,6 +21,7 @@ pub(super) fn type_prefix(rt: RepoType) -> &'static str {
     match rt {
         RepoType::Dataset => "datasets/",
         RepoType::Space => "spaces/",
+        RepoType::Kernel => "kernels/",
         _ => "",
     }
 }
@@ -30,6 +31,7 @@ pub(super) fn api_kind(rt: RepoType) -> &'static str {
     match rt {
         RepoType::Dataset => "datasets",
         RepoType::Space => "spaces",
+        RepoType::Kernel => "kernels",
         _ => "models",
     }
 }

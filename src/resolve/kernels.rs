@@ -11,7 +11,125 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::deps::{Known, Version, VersionSet};
+use super::{Job, Outcome, ResolveError};
+use crate::deps::{Assumed, Known, Version, VersionSet};
+use crate::hub::{HubError, RepoSource};
+use crate::model::{FileKind, HubKind, RepoType};
+
+/// The publisher whose kernels transformers loads without `allow_all_kernels`
+/// (and the one the Hub marks as a trusted kernel publisher).
+pub const COMMUNITY_ORG: &str = "kernels-community";
+
+/// `kernels.get_kernel` / `get_locked_kernel` / `load_kernel`: the kernel repo at
+/// the revision the call (or `kernels.lock`) names, every build variant that
+/// may load under the declared torch range, its Python files (imported) and
+/// its native libraries (loaded into the process).
+pub(crate) async fn resolve<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    hub: HubKind,
+) -> Result<Outcome, ResolveError> {
+    let site = job.site;
+    let o = job.origin(hub)?;
+    let versions = job.opts.declared.versions(&site.path);
+    let locked_api = site.api.ends_with("get_locked_kernel")
+        || (site.api.ends_with("load_kernel") && o.revision.is_none());
+    let mut revision = kernel_revision(
+        o.revision.as_deref(),
+        site.args.get("version").map(String::as_str),
+    );
+    if locked_api {
+        match versions.kernel_lock(&o.repo_id) {
+            Ok(Some(lock)) => {
+                job.note(format!("commit {} from {}", lock.sha, lock.source));
+                job.set_pinned_by(lock.source.clone());
+                revision = Some(lock.sha);
+            }
+            Ok(None) => {
+                return Err(ResolveError::Hub(HubError::NotFound(format!(
+                    "no kernels.lock above the call locks {}: the commit the installed package locks is unknown",
+                    o.repo_id
+                ))));
+            }
+            Err(why) => {
+                return Err(ResolveError::Hub(HubError::Protocol(format!(
+                    "kernels.lock cannot be read ({why}): the locked commit is unknown"
+                ))));
+            }
+        }
+    } else if revision.is_none() {
+        job.note("no revision or version: kernels reads the default branch (main)");
+    }
+    let snap = job
+        .primary(hub, RepoType::Kernel, &o.repo_id, revision.as_deref())
+        .await?;
+    let (variants, bad) = variants_in(&snap.files);
+    if !bad.is_empty() {
+        job.note(format!(
+            "build folders the kernels library skips: {}",
+            bad.join(", ")
+        ));
+    }
+    if variants.is_empty() {
+        job.note(format!(
+            "{} has no build variants: get_kernel fails and nothing is imported",
+            o.repo_id
+        ));
+        return Ok(Outcome::Done);
+    }
+    let torch = versions.known("torch");
+    let picked = candidates(&variants, &torch);
+    let all: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+    let chosen: Vec<String> = picked.iter().map(|v| v.name.clone()).collect();
+    job.note(format!("build variants: {}", all.join(", ")));
+    job.assume([Assumed {
+        library: torch.library.clone(),
+        range: torch.range_text(),
+        source: torch.source(),
+        assumption: if chosen.is_empty() {
+            "no build variant fits this torch range: nothing is imported".to_string()
+        } else {
+            format!(
+                "variants that may load on some platform: {}",
+                chosen.join(", ")
+            )
+        },
+    }]);
+    for v in picked {
+        let prefix = format!("build/{}/", v.name);
+        let files: Vec<String> = snap
+            .files
+            .iter()
+            .filter(|f| f.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for f in files {
+            if f.ends_with(".py") {
+                job.add_file(
+                    &snap,
+                    &f,
+                    FileKind::Python,
+                    format!("kernel build variant {} (imported by {})", v.name, site.api),
+                )
+                .await?;
+            } else if is_native(&f) {
+                let why = format!(
+                    "native library of kernel variant {} (loaded into the process)",
+                    v.name
+                );
+                match job.add_file(&snap, &f, FileKind::Other, why).await {
+                    Ok(_) => {}
+                    Err(ResolveError::Hub(HubError::Cap(c))) => {
+                        job.note(format!(
+                            "{f}: over the read cap, listed but not scanned ({c})"
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(Outcome::Done)
+}
 
 /// The framework part of a variant name.
 #[derive(Clone, Debug, PartialEq, Eq)]
