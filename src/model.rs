@@ -313,10 +313,22 @@ pub struct Finding {
     pub evidence: Option<Evidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// Other policy findings about the same call, folded into this one (the most
+    /// severe) so that a call carries one policy verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<MergedFinding>,
     /// Index of the call in `Report::calls` this finding belongs to (several
     /// calls can share one position, e.g. a loop over ids). Not in the JSON.
     #[serde(skip)]
     pub call: Option<usize>,
+}
+
+/// A policy finding folded into another one about the same call.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct MergedFinding {
+    pub rule_id: String,
+    pub level: Level,
+    pub message: String,
 }
 
 /// A problem with an input that did not stop the run.

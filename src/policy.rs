@@ -1,9 +1,11 @@
 //! Policy: findings about the call itself (remote code enabled, unpinned, unverified,
 //! pickle weights), then suppressions, the allow-list, rule overrides and `fail-on`.
 
+pub mod base_commit;
 pub mod callsrc;
 pub mod diff_base;
 pub mod lock;
+pub mod merge;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -204,6 +206,7 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                 column: s.column.max(1),
                 evidence: None,
                 fix,
+                merged: Vec::new(),
                 call: Some(index),
             });
         };

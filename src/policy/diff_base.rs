@@ -48,6 +48,14 @@ pub enum DiffBaseError {
     },
     #[error("discovery on the base tree failed: {0:#}")]
     Discover(anyhow::Error),
+    #[error(
+        "{base} is not a commit of this checkout (a shallow clone?): fetch it \
+         (`git fetch --depth=1 origin {base}`) or clone with full history \
+         (actions/checkout: `fetch-depth: 0`)"
+    )]
+    MissingBase { base: String },
+    #[error("{0}")]
+    Checkout(crate::policy::base_commit::BaseError),
 }
 
 /// The calls found in the tree at `base`.
@@ -114,6 +122,15 @@ pub fn base_calls(
     } else {
         root
     };
+    match crate::policy::base_commit::has_commit(dir, base) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(DiffBaseError::MissingBase {
+                base: base.to_string(),
+            });
+        }
+        Err(e) => return Err(DiffBaseError::Checkout(e)),
+    }
     let spec = format!("{base}^{{commit}}");
     let commit = git(dir, &["rev-parse", "--verify", "--quiet", &spec])?;
     let commit = String::from_utf8_lossy(&commit.stdout).trim().to_string();
@@ -249,7 +266,17 @@ pub fn select(root: &Path, current: &[CallReport], base: &BaseCalls) -> DiffOutc
             (None, _) => false,
         };
         if !base.keys.contains(&key) || moved {
-            kept.push(c.clone());
+            let mut c = c.clone();
+            // Say what moved, so that a drift report explains itself.
+            if let (Some(old), Some(t)) = (base.locked.get(&key), c.target.as_mut())
+                && let Some(new) = t.commit.clone().filter(|new| new != old)
+            {
+                t.notes.push(format!(
+                    "drift: {} locks {old}; it now resolves to {new}",
+                    crate::policy::lock::LOCK_FILE
+                ));
+            }
+            kept.push(c);
         } else {
             unchanged += 1;
         }

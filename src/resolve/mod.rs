@@ -8,6 +8,7 @@
 //! the submodules; they reproduce the libraries' own rules, quirks included
 //! (see `reference/hub-platforms.md`). Nothing fetched is ever executed.
 
+pub mod escalation;
 mod hf;
 mod others;
 mod pyimports;

@@ -597,7 +597,17 @@ fn action_yml_declares_exactly_the_inputs_the_binary_reads() {
     assert_eq!(action["inputs"]["fail-on"]["default"].as_str(), Some(""));
     assert_eq!(
         keys(&action["outputs"]),
-        ["sarif-file", "findings", "errors", "unverified"]
+        [
+            "sarif-file",
+            "findings",
+            "errors",
+            "unverified",
+            "cyclonedx-file"
+        ]
+    );
+    assert_eq!(
+        action["inputs"]["cache-dir"]["default"].as_str(),
+        Some(hubwarden::action::DEFAULT_CACHE_DIR)
     );
 }
 
@@ -673,7 +683,7 @@ fn workflows_pin_every_action_by_commit() {
             let text = std::fs::read_to_string(&path).unwrap();
             for (reference, comment) in uses_lines(&text) {
                 seen += 1;
-                if reference == "./" || reference == "hubwarden/hubwarden@v1" {
+                if reference == "$/" || reference == "hubwarden/hubwarden@v1" {
                     continue;
                 }
                 let (_, rev) = reference.split_once('@').unwrap_or((&reference, ""));

@@ -14,3 +14,4 @@ mod hub;
 mod report;
 mod resolve;
 mod scan;
+mod workflows;
