@@ -15,6 +15,8 @@ use clap::{Args, FromArgMatches};
 
 use crate::Outcome;
 use crate::cli::{ScanArgs, parse_level};
+use crate::hub::HubOptions;
+use crate::model::HubKind;
 use crate::report::github::escape_data;
 
 /// Where the SARIF file goes, relative to the workspace. Not under `RUNNER_TEMP`:
@@ -112,16 +114,16 @@ pub struct HubTokens {
 }
 
 impl HubTokens {
-    /// The variables the hub clients read, for the tokens that were given.
-    pub fn env_vars(&self) -> Vec<(&'static str, &str)> {
+    /// The hub each given token belongs to, with the token.
+    pub fn by_hub(&self) -> Vec<(HubKind, &str)> {
         [
-            ("GITHUB_TOKEN", &self.github),
-            ("HF_TOKEN", &self.huggingface),
-            ("MODELSCOPE_API_TOKEN", &self.modelscope),
-            ("CSGHUB_TOKEN", &self.csghub),
+            (HubKind::Github, &self.github),
+            (HubKind::Huggingface, &self.huggingface),
+            (HubKind::Modelscope, &self.modelscope),
+            (HubKind::Opencsg, &self.csghub),
         ]
         .into_iter()
-        .filter_map(|(name, token)| token.as_ref().map(|t| (name, t.expose())))
+        .filter_map(|(hub, token)| token.as_ref().map(|t| (hub, t.expose())))
         .collect()
     }
 }
@@ -194,17 +196,23 @@ pub struct ActionPlan {
 }
 
 impl ActionPlan {
-    /// Variables to set on the process before the scan starts: the hub tokens,
-    /// and `GIT_CONFIG_*` entries for `safe.directory` (command-scope config,
-    /// which git honours for that key, so no file is written). `env` reads the
-    /// current environment, to append after any `GIT_CONFIG_COUNT` already set.
-    pub fn process_env(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
-        let mut vars: Vec<(String, String)> = self
-            .tokens
-            .env_vars()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+    /// The hub clients' options: what the environment says (endpoints, tokens
+    /// of the runner), with the action's token inputs on top. The scan gets
+    /// them directly; nothing is written to the process environment.
+    pub fn hub_options(&self, env: &dyn Fn(&str) -> Option<String>) -> HubOptions {
+        let mut opts = HubOptions::from_vars(env);
+        for (hub, token) in self.tokens.by_hub() {
+            opts.tokens.set(hub, token);
+        }
+        opts
+    }
+
+    /// `GIT_CONFIG_*` entries for `safe.directory` (command-scope config, which
+    /// git honours for that key, so no file is written), set on the git commands
+    /// the scan runs. `env` reads the current environment, to append after any
+    /// `GIT_CONFIG_COUNT` already set.
+    pub fn git_env(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = Vec::new();
         if !self.git_safe_directories.is_empty() {
             let base = env("GIT_CONFIG_COUNT")
                 .and_then(|n| n.trim().parse::<usize>().ok())
@@ -745,7 +753,7 @@ pub fn prepare_diff_base(
     ))
 }
 
-/// `hubwarden action`: plan from the environment, export the tokens, scan,
+/// `hubwarden action`: plan from the environment, scan (tokens in the hub options),
 /// write the outputs, upload.
 ///
 /// Still to wire, in this order: `run_scan(&plan.scan, ..)` (prints the
@@ -760,11 +768,6 @@ pub fn run() -> anyhow::Result<Outcome> {
     for notice in &plan.notices {
         println!("::notice title=hubwarden::{}", escape_data(notice));
     }
-    for (key, value) in plan.process_env(&env) {
-        // SAFETY: called from `main` before the scan builds its thread pools or
-        // runtime, so no other thread can be reading the environment.
-        unsafe { std::env::set_var(key, value) };
-    }
     if let Some(warning) = prepare_diff_base(&mut plan, &env) {
         println!(
             "::warning title=hubwarden diff-base::{}",
@@ -774,7 +777,8 @@ pub fn run() -> anyhow::Result<Outcome> {
     tracing::debug!(?plan, "action plan");
     let scan_env = crate::pipeline::ScanEnv {
         uri_root: Some(plan.workspace.clone()),
-        hub_options: None,
+        hub_options: Some(plan.hub_options(&env)),
+        git_env: plan.git_env(&env),
     };
     let result = crate::pipeline::run_scan(&plan.scan, &scan_env)?;
     let rendered = crate::pipeline::emit(&plan.scan, &result, &env)?;

@@ -27,6 +27,9 @@ pub struct ScanEnv {
     pub uri_root: Option<PathBuf>,
     /// Hub endpoints and tokens; None: read from the process environment.
     pub hub_options: Option<HubOptions>,
+    /// Extra variables for the git commands the scan runs (`--diff-base`, the
+    /// path prefix), e.g. `GIT_CONFIG_*` from the action.
+    pub git_env: Vec<(String, String)>,
 }
 
 /// Everything a scan produced, ready to render.
@@ -90,10 +93,11 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     let mut unchanged = 0;
     let base = match &args.diff_base {
         Some(base) => {
-            let base_calls = policy::diff_base::base_calls(root, base, &|dir: &Path| {
-                Ok(discover::discover(dir, &discover_opts)?.calls)
-            })
-            .with_context(|| format!("--diff-base {base}"))?;
+            let base_calls =
+                policy::diff_base::base_calls_with_env(root, base, &env.git_env, &|dir: &Path| {
+                    Ok(discover::discover(dir, &discover_opts)?.calls)
+                })
+                .with_context(|| format!("--diff-base {base}"))?;
             let pre = policy::diff_base::select(root, &calls, &base_calls);
             unchanged += pre.unchanged;
             calls = pre.kept;
@@ -160,7 +164,7 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
         category: args.category.clone(),
         color: RenderOptions::stdout_color(),
         root: Some(root.clone()),
-        path_prefix: path_prefix(root, env.uri_root.as_deref()),
+        path_prefix: path_prefix(root, env.uri_root.as_deref(), &env.git_env),
         ..RenderOptions::default()
     };
     let mut errors = found.errors;
@@ -247,7 +251,7 @@ fn scan_targets(scanner: &Scanner, calls: &[CallReport]) -> Vec<Finding> {
 
 /// The scanned folder as seen from the repository root (`sub/dir/`), so SARIF
 /// URIs and annotations point at real files of the checkout.
-fn path_prefix(root: &Path, uri_root: Option<&Path>) -> String {
+fn path_prefix(root: &Path, uri_root: Option<&Path>, git_env: &[(String, String)]) -> String {
     let abs = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     if let Some(base) = uri_root {
         return relative_uri(&abs(root), &abs(base))
@@ -262,6 +266,7 @@ fn path_prefix(root: &Path, uri_root: Option<&Path>) -> String {
     };
     std::process::Command::new("git")
         .args(["-c", "safe.directory=*", "rev-parse", "--show-prefix"])
+        .envs(git_env.iter().map(|(k, v)| (k, v)))
         .current_dir(if dir.as_os_str().is_empty() {
             Path::new(".")
         } else {

@@ -76,9 +76,14 @@ pub struct DiffOutcome {
     pub unchanged: usize,
 }
 
-fn git(root: &Path, args: &[&str]) -> Result<std::process::Output, DiffBaseError> {
+fn git(
+    root: &Path,
+    env: &[(String, String)],
+    args: &[&str],
+) -> Result<std::process::Output, DiffBaseError> {
     // `safe.directory=*`: in a container action the workspace belongs to another uid.
     let out = Command::new("git")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .arg("-c")
         .arg("safe.directory=*")
         .arg("-C")
@@ -117,6 +122,16 @@ pub fn base_calls(
     base: &str,
     discover: &dyn Fn(&Path) -> anyhow::Result<Vec<LoadSite>>,
 ) -> Result<BaseCalls, DiffBaseError> {
+    base_calls_with_env(root, base, &[], discover)
+}
+
+/// [`base_calls`], with extra variables for the git commands (`env`).
+pub fn base_calls_with_env(
+    root: &Path,
+    base: &str,
+    env: &[(String, String)],
+    discover: &dyn Fn(&Path) -> anyhow::Result<Vec<LoadSite>>,
+) -> Result<BaseCalls, DiffBaseError> {
     let dir = if root.is_file() {
         root.parent().unwrap_or(Path::new("."))
     } else {
@@ -132,7 +147,7 @@ pub fn base_calls(
         Err(e) => return Err(DiffBaseError::Checkout(e)),
     }
     let spec = format!("{base}^{{commit}}");
-    let commit = git(dir, &["rev-parse", "--verify", "--quiet", &spec])?;
+    let commit = git(dir, env, &["rev-parse", "--verify", "--quiet", &spec])?;
     let commit = String::from_utf8_lossy(&commit.stdout).trim().to_string();
     let n = TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = TempDir(std::env::temp_dir().join(format!(
@@ -146,11 +161,11 @@ pub fn base_calls(
         source,
     })?;
     // The scanned folder may not exist at REF: then every call is new.
-    let prefix = git(dir, &["rev-parse", "--show-prefix"])?;
+    let prefix = git(dir, env, &["rev-parse", "--show-prefix"])?;
     let prefix = String::from_utf8_lossy(&prefix.stdout).trim().to_string();
     if !prefix.is_empty() {
         let object = format!("{commit}:{}", prefix.trim_end_matches('/'));
-        if git(dir, &["cat-file", "-e", &object]).is_err() {
+        if git(dir, env, &["cat-file", "-e", &object]).is_err() {
             return Ok(BaseCalls::default());
         }
     }
@@ -162,6 +177,7 @@ pub fn base_calls(
         message,
     };
     let mut child = Command::new("git")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .arg("-c")
         .arg("safe.directory=*")
         .arg("-C")

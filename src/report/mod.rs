@@ -156,44 +156,7 @@ pub fn remote_link(
             .collect::<Vec<_>>()
             .join("/")
     };
-    let (repo, commit, file) = (enc(repo), enc(commit), enc(file));
-    let anchor = line.map(|l| format!("#L{l}")).unwrap_or_default();
-    match hub {
-        HubKind::Huggingface => {
-            let prefix = match repo_type {
-                RepoType::Dataset => "datasets/",
-                RepoType::Space => "spaces/",
-                _ => "",
-            };
-            Some(format!(
-                "https://huggingface.co/{prefix}{repo}/blob/{commit}/{file}{anchor}"
-            ))
-        }
-        HubKind::Modelscope => {
-            let kind = if repo_type == RepoType::Dataset {
-                "datasets"
-            } else {
-                "models"
-            };
-            Some(format!(
-                "https://modelscope.cn/{kind}/{repo}/file/view/{commit}/{file}"
-            ))
-        }
-        HubKind::Opencsg => {
-            let kind = if repo_type == RepoType::Dataset {
-                "datasets"
-            } else {
-                "models"
-            };
-            Some(format!(
-                "https://opencsg.com/{kind}/{repo}/blob/{commit}/{file}"
-            ))
-        }
-        HubKind::Github => Some(format!(
-            "https://github.com/{repo}/blob/{commit}/{file}{anchor}"
-        )),
-        HubKind::Paddlehub => None,
-    }
+    crate::hub::get(hub).web_url(repo_type, &enc(repo), &enc(commit), &enc(file), line)
 }
 
 const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS

@@ -60,6 +60,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("pickle-dangerous-global", "HW4001"),
     ("pickle-malformed", "HW4002"),
     ("pickle-unknown-global", "HW4003"),
+    ("pickle-container-mismatch", "HW4004"),
 ];
 
 /// The prefix of the SARIF id of a rule that is not built in (`--rules DIR`).

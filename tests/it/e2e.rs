@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hubwarden::hub::{HttpConfig, Hubs};
-use hubwarden::model::{HubKind, LoadSite, Platform, RepoType, TargetStatus};
+use hubwarden::model::{Family, HubKind, LoadSite, Platform, RepoType, TargetStatus};
 use hubwarden::resolve::{ResolveOptions, resolve_all};
 use serde_json::{Value, json};
 
@@ -904,6 +904,7 @@ fn bench_site(i: usize) -> LoadSite {
         cell: None,
         end_line: (i % 10) as u32 + 1,
         platform: Platform::Huggingface,
+        family: Family::Transformers,
         api: "transformers.AutoModel.from_pretrained".into(),
         repo_id: Some(format!("bench/repo{}", i % BENCH_REPOS)),
         repo_type: RepoType::Model,

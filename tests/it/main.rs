@@ -11,6 +11,8 @@ mod e2e;
 mod fakegithub;
 mod fakehub;
 mod hub;
+mod pickle_fuzz;
+mod pickles;
 mod report;
 mod resolve;
 mod scan;

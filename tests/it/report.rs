@@ -10,7 +10,7 @@ use base64::Engine as _;
 use hubwarden::cli::{GithubArgs, ScanFormat};
 use hubwarden::config::{AllowEntry, Config, ConfigError, RuleOverride};
 use hubwarden::model::{
-    CallReport, Engine, Evidence, ExecContext, Finding, HubKind, Level, LoadSite, Platform,
+    CallReport, Engine, Evidence, ExecContext, Family, Finding, HubKind, Level, LoadSite, Platform,
     RepoType, Report, RuleMeta,
 };
 use hubwarden::policy::{self, diff_base};
@@ -950,6 +950,7 @@ fn fake_discover(root: &Path) -> anyhow::Result<Vec<LoadSite>> {
                     cell: None,
                     end_line: i as u32 + 1,
                     platform: Platform::Huggingface,
+                    family: Family::Transformers,
                     api: "transformers.AutoModel.from_pretrained".into(),
                     repo_id: Some(c[2].to_string()),
                     repo_type: RepoType::Model,

@@ -1,17 +1,19 @@
-//! transformers rules (`dynamic_module_utils.py`, the Auto classes, `pipeline()`):
-//! which config file each Auto class reads, the `auto_map` value forms, the
-//! cross-repo `repo--mod.Class` form, `adapter_config.json` redirection,
-//! `custom_generate/generate.py`, and the relative-import closure with
-//! transformers' own two regexes (quirks included).
+//! transformers rules (`dynamic_module_utils.py`, the Auto classes, `pipeline()`,
+//! `generate(custom_generate=...)`): which config file each Auto class reads,
+//! the `auto_map` value forms, the cross-repo `repo--mod.Class` form,
+//! `adapter_config.json` redirection and `custom_generate/generate.py`. Also the
+//! rules behind the ModelScope and OpenCSG wrappers of the Auto classes, and
+//! the building block of the peft, vLLM, sentence-transformers and diffusers rules.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use regex::Regex;
 use serde_json::Value;
 
-use super::{Fail, Gate, Job, check_repo_id};
-use crate::hub::{RepoSource, Snapshot};
-use crate::model::{FileKind, HubKind, RepoType};
+use super::closure::{Style, closure_of};
+use super::gate::{self, Gate};
+use super::{Job, Outcome, ResolveError, check_repo_id};
+use crate::hub::{RepoSource, Snapshot, is_commit};
+use crate::model::{HubKind, LoadSite, RepoType};
 
 /// One transformers-style resolution on one repository.
 pub(crate) struct HfSpec {
@@ -47,38 +49,6 @@ pub(crate) struct HfSpec {
     /// Subfolder of the config files (sentence-transformers modules); code
     /// module paths stay relative to the repo root.
     pub config_dir: String,
-}
-
-static RE_IMPORT: LazyLock<Regex> = LazyLock::new(|| {
-    // Invariant: a literal pattern that compiles.
-    #[allow(clippy::unwrap_used)]
-    Regex::new(r"(?m)^\s*import\s+\.(\S+)\s*$").unwrap()
-});
-static RE_FROM: LazyLock<Regex> = LazyLock::new(|| {
-    // Invariant: a literal pattern that compiles.
-    #[allow(clippy::unwrap_used)]
-    Regex::new(r"(?m)^\s*from\s+\.(\S+)\s+import").unwrap()
-});
-
-/// transformers `get_relative_imports`: regexes, not a parser. `from . import x`
-/// is not matched, `from .a.b import c` gives `a.b`, matches inside strings count.
-pub(crate) fn relative_imports(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = RE_IMPORT
-        .captures_iter(text)
-        .chain(RE_FROM.captures_iter(text))
-        .filter_map(|c| c.get(1).map(|m| m.as_str().to_string()))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// `(Path(module_file).parent / module_needed).as_posix() + ".py"`.
-pub(crate) fn sibling_module(importer: &str, needed: &str) -> String {
-    match importer.rfind('/') {
-        Some(i) => format!("{}/{needed}.py", &importer[..i]),
-        None => format!("{needed}.py"),
-    }
 }
 
 /// A parsed `auto_map` class reference.
@@ -169,7 +139,10 @@ fn looks_local(id: &str) -> bool {
 }
 
 /// Run the transformers rules for one repository.
-pub(crate) async fn resolve<S: RepoSource>(job: &mut Job<'_, S>, spec: HfSpec) -> Result<(), Fail> {
+pub(crate) async fn resolve<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    spec: HfSpec,
+) -> Result<(), ResolveError> {
     let snap = if spec.primary {
         job.primary(
             spec.hub,
@@ -198,10 +171,10 @@ pub(crate) async fn resolve<S: RepoSource>(job: &mut Job<'_, S>, spec: HfSpec) -
             .map(str::to_string);
         match base {
             Some(base) if looks_local(&base) || check_repo_id(&base).is_err() => {
-                return Err(format!(
+                return Err(ResolveError::Content(format!(
                     "adapter_config.json in {} names base model {base:?}, which is a local path, not a hub id",
                     snap.repo_id
-                ));
+                )));
             }
             Some(base) => {
                 let base_rev = adapter
@@ -291,10 +264,10 @@ async fn fetch_entry<S: RepoSource>(
     spec: &HfSpec,
     revision: Option<&str>,
     entry: Entry,
-) -> Result<(), Fail> {
+) -> Result<(), ResolveError> {
     let (r, why) = match entry {
         Entry::File(path, why) => {
-            return closure(job, code_snap, &path, why, Style::Transformers).await;
+            return closure_of(job, code_snap, &path, why, Style::Transformers).await;
         }
         Entry::Ref(r, why) => (r, why),
     };
@@ -342,11 +315,7 @@ async fn fetch_entry<S: RepoSource>(
             _ => code_snap.clone(),
         },
     };
-    closure(job, &snap, &parsed.module_file, why, Style::Transformers).await
-}
-
-pub(crate) fn is_commit(rev: &str) -> bool {
-    rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit())
+    closure_of(job, &snap, &parsed.module_file, why, Style::Transformers).await
 }
 
 /// The class references the call's Auto classes would load, in load order.
@@ -354,7 +323,7 @@ async fn collect_refs<S: RepoSource>(
     job: &mut Job<'_, S>,
     snap: &Snapshot,
     spec: &HfSpec,
-) -> Result<Vec<(String, String)>, Fail> {
+) -> Result<Vec<(String, String)>, ResolveError> {
     let dir = spec.config_dir.as_str();
     let config = job.read_config(snap, &join(dir, "config.json")).await?;
     let mut refs: Vec<(String, String)> = Vec::new();
@@ -570,70 +539,193 @@ async fn collect_refs<S: RepoSource>(
     Ok(refs)
 }
 
-/// How a closure finds the files an entry file imports.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Style {
-    /// transformers: regexes, recursive, relative to the importing file's folder.
-    Transformers,
-    /// diffusers: the same regexes, recursive, relative to a fixed folder.
-    Folder,
+pub(crate) fn segments(api: &str) -> Vec<&str> {
+    api.split('.').collect()
 }
 
-/// The entry file and the transitive closure of its relative imports.
-pub(crate) async fn closure<S: RepoSource>(
-    job: &mut Job<'_, S>,
-    snap: &Snapshot,
-    entry: &str,
-    why: String,
-    style: Style,
-) -> Result<(), Fail> {
-    let base = entry.rfind('/').map(|i| entry[..i].to_string());
-    let mut work = vec![(entry.to_string(), 0usize, why)];
-    while let Some((path, depth, why)) = work.pop() {
-        if !snap.has(&path) {
-            job.note(format!(
-                "{path} ({why}) is not in {}@{}: the load fails there",
-                snap.repo_id, snap.commit
-            ));
-            continue;
-        }
-        let Some(bytes) = job.add_file(snap, &path, FileKind::Python, why).await? else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&bytes);
-        let imports = relative_imports(&text);
-        if imports.is_empty() {
-            continue;
-        }
-        if depth >= job.opts.max_import_depth {
-            return Err(format!(
-                "cap exceeded: relative imports nested deeper than {} from {entry}",
-                job.opts.max_import_depth
-            ));
-        }
-        for m in imports {
-            let next = match (style, &base) {
-                (Style::Transformers, _) => sibling_module(&path, &m),
-                (Style::Folder, Some(b)) => format!("{b}/{m}.py"),
-                (Style::Folder, None) => format!("{m}.py"),
-            };
-            work.push((next, depth + 1, format!("relative import in {path}")));
-        }
+/// The Auto (or concrete) class a `X.from_pretrained` / `X.from_config` call uses.
+pub(crate) fn class_of(site: &LoadSite) -> Option<String> {
+    if let Some(c) = site.args.get("auto_class") {
+        return Some(c.clone());
     }
-    Ok(())
+    let segs = segments(&site.api);
+    let pos = segs
+        .iter()
+        .position(|s| *s == "from_pretrained" || *s == "from_config");
+    match pos {
+        Some(p) if p > 0 => Some(segs[p - 1].to_string()),
+        _ => segs
+            .iter()
+            .rev()
+            .find(|s| s.starts_with("Auto"))
+            .map(|s| s.to_string()),
+    }
+}
+
+fn is_model_class(c: &str) -> bool {
+    if c.starts_with("Auto") {
+        return c.starts_with("AutoModel") || c == "AutoBackbone";
+    }
+    ![
+        "Tokenizer",
+        "TokenizerFast",
+        "Config",
+        "Processor",
+        "ImageProcessor",
+        "FeatureExtractor",
+        "VideoProcessor",
+    ]
+    .iter()
+    .any(|s| c.ends_with(s))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Class,
+    Pipeline,
+}
+
+/// transformers rules for `Auto*`/model classes and `pipeline()`, on the hub
+/// the wrapper library fetches from.
+pub(crate) async fn class<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    hub: HubKind,
+) -> Result<Outcome, ResolveError> {
+    transformers(job, hub, Kind::Class).await
+}
+
+/// `transformers.pipeline(task, model=...)`.
+pub(crate) async fn pipeline<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    hub: HubKind,
+) -> Result<Outcome, ResolveError> {
+    transformers(job, hub, Kind::Pipeline).await
+}
+
+async fn transformers<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    hub: HubKind,
+    kind: Kind,
+) -> Result<Outcome, ResolveError> {
+    let site = job.site;
+    let o = job.origin(hub)?;
+    let class = match kind {
+        Kind::Pipeline => None,
+        Kind::Class => match class_of(site) {
+            Some(c) => Some(c),
+            None => {
+                return Err(ResolveError::Unsupported(format!(
+                    "cannot tell which class {} loads",
+                    site.api
+                )));
+            }
+        },
+    };
+    let (revision, cross_hub, cross_default) = match o.hub {
+        HubKind::Modelscope => {
+            // modelscope `_ms_revision`: None and "main" mean "master".
+            let rev = site
+                .args
+                .get("model_revision")
+                .cloned()
+                .or(o.revision.clone());
+            let rev = match rev.as_deref() {
+                None | Some("main") => "master".to_string(),
+                Some(r) => r.to_string(),
+            };
+            (Some(rev), HubKind::Modelscope, Some("master".to_string()))
+        }
+        HubKind::Opencsg => {
+            if let Some(r) = o.revision.as_deref().filter(|r| *r != "main") {
+                job.note(format!(
+                    "pycsghub always snapshots main: revision={r} is passed to transformers on a local path and ignored"
+                ));
+            }
+            // transformers sees a local folder, so `other/repo--` code comes
+            // from the Hugging Face Hub.
+            (Some("main".to_string()), HubKind::Huggingface, None)
+        }
+        _ => (o.revision.clone(), o.hub, None),
+    };
+    let loads_weights = site.api.ends_with("from_pretrained") || kind == Kind::Pipeline;
+    let model = match &class {
+        Some(c) => is_model_class(c),
+        None => true,
+    };
+    let spec = HfSpec {
+        hub: o.hub,
+        cross_hub,
+        repo_id: o.repo_id,
+        repo_type: RepoType::Model,
+        revision,
+        code_revision: site.args.get("code_revision").cloned(),
+        cross_default,
+        classes: class.into_iter().collect(),
+        pipeline: (kind == Kind::Pipeline).then(|| site.args.get("task").cloned()),
+        model_load: loads_weights && model,
+        custom_generate: loads_weights && model && kind == Kind::Class,
+        adapter_redirect: loads_weights
+            && (kind == Kind::Pipeline
+                || site
+                    .args
+                    .get("auto_class")
+                    .cloned()
+                    .or_else(|| class_of(site))
+                    .is_some_and(|c| c.starts_with("AutoModel"))),
+        extra_refs: Vec::new(),
+        gate: gate::prompting(&site.gate, gate::TRANSFORMERS_PROMPT),
+        primary: true,
+        use_fast: !matches!(
+            site.args.get("use_fast").map(String::as_str),
+            Some("False" | "false")
+        ),
+        config_dir: site.args.get("subfolder").cloned().unwrap_or_default(),
+    };
+    resolve(job, spec).await?;
+    Ok(Outcome::Done)
+}
+
+/// `model.generate(custom_generate="owner/repo", trust_remote_code=True)`.
+pub(crate) async fn custom_generate<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    hub: HubKind,
+) -> Result<Outcome, ResolveError> {
+    let site = job.site;
+    let o = job.origin(hub)?;
+    let snap = job
+        .primary(o.hub, RepoType::Model, &o.repo_id, o.revision.as_deref())
+        .await?;
+    let entry = "custom_generate/generate.py";
+    if !snap.has(entry) {
+        job.note(format!("{} has no {entry}", snap.repo_id));
+        return Ok(Outcome::Done);
+    }
+    match gate::prompting(&site.gate, gate::TRANSFORMERS_PROMPT) {
+        Gate::Refuse => {
+            job.set_refused();
+            job.note(format!("{entry} is refused by this call; not fetched"));
+            return Ok(Outcome::Done);
+        }
+        Gate::Prompt(m) => {
+            job.set_refused();
+            job.note(m);
+        }
+        Gate::Run => {}
+    }
+    closure_of(
+        job,
+        &snap,
+        entry,
+        "generate(custom_generate=...)".into(),
+        Style::Transformers,
+    )
+    .await?;
+    Ok(Outcome::Done)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn regex_quirks() {
-        let src = "from . import x\nfrom .a.b import c\n  import .m\nfrom ..up import y\n\"\"\"\nfrom .doc import z\n\"\"\"\n";
-        assert_eq!(relative_imports(src), vec![".up", "a.b", "doc", "m"]);
-        assert_eq!(sibling_module("sub/mod.py", "a.b"), "sub/a.b.py");
-        assert_eq!(sibling_module("mod.py", ".up"), ".up.py");
-    }
 
     #[test]
     fn class_refs() {
