@@ -15,11 +15,20 @@ use clap::{Args, FromArgMatches};
 
 use crate::Outcome;
 use crate::cli::{ScanArgs, parse_level};
+use crate::hub::HubOptions;
+use crate::model::HubKind;
 use crate::report::github::escape_data;
 
 /// Where the SARIF file goes, relative to the workspace. Not under `RUNNER_TEMP`:
 /// that folder is not mounted into container actions.
 pub const SARIF_FILE_NAME: &str = "hubwarden-results.sarif";
+
+/// Where the CycloneDX ML-BOM goes, relative to the workspace.
+pub const CYCLONEDX_FILE_NAME: &str = "hubwarden.cdx.json";
+
+/// The `cache-dir` input's default: inside the workspace, so that an
+/// `actions/cache` step (which runs outside the container) can save and restore it.
+pub const DEFAULT_CACHE_DIR: &str = ".hubwarden-cache";
 
 /// The inputs declared in action.yml, as the user spells them.
 pub const INPUTS: &[&str] = &[
@@ -34,11 +43,15 @@ pub const INPUTS: &[&str] = &[
     "hf-token",
     "modelscope-token",
     "csghub-token",
+    "cache-dir",
     "extra-args",
 ];
 
 /// Default REST API root when `GITHUB_API_URL` is not set.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// Default web and git server when `GITHUB_SERVER_URL` is not set.
+pub const DEFAULT_SERVER_URL: &str = "https://github.com";
 
 /// A bad input or an unusable Actions environment; the step fails with exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -101,16 +114,16 @@ pub struct HubTokens {
 }
 
 impl HubTokens {
-    /// The variables the hub clients read, for the tokens that were given.
-    pub fn env_vars(&self) -> Vec<(&'static str, &str)> {
+    /// The hub each given token belongs to, with the token.
+    pub fn by_hub(&self) -> Vec<(HubKind, &str)> {
         [
-            ("GITHUB_TOKEN", &self.github),
-            ("HF_TOKEN", &self.huggingface),
-            ("MODELSCOPE_API_TOKEN", &self.modelscope),
-            ("CSGHUB_TOKEN", &self.csghub),
+            (HubKind::Github, &self.github),
+            (HubKind::Huggingface, &self.huggingface),
+            (HubKind::Modelscope, &self.modelscope),
+            (HubKind::Opencsg, &self.csghub),
         ]
         .into_iter()
-        .filter_map(|(name, token)| token.as_ref().map(|t| (name, t.expose())))
+        .filter_map(|(hub, token)| token.as_ref().map(|t| (hub, t.expose())))
         .collect()
     }
 }
@@ -122,7 +135,8 @@ pub struct EventInfo {
     pub name: Option<String>,
     /// `pull_request.number`, on pull request events.
     pub pr_number: Option<u64>,
-    /// `pull_request.base.sha`, on pull request events.
+    /// `pull_request.base.sha` on pull request events, `merge_group.base_sha`
+    /// on merge queue events.
     pub base_sha: Option<String>,
     /// The pull request comes from another repository (its token is read-only).
     pub from_fork: bool,
@@ -134,6 +148,11 @@ impl EventInfo {
             self.name.as_deref(),
             Some("pull_request" | "pull_request_target")
         )
+    }
+
+    /// A merge queue run: the queue's base commit is what the group changes.
+    pub fn is_merge_group(&self) -> bool {
+        self.name.as_deref() == Some("merge_group")
     }
 }
 
@@ -152,6 +171,12 @@ pub struct ActionPlan {
     pub workspace: PathBuf,
     /// Absolute path of the SARIF file (= `scan.sarif`).
     pub sarif_file: PathBuf,
+    /// The `cyclonedx-file` output: the ML-BOM, relative to the workspace when
+    /// under it.
+    pub cyclonedx_output: String,
+    /// `GITHUB_SERVER_URL`: the only host the token may be sent to when the
+    /// base commit is fetched.
+    pub server_url: String,
     /// The `sarif-file` output: relative to the workspace when under it, so that
     /// later steps (which see the workspace at another path) can use it.
     pub sarif_output: String,
@@ -171,17 +196,23 @@ pub struct ActionPlan {
 }
 
 impl ActionPlan {
-    /// Variables to set on the process before the scan starts: the hub tokens,
-    /// and `GIT_CONFIG_*` entries for `safe.directory` (command-scope config,
-    /// which git honours for that key, so no file is written). `env` reads the
-    /// current environment, to append after any `GIT_CONFIG_COUNT` already set.
-    pub fn process_env(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
-        let mut vars: Vec<(String, String)> = self
-            .tokens
-            .env_vars()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+    /// The hub clients' options: what the environment says (endpoints, tokens
+    /// of the runner), with the action's token inputs on top. The scan gets
+    /// them directly; nothing is written to the process environment.
+    pub fn hub_options(&self, env: &dyn Fn(&str) -> Option<String>) -> HubOptions {
+        let mut opts = HubOptions::from_vars(env);
+        for (hub, token) in self.tokens.by_hub() {
+            opts.tokens.set(hub, token);
+        }
+        opts
+    }
+
+    /// `GIT_CONFIG_*` entries for `safe.directory` (command-scope config, which
+    /// git honours for that key, so no file is written), set on the git commands
+    /// the scan runs. `env` reads the current environment, to append after any
+    /// `GIT_CONFIG_COUNT` already set.
+    pub fn git_env(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = Vec::new();
         if !self.git_safe_directories.is_empty() {
             let base = env("GIT_CONFIG_COUNT")
                 .and_then(|n| n.trim().parse::<usize>().ok())
@@ -260,12 +291,20 @@ pub fn plan_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<ActionPlan,
         },
     };
 
+    let cache_dir = under(
+        &workspace,
+        input("cache-dir").as_deref().unwrap_or(DEFAULT_CACHE_DIR),
+    );
     let mut argv: Vec<String> = vec![
         "hubwarden action".into(),
         "--format".into(),
         "github".into(),
         "--sarif".into(),
         workspace.join(SARIF_FILE_NAME).display().to_string(),
+        "--cyclonedx".into(),
+        workspace.join(CYCLONEDX_FILE_NAME).display().to_string(),
+        "--cache-dir".into(),
+        cache_dir.display().to_string(),
         "--category".into(),
         category,
     ];
@@ -334,16 +373,20 @@ pub fn plan_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<ActionPlan,
         .sarif
         .clone()
         .unwrap_or_else(|| workspace.join(SARIF_FILE_NAME));
-    let sarif_output = match sarif_file.strip_prefix(&workspace) {
+    let relative = |p: &Path| match p.strip_prefix(&workspace) {
         Ok(rel) => rel.display().to_string(),
-        Err(_) => sarif_file.display().to_string(),
+        Err(_) => p.display().to_string(),
     };
+    let sarif_output = relative(&sarif_file);
+    let cyclonedx_output = scan.cyclonedx.as_deref().map(relative).unwrap_or_default();
 
     Ok(ActionPlan {
         scan,
         upload,
         sarif_file,
         sarif_output,
+        cyclonedx_output,
+        server_url: var("GITHUB_SERVER_URL").unwrap_or_else(|| DEFAULT_SERVER_URL.to_string()),
         outputs_file: var("GITHUB_OUTPUT").map(PathBuf::from),
         summary_file: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
         api_url: var("GITHUB_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_string()),
@@ -405,6 +448,7 @@ fn rebase_paths(scan: &mut ScanArgs, workspace: &Path) {
         scan.config.as_mut(),
         scan.sarif.as_mut(),
         scan.json.as_mut(),
+        scan.cyclonedx.as_mut(),
     ]
     .into_iter()
     .flatten()
@@ -440,12 +484,15 @@ fn read_event(var: &dyn Fn(&str) -> Option<String>) -> Result<EventInfo, ActionE
         name: var("GITHUB_EVENT_NAME"),
         ..EventInfo::default()
     };
-    if !info.is_pull_request() {
+    if !info.is_pull_request() && !info.is_merge_group() {
         return Ok(info);
     }
     let path = var("GITHUB_EVENT_PATH").ok_or_else(|| ActionError::EventPayload {
         path: "$GITHUB_EVENT_PATH".into(),
-        message: "not set on a pull request event".into(),
+        message: format!(
+            "not set on a {} event",
+            info.name.as_deref().unwrap_or_default()
+        ),
     })?;
     let payload_error = |message: String| ActionError::EventPayload {
         path: path.clone(),
@@ -454,6 +501,16 @@ fn read_event(var: &dyn Fn(&str) -> Option<String>) -> Result<EventInfo, ActionE
     let text = std::fs::read_to_string(&path).map_err(|e| payload_error(e.to_string()))?;
     let payload: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| payload_error(e.to_string()))?;
+    if info.is_merge_group() {
+        let group = payload
+            .get("merge_group")
+            .ok_or_else(|| payload_error("no `merge_group` object".into()))?;
+        info.base_sha = group
+            .get("base_sha")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string);
+        return Ok(info);
+    }
     let pr = payload
         .get("pull_request")
         .ok_or_else(|| payload_error("no `pull_request` object".into()))?;
@@ -470,15 +527,20 @@ fn read_event(var: &dyn Fn(&str) -> Option<String>) -> Result<EventInfo, ActionE
 }
 
 fn auto_diff_base(event: &EventInfo) -> Result<Option<String>, ActionError> {
-    if !event.is_pull_request() {
+    if !event.is_pull_request() && !event.is_merge_group() {
         return Ok(None);
     }
+    let field = if event.is_merge_group() {
+        "merge_group.base_sha"
+    } else {
+        "pull_request.base.sha"
+    };
     match &event.base_sha {
         Some(sha) if is_commit_id(sha) => Ok(Some(sha.clone())),
         other => Err(ActionError::EventPayload {
             path: "$GITHUB_EVENT_PATH".into(),
             message: format!(
-                "diff-base is auto but pull_request.base.sha is {}",
+                "diff-base is auto but {field} is {}",
                 other
                     .as_deref()
                     .map_or("missing".to_string(), |s| format!("{s:?}"))
@@ -644,7 +706,54 @@ pub fn write_outputs(
     file.write_all(text.as_bytes())
 }
 
-/// `hubwarden action`: plan from the environment, export the tokens, scan,
+/// Append one more output to `$GITHUB_OUTPUT` (`path`).
+pub fn append_output(path: &Path, name: &str, value: &str) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(format_output(name, value).as_bytes())
+}
+
+/// Make sure the `diff-base` commit is in the checkout. A shallow checkout
+/// (`actions/checkout`'s default) lacks it: fetch it from `origin` at depth 1
+/// with the workflow's token (passed to that one git command, never written to
+/// disk). When that fails too, scan everything instead of failing the check for
+/// a reason unrelated to the code, and return the warning that says so and names
+/// the fix.
+pub fn prepare_diff_base(
+    plan: &mut ActionPlan,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
+    use crate::policy::base_commit::{BaseError, BaseState, FetchAuth, ensure_base};
+    let base = plan.scan.diff_base.clone()?;
+    let auth = plan.tokens.github.as_ref().map(|t| FetchAuth {
+        server: &plan.server_url,
+        token: t.expose(),
+    });
+    let why = match ensure_base(&plan.scan.path, &base, auth.as_ref(), env) {
+        Ok(BaseState::Present) => return None,
+        Ok(BaseState::Fetched) => {
+            println!(
+                "::notice title=hubwarden::{}",
+                escape_data(&format!(
+                    "diff-base: fetched the base commit {base} (the checkout is shallow)."
+                ))
+            );
+            return None;
+        }
+        Err(BaseError::NotARepository(dir)) => format!("{dir} is not a git checkout"),
+        Err(e) => e.to_string(),
+    };
+    plan.scan.diff_base = None;
+    Some(format!(
+        "The base commit {base} is not in the checkout and could not be fetched ({why}), \
+         so every load is reported, not only what this change brings. \
+         Check out with `fetch-depth: 0` (actions/checkout) to report only the change."
+    ))
+}
+
+/// `hubwarden action`: plan from the environment, scan (tokens in the hub options),
 /// write the outputs, upload.
 ///
 /// Still to wire, in this order: `run_scan(&plan.scan, ..)` (prints the
@@ -655,19 +764,21 @@ pub fn write_outputs(
 /// an error); then the scan's `Outcome`.
 pub fn run() -> anyhow::Result<Outcome> {
     let env = |k: &str| std::env::var(k).ok();
-    let plan = plan_from_env(&env).context("the action's inputs")?;
+    let mut plan = plan_from_env(&env).context("the action's inputs")?;
     for notice in &plan.notices {
         println!("::notice title=hubwarden::{}", escape_data(notice));
     }
-    for (key, value) in plan.process_env(&env) {
-        // SAFETY: called from `main` before the scan builds its thread pools or
-        // runtime, so no other thread can be reading the environment.
-        unsafe { std::env::set_var(key, value) };
+    if let Some(warning) = prepare_diff_base(&mut plan, &env) {
+        println!(
+            "::warning title=hubwarden diff-base::{}",
+            escape_data(&warning)
+        );
     }
     tracing::debug!(?plan, "action plan");
     let scan_env = crate::pipeline::ScanEnv {
         uri_root: Some(plan.workspace.clone()),
-        hub_options: None,
+        hub_options: Some(plan.hub_options(&env)),
+        git_env: plan.git_env(&env),
     };
     let result = crate::pipeline::run_scan(&plan.scan, &scan_env)?;
     let rendered = crate::pipeline::emit(&plan.scan, &result, &env)?;
@@ -680,6 +791,7 @@ pub fn run() -> anyhow::Result<Outcome> {
             summary.errors,
             summary.unverified,
         )
+        .and_then(|()| append_output(path, "cyclonedx-file", &plan.cyclonedx_output))
         .with_context(|| format!("writing the step outputs to {}", path.display()))?;
     }
     if plan.upload != UploadMode::Never {

@@ -54,6 +54,8 @@ pub enum ScanFormat {
     Json,
     Sarif,
     Github,
+    /// A CycloneDX 1.6 ML-BOM of the remote code the codebase runs.
+    Cyclonedx,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -110,6 +112,10 @@ pub struct ScanArgs {
     /// Also write the JSON report to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Also write a CycloneDX 1.6 ML-BOM to FILE: each remote target with its
+    /// commit, the files that run (SHA-256) and the calls that load it.
+    #[arg(long, value_name = "FILE")]
+    pub cyclonedx: Option<PathBuf>,
     /// SARIF category (runs[].automationDetails.id).
     #[arg(long, default_value = "hubwarden")]
     pub category: String,

@@ -8,6 +8,7 @@ pub mod config;
 pub mod deps;
 pub mod discover;
 pub mod hub;
+mod memo;
 pub mod model;
 pub mod pipeline;
 pub mod policy;

@@ -99,8 +99,48 @@ impl fmt::Display for HubKind {
     }
 }
 
-/// One loader call in the user's code, for one possible repo id (issue 2 contract).
+/// Which library rules resolve a load (`resolve/<family>.rs`). Set by the loader
+/// catalogue (`discover/catalogue.rs`), which also says which platform each
+/// loader belongs to and whether it has a gate. Not part of the JSON contract:
+/// a `LoadSite` read back from JSON gets it from its `api`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    /// transformers Auto and model classes (`from_pretrained`, `from_config`),
+    /// also through the ModelScope and OpenCSG wrappers.
+    #[default]
+    Transformers,
+    /// transformers `pipeline(task, model=...)`.
+    TransformersPipeline,
+    /// `model.generate(custom_generate="org/repo")`.
+    CustomGenerate,
+    /// datasets `load_dataset` and friends (also pycsghub's).
+    Datasets,
+    Diffusers,
+    SentenceTransformers,
+    Peft,
+    Vllm,
+    /// ModelScope's own `pipeline` and `Model` (`configuration.json` rules).
+    Modelscope,
+    /// ModelScope `MsDataset.load`.
+    MsDataset,
+    /// huggingface_hub, ModelScope and pycsghub downloads (nothing runs).
+    HubDownload,
+    /// `torch.hub.load/list/help`.
+    TorchHub,
+    /// paddle `hub.load/list/help` (GitHub `hubconf.py`, no gate).
+    PaddleHubconf,
+    /// `paddlehub.Module(name=...)`.
+    PaddleModule,
+    /// OpenMMLab `Config.fromfile` (a local config that is evaluated).
+    MmConfig,
+}
+
+/// One loader call in the user's code, for one possible repo id.
+///
+/// Serialised through `remote = "Self"` so that reading one back can restore
+/// `family` (which is not written) from `api`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(remote = "Self")]
 pub struct LoadSite {
     /// Relative to the scanned root, `/` separators.
     pub path: String,
@@ -111,6 +151,9 @@ pub struct LoadSite {
     pub cell: Option<u32>,
     pub end_line: u32,
     pub platform: Platform,
+    /// The resolution rules the call follows. Not part of the JSON contract.
+    #[serde(skip)]
+    pub family: Family,
     /// Fully qualified API, e.g. `transformers.AutoModelForCausalLM.from_pretrained`.
     pub api: String,
     /// Null when not statically known.
@@ -137,6 +180,20 @@ pub struct LoadSite {
     /// `Some(empty)` for a bare `# hubwarden: ignore`. Not part of the JSON contract.
     #[serde(skip)]
     pub suppress: Option<Vec<String>>,
+}
+
+impl Serialize for LoadSite {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        LoadSite::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for LoadSite {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<LoadSite, D::Error> {
+        let mut site = LoadSite::deserialize(d)?;
+        site.family = Family::of_api(&site.api);
+        Ok(site)
+    }
 }
 
 /// Outcome of resolution for a call.
@@ -183,7 +240,7 @@ pub enum FileKind {
     Other,
 }
 
-/// Where and how a call's remote code was resolved (issue 3 contract).
+/// Where and how a call's remote code was resolved.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Target {
     pub status: TargetStatus,
@@ -319,10 +376,22 @@ pub struct Finding {
     pub evidence: Option<Evidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// Other policy findings about the same call, folded into this one (the most
+    /// severe) so that a call carries one policy verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<MergedFinding>,
     /// Index of the call in `Report::calls` this finding belongs to (several
     /// calls can share one position, e.g. a loop over ids). Not in the JSON.
     #[serde(skip)]
     pub call: Option<usize>,
+}
+
+/// A policy finding folded into another one about the same call.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct MergedFinding {
+    pub rule_id: String,
+    pub level: Level,
+    pub message: String,
 }
 
 /// A problem with an input that did not stop the run.

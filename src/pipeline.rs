@@ -27,6 +27,9 @@ pub struct ScanEnv {
     pub uri_root: Option<PathBuf>,
     /// Hub endpoints and tokens; None: read from the process environment.
     pub hub_options: Option<HubOptions>,
+    /// Extra variables for the git commands the scan runs (`--diff-base`, the
+    /// path prefix), e.g. `GIT_CONFIG_*` from the action.
+    pub git_env: Vec<(String, String)>,
 }
 
 /// Everything a scan produced, ready to render.
@@ -52,6 +55,21 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     let offline = args.offline || config.offline.unwrap_or(false);
     let mut exclude = config.exclude.clone();
     exclude.extend(args.exclude.iter().cloned());
+    // A cache folder inside the scanned tree (the Action's default) holds fetched
+    // remote code: it is not the codebase's own.
+    if let Some(rel) = args
+        .cache_dir
+        .as_deref()
+        .and_then(|c| {
+            relative_uri(
+                &std::path::absolute(c).ok()?,
+                &std::path::absolute(root).ok()?,
+            )
+        })
+        .filter(|r| !r.is_empty())
+    {
+        exclude.push(format!("{rel}/**"));
+    }
 
     // Rules compile before any network work: a broken rule file fails the run fast.
     let ruleset = RuleSet::load(&args.rules).map_err(|e| anyhow::anyhow!("rules: {e}"))?;
@@ -75,10 +93,11 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     let mut unchanged = 0;
     let base = match &args.diff_base {
         Some(base) => {
-            let base_calls = policy::diff_base::base_calls(root, base, &|dir: &Path| {
-                Ok(discover::discover(dir, &discover_opts)?.calls)
-            })
-            .with_context(|| format!("--diff-base {base}"))?;
+            let base_calls =
+                policy::diff_base::base_calls_with_env(root, base, &env.git_env, &|dir: &Path| {
+                    Ok(discover::discover(dir, &discover_opts)?.calls)
+                })
+                .with_context(|| format!("--diff-base {base}"))?;
             let pre = policy::diff_base::select(root, &calls, &base_calls);
             unchanged += pre.unchanged;
             calls = pre.kept;
@@ -139,12 +158,13 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     let sources = policy::fs_sources(root);
     findings.extend(policy::policy_findings(&calls, &sources));
     let applied = policy::apply(&config, &calls, findings, &sources);
+    let applied = policy::merge::merge_outcome(applied, &calls);
 
     let render = RenderOptions {
         category: args.category.clone(),
         color: RenderOptions::stdout_color(),
         root: Some(root.clone()),
-        path_prefix: path_prefix(root, env.uri_root.as_deref()),
+        path_prefix: path_prefix(root, env.uri_root.as_deref(), &env.git_env),
         ..RenderOptions::default()
     };
     let mut errors = found.errors;
@@ -260,6 +280,7 @@ fn scan_targets(scanner: &Scanner, calls: &[CallReport]) -> Vec<Finding> {
                         context: h.context,
                     }),
                     fix: None,
+                    merged: Vec::new(),
                     call: Some(index),
                 });
             }
@@ -270,7 +291,7 @@ fn scan_targets(scanner: &Scanner, calls: &[CallReport]) -> Vec<Finding> {
 
 /// The scanned folder as seen from the repository root (`sub/dir/`), so SARIF
 /// URIs and annotations point at real files of the checkout.
-fn path_prefix(root: &Path, uri_root: Option<&Path>) -> String {
+fn path_prefix(root: &Path, uri_root: Option<&Path>, git_env: &[(String, String)]) -> String {
     let abs = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     if let Some(base) = uri_root {
         return relative_uri(&abs(root), &abs(base))
@@ -285,6 +306,7 @@ fn path_prefix(root: &Path, uri_root: Option<&Path>) -> String {
     };
     std::process::Command::new("git")
         .args(["-c", "safe.directory=*", "rev-parse", "--show-prefix"])
+        .envs(git_env.iter().map(|(k, v)| (k, v)))
         .current_dir(if dir.as_os_str().is_empty() {
             Path::new(".")
         } else {
@@ -327,6 +349,10 @@ pub fn emit(
         .then(|| report::sarif::render(report, rules, render));
     let mut out = match (&sarif, args.format) {
         (Some(text), ScanFormat::Sarif) => text.clone(),
+        (_, ScanFormat::Cyclonedx) => report::cyclonedx::render(
+            report,
+            &render.bom_options(args.sarif.as_ref().map(|p| p.display().to_string())),
+        ),
         _ => report::render(args.format, report, rules, render),
     };
     if result.unchanged > 0 && args.format == ScanFormat::Text {
@@ -342,11 +368,39 @@ pub fn emit(
     if let Some(path) = &args.json {
         write_file(path, &report::render_json(report))?;
     }
+    if let Some(path) = &args.cyclonedx {
+        let sarif = args.sarif.as_deref().map(|s| sibling_ref(path, s));
+        write_file(
+            path,
+            &report::cyclonedx::render(report, &render.bom_options(sarif)),
+        )?;
+    }
     if args.format == ScanFormat::Github {
         let md = report::summary_markdown(report, rules);
         report::github::append_step_summary(&md, env).context("writing the job summary")?;
     }
     Ok(sarif)
+}
+
+/// How a file written next to `from` refers to `to`: relative to `from`'s folder
+/// when `to` is inside it (the two travel together, e.g. as one artifact), else
+/// `to` as given.
+fn sibling_ref(from: &Path, to: &Path) -> String {
+    let abs = |p: &Path| {
+        std::path::absolute(p)
+            .ok()
+            .map(|a| a.components().collect::<PathBuf>())
+    };
+    let dir = from.parent().and_then(abs);
+    match (dir, abs(to)) {
+        (Some(dir), Some(to_abs)) => to_abs
+            .strip_prefix(&dir)
+            .ok()
+            .and_then(|rel| relative_uri(&dir.join(rel), &dir))
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| to.display().to_string()),
+        _ => to.display().to_string(),
+    }
 }
 
 fn write_file(path: &Path, text: &str) -> Result<()> {

@@ -1,9 +1,11 @@
 //! Policy: findings about the call itself (remote code enabled, unpinned, unverified,
 //! pickle weights), then suppressions, the allow-list, rule overrides and `fail-on`.
 
+pub mod base_commit;
 pub mod callsrc;
 pub mod diff_base;
 pub mod lock;
+pub mod merge;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -133,10 +135,7 @@ fn executes_remote_code(c: &CallReport) -> bool {
     if s.gate == "false" {
         return false;
     }
-    let no_gate = matches!(
-        s.platform,
-        Platform::PytorchHub | Platform::Paddlehub | Platform::Openmmlab
-    ) || s.args.contains_key("custom_pipeline");
+    let no_gate = s.family.runs_without_flag() || s.args.contains_key("custom_pipeline");
     match &c.target {
         Some(t) => match t.status {
             TargetStatus::NoRemoteCode => false,
@@ -204,6 +203,7 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                 column: s.column.max(1),
                 evidence: None,
                 fix,
+                merged: Vec::new(),
                 call: Some(index),
             });
         };
@@ -224,10 +224,7 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                 "ModelScope trusts the owner's code without a flag".to_string()
             } else if s.args.contains_key("custom_pipeline") {
                 "custom_pipeline runs without a flag".to_string()
-            } else if matches!(
-                s.platform,
-                Platform::PytorchHub | Platform::Paddlehub | Platform::Openmmlab
-            ) {
+            } else if s.family.runs_without_flag() {
                 format!("{} has no trust gate", s.platform)
             } else {
                 format!("trust gate {:?}", s.gate)

@@ -1,7 +1,7 @@
 //! The loader catalogue as data: which qualified call names load from a model hub,
 //! and where each takes its repo id, revision and remote-code gate.
 
-use crate::model::{Platform, RepoType};
+use crate::model::{Family, HubKind, Platform, RepoType};
 
 /// How a loader's arguments are interpreted beyond the common table columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,8 @@ pub enum Kind {
     MmConfig,
 }
 
-/// One loader entry point.
+/// One loader entry point. Entries below use struct update syntax from a
+/// per-library base (`..HF_CLASS`), so each names only what differs.
 #[derive(Debug, Clone, Copy)]
 pub struct Loader {
     /// Normalised qualified name (see [`normalise`]); `*` stands for one class
@@ -30,14 +31,17 @@ pub struct Loader {
     pub pattern: &'static str,
     /// The reported API; `{}` is replaced by the class name.
     pub api: &'static str,
+    /// The library whose code performs the load (its hub is where ids live).
     pub platform: Platform,
+    /// Which resolution rules the call follows (`resolve/<family>.rs`).
+    pub family: Family,
     pub repo_type: RepoType,
     pub kind: Kind,
     /// Positional index of the repo id, if it may be positional.
     pub id_pos: Option<usize>,
     /// Keyword names of the repo id.
     pub id_kw: &'static [&'static str],
-    /// The remote-code gate keyword; `None` = the platform has no gate ("absent").
+    /// The remote-code gate keyword; `None` = the loader has no gate ("absent").
     pub gate_kw: Option<&'static str>,
     /// Keywords holding the requested revision, first found wins.
     pub rev_kw: &'static [&'static str],
@@ -45,489 +49,423 @@ pub struct Loader {
     pub extra_kw: &'static [&'static str],
 }
 
-const HF_EXTRA: &[&str] = &["code_revision", "subfolder", "tokenizer"];
+/// What the facts about a family say, written once here for every stage.
+impl Family {
+    /// The library runs the remote code when the call passes no flag at all:
+    /// torch.hub (2.x warns and runs), paddle `hub.load` and PaddleHub modules
+    /// (no gate), OpenMMLab configs (evaluated).
+    pub fn runs_without_flag(self) -> bool {
+        matches!(
+            self,
+            Family::TorchHub | Family::PaddleHubconf | Family::PaddleModule | Family::MmConfig
+        )
+    }
 
-macro_rules! loader {
-    ($pat:expr, $api:expr, $plat:ident, $rt:ident, $kind:ident, $pos:expr, $kw:expr, $gate:expr, $rev:expr, $extra:expr) => {
-        Loader {
-            pattern: $pat,
-            api: $api,
-            platform: Platform::$plat,
-            repo_type: RepoType::$rt,
-            kind: Kind::$kind,
-            id_pos: $pos,
-            id_kw: $kw,
-            gate_kw: $gate,
-            rev_kw: $rev,
-            extra_kw: $extra,
+    /// The family of a reported API string (for a `LoadSite` read back from
+    /// JSON, where the family is not written): the catalogue entry it names.
+    pub fn of_api(api: &str) -> Family {
+        if api == GENERATE.api {
+            return GENERATE.family;
         }
-    };
+        lookup(api).map_or(Family::Transformers, |(l, _, _)| l.family)
+    }
+}
+
+impl Platform {
+    /// The hub a platform's repo ids live on, unless the family says otherwise
+    /// (paddle `hub.load` and torch.hub read GitHub, PaddleHub modules their own server).
+    pub fn hub(self, family: Family) -> HubKind {
+        match family {
+            Family::TorchHub | Family::PaddleHubconf => return HubKind::Github,
+            Family::PaddleModule => return HubKind::Paddlehub,
+            _ => {}
+        }
+        match self {
+            Platform::Huggingface => HubKind::Huggingface,
+            Platform::Modelscope => HubKind::Modelscope,
+            Platform::Opencsg => HubKind::Opencsg,
+            Platform::PytorchHub | Platform::Paddlehub | Platform::Openmmlab => HubKind::Github,
+        }
+    }
 }
 
 const TRC: Option<&str> = Some("trust_remote_code");
 const REV: &[&str] = &["revision"];
 const MS_REV: &[&str] = &["revision", "model_revision"];
 const PRETRAINED: &[&str] = &["pretrained_model_name_or_path"];
+const HF_EXTRA: &[&str] = &["code_revision", "subfolder", "tokenizer", "variant"];
+
+/// A Hugging Face `Class.from_pretrained(id, trust_remote_code=..., revision=...)`.
+const HF_CLASS: Loader = Loader {
+    pattern: "",
+    api: "",
+    platform: Platform::Huggingface,
+    family: Family::Transformers,
+    repo_type: RepoType::Model,
+    kind: Kind::Plain,
+    id_pos: Some(0),
+    id_kw: PRETRAINED,
+    gate_kw: TRC,
+    rev_kw: REV,
+    extra_kw: &[],
+};
+
+/// A download-only call (no gate).
+const DOWNLOAD: Loader = Loader {
+    family: Family::HubDownload,
+    kind: Kind::Snapshot,
+    id_kw: &["repo_id"],
+    gate_kw: None,
+    ..HF_CLASS
+};
+
+const MODELSCOPE: Loader = Loader {
+    platform: Platform::Modelscope,
+    rev_kw: MS_REV,
+    ..HF_CLASS
+};
+
+const OPENCSG: Loader = Loader {
+    platform: Platform::Opencsg,
+    ..HF_CLASS
+};
+
+const TORCH_HUB: Loader = Loader {
+    platform: Platform::PytorchHub,
+    family: Family::TorchHub,
+    repo_type: RepoType::Github,
+    kind: Kind::GithubHub,
+    id_kw: &["github"],
+    gate_kw: Some("trust_repo"),
+    rev_kw: &[],
+    ..HF_CLASS
+};
+
+/// paddle `hub.load/list/help`: GitHub hubconf.py, no gate.
+const PADDLE_HUB: Loader = Loader {
+    platform: Platform::Paddlehub,
+    family: Family::PaddleHubconf,
+    repo_type: RepoType::Github,
+    kind: Kind::GithubHub,
+    id_kw: &["repo_dir"],
+    gate_kw: None,
+    rev_kw: &[],
+    ..HF_CLASS
+};
+
+const MM_CONFIG: Loader = Loader {
+    platform: Platform::Openmmlab,
+    family: Family::MmConfig,
+    kind: Kind::MmConfig,
+    id_kw: &["filename"],
+    gate_kw: None,
+    rev_kw: &[],
+    ..HF_CLASS
+};
 
 /// The catalogue, most specific entries first.
 pub static LOADERS: &[Loader] = &[
     // Hugging Face transformers.
-    loader!(
-        "transformers.pipeline",
-        "transformers.pipeline",
-        Huggingface,
-        Model,
-        Pipeline,
-        Some(1),
-        &["model"],
-        TRC,
-        REV,
-        &["code_revision", "tokenizer", "task"]
-    ),
-    loader!(
-        "transformers.*.from_pretrained",
-        "transformers.{}.from_pretrained",
-        Huggingface,
-        Model,
-        Plain,
-        Some(0),
-        PRETRAINED,
-        TRC,
-        REV,
-        HF_EXTRA
-    ),
-    loader!(
-        "transformers.*.from_config",
-        "transformers.{}.from_config",
-        Huggingface,
-        Model,
-        FromConfig,
-        None,
-        &[],
-        TRC,
-        REV,
-        HF_EXTRA
-    ),
+    Loader {
+        pattern: "transformers.pipeline",
+        api: "transformers.pipeline",
+        family: Family::TransformersPipeline,
+        kind: Kind::Pipeline,
+        id_pos: Some(1),
+        id_kw: &["model"],
+        extra_kw: &["code_revision", "tokenizer", "task"],
+        ..HF_CLASS
+    },
+    Loader {
+        pattern: "transformers.*.from_pretrained",
+        api: "transformers.{}.from_pretrained",
+        extra_kw: HF_EXTRA,
+        ..HF_CLASS
+    },
+    Loader {
+        pattern: "transformers.*.from_config",
+        api: "transformers.{}.from_config",
+        kind: Kind::FromConfig,
+        id_pos: None,
+        id_kw: &[],
+        extra_kw: HF_EXTRA,
+        ..HF_CLASS
+    },
     // datasets.
-    loader!(
-        "datasets.load_dataset",
-        "datasets.load_dataset",
-        Huggingface,
-        Dataset,
-        Plain,
-        Some(0),
-        &["path"],
-        TRC,
-        REV,
-        &[]
-    ),
-    loader!(
-        "datasets.get_dataset_config_names",
-        "datasets.get_dataset_config_names",
-        Huggingface,
-        Dataset,
-        Plain,
-        Some(0),
-        &["path"],
-        TRC,
-        REV,
-        &[]
-    ),
-    loader!(
-        "datasets.load_dataset_builder",
-        "datasets.load_dataset_builder",
-        Huggingface,
-        Dataset,
-        Plain,
-        Some(0),
-        &["path"],
-        TRC,
-        REV,
-        &[]
-    ),
+    Loader {
+        pattern: "datasets.load_dataset",
+        api: "datasets.load_dataset",
+        family: Family::Datasets,
+        repo_type: RepoType::Dataset,
+        id_kw: &["path"],
+        ..HF_CLASS
+    },
+    Loader {
+        pattern: "datasets.get_dataset_config_names",
+        api: "datasets.get_dataset_config_names",
+        family: Family::Datasets,
+        repo_type: RepoType::Dataset,
+        id_kw: &["path"],
+        ..HF_CLASS
+    },
+    Loader {
+        pattern: "datasets.load_dataset_builder",
+        api: "datasets.load_dataset_builder",
+        family: Family::Datasets,
+        repo_type: RepoType::Dataset,
+        id_kw: &["path"],
+        ..HF_CLASS
+    },
     // diffusers.
-    loader!(
-        "diffusers.*.from_pretrained",
-        "diffusers.{}.from_pretrained",
-        Huggingface,
-        Model,
-        Plain,
-        Some(0),
-        PRETRAINED,
-        TRC,
-        REV,
-        &["custom_pipeline", "custom_revision", "subfolder"]
-    ),
+    Loader {
+        pattern: "diffusers.*.from_pretrained",
+        api: "diffusers.{}.from_pretrained",
+        family: Family::Diffusers,
+        extra_kw: &["custom_pipeline", "custom_revision", "subfolder", "variant"],
+        ..HF_CLASS
+    },
     // sentence-transformers.
-    loader!(
-        "sentence_transformers.SentenceTransformer",
-        "sentence_transformers.SentenceTransformer",
-        Huggingface,
-        Model,
-        Plain,
-        Some(0),
-        &["model_name_or_path"],
-        TRC,
-        REV,
-        &[]
-    ),
-    loader!(
-        "sentence_transformers.CrossEncoder",
-        "sentence_transformers.CrossEncoder",
-        Huggingface,
-        Model,
-        Plain,
-        Some(0),
-        &["model_name_or_path", "model_name"],
-        TRC,
-        REV,
-        &[]
-    ),
-    loader!(
-        "sentence_transformers.SparseEncoder",
-        "sentence_transformers.SparseEncoder",
-        Huggingface,
-        Model,
-        Plain,
-        Some(0),
-        &["model_name_or_path"],
-        TRC,
-        REV,
-        &[]
-    ),
+    Loader {
+        pattern: "sentence_transformers.SentenceTransformer",
+        api: "sentence_transformers.SentenceTransformer",
+        family: Family::SentenceTransformers,
+        id_kw: &["model_name_or_path"],
+        ..HF_CLASS
+    },
+    Loader {
+        pattern: "sentence_transformers.CrossEncoder",
+        api: "sentence_transformers.CrossEncoder",
+        family: Family::SentenceTransformers,
+        id_kw: &["model_name_or_path", "model_name"],
+        ..HF_CLASS
+    },
+    Loader {
+        pattern: "sentence_transformers.SparseEncoder",
+        api: "sentence_transformers.SparseEncoder",
+        family: Family::SentenceTransformers,
+        id_kw: &["model_name_or_path"],
+        ..HF_CLASS
+    },
     // vLLM.
-    loader!(
-        "vllm.LLM",
-        "vllm.LLM",
-        Huggingface,
-        Model,
-        Plain,
-        Some(0),
-        &["model"],
-        TRC,
-        REV,
-        &["code_revision", "tokenizer", "tokenizer_revision"]
-    ),
-    loader!(
-        "vllm.EngineArgs",
-        "vllm.EngineArgs",
-        Huggingface,
-        Model,
-        Plain,
-        Some(0),
-        &["model"],
-        TRC,
-        REV,
-        &["code_revision", "tokenizer", "tokenizer_revision"]
-    ),
-    loader!(
-        "vllm.AsyncEngineArgs",
-        "vllm.AsyncEngineArgs",
-        Huggingface,
-        Model,
-        Plain,
-        Some(0),
-        &["model"],
-        TRC,
-        REV,
-        &["code_revision", "tokenizer", "tokenizer_revision"]
-    ),
+    Loader {
+        pattern: "vllm.LLM",
+        api: "vllm.LLM",
+        family: Family::Vllm,
+        id_kw: &["model"],
+        extra_kw: &["code_revision", "tokenizer", "tokenizer_revision"],
+        ..HF_CLASS
+    },
+    Loader {
+        pattern: "vllm.EngineArgs",
+        api: "vllm.EngineArgs",
+        family: Family::Vllm,
+        id_kw: &["model"],
+        extra_kw: &["code_revision", "tokenizer", "tokenizer_revision"],
+        ..HF_CLASS
+    },
+    Loader {
+        pattern: "vllm.AsyncEngineArgs",
+        api: "vllm.AsyncEngineArgs",
+        family: Family::Vllm,
+        id_kw: &["model"],
+        extra_kw: &["code_revision", "tokenizer", "tokenizer_revision"],
+        ..HF_CLASS
+    },
     // peft: PeftModel takes the base model first.
-    loader!(
-        "peft.PeftModel.from_pretrained",
-        "peft.PeftModel.from_pretrained",
-        Huggingface,
-        Model,
-        Plain,
-        Some(1),
-        &["model_id"],
-        TRC,
-        REV,
-        &["subfolder"]
-    ),
-    loader!(
-        "peft.*.from_pretrained",
-        "peft.{}.from_pretrained",
-        Huggingface,
-        Model,
-        Plain,
-        Some(0),
-        PRETRAINED,
-        TRC,
-        REV,
-        &["subfolder"]
-    ),
+    Loader {
+        pattern: "peft.PeftModel.from_pretrained",
+        api: "peft.PeftModel.from_pretrained",
+        family: Family::Peft,
+        id_pos: Some(1),
+        id_kw: &["model_id"],
+        extra_kw: &["subfolder"],
+        ..HF_CLASS
+    },
+    Loader {
+        pattern: "peft.*.from_pretrained",
+        api: "peft.{}.from_pretrained",
+        family: Family::Peft,
+        extra_kw: &["subfolder"],
+        ..HF_CLASS
+    },
     // huggingface_hub (download only).
-    loader!(
-        "huggingface_hub.snapshot_download",
-        "huggingface_hub.snapshot_download",
-        Huggingface,
-        Model,
-        Snapshot,
-        Some(0),
-        &["repo_id"],
-        None,
-        REV,
-        &[]
-    ),
-    loader!(
-        "huggingface_hub.hf_hub_download",
-        "huggingface_hub.hf_hub_download",
-        Huggingface,
-        Model,
-        Snapshot,
-        Some(0),
-        &["repo_id"],
-        None,
-        REV,
-        &["filename", "subfolder"]
-    ),
+    Loader {
+        pattern: "huggingface_hub.snapshot_download",
+        api: "huggingface_hub.snapshot_download",
+        ..DOWNLOAD
+    },
+    Loader {
+        pattern: "huggingface_hub.hf_hub_download",
+        api: "huggingface_hub.hf_hub_download",
+        extra_kw: &["filename", "subfolder"],
+        ..DOWNLOAD
+    },
     // PyTorch Hub.
-    loader!(
-        "torch.hub.load",
-        "torch.hub.load",
-        PytorchHub,
-        Github,
-        GithubHub,
-        Some(0),
-        &["repo_or_dir", "github"],
-        Some("trust_repo"),
-        &[],
-        &["source", "model"]
-    ),
-    loader!(
-        "torch.hub.list",
-        "torch.hub.list",
-        PytorchHub,
-        Github,
-        GithubHub,
-        Some(0),
-        &["github"],
-        Some("trust_repo"),
-        &[],
-        &[]
-    ),
-    loader!(
-        "torch.hub.help",
-        "torch.hub.help",
-        PytorchHub,
-        Github,
-        GithubHub,
-        Some(0),
-        &["github"],
-        Some("trust_repo"),
-        &[],
-        &["model"]
-    ),
-    // ModelScope.
-    loader!(
-        "modelscope.pipeline",
-        "modelscope.pipeline",
-        Modelscope,
-        Model,
-        Pipeline,
-        Some(1),
-        &["model"],
-        TRC,
-        MS_REV,
-        &["task"]
-    ),
-    loader!(
-        "modelscope.snapshot_download",
-        "modelscope.snapshot_download",
-        Modelscope,
-        Model,
-        Snapshot,
-        Some(0),
-        &["model_id", "repo_id"],
-        None,
-        MS_REV,
-        &[]
-    ),
-    loader!(
-        "modelscope.model_file_download",
-        "modelscope.model_file_download",
-        Modelscope,
-        Model,
-        Snapshot,
-        Some(0),
-        &["model_id"],
-        None,
-        MS_REV,
-        &["file_path"]
-    ),
-    loader!(
-        "modelscope.MsDataset.load",
-        "modelscope.MsDataset.load",
-        Modelscope,
-        Dataset,
-        Plain,
-        Some(0),
-        &["dataset_name"],
-        TRC,
-        &["version", "revision"],
-        &[]
-    ),
-    loader!(
-        "modelscope.*.from_pretrained",
-        "modelscope.{}.from_pretrained",
-        Modelscope,
-        Model,
-        Plain,
-        Some(0),
-        &["model_name_or_path", "pretrained_model_name_or_path"],
-        TRC,
-        MS_REV,
-        HF_EXTRA
-    ),
+    Loader {
+        pattern: "torch.hub.load",
+        api: "torch.hub.load",
+        id_kw: &["repo_or_dir", "github"],
+        extra_kw: &["source", "model"],
+        ..TORCH_HUB
+    },
+    Loader {
+        pattern: "torch.hub.list",
+        api: "torch.hub.list",
+        ..TORCH_HUB
+    },
+    Loader {
+        pattern: "torch.hub.help",
+        api: "torch.hub.help",
+        extra_kw: &["model"],
+        ..TORCH_HUB
+    },
+    // ModelScope: its own pipeline and `Model` run `configuration.json` rules;
+    // its Auto classes are transformers' on ModelScope.
+    Loader {
+        pattern: "modelscope.pipeline",
+        api: "modelscope.pipeline",
+        family: Family::Modelscope,
+        kind: Kind::Pipeline,
+        id_pos: Some(1),
+        id_kw: &["model"],
+        extra_kw: &["task"],
+        ..MODELSCOPE
+    },
+    Loader {
+        pattern: "modelscope.snapshot_download",
+        api: "modelscope.snapshot_download",
+        platform: Platform::Modelscope,
+        id_kw: &["model_id", "repo_id"],
+        rev_kw: MS_REV,
+        ..DOWNLOAD
+    },
+    Loader {
+        pattern: "modelscope.model_file_download",
+        api: "modelscope.model_file_download",
+        platform: Platform::Modelscope,
+        id_kw: &["model_id"],
+        rev_kw: MS_REV,
+        extra_kw: &["file_path"],
+        ..DOWNLOAD
+    },
+    Loader {
+        pattern: "modelscope.MsDataset.load",
+        api: "modelscope.MsDataset.load",
+        family: Family::MsDataset,
+        repo_type: RepoType::Dataset,
+        id_kw: &["dataset_name"],
+        rev_kw: &["version", "revision"],
+        ..MODELSCOPE
+    },
+    Loader {
+        pattern: "modelscope.Model.from_pretrained",
+        api: "modelscope.Model.from_pretrained",
+        family: Family::Modelscope,
+        id_kw: &["model_name_or_path", "pretrained_model_name_or_path"],
+        extra_kw: HF_EXTRA,
+        ..MODELSCOPE
+    },
+    Loader {
+        pattern: "modelscope.*.from_pretrained",
+        api: "modelscope.{}.from_pretrained",
+        id_kw: &["model_name_or_path", "pretrained_model_name_or_path"],
+        extra_kw: HF_EXTRA,
+        ..MODELSCOPE
+    },
     // OpenCSG.
-    loader!(
-        "pycsghub.*.from_pretrained",
-        "pycsghub.repo_reader.{}.from_pretrained",
-        Opencsg,
-        Model,
-        Plain,
-        Some(0),
-        PRETRAINED,
-        TRC,
-        REV,
-        HF_EXTRA
-    ),
-    loader!(
-        "pycsghub.load_dataset",
-        "pycsghub.repo_reader.load_dataset",
-        Opencsg,
-        Dataset,
-        Plain,
-        Some(0),
-        &["path"],
-        TRC,
-        REV,
-        &[]
-    ),
-    loader!(
-        "pycsghub.snapshot_download",
-        "pycsghub.snapshot_download",
-        Opencsg,
-        Model,
-        Snapshot,
-        Some(0),
-        &["repo_id"],
-        None,
-        REV,
-        &[]
-    ),
+    Loader {
+        pattern: "pycsghub.*.from_pretrained",
+        api: "pycsghub.repo_reader.{}.from_pretrained",
+        extra_kw: HF_EXTRA,
+        ..OPENCSG
+    },
+    Loader {
+        pattern: "pycsghub.load_dataset",
+        api: "pycsghub.repo_reader.load_dataset",
+        family: Family::Datasets,
+        repo_type: RepoType::Dataset,
+        id_kw: &["path"],
+        ..OPENCSG
+    },
+    Loader {
+        pattern: "pycsghub.snapshot_download",
+        api: "pycsghub.snapshot_download",
+        platform: Platform::Opencsg,
+        ..DOWNLOAD
+    },
     // PaddleHub and paddle.hub (no gate at all).
-    loader!(
-        "paddlehub.Module",
-        "paddlehub.Module",
-        Paddlehub,
-        Module,
-        PaddleModule,
-        Some(0),
-        &["name"],
-        None,
-        &["version"],
-        &["version", "source", "branch"]
-    ),
-    loader!(
-        "paddlehub.load",
-        "paddle.hub.load",
-        Paddlehub,
-        Github,
-        GithubHub,
-        Some(0),
-        &["repo_dir"],
-        None,
-        &[],
-        &["source", "model"]
-    ),
-    loader!(
-        "paddlehub.list",
-        "paddle.hub.list",
-        Paddlehub,
-        Github,
-        GithubHub,
-        Some(0),
-        &["repo_dir"],
-        None,
-        &[],
-        &["source"]
-    ),
-    loader!(
-        "paddlehub.help",
-        "paddle.hub.help",
-        Paddlehub,
-        Github,
-        GithubHub,
-        Some(0),
-        &["repo_dir"],
-        None,
-        &[],
-        &["source", "model"]
-    ),
-    loader!(
-        "paddle.hub.load",
-        "paddle.hub.load",
-        Paddlehub,
-        Github,
-        GithubHub,
-        Some(0),
-        &["repo_dir"],
-        None,
-        &[],
-        &["source", "model"]
-    ),
-    loader!(
-        "paddle.hub.list",
-        "paddle.hub.list",
-        Paddlehub,
-        Github,
-        GithubHub,
-        Some(0),
-        &["repo_dir"],
-        None,
-        &[],
-        &["source"]
-    ),
-    loader!(
-        "paddle.hub.help",
-        "paddle.hub.help",
-        Paddlehub,
-        Github,
-        GithubHub,
-        Some(0),
-        &["repo_dir"],
-        None,
-        &[],
-        &["source", "model"]
-    ),
+    Loader {
+        pattern: "paddlehub.Module",
+        api: "paddlehub.Module",
+        platform: Platform::Paddlehub,
+        family: Family::PaddleModule,
+        repo_type: RepoType::Module,
+        kind: Kind::PaddleModule,
+        id_kw: &["name"],
+        gate_kw: None,
+        rev_kw: &["version"],
+        extra_kw: &["version", "source", "branch"],
+        ..HF_CLASS
+    },
+    Loader {
+        pattern: "paddlehub.load",
+        api: "paddle.hub.load",
+        extra_kw: &["source", "model"],
+        ..PADDLE_HUB
+    },
+    Loader {
+        pattern: "paddlehub.list",
+        api: "paddle.hub.list",
+        extra_kw: &["source"],
+        ..PADDLE_HUB
+    },
+    Loader {
+        pattern: "paddlehub.help",
+        api: "paddle.hub.help",
+        extra_kw: &["source", "model"],
+        ..PADDLE_HUB
+    },
+    Loader {
+        pattern: "paddle.hub.load",
+        api: "paddle.hub.load",
+        extra_kw: &["source", "model"],
+        ..PADDLE_HUB
+    },
+    Loader {
+        pattern: "paddle.hub.list",
+        api: "paddle.hub.list",
+        extra_kw: &["source"],
+        ..PADDLE_HUB
+    },
+    Loader {
+        pattern: "paddle.hub.help",
+        api: "paddle.hub.help",
+        extra_kw: &["source", "model"],
+        ..PADDLE_HUB
+    },
     // OpenMMLab: configs are Python that gets evaluated.
-    loader!(
-        "mmengine.Config.fromfile",
-        "mmengine.Config.fromfile",
-        Openmmlab,
-        Model,
-        MmConfig,
-        Some(0),
-        &["filename"],
-        None,
-        &[],
-        &[]
-    ),
-    loader!(
-        "mmcv.Config.fromfile",
-        "mmcv.Config.fromfile",
-        Openmmlab,
-        Model,
-        MmConfig,
-        Some(0),
-        &["filename"],
-        None,
-        &[],
-        &[]
-    ),
+    Loader {
+        pattern: "mmengine.Config.fromfile",
+        api: "mmengine.Config.fromfile",
+        ..MM_CONFIG
+    },
+    Loader {
+        pattern: "mmcv.Config.fromfile",
+        api: "mmcv.Config.fromfile",
+        ..MM_CONFIG
+    },
 ];
+
+/// `model.generate(custom_generate="org/repo")`: recognised without any import
+/// (see [`IMPORT_FREE_WORD`]), so it is not in [`LOADERS`].
+pub static GENERATE: Loader = Loader {
+    pattern: "*.generate",
+    api: "transformers.GenerationMixin.generate",
+    family: Family::CustomGenerate,
+    id_pos: None,
+    id_kw: &["custom_generate"],
+    ..HF_CLASS
+};
 
 /// Method names that keep their class segment when a qualified name is normalised.
 const METHODS: &[&str] = &[

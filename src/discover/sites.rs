@@ -11,7 +11,7 @@ use tree_sitter::{Node, Tree};
 use super::catalogue::{self, Kind, Loader};
 use super::python::{Index, text};
 use super::values::{Lit, Resolver, Val, call_arg, repo_type_of};
-use crate::model::{LoadSite, Platform, RepoType};
+use crate::model::LoadSite;
 
 /// Where a parsed source came from, to map positions back to the file.
 pub struct FileCtx<'a> {
@@ -43,20 +43,6 @@ impl FileCtx<'_> {
             .map(|(_, c)| *c)
     }
 }
-
-/// `model.generate(custom_generate="org/repo")`: needs no import to be recognised.
-static GENERATE: Loader = Loader {
-    pattern: "*.generate",
-    api: "transformers.GenerationMixin.generate",
-    platform: Platform::Huggingface,
-    repo_type: RepoType::Model,
-    kind: Kind::Plain,
-    id_pos: None,
-    id_kw: &["custom_generate"],
-    gate_kw: Some("trust_remote_code"),
-    rev_kw: &["revision"],
-    extra_kw: &[],
-};
 
 static SUPPRESS: LazyLock<Regex> = LazyLock::new(|| {
     // A constant pattern: compiling it cannot fail.
@@ -195,7 +181,11 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> Vec<LoadSite> {
             && f.child_by_field_name("attribute").map(|a| text(a, bytes)) == Some("generate")
             && call_arg(call, bytes, None, &["custom_generate"]).is_some()
         {
-            hit = Some((&GENERATE, GENERATE.api.to_string(), None));
+            hit = Some((
+                &catalogue::GENERATE,
+                catalogue::GENERATE.api.to_string(),
+                None,
+            ));
         }
         let Some((loader, api, class)) = hit else {
             continue;
@@ -228,6 +218,11 @@ fn one_call<'t>(
         {
             args.insert((*k).to_string(), v);
         }
+    }
+    // Whether pickle weights load at all (resolve::weights): a literal bool, or
+    // `dynamic` (then the pickles that `False` would load are scanned).
+    if let Some((n, _)) = kwarg(r, call, bytes, &["use_safetensors"]) {
+        args.insert("use_safetensors".into(), gate_of(r, Some(n)));
     }
     // sentence-transformers: `model_kwargs={"code_revision": ...}`.
     if let Some((mk, _)) = kwarg(r, call, bytes, &["model_kwargs"]) {
@@ -312,6 +307,7 @@ fn one_call<'t>(
         cell: ctx.cell(sline),
         end_line: ctx.map_line(eline),
         platform: loader.platform,
+        family: loader.family,
         api,
         repo_id: None,
         repo_type,

@@ -1,22 +1,59 @@
-//! Hub clients: one per model hub behind the `RepoSource` trait, a shared HTTP
-//! client, an on-disk cache keyed by (hub, repo, commit, path) and an offline mirror.
+//! Hub clients: one file per model hub behind the [`Hub`] trait, listed in
+//! [`HUBS`]; the shared HTTP client; and [`Hubs`], the [`RepoSource`] that puts
+//! the offline mirror, the disk cache and a hub library's own local cache in
+//! front of the network (`layers.rs`, written once for every hub).
+//!
+//! Adding a hub: a `HubKind` variant in `model.rs`, a file here implementing
+//! [`Hub`], and its entry in [`HUBS`] (see CONTRIBUTING.md).
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use futures::future::BoxFuture;
 
 use crate::model::{FetchStats, HubKind, RepoType};
 
 pub mod archive;
+pub mod checkpoint;
 pub mod credentials;
 pub mod http;
-pub mod hubs;
+mod layers;
+mod net;
+pub mod options;
 pub mod store;
 pub mod validate;
-pub mod zipck;
+
+mod github;
+mod huggingface;
+mod modelscope;
+mod opencsg;
+mod paddlehub;
 
 pub use http::HttpConfig;
-pub use hubs::{Endpoints, HubOptions, Hubs, Tokens};
+pub use layers::Hubs;
+pub use net::Net;
+pub use options::{Endpoints, HubOptions, Tokens};
 pub use validate::{is_commit, validate_path, validate_repo_id, validate_revision};
+
+/// Every hub hubwarden can read from. Each entry owns everything that differs
+/// between hubs; the code around them never matches on [`HubKind`].
+pub static HUBS: &[&dyn Hub] = &[
+    &huggingface::Huggingface,
+    &modelscope::Modelscope,
+    &opencsg::Opencsg,
+    &github::Github,
+    &paddlehub::Paddlehub,
+];
+
+/// The hub of a kind. Every `HubKind` has an entry in [`HUBS`] (a unit test
+/// checks it), so the fallback is never taken.
+pub fn get(kind: HubKind) -> &'static dyn Hub {
+    HUBS.iter()
+        .copied()
+        .find(|h| h.kind() == kind)
+        .unwrap_or(HUBS[0])
+}
 
 /// A repository resolved to an immutable commit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +77,18 @@ impl Snapshot {
             .binary_search_by(|p| p.as_str().cmp(path))
             .is_ok()
     }
+}
+
+/// A hub's answer to "what is at this revision": the parts of a [`Snapshot`]
+/// that come from the hub (or the mirror, or a cache).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing {
+    /// The ref that was actually used.
+    pub resolved_ref: String,
+    /// The commit (see [`Snapshot::commit`]).
+    pub commit: String,
+    /// Sorted, validated file paths.
+    pub files: Vec<String>,
 }
 
 /// Why a repository or file could not be read. Each variant is a clear
@@ -70,8 +119,136 @@ pub enum HubError {
     Protocol(String),
 }
 
-/// Read access to remote repositories at immutable commits. Implemented by the
-/// network hubs (with cache and mirror) and by in-memory fakes in tests.
+/// How a hub's repositories are laid out in the offline mirror.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MirrorLayout {
+    /// `<repo>/refs.json` (ref -> 40-hex commit) and `<repo>/<commit>/<files>`.
+    Git,
+    /// `<module>/<version>/<files>`; the commit is `<version>+mirror` and the
+    /// default is the highest version.
+    Versions,
+}
+
+/// One model hub: its identity, configuration, id rules, protocol and web links.
+///
+/// The network methods get a [`Net`] (the shared HTTP client with this run's
+/// endpoints and tokens); the mirror, the caches, the single-flight memo, the
+/// size caps and id validation happen around them, in [`Hubs`].
+pub trait Hub: Send + Sync {
+    fn kind(&self) -> HubKind;
+
+    /// The ref a call that names no revision reads, or None when the hub picks it
+    /// itself (GitHub: `main` if that branch exists, else `master`; PaddleHub:
+    /// the newest version).
+    fn default_ref(&self) -> Option<&'static str>;
+
+    /// The base URL when no variable overrides it.
+    fn default_endpoint(&self) -> &'static str;
+
+    /// The variables the hub's own library reads for its base URL, first set wins.
+    fn endpoint_vars(&self) -> &'static [&'static str];
+
+    /// The endpoint from the environment (`var` gives trimmed, non-empty values).
+    fn endpoint_from(&self, var: &dyn Fn(&str) -> Option<String>) -> String {
+        self.endpoint_vars()
+            .iter()
+            .find_map(|k| var(k))
+            .unwrap_or_else(|| self.default_endpoint().to_string())
+    }
+
+    /// The variables the hub's own library reads for a token, first set wins.
+    /// Empty: the hub takes no token, and none is ever sent to it.
+    fn token_vars(&self) -> &'static [&'static str];
+
+    /// Whether `id` is a repository id on this hub (checked before any value
+    /// reaches a URL or a cache path). Default: `owner/name`.
+    fn validate_repo_id(&self, id: &str) -> Result<(), HubError> {
+        validate::repo_id_segments(id, 2..=2)
+    }
+
+    /// Whether `rev` may be asked for (beyond [`validate_revision`]).
+    fn validate_revision(&self, rev: &str) -> Result<(), HubError> {
+        validate_revision(rev)
+    }
+
+    /// A commit whose content can never change, so it may be cached on disk.
+    fn immutable(&self, commit: &str) -> bool {
+        is_commit(commit)
+    }
+
+    /// The folder of this hub's repositories of type `rt` in the offline mirror,
+    /// relative to the mirror root.
+    fn mirror_dir(&self, rt: RepoType) -> PathBuf;
+
+    fn mirror_layout(&self) -> MirrorLayout {
+        MirrorLayout::Git
+    }
+
+    /// The hub library's own local cache, read when offline (None: it has none
+    /// that hubwarden reads).
+    fn local_cache(&self, _opts: &HubOptions) -> Option<store::HfCache> {
+        None
+    }
+
+    /// Resolve `rev` (None = [`Hub::default_ref`]) to a commit and list its files.
+    fn snapshot<'a>(
+        &'a self,
+        net: &'a Net,
+        repo_type: RepoType,
+        repo_id: &'a str,
+        rev: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Listing, HubError>>;
+
+    /// The GET that reads one file at the snapshot's commit (also used for the
+    /// range reads of a weights file).
+    fn file_request(&self, net: &Net, snap: &Snapshot, path: &str) -> Result<http::Req, HubError>;
+
+    /// The bytes of one file, at most `MAX_CODE_FILE_BYTES`.
+    fn read<'a>(
+        &'a self,
+        net: &'a Net,
+        snap: &'a Snapshot,
+        path: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, HubError>> {
+        Box::pin(async move {
+            let req = self.file_request(net, snap, path)?;
+            net.get_file(&req, snap, path).await.map(|r| r.body)
+        })
+    }
+
+    /// The pickle stream of a weights file (a zip checkpoint's `data.pkl`, read
+    /// with range requests, else the raw prefix).
+    fn read_pickle<'a>(
+        &'a self,
+        net: &'a Net,
+        snap: &'a Snapshot,
+        path: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, HubError>> {
+        Box::pin(async move {
+            let req = self.file_request(net, snap, path)?;
+            checkpoint::read_pickle(&layers::RemoteRange {
+                http: net.http(),
+                req,
+            })
+            .await
+        })
+    }
+
+    /// A browser link to a file at a commit (and line where the hub's viewer has
+    /// line anchors). Arguments are already percent-encoded per path segment.
+    /// None: the hub has no file viewer.
+    fn web_url(
+        &self,
+        repo_type: RepoType,
+        repo: &str,
+        commit: &str,
+        file: &str,
+        line: Option<u32>,
+    ) -> Option<String>;
+}
+
+/// Read access to remote repositories at immutable commits. Implemented by
+/// [`Hubs`] (every hub, with mirror and caches) and by in-memory fakes in tests.
 pub trait RepoSource: Send + Sync {
     /// Resolve `revision` (None = the hub's default ref) to a commit and list its files.
     fn snapshot(
@@ -100,4 +277,19 @@ pub trait RepoSource: Send + Sync {
 
     /// Counters so far.
     fn stats(&self) -> FetchStats;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_hub_kind_has_exactly_one_entry() {
+        use HubKind::*;
+        for kind in [Huggingface, Modelscope, Opencsg, Github, Paddlehub] {
+            let n = HUBS.iter().filter(|h| h.kind() == kind).count();
+            assert_eq!(n, 1, "{kind}");
+            assert_eq!(get(kind).kind(), kind);
+        }
+    }
 }

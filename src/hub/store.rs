@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use crate::hub::HubError;
 use crate::hub::validate::{MAX_REPO_FILES, is_commit, safe_component, validate_path};
+use crate::hub::{Hub, HubError, Listing, MirrorLayout, Snapshot};
 use crate::model::{HubKind, RepoType};
 
 /// A cache/mirror folder component for a commit: itself when safe, else a hash
@@ -159,7 +159,7 @@ pub enum Namespace {
     Pickle,
 }
 
-/// The on-disk cache: `<root>/v1/{files|pickle}/<hub>/<type>/<repo...>/<commit>/<path>`
+/// The on-disk cache: `<root>/v1/{files|pickle2}/<hub>/<type>/<repo...>/<commit>/<path>`
 /// and `<root>/v1/snapshots/<hub>/<type>/<repo...>/<commit>.json`.
 pub struct DiskCache {
     root: PathBuf,
@@ -182,52 +182,27 @@ impl DiskCache {
         )
     }
 
-    fn file_path(
-        &self,
-        ns: Namespace,
-        hub: HubKind,
-        rt: RepoType,
-        repo: &str,
-        commit: &str,
-        path: &str,
-    ) -> Option<PathBuf> {
+    fn file_path(&self, ns: Namespace, snap: &Snapshot, path: &str) -> Option<PathBuf> {
         let ns = match ns {
             Namespace::File => "files",
-            Namespace::Pickle => "pickle",
+            // v2: sparse checkpoint images (v1 held the extracted data.pkl).
+            Namespace::Pickle => "pickle2",
         };
         let base = self
-            .repo_base(ns, hub, rt, repo)?
-            .join(commit_component(commit));
+            .repo_base(ns, snap.hub, snap.repo_type, &snap.repo_id)?
+            .join(commit_component(&snap.commit));
         join_rel(&base, path)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub fn get(
-        &self,
-        ns: Namespace,
-        hub: HubKind,
-        rt: RepoType,
-        repo: &str,
-        commit: &str,
-        path: &str,
-        max: u64,
-    ) -> Option<Vec<u8>> {
-        let p = self.file_path(ns, hub, rt, repo, commit, path)?;
+    /// The cached bytes of `path` at the snapshot's commit, if any.
+    pub fn get(&self, ns: Namespace, snap: &Snapshot, path: &str, max: u64) -> Option<Vec<u8>> {
+        let p = self.file_path(ns, snap, path)?;
         read_capped(&p, max).ok().flatten()
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub fn put(
-        &self,
-        ns: Namespace,
-        hub: HubKind,
-        rt: RepoType,
-        repo: &str,
-        commit: &str,
-        path: &str,
-        bytes: &[u8],
-    ) {
-        let Some(p) = self.file_path(ns, hub, rt, repo, commit, path) else {
+    /// Store `bytes` as `path` at the snapshot's commit (a failed write only warns).
+    pub fn put(&self, ns: Namespace, snap: &Snapshot, path: &str, bytes: &[u8]) {
+        let Some(p) = self.file_path(ns, snap, path) else {
             return;
         };
         if let Err(e) = write_atomic(&p, bytes) {
@@ -287,13 +262,6 @@ impl DiskCache {
     }
 }
 
-/// A resolved mirror entry.
-pub struct MirrorSnap {
-    pub resolved_ref: String,
-    pub commit: String,
-    pub files: Vec<String>,
-}
-
 /// The offline mirror (README "Offline mirror"):
 ///
 /// ```text
@@ -310,22 +278,6 @@ pub struct MirrorSnap {
 /// mirror are neither listed nor read.
 pub struct Mirror {
     root: PathBuf,
-}
-
-/// Default ref of a hub when the call gives none.
-pub fn default_ref(hub: HubKind) -> &'static str {
-    match hub {
-        HubKind::Modelscope => "master",
-        _ => "main",
-    }
-}
-
-fn type_dir(rt: RepoType) -> &'static str {
-    match rt {
-        RepoType::Dataset => "datasets",
-        RepoType::Space => "spaces",
-        _ => "models",
-    }
 }
 
 /// Compare dotted versions numerically where possible.
@@ -348,63 +300,67 @@ impl Mirror {
     }
 
     /// The folder holding a repo, whether or not it exists.
-    pub fn repo_folder(&self, hub: HubKind, rt: RepoType, repo: &str) -> Option<PathBuf> {
-        let base = match hub {
-            HubKind::Github => self.root.join("github"),
-            HubKind::Paddlehub => self.root.join("paddlehub").join("modules"),
-            h => self.root.join(h.as_str()).join(type_dir(rt)),
-        };
-        repo_dir(&base, repo)
+    pub fn repo_folder(&self, hub: &dyn Hub, rt: RepoType, repo: &str) -> Option<PathBuf> {
+        repo_dir(&self.root.join(hub.mirror_dir(rt)), repo)
     }
 
     /// `None` when the mirror does not have the repo at all.
     pub fn snapshot(
         &self,
-        hub: HubKind,
+        hub: &dyn Hub,
         rt: RepoType,
         repo: &str,
         rev: Option<&str>,
-    ) -> Option<Result<MirrorSnap, HubError>> {
+    ) -> Option<Result<Listing, HubError>> {
         let dir = self.repo_folder(hub, rt, repo)?;
         if !dir.is_dir() {
             return None;
         }
-        Some(self.snapshot_in(&dir, hub, repo, rev))
+        Some(match hub.mirror_layout() {
+            MirrorLayout::Versions => self.versions_snapshot(&dir, repo, rev),
+            MirrorLayout::Git => self.git_snapshot(&dir, hub, repo, rev),
+        })
     }
 
-    fn snapshot_in(
+    fn versions_snapshot(
         &self,
         dir: &Path,
-        hub: HubKind,
         repo: &str,
         rev: Option<&str>,
-    ) -> Result<MirrorSnap, HubError> {
-        if hub == HubKind::Paddlehub {
-            let version = match rev {
-                Some(v) => v.to_string(),
-                None => {
-                    let mut vs: Vec<String> = fs::read_dir(dir)
-                        .map_err(|e| HubError::Network(format!("{}: {e}", dir.display())))?
-                        .flatten()
-                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-                        .collect();
-                    vs.sort_by(|a, b| version_cmp(a, b));
-                    vs.pop()
-                        .ok_or_else(|| HubError::NotFound(format!("module {repo} in mirror")))?
-                }
-            };
-            if !safe_component(&version) || !dir.join(&version).is_dir() {
-                return Err(HubError::NotFound(format!(
-                    "module {repo} version {version} in mirror"
-                )));
+    ) -> Result<Listing, HubError> {
+        let version = match rev {
+            Some(v) => v.to_string(),
+            None => {
+                let mut vs: Vec<String> = fs::read_dir(dir)
+                    .map_err(|e| HubError::Network(format!("{}: {e}", dir.display())))?
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                    .collect();
+                vs.sort_by(|a, b| version_cmp(a, b));
+                vs.pop()
+                    .ok_or_else(|| HubError::NotFound(format!("module {repo} in mirror")))?
             }
-            return Ok(MirrorSnap {
-                files: list_tree(&dir.join(&version), None)?,
-                resolved_ref: version.clone(),
-                commit: format!("{version}+mirror"),
-            });
+        };
+        if !safe_component(&version) || !dir.join(&version).is_dir() {
+            return Err(HubError::NotFound(format!(
+                "module {repo} version {version} in mirror"
+            )));
         }
+        Ok(Listing {
+            files: list_tree(&dir.join(&version), None)?,
+            resolved_ref: version.clone(),
+            commit: format!("{version}+mirror"),
+        })
+    }
+
+    fn git_snapshot(
+        &self,
+        dir: &Path,
+        hub: &dyn Hub,
+        repo: &str,
+        rev: Option<&str>,
+    ) -> Result<Listing, HubError> {
         let refs: BTreeMap<String, String> = match fs::read(dir.join("refs.json")) {
             Ok(b) => serde_json::from_slice(&b)
                 .map_err(|e| HubError::Protocol(format!("{}/refs.json: {e}", dir.display())))?,
@@ -421,15 +377,13 @@ impl Mirror {
                 }
             },
             None => {
-                let want = if hub == HubKind::Github {
-                    if refs.contains_key("main") {
-                        "main"
-                    } else {
-                        "master"
-                    }
+                // A hub that picks its default itself: `main` if the mirror
+                // has it, else `master` (as GitHub's default branch detection).
+                let want = hub.default_ref().unwrap_or(if refs.contains_key("main") {
+                    "main"
                 } else {
-                    default_ref(hub)
-                };
+                    "master"
+                });
                 match refs.get(want) {
                     Some(c) => (want.to_string(), c.clone()),
                     None => {
@@ -451,7 +405,7 @@ impl Mirror {
                 "commit {commit} of {repo} in mirror"
             )));
         }
-        Ok(MirrorSnap {
+        Ok(Listing {
             files: list_tree(&cdir, None)?,
             resolved_ref,
             commit,
@@ -461,20 +415,21 @@ impl Mirror {
     /// The path of a file at a commit, if the mirror has the repo.
     fn file_path(
         &self,
-        hub: HubKind,
+        hub: &dyn Hub,
         rt: RepoType,
         repo: &str,
         commit: &str,
         path: &str,
     ) -> Option<PathBuf> {
         let dir = self.repo_folder(hub, rt, repo)?;
-        let cdir = if hub == HubKind::Paddlehub {
-            dir.join(commit.strip_suffix("+mirror")?)
-        } else {
-            if !is_commit(commit) {
-                return None;
+        let cdir = match hub.mirror_layout() {
+            MirrorLayout::Versions => dir.join(commit.strip_suffix("+mirror")?),
+            MirrorLayout::Git => {
+                if !is_commit(commit) {
+                    return None;
+                }
+                dir.join(commit)
             }
-            dir.join(commit)
         };
         let p = join_rel(&cdir, path)?;
         // No symlinks: a mirror file must be a plain file inside the mirror.
@@ -484,7 +439,7 @@ impl Mirror {
 
     pub fn read(
         &self,
-        hub: HubKind,
+        hub: &dyn Hub,
         rt: RepoType,
         repo: &str,
         commit: &str,
@@ -497,7 +452,7 @@ impl Mirror {
 
     pub fn local_path(
         &self,
-        hub: HubKind,
+        hub: &dyn Hub,
         rt: RepoType,
         repo: &str,
         commit: &str,
@@ -540,7 +495,7 @@ impl HfCache {
         rt: RepoType,
         repo: &str,
         rev: Option<&str>,
-    ) -> Option<Result<MirrorSnap, HubError>> {
+    ) -> Option<Result<Listing, HubError>> {
         let dir = self.repo_folder(rt, repo)?;
         let want = rev.unwrap_or("main");
         let commit = if is_commit(want) {
@@ -560,7 +515,7 @@ impl HfCache {
         if !sdir.is_dir() {
             return None;
         }
-        Some(list_tree(&sdir, Some(&dir)).map(|files| MirrorSnap {
+        Some(list_tree(&sdir, Some(&dir)).map(|files| Listing {
             resolved_ref: want.to_string(),
             commit,
             files,

@@ -1,6 +1,8 @@
 //! Validation of untrusted repo ids, revisions and file paths, and the size caps,
 //! applied before any value reaches a URL or a cache path.
 
+use std::ops::RangeInclusive;
+
 use crate::hub::HubError;
 use crate::model::HubKind;
 
@@ -44,20 +46,19 @@ fn id_segment_ok(seg: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// Check a repo id for `hub`: `owner/name` for git hubs (HF also allows a bare
-/// legacy `name`), a bare module name for PaddleHub. Rejects URLs, userinfo,
-/// traversal, backslashes and control characters.
+/// Check a repo id for `hub` (each hub's rules are in its own file).
 pub fn validate_repo_id(hub: HubKind, id: &str) -> Result<(), HubError> {
+    crate::hub::get(hub).validate_repo_id(id)
+}
+
+/// A repo id of `segments` `/`-separated parts, each `[A-Za-z0-9._-]+` and not
+/// `.`/`..`: rejects URLs, userinfo, traversal, backslashes and control characters.
+pub fn repo_id_segments(id: &str, segments: RangeInclusive<usize>) -> Result<(), HubError> {
     if id.is_empty() || id.len() > 200 {
         return Err(invalid(id));
     }
     let segs: Vec<&str> = id.split('/').collect();
-    let count_ok = match hub {
-        HubKind::Huggingface => segs.len() == 1 || segs.len() == 2,
-        HubKind::Modelscope | HubKind::Opencsg | HubKind::Github => segs.len() == 2,
-        HubKind::Paddlehub => segs.len() == 1,
-    };
-    if !count_ok || !segs.iter().all(|s| id_segment_ok(s)) {
+    if !segments.contains(&segs.len()) || !segs.iter().all(|s| id_segment_ok(s)) {
         return Err(invalid(id));
     }
     Ok(())

@@ -48,6 +48,14 @@ pub enum DiffBaseError {
     },
     #[error("discovery on the base tree failed: {0:#}")]
     Discover(anyhow::Error),
+    #[error(
+        "{base} is not a commit of this checkout (a shallow clone?): fetch it \
+         (`git fetch --depth=1 origin {base}`) or clone with full history \
+         (actions/checkout: `fetch-depth: 0`)"
+    )]
+    MissingBase { base: String },
+    #[error("{0}")]
+    Checkout(crate::policy::base_commit::BaseError),
 }
 
 /// The calls found in the tree at `base`.
@@ -68,9 +76,14 @@ pub struct DiffOutcome {
     pub unchanged: usize,
 }
 
-fn git(root: &Path, args: &[&str]) -> Result<std::process::Output, DiffBaseError> {
+fn git(
+    root: &Path,
+    env: &[(String, String)],
+    args: &[&str],
+) -> Result<std::process::Output, DiffBaseError> {
     // `safe.directory=*`: in a container action the workspace belongs to another uid.
     let out = Command::new("git")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .arg("-c")
         .arg("safe.directory=*")
         .arg("-C")
@@ -109,13 +122,32 @@ pub fn base_calls(
     base: &str,
     discover: &dyn Fn(&Path) -> anyhow::Result<Vec<LoadSite>>,
 ) -> Result<BaseCalls, DiffBaseError> {
+    base_calls_with_env(root, base, &[], discover)
+}
+
+/// [`base_calls`], with extra variables for the git commands (`env`).
+pub fn base_calls_with_env(
+    root: &Path,
+    base: &str,
+    env: &[(String, String)],
+    discover: &dyn Fn(&Path) -> anyhow::Result<Vec<LoadSite>>,
+) -> Result<BaseCalls, DiffBaseError> {
     let dir = if root.is_file() {
         root.parent().unwrap_or(Path::new("."))
     } else {
         root
     };
+    match crate::policy::base_commit::has_commit(dir, base) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(DiffBaseError::MissingBase {
+                base: base.to_string(),
+            });
+        }
+        Err(e) => return Err(DiffBaseError::Checkout(e)),
+    }
     let spec = format!("{base}^{{commit}}");
-    let commit = git(dir, &["rev-parse", "--verify", "--quiet", &spec])?;
+    let commit = git(dir, env, &["rev-parse", "--verify", "--quiet", &spec])?;
     let commit = String::from_utf8_lossy(&commit.stdout).trim().to_string();
     let n = TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = TempDir(std::env::temp_dir().join(format!(
@@ -129,11 +161,11 @@ pub fn base_calls(
         source,
     })?;
     // The scanned folder may not exist at REF: then every call is new.
-    let prefix = git(dir, &["rev-parse", "--show-prefix"])?;
+    let prefix = git(dir, env, &["rev-parse", "--show-prefix"])?;
     let prefix = String::from_utf8_lossy(&prefix.stdout).trim().to_string();
     if !prefix.is_empty() {
         let object = format!("{commit}:{}", prefix.trim_end_matches('/'));
-        if git(dir, &["cat-file", "-e", &object]).is_err() {
+        if git(dir, env, &["cat-file", "-e", &object]).is_err() {
             return Ok(BaseCalls::default());
         }
     }
@@ -145,6 +177,7 @@ pub fn base_calls(
         message,
     };
     let mut child = Command::new("git")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .arg("-c")
         .arg("safe.directory=*")
         .arg("-C")
@@ -249,7 +282,17 @@ pub fn select(root: &Path, current: &[CallReport], base: &BaseCalls) -> DiffOutc
             (None, _) => false,
         };
         if !base.keys.contains(&key) || moved {
-            kept.push(c.clone());
+            let mut c = c.clone();
+            // Say what moved, so that a drift report explains itself.
+            if let (Some(old), Some(t)) = (base.locked.get(&key), c.target.as_mut())
+                && let Some(new) = t.commit.clone().filter(|new| new != old)
+            {
+                t.notes.push(format!(
+                    "drift: {} locks {old}; it now resolves to {new}",
+                    crate::policy::lock::LOCK_FILE
+                ));
+            }
+            kept.push(c);
         } else {
             unchanged += 1;
         }

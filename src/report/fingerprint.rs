@@ -1,5 +1,7 @@
 //! Stable `primaryLocationLineHash` values: a content hash that survives unrelated
-//! line shifts and separates different findings on one line.
+//! line shifts and separates different results on one line. A SARIF result is one
+//! call and one rule, so the key is the rule, the call's text and the remote
+//! repository; where in the remote code the rule fired does not churn the alert.
 
 use std::collections::HashMap;
 
@@ -9,9 +11,10 @@ use crate::model::{Finding, Report};
 use crate::policy::callsrc;
 use crate::report::{RenderOptions, calls_by_site};
 
-/// The fingerprint of each finding of `findings` (same order), as `<hex>:<n>` where
-/// `n` (from 1) tells apart findings whose content key is identical.
-pub fn fingerprints(report: &Report, findings: &[Finding], opts: &RenderOptions) -> Vec<String> {
+/// The fingerprint of each result, given by its most severe finding (same
+/// order), as `<hex>:<n>` where `n` (from 1) tells apart results whose content
+/// key is identical.
+pub fn fingerprints(report: &Report, findings: &[&Finding], opts: &RenderOptions) -> Vec<String> {
     let by_site = calls_by_site(report);
     let mut sources: HashMap<&str, Option<String>> = HashMap::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -33,17 +36,19 @@ pub fn fingerprints(report: &Report, findings: &[Finding], opts: &RenderOptions)
             .or_else(|| call.map(|c| c.site.source_line.clone()))
             .map(|t| callsrc::normalize(&t))
             .unwrap_or_default();
+            let repo = f
+                .evidence
+                .as_ref()
+                .map(|e| e.repo_id.as_str())
+                .or_else(|| call.and_then(|c| c.target.as_ref()?.repo_id.as_deref()))
+                .or_else(|| call.and_then(|c| c.site.repo_id.as_deref()))
+                .unwrap_or("");
             let mut h = Sha256::new();
             for part in [
                 f.rule_id.as_str(),
                 f.path.as_str(),
                 call_text.as_str(),
-                f.evidence
-                    .as_ref()
-                    .map(|e| e.repo_id.as_str())
-                    .unwrap_or(""),
-                f.evidence.as_ref().map(|e| e.file.as_str()).unwrap_or(""),
-                &detail(f),
+                repo,
             ] {
                 h.update(part.as_bytes());
                 h.update([0u8]);
@@ -54,14 +59,4 @@ pub fn fingerprints(report: &Report, findings: &[Finding], opts: &RenderOptions)
             format!("{hex}:{n}")
         })
         .collect()
-}
-
-/// Rule-local detail: the remote snippet (whitespace-free) so two hits of one rule
-/// in one remote file stay apart; no line numbers, so remote edits elsewhere in
-/// the file do not churn alerts.
-fn detail(f: &Finding) -> String {
-    match &f.evidence {
-        Some(e) => callsrc::normalize(&e.snippet),
-        None => String::new(),
-    }
 }

@@ -5,14 +5,16 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::model::{Finding, Level, Report, RuleMeta, TargetStatus};
-use crate::report::{
-    RenderOptions, calls_by_site, findings, remote_link, repo_type_of, severity_order,
-};
+use crate::report::targets::{self, TargetGroup};
+use crate::report::{RenderOptions, calls_by_site, findings, remote_link};
 
 /// GitHub shows at most this many annotations per level and step.
 pub const MAX_ANNOTATIONS_PER_LEVEL: usize = 10;
 /// GitHub refuses job summaries over 1 MiB; stay well below.
 pub const MAX_SUMMARY_BYTES: usize = 1000 * 1000;
+/// Rows of one table in the job summary (findings of a target, calls loading
+/// it); the rest are counted, so that one huge target cannot crowd out the others.
+pub const MAX_ROWS: usize = 100;
 
 /// Escape workflow-command data (the message).
 pub fn escape_data(s: &str) -> String {
@@ -34,16 +36,19 @@ fn command(level: Level) -> &'static str {
     }
 }
 
-/// `::error file=...,line=...::message` lines, most severe first, at most 10 per
-/// level, then a notice saying how many were left out.
+/// `::error file=...,line=...::message` lines, one per call and rule (the most
+/// severe finding speaks; the others are counted), most severe first, at most 10
+/// per level, then a notice saying how many were left out.
 pub fn workflow_commands(report: &Report, opts: &RenderOptions) -> String {
     let by_site = calls_by_site(report);
-    let mut fs: Vec<&Finding> = findings(report).iter().collect();
-    fs.sort_by(|a, b| severity_order(a, b));
+    let all: Vec<&Finding> = findings(report).iter().collect();
+    let mut groups = targets::per_call_and_rule(report, &all);
+    groups.sort_by(|a, b| targets::evidence_order(a[0], b[0]));
     let mut shown: BTreeMap<Level, usize> = BTreeMap::new();
     let mut left_out = 0usize;
     let mut out = String::new();
-    for f in fs {
+    for group in groups {
+        let f = group[0];
         let n = shown.entry(f.level).or_insert(0);
         if *n >= MAX_ANNOTATIONS_PER_LEVEL {
             left_out += 1;
@@ -62,6 +67,12 @@ pub fn workflow_commands(report: &Report, opts: &RenderOptions) -> String {
                 e.file,
                 e.line,
                 e.snippet.lines().next().unwrap_or("").trim()
+            ));
+        }
+        if group.len() > 1 {
+            msg.push_str(&format!(
+                "\n{} more of this rule in the remote code (see the job summary).",
+                group.len() - 1
             ));
         }
         if let Some(fx) = &f.fix {
@@ -142,11 +153,22 @@ fn md_code(s: &str) -> String {
     format!("`{}`", t.trim())
 }
 
-/// The Markdown job summary: totals, then a table per call with links to the
-/// remote files at their commit, and the pin fixes.
+fn level_icon(level: Option<Level>) -> &'static str {
+    match level {
+        Some(Level::Error) => ":x:",
+        Some(Level::Warning) => ":warning:",
+        Some(Level::Note) => ":information_source:",
+        None => ":white_check_mark:",
+    }
+}
+
+/// The Markdown job summary: totals, then one section per remote target with
+/// findings (the files that run, the findings in them linked to the remote file
+/// at its commit, the calls that load it with their verdict, the pin fixes),
+/// then one table of the targets without findings.
 pub fn summary_markdown(report: &Report, _rules: &[RuleMeta]) -> String {
     let mut out = String::from("## hubwarden\n\n");
-    let all = findings(report);
+    let grouped = targets::group(report);
     if let Some(s) = &report.summary {
         let verdict = if s.failed {
             format!(":x: findings at or above `{}`", s.fail_on)
@@ -156,8 +178,15 @@ pub fn summary_markdown(report: &Report, _rules: &[RuleMeta]) -> String {
         let _ = writeln!(out, "{verdict}\n");
         let _ = writeln!(
             out,
-            "| calls | errors | warnings | notes | unverified | suppressed | allowed |\n|---:|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} | {} | {} |\n",
-            s.calls, s.errors, s.warnings, s.notes, s.unverified, s.suppressed, s.allowed
+            "| targets | calls | errors | warnings | notes | unverified | suppressed | allowed |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            grouped.groups.len(),
+            s.calls,
+            s.errors,
+            s.warnings,
+            s.notes,
+            s.unverified,
+            s.suppressed,
+            s.allowed
         );
         if s.truncated > 0 {
             let _ = writeln!(
@@ -167,59 +196,145 @@ pub fn summary_markdown(report: &Report, _rules: &[RuleMeta]) -> String {
             );
         }
     }
-    let by_site = calls_by_site(report);
-    let mut groups: BTreeMap<(&str, u32), Vec<&Finding>> = BTreeMap::new();
-    for f in all {
-        groups.entry((f.path.as_str(), f.line)).or_default().push(f);
+    let (flagged, clean): (Vec<&TargetGroup>, Vec<&TargetGroup>) = grouped
+        .groups
+        .iter()
+        .partition(|g| g.level().is_some() || g.status() == Some(TargetStatus::Unverified));
+    if flagged.is_empty() && grouped.orphans.is_empty() {
+        out.push_str("No findings.\n\n");
     }
-    if groups.is_empty() {
-        out.push_str("No findings.\n");
-        return out;
+    let total = flagged.len();
+    for (i, g) in flagged.into_iter().enumerate() {
+        let block = target_block(g);
+        if out.len() + block.len() > MAX_SUMMARY_BYTES - 4096 {
+            let _ = writeln!(
+                out,
+                "\n{} more targets with findings are left out to keep this summary under GitHub's 1 MiB limit; see the SARIF or JSON report.",
+                total - i
+            );
+            return out;
+        }
+        out.push_str(&block);
     }
-    let total = groups.len();
-    for (i, ((path, line), mut fs)) in groups.into_iter().enumerate() {
-        fs.sort_by(|a, b| severity_order(a, b));
-        let call = fs.first().and_then(|f| by_site.of(f));
-        let mut block = String::new();
-        let head = match call {
-            Some(c) => {
-                let t = c.target.as_ref();
-                let repo = c.site.repo_id.as_deref().unwrap_or("<unresolved>");
-                let at = match t {
-                    Some(t) if t.status == TargetStatus::Unverified => " (unverified)".to_string(),
-                    Some(t) => t
-                        .commit
-                        .as_deref()
-                        .map(|c| format!(" @ `{}`", md_cell(c)))
-                        .unwrap_or_default(),
-                    None => String::new(),
-                };
-                format!(
-                    "### `{}:{}` {} {}{}\n\n",
-                    md_cell(path),
-                    line,
-                    md_cell(&c.site.api),
-                    md_cell(repo),
-                    at
-                )
+    if !grouped.orphans.is_empty() {
+        out.push_str(
+            "### Findings outside any call\n\n| level | rule | at | message |\n|---|---|---|---|\n",
+        );
+        for (i, f) in grouped.orphans.iter().enumerate() {
+            let row = format!(
+                "| {} | `{}` | `{}:{}` | {} |\n",
+                f.level,
+                md_cell(&f.rule_id),
+                md_cell(&f.path),
+                f.line,
+                md_cell(&f.message)
+            );
+            if out.len() + row.len() > MAX_SUMMARY_BYTES - 4096 {
+                let _ = writeln!(
+                    out,
+                    "\n{} more findings are left out to keep this summary under GitHub's 1 MiB limit; see the SARIF or JSON report.",
+                    grouped.orphans.len() - i
+                );
+                return out;
             }
-            None => format!("### `{}:{}`\n\n", md_cell(path), line),
-        };
-        block.push_str(&head);
-        block.push_str("| level | rule | remote file | message |\n|---|---|---|---|\n");
-        let mut fixes = Vec::new();
-        for f in &fs {
+            out.push_str(&row);
+        }
+        out.push('\n');
+    }
+    if !clean.is_empty() {
+        let mut block = String::from(
+            "### Targets without findings\n\n| target | commit | status | loaded by |\n|---|---|---|---|\n",
+        );
+        for g in clean {
+            let status = match g.status() {
+                Some(TargetStatus::NoRemoteCode) => "no remote code",
+                Some(TargetStatus::Resolved) => "resolved",
+                Some(TargetStatus::Unverified) => "unverified",
+                None => "not resolved",
+            };
+            let calls: Vec<String> = g
+                .calls
+                .iter()
+                .map(|c| format!("`{}:{}`", md_cell(&c.call.site.path), c.call.site.line))
+                .collect();
+            let _ = writeln!(
+                block,
+                "| {} | {} | {status} | {} |",
+                md_cell(&g.title()),
+                g.commit
+                    .map(|c| format!("`{}`", md_cell(c)))
+                    .unwrap_or_else(|| "—".into()),
+                calls.join(" ")
+            );
+        }
+        block.push('\n');
+        if out.len() + block.len() > MAX_SUMMARY_BYTES - 512 {
+            out.push_str("The targets without findings are left out to keep this summary under GitHub's 1 MiB limit.\n");
+        } else {
+            out.push_str(&block);
+        }
+    }
+    out
+}
+
+/// The section of one target with findings.
+fn target_block(g: &TargetGroup) -> String {
+    let mut block = String::new();
+    let at = match (g.commit, g.status()) {
+        (_, Some(TargetStatus::Unverified)) => " (unverified)".to_string(),
+        (Some(c), _) => format!(" @ `{}`", md_cell(targets::short_commit(c))),
+        (None, _) => String::new(),
+    };
+    let _ = writeln!(
+        block,
+        "### {} {} {} `{}`{at}\n",
+        level_icon(g.level()),
+        md_cell(&g.hub),
+        g.repo_type,
+        md_cell(g.repo.unwrap_or(targets::UNRESOLVED)),
+    );
+    if let Some(t) = g.target.filter(|t| t.status == TargetStatus::Unverified) {
+        let _ = writeln!(
+            block,
+            "Not verified: {}\n",
+            md_cell(t.reason.as_deref().unwrap_or("unknown reason"))
+        );
+    }
+    if let Some(c) = g.commit {
+        let _ = writeln!(block, "Commit `{}`\n", md_cell(c));
+    }
+    let files = g.files();
+    if !files.is_empty() {
+        let runs: Vec<String> = files
+            .iter()
+            .map(|f| {
+                let label = md_cell(&f.path);
+                match remote_link(f.hub, g.repo_type, &f.repo_id, &f.commit, &f.path, None) {
+                    Some(url) => format!("[{label}]({url}) ({})", md_cell(&f.why)),
+                    None => format!("{label} ({})", md_cell(&f.why)),
+                }
+            })
+            .collect();
+        let _ = writeln!(block, "Runs: {}\n", runs.join(", "));
+    }
+    for n in g.notes() {
+        let _ = writeln!(block, "> {}\n", md_cell(n));
+    }
+    if !g.remote.is_empty() {
+        block.push_str("| level | rule | remote file | finding |\n|---|---|---|---|\n");
+        for f in g.remote.iter().take(MAX_ROWS) {
             let remote = match &f.evidence {
                 Some(e) => {
                     let label = format!("{}:{}", e.file, e.line);
-                    match remote_link(
+                    let link = remote_link(
                         e.hub,
-                        repo_type_of(call),
+                        g.repo_type,
                         &e.repo_id,
                         &e.commit,
                         &e.file,
                         Some(e.line),
-                    ) {
+                    );
+                    match link {
                         Some(url) => format!("[{}]({url})", md_cell(&label)),
                         None => md_cell(&format!("{}@{} {label}", e.repo_id, e.commit)),
                     }
@@ -232,6 +347,7 @@ pub fn summary_markdown(report: &Report, _rules: &[RuleMeta]) -> String {
                 if !snippet.trim().is_empty() {
                     msg.push_str(&format!("<br>{}", md_code(snippet)));
                 }
+                msg.push_str(&format!(" ({})", crate::report::context_str(e.context)));
             }
             let _ = writeln!(
                 block,
@@ -242,30 +358,67 @@ pub fn summary_markdown(report: &Report, _rules: &[RuleMeta]) -> String {
                 remote,
                 msg
             );
-            if let Some(fx) = &f.fix
-                && !fixes.contains(&fx)
-            {
-                fixes.push(fx);
-            }
         }
-        for fx in fixes {
-            let _ = write!(
+        if g.remote.len() > MAX_ROWS {
+            let _ = writeln!(
                 block,
-                "\n**Fix:** {}\n\n```python\n{}\n```\n",
-                md_cell(&fx.description),
-                fx.replacement.replace("```", "'''")
+                "\n{} more findings in this target's code; see the SARIF or JSON report.",
+                g.remote.len() - MAX_ROWS
             );
         }
         block.push('\n');
-        if out.len() + block.len() > MAX_SUMMARY_BYTES - 512 {
-            let _ = writeln!(
-                out,
-                "\n{} more calls with findings are left out to keep this summary under GitHub's 1 MiB limit; see the SARIF or JSON report.",
-                total - i
-            );
-            break;
-        }
-        out.push_str(&block);
     }
-    out
+    block.push_str("| loaded by | verdict |\n|---|---|\n");
+    let mut fixes = Vec::new();
+    for c in g.calls.iter().take(MAX_ROWS) {
+        let s = &c.call.site;
+        let verdict = if c.policy.is_empty() {
+            "—".to_string()
+        } else {
+            c.policy
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} `{}`: {}",
+                        f.level,
+                        md_cell(&f.rule_id),
+                        md_cell(&f.message)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("<br>")
+        };
+        let _ = writeln!(
+            block,
+            "| `{}:{}` {} | {} |",
+            md_cell(&s.path),
+            s.line,
+            md_cell(&s.api),
+            verdict
+        );
+        for f in &c.policy {
+            if let Some(fx) = &f.fix {
+                fixes.push((s, fx));
+            }
+        }
+    }
+    if g.calls.len() > MAX_ROWS {
+        let _ = writeln!(
+            block,
+            "\n{} more calls load this target; see the SARIF or JSON report.",
+            g.calls.len() - MAX_ROWS
+        );
+    }
+    for (s, fx) in fixes.into_iter().take(MAX_ROWS) {
+        let _ = write!(
+            block,
+            "\n**Fix** at `{}:{}`: {}\n\n```python\n{}\n```\n",
+            md_cell(&s.path),
+            s.line,
+            md_cell(&fx.description),
+            fx.replacement.replace("```", "'''")
+        );
+    }
+    block.push('\n');
+    block
 }

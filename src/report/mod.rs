@@ -1,9 +1,12 @@
 //! Report: text, JSON, SARIF, GitHub annotations and job summary, upload.
 
+pub mod cyclonedx;
 pub mod fingerprint;
 pub mod github;
 pub mod inventory;
+pub mod rule_ids;
 pub mod sarif;
+pub mod targets;
 pub mod text;
 pub mod upload;
 
@@ -61,6 +64,22 @@ impl RenderOptions {
         }
     }
 
+    /// What the CycloneDX writer needs: the scanned folder's name as the BOM's
+    /// subject, and the SARIF file written alongside, if any.
+    pub fn bom_options(&self, sarif: Option<String>) -> cyclonedx::BomOptions {
+        let subject = self
+            .root
+            .as_deref()
+            .and_then(|r| r.canonicalize().ok().or_else(|| Some(r.to_path_buf())))
+            .and_then(|r| r.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        cyclonedx::BomOptions {
+            subject,
+            sarif,
+            ..Default::default()
+        }
+    }
+
     /// Read a call-site file relative to the scanned root.
     pub fn read_source(&self, path: &str) -> Option<String> {
         let root = self.root.as_deref()?;
@@ -80,6 +99,7 @@ pub fn render(
         ScanFormat::Json => render_json(report),
         ScanFormat::Sarif => sarif::render(report, rules, opts),
         ScanFormat::Github => github::workflow_commands(report, opts),
+        ScanFormat::Cyclonedx => cyclonedx::render(report, &opts.bom_options(None)),
     }
 }
 
@@ -136,44 +156,7 @@ pub fn remote_link(
             .collect::<Vec<_>>()
             .join("/")
     };
-    let (repo, commit, file) = (enc(repo), enc(commit), enc(file));
-    let anchor = line.map(|l| format!("#L{l}")).unwrap_or_default();
-    match hub {
-        HubKind::Huggingface => {
-            let prefix = match repo_type {
-                RepoType::Dataset => "datasets/",
-                RepoType::Space => "spaces/",
-                _ => "",
-            };
-            Some(format!(
-                "https://huggingface.co/{prefix}{repo}/blob/{commit}/{file}{anchor}"
-            ))
-        }
-        HubKind::Modelscope => {
-            let kind = if repo_type == RepoType::Dataset {
-                "datasets"
-            } else {
-                "models"
-            };
-            Some(format!(
-                "https://modelscope.cn/{kind}/{repo}/file/view/{commit}/{file}"
-            ))
-        }
-        HubKind::Opencsg => {
-            let kind = if repo_type == RepoType::Dataset {
-                "datasets"
-            } else {
-                "models"
-            };
-            Some(format!(
-                "https://opencsg.com/{kind}/{repo}/blob/{commit}/{file}"
-            ))
-        }
-        HubKind::Github => Some(format!(
-            "https://github.com/{repo}/blob/{commit}/{file}{anchor}"
-        )),
-        HubKind::Paddlehub => None,
-    }
+    crate::hub::get(hub).web_url(repo_type, &enc(repo), &enc(commit), &enc(file), line)
 }
 
 const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS

@@ -10,7 +10,8 @@ use serde_sarif::sarif;
 
 use crate::model::{Finding, Level, Report, RuleMeta};
 use crate::report::{
-    RenderOptions, calls_by_site, findings, remote_link, remote_ref, repo_type_of, severity_order,
+    RenderOptions, calls_by_site, findings, remote_link, remote_ref, repo_type_of, rule_ids,
+    targets,
 };
 
 /// GitHub keeps at most this many results a run.
@@ -57,16 +58,17 @@ pub fn truncated_count(report: &Report, rules: &[RuleMeta], opts: &RenderOptions
     build(report, rules, opts).truncated
 }
 
-/// Build the SARIF log, keeping the most severe results within the limits.
+/// Build the SARIF log, one result per call and rule, keeping the most severe
+/// results within the limits.
 pub fn build(report: &Report, rules: &[RuleMeta], opts: &RenderOptions) -> SarifOutput {
-    let all = findings(report);
-    let mut order: Vec<&Finding> = all.iter().collect();
-    order.sort_by(|a, b| severity_order(a, b));
-    let mut keep = order.len().min(opts.max_results);
+    let all: Vec<&Finding> = findings(report).iter().collect();
+    let mut groups = targets::per_call_and_rule(report, &all);
+    groups.sort_by(|a, b| targets::evidence_order(a[0], b[0]));
+    let mut keep = groups.len().min(opts.max_results);
     loop {
-        let kept: Vec<Finding> = order[..keep].iter().map(|f| (*f).clone()).collect();
-        let truncated = all.len() - keep;
-        let log = build_with(report, rules, opts, &kept, truncated);
+        let kept = &groups[..keep];
+        let truncated: usize = groups[keep..].iter().map(Vec::len).sum();
+        let log = build_with(report, rules, opts, kept, truncated);
         let json = to_json(&log);
         // JSON text always compresses, so a raw text under the cap is under it
         // gzipped too and needs no measurement.
@@ -149,6 +151,7 @@ fn descriptor(m: &RuleMeta) -> sarif::ReportingDescriptor {
         "precision".to_string(),
         Value::String(precision.to_string()),
     );
+    props.insert("hubwarden/rule".to_string(), json!(m.id));
     props.insert("hubwarden/engine".to_string(), json!(m.engine));
     props.insert("hubwarden/source".to_string(), json!(m.source));
     let short = if m.title.trim().is_empty() {
@@ -161,14 +164,20 @@ fn descriptor(m: &RuleMeta) -> sarif::ReportingDescriptor {
     } else {
         &m.description
     };
-    let help_md = if m.help.trim().is_empty() {
+    let mut help_md = if m.help.trim().is_empty() {
         full.clone()
     } else {
-        m.help.clone()
+        m.help.trim_end().to_string()
     };
+    // The SARIF id is opaque: say which id suppressions and the config use.
+    help_md.push_str(&format!(
+        "\n\nhubwarden rule `{}`: silence it on a call line with `# hubwarden: ignore[{}]`.\n",
+        m.id, m.id
+    ));
     sarif::ReportingDescriptor::builder()
-        .id(m.id.clone())
-        .name(truncate_chars(&m.id, 255))
+        .id(rule_ids::sarif_id(&m.id))
+        .name(truncate_chars(&rule_ids::pascal_name(&m.id), 255))
+        .help_uri(rule_ids::help_uri(m))
         .short_description(text_message(&truncate_chars(short, MAX_DESCRIPTION)))
         .full_description(text_message(&truncate_chars(full, MAX_DESCRIPTION)))
         .help(
@@ -244,46 +253,59 @@ fn synth_meta(f: &Finding) -> RuleMeta {
     }
 }
 
+/// Related locations a result carries at most (GitHub keeps 1,000 locations per
+/// result; the validator's default review threshold is lower).
+pub const MAX_RELATED: usize = 100;
+
+/// `hub:repo@commit/file:line (context): snippet`, one remote hit in a sentence.
+fn evidence_text(e: &crate::model::Evidence) -> String {
+    format!(
+        "{} ({}): {}",
+        remote_ref(e),
+        crate::report::context_str(e.context),
+        e.snippet.lines().next().unwrap_or("").trim()
+    )
+}
+
 fn build_with(
     report: &Report,
     rules: &[RuleMeta],
     opts: &RenderOptions,
-    kept: &[Finding],
+    kept: &[Vec<&Finding>],
     truncated: usize,
 ) -> sarif::Sarif {
     // Rules: every known rule, plus a synthesized one for an id nobody described.
     let mut metas: Vec<RuleMeta> = rules.to_vec();
     let mut index: HashMap<String, usize> = HashMap::new();
     metas.retain(|m| index.insert(m.id.clone(), 0).is_none());
-    for f in kept {
+    for f in kept.iter().flatten() {
         if !index.contains_key(&f.rule_id) {
             index.insert(f.rule_id.clone(), 0);
             metas.push(synth_meta(f));
         }
     }
-    metas.sort_by(|a, b| a.id.cmp(&b.id));
+    metas.sort_by_cached_key(|m| (rule_ids::sarif_id(&m.id), m.id.clone()));
     for (i, m) in metas.iter().enumerate() {
         index.insert(m.id.clone(), i);
     }
 
     // Results in a stable order (by position), fingerprints computed on that order.
-    let mut ordered: Vec<Finding> = kept.to_vec();
+    let mut ordered: Vec<&Vec<&Finding>> = kept.iter().collect();
     ordered.sort_by(|a, b| {
+        let (a, b) = (a[0], b[0]);
         (a.path.as_str(), a.line, a.column, a.rule_id.as_str())
             .cmp(&(b.path.as_str(), b.line, b.column, b.rule_id.as_str()))
-            .then_with(|| {
-                let ea = a.evidence.as_ref().map(|e| (e.file.as_str(), e.line));
-                let eb = b.evidence.as_ref().map(|e| (e.file.as_str(), e.line));
-                ea.cmp(&eb)
-            })
+            .then_with(|| targets::evidence_order(a, b))
     });
-    let fps = crate::report::fingerprint::fingerprints(report, &ordered, opts);
+    let heads: Vec<&Finding> = ordered.iter().map(|g| g[0]).collect();
+    let fps = crate::report::fingerprint::fingerprints(report, &heads, opts);
     let by_site = calls_by_site(report);
 
     let results: Vec<sarif::Result> = ordered
         .iter()
         .zip(fps)
-        .map(|(f, fp)| {
+        .map(|(group, fp)| {
+            let f = group[0];
             let call = by_site.of(f);
             let uri = artifact_uri(&opts.repo_path(&f.path));
             let line = f.line.max(1) as i64;
@@ -297,24 +319,39 @@ fn build_with(
                 end_line: Some(end_line),
                 ..Default::default()
             };
-            let location = sarif::Location {
-                physical_location: Some(sarif::PhysicalLocation {
-                    artifact_location: Some(sarif::ArtifactLocation {
-                        uri: Some(uri.clone()),
-                        ..Default::default()
-                    }),
-                    region: Some(region),
+            let physical = |region: sarif::Region| sarif::PhysicalLocation {
+                artifact_location: Some(sarif::ArtifactLocation {
+                    uri: Some(uri.clone()),
                     ..Default::default()
                 }),
+                region: Some(region),
+                ..Default::default()
+            };
+            let location = sarif::Location {
+                physical_location: Some(physical(region.clone())),
                 ..Default::default()
             };
             let mut text = format!("{}: {}", f.title, f.message);
             let mut props = BTreeMap::new();
+            let severity = group
+                .iter()
+                .map(|f| f.security_severity)
+                .fold(f.security_severity, f32::max);
             props.insert(
                 "security-severity".to_string(),
-                Value::String(severity_string(f.security_severity)),
+                Value::String(severity_string(severity)),
             );
+            props.insert("hubwarden/rule".to_string(), json!(f.rule_id));
             props.insert("hubwarden/engine".to_string(), json!(f.engine));
+            if group.len() > 1 {
+                props.insert("hubwarden/findings".to_string(), json!(group.len()));
+            }
+            if !f.merged.is_empty() {
+                props.insert(
+                    "hubwarden/merged".to_string(),
+                    json!(f.merged.iter().map(|m| &m.rule_id).collect::<Vec<_>>()),
+                );
+            }
             if let Some(c) = call {
                 props.insert("hubwarden/api".to_string(), json!(c.site.api));
                 if let Some(t) = &c.target {
@@ -325,12 +362,7 @@ fn build_with(
                 }
             }
             if let Some(e) = &f.evidence {
-                text.push_str(&format!(
-                    " Remote evidence: {} ({}): {}",
-                    remote_ref(e),
-                    crate::report::context_str(e.context),
-                    e.snippet.trim()
-                ));
+                text.push_str(&format!(" Remote evidence: {}", evidence_text(e)));
                 let link = remote_link(e.hub, repo_type_of(call), &e.repo_id, &e.commit, &e.file, Some(e.line));
                 props.insert(
                     "hubwarden/remote".to_string(),
@@ -340,6 +372,43 @@ fn build_with(
                     }),
                 );
             }
+            // The other hits of the rule in the remote code. They cannot be
+            // locations of their own (remote files are not in the repository, and
+            // a URI with a scheme makes GitHub reject the upload), so each is a
+            // related location at the call, named by its remote file, commit and
+            // line.
+            let others: Vec<&crate::model::Evidence> =
+                group[1..].iter().filter_map(|g| g.evidence.as_ref()).collect();
+            if !others.is_empty() {
+                text.push_str(&format!(
+                    " {} more in the remote code (related locations).",
+                    others.len()
+                ));
+            }
+            let related: Vec<sarif::Location> = others
+                .iter()
+                .take(MAX_RELATED)
+                .enumerate()
+                .map(|(i, e)| sarif::Location {
+                    id: Some(i as i64 + 1),
+                    physical_location: Some(physical(sarif::Region {
+                        start_line: Some(line),
+                        start_column: Some(f.column.max(1) as i64),
+                        end_line: Some(end_line),
+                        ..Default::default()
+                    })),
+                    logical_locations: Some(vec![sarif::LogicalLocation {
+                        fully_qualified_name: Some(format!(
+                            "{}:{}@{}/{}",
+                            e.hub, e.repo_id, e.commit, e.file
+                        )),
+                        kind: Some("module".to_string()),
+                        ..Default::default()
+                    }]),
+                    message: Some(message(evidence_text(e))),
+                    ..Default::default()
+                })
+                .collect();
             let fixes = f.fix.as_ref().map(|fx| {
                 let replacement = sarif::Replacement::builder()
                     .deleted_region(sarif::Region {
@@ -374,7 +443,7 @@ fn build_with(
             let mut pf = BTreeMap::new();
             pf.insert("primaryLocationLineHash".to_string(), fp);
             let mut r = sarif::Result::builder()
-                .rule_id(f.rule_id.clone())
+                .rule_id(rule_ids::sarif_id(&f.rule_id))
                 .level(result_level(f.level))
                 .message(message(text))
                 .locations(vec![location])
@@ -385,6 +454,7 @@ fn build_with(
                 })
                 .build();
             r.rule_index = index.get(&f.rule_id).map(|i| *i as i64);
+            r.related_locations = (!related.is_empty()).then_some(related);
             r.fixes = fixes;
             r
         })
@@ -408,7 +478,7 @@ fn build_with(
     let mut notifications = Vec::new();
     if truncated > 0 {
         let msg = format!(
-            "{truncated} of {} results were left out to stay within GitHub's limits ({} results, {} bytes gzipped); the most severe were kept. See the JSON report for all.",
+            "{truncated} of {} findings were left out to stay within GitHub's limits ({} results, {} bytes gzipped); the most severe were kept. See the JSON report for all.",
             findings(report).len(),
             opts.max_results,
             opts.max_gzip_bytes

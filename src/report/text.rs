@@ -1,11 +1,12 @@
-//! Terminal report: one block per call (target commit, executed files, findings
-//! with the remote snippet, the pin fix), then the totals.
+//! Terminal report: one block per remote target (its commit, the files that run,
+//! the findings in them with the remote snippet, the calls that load it with
+//! their policy verdict and pin fix), then the totals.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::model::{CallReport, Finding, Level, Report, RuleMeta, TargetStatus};
-use crate::report::{RenderOptions, findings};
+use crate::model::{Finding, Level, Report, RuleMeta, TargetStatus};
+use crate::report::RenderOptions;
+use crate::report::targets::{self, TargetGroup};
 
 struct Paint(bool);
 
@@ -56,37 +57,20 @@ fn clean(s: &str) -> String {
 pub fn render(report: &Report, _rules: &[RuleMeta], opts: &RenderOptions) -> String {
     let p = Paint(opts.color);
     let mut out = String::new();
-    let all = findings(report);
-    // Findings grouped by their call.
-    let index = crate::report::calls_by_site(report);
-    let position: std::collections::HashMap<*const CallReport, usize> = report
-        .calls
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c as *const CallReport, i))
-        .collect();
-    let mut per_call: Vec<Vec<&Finding>> = vec![Vec::new(); report.calls.len()];
-    let mut orphans: BTreeMap<(&str, u32), Vec<&Finding>> = BTreeMap::new();
-    for f in all {
-        match index
-            .of(f)
-            .and_then(|c| position.get(&(c as *const CallReport)))
-        {
-            Some(&i) => per_call[i].push(f),
-            None => orphans
-                .entry((f.path.as_str(), f.line))
-                .or_default()
-                .push(f),
-        }
-    }
-    for (c, fs) in report.calls.iter().zip(&per_call) {
-        render_call(&mut out, &p, c, fs);
+    let grouped = targets::group(report);
+    for g in &grouped.groups {
+        render_target(&mut out, &p, g);
     }
     // Findings whose call is not in the report (should not happen; never hide them).
-    for ((path, line), fs) in orphans {
-        let _ = writeln!(out, "{}", p.bold(&format!("{path}:{line}")));
-        for f in fs {
-            render_finding(&mut out, &p, f);
+    if !grouped.orphans.is_empty() {
+        let _ = writeln!(out, "{}", p.bold("findings outside any call"));
+        for f in &grouped.orphans {
+            let _ = writeln!(
+                out,
+                "  {}",
+                p.bold(&format!("{}:{}:{}", f.path, f.line, f.column))
+            );
+            render_finding(&mut out, &p, f, "    ");
         }
         out.push('\n');
     }
@@ -113,7 +97,8 @@ pub fn render(report: &Report, _rules: &[RuleMeta], opts: &RenderOptions) -> Str
         };
         let _ = write!(
             out,
-            "{} calls, {} findings ({} errors, {} warnings, {} notes), {} unverified, {} suppressed, {} allowed",
+            "{} targets, {} calls, {} findings ({} errors, {} warnings, {} notes), {} unverified, {} suppressed, {} allowed",
+            grouped.groups.len(),
             s.calls,
             s.findings,
             s.errors,
@@ -131,44 +116,41 @@ pub fn render(report: &Report, _rules: &[RuleMeta], opts: &RenderOptions) -> Str
     out
 }
 
-fn render_call(out: &mut String, p: &Paint, c: &CallReport, fs: &[&Finding]) {
-    let s = &c.site;
-    let repo = s.repo_id.as_deref().unwrap_or("<unresolved>");
-    let rev = s
-        .revision
-        .as_deref()
-        .map(|r| format!(" @ {r}"))
+fn render_target(out: &mut String, p: &Paint, g: &TargetGroup) {
+    let verdict = match g.level() {
+        Some(l) => p.level(l),
+        None => p.wrap("1;32", &format!("{:<7}", "ok")),
+    };
+    let at = g
+        .commit
+        .map(|c| format!(" @ {}", targets::short_commit(c)))
         .unwrap_or_default();
+    let status = match g.target {
+        Some(t) => match t.status {
+            TargetStatus::Resolved => "resolved".to_string(),
+            TargetStatus::NoRemoteCode => "no remote code".to_string(),
+            TargetStatus::Unverified => format!(
+                "UNVERIFIED: {}",
+                clean(t.reason.as_deref().unwrap_or("unknown reason"))
+            ),
+        },
+        None if g.repo.is_none() => "repo id not statically known".to_string(),
+        None => "not resolved".to_string(),
+    };
     let _ = writeln!(
         out,
-        "{}  {} {}{} (gate {})",
-        p.bold(&format!("{}:{}:{}", s.path, s.line, s.column)),
-        s.api,
-        repo,
-        rev,
-        s.gate
+        "{} {}{} ({status})",
+        verdict,
+        p.bold(&clean(&g.title())),
+        at
     );
-    if let Some(t) = &c.target {
-        let status = match t.status {
-            TargetStatus::Resolved => "resolved",
-            TargetStatus::NoRemoteCode => "no remote code",
-            TargetStatus::Unverified => "UNVERIFIED",
-        };
-        let commit = t.commit.as_deref().unwrap_or("?");
-        let reason = t
-            .reason
-            .as_deref()
-            .map(|r| format!(": {}", clean(r)))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  target: {} {} {} at {} ({status}{reason})",
-            t.hub,
-            t.repo_type,
-            t.repo_id.as_deref().unwrap_or(repo),
-            commit
-        );
-        for f in &t.files {
+    if let Some(c) = g.commit {
+        let _ = writeln!(out, "  commit {}", clean(c));
+    }
+    let files = g.files();
+    if !files.is_empty() {
+        let _ = writeln!(out, "  runs:");
+        for f in files {
             let _ = writeln!(
                 out,
                 "    {} {}",
@@ -176,19 +158,45 @@ fn render_call(out: &mut String, p: &Paint, c: &CallReport, fs: &[&Finding]) {
                 p.dim(&format!("({}, {} bytes)", clean(&f.why), f.bytes))
             );
         }
-        for n in &t.notes {
-            let _ = writeln!(out, "  note: {}", clean(n));
+    }
+    for n in g.notes() {
+        let _ = writeln!(out, "  note: {}", clean(n));
+    }
+    if !g.remote.is_empty() {
+        let _ = writeln!(out, "  in the remote code:");
+        for f in &g.remote {
+            render_finding(out, p, f, "    ");
         }
     }
-    let mut fs = fs.to_vec();
-    fs.sort_by(|a, b| crate::report::severity_order(a, b));
-    for f in fs {
-        render_finding(out, p, f);
+    let n = g.calls.len();
+    let _ = writeln!(
+        out,
+        "  loaded by {n} call{}:",
+        if n == 1 { "" } else { "s" }
+    );
+    for c in &g.calls {
+        let s = &c.call.site;
+        let rev = s
+            .revision
+            .as_deref()
+            .map(|r| format!(" @ {}", clean(r)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "    {}  {}{} (gate {})",
+            p.bold(&format!("{}:{}:{}", s.path, s.line, s.column)),
+            s.api,
+            rev,
+            clean(&s.gate)
+        );
+        for f in &c.policy {
+            render_finding(out, p, f, "      ");
+        }
     }
     out.push('\n');
 }
 
-fn render_finding(out: &mut String, p: &Paint, f: &Finding) {
+fn render_finding(out: &mut String, p: &Paint, f: &Finding, indent: &str) {
     let cwe = if f.cwe.is_empty() {
         String::new()
     } else {
@@ -196,32 +204,30 @@ fn render_finding(out: &mut String, p: &Paint, f: &Finding) {
     };
     let _ = writeln!(
         out,
-        "  {} {} {}{}",
+        "{indent}{} {} {}{}",
         p.level(f.level),
         p.bold(&f.rule_id),
         f.title,
         p.dim(&cwe)
     );
-    let _ = writeln!(out, "          {}", clean(&f.message));
+    let pad = format!("{indent}        ");
+    let _ = writeln!(out, "{pad}{}", clean(&f.message));
     if let Some(e) = &f.evidence {
         let _ = writeln!(
             out,
-            "          {}:{}@{}/{}:{} ({})",
-            e.hub,
-            e.repo_id,
-            e.commit,
+            "{pad}{}:{} ({})",
             clean(&e.file),
             e.line,
             crate::report::context_str(e.context)
         );
         for l in e.snippet.lines().take(5) {
-            let _ = writeln!(out, "          {} {}", p.dim("|"), clean(l));
+            let _ = writeln!(out, "{pad}{} {}", p.dim("|"), clean(l));
         }
     }
     if let Some(fx) = &f.fix {
-        let _ = writeln!(out, "          fix: {}", fx.description);
+        let _ = writeln!(out, "{pad}fix: {}", fx.description);
         for l in fx.replacement.lines() {
-            let _ = writeln!(out, "          {} {}", p.wrap("32", "+"), clean(l));
+            let _ = writeln!(out, "{pad}{} {}", p.wrap("32", "+"), clean(l));
         }
     }
 }

@@ -8,23 +8,36 @@
 //! the submodules; they reproduce the libraries' own rules, quirks included
 //! (see `reference/hub-platforms.md`). Nothing fetched is ever executed.
 
-mod hf;
-mod others;
+mod closure;
+mod datasets;
+mod diffusers;
+mod error;
+pub mod escalation;
+mod gate;
+mod hub_download;
+mod modelscope;
+mod openmmlab;
+mod paddlehub;
+mod peft;
 mod pyimports;
+mod sentence_transformers;
+mod torch_hub;
+mod transformers;
+mod vllm;
+pub mod weights;
 
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::stream::{self, StreamExt};
 use sha2::{Digest, Sha256};
-use tokio::sync::OnceCell;
 
+pub use self::error::ResolveError;
 use crate::hub::{HubError, RepoSource, Snapshot};
-use crate::model::{
-    FileKind, HubKind, LoadSite, Platform, RemoteFile, RepoType, Target, TargetStatus,
-};
+use crate::memo::Memo;
+use crate::model::{FileKind, HubKind, LoadSite, RemoteFile, RepoType, Target, TargetStatus};
 
 /// Assumptions about the user's installed libraries, and the resolver's caps.
 #[derive(Clone, Debug)]
@@ -77,7 +90,7 @@ pub async fn resolve_all<S: RepoSource>(
     calls: &[LoadSite],
     opts: &ResolveOptions,
 ) -> Vec<Target> {
-    let memo = Memo::new(src);
+    let memo = SourceMemo::new(src);
     let mut unique: Vec<usize> = Vec::new();
     let mut slot_of_key: HashMap<String, usize> = HashMap::new();
     let mut slot_of_call: Vec<usize> = Vec::with_capacity(calls.len());
@@ -132,21 +145,9 @@ fn work_key(c: &LoadSite) -> String {
     .to_string()
 }
 
-/// The hub a platform's ids live on when the call names no other.
+/// The hub a call's ids live on (from its platform and family).
 fn default_hub(site: &LoadSite) -> HubKind {
-    match site.platform {
-        Platform::Huggingface => HubKind::Huggingface,
-        Platform::Modelscope => HubKind::Modelscope,
-        Platform::Opencsg => HubKind::Opencsg,
-        Platform::PytorchHub | Platform::Openmmlab => HubKind::Github,
-        Platform::Paddlehub => {
-            if others::is_paddle_module(site) {
-                HubKind::Paddlehub
-            } else {
-                HubKind::Github
-            }
-        }
-    }
+    site.platform.hub(site.family)
 }
 
 fn unverified(site: &LoadSite, reason: String) -> Target {
@@ -166,7 +167,7 @@ fn unverified(site: &LoadSite, reason: String) -> Target {
 }
 
 async fn resolve_one<S: RepoSource>(
-    memo: &Memo<'_, S>,
+    memo: &SourceMemo<'_, S>,
     site: &LoadSite,
     opts: &ResolveOptions,
 ) -> Target {
@@ -182,20 +183,31 @@ async fn resolve_one<S: RepoSource>(
         site,
         acc: Acc::default(),
     };
-    let outcome = others::dispatch(&mut job).await;
+    let outcome = dispatch(&mut job).await;
     job.finish(outcome)
 }
 
-/// How a call's remote-code gate behaves for the code it found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Gate {
-    /// The code runs.
-    Run,
-    /// The library asks on a terminal: refused with no TTY (CI), runs on "y".
-    /// The files are fetched and scanned, and `refused_remote_code` is set.
-    Prompt(&'static str),
-    /// The code is refused: flagged, never fetched.
-    Refuse,
+/// The rules of the call's family, on the hub its platform reads from.
+async fn dispatch<S: RepoSource>(job: &mut Job<'_, S>) -> Result<Outcome, ResolveError> {
+    use crate::model::Family;
+    let hub = default_hub(job.site);
+    match job.site.family {
+        Family::Transformers => transformers::class(job, hub).await,
+        Family::TransformersPipeline => transformers::pipeline(job, hub).await,
+        Family::CustomGenerate => transformers::custom_generate(job, hub).await,
+        Family::Datasets => datasets::resolve(job, hub).await,
+        Family::Diffusers => diffusers::resolve(job, hub).await,
+        Family::SentenceTransformers => sentence_transformers::resolve(job, hub).await,
+        Family::Peft => peft::resolve(job, hub).await,
+        Family::Vllm => vllm::resolve(job, hub).await,
+        Family::Modelscope => modelscope::resolve(job, hub).await,
+        Family::MsDataset => modelscope::dataset(job).await,
+        Family::HubDownload => hub_download::resolve(job, hub).await,
+        Family::TorchHub => torch_hub::resolve(job).await,
+        Family::PaddleHubconf => paddlehub::hubconf(job).await,
+        Family::PaddleModule => paddlehub::module(job).await,
+        Family::MmConfig => openmmlab::resolve(job).await,
+    }
 }
 
 /// What a finished resolution decided.
@@ -205,9 +217,6 @@ pub(crate) enum Outcome {
     /// A download-only call: never `resolved`, whatever it lists.
     DownloadOnly,
 }
-
-/// Failure that makes the call unverified (the reason shown to the user).
-pub(crate) type Fail = String;
 
 #[derive(Default)]
 struct Acc {
@@ -222,9 +231,16 @@ struct Acc {
     unverified: Option<String>,
 }
 
+/// Where a call's code comes from: repo id, hub and requested revision.
+pub(crate) struct Origin {
+    pub(crate) repo_id: String,
+    pub(crate) hub: HubKind,
+    pub(crate) revision: Option<String>,
+}
+
 /// One call being resolved.
 pub(crate) struct Job<'a, S: RepoSource> {
-    memo: &'a Memo<'a, S>,
+    memo: &'a SourceMemo<'a, S>,
     pub(crate) opts: &'a ResolveOptions,
     pub(crate) site: &'a LoadSite,
     acc: Acc,
@@ -257,6 +273,27 @@ impl<S: RepoSource> Job<'_, S> {
         }
     }
 
+    /// The repo the code comes from (a `snapshot_download` result passed on
+    /// comes from that snapshot's repo), on `hub`, at the call's revision.
+    pub(crate) fn origin(&mut self, hub: HubKind) -> Result<Origin, ResolveError> {
+        let site = self.site;
+        if let Some(of) = site.args.get("snapshot_of") {
+            // Discovery puts the snapshot's own repo, platform and revision on the
+            // call, and names the download API here.
+            self.note(format!(
+                "the call loads a local snapshot made by {of}: the code comes from that repo"
+            ));
+        }
+        let Some(id) = site.repo_id.clone() else {
+            return Err(ResolveError::no_repo_id());
+        };
+        Ok(Origin {
+            repo_id: id,
+            hub,
+            revision: site.revision.clone(),
+        })
+    }
+
     /// Snapshot the repository the call names (the target's repo and commit).
     pub(crate) async fn primary(
         &mut self,
@@ -264,7 +301,7 @@ impl<S: RepoSource> Job<'_, S> {
         repo_type: RepoType,
         repo_id: &str,
         revision: Option<&str>,
-    ) -> Result<Arc<Snapshot>, Fail> {
+    ) -> Result<Arc<Snapshot>, ResolveError> {
         let snap = self.snapshot(hub, repo_type, repo_id, revision).await?;
         self.acc.primary = Some(snap.clone());
         Ok(snap)
@@ -276,12 +313,12 @@ impl<S: RepoSource> Job<'_, S> {
         repo_type: RepoType,
         repo_id: &str,
         revision: Option<&str>,
-    ) -> Result<Arc<Snapshot>, Fail> {
+    ) -> Result<Arc<Snapshot>, ResolveError> {
         check_repo_id(repo_id)?;
-        self.memo
+        Ok(self
+            .memo
             .snapshot(hub, repo_type, repo_id, revision)
-            .await
-            .map_err(|e| e.to_string())
+            .await?)
     }
 
     /// Bytes of a file that is only read to decide (configs), not listed.
@@ -289,26 +326,29 @@ impl<S: RepoSource> Job<'_, S> {
         &mut self,
         snap: &Snapshot,
         path: &str,
-    ) -> Result<Option<serde_json::Value>, Fail> {
+    ) -> Result<Option<serde_json::Value>, ResolveError> {
         if !snap.has(path) {
             return Ok(None);
         }
         let bytes = self.read(snap, path).await?;
         match serde_json::from_slice::<serde_json::Value>(&bytes) {
             Ok(v) => Ok(Some(v)),
-            Err(e) => Err(format!(
-                "cannot parse {path} in {}@{}: {e}",
-                snap.repo_id, snap.commit
-            )),
+            Err(source) => Err(ResolveError::Config {
+                path: path.to_string(),
+                repo: snap.repo_id.clone(),
+                commit: snap.commit.clone(),
+                source,
+            }),
         }
     }
 
-    pub(crate) async fn read(&mut self, snap: &Snapshot, path: &str) -> Result<Arc<Vec<u8>>, Fail> {
+    pub(crate) async fn read(
+        &mut self,
+        snap: &Snapshot,
+        path: &str,
+    ) -> Result<Arc<Vec<u8>>, ResolveError> {
         check_path(path)?;
-        self.memo
-            .read(snap, path, false)
-            .await
-            .map_err(|e| e.to_string())
+        Ok(self.memo.read(snap, path, false).await?)
     }
 
     /// Whether a file is already listed.
@@ -329,22 +369,18 @@ impl<S: RepoSource> Job<'_, S> {
         path: &str,
         kind: FileKind,
         why: String,
-    ) -> Result<Option<Arc<Vec<u8>>>, Fail> {
+    ) -> Result<Option<Arc<Vec<u8>>>, ResolveError> {
         if self.listed(snap, path) {
             return Ok(None);
         }
         if self.acc.files.len() >= self.opts.max_files_per_target {
-            return Err(format!(
-                "cap exceeded: more than {} files would run for this call",
+            return Err(ResolveError::Cap(format!(
+                "more than {} files would run for this call",
                 self.opts.max_files_per_target
-            ));
+            )));
         }
         check_path(path)?;
-        let content = self
-            .memo
-            .read(snap, path, kind == FileKind::Pickle)
-            .await
-            .map_err(|e| e.to_string())?;
+        let content = self.memo.read(snap, path, kind == FileKind::Pickle).await?;
         self.acc.seen.insert((
             snap.hub,
             snap.repo_id.clone(),
@@ -365,33 +401,60 @@ impl<S: RepoSource> Job<'_, S> {
         Ok(Some(content))
     }
 
-    /// List the weights a load would unpickle: pickle-format files when the
-    /// repo has no `*.safetensors` that the loader would prefer.
-    pub(crate) async fn pickle_weights(&mut self, snap: &Snapshot) -> Result<(), Fail> {
-        if snap.files.iter().any(|f| f.ends_with(".safetensors")) {
-            return Ok(());
+    /// List the weights this call unpickles from `snap` (`weights::choose`: the
+    /// library's file names, `use_safetensors`, `variant`, sharded indexes), read
+    /// them as the loader would, and leave the target unverified when a pickle cannot
+    /// be verified (walker caps, unreadable container).
+    pub(crate) async fn pickle_weights(&mut self, snap: &Snapshot) -> Result<(), ResolveError> {
+        let choice = weights::choose(
+            weights::loader_of(self.site),
+            &snap.files,
+            &weights::Args::of(self.site),
+        );
+        for n in choice.notes {
+            self.note(n);
         }
-        let pickles: Vec<String> = snap
-            .files
-            .iter()
-            .filter(|f| is_pickle_weight(f))
-            .cloned()
-            .collect();
-        for p in pickles {
+        let mut picks = choice.files;
+        for (index, why) in choice.indexes {
+            let Some(json) = self.read_config(snap, &index).await? else {
+                continue;
+            };
+            match weights::shards(&index, &json) {
+                Ok(shards) => {
+                    for s in shards {
+                        if check_path(&s).is_err() {
+                            self.mark_unverified(format!(
+                                "{index} names an invalid shard path {s:?}"
+                            ));
+                        } else if snap.has(&s) {
+                            picks.push((s, format!("shard in the weight_map of {index}; {why}")));
+                        } else {
+                            self.note(format!(
+                                "{s} (named in {index}) is not in {}@{}: the load fails there",
+                                snap.repo_id, snap.commit
+                            ));
+                        }
+                    }
+                }
+                Err(e) => self.mark_unverified(e),
+            }
+        }
+        for (p, why) in picks {
             self.acc.pickle = true;
-            self.add_file(
-                snap,
-                &p,
-                FileKind::Pickle,
-                "pickle weights (no safetensors in the repo)".to_string(),
-            )
-            .await?;
+            if let Some(content) = self.add_file(snap, &p, FileKind::Pickle, why).await?
+                && let Some(reason) = crate::scan::pickle::unverified(&content)
+            {
+                self.mark_unverified(format!(
+                    "{p} in {}@{} cannot be verified: {reason}",
+                    snap.repo_id, snap.commit
+                ));
+            }
         }
         Ok(())
     }
 
     /// Consume the job into its target.
-    fn finish(self, outcome: Result<Outcome, Fail>) -> Target {
+    fn finish(self, outcome: Result<Outcome, ResolveError>) -> Target {
         let site = self.site;
         let acc = self.acc;
         let (hub, repo_id, repo_type, commit) = match &acc.primary {
@@ -409,9 +472,8 @@ impl<S: RepoSource> Job<'_, S> {
             ),
         };
         let (status, reason) = match (&outcome, &acc.unverified) {
-            (Err(reason), _) | (Ok(_), Some(reason)) => {
-                (TargetStatus::Unverified, Some(reason.clone()))
-            }
+            (Err(e), _) => (TargetStatus::Unverified, Some(e.to_string())),
+            (Ok(_), Some(reason)) => (TargetStatus::Unverified, Some(reason.clone())),
             (Ok(Outcome::DownloadOnly), None) => (TargetStatus::NoRemoteCode, None),
             (Ok(Outcome::Done), None) if acc.files.is_empty() => (TargetStatus::NoRemoteCode, None),
             (Ok(Outcome::Done), None) => (TargetStatus::Resolved, None),
@@ -434,17 +496,11 @@ impl<S: RepoSource> Job<'_, S> {
 
 /// Weights formats that `torch.load`/`pickle.load` would read.
 pub(crate) fn is_pickle_weight(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let lower = name.to_ascii_lowercase();
-    (lower.starts_with("pytorch_model") && lower.ends_with(".bin"))
-        || lower == "adapter_model.bin"
-        || [".pt", ".pth", ".ckpt", ".pkl"]
-            .iter()
-            .any(|ext| lower.ends_with(ext))
+    weights::is_pickle_weight(path)
 }
 
 /// Repo ids come from untrusted code and configs.
-pub(crate) fn check_repo_id(id: &str) -> Result<(), Fail> {
+pub(crate) fn check_repo_id(id: &str) -> Result<(), HubError> {
     let bad = id.is_empty()
         || id.contains("://")
         || id.contains('@')
@@ -454,14 +510,14 @@ pub(crate) fn check_repo_id(id: &str) -> Result<(), Fail> {
         || id.split('/').any(|p| p.is_empty() || p == "." || p == "..")
         || id.chars().any(|c| c.is_whitespace() || c.is_control());
     if bad {
-        Err(HubError::Invalid(id.to_string()).to_string())
+        Err(HubError::Invalid(id.to_string()))
     } else {
         Ok(())
     }
 }
 
 /// File paths inside a repo come from untrusted configs and code.
-pub(crate) fn check_path(path: &str) -> Result<(), Fail> {
+pub(crate) fn check_path(path: &str) -> Result<(), HubError> {
     let bad = path.is_empty()
         || path.starts_with('/')
         || path.contains('\\')
@@ -471,7 +527,7 @@ pub(crate) fn check_path(path: &str) -> Result<(), Fail> {
             .any(|p| p.is_empty() || p == "." || p == "..")
         || path.chars().any(|c| c.is_control());
     if bad {
-        Err(HubError::Invalid(path.to_string()).to_string())
+        Err(HubError::Invalid(path.to_string()))
     } else {
         Ok(())
     }
@@ -479,30 +535,22 @@ pub(crate) fn check_path(path: &str) -> Result<(), Fail> {
 
 type SnapKey = (HubKind, RepoType, String, Option<String>);
 type ReadKey = (HubKind, RepoType, String, String, String, bool);
-type Cell<T> = Arc<OnceCell<Result<T, HubError>>>;
 
 /// Per-invocation memo in front of the source, so that calls sharing a repo
 /// (or a cross-repo code repo) snapshot and read it once.
-struct Memo<'a, S> {
+struct SourceMemo<'a, S> {
     src: &'a S,
-    snaps: Mutex<HashMap<SnapKey, Cell<Arc<Snapshot>>>>,
-    reads: Mutex<HashMap<ReadKey, Cell<Arc<Vec<u8>>>>>,
+    snaps: Memo<SnapKey, Result<Arc<Snapshot>, HubError>>,
+    reads: Memo<ReadKey, Result<Arc<Vec<u8>>, HubError>>,
 }
 
-impl<'a, S: RepoSource> Memo<'a, S> {
+impl<'a, S: RepoSource> SourceMemo<'a, S> {
     fn new(src: &'a S) -> Self {
-        Memo {
+        SourceMemo {
             src,
-            snaps: Mutex::new(HashMap::new()),
-            reads: Mutex::new(HashMap::new()),
+            snaps: Memo::new(),
+            reads: Memo::new(),
         }
-    }
-
-    fn cell<K: std::hash::Hash + Eq, T>(map: &Mutex<HashMap<K, Cell<T>>>, key: K) -> Cell<T> {
-        // A poisoned lock only means another resolution panicked while holding
-        // it; the map itself is still consistent (inserts are atomic).
-        let mut guard = map.lock().unwrap_or_else(|p| p.into_inner());
-        guard.entry(key).or_default().clone()
     }
 
     async fn snapshot(
@@ -518,10 +566,9 @@ impl<'a, S: RepoSource> Memo<'a, S> {
             repo_id.to_string(),
             revision.map(str::to_string),
         );
-        let cell = Self::cell(&self.snaps, key);
-        cell.get_or_init(|| self.src.snapshot(hub, repo_type, repo_id, revision))
+        self.snaps
+            .get(key, || self.src.snapshot(hub, repo_type, repo_id, revision))
             .await
-            .clone()
     }
 
     async fn read(
@@ -538,15 +585,14 @@ impl<'a, S: RepoSource> Memo<'a, S> {
             path.to_string(),
             pickle,
         );
-        let cell = Self::cell(&self.reads, key);
-        cell.get_or_init(|| async {
-            if pickle {
-                self.src.read_pickle(snap, path).await
-            } else {
-                self.src.read(snap, path).await
-            }
-        })
-        .await
-        .clone()
+        self.reads
+            .get(key, || async {
+                if pickle {
+                    self.src.read_pickle(snap, path).await
+                } else {
+                    self.src.read(snap, path).await
+                }
+            })
+            .await
     }
 }

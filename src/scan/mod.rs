@@ -196,10 +196,15 @@ impl Scanner {
         let pickle_meta = pickle::metas()
             .into_iter()
             .filter_map(|m| {
-                [pickle::DANGEROUS, pickle::UNKNOWN, pickle::BROKEN]
-                    .into_iter()
-                    .find(|id| *id == m.id)
-                    .map(|id| (id, m))
+                [
+                    pickle::DANGEROUS,
+                    pickle::UNKNOWN,
+                    pickle::BROKEN,
+                    pickle::MISMATCH,
+                ]
+                .into_iter()
+                .find(|id| *id == m.id)
+                .map(|id| (id, m))
             })
             .collect();
         Ok(Scanner {
@@ -500,69 +505,11 @@ impl Scanner {
     }
 
     fn pickle_hits(&self, src: &[u8], hits: &mut Vec<Hit>) {
-        let report = pickle::analyze(src);
-        let inner = &self.inner;
-        let member = report
-            .member
-            .as_deref()
-            .map(|m| format!(" (zip member {m})"))
-            .unwrap_or_default();
-        let mut seen = std::collections::BTreeSet::new();
-        for g in &report.globals {
-            if !seen.insert(g.name.as_str()) {
-                continue;
-            }
-            let verdict = if g.name.contains('?') {
-                pickle::Verdict::Unknown
-            } else {
-                inner.pickle.classify(&g.name)
-            };
-            let id = match verdict {
-                pickle::Verdict::Safe => continue,
-                pickle::Verdict::Unknown => pickle::UNKNOWN,
-                pickle::Verdict::Dangerous => pickle::DANGEROUS,
-            };
-            let calls: Vec<&str> = report
-                .calls
-                .iter()
-                .filter(|c| c.callee.as_deref() == Some(g.name.as_str()))
-                .map(|c| c.opcode)
-                .collect();
-            let called = if calls.is_empty() {
-                String::new()
-            } else {
-                format!(" and calls it ({})", calls.join(", "))
-            };
-            let Some(meta) = inner.pickle_meta.get(id) else {
-                continue;
-            };
-            let what = if g.name.contains('?') {
-                format!("pickle imports a computed global `{}`", g.name)
-            } else {
-                format!("pickle imports `{}`", g.name)
-            };
-            hits.push(Hit::of(
-                meta,
-                format!(
-                    "{what} with {} at byte {}{member}{called}; runs when the file is unpickled",
-                    g.opcode, g.offset
-                ),
-                cap(&format!("{} {}", g.opcode, g.name)),
-                ExecContext::Unpickle,
-            ));
-        }
-        if let (Some(why), Some(meta)) = (&report.broken, inner.pickle_meta.get(pickle::BROKEN)) {
-            hits.push(Hit::of(
-                meta,
-                format!(
-                    "pickle stream is malformed{member}: {why}; scanned up to the break ({} globals, {} calls)",
-                    report.globals.len(),
-                    report.calls.len()
-                ),
-                cap(why),
-                ExecContext::Unpickle,
-            ));
-        }
+        hits.extend(pickle::hits(
+            &self.inner.pickle,
+            &self.inner.pickle_meta,
+            src,
+        ));
     }
 }
 

@@ -10,7 +10,7 @@ use hubwarden::action::{
     write_outputs,
 };
 use hubwarden::cli::ScanFormat;
-use hubwarden::model::Level;
+use hubwarden::model::{HubKind, Level};
 
 use crate::common::{bin, fixture};
 
@@ -141,14 +141,14 @@ fn hyphenated_inputs_are_read() {
     assert_eq!(p.upload, UploadMode::Never);
     assert_eq!(p.scan.diff_base.as_deref(), Some("origin/main"));
     assert_eq!(p.scan.exclude, vec!["tests/**".to_string()]);
-    let vars = p.tokens.env_vars();
+    let vars = p.tokens.by_hub();
     assert_eq!(
         vars,
         vec![
-            ("GITHUB_TOKEN", "ghs_workflowtoken"),
-            ("HF_TOKEN", "hf_abc"),
-            ("MODELSCOPE_API_TOKEN", "ms_abc"),
-            ("CSGHUB_TOKEN", "csg_abc"),
+            (HubKind::Github, "ghs_workflowtoken"),
+            (HubKind::Huggingface, "hf_abc"),
+            (HubKind::Modelscope, "ms_abc"),
+            (HubKind::Opencsg, "csg_abc"),
         ]
     );
 }
@@ -485,27 +485,38 @@ fn tokens_stay_out_of_debug_output() {
 }
 
 #[test]
-fn process_env_exports_tokens_and_trusts_the_workspace_for_git() {
+fn tokens_reach_the_hub_options_and_git_trusts_the_workspace() {
     let mut env = pr_env("action/pull_request.json");
     set(&mut env, "INPUT_HF-TOKEN", "hf_abc");
     let p = plan(&env).unwrap();
+    // The inputs win over the runner's variables; nothing goes through the
+    // process environment.
+    let runner = |k: &str| match k {
+        "HF_TOKEN" => Some("from-env".to_string()),
+        "MODELSCOPE_API_TOKEN" => Some("ms-env".to_string()),
+        _ => None,
+    };
+    let hub = p.hub_options(&runner);
+    assert_eq!(hub.tokens.get(HubKind::Huggingface), Some("hf_abc"));
+    assert_eq!(hub.tokens.get(HubKind::Github), Some("ghs_workflowtoken"));
+    assert_eq!(hub.tokens.get(HubKind::Modelscope), Some("ms-env"));
+    assert_eq!(hub.tokens.get(HubKind::Opencsg), None);
+
     let current = |k: &str| (k == "GIT_CONFIG_COUNT").then(|| "2".to_string());
-    let vars = p.process_env(&current);
+    let vars = p.git_env(&current);
     let get = |k: &str| {
         vars.iter()
             .find(|(name, _)| name == k)
             .map(|(_, v)| v.as_str())
     };
-    assert_eq!(get("HF_TOKEN"), Some("hf_abc"));
-    assert_eq!(get("GITHUB_TOKEN"), Some("ghs_workflowtoken"));
-    assert_eq!(get("MODELSCOPE_API_TOKEN"), None);
+    assert!(vars.iter().all(|(k, _)| k.starts_with("GIT_CONFIG")));
     // Appended after the two entries already configured.
     assert_eq!(get("GIT_CONFIG_KEY_2"), Some("safe.directory"));
     assert_eq!(get("GIT_CONFIG_VALUE_2"), Some(WS));
     assert_eq!(get("GIT_CONFIG_COUNT"), Some("3"));
 
     // Without diff-base, git is not involved.
-    let vars = plan(&push_env()).unwrap().process_env(&|_| None);
+    let vars = plan(&push_env()).unwrap().git_env(&|_| None);
     assert!(vars.iter().all(|(k, _)| !k.starts_with("GIT_CONFIG")));
 }
 
@@ -597,7 +608,17 @@ fn action_yml_declares_exactly_the_inputs_the_binary_reads() {
     assert_eq!(action["inputs"]["fail-on"]["default"].as_str(), Some(""));
     assert_eq!(
         keys(&action["outputs"]),
-        ["sarif-file", "findings", "errors", "unverified"]
+        [
+            "sarif-file",
+            "findings",
+            "errors",
+            "unverified",
+            "cyclonedx-file"
+        ]
+    );
+    assert_eq!(
+        action["inputs"]["cache-dir"]["default"].as_str(),
+        Some(hubwarden::action::DEFAULT_CACHE_DIR)
     );
 }
 
@@ -673,7 +694,7 @@ fn workflows_pin_every_action_by_commit() {
             let text = std::fs::read_to_string(&path).unwrap();
             for (reference, comment) in uses_lines(&text) {
                 seen += 1;
-                if reference == "./" || reference == "hubwarden/hubwarden@v1" {
+                if reference == "$/" || reference == "hubwarden/hubwarden@v1" {
                     continue;
                 }
                 let (_, rev) = reference.split_once('@').unwrap_or((&reference, ""));

@@ -22,13 +22,14 @@ fn all_rules() -> Vec<RuleMeta> {
 
 fn rule_table(rules: &[RuleMeta]) -> String {
     let mut out = String::from(
-        "| rule | engine | level | security-severity | CWE | what it finds |\n|---|---|---|---:|---|---|\n",
+        "| rule | SARIF id | engine | level | security-severity | CWE | what it finds |\n|---|---|---|---|---:|---|---|\n",
     );
     for r in rules {
         let engine = serde_json::to_value(r.engine).unwrap();
         out.push_str(&format!(
-            "| `{}` | {} | {} | {:.1} | {} | {} |\n",
+            "| `{}` | `{}` | {} | {} | {:.1} | {} | {} |\n",
             r.id,
+            hubwarden::report::rule_ids::sarif_id(&r.id),
             engine.as_str().unwrap(),
             r.level,
             r.security_severity,
@@ -75,4 +76,36 @@ fn readme_config_example_is_a_valid_config() {
         .unwrap_or_else(|e| panic!("README config example does not parse: {e}"));
     assert_eq!(config.allow.len(), 3);
     assert!(config.rules.contains_key("remote-code-unpinned"));
+}
+
+/// Code scanning keys alerts on the SARIF id: every built-in rule has a registered
+/// one in its engine's range, so a new rule cannot ship with a derived id that
+/// would change once someone registers it.
+#[test]
+fn every_builtin_rule_has_a_registered_sarif_id() {
+    use hubwarden::report::rule_ids;
+    let rules = all_rules();
+    for r in &rules {
+        let code = rule_ids::registered(&r.id).unwrap_or_else(|| {
+            panic!(
+                "rule `{}` has no SARIF id: add it to BUILTIN in src/report/rule_ids.rs with the next free HW{}xxx number",
+                r.id,
+                rule_ids::engine_range(r.engine)
+            )
+        });
+        assert_eq!(
+            code.chars().nth(2),
+            Some(rule_ids::engine_range(r.engine)),
+            "{}: {code} is outside its engine's range",
+            r.id
+        );
+    }
+    // A registered rule that no longer exists keeps its row (retired), so its
+    // number is never handed out again; only say so here.
+    let retired: Vec<&str> = rule_ids::BUILTIN
+        .iter()
+        .map(|(id, _)| *id)
+        .filter(|id| !rules.iter().any(|r| r.id == *id))
+        .collect();
+    assert!(retired.len() <= rule_ids::BUILTIN.len());
 }

@@ -263,13 +263,11 @@ impl FakeHub {
     }
 
     pub fn endpoints(&self) -> Endpoints {
-        Endpoints {
-            huggingface: self.url(HubKind::Huggingface),
-            modelscope: self.url(HubKind::Modelscope),
-            opencsg: self.url(HubKind::Opencsg),
-            github_api: self.url(HubKind::Github),
-            paddlehub: self.url(HubKind::Paddlehub),
+        let mut e = Endpoints::default();
+        for hub in hubwarden::hub::HUBS {
+            e.set(hub.kind(), self.url(hub.kind()));
         }
+        e
     }
 
     /// Options for `Hubs` against this fake: its endpoints, no tokens, the given

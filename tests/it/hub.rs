@@ -23,6 +23,15 @@ const MS_V1: &str = "68df49db30209020da3349a3984ad22a6d8b525f";
 const CSG: &str = "2b3a7718ca36621800b96e2ca7a4200a4d6e20ee";
 const VISION: &str = "89c78ffeb3262769cf5866995ad71e8957727517";
 const DETECT_MAIN: &str = "0db97b6e4bbf63dcc55df6a4bc34985ca608e3b3";
+/// The pickle torch would unpickle from the image `read_pickle` returns.
+fn data_pkl(image: &[u8]) -> Vec<u8> {
+    hubwarden::scan::pickle::pickle_bytes(image)
+        .into_iter()
+        .next()
+        .map(|(_, d)| d)
+        .unwrap_or_default()
+}
+
 /// The pickle inside the generated checkpoints (tests/fixtures/gen/hub_pickles.py).
 const PAYLOAD: &[u8] = b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00true\x85R.";
 
@@ -251,7 +260,7 @@ async fn modelscope_commit_from_listing_and_revisions() {
 #[tokio::test(flavor = "multi_thread")]
 async fn opencsg_csg_prefix_and_bearer_token() {
     let mut s = setup(FakeHubOptions::default()).await;
-    s.opts.tokens.opencsg = Some("csg-tok".into());
+    s.opts.tokens.set(HubKind::Opencsg, "csg-tok");
     let h = hubs(&s.opts);
     let snap = h
         .snapshot(HubKind::Opencsg, RepoType::Model, "OpenCSG/csg-coder", None)
@@ -277,7 +286,7 @@ async fn opencsg_csg_prefix_and_bearer_token() {
 #[tokio::test(flavor = "multi_thread")]
 async fn github_default_ref_is_main_else_master() {
     let mut s = setup(FakeHubOptions::default()).await;
-    s.opts.tokens.github = Some("gh-tok".into());
+    s.opts.tokens.set(HubKind::Github, "gh-tok");
     let h = hubs(&s.opts);
     let vision = h
         .snapshot(HubKind::Github, RepoType::Github, "acme/vision", None)
@@ -352,8 +361,8 @@ async fn github_default_ref_is_main_else_master() {
 #[tokio::test(flavor = "multi_thread")]
 async fn paddlehub_search_archive_commit_and_no_token() {
     let mut s = setup(FakeHubOptions::default()).await;
-    s.opts.tokens.huggingface = Some("hf-tok".into());
-    s.opts.tokens.github = Some("gh-tok".into());
+    s.opts.tokens.set(HubKind::Huggingface, "hf-tok");
+    s.opts.tokens.set(HubKind::Github, "gh-tok");
     let h = hubs(&s.opts);
     let snap = h
         .snapshot(HubKind::Paddlehub, RepoType::Module, "lac_demo", None)
@@ -413,13 +422,13 @@ async fn gated_repo_needs_the_right_token() {
         .unwrap_err();
     assert!(matches!(e, HubError::Gated(_)), "{e}");
     let mut o = s.opts.clone();
-    o.tokens.huggingface = Some("bad".into());
+    o.tokens.set(HubKind::Huggingface, "bad");
     let e = hubs(&o)
         .snapshot(HubKind::Huggingface, RepoType::Model, "acme/gated", None)
         .await
         .unwrap_err();
     assert!(matches!(e, HubError::Gated(_)), "{e}");
-    o.tokens.huggingface = Some("good".into());
+    o.tokens.set(HubKind::Huggingface, "good");
     let h = hubs(&o);
     let snap = h
         .snapshot(HubKind::Huggingface, RepoType::Model, "acme/gated", None)
@@ -436,7 +445,7 @@ async fn lfs_redirect_to_another_host_drops_the_token() {
         ..Default::default()
     };
     let mut s = setup(fopts).await;
-    s.opts.tokens.huggingface = Some("hf-secret".into());
+    s.opts.tokens.set(HubKind::Huggingface, "hf-secret");
     let h = hubs(&s.opts);
     let snap = h
         .snapshot(
@@ -661,7 +670,7 @@ fn offline_opts(mirror: Option<PathBuf>, hf_cache: Option<PathBuf>, cache: &Path
         ..HubOptions::default()
     };
     // Unroutable endpoints: any request would fail loudly rather than pass.
-    o.endpoints.huggingface = "http://127.0.0.1:9".into();
+    o.endpoints.set(HubKind::Huggingface, "http://127.0.0.1:9");
     o
 }
 
@@ -705,7 +714,7 @@ async fn offline_reads_the_mirror_and_nothing_else() {
         .unwrap();
     assert_eq!(pk.commit, PICKLED);
     assert_eq!(
-        *h.read_pickle(&pk, "pytorch_model.bin").await.unwrap(),
+        data_pkl(&h.read_pickle(&pk, "pytorch_model.bin").await.unwrap()),
         PAYLOAD
     );
     let e = h
@@ -971,7 +980,7 @@ async fn pickles_are_read_with_ranges_through_the_lfs_redirect() {
         .unwrap();
     let before = h.stats().bytes_fetched;
     assert_eq!(
-        *h.read_pickle(&snap, "pytorch_model.bin").await.unwrap(),
+        data_pkl(&h.read_pickle(&snap, "pytorch_model.bin").await.unwrap()),
         PAYLOAD
     );
     let size = std::fs::metadata(root().join(format!(
@@ -989,12 +998,12 @@ async fn pickles_are_read_with_ranges_through_the_lfs_redirect() {
         .collect();
     assert!(!cdn.is_empty() && cdn.iter().all(|r| r.headers.contains_key("range")));
     assert_eq!(
-        *h.read_pickle(&snap, "optimizer.pt").await.unwrap(),
+        data_pkl(&h.read_pickle(&snap, "optimizer.pt").await.unwrap()),
         PAYLOAD,
         "deflated data.pkl"
     );
     assert_eq!(
-        *h.read_pickle(&snap, "model.pkl").await.unwrap(),
+        data_pkl(&h.read_pickle(&snap, "model.pkl").await.unwrap()),
         PAYLOAD,
         "raw pickle"
     );
@@ -1079,7 +1088,7 @@ async fn big_checkpoint_reads_a_tiny_fraction_and_big_code_hits_the_cap() {
         .unwrap();
     let before = h.stats().bytes_fetched;
     assert_eq!(
-        *h.read_pickle(&snap, "pytorch_model.bin").await.unwrap(),
+        data_pkl(&h.read_pickle(&snap, "pytorch_model.bin").await.unwrap()),
         PAYLOAD
     );
     let used = h.stats().bytes_fetched - before;

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use hubwarden::cli::{GithubArgs, ScanFormat};
 use hubwarden::config::{AllowEntry, Config, ConfigError, RuleOverride};
 use hubwarden::model::{
-    CallReport, Engine, Evidence, ExecContext, Finding, HubKind, Level, LoadSite, Platform,
+    CallReport, Engine, Evidence, ExecContext, Family, Finding, HubKind, Level, LoadSite, Platform,
     RepoType, Report, RuleMeta,
 };
 use hubwarden::policy::{self, diff_base};
@@ -42,7 +42,10 @@ fn build_at(config: &Config, root: &Path, report: Report) -> (Report, Vec<RuleMe
     let read = policy::fs_sources(root);
     let mut all = scan;
     all.extend(policy::policy_findings(&report.calls, &read));
-    let out = policy::apply(config, &report.calls, all, &read);
+    let out = policy::merge::merge_outcome(
+        policy::apply(config, &report.calls, all, &read),
+        &report.calls,
+    );
     report.findings = Some(out.findings);
     report.summary = Some(out.summary);
     (report, rules)
@@ -113,6 +116,7 @@ fn snapshots_of_every_format() {
     );
     let sarif = report::render(ScanFormat::Sarif, &report, &rules, &o);
     validate_sarif(&serde_json::from_str(&sarif).unwrap());
+    common::keep_artifact("report-fixture.sarif", &sarif);
     insta::assert_snapshot!("sarif", sarif);
     insta::assert_snapshot!(
         "github",
@@ -455,7 +459,16 @@ fn sarif_follows_githubs_rules() {
         assert!(!uri.contains(':') && !uri.starts_with('/'), "bad uri {uri}");
     }
     let rs = results(&v);
-    assert_eq!(rs.len(), report.findings.as_ref().unwrap().len());
+    // One result per call and rule.
+    let per_call_and_rule: std::collections::HashSet<(&str, u32, u32, &str)> = report
+        .findings
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|f| (f.path.as_str(), f.line, f.column, f.rule_id.as_str()))
+        .collect();
+    assert_eq!(rs.len(), per_call_and_rule.len());
+    assert!(rs.len() < report.findings.as_ref().unwrap().len());
     for r in rs {
         assert_eq!(r["locations"].as_array().unwrap().len(), 1);
         let region = &r["locations"][0]["physicalLocation"]["region"];
@@ -468,7 +481,11 @@ fn sarif_follows_githubs_rules() {
         assert!(r["message"]["text"].as_str().unwrap().len() > 10);
     }
     // The remote file@commit:line is in the message and properties, not a location.
-    let shell = rs.iter().find(|r| r["ruleId"] == "reverse-shell").unwrap();
+    let shell = rs
+        .iter()
+        .find(|r| r["properties"]["hubwarden/rule"] == "reverse-shell")
+        .unwrap();
+    assert_eq!(shell["ruleId"], "HW3005");
     let text = shell["message"]["text"].as_str().unwrap();
     assert!(
         text.contains(&format!("acme/chat@{CHAT}/modeling_chat.py:41")),
@@ -507,7 +524,61 @@ fn sarif_follows_githubs_rules() {
                 .is_empty()
         );
         assert!(!rule["fullDescription"]["text"].as_str().unwrap().is_empty());
+        // A stable opaque id and a PascalCase name that differ (SARIF1001,
+        // SARIF2009, SARIF2012); the rule id of JSON and suppressions is a property.
+        let id = rule["id"].as_str().unwrap();
+        let name = rule["name"].as_str().unwrap();
+        let kebab = p["hubwarden/rule"].as_str().unwrap();
+        assert!(
+            id.starts_with("HW") && id[2..].bytes().all(|b| b.is_ascii_digit()),
+            "{id}"
+        );
+        assert_ne!(id, name);
+        assert!(name.starts_with(|c: char| c.is_ascii_uppercase()), "{name}");
+        assert!(name.bytes().all(|b| b.is_ascii_alphanumeric()), "{name}");
+        assert_eq!(name, report::rule_ids::pascal_name(kebab));
+        assert!(rule["helpUri"].as_str().unwrap().starts_with("https://"));
+        assert!(
+            rule["help"]["markdown"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("# hubwarden: ignore[{kebab}]"))
+        );
     }
+    // Two exec-dynamic hits in acme/chat for the call at line 4: one result, the
+    // second hit a related location at the call naming the remote file and line.
+    let exec: Vec<&Value> = rs
+        .iter()
+        .filter(|r| {
+            r["properties"]["hubwarden/rule"] == "exec-dynamic"
+                && r["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
+        })
+        .collect();
+    assert_eq!(exec.len(), 1, "{exec:#?}");
+    let related = exec[0]["relatedLocations"].as_array().unwrap();
+    assert_eq!(related.len(), 1);
+    assert_eq!(exec[0]["properties"]["hubwarden/findings"], 2);
+    assert_eq!(
+        related[0]["physicalLocation"]["artifactLocation"]["uri"],
+        "app/train.py"
+    );
+    assert_eq!(
+        related[0]["logicalLocations"][0]["fullyQualifiedName"],
+        format!("huggingface:acme/chat@{CHAT}/modeling_chat.py")
+    );
+    let related_text = related[0]["message"]["text"].as_str().unwrap();
+    assert!(
+        related_text.contains("modeling_chat.py:120"),
+        "{related_text}"
+    );
+    assert!(
+        exec[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("modeling_chat.py:88"),
+        "{}",
+        exec[0]
+    );
     // The validator really checks: a 0 column is rejected.
     let mut broken = v.clone();
     broken["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startColumn"] =
@@ -529,7 +600,8 @@ fn sarif_follows_githubs_rules() {
     let fixed: Vec<&Value> = rs.iter().filter(|r| r["fixes"].is_array()).collect();
     assert_eq!(fixed.len(), 3);
     for r in fixed {
-        assert_eq!(r["ruleId"], "remote-code-unpinned");
+        assert_eq!(r["ruleId"], "HW1002");
+        assert_eq!(r["properties"]["hubwarden/rule"], "remote-code-unpinned");
         let change = &r["fixes"][0]["artifactChanges"][0];
         assert_eq!(change["artifactLocation"]["uri"], "app/train.py");
         let rep = &change["replacements"][0];
@@ -643,7 +715,10 @@ fn fingerprints_survive_lines_inserted_above() {
     let read = policy::fs_sources(dir.path());
     let mut all = scan;
     all.extend(policy::policy_findings(&shifted.calls, &read));
-    let out = policy::apply(&Config::default(), &shifted.calls, all, &read);
+    let out = policy::merge::merge_outcome(
+        policy::apply(&Config::default(), &shifted.calls, all, &read),
+        &shifted.calls,
+    );
     shifted.findings = Some(out.findings);
     shifted.summary = Some(out.summary);
     let after = sarif_value(&shifted, &rules, &opts_at(dir.path()));
@@ -688,8 +763,9 @@ fn many_findings(n: usize) -> Report {
             title: "exec of dynamic data".into(),
             message: format!("hit {i}"),
             engine: Engine::Query,
+            // Each on a line of its own: one SARIF result each.
             path: "app/train.py".into(),
-            line: 4,
+            line: 100 + i as u32,
             column: 9,
             evidence: Some(Evidence {
                 hub: HubKind::Huggingface,
@@ -701,6 +777,7 @@ fn many_findings(n: usize) -> Report {
                 context: ExecContext::CallTime,
             }),
             fix: None,
+            merged: Vec::new(),
             call: None,
         });
     }
@@ -725,7 +802,7 @@ fn sarif_keeps_the_25000_most_severe() {
         note["message"]["text"]
             .as_str()
             .unwrap()
-            .contains("10 of 25010")
+            .contains("10 of 25010 findings")
     );
     let mut r2 = report.clone();
     r2.summary.as_mut().unwrap().truncated = out.truncated;
@@ -756,7 +833,7 @@ fn github_annotations_are_escaped_capped_and_most_severe_first() {
     let out = report::render(ScanFormat::Github, &report, &[], &o);
     let lines: Vec<&str> = out.lines().collect();
     // 1 error (i=7), 10 notices of 29, then the left-out notice.
-    assert!(lines[0].starts_with("::error file=app/train.py,line=4,endLine=4,col=9,title="));
+    assert!(lines[0].starts_with("::error file=app/train.py,line=107,endLine=107,col=9,title="));
     assert_eq!(
         lines.iter().filter(|l| l.starts_with("::error ")).count(),
         1
@@ -835,6 +912,19 @@ fn summary_links_to_every_hub_and_stays_small() {
     let big = many_findings(20_000);
     let md = report::summary_markdown(&big, &rules);
     assert!(md.len() < 1024 * 1024);
+
+    // 20,000 hits in the code of one target: the target still shows, its table
+    // is capped, and the other targets keep their sections.
+    let mut one = many_findings(20_000);
+    for f in one.findings.iter_mut().flatten() {
+        (f.line, f.column, f.call) = (4, 9, Some(0));
+    }
+    let md = report::summary_markdown(&one, &rules);
+    assert!(md.len() < 1024 * 1024);
+    assert!(md.contains("`acme/chat`"), "{}", &md[..2000]);
+    assert!(md.contains("19900 more findings in this target's code"));
+    let clean = md.split("### Targets without findings").nth(1).unwrap();
+    assert!(clean.contains("github github someone/nets"), "{clean}");
 }
 
 // ---------------------------------------------------------------- diff-base
@@ -860,6 +950,7 @@ fn fake_discover(root: &Path) -> anyhow::Result<Vec<LoadSite>> {
                     cell: None,
                     end_line: i as u32 + 1,
                     platform: Platform::Huggingface,
+                    family: Family::Transformers,
                     api: "transformers.AutoModel.from_pretrained".into(),
                     repo_id: Some(c[2].to_string()),
                     repo_type: RepoType::Model,
@@ -982,7 +1073,7 @@ fn diff_base_keeps_added_and_changed_calls() {
         diff_base::changed_calls(&sub, "HEAD", &cur, &fake_discover, &HashMap::new()).unwrap();
     assert_eq!((out.kept.len(), out.unchanged), (0, 1));
 
-    // A bad ref is an error naming git's complaint.
+    // A missing base is an error that says what to do.
     let e = diff_base::changed_calls(
         root,
         "no-such-ref",
@@ -991,7 +1082,24 @@ fn diff_base_keeps_added_and_changed_calls() {
         &HashMap::new(),
     )
     .unwrap_err();
-    assert!(e.to_string().contains("rev-parse"), "{e}");
+    let e = e.to_string();
+    assert!(
+        e.contains("no-such-ref is not a commit of this checkout"),
+        "{e}"
+    );
+    assert!(e.contains("fetch-depth: 0"), "{e}");
+    // Outside a git repository: said so, not git's raw message.
+    let plain = tempfile::tempdir().unwrap();
+    let e = diff_base::changed_calls(
+        plain.path(),
+        "HEAD",
+        &current,
+        &fake_discover,
+        &HashMap::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("is not inside a git repository"), "{e}");
 }
 
 // ---------------------------------------------------------------- upload
@@ -1304,17 +1412,22 @@ fn two_calls_on_one_line_keep_their_own_findings() {
     let mut second = report.calls[0].clone();
     second.site.column = 60;
     second.site.repo_id = Some("acme/other".into());
+    if let Some(t) = second.target.as_mut() {
+        t.repo_id = Some("acme/other".into());
+    }
     report.calls.push(second);
     let mut f: Finding = read_json::<Vec<Finding>>("report/scan-findings.json").remove(0);
     f.column = 60;
     f.message = "on the second call".into();
     report.findings = Some(vec![f]);
     let text = report::render(ScanFormat::Text, &report, &[], &opts());
-    let second_block = text.split("\n\n").nth(1).unwrap();
-    assert!(
-        second_block.contains("acme/other") && second_block.contains("on the second call"),
-        "{text}"
-    );
+    let block = |repo: &str| {
+        text.split("\n\n")
+            .find(|b| b.lines().next().unwrap().contains(repo))
+            .unwrap_or_else(|| panic!("no block for {repo}: {text}"))
+    };
+    assert!(block("acme/other").contains("on the second call"), "{text}");
+    assert!(!block("acme/chat").contains("on the second call"), "{text}");
 }
 
 #[test]
@@ -1447,4 +1560,150 @@ fn diff_base_reports_an_unchanged_call_whose_locked_commit_moved() {
         diff_scan(&repo, &mirror, &["--diff-base", "HEAD"]),
         ["acme/chat-7b"]
     );
+}
+
+// ---------------------------------------------------------------- CycloneDX
+
+/// The official CycloneDX 1.6 schema (committed copy), with the two schemas it
+/// references served from their committed copies instead of the network.
+fn cyclonedx_validator() -> jsonschema::Validator {
+    let dir = common::fixture("schemas/cyclonedx");
+    let load = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    };
+    let mut opts = jsonschema::options().should_validate_formats(true);
+    for name in ["spdx.schema.json", "jsf-0.82.schema.json"] {
+        opts = opts.with_resource(
+            format!("http://cyclonedx.org/schema/{name}"),
+            jsonschema::Resource::from_contents(load(name)).unwrap(),
+        );
+    }
+    opts.build(&load("bom-1.6.schema.json")).unwrap()
+}
+
+fn assert_valid_bom(bom: &Value) {
+    let errors: Vec<String> = cyclonedx_validator()
+        .iter_errors(bom)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "CycloneDX schema errors: {errors:#?}");
+}
+
+fn fixture_bom() -> (Report, Value) {
+    let (report, _) = build(&Config::default());
+    let opts = report::cyclonedx::BomOptions {
+        subject: "project".into(),
+        sarif: Some("hubwarden-results.sarif".into()),
+        timestamp: Some("2026-01-02T03:04:05Z".into()),
+        serial_number: Some("urn:uuid:00000000-0000-4000-8000-000000000000".into()),
+    };
+    let text = report::cyclonedx::render(&report, &opts);
+    common::keep_artifact("report-fixture.cdx.json", &text);
+    (report, serde_json::from_str(&text).unwrap())
+}
+
+#[test]
+fn cyclonedx_bom_is_valid_and_lists_each_target_once() {
+    let (report, bom) = fixture_bom();
+    assert_valid_bom(&bom);
+    insta::assert_json_snapshot!("cyclonedx", bom);
+    assert_eq!(bom["bomFormat"], "CycloneDX");
+    assert_eq!(bom["specVersion"], "1.6");
+    let components = bom["components"].as_array().unwrap();
+    // One component per remote target (three calls load acme/chat at one commit).
+    assert_eq!(components.len(), 6);
+    let chat = components
+        .iter()
+        .find(|c| c["name"] == "acme/chat")
+        .unwrap();
+    assert_eq!(chat["type"], "machine-learning-model");
+    assert_eq!(chat["version"], CHAT);
+    assert_eq!(chat["purl"], format!("pkg:huggingface/acme/chat@{CHAT}"));
+    // The files that run, each with its SHA-256.
+    let files: Vec<&str> = chat["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert_eq!(f["type"], "file");
+            assert_eq!(f["hashes"][0]["alg"], "SHA-256");
+            f["name"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "configuration_chat.py",
+            "modeling_chat.py",
+            "tokenization_chat.py"
+        ]
+    );
+    // The call sites as evidence.
+    let lines: Vec<u64> = chat["evidence"]["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert_eq!(o["location"], "app/train.py");
+            o["line"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(lines, [4, 5, 12]);
+    // torch.hub's GitHub repository: a github purl.
+    let nets = components
+        .iter()
+        .find(|c| c["name"] == "someone/nets")
+        .unwrap();
+    assert_eq!(
+        nets["purl"],
+        "pkg:github/someone/nets@12fb5d00de0e665fa9f0674130aadb39ae9d20ac"
+    );
+    // A dataset is `data` and has no purl (no purl type exists for it).
+    let ds = components.iter().find(|c| c["name"] == "acme/ds").unwrap();
+    assert_eq!(ds["type"], "data");
+    assert!(ds["purl"].is_null() && ds["version"].is_null());
+    // Unverified targets are incomplete; the others complete.
+    let incomplete: Vec<&str> = bom["compositions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["aggregate"] == "incomplete")
+        .flat_map(|c| c["assemblies"].as_array().unwrap())
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(incomplete, [ds["bom-ref"].as_str().unwrap()]);
+    // The SARIF of the same run, as a static-analysis report.
+    assert_eq!(
+        bom["externalReferences"][0]["type"],
+        "static-analysis-report"
+    );
+    assert_eq!(
+        bom["externalReferences"][0]["url"],
+        "hubwarden-results.sarif"
+    );
+    // Every component is a dependency of the scanned codebase.
+    let deps = bom["dependencies"][0]["dependsOn"].as_array().unwrap();
+    assert_eq!(deps.len(), components.len());
+    assert_eq!(report.calls.len(), 8);
+}
+
+#[test]
+fn the_cyclonedx_schema_really_checks() {
+    let (_, bom) = fixture_bom();
+    for (pointer, bad) in [
+        ("/components/0/type", serde_json::json!("model")),
+        ("/serialNumber", serde_json::json!("42")),
+        (
+            "/components/1/components/0/hashes/0/content",
+            serde_json::json!("not-hex"),
+        ),
+        ("/compositions/0/aggregate", serde_json::json!("partial")),
+    ] {
+        let mut broken = bom.clone();
+        *broken.pointer_mut(pointer).unwrap() = bad;
+        assert!(
+            !cyclonedx_validator().is_valid(&broken),
+            "{pointer} should be rejected"
+        );
+    }
 }

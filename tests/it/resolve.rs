@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use hubwarden::hub::{HubError, RepoSource, Snapshot};
 use hubwarden::model::{
-    FetchStats, FileKind, HubKind, LoadSite, Platform, RepoType, Target, TargetStatus,
+    Family, FetchStats, FileKind, HubKind, LoadSite, Platform, RepoType, Target, TargetStatus,
 };
 use hubwarden::resolve::{ResolveOptions, resolve_all};
 
@@ -244,6 +244,7 @@ fn site(platform: Platform, api: &str, repo: Option<&str>, gate: &str) -> LoadSi
         cell: None,
         end_line: 1,
         platform,
+        family: Family::of_api(api),
         api: api.into(),
         repo_id: repo.map(str::to_string),
         repo_type: RepoType::Model,
@@ -1200,4 +1201,99 @@ async fn diffusers_class_name_module_wins_over_custom_pipeline() {
     let t = one_with(&src, s, &ResolveOptions::default()).await;
     assert_eq!(files(&t), vec!["my_pipe.py"]);
     assert!(has_note(&t, "instead of custom_pipeline"));
+}
+
+/// Which weights a load unpickles (resolve::weights through the resolver): shards come
+/// from the index's weight_map whatever they are called, an unrelated safetensors file
+/// exempts nothing, `use_safetensors=False` and `variant` change the choice, and a
+/// pickle over a walker cap leaves the target unverified.
+#[tokio::test]
+async fn pickle_weights_follow_the_loaders_file_rules() {
+    const EVIL: &str = "cos\nsystem\n(S'true'\ntR.";
+    let mut src = MemSource::default();
+    let index = r#"{"metadata": {}, "weight_map": {"a": "blob-one.dat", "b": "nested/blob-two.weights", "c": "blob-one.dat"}}"#;
+    src.add(
+        HubKind::Huggingface,
+        RepoType::Model,
+        "rs-w/sharded",
+        &"1".repeat(40),
+        &[
+            ("config.json", "{}"),
+            ("pytorch_model.bin.index.json", index),
+            ("blob-one.dat", EVIL),
+            ("nested/blob-two.weights", EVIL),
+            ("adapter/adapter_model.safetensors", ""),
+            ("unrelated.safetensors", ""),
+        ],
+    );
+    src.add(
+        HubKind::Huggingface,
+        RepoType::Model,
+        "rs-w/both",
+        &"2".repeat(40),
+        &[
+            ("config.json", "{}"),
+            ("model.safetensors", ""),
+            ("pytorch_model.bin", EVIL),
+            ("pytorch_model.fp16.bin", EVIL),
+        ],
+    );
+    let capped = format!("{}.", "(".repeat(150_000));
+    src.add(
+        HubKind::Huggingface,
+        RepoType::Model,
+        "rs-w/capped",
+        &"3".repeat(40),
+        &[("config.json", "{}"), ("pytorch_model.bin", &capped)],
+    );
+    let opts = ResolveOptions::default();
+    let load = |repo: &str| hf("transformers.AutoModel.from_pretrained", repo, "false");
+
+    let t = one_with(&src, load("rs-w/sharded"), &opts).await;
+    assert_eq!(files(&t), ["blob-one.dat", "nested/blob-two.weights"]);
+    assert!(t.pickle_weights && t.status == TargetStatus::Resolved);
+    assert!(
+        t.files[0]
+            .why
+            .contains("weight_map of pytorch_model.bin.index.json")
+    );
+
+    let t = one_with(&src, load("rs-w/both"), &opts).await;
+    assert!(t.files.is_empty() && !t.pickle_weights, "{:?}", files(&t));
+    let t = one_with(
+        &src,
+        with(load("rs-w/both"), "use_safetensors", "false"),
+        &opts,
+    )
+    .await;
+    assert_eq!(files(&t), ["pytorch_model.bin"]);
+    let t = one_with(
+        &src,
+        with(
+            with(load("rs-w/both"), "use_safetensors", "false"),
+            "variant",
+            "fp16",
+        ),
+        &opts,
+    )
+    .await;
+    assert_eq!(files(&t), ["pytorch_model.fp16.bin"]);
+    // A value that is not a literal: the pickles that `False` would load are scanned.
+    let t = one_with(
+        &src,
+        with(load("rs-w/both"), "use_safetensors", "dynamic"),
+        &opts,
+    )
+    .await;
+    assert_eq!(files(&t), ["pytorch_model.bin"]);
+
+    let t = one_with(&src, load("rs-w/capped"), &opts).await;
+    assert_eq!(t.status, TargetStatus::Unverified);
+    assert!(
+        t.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("nested MARKs")),
+        "{:?}",
+        t.reason
+    );
 }

@@ -408,14 +408,22 @@ fn torch_checkpoints_zip_and_safe_globals() {
 #[test]
 fn pickle_unknown_and_truncated() {
     let s = scanner();
+    // A class outside the safe list that the pickle instantiates (NEWOBJ) runs: error.
     let hits = scan_pickle(&s, "unknown_global_p4.pkl");
-    let u = find(&hits, "pickle-unknown-global");
-    assert_eq!(u.level, Level::Warning);
+    let u = find(&hits, "pickle-dangerous-global");
+    assert_eq!(u.level, Level::Error);
     assert!(
-        u.message.contains("sc_custom_layers.Block"),
+        u.message.contains("sc_custom_layers.Block") && u.message.contains("NEWOBJ"),
         "{}",
         u.message
     );
+    // Imported but never called: a warning.
+    let hits = s.scan(&remote(
+        "imported.pkl",
+        FileKind::Pickle,
+        b"\x80\x02csc_custom_layers\nBlock\nq\x00.".to_vec(),
+    ));
+    assert_eq!(find(&hits, "pickle-unknown-global").level, Level::Warning);
 
     let hits = scan_pickle(&s, "truncated_p4.pkl");
     let b = find(&hits, "pickle-malformed");

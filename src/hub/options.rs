@@ -1,0 +1,174 @@
+//! How to build [`Hubs`](super::Hubs): offline mode, mirror, caches, and each
+//! hub's endpoint and token, read from the variables the hubs' own libraries
+//! honour (each hub names them in its file) or set by the caller. Tokens reach
+//! the clients only through these options, never through the process environment.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::{HUBS, HttpConfig};
+use crate::model::HubKind;
+
+/// Base URL of each hub (no trailing slash needed). Unset hubs use their default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Endpoints(BTreeMap<HubKind, String>);
+
+impl Endpoints {
+    /// The base URL of `hub`.
+    pub fn get(&self, hub: HubKind) -> &str {
+        self.0
+            .get(&hub)
+            .map(String::as_str)
+            .unwrap_or_else(|| super::get(hub).default_endpoint())
+    }
+
+    pub fn set(&mut self, hub: HubKind, url: impl Into<String>) {
+        self.0.insert(hub, url.into());
+    }
+
+    /// Builder form of [`Endpoints::set`].
+    pub fn with(mut self, hub: HubKind, url: impl Into<String>) -> Endpoints {
+        self.set(hub, url);
+        self
+    }
+}
+
+/// Tokens, each sent only to its own hub's origin. Kept out of `Debug`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Tokens(BTreeMap<HubKind, String>);
+
+impl Tokens {
+    pub fn get(&self, hub: HubKind) -> Option<&str> {
+        self.0.get(&hub).map(String::as_str)
+    }
+
+    pub fn set(&mut self, hub: HubKind, token: impl Into<String>) {
+        self.0.insert(hub, token.into());
+    }
+
+    pub fn remove(&mut self, hub: HubKind) {
+        self.0.remove(&hub);
+    }
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_map();
+        for hub in self.0.keys() {
+            d.entry(&hub.as_str(), &"set");
+        }
+        d.finish()
+    }
+}
+
+/// How to build `Hubs`. Tests construct it field by field; the CLI uses
+/// [`HubOptions::from_env`] and then sets `offline`, `mirror`, `cache_dir`.
+#[derive(Clone, Debug, Default)]
+pub struct HubOptions {
+    /// Make no network request at all.
+    pub offline: bool,
+    /// Offline mirror root, consulted first (also when online).
+    pub mirror: Option<PathBuf>,
+    /// Disk cache root; `None` = `<user cache dir>/hubwarden`.
+    pub cache_dir: Option<PathBuf>,
+    /// Turn the disk cache off entirely.
+    pub no_disk_cache: bool,
+    /// Local Hugging Face hub cache read when offline; `None` = none.
+    pub hf_cache: Option<PathBuf>,
+    pub endpoints: Endpoints,
+    pub tokens: Tokens,
+    pub http: HttpConfig,
+}
+
+impl HubOptions {
+    /// Endpoints, tokens and the HF cache from the variables the hub libraries honour.
+    pub fn from_env() -> HubOptions {
+        HubOptions::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// The CLI's `--offline`, `--mirror DIR` and `--cache-dir DIR` on top.
+    pub fn with_cli(
+        mut self,
+        offline: bool,
+        mirror: Option<PathBuf>,
+        cache_dir: Option<PathBuf>,
+    ) -> HubOptions {
+        self.offline = offline;
+        self.mirror = mirror;
+        if cache_dir.is_some() {
+            self.cache_dir = cache_dir;
+        }
+        self
+    }
+
+    /// As [`HubOptions::from_env`], reading variables through `var` (tests pass a map).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> HubOptions {
+        let nonempty = |k: &str| {
+            var(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let mut endpoints = Endpoints::default();
+        let mut tokens = Tokens::default();
+        for hub in HUBS {
+            endpoints.set(hub.kind(), hub.endpoint_from(&nonempty));
+            if let Some(t) = hub.token_vars().iter().find_map(|k| nonempty(k)) {
+                tokens.set(hub.kind(), t);
+            }
+        }
+        let hf_cache = nonempty("HF_HUB_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| nonempty("HF_HOME").map(|h| PathBuf::from(h).join("hub")))
+            .or_else(|| dirs::home_dir().map(|h| h.join(".cache/huggingface/hub")));
+        HubOptions {
+            endpoints,
+            tokens,
+            hf_cache,
+            ..HubOptions::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn options_from_vars() {
+        let vars: HashMap<&str, &str> = [
+            ("HF_ENDPOINT", "https://hf-mirror.example"),
+            ("HUGGING_FACE_HUB_TOKEN", "legacy"),
+            ("MODELSCOPE_DOMAIN", "www.modelscope.ai"),
+            ("CSGHUB_TOKEN", " csg-secret "),
+            ("GITHUB_TOKEN", ""),
+            ("HF_HOME", "/data/hf"),
+        ]
+        .into();
+        let o = HubOptions::from_vars(|k| vars.get(k).map(|v| v.to_string()));
+        let ep = |h| o.endpoints.get(h);
+        assert_eq!(ep(HubKind::Huggingface), "https://hf-mirror.example");
+        assert_eq!(ep(HubKind::Modelscope), "https://www.modelscope.ai");
+        assert_eq!(ep(HubKind::Opencsg), "https://hub.opencsg.com");
+        assert_eq!(ep(HubKind::Github), "https://api.github.com");
+        assert_eq!(
+            ep(HubKind::Paddlehub),
+            "http://paddlepaddle.org.cn/paddlehub"
+        );
+        assert_eq!(o.tokens.get(HubKind::Huggingface), Some("legacy"));
+        assert_eq!(o.tokens.get(HubKind::Opencsg), Some("csg-secret"));
+        assert!(
+            !format!("{o:?}").contains("csg-secret"),
+            "tokens never in Debug"
+        );
+        assert_eq!(o.tokens.get(HubKind::Github), None);
+        assert_eq!(o.tokens.get(HubKind::Paddlehub), None);
+        assert_eq!(o.hf_cache, Some(PathBuf::from("/data/hf/hub")));
+        assert!(!o.offline);
+        let o = HubOptions::from_vars(|k| {
+            (k == "MODELSCOPE_ENDPOINT").then(|| "http://ms.local".to_string())
+        });
+        assert_eq!(o.endpoints.get(HubKind::Modelscope), "http://ms.local");
+    }
+}

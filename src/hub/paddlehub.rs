@@ -1,0 +1,197 @@
+//! PaddleHub modules: the search API names a module version's archive URL; the
+//! archive (tar.gz) is downloaded once and extracted in memory, and its digest
+//! is the commit (`{version}+sha256:{hex}`). No token is ever sent: the archive
+//! may live on any host.
+
+use std::path::PathBuf;
+
+use futures::future::BoxFuture;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::archive::{self, Archive};
+use super::checkpoint;
+use super::http::{Limit, Req, status_error};
+use super::validate::{
+    MAX_ARCHIVE_DOWNLOAD_BYTES, MAX_CODE_FILE_BYTES, repo_id_segments, safe_component,
+    validate_revision,
+};
+use super::{Hub, HubError, Listing, MirrorLayout, Net, Snapshot};
+use crate::model::{HubKind, RepoType};
+
+pub struct Paddlehub;
+
+async fn listing(net: &Net, name: &str, version: Option<&str>) -> Result<Listing, HubError> {
+    let hub = HubKind::Paddlehub;
+    let what = format!("paddlehub module {name}");
+    let mut u = net.url(hub, "search")?;
+    u.query_pairs_mut()
+        .append_pair("word", name)
+        .append_pair("type", "module")
+        .append_pair("version", version.unwrap_or(""));
+    let v: serde_json::Value = net.json(&net.request(hub, u), &what).await?;
+    if v["status"].as_i64() != Some(0) {
+        return Err(HubError::Protocol(format!(
+            "{what}: search status {}",
+            v["status"]
+        )));
+    }
+    let item = v["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|it| {
+            it["name"].as_str() == Some(name)
+                && version.is_none_or(|want| it["version"].as_str() == Some(want))
+        })
+        .ok_or_else(|| {
+            HubError::NotFound(format!(
+                "{what}{}",
+                version.map(|v| format!(" version {v}")).unwrap_or_default()
+            ))
+        })?;
+    let ver = item["version"]
+        .as_str()
+        .filter(|v| safe_component(v))
+        .ok_or_else(|| HubError::Protocol(format!("{what}: bad version")))?;
+    let aurl = item["url"]
+        .as_str()
+        .and_then(|s| Url::parse(s).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| HubError::Protocol(format!("{what}: bad archive url")))?;
+    // The archive may live on any host: send no token.
+    let resp = net
+        .http()
+        .get(&Req::new(aurl), Limit::Error(MAX_ARCHIVE_DOWNLOAD_BYTES))
+        .await?;
+    if !resp.ok() {
+        return Err(status_error(&resp, &format!("{what} archive")));
+    }
+    let commit = format!("{ver}+sha256:{}", hex::encode(Sha256::digest(&resp.body)));
+    let body = resp.body;
+    let ar = tokio::task::spawn_blocking(move || archive::extract(&body))
+        .await
+        .map_err(|e| HubError::Protocol(format!("{what}: {e}")))??;
+    let files = ar.files.keys().cloned().collect();
+    net.keep(hub, name, &commit, ar);
+    Ok(Listing {
+        resolved_ref: ver.to_string(),
+        commit,
+        files,
+    })
+}
+
+/// A member of the snapshot's module archive.
+fn member(net: &Net, snap: &Snapshot, path: &str) -> Result<Vec<u8>, HubError> {
+    let ar = net.kept::<Archive>(snap).ok_or_else(|| {
+        HubError::Protocol(format!("module archive of {} not loaded", snap.repo_id))
+    })?;
+    match ar.files.get(path) {
+        Some(Some(b)) => Ok(b.clone()),
+        Some(None) => Err(HubError::Cap(format!(
+            "{path} in module {} is over {MAX_CODE_FILE_BYTES} bytes",
+            snap.repo_id
+        ))),
+        None => Err(HubError::NotFound(format!(
+            "{path} in module {}",
+            snap.repo_id
+        ))),
+    }
+}
+
+impl Hub for Paddlehub {
+    fn kind(&self) -> HubKind {
+        HubKind::Paddlehub
+    }
+
+    fn default_ref(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn default_endpoint(&self) -> &'static str {
+        "http://paddlepaddle.org.cn/paddlehub"
+    }
+
+    fn endpoint_vars(&self) -> &'static [&'static str] {
+        &["PADDLEHUB_SERVER"]
+    }
+
+    fn token_vars(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// A bare module name.
+    fn validate_repo_id(&self, id: &str) -> Result<(), HubError> {
+        repo_id_segments(id, 1..=1)
+    }
+
+    /// A version is also a cache and mirror folder name.
+    fn validate_revision(&self, rev: &str) -> Result<(), HubError> {
+        validate_revision(rev)?;
+        if !safe_component(rev) {
+            return Err(HubError::Invalid(rev.to_string()));
+        }
+        Ok(())
+    }
+
+    /// An archive digest never changes; a mirror's `<version>+mirror` may.
+    fn immutable(&self, commit: &str) -> bool {
+        commit.contains("+sha256:")
+    }
+
+    fn mirror_dir(&self, _rt: RepoType) -> PathBuf {
+        PathBuf::from("paddlehub").join("modules")
+    }
+
+    fn mirror_layout(&self) -> MirrorLayout {
+        MirrorLayout::Versions
+    }
+
+    fn snapshot<'a>(
+        &'a self,
+        net: &'a Net,
+        _rt: RepoType,
+        repo: &'a str,
+        rev: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Listing, HubError>> {
+        Box::pin(listing(net, repo, rev))
+    }
+
+    fn file_request(&self, _net: &Net, _snap: &Snapshot, _path: &str) -> Result<Req, HubError> {
+        Err(HubError::Protocol(
+            "paddlehub files come from the archive".into(),
+        ))
+    }
+
+    fn read<'a>(
+        &'a self,
+        net: &'a Net,
+        snap: &'a Snapshot,
+        path: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, HubError>> {
+        Box::pin(async move { member(net, snap, path) })
+    }
+
+    fn read_pickle<'a>(
+        &'a self,
+        net: &'a Net,
+        snap: &'a Snapshot,
+        path: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, HubError>> {
+        Box::pin(async move {
+            let b = member(net, snap, path)?;
+            checkpoint::read_pickle(&checkpoint::MemRange(&b)).await
+        })
+    }
+
+    fn web_url(
+        &self,
+        _rt: RepoType,
+        _repo: &str,
+        _commit: &str,
+        _file: &str,
+        _line: Option<u32>,
+    ) -> Option<String> {
+        None
+    }
+}

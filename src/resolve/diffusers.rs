@@ -1,0 +1,204 @@
+//! diffusers: `DiffusionPipeline.from_pretrained` (community and hub custom
+//! pipelines, `model_index.json` custom classes and components),
+//! `AutoModel.from_pretrained` and `ModularPipelineBlocks.from_pretrained`;
+//! `trust_remote_code` defaults to False, community pipelines have no gate.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::closure::{Style, closure_of};
+use super::gate::{self, Gate};
+use super::transformers;
+use super::{Job, Outcome, ResolveError};
+use crate::hub::{RepoSource, Snapshot};
+use crate::model::{HubKind, RepoType};
+
+/// diffusers `DiffusionPipeline.from_pretrained` (community and hub custom
+/// pipelines, `model_index.json` custom classes and components),
+/// `AutoModel.from_pretrained` and `ModularPipelineBlocks.from_pretrained`.
+pub(crate) async fn resolve<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    hub: HubKind,
+) -> Result<Outcome, ResolveError> {
+    let site = job.site;
+    let o = job.origin(hub)?;
+    let segs = transformers::segments(&site.api);
+    let gate = gate::default_false(&site.gate);
+    if segs.contains(&"AutoModel") || segs.contains(&"ModularPipelineBlocks") {
+        let modular = segs.contains(&"ModularPipelineBlocks");
+        let mut extra = Vec::new();
+        if modular {
+            let snap = job
+                .primary(o.hub, RepoType::Model, &o.repo_id, o.revision.as_deref())
+                .await?;
+            let cfg = job.read_config(&snap, "modular_config.json").await?;
+            if let Some(Value::Object(m)) = cfg.as_ref().and_then(|c| c.get("auto_map")) {
+                for (k, v) in m {
+                    if let Some(r) = v.as_str() {
+                        extra.push((r.to_string(), format!("auto_map {k} (modular_config.json)")));
+                    }
+                }
+            }
+        }
+        transformers::resolve(
+            job,
+            transformers::HfSpec {
+                hub: o.hub,
+                cross_hub: o.hub,
+                repo_id: o.repo_id.clone(),
+                repo_type: RepoType::Model,
+                revision: o.revision.clone(),
+                code_revision: None,
+                cross_default: None,
+                classes: if modular {
+                    Vec::new()
+                } else {
+                    vec!["AutoModel".into()]
+                },
+                pipeline: None,
+                model_load: !modular,
+                custom_generate: false,
+                adapter_redirect: false,
+                extra_refs: extra,
+                gate,
+                primary: !modular,
+                use_fast: true,
+                config_dir: site.args.get("subfolder").cloned().unwrap_or_default(),
+            },
+        )
+        .await?;
+        return Ok(Outcome::Done);
+    }
+
+    let snap = job
+        .primary(o.hub, RepoType::Model, &o.repo_id, o.revision.as_deref())
+        .await?;
+    let index = job.read_config(&snap, "model_index.json").await?;
+    let custom_revision = site.args.get("custom_revision").cloned();
+    // (snapshot, file, why) that need trust_remote_code.
+    let mut gated: Vec<(Arc<Snapshot>, String, String)> = Vec::new();
+    // `_resolve_custom_pipeline_and_cls`: `{custom_pipeline}.py` in the repo,
+    // else a `_class_name` list whose module file is in the repo (this wins
+    // over a community or hub `custom_pipeline`), else `custom_pipeline` itself.
+    let class_name_file = match index.as_ref().and_then(|i| i.get("_class_name")) {
+        Some(Value::Array(cls)) => cls
+            .first()
+            .and_then(Value::as_str)
+            .map(|m| format!("{m}.py"))
+            .filter(|f| snap.has(f)),
+        _ => None,
+    };
+    let cp = site.args.get("custom_pipeline").map(String::as_str);
+    match cp {
+        Some(cp) if cp.ends_with(".py") || cp.starts_with('.') || cp.starts_with('/') => {
+            job.note(format!("custom_pipeline {cp:?} is a local file"));
+        }
+        Some(cp) if snap.has(&format!("{cp}.py")) => {
+            gated.push((
+                snap.clone(),
+                format!("{cp}.py"),
+                format!("custom_pipeline {cp}.py in the model repo"),
+            ));
+        }
+        _ if class_name_file.is_some() => {
+            if let Some(f) = class_name_file {
+                if let Some(cp) = cp {
+                    job.note(format!(
+                        "model_index.json _class_name names {f} in the repo, which diffusers loads instead of custom_pipeline {cp}"
+                    ));
+                }
+                gated.push((snap.clone(), f, "model_index.json _class_name".into()));
+            }
+        }
+        Some(cp) if !cp.contains('/') => {
+            // Community pipelines run with no trust_remote_code check.
+            let folder = custom_revision
+                .clone()
+                .unwrap_or_else(|| job.opts.diffusers_community_ref.clone());
+            let mirror = job
+                .snapshot(
+                    HubKind::Huggingface,
+                    RepoType::Dataset,
+                    "diffusers/community-pipelines-mirror",
+                    Some("main"),
+                )
+                .await?;
+            let file = format!("{folder}/{cp}.py");
+            job.note(format!(
+                "community pipeline {cp} runs with no trust_remote_code check (diffusers/community-pipelines-mirror {file})"
+            ));
+            if !mirror.has(&file) {
+                return Err(ResolveError::Content(format!(
+                    "community pipeline {file} is not in diffusers/community-pipelines-mirror@{}",
+                    mirror.commit
+                )));
+            }
+            closure_of(
+                job,
+                &mirror,
+                &file,
+                format!("community pipeline {cp}"),
+                Style::Folder,
+            )
+            .await?;
+        }
+        Some(cp) => {
+            let other = job
+                .snapshot(
+                    HubKind::Huggingface,
+                    RepoType::Model,
+                    cp,
+                    custom_revision.as_deref(),
+                )
+                .await?;
+            if custom_revision.is_none() {
+                job.note(format!(
+                    "custom pipeline repo {cp} is fetched at its default branch: custom_revision not given"
+                ));
+            }
+            gated.push((other, "pipeline.py".into(), format!("custom_pipeline {cp}")));
+        }
+        None => {}
+    }
+    if let Some(Value::Object(map)) = &index {
+        for (component, v) in map {
+            if let Some(m) = v.as_array().and_then(|a| a.first()).and_then(Value::as_str) {
+                let file = format!("{component}/{m}.py");
+                if snap.has(&file) {
+                    gated.push((
+                        snap.clone(),
+                        file,
+                        format!("model_index.json custom component {component}"),
+                    ));
+                }
+            }
+        }
+    }
+    if !gated.is_empty() {
+        if gate == Gate::Refuse {
+            job.set_refused();
+            let list: Vec<String> = gated
+                .iter()
+                .map(|(s, f, why)| format!("{}:{f} ({why})", s.repo_id))
+                .collect();
+            job.note(format!(
+                "remote code refused by this call (trust_remote_code is false or not given): {}; not fetched",
+                list.join(", ")
+            ));
+        } else {
+            for (s, f, why) in gated {
+                if !s.has(&f) {
+                    job.note(format!(
+                        "{f} ({why}) is not in {}@{}: the load fails there",
+                        s.repo_id, s.commit
+                    ));
+                    continue;
+                }
+                closure_of(job, &s, &f, why, Style::Folder).await?;
+            }
+        }
+    }
+    job.pickle_weights(&snap).await?;
+    Ok(Outcome::Done)
+}

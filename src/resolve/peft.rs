@@ -1,0 +1,111 @@
+//! peft `PeftModel` / `AutoPeftModel*.from_pretrained(adapter)`: the base
+//! model's code (at `adapter_config.revision`) under the transformers rules,
+//! the adapter's pickle weights, and the adapter repo's tokenizer code.
+
+use serde_json::Value;
+
+use super::gate;
+use super::transformers::{self, HfSpec};
+use super::{Job, Outcome, ResolveError, check_repo_id};
+use crate::hub::RepoSource;
+use crate::model::{HubKind, RepoType};
+
+/// peft `AutoPeftModel*.from_pretrained(adapter)`: the base model's code (at
+/// `adapter_config.revision`), plus the adapter repo's tokenizer code.
+pub(crate) async fn resolve<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    hub: HubKind,
+) -> Result<Outcome, ResolveError> {
+    let site = job.site;
+    let o = job.origin(hub)?;
+    let class = transformers::class_of(site)
+        .map(|c| c.replace("Peft", ""))
+        .unwrap_or_else(|| "AutoModel".to_string());
+    let snap = job
+        .primary(o.hub, RepoType::Model, &o.repo_id, o.revision.as_deref())
+        .await?;
+    let Some(adapter) = job.read_config(&snap, "adapter_config.json").await? else {
+        job.note(format!(
+            "{}@{} has no adapter_config.json: peft fails to load it",
+            snap.repo_id, snap.commit
+        ));
+        return Ok(Outcome::Done);
+    };
+    let Some(base) = adapter
+        .get("base_model_name_or_path")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return Err(ResolveError::Content(format!(
+            "adapter_config.json in {} has no base_model_name_or_path",
+            snap.repo_id
+        )));
+    };
+    if check_repo_id(&base).is_err() || base.starts_with('~') || base.split('/').count() > 2 {
+        return Err(ResolveError::Content(format!(
+            "adapter_config.json in {} names base model {base:?}, which is a local path, not a hub id",
+            snap.repo_id
+        )));
+    }
+    let base_rev = adapter
+        .get("revision")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    job.note(format!(
+        "peft adapter {}@{}: the model code comes from base model {base} at {}",
+        snap.repo_id,
+        snap.commit,
+        base_rev.as_deref().unwrap_or("its default branch")
+    ));
+    let gate = gate::prompting(&site.gate, gate::TRANSFORMERS_PROMPT);
+    job.pickle_weights(&snap).await?;
+    transformers::resolve(
+        job,
+        HfSpec {
+            hub: o.hub,
+            cross_hub: o.hub,
+            repo_id: base,
+            repo_type: RepoType::Model,
+            revision: base_rev,
+            code_revision: site.args.get("code_revision").cloned(),
+            cross_default: None,
+            classes: vec![class],
+            pipeline: None,
+            model_load: true,
+            custom_generate: true,
+            adapter_redirect: false,
+            extra_refs: Vec::new(),
+            gate,
+            primary: false,
+            use_fast: true,
+            config_dir: String::new(),
+        },
+    )
+    .await?;
+    if snap.has("tokenizer_config.json") {
+        transformers::resolve(
+            job,
+            transformers::HfSpec {
+                hub: o.hub,
+                cross_hub: o.hub,
+                repo_id: snap.repo_id.clone(),
+                repo_type: RepoType::Model,
+                revision: o.revision.clone(),
+                code_revision: None,
+                cross_default: None,
+                classes: vec!["AutoTokenizer".to_string()],
+                pipeline: None,
+                model_load: false,
+                custom_generate: false,
+                adapter_redirect: false,
+                extra_refs: Vec::new(),
+                gate,
+                primary: false,
+                use_fast: true,
+                config_dir: String::new(),
+            },
+        )
+        .await?;
+    }
+    Ok(Outcome::Done)
+}
