@@ -6,55 +6,25 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::rules::RuleError;
-use crate::model::{LoadSite, Platform};
+use crate::model::Family;
 
-/// The library that loads a target, which decides what runs at load time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Family {
-    Transformers,
-    TorchHub,
-    Datasets,
-    SentenceTransformers,
-    PaddleHub,
-    ModelScope,
-    Diffusers,
-    /// Not known (a file scanned on its own): every family's hooks apply.
-    Generic,
-}
-
-impl Family {
-    /// The key of the family in `load-hooks.yml`.
-    pub fn key(self) -> &'static str {
-        match self {
-            Family::Transformers => "transformers",
-            Family::TorchHub => "torch-hub",
-            Family::Datasets => "datasets",
-            Family::SentenceTransformers => "sentence-transformers",
-            Family::PaddleHub => "paddlehub",
-            Family::ModelScope => "modelscope",
-            Family::Diffusers => "diffusers",
-            Family::Generic => "generic",
-        }
-    }
-
-    /// The family of a loader call, from its platform and API.
-    // Until `LoadSite` carries the catalogue's family, this is the one place that derives it.
-    pub fn of(site: &LoadSite) -> Family {
-        let api = site.api.as_str();
-        match site.platform {
-            Platform::PytorchHub => Family::TorchHub,
-            // paddle `hub.load` reads a hubconf.py like torch.hub.
-            Platform::Paddlehub if api.contains("hub.load") || api.contains("hub.list") => {
-                Family::TorchHub
-            }
-            Platform::Paddlehub => Family::PaddleHub,
-            _ if api.starts_with("datasets.") => Family::Datasets,
-            _ if api.starts_with("sentence_transformers.") => Family::SentenceTransformers,
-            _ if api.starts_with("diffusers.") => Family::Diffusers,
-            Platform::Modelscope => Family::ModelScope,
-            _ => Family::Transformers,
-        }
-    }
+/// The keys in `load-hooks.yml` whose hooks apply to a loader family (`None`: a file
+/// scanned on its own, for which every library's hooks apply).
+fn hook_keys(family: Option<Family>) -> Option<&'static [&'static str]> {
+    Some(match family? {
+        Family::Transformers
+        | Family::TransformersPipeline
+        | Family::CustomGenerate
+        | Family::Peft
+        | Family::Vllm => &["transformers"],
+        Family::Datasets | Family::MsDataset => &["datasets"],
+        Family::Diffusers => &["diffusers", "transformers"],
+        Family::SentenceTransformers => &["sentence-transformers", "transformers"],
+        Family::Modelscope => &["modelscope", "transformers"],
+        Family::TorchHub | Family::PaddleHubconf => &["torch-hub"],
+        Family::PaddleModule => &["paddlehub"],
+        Family::HubDownload | Family::MmConfig => return None,
+    })
 }
 
 /// What runs at load time for one family.
@@ -135,30 +105,25 @@ impl Catalogue {
         }
     }
 
-    /// The hooks that apply to a family: its own, plus every family's for `Generic`, plus
-    /// transformers' for the libraries that load transformers code.
-    pub(crate) fn hooks_for(&self, family: Family) -> Vec<FamilyHooks> {
-        let keys: Vec<&str> = match family {
-            // A file on its own: what every library would call on the classes it defines.
-            Family::Generic => {
-                return self
-                    .families
-                    .values()
-                    .filter(|h| !h.entry_function)
-                    .map(|h| FamilyHooks {
-                        all_classes_of_entry_files: false,
-                        ..h.clone()
-                    })
-                    .collect();
-            }
-            Family::SentenceTransformers | Family::ModelScope | Family::Diffusers => {
-                vec![family.key(), "transformers"]
-            }
-            f => vec![f.key()],
-        };
-        keys.iter()
-            .filter_map(|k| self.families.get(*k))
-            .cloned()
-            .collect()
+    /// The hooks that apply to a family: its own, plus transformers' for the libraries
+    /// that load transformers code, and every library's (none naming an entry
+    /// function) for a file on its own.
+    pub(crate) fn hooks_for(&self, family: Option<Family>) -> Vec<FamilyHooks> {
+        match hook_keys(family) {
+            Some(keys) => keys
+                .iter()
+                .filter_map(|k| self.families.get(*k))
+                .cloned()
+                .collect(),
+            None => self
+                .families
+                .values()
+                .filter(|h| !h.entry_function)
+                .map(|h| FamilyHooks {
+                    all_classes_of_entry_files: false,
+                    ..h.clone()
+                })
+                .collect(),
+        }
     }
 }

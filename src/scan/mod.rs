@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-pub use self::catalogue::Family;
 use self::outline::Outline;
 pub use self::reach::Load;
 pub use self::rules::{Examples, RuleError, RuleSet};

@@ -18,9 +18,10 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::catalogue::{Catalogue, Family, FamilyHooks};
+use super::catalogue::{Catalogue, FamilyHooks};
 use super::outline::{ImportKind, Outline, ScopeKind};
 use crate::model::ExecContext;
+use crate::model::Family;
 
 /// One file of the closure.
 pub(crate) struct Unit<'a> {
@@ -35,26 +36,29 @@ pub(crate) struct Unit<'a> {
 /// How the library loads the target.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Load {
-    pub family: Family,
+    /// `None`: not known (a file scanned on its own), every library's hooks apply.
+    pub family: Option<Family>,
     /// The entry point the call names (torch.hub's second argument).
     pub entry: Option<String>,
 }
 
 impl Load {
-    /// A file scanned on its own: every family's hooks apply.
+    /// A file scanned on its own.
     pub fn generic() -> Load {
         Load {
-            family: Family::Generic,
+            family: None,
             entry: None,
         }
     }
 
     pub fn of(site: &crate::model::LoadSite) -> Load {
-        let family = Family::of(site);
-        let entry = (family == Family::TorchHub)
+        let entry = matches!(site.family, Family::TorchHub | Family::PaddleHubconf)
             .then(|| site.args.get("model").cloned())
             .flatten();
-        Load { family, entry }
+        Load {
+            family: Some(site.family),
+            entry,
+        }
     }
 }
 
@@ -426,8 +430,8 @@ impl Reach {
         let mut why: Vec<Option<Why>> = vec![None; total];
         let hooks = catalogue.hooks_for(load.family);
         let library = match load.family {
-            Family::Generic => "the loading library".to_string(),
-            _ => hooks
+            None => "the loading library".to_string(),
+            Some(_) => hooks
                 .first()
                 .map_or("the loading library".to_string(), |h| h.library.clone()),
         };
@@ -755,7 +759,7 @@ mod tests {
         let c = contexts(
             &[("modeling_x.py", modeling, true), ("util.py", util, false)],
             &Load {
-                family: Family::Transformers,
+                family: Some(Family::Transformers),
                 entry: None,
             },
         );
@@ -794,7 +798,7 @@ mod tests {
         let c = contexts(
             &[("hubconf.py", hubconf, true)],
             &Load {
-                family: Family::TorchHub,
+                family: Some(Family::TorchHub),
                 entry: Some("resnet".into()),
             },
         );

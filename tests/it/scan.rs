@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use hubwarden::model::{Engine, ExecContext, FileKind, HubKind, Level, RemoteFile};
-use hubwarden::scan::{Family, FileFacts, Hit, Load, Part, RuleSet, Scanner};
+use hubwarden::model::{Engine, ExecContext, Family, FileKind, HubKind, Level, RemoteFile};
+use hubwarden::scan::{FileFacts, Hit, Load, Part, RuleSet, Scanner};
 
 use crate::common::{bin, fixture};
 
@@ -81,7 +81,7 @@ fn scan_repo(s: &Scanner, repo: &str, family: Family) -> Vec<(String, Hit)> {
         })
         .collect();
     let load = Load {
-        family,
+        family: Some(family),
         entry: None,
     };
     s.verdicts(&parts, &load)
