@@ -279,6 +279,34 @@ pub struct Target {
     /// Where the commit is pinned when not on the call itself (`kernels.lock:3`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_by: Option<String>,
+    /// Remote code the call did not ask for, reached through a field of a
+    /// fetched config (the chain: call -> config file:line -> code). The code
+    /// it leads to is in `files`, each saying it came through the chain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<ChainLink>,
+}
+
+/// One step of a config-driven chain: a config field that makes the library
+/// load remote code.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ChainLink {
+    /// The policy rule it is reported under.
+    pub rule: String,
+    pub hub: HubKind,
+    /// The repo and commit whose config holds the field.
+    pub repo_id: String,
+    pub commit: String,
+    pub file: String,
+    pub line: u32,
+    /// Dotted JSON path and value (`_attn_implementation_internal`, `evil/k`).
+    pub field: String,
+    pub value: String,
+    /// What the library does with it.
+    pub why: String,
+    /// The code it leads to (`kernel evil-org/k`, `AutoConfig code of org/repo`).
+    pub leads_to: String,
+    /// `always` or `possibly` (the declared versions cross the boundary: worst case).
+    pub applies: String,
 }
 
 /// SARIF result levels, ordered by severity.

@@ -21,6 +21,9 @@ pub const PICKLE_WEIGHTS: &str = "pickle-weights";
 pub const GATE_FALSE_NEEDS_REMOTE_CODE: &str = "gate-false-needs-remote-code";
 pub const KERNEL_NATIVE_CODE: &str = "kernel-native-code";
 pub const KERNEL_UNTRUSTED_PUBLISHER: &str = "kernel-untrusted-publisher";
+pub const CONFIG_HUB_KERNEL: &str = crate::resolve::escalation::RULE_CONFIG_KERNEL;
+pub const CONFIG_FORWARDS_TRUST: &str = crate::resolve::escalation::RULE_CONFIG_TRUST;
+pub const CONFIG_GATELESS: &str = crate::resolve::escalation::RULE_CONFIG_GATELESS;
 
 /// The metadata of every policy rule (for SARIF `rules[]`, `hubwarden rules`).
 pub fn rule_metas() -> Vec<RuleMeta> {
@@ -157,6 +160,51 @@ unless `allow_all_kernels=True`).\n\n\
             8.0,
             "high",
         ),
+        m(
+            CONFIG_HUB_KERNEL,
+            "Remote config loads a Hub kernel",
+            "A field of the repository's config.json names a Hub kernel, which the library downloads and imports without trust_remote_code.",
+            "## What it does\nFlags a load whose remote `config.json` sets `_attn_implementation_internal` or `attn_implementation` \
+(at any depth, sub-configs included) to a Hub kernel repo (`org/repo[@rev][:fn]`), or to a flash-attention name that \
+transformers replaces by a kernels-community kernel when `flash_attn` is not installed. The kernel is resolved and scanned \
+as part of the call's target.\n\n\
+## Why is this bad\nOn transformers 4.52 to 5.2 with `kernels` installed, the kernel (Python and native code) runs on a plain \
+`from_pretrained` without `trust_remote_code` (CVE-2026-4372). 5.3+ loads only kernels-community kernels this way.\n\n\
+## Fix\nUpgrade transformers to 5.3 or later, pass `attn_implementation=\"sdpa\"` explicitly, or do not load the repository.\n\n\
+## References\n- [CWE-94](https://cwe.mitre.org/data/definitions/94.html)\n",
+            "CWE-94",
+            Level::Error,
+            9.0,
+            "high",
+        ),
+        m(
+            CONFIG_FORWARDS_TRUST,
+            "Remote config switches trust_remote_code on for another load",
+            "A field of a fetched config carries trust_remote_code=true that the library forwards to a load of another repository.",
+            "## What it does\nFlags configs that the library turns into a second load with `trust_remote_code=True`: LightGlue's \
+`trust_remote_code` with `keypoint_detector_config._name_or_path` (transformers 4.54 to 5.4), SpanMarker's `encoder` \
+(span-marker before 1.8.1), PEFT prompt tuning's `tokenizer_kwargs` with `tokenizer_name_or_path` (peft before 0.18, \
+trainable loads). The other repository's code is resolved and scanned as part of the call's target.\n\n\
+## Why is this bad\nThe repository owner, not the call, decides that remote code runs.\n\n\
+## References\n- [CWE-94](https://cwe.mitre.org/data/definitions/94.html)\n",
+            "CWE-94",
+            Level::Error,
+            9.0,
+            "high",
+        ),
+        m(
+            CONFIG_GATELESS,
+            "Remote code loaded although the call refuses it",
+            "The library loads code that a fetched config names even though the call does not trust remote code.",
+            "## What it does\nFlags vLLM loads whose `config.json` `auto_map` code runs without `--trust-remote-code` (the \
+transformers backend before 0.14) and Nemotron VL configs whose `vision_config.auto_map` names code in another repository \
+(0.10 to 0.11.0; hard-coded trust in the model until 0.18).\n\n\
+## References\n- [CWE-94](https://cwe.mitre.org/data/definitions/94.html)\n",
+            "CWE-94",
+            Level::Error,
+            9.0,
+            "high",
+        ),
     ]
 }
 
@@ -210,6 +258,8 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
         .collect();
     let mut out = Vec::new();
     let mut cache: HashMap<String, Option<String>> = HashMap::new();
+    // Config-driven chain findings (they carry remote evidence).
+    let mut chained = Vec::new();
     for (index, c) in calls.iter().enumerate() {
         let s = &c.site;
         let repo = s.repo_id.as_deref().unwrap_or("<unresolved id>");
@@ -333,6 +383,53 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                     None,
                 );
             }
+            for link in &t.chain {
+                let assumed = if link.applies == "always" {
+                    String::new()
+                } else {
+                    let a: Vec<String> = t.assumed.iter().map(ToString::to_string).collect();
+                    format!(
+                        " The declared versions may include it (worst case assumed: {}).",
+                        a.join("; ")
+                    )
+                };
+                let message = format!(
+                    "{} ({}@{} {}:{}) -> {}.{assumed}",
+                    link.why,
+                    link.repo_id,
+                    link.commit.get(..12).unwrap_or(&link.commit),
+                    link.file,
+                    link.line,
+                    link.leads_to
+                );
+                let Some(m) = metas.get(link.rule.as_str()) else {
+                    continue;
+                };
+                chained.push(Finding {
+                    rule_id: link.rule.clone(),
+                    level: m.level,
+                    security_severity: m.security_severity,
+                    cwe: m.cwe.clone(),
+                    title: m.title.clone(),
+                    message,
+                    engine: Engine::Policy,
+                    path: s.path.clone(),
+                    line: s.line,
+                    column: s.column.max(1),
+                    evidence: Some(crate::model::Evidence {
+                        hub: link.hub,
+                        repo_id: link.repo_id.clone(),
+                        commit: link.commit.clone(),
+                        file: link.file.clone(),
+                        line: link.line,
+                        snippet: format!("\"{}\": {}", link.field, link.value),
+                        context: crate::model::ExecContext::File,
+                    }),
+                    fix: None,
+                    merged: Vec::new(),
+                    call: Some(index),
+                });
+            }
             if s.family == crate::model::Family::Kernels && t.status != TargetStatus::NoRemoteCode {
                 let natives: Vec<String> = t
                     .files
@@ -399,6 +496,7 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
             }
         }
     }
+    out.extend(chained);
     out
 }
 

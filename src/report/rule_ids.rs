@@ -25,6 +25,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("gate-false-needs-remote-code", "HW1006"),
     ("kernel-native-code", "HW1007"),
     ("kernel-untrusted-publisher", "HW1008"),
+    ("config-hub-kernel", "HW1009"),
+    ("config-forwards-trust-remote-code", "HW1010"),
+    ("config-remote-code-without-gate", "HW1011"),
     // query
     ("aliased-dangerous-import", "HW2001"),
     ("builtins-patch", "HW2002"),

@@ -62,72 +62,8 @@ pub(crate) async fn resolve<S: RepoSource>(
     let snap = job
         .primary(hub, RepoType::Kernel, &o.repo_id, revision.as_deref())
         .await?;
-    let (variants, bad) = variants_in(&snap.files);
-    if !bad.is_empty() {
-        job.note(format!(
-            "build folders the kernels library skips: {}",
-            bad.join(", ")
-        ));
-    }
-    if variants.is_empty() {
-        job.note(format!(
-            "{} has no build variants: get_kernel fails and nothing is imported",
-            o.repo_id
-        ));
-        return Ok(Outcome::Done);
-    }
-    let torch = versions.known("torch");
-    let picked = candidates(&variants, &torch);
-    let all: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
-    let chosen: Vec<String> = picked.iter().map(|v| v.name.clone()).collect();
-    job.note(format!("build variants: {}", all.join(", ")));
-    job.assume([Assumed {
-        library: torch.library.clone(),
-        range: torch.range_text(),
-        source: torch.source(),
-        assumption: if chosen.is_empty() {
-            "no build variant fits this torch range: nothing is imported".to_string()
-        } else {
-            format!(
-                "variants that may load on some platform: {}",
-                chosen.join(", ")
-            )
-        },
-    }]);
-    for v in picked {
-        let prefix = format!("build/{}/", v.name);
-        let files: Vec<String> = snap
-            .files
-            .iter()
-            .filter(|f| f.starts_with(&prefix))
-            .cloned()
-            .collect();
-        for f in files {
-            if f.ends_with(".py") {
-                job.add_file(
-                    &snap,
-                    &f,
-                    FileKind::Python,
-                    format!("kernel build variant {} (imported by {})", v.name, site.api),
-                )
-                .await?;
-            } else if is_native(&f) {
-                let why = format!(
-                    "native library of kernel variant {} (loaded into the process)",
-                    v.name
-                );
-                match job.add_file(&snap, &f, FileKind::Other, why).await {
-                    Ok(_) => {}
-                    Err(ResolveError::Hub(HubError::Cap(c))) => {
-                        job.note(format!(
-                            "{f}: over the read cap, listed but not scanned ({c})"
-                        ));
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-    }
+    let why = format!("imported by {}", site.api);
+    add_variants(job, &snap, &why).await?;
     Ok(Outcome::Done)
 }
 
@@ -239,6 +175,93 @@ fn minor_range(major: u64, minor: u64) -> VersionSet {
     let lo = Version::release(&[major, minor]).first_of_release();
     let hi = Version::release(&[major, minor + 1]).first_of_release();
     VersionSet::at_least(lo).intersect(&VersionSet::below(hi))
+}
+
+/// List what a kernel snapshot would import: the build variants that may load
+/// under the declared torch range, their Python files and native libraries
+/// (`why` says who imports them). Also used for kernels a config names.
+pub(crate) async fn add_variants<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    snap: &crate::hub::Snapshot,
+    why: &str,
+) -> Result<(), ResolveError> {
+    let versions = job.opts.declared.versions(&job.site.path);
+    let (variants, bad) = variants_in(&snap.files);
+    if !bad.is_empty() {
+        job.note(format!(
+            "{}: build folders the kernels library skips: {}",
+            snap.repo_id,
+            bad.join(", ")
+        ));
+    }
+    if variants.is_empty() {
+        job.note(format!(
+            "{} has no build variants: get_kernel fails and nothing is imported",
+            snap.repo_id
+        ));
+        return Ok(());
+    }
+    let torch = versions.known("torch");
+    let picked = candidates(&variants, &torch);
+    let all: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+    let chosen: Vec<String> = picked.iter().map(|v| v.name.clone()).collect();
+    job.note(format!(
+        "{} build variants: {}",
+        snap.repo_id,
+        all.join(", ")
+    ));
+    job.assume([Assumed {
+        library: torch.library.clone(),
+        range: torch.range_text(),
+        source: torch.source(),
+        assumption: if chosen.is_empty() {
+            format!(
+                "no build variant of {} fits this torch range: nothing is imported",
+                snap.repo_id
+            )
+        } else {
+            format!(
+                "variants of {} that may load on some platform: {}",
+                snap.repo_id,
+                chosen.join(", ")
+            )
+        },
+    }]);
+    for v in picked {
+        let prefix = format!("build/{}/", v.name);
+        let files: Vec<String> = snap
+            .files
+            .iter()
+            .filter(|f| f.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for f in files {
+            if f.ends_with(".py") {
+                job.add_file(
+                    snap,
+                    &f,
+                    FileKind::Python,
+                    format!("kernel build variant {} ({why})", v.name),
+                )
+                .await?;
+            } else if is_native(&f) {
+                let w = format!(
+                    "native library of kernel variant {} (loaded into the process; {why})",
+                    v.name
+                );
+                match job.add_file(snap, &f, FileKind::Other, w).await {
+                    Ok(_) => {}
+                    Err(ResolveError::Hub(HubError::Cap(c))) => {
+                        job.note(format!(
+                            "{f}: over the read cap, listed but not scanned ({c})"
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The variants that may load for some platform under the declared torch

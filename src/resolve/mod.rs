@@ -166,6 +166,7 @@ fn unverified(site: &LoadSite, reason: String) -> Target {
         cross_repo_unpinned: false,
         assumed: Vec::new(),
         pinned_by: None,
+        chain: Vec::new(),
     }
 }
 
@@ -235,6 +236,7 @@ struct Acc {
     unverified: Option<String>,
     assumed: Vec<crate::deps::Assumed>,
     pinned_by: Option<String>,
+    chain: Vec<crate::model::ChainLink>,
 }
 
 /// Where a call's code comes from: repo id, hub and requested revision.
@@ -274,6 +276,13 @@ impl<S: RepoSource> Job<'_, S> {
             if !self.acc.assumed.contains(&a) {
                 self.acc.assumed.push(a);
             }
+        }
+    }
+
+    /// Record a config-driven chain step.
+    pub(crate) fn chain(&mut self, link: crate::model::ChainLink) {
+        if !self.acc.chain.contains(&link) {
+            self.acc.chain.push(link);
         }
     }
 
@@ -512,6 +521,7 @@ impl<S: RepoSource> Job<'_, S> {
             cross_repo_unpinned: acc.cross_unpinned,
             assumed: acc.assumed,
             pinned_by: acc.pinned_by,
+            chain: acc.chain,
         }
     }
 }

@@ -239,6 +239,146 @@ pub(crate) async fn resolve<S: RepoSource>(
     if spec.model_load {
         job.pickle_weights(&code_snap).await?;
     }
+    if spec.primary {
+        follow_config_chain(job, &code_snap, &spec).await?;
+    }
+    Ok(())
+}
+
+/// Config-driven escalation (`escalation.rs`): fields of the repo's
+/// `config.json` that make transformers load remote code the call did not ask
+/// for. Each is recorded as a chain link (reported at the call with the config
+/// line) and the code it leads to is resolved into this target.
+async fn follow_config_chain<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    snap: &Arc<Snapshot>,
+    spec: &HfSpec,
+) -> Result<(), ResolveError> {
+    use super::escalation::{self, CallFacts, ChainTarget};
+    let path = join(&spec.config_dir, "config.json");
+    if !snap.has(&path) {
+        return Ok(());
+    }
+    let bytes = job.read(snap, &path).await?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    // A malformed config.json is already an error of `collect_refs`.
+    let Ok(config) = serde_json::from_str::<Value>(&text) else {
+        return Ok(());
+    };
+    let site = job.site;
+    let facts = CallFacts {
+        trusts: site.gate == "true",
+        trainable: false,
+        allow_all_kernels: site
+            .args
+            .get("allow_all_kernels")
+            .is_some_and(|v| matches!(v.as_str(), "True" | "true" | "1")),
+    };
+    let escalations = {
+        let versions = job.opts.declared.versions(&site.path);
+        escalation::in_model_config(&path, &text, &config, &versions, facts)
+    };
+    for e in escalations {
+        let is_kernel = matches!(e.target, ChainTarget::Kernel { .. });
+        // A kernel in the attention fields is loaded when the model is built.
+        if is_kernel && !spec.model_load {
+            continue;
+        }
+        if !e.decision.happens() {
+            job.note(format!(
+                "{}:{} {} = {}: not loaded with the declared versions ({})",
+                path,
+                e.line,
+                e.field,
+                e.value,
+                e.decision
+                    .assumed
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+            continue;
+        }
+        job.assume(e.decision.assumed.clone());
+        let leads_to = match &e.target {
+            ChainTarget::Kernel { repo, revision, .. } => format!(
+                "Hub kernel {repo}{}",
+                revision
+                    .as_deref()
+                    .map(|r| format!("@{r}"))
+                    .unwrap_or_default()
+            ),
+            ChainTarget::RemoteCode { repo, auto, .. } if repo.is_empty() => {
+                format!("{auto} code of the repos this config loads")
+            }
+            ChainTarget::RemoteCode { repo, auto, .. } => format!("{auto} code of {repo}"),
+            ChainTarget::AutoMapEntry { reference, .. } => format!("auto_map {reference}"),
+        };
+        job.chain(crate::model::ChainLink {
+            rule: e.rule.to_string(),
+            hub: snap.hub,
+            repo_id: snap.repo_id.clone(),
+            commit: snap.commit.clone(),
+            file: path.clone(),
+            line: e.line,
+            field: e.field.clone(),
+            value: e.value.clone(),
+            why: e.why.clone(),
+            leads_to,
+            applies: match e.decision.applies {
+                crate::deps::rules::Applies::Always => "always",
+                _ => "possibly",
+            }
+            .to_string(),
+        });
+        let via = format!("via {}:{} {}", path, e.line, e.field);
+        match e.target {
+            ChainTarget::Kernel { repo, revision, .. } => {
+                match job
+                    .snapshot(
+                        HubKind::Huggingface,
+                        RepoType::Kernel,
+                        &repo,
+                        revision.as_deref(),
+                    )
+                    .await
+                {
+                    Ok(ks) => super::kernels::add_variants(job, &ks, &via).await?,
+                    Err(err) => job.mark_unverified(format!("kernel {repo} ({via}): {err}")),
+                }
+            }
+            ChainTarget::RemoteCode {
+                repo,
+                revision,
+                auto,
+            } if !repo.is_empty() => {
+                let sub = HfSpec {
+                    hub: spec.hub,
+                    cross_hub: spec.cross_hub,
+                    repo_id: repo.clone(),
+                    repo_type: RepoType::Model,
+                    revision,
+                    code_revision: None,
+                    cross_default: spec.cross_default.clone(),
+                    classes: vec![auto.to_string()],
+                    pipeline: None,
+                    model_load: false,
+                    custom_generate: false,
+                    adapter_redirect: false,
+                    extra_refs: Vec::new(),
+                    gate: Gate::Run,
+                    primary: false,
+                    use_fast: spec.use_fast,
+                    config_dir: String::new(),
+                };
+                if let Err(err) = Box::pin(resolve(job, sub)).await {
+                    job.mark_unverified(format!("{auto} code of {repo} ({via}): {err}"));
+                }
+            }
+            _ => {}
+        }
+    }
     Ok(())
 }
 

@@ -186,3 +186,93 @@ fn a_locked_kernel_is_read_at_the_locked_commit_and_is_pinned() {
             .contains("kernels.lock")
     );
 }
+
+const CHAIN_APP: &str = "from transformers import AutoModelForCausalLM, AutoConfig\n\nm = AutoModelForCausalLM.from_pretrained(\"cfg-chain/kernel-config\")\ns = AutoModelForCausalLM.from_pretrained(\"cfg-chain/kernel-subconfig\")\ng = AutoConfig.from_pretrained(\"cfg-chain/lightglue\")\n";
+
+#[test]
+fn a_kernel_named_by_config_json_is_a_chain_on_affected_transformers() {
+    let on = scan(
+        &[
+            (
+                "requirements.txt",
+                "transformers==5.2.0\nkernels==0.10.0\ntorch==2.7.1\n",
+            ),
+            ("app.py", CHAIN_APP),
+        ],
+        &[],
+    );
+    let c = call(&on, "cfg-chain/kernel-config");
+    let link = &c["target"]["chain"][0];
+    assert_eq!(link["rule"], "config-hub-kernel");
+    assert_eq!(link["file"], "config.json");
+    assert_eq!(link["line"], 7);
+    assert_eq!(link["field"], "_attn_implementation_internal");
+    assert_eq!(link["leads_to"], "Hub kernel evil-org/flash-attn-fast");
+    assert!(
+        files(c).iter().any(|f| f.ends_with(".abi3.so")),
+        "the kernel's files join the target"
+    );
+    let finding = on["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["line"] == 3 && f["rule_id"] == "config-hub-kernel")
+        .expect("an error at the call");
+    assert_eq!(finding["level"], "error");
+    assert_eq!(finding["evidence"]["file"], "config.json");
+    assert_eq!(finding["evidence"]["line"], 7);
+    assert!(rules_at(&on, 3).iter().any(|r| r == "reverse-shell"));
+    // Sub-config, with @rev and :fn.
+    let sub = call(&on, "cfg-chain/kernel-subconfig");
+    assert_eq!(
+        sub["target"]["chain"][0]["field"],
+        "text_config.attn_implementation"
+    );
+    assert_eq!(
+        sub["target"]["chain"][0]["leads_to"],
+        "Hub kernel evil-org/flash-attn-fast@v1"
+    );
+    // LightGlue-style forwarded trust: the detector repo's AutoConfig code is scanned.
+    let lg = call(&on, "cfg-chain/lightglue");
+    assert_eq!(
+        lg["target"]["chain"][0]["rule"],
+        "config-forwards-trust-remote-code"
+    );
+    assert!(files(lg).iter().any(|f| f == "configuration_evil.py"));
+    assert!(rules_at(&on, 5).iter().any(|r| r == "os-system"));
+
+    // The version pair: transformers 5.5 with kernels has neither path.
+    let off = scan(
+        &[
+            (
+                "requirements.txt",
+                "transformers==5.5.0\nkernels==0.10.0\ntorch==2.7.1\n",
+            ),
+            ("app.py", CHAIN_APP),
+        ],
+        &[],
+    );
+    for repo in [
+        "cfg-chain/kernel-config",
+        "cfg-chain/kernel-subconfig",
+        "cfg-chain/lightglue",
+    ] {
+        let c = call(&off, repo);
+        assert!(c["target"]["chain"].is_null(), "{repo}: {c}");
+        assert_eq!(c["target"]["status"], "no-remote-code", "{repo}");
+    }
+    // Undeclared versions: the worst case, said in target.assumed.
+    let worst = scan(&[("app.py", CHAIN_APP)], &[]);
+    let c = call(&worst, "cfg-chain/kernel-config");
+    assert_eq!(c["target"]["chain"][0]["applies"], "possibly");
+    assert!(
+        c["target"]["assumed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["library"] == "transformers" && a["range"] == "any")
+    );
+    // --assume overrides: kernels not installed, no kernel is loaded.
+    let none = scan(&[("app.py", CHAIN_APP)], &["--assume", "kernels=none"]);
+    assert!(call(&none, "cfg-chain/kernel-config")["target"]["chain"].is_null());
+}
