@@ -315,14 +315,20 @@ pub enum Engine {
     Policy,
 }
 
-/// Whether remote code runs for certain when the module is imported.
+/// Where a finding's code runs, found by a call graph over the target's fetched files.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExecContext {
-    /// Module top level, class bodies, decorators, default arguments.
+    /// Module top level, class bodies, decorators, default arguments, and what they
+    /// call (threads started at import included): runs when the library imports the file.
     ImportTime,
-    /// Inside a function body: runs if called.
-    Function,
+    /// Reached from what the library calls while it loads the target (config and model
+    /// constructors, `from_pretrained` overrides, the torch.hub entry point, ...).
+    LoadTime,
+    /// Runs only when the user calls it (`forward`, `generate`, `chat`).
+    CallTime,
+    /// Nothing in the fetched code reaches it.
+    Unreached,
     /// Unpickling (pickle engine).
     Unpickle,
     /// Not tied to a line (YARA on the whole file, policy findings).
