@@ -49,6 +49,8 @@ pub enum RepoType {
     Space,
     Github,
     Module,
+    /// A Hub kernel repository (`kernels` library; `api/kernels/...`).
+    Kernel,
 }
 
 impl RepoType {
@@ -59,6 +61,7 @@ impl RepoType {
             RepoType::Space => "space",
             RepoType::Github => "github",
             RepoType::Module => "module",
+            RepoType::Kernel => "kernel",
         }
     }
 }
@@ -133,6 +136,9 @@ pub enum Family {
     PaddleModule,
     /// OpenMMLab `Config.fromfile` (a local config that is evaluated).
     MmConfig,
+    /// Hub kernels: `kernels.get_kernel/get_locked_kernel/load_kernel`
+    /// (a kernel repo's build variant is imported, native code included).
+    Kernels,
 }
 
 /// One loader call in the user's code, for one possible repo id.
@@ -265,6 +271,14 @@ pub struct Target {
     /// Cross-repo code (`other/repo--mod.Class`) with no `code_revision`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cross_repo_unpinned: bool,
+    /// The library versions a version-dependent decision about this target
+    /// rested on (`library`, `range`, `source`, `assumption`), worst case when
+    /// the declared range was unknown or open.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assumed: Vec<crate::deps::Assumed>,
+    /// Where the commit is pinned when not on the call itself (`kernels.lock:3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_by: Option<String>,
 }
 
 /// SARIF result levels, ordered by severity.

@@ -19,6 +19,8 @@ pub const CROSS_REPO_CODE_UNPINNED: &str = "cross-repo-code-unpinned";
 pub const REMOTE_CODE_UNVERIFIED: &str = "remote-code-unverified";
 pub const PICKLE_WEIGHTS: &str = "pickle-weights";
 pub const GATE_FALSE_NEEDS_REMOTE_CODE: &str = "gate-false-needs-remote-code";
+pub const KERNEL_NATIVE_CODE: &str = "kernel-native-code";
+pub const KERNEL_UNTRUSTED_PUBLISHER: &str = "kernel-untrusted-publisher";
 
 /// The metadata of every policy rule (for SARIF `rules[]`, `hubwarden rules`).
 pub fn rule_metas() -> Vec<RuleMeta> {
@@ -125,6 +127,36 @@ Choose a repository with native support, or review and pin the code before enabl
             2.0,
             "high",
         ),
+        m(
+            KERNEL_NATIVE_CODE,
+            "Hub kernel loads remote native code",
+            "The call imports a kernel from the Hub: its Python runs at import and its compiled libraries are loaded into the process.",
+            "## What it does\nFlags a load of a Hub kernel (`kernels.get_kernel`, `get_locked_kernel`, `load_kernel`) whose build \
+variant ships native libraries (`*.so`). hubwarden lists each library with its size and sha256 and scans its strings with the YARA \
+rules, but compiled code cannot be reviewed like Python.\n\n\
+## Why is this bad\nNative code runs with your process's rights and no trust gate stops it: `trust_remote_code` of the kernels \
+library only checks the publisher.\n\n\
+## Example\n```python\n# pin the reviewed commit, from a trusted publisher\nget_kernel(\"kernels-community/activation\", revision=\"<40-hex commit>\")\n```\n\n\
+## References\n- [CWE-829](https://cwe.mitre.org/data/definitions/829.html)\n",
+            "CWE-829",
+            Level::Warning,
+            6.0,
+            "very-high",
+        ),
+        m(
+            KERNEL_UNTRUSTED_PUBLISHER,
+            "Hub kernel from an untrusted publisher",
+            "The kernel comes from a publisher outside the trusted kernel publishers that the kernels library and transformers accept by default.",
+            "## What it does\nFlags a Hub kernel whose publisher is not a trusted kernel publisher (`kernels-community`; the kernels library \
+asks the Hub's `trustedKernelPublisher` flag and refuses others unless `trust_remote_code=True`; transformers 5.3+ refuses them \
+unless `allow_all_kernels=True`).\n\n\
+## Why is this bad\nAnyone can publish a kernel; its Python and native code run in your process when it is loaded.\n\n\
+## References\n- [CWE-829](https://cwe.mitre.org/data/definitions/829.html)\n",
+            "CWE-829",
+            Level::Error,
+            8.0,
+            "high",
+        ),
     ]
 }
 
@@ -212,7 +244,9 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
             let at = commit
                 .map(|c| format!(" at commit {c}"))
                 .unwrap_or_default();
-            let why = if s.gate == "true" && s.platform == Platform::PytorchHub {
+            let why = if s.family == crate::model::Family::Kernels {
+                "a Hub kernel is imported: kernels has no trust gate for the code, only a publisher check".to_string()
+            } else if s.gate == "true" && s.platform == Platform::PytorchHub {
                 "trust_repo=True".to_string()
             } else if s.gate == "true" {
                 "trust_remote_code=True".to_string()
@@ -237,7 +271,8 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                 ),
                 None,
             );
-            if !s.pinned {
+            let locked = c.target.as_ref().is_some_and(|t| t.pinned_by.is_some());
+            if !s.pinned && !locked {
                 let rev = s
                     .revision
                     .as_deref()
@@ -297,6 +332,47 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                     format!("The remote code of {repo} could not be verified: {reason}."),
                     None,
                 );
+            }
+            if s.family == crate::model::Family::Kernels && t.status != TargetStatus::NoRemoteCode {
+                let natives: Vec<String> = t
+                    .files
+                    .iter()
+                    .filter(|f| crate::resolve::kernels::is_native(&f.path))
+                    .map(|f| format!("{} ({} bytes, sha256 {})", f.path, f.bytes, f.sha256))
+                    .collect();
+                let assumed = t
+                    .assumed
+                    .iter()
+                    .map(|a| format!(" Assumed: {a}."))
+                    .collect::<String>();
+                if !natives.is_empty() {
+                    push(
+                        KERNEL_NATIVE_CODE,
+                        format!(
+                            "`{}` loads native code from Hub kernel {repo}{}: {}.{assumed}",
+                            s.api,
+                            commit.map(|c| format!(" at {c}")).unwrap_or_default(),
+                            natives.join(", ")
+                        ),
+                        None,
+                    );
+                }
+                let org = repo.split('/').next().unwrap_or(repo);
+                if org != crate::resolve::kernels::COMMUNITY_ORG {
+                    let trusted_by_call = if s.gate == "true" {
+                        " The call passes trust_remote_code=True, which lifts the kernels library's publisher check."
+                    } else {
+                        ""
+                    };
+                    push(
+                        KERNEL_UNTRUSTED_PUBLISHER,
+                        format!(
+                            "Hub kernel {repo} is published by {org}, not a trusted kernel publisher ({}).{trusted_by_call}",
+                            crate::resolve::kernels::COMMUNITY_ORG
+                        ),
+                        None,
+                    );
+                }
             }
             if t.pickle_weights {
                 push(

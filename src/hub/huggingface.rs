@@ -22,6 +22,7 @@ pub(super) fn type_prefix(rt: RepoType) -> &'static str {
     match rt {
         RepoType::Dataset => "datasets/",
         RepoType::Space => "spaces/",
+        RepoType::Kernel => "kernels/",
         _ => "",
     }
 }
@@ -31,6 +32,7 @@ pub(super) fn api_kind(rt: RepoType) -> &'static str {
     match rt {
         RepoType::Dataset => "datasets",
         RepoType::Space => "spaces",
+        RepoType::Kernel => "kernels",
         _ => "models",
     }
 }
