@@ -23,7 +23,8 @@ fn hook_keys(family: Option<Family>) -> Option<&'static [&'static str]> {
         Family::Modelscope => &["modelscope", "transformers"],
         Family::TorchHub | Family::PaddleHubconf => &["torch-hub"],
         Family::PaddleModule => &["paddlehub"],
-        Family::HubDownload | Family::MmConfig => return None,
+        // A kernel package is imported; what calls into it later is call-time.
+        Family::HubDownload | Family::MmConfig | Family::Kernels => return None,
     })
 }
 
