@@ -435,8 +435,10 @@ async fn follow_config_chain<S: RepoSource>(
                     extra_refs: Vec::new(),
                     gate: Gate::Run,
                     primary: false,
-                    use_fast: spec.use_fast,
+                    use_fast: None,
+                    backend: None,
                     config_dir: String::new(),
+                    code_dir: String::new(),
                 };
                 if let Err(err) = Box::pin(resolve(job, sub)).await {
                     job.mark_unverified(format!("{auto} code of {repo} ({via}): {err}"));
