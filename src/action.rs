@@ -536,7 +536,7 @@ fn auto_diff_base(event: &EventInfo) -> Result<Option<String>, ActionError> {
         "pull_request.base.sha"
     };
     match &event.base_sha {
-        Some(sha) if is_commit_id(sha) => Ok(Some(sha.clone())),
+        Some(sha) if crate::hub::is_commit(sha) => Ok(Some(sha.clone())),
         other => Err(ActionError::EventPayload {
             path: "$GITHUB_EVENT_PATH".into(),
             message: format!(
@@ -547,10 +547,6 @@ fn auto_diff_base(event: &EventInfo) -> Result<Option<String>, ActionError> {
             ),
         }),
     }
-}
-
-fn is_commit_id(s: &str) -> bool {
-    matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn decide_upload(

@@ -3,6 +3,7 @@
 //! `run()` is the whole pipeline; the binary and the tests both call it.
 
 pub mod action;
+pub mod callsite;
 pub mod cli;
 pub mod config;
 pub mod deps;

@@ -244,7 +244,7 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                     .map(|r| format!("revision {r:?} is a branch or tag, not a commit"))
                     .unwrap_or_else(|| "no revision is given (the default branch is used)".into());
                 let fix = commit
-                    .filter(|c| crate::config::is_commit_id(c))
+                    .filter(|c| crate::hub::validate::is_target_commit(c))
                     .and_then(|commit| {
                         let src = cache
                             .entry(s.path.clone())
@@ -413,14 +413,14 @@ pub fn apply(
                     .entry(c.site.path.clone())
                     .or_insert_with(|| sources(&c.site.path));
                 src.as_deref()
-                    .and_then(|s| callsrc::suppressions_in(s, c.site.line, c.site.end_line))
+                    .and_then(|s| crate::callsite::suppressions(s, c.site.line, c.site.end_line))
             }),
             None => {
                 let src = src_cache
                     .entry(f.path.clone())
                     .or_insert_with(|| sources(&f.path));
                 src.as_deref()
-                    .and_then(|s| callsrc::suppressions_in(s, f.line, f.line))
+                    .and_then(|s| crate::callsite::suppressions(s, f.line, f.line))
             }
         };
         if let Some(ids) = &suppress

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::model::CallReport;
-use crate::policy::diff_base::CallKey;
+use crate::callsite::CallKey;
 
 /// The lock file's name, at the scanned root.
 pub const LOCK_FILE: &str = ".hubwarden.lock";

@@ -324,7 +324,7 @@ pub fn resolve_target(args: &GithubArgs, env: Env<'_>) -> Result<UploadTarget, U
         .or(event_sha)
         .or_else(|| get("GITHUB_SHA"))
         .ok_or_else(|| UploadError::Config("no commit: pass --commit or set GITHUB_SHA".into()))?;
-    if !(commit_sha.len() == 40 && commit_sha.bytes().all(|b| b.is_ascii_hexdigit())) {
+    if !crate::hub::is_commit(&commit_sha) {
         return Err(UploadError::Config(format!(
             "commit {commit_sha:?} is not a 40-hex commit id"
         )));
