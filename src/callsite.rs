@@ -206,10 +206,7 @@ mod tests {
     #[test]
     fn suppression_comments() {
         let src = "x = f(  # hubwarden: ignore[a, b]\n  1)\ny = g()  # hubwarden: ignore\n";
-        assert_eq!(
-            suppressions(src, 1, 2),
-            Some(vec!["a".into(), "b".into()])
-        );
+        assert_eq!(suppressions(src, 1, 2), Some(vec!["a".into(), "b".into()]));
         assert_eq!(suppressions(src, 3, 3), Some(vec![]));
         assert_eq!(suppressions(src, 2, 2), None);
     }

@@ -289,5 +289,3 @@ impl Config {
         Ok(())
     }
 }
-
-

@@ -370,9 +370,6 @@ fn one_call<'t>(
 }
 
 fn finish(mut s: LoadSite) -> LoadSite {
-    s.pinned = s
-        .revision
-        .as_deref()
-        .is_some_and(crate::hub::is_commit);
+    s.pinned = s.revision.as_deref().is_some_and(crate::hub::is_commit);
     s
 }

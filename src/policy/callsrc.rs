@@ -160,5 +160,4 @@ mod tests {
             Some("torch.hub.load(\"o/r:abc\", 'net')")
         );
     }
-
 }

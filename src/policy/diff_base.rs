@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::model::{CallReport, Finding, LoadSite};
 pub use crate::callsite::CallKey;
+use crate::model::{CallReport, Finding, LoadSite};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiffBaseError {

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::model::{Finding, Report};
 use crate::callsite;
+use crate::model::{Finding, Report};
 use crate::report::{RenderOptions, calls_by_site};
 
 /// The fingerprint of each result, given by its most severe finding (same

@@ -7,8 +7,8 @@ use serde_json::Value;
 use super::gate;
 use super::transformers::{self, HfSpec};
 use super::{Job, Outcome, ResolveError};
-use crate::hub::validate_repo_id;
 use crate::hub::RepoSource;
+use crate::hub::validate_repo_id;
 use crate::model::{HubKind, RepoType};
 
 /// peft `AutoPeftModel*.from_pretrained(adapter)`: the base model's code (at

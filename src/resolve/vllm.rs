@@ -5,8 +5,8 @@
 use super::gate;
 use super::transformers::{self, HfSpec};
 use super::{Job, Outcome, ResolveError};
-use crate::hub::validate_repo_id;
 use crate::hub::RepoSource;
+use crate::hub::validate_repo_id;
 use crate::model::{HubKind, RepoType};
 
 /// vLLM: config, tokenizer and processor `auto_map` code; trust defaults to False.

@@ -771,13 +771,13 @@ pub fn run() -> anyhow::Result<Outcome> {
         );
     }
     tracing::debug!(?plan, "action plan");
-    let scan_env = crate::pipeline::ScanEnv {
+    let scan_env = super::scan::ScanEnv {
         uri_root: Some(plan.workspace.clone()),
         hub_options: Some(plan.hub_options(&env)),
         git_env: plan.git_env(&env),
     };
-    let result = crate::pipeline::run_scan(&plan.scan, &scan_env)?;
-    let rendered = crate::pipeline::emit(&plan.scan, &result, &env)?;
+    let result = super::scan::run_scan(&plan.scan, &scan_env)?;
+    let rendered = super::scan::emit(&plan.scan, &result, &env)?;
     let summary = result.report.summary.clone().unwrap_or_default();
     if let Some(path) = &plan.outputs_file {
         write_outputs(
