@@ -22,6 +22,7 @@ mod callsite;
 mod commands;
 mod memo;
 mod pylex;
+mod rulemeta;
 
 pub use commands::{action, main_entry, run, scan as pipeline};
 

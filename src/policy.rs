@@ -20,112 +20,20 @@ pub const REMOTE_CODE_UNVERIFIED: &str = "remote-code-unverified";
 pub const PICKLE_WEIGHTS: &str = "pickle-weights";
 pub const GATE_FALSE_NEEDS_REMOTE_CODE: &str = "gate-false-needs-remote-code";
 
-/// The metadata of every policy rule (for SARIF `rules[]`, `hubwarden rules`).
+/// The metadata of every policy rule (for SARIF `rules[]`, `hubwarden rules`),
+/// from `rules/policy/<id>.yml`, in the order of the ids above.
 pub fn rule_metas() -> Vec<RuleMeta> {
-    let m = |id: &str,
-             title: &str,
-             description: &str,
-             help: &str,
-             cwe: &str,
-             level: Level,
-             sev: f32,
-             confidence: &str| RuleMeta {
-        id: id.to_string(),
-        title: title.to_string(),
-        description: description.to_string(),
-        help: help.to_string(),
-        cwe: vec![cwe.to_string()],
-        level,
-        security_severity: sev,
-        confidence: confidence.to_string(),
-        engine: Engine::Policy,
-        source: "builtin:policy".to_string(),
-    };
-    vec![
-        m(
-            REMOTE_CODE_ENABLED,
-            "Remote code enabled",
-            "This call downloads Python code from a model hub and executes it.",
-            "## What it does\nFlags a load that executes code from the remote repository: `trust_remote_code=True`, \
-or a loader that has no gate at all (torch.hub, PaddleHub, diffusers community pipelines, ModelScope auto-trusted owners).\n\n\
-## Why is this bad\nThe remote repository's owner (or anyone who compromises their account) runs arbitrary code in your process, \
-with your credentials. hubwarden scanned the files at the commit shown, but review them yourself and pin that commit.\n\n\
-## Example\n```python\nmodel = AutoModel.from_pretrained(\"acme/chat\", trust_remote_code=True)\n```\n\n\
-## References\n- [CWE-829](https://cwe.mitre.org/data/definitions/829.html)\n",
-            "CWE-829",
-            Level::Warning,
-            5.0,
-            "very-high",
-        ),
-        m(
-            REMOTE_CODE_UNPINNED,
-            "Remote code not pinned to a commit",
-            "Remote code is loaded from a branch or tag, so it can change after review.",
-            "## What it does\nFlags a load of remote code whose revision is not a full commit id.\n\n\
-## Why is this bad\nA branch or tag can be moved: the code that runs tomorrow is not the code that was reviewed (or scanned) today.\n\n\
-## Example\n```python\n# bad\nAutoModel.from_pretrained(\"acme/chat\", trust_remote_code=True)\n\
-# good: the commit that was scanned\nAutoModel.from_pretrained(\"acme/chat\", trust_remote_code=True, revision=\"<40-hex commit>\")\n```\n\n\
-## References\n- [CWE-494](https://cwe.mitre.org/data/definitions/494.html)\n",
-            "CWE-494",
-            Level::Error,
-            7.5,
-            "very-high",
-        ),
-        m(
-            CROSS_REPO_CODE_UNPINNED,
-            "Cross-repository code not pinned",
-            "The repo's auto_map points at code in another repository that is fetched at its default branch.",
-            "## What it does\nFlags an `auto_map` entry of the form `other/repo--module.Class` when the call has no `code_revision`: \
-transformers then fetches that other repository at its default branch even when `revision` is pinned.\n\n\
-## Why is this bad\nThe pin on `revision` gives a false sense of safety: the executed code comes from a moving branch of another repository.\n\n\
-## Example\n```python\nAutoModel.from_pretrained(\"acme/chat\", revision=\"<commit>\", code_revision=\"<commit of the code repo>\", trust_remote_code=True)\n```\n\n\
-## References\n- [CWE-494](https://cwe.mitre.org/data/definitions/494.html)\n",
-            "CWE-494",
-            Level::Error,
-            7.5,
-            "high",
-        ),
-        m(
-            REMOTE_CODE_UNVERIFIED,
-            "Remote code not verified",
-            "The remote code this call would run could not be resolved or fetched, so it was not scanned.",
-            "## What it does\nFails closed: a call that would execute remote code whose files could not be resolved or fetched \
-(unresolvable id, gated repo without a token, network error, size cap) is reported instead of silently passing.\n\n\
-## Why is this bad\nCode that was not scanned may be anything.\n\n\
-## Fix\nMake the id a literal, provide the token (`HF_TOKEN`, ...), use `--mirror`, or allow-list the repo at a reviewed commit.\n\n\
-## References\n- [CWE-345](https://cwe.mitre.org/data/definitions/345.html)\n",
-            "CWE-345",
-            Level::Error,
-            7.0,
-            "high",
-        ),
-        m(
-            PICKLE_WEIGHTS,
-            "Pickle weights loaded without safetensors",
-            "The repository has no safetensors weights, so the call unpickles a checkpoint, which can execute code.",
-            "## What it does\nFlags a load whose weights are a pickle (`pytorch_model.bin`, `*.pt`, `*.ckpt`, `*.pkl`) because the repository has no `safetensors` file.\n\n\
-## Why is this bad\nUnpickling runs any callable the pickle names. hubwarden scans the pickle's opcodes without loading it; \
-prefer `use_safetensors=True` and a repository that ships safetensors.\n\n\
-## References\n- [CWE-502](https://cwe.mitre.org/data/definitions/502.html)\n",
-            "CWE-502",
-            Level::Warning,
-            6.5,
-            "high",
-        ),
-        m(
-            GATE_FALSE_NEEDS_REMOTE_CODE,
-            "Remote code refused but required",
-            "The call sets trust_remote_code=False but the repository needs remote code: the load will fail.",
-            "## What it does\nFlags a call with `trust_remote_code=False` on a repository whose configuration maps to remote code.\n\n\
-## Why is this bad\nThe load fails at run time, and the usual quick fix (flipping the flag to `True`) runs unreviewed code. \
-Choose a repository with native support, or review and pin the code before enabling it.\n\n\
-## References\n- [CWE-829](https://cwe.mitre.org/data/definitions/829.html)\n",
-            "CWE-829",
-            Level::Note,
-            2.0,
-            "high",
-        ),
-    ]
+    let mut metas = crate::rulemeta::builtin("policy", Engine::Policy, "builtin:policy");
+    let order = [
+        REMOTE_CODE_ENABLED,
+        REMOTE_CODE_UNPINNED,
+        CROSS_REPO_CODE_UNPINNED,
+        REMOTE_CODE_UNVERIFIED,
+        PICKLE_WEIGHTS,
+        GATE_FALSE_NEEDS_REMOTE_CODE,
+    ];
+    metas.sort_by_key(|m| order.iter().position(|id| *id == m.id));
+    metas
 }
 
 /// Whether the call would execute remote code (or may: unknown counts as yes when
@@ -530,5 +438,26 @@ pub fn summarize(
         fail_on,
         failed: kept.iter().any(|f| f.level >= fail_on),
         truncated: 0,
+    }
+}
+
+#[cfg(test)]
+mod rule_data_tests {
+    use super::*;
+
+    #[test]
+    fn every_policy_rule_has_its_metadata_file() {
+        let ids: Vec<String> = rule_metas().into_iter().map(|m| m.id).collect();
+        assert_eq!(
+            ids,
+            [
+                REMOTE_CODE_ENABLED,
+                REMOTE_CODE_UNPINNED,
+                CROSS_REPO_CODE_UNPINNED,
+                REMOTE_CODE_UNVERIFIED,
+                PICKLE_WEIGHTS,
+                GATE_FALSE_NEEDS_REMOTE_CODE,
+            ]
+        );
     }
 }
