@@ -51,6 +51,8 @@ pub enum RepoType {
     Space,
     Github,
     Module,
+    /// A Hub kernel repository (`kernels` library; `api/kernels/...`).
+    Kernel,
 }
 
 impl RepoType {
@@ -61,6 +63,7 @@ impl RepoType {
             RepoType::Space => "space",
             RepoType::Github => "github",
             RepoType::Module => "module",
+            RepoType::Kernel => "kernel",
         }
     }
 }
@@ -231,6 +234,14 @@ pub struct Target {
     /// Cross-repo code (`other/repo--mod.Class`) with no `code_revision`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cross_repo_unpinned: bool,
+    /// The library versions a version-dependent decision about this target
+    /// rested on (`library`, `range`, `source`, `assumption`), worst case when
+    /// the declared range was unknown or open.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assumed: Vec<crate::deps::Assumed>,
+    /// Where the commit is pinned when not on the call itself (`kernels.lock:3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_by: Option<String>,
 }
 
 /// SARIF result levels, ordered by severity.
@@ -281,14 +292,20 @@ pub enum Engine {
     Policy,
 }
 
-/// Whether remote code runs for certain when the module is imported.
+/// Where a finding's code runs, found by a call graph over the target's fetched files.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExecContext {
-    /// Module top level, class bodies, decorators, default arguments.
+    /// Module top level, class bodies, decorators, default arguments, and what they
+    /// call (threads started at import included): runs when the library imports the file.
     ImportTime,
-    /// Inside a function body: runs if called.
-    Function,
+    /// Reached from what the library calls while it loads the target (config and model
+    /// constructors, `from_pretrained` overrides, the torch.hub entry point, ...).
+    LoadTime,
+    /// Runs only when the user calls it (`forward`, `generate`, `chat`).
+    CallTime,
+    /// Nothing in the fetched code reaches it.
+    Unreached,
     /// Unpickling (pickle engine).
     Unpickle,
     /// Not tied to a line (YARA on the whole file, policy findings).

@@ -19,6 +19,8 @@ pub const CROSS_REPO_CODE_UNPINNED: &str = "cross-repo-code-unpinned";
 pub const REMOTE_CODE_UNVERIFIED: &str = "remote-code-unverified";
 pub const PICKLE_WEIGHTS: &str = "pickle-weights";
 pub const GATE_FALSE_NEEDS_REMOTE_CODE: &str = "gate-false-needs-remote-code";
+pub const KERNEL_NATIVE_CODE: &str = "kernel-native-code";
+pub const KERNEL_UNTRUSTED_PUBLISHER: &str = "kernel-untrusted-publisher";
 
 /// The metadata of every policy rule (for SARIF `rules[]`, `hubwarden rules`),
 /// from `rules/policy/<id>.yml`, in the order of the ids above.
@@ -31,6 +33,8 @@ pub fn rule_metas() -> Vec<RuleMeta> {
         REMOTE_CODE_UNVERIFIED,
         PICKLE_WEIGHTS,
         GATE_FALSE_NEEDS_REMOTE_CODE,
+        KERNEL_NATIVE_CODE,
+        KERNEL_UNTRUSTED_PUBLISHER,
     ];
     metas.sort_by_key(|m| order.iter().position(|id| *id == m.id));
     metas
@@ -120,7 +124,9 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
             let at = commit
                 .map(|c| format!(" at commit {c}"))
                 .unwrap_or_default();
-            let why = if s.gate == "true" && s.platform == Platform::PytorchHub {
+            let why = if s.family == crate::model::Family::Kernels {
+                "a Hub kernel is imported: kernels has no trust gate for the code, only a publisher check".to_string()
+            } else if s.gate == "true" && s.platform == Platform::PytorchHub {
                 "trust_repo=True".to_string()
             } else if s.gate == "true" {
                 "trust_remote_code=True".to_string()
@@ -145,7 +151,8 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                 ),
                 None,
             );
-            if !s.pinned {
+            let locked = c.target.as_ref().is_some_and(|t| t.pinned_by.is_some());
+            if !s.pinned && !locked {
                 let rev = s
                     .revision
                     .as_deref()
@@ -205,6 +212,47 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                     format!("The remote code of {repo} could not be verified: {reason}."),
                     None,
                 );
+            }
+            if s.family == crate::model::Family::Kernels && t.status != TargetStatus::NoRemoteCode {
+                let natives: Vec<String> = t
+                    .files
+                    .iter()
+                    .filter(|f| crate::resolve::kernels::is_native(&f.path))
+                    .map(|f| format!("{} ({} bytes, sha256 {})", f.path, f.bytes, f.sha256))
+                    .collect();
+                let assumed = t
+                    .assumed
+                    .iter()
+                    .map(|a| format!(" Assumed: {a}."))
+                    .collect::<String>();
+                if !natives.is_empty() {
+                    push(
+                        KERNEL_NATIVE_CODE,
+                        format!(
+                            "`{}` loads native code from Hub kernel {repo}{}: {}.{assumed}",
+                            s.api,
+                            commit.map(|c| format!(" at {c}")).unwrap_or_default(),
+                            natives.join(", ")
+                        ),
+                        None,
+                    );
+                }
+                let org = repo.split('/').next().unwrap_or(repo);
+                if org != crate::resolve::kernels::COMMUNITY_ORG {
+                    let trusted_by_call = if s.gate == "true" {
+                        " The call passes trust_remote_code=True, which lifts the kernels library's publisher check."
+                    } else {
+                        ""
+                    };
+                    push(
+                        KERNEL_UNTRUSTED_PUBLISHER,
+                        format!(
+                            "Hub kernel {repo} is published by {org}, not a trusted kernel publisher ({}).{trusted_by_call}",
+                            crate::resolve::kernels::COMMUNITY_ORG
+                        ),
+                        None,
+                    );
+                }
             }
             if t.pickle_weights {
                 push(
@@ -457,6 +505,8 @@ mod rule_data_tests {
                 REMOTE_CODE_UNVERIFIED,
                 PICKLE_WEIGHTS,
                 GATE_FALSE_NEEDS_REMOTE_CODE,
+                KERNEL_NATIVE_CODE,
+                KERNEL_UNTRUSTED_PUBLISHER,
             ]
         );
     }

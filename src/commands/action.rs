@@ -202,6 +202,15 @@ impl ActionPlan {
     pub fn hub_options(&self, env: &dyn Fn(&str) -> Option<String>) -> HubOptions {
         let mut opts = HubOptions::from_vars(env);
         for (hub, token) in self.tokens.by_hub() {
+            // The workflow token belongs to this run's GitHub (`GITHUB_API_URL`);
+            // torch.hub repositories are read from github.com, so on an enterprise
+            // server the token stays home.
+            if hub == HubKind::Github
+                && !crate::hub::same_origin(&self.api_url, opts.endpoints.get(hub))
+            {
+                opts.tokens.remove(hub);
+                continue;
+            }
             opts.tokens.set(hub, token);
         }
         opts

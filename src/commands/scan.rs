@@ -18,7 +18,7 @@ use crate::model::{CallReport, Evidence, Finding, HubKind, RemoteFile, Report, R
 use crate::policy;
 use crate::report::{self, RenderOptions};
 use crate::resolve::{self, ResolveOptions};
-use crate::scan::{Hit, RuleSet, Scanner};
+use crate::scan::{FileFacts, Hit, Load, Part, RuleSet, Scanner};
 
 /// Where the run happens, beyond the flags.
 #[derive(Debug, Clone, Default)]
@@ -196,30 +196,70 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     })
 }
 
-/// Scan every distinct remote file once (in parallel), then attach the hits to
-/// each call that would execute the file.
+/// Scan every distinct remote file once, then every distinct target (its files and
+/// how the library loads it) once, in parallel, and attach the hits to each call whose
+/// target it is: where code runs depends on the whole closure and on the loader.
 fn scan_targets(scanner: &Scanner, calls: &[CallReport]) -> Vec<Finding> {
     type Key = (HubKind, String, String, String);
     let key =
         |f: &RemoteFile| -> Key { (f.hub, f.repo_id.clone(), f.commit.clone(), f.path.clone()) };
+    // The library imports an entry file itself; the others are imported by them.
+    let entry = |f: &RemoteFile| {
+        !(f.why.starts_with("relative import in") || f.why.starts_with("imported by"))
+    };
     let mut unique: HashMap<Key, &RemoteFile> = HashMap::new();
+    type Closure = (Load, Vec<(Key, bool)>);
+    let mut closures: HashMap<Closure, Vec<&RemoteFile>> = HashMap::new();
+    let mut closure_of: Vec<Option<Closure>> = Vec::with_capacity(calls.len());
     for call in calls {
-        for f in call.target.iter().flat_map(|t| &t.files) {
+        let files: Vec<&RemoteFile> = call.target.iter().flat_map(|t| &t.files).collect();
+        if files.is_empty() {
+            closure_of.push(None);
+            continue;
+        }
+        for f in &files {
             unique.entry(key(f)).or_insert(f);
         }
+        let ck: Closure = (
+            Load::of(&call.site),
+            files.iter().map(|f| (key(f), entry(f))).collect(),
+        );
+        closures.entry(ck.clone()).or_insert(files);
+        closure_of.push(Some(ck));
     }
-    let hits: HashMap<Key, Arc<Vec<Hit>>> = unique
+    let facts: HashMap<Key, FileFacts> = unique
         .into_par_iter()
-        .map(|(k, f)| (k, Arc::new(scanner.scan(f))))
+        .map(|(k, f)| (k, scanner.analyze(f)))
+        .collect();
+    let hits: HashMap<Closure, Vec<Vec<Hit>>> = closures
+        .into_par_iter()
+        .map(|(ck, files)| {
+            let parts: Vec<Part> = files
+                .iter()
+                .zip(&ck.1)
+                .filter_map(|(f, (k, is_entry))| {
+                    Some(Part {
+                        path: &f.path,
+                        kind: f.kind,
+                        src: &f.content,
+                        facts: facts.get(k)?,
+                        entry: *is_entry,
+                    })
+                })
+                .collect();
+            let v = scanner.verdicts(&parts, &ck.0);
+            (ck, v)
+        })
         .collect();
     let mut out = Vec::new();
-    for (index, call) in calls.iter().enumerate() {
+    for (index, (call, ck)) in calls.iter().zip(&closure_of).enumerate() {
         let site = &call.site;
-        for f in call.target.iter().flat_map(|t| &t.files) {
-            let Some(file_hits) = hits.get(&key(f)) else {
-                continue;
-            };
-            for h in file_hits.iter() {
+        let Some(per_file) = ck.as_ref().and_then(|ck| hits.get(ck)) else {
+            continue;
+        };
+        let files = call.target.iter().flat_map(|t| &t.files);
+        for (f, file_hits) in files.zip(per_file) {
+            for h in file_hits {
                 out.push(Finding {
                     rule_id: h.rule_id.clone(),
                     level: h.level,

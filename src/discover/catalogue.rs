@@ -36,6 +36,9 @@ pub enum Family {
     PaddleModule,
     /// OpenMMLab `Config.fromfile` (a local config that is evaluated).
     MmConfig,
+    /// Hub kernels: `kernels.get_kernel/get_locked_kernel/load_kernel`
+    /// (a kernel repo's build variant is imported, native code included).
+    Kernels,
 }
 
 /// How a loader's arguments are interpreted beyond the common table columns.
@@ -92,7 +95,11 @@ impl Family {
     pub fn runs_without_flag(self) -> bool {
         matches!(
             self,
-            Family::TorchHub | Family::PaddleHubconf | Family::PaddleModule | Family::MmConfig
+            Family::TorchHub
+                | Family::PaddleHubconf
+                | Family::PaddleModule
+                | Family::MmConfig
+                | Family::Kernels
         )
     }
 
@@ -185,6 +192,15 @@ const PADDLE_HUB: Loader = Loader {
     id_kw: &["repo_dir"],
     gate_kw: None,
     rev_kw: &[],
+    ..HF_CLASS
+};
+
+/// `kernels.get_kernel(repo_id, revision=..., version=..., trust_remote_code=...)`.
+const KERNELS: Loader = Loader {
+    family: Family::Kernels,
+    repo_type: RepoType::Kernel,
+    id_kw: &["repo_id"],
+    extra_kw: &["version", "backend"],
     ..HF_CLASS
 };
 
@@ -478,6 +494,33 @@ pub static LOADERS: &[Loader] = &[
         extra_kw: &["source", "model"],
         ..PADDLE_HUB
     },
+    // Hub kernels: the repo's build variant is imported (Python and native code).
+    Loader {
+        pattern: "kernels.get_kernel",
+        api: "kernels.get_kernel",
+        ..KERNELS
+    },
+    Loader {
+        pattern: "kernels.get_locked_kernel",
+        api: "kernels.get_locked_kernel",
+        rev_kw: &[],
+        extra_kw: &["local_files_only"],
+        ..KERNELS
+    },
+    Loader {
+        pattern: "kernels.load_kernel",
+        api: "kernels.load_kernel",
+        extra_kw: &["lockfile", "backend"],
+        ..KERNELS
+    },
+    // optimum (ONNX Runtime, OpenVINO, Intel Neural Compressor): a `trust_remote_code`
+    // load goes through transformers' Auto classes (the export runs the model code).
+    Loader {
+        pattern: "optimum.*.from_pretrained",
+        api: "optimum.{}.from_pretrained",
+        extra_kw: HF_EXTRA,
+        ..HF_CLASS
+    },
     // OpenMMLab: configs are Python that gets evaluated.
     Loader {
         pattern: "mmengine.Config.fromfile",
@@ -532,6 +575,8 @@ pub const PREFILTER: &[(&str, &str)] = &[
     ("torch", r"\bhub\b"),
     ("paddle", r"\bhub\b"),
     ("paddlehub", r"\bhub\b|Module|\bload\b|\blist\b|\bhelp\b"),
+    ("kernels", "get_kernel|get_locked_kernel|load_kernel"),
+    ("optimum", HF_WORDS),
     ("mmengine", "fromfile"),
     ("mmcv", "fromfile"),
 ];

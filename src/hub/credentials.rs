@@ -103,6 +103,16 @@ fn token_file(path: &Path) -> Option<Credential> {
     })
 }
 
+/// The first of `names` that is set to a token (cleaned), with its name.
+pub fn first_var(l: &Lookup<'_>, names: &[&str]) -> Option<Credential> {
+    names.iter().find_map(|k| {
+        (l.var)(k).and_then(|v| clean(&v)).map(|token| Credential {
+            token,
+            source: (*k).to_string(),
+        })
+    })
+}
+
 /// `HF_HUB_DISABLE_IMPLICIT_TOKEN` and friends: `{"1","ON","YES","TRUE"}`
 /// upper-cased (huggingface_hub `constants.py:12-19`).
 fn hf_true(v: Option<String>) -> bool {

@@ -8,6 +8,7 @@ use base64::Engine as _;
 use futures::future::BoxFuture;
 use reqwest::header::{ACCEPT, HeaderName};
 
+use super::credentials::{self, Credential};
 use super::http::{Req, Resp};
 use super::net::{enc, enc_path};
 use super::validate::{is_commit, validate_path};
@@ -15,6 +16,14 @@ use super::{Hub, HubError, Listing, Net, Snapshot};
 use crate::model::{HubKind, RepoType};
 
 pub struct Github;
+
+/// Whether two base URLs share scheme, host and port.
+pub(crate) fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a.trim()), url::Url::parse(b.trim())) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
 
 const API_VERSION: (&str, &str) = ("x-github-api-version", "2022-11-28");
 
@@ -136,12 +145,29 @@ impl Hub for Github {
         "https://api.github.com"
     }
 
+    /// Not `GITHUB_API_URL`: torch.hub and paddle `hub.load` always read
+    /// github.com (`torch/hub.py` `_git_archive_link`, `_validate_not_a_forked_repo`),
+    /// also on a GitHub Enterprise runner, where Actions points
+    /// `GITHUB_API_URL` at the enterprise server. `HUBWARDEN_GITHUB_API_URL`
+    /// redirects these look-ups (a proxy, a test server).
     fn endpoint_vars(&self) -> &'static [&'static str] {
-        &["GITHUB_API_URL"]
+        &["HUBWARDEN_GITHUB_API_URL"]
     }
 
     fn token_vars(&self) -> &'static [&'static str] {
         &["GITHUB_TOKEN"]
+    }
+
+    /// `GITHUB_TOKEN` belongs to the server of `GITHUB_API_URL` (default
+    /// github.com): it is sent to the repositories' endpoint only when that is
+    /// the same origin, so an enterprise token never reaches github.com.
+    fn token_from(&self, l: &credentials::Lookup<'_>, endpoint: &str) -> Option<Credential> {
+        let home = (l.var)("GITHUB_API_URL")
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| self.default_endpoint().to_string());
+        same_origin(&home, endpoint)
+            .then(|| credentials::first_var(l, self.token_vars()))
+            .flatten()
     }
 
     fn mirror_dir(&self, _rt: RepoType) -> PathBuf {

@@ -84,6 +84,9 @@ pub struct Req {
     /// Sent as `Authorization: Bearer` only to `url`'s own origin.
     pub token: Option<String>,
     pub headers: Vec<(HeaderName, String)>,
+    /// Headers that carry a credential (a session cookie): like the token,
+    /// sent only to `url`'s own origin, never after a redirect elsewhere.
+    pub origin_headers: Vec<(HeaderName, String)>,
 }
 
 impl Req {
@@ -93,6 +96,7 @@ impl Req {
             head: false,
             token: None,
             headers: Vec::new(),
+            origin_headers: Vec::new(),
         }
     }
 
@@ -104,6 +108,12 @@ impl Req {
 
     pub fn token(mut self, token: Option<&str>) -> Req {
         self.token = token.map(str::to_string);
+        self
+    }
+
+    /// A credential header, sent only to `url`'s origin (see `origin_headers`).
+    pub fn origin_header(mut self, name: HeaderName, value: impl Into<String>) -> Req {
+        self.origin_headers.push((name, value.into()));
         self
     }
 
@@ -530,10 +540,15 @@ impl Http {
             }
             // A token goes only to the origin it was configured for: a redirect to
             // a CDN (HF LFS, GitHub codeload) or any other host gets none.
-            if let Some(tok) = &req.token
-                && same_origin(&origin, &url)
-            {
-                rb = rb.bearer_auth(tok);
+            if same_origin(&origin, &url) {
+                if let Some(tok) = &req.token {
+                    rb = rb.bearer_auth(tok);
+                }
+                for (k, v) in &req.origin_headers {
+                    if let Ok(v) = HeaderValue::from_str(v) {
+                        rb = rb.header(k.clone(), v);
+                    }
+                }
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%url, "GET");
@@ -611,6 +626,15 @@ impl Http {
                 ));
             }
             let headers = resp.headers().clone();
+            if req.head {
+                // No body follows a HEAD, whatever Content-Length says.
+                return Ok(Attempt::Done(Resp {
+                    status,
+                    headers,
+                    body: Vec::new(),
+                    truncated: false,
+                }));
+            }
             return match read_body(resp, limit, &url).await {
                 Ok((body, truncated)) => {
                     self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 
+use super::credentials::{self, Credential};
 use super::http::Req;
 use super::net::{enc, enc_path};
 use super::store::HfCache;
@@ -21,6 +22,7 @@ pub(super) fn type_prefix(rt: RepoType) -> &'static str {
     match rt {
         RepoType::Dataset => "datasets/",
         RepoType::Space => "spaces/",
+        RepoType::Kernel => "kernels/",
         _ => "",
     }
 }
@@ -30,6 +32,7 @@ pub(super) fn api_kind(rt: RepoType) -> &'static str {
     match rt {
         RepoType::Dataset => "datasets",
         RepoType::Space => "spaces",
+        RepoType::Kernel => "kernels",
         _ => "models",
     }
 }
@@ -46,7 +49,34 @@ struct Sibling {
     rfilename: String,
 }
 
-/// The revision-info request of HF and OpenCSG: `{api_root}/{kind}/{repo}/revision/{ref}`.
+/// The revision-info request of HF and OpenCSG: `{api_root}/{kind}/{repo}/revision/{ref}`
+/// -> the `sha` the server names (not checked here) and the sorted, valid paths.
+pub(super) async fn revision_info(
+    net: &Net,
+    hub: HubKind,
+    api_root: &str,
+    rt: RepoType,
+    repo: &str,
+    r: &str,
+) -> Result<(Option<String>, Vec<String>), HubError> {
+    let rest = format!("{api_root}/{}/{repo}/revision/{}", api_kind(rt), enc(r));
+    let what = format!("{hub} {repo}@{r}");
+    let info: Info = net
+        .json(&net.request(hub, net.url(hub, &rest)?), &what)
+        .await?;
+    let mut files: Vec<String> = info
+        .siblings
+        .into_iter()
+        .map(|s| s.rfilename)
+        .filter(|p| validate_path(p).is_ok())
+        .collect();
+    files.sort();
+    files.dedup();
+    Ok((info.sha, files))
+}
+
+/// [`revision_info`] with the commit the server must name as `sha`
+/// (huggingface_hub `repo_info(...).sha`, `_snapshot_download.py:277-280`, 2.4.0).
 pub(super) async fn revision_listing(
     net: &Net,
     hub: HubKind,
@@ -56,24 +86,12 @@ pub(super) async fn revision_listing(
     rev: Option<&str>,
 ) -> Result<Listing, HubError> {
     let r = rev.unwrap_or("main");
-    let rest = format!("{api_root}/{}/{repo}/revision/{}", api_kind(rt), enc(r));
+    let (sha, files) = revision_info(net, hub, api_root, rt, repo, r).await?;
     let what = format!("{hub} {repo}@{r}");
-    let info: Info = net
-        .json(&net.request(hub, net.url(hub, &rest)?), &what)
-        .await?;
-    let commit = info
-        .sha
+    let commit = sha
         .filter(|s| is_commit(s))
         .ok_or_else(|| HubError::Protocol(format!("{what}: no commit sha in the answer")))?
         .to_ascii_lowercase();
-    let mut files: Vec<String> = info
-        .siblings
-        .into_iter()
-        .map(|s| s.rfilename)
-        .filter(|p| validate_path(p).is_ok())
-        .collect();
-    files.sort();
-    files.dedup();
     Ok(Listing {
         resolved_ref: r.to_string(),
         commit,
@@ -118,6 +136,11 @@ impl Hub for Huggingface {
 
     fn token_vars(&self) -> &'static [&'static str] {
         &["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"]
+    }
+
+    /// Also `HF_TOKEN_PATH` / `$HF_HOME/token` (what `hf auth login` writes).
+    fn token_from(&self, l: &credentials::Lookup<'_>, _endpoint: &str) -> Option<Credential> {
+        credentials::huggingface(l)
     }
 
     /// `owner/name`, or a bare legacy `name` (`gpt2`).

@@ -30,6 +30,7 @@ mod modelscope;
 mod opencsg;
 mod paddlehub;
 
+pub(crate) use github::same_origin;
 pub use http::HttpConfig;
 pub use layers::Hubs;
 pub use net::Net;
@@ -156,9 +157,26 @@ pub trait Hub: Send + Sync {
             .unwrap_or_else(|| self.default_endpoint().to_string())
     }
 
+    /// When the user named no endpoint and the hub's library probes two sites:
+    /// (first, fallback). Default: one site.
+    fn site_order(&self, _var: &dyn Fn(&str) -> Option<String>) -> Option<(String, String)> {
+        None
+    }
+
     /// The variables the hub's own library reads for a token, first set wins.
     /// Empty: the hub takes no token, and none is ever sent to it.
     fn token_vars(&self) -> &'static [&'static str];
+
+    /// The token the hub's own library would send, from its variables and the
+    /// token files it reads, in its order (`credentials.rs`); `endpoint` is
+    /// this run's endpoint of the hub. Default: the first of [`Hub::token_vars`].
+    fn token_from(
+        &self,
+        l: &credentials::Lookup<'_>,
+        _endpoint: &str,
+    ) -> Option<credentials::Credential> {
+        credentials::first_var(l, self.token_vars())
+    }
 
     /// Whether `id` is a repository id on this hub (checked before any value
     /// reaches a URL or a cache path). Default: `owner/name`.

@@ -63,6 +63,11 @@ impl Net {
         self.endpoints.get(hub)
     }
 
+    /// The site `hub` falls back to when a repo is not on its endpoint.
+    pub fn fallback(&self, hub: HubKind) -> Option<&str> {
+        self.endpoints.fallback(hub)
+    }
+
     /// `hub`'s endpoint joined with `rest` (already encoded).
     pub fn url(&self, hub: HubKind, rest: &str) -> Result<Url, HubError> {
         let s = format!(
@@ -77,6 +82,12 @@ impl Net {
     /// HTTP client drops it on a redirect to another origin).
     pub fn request(&self, hub: HubKind, url: Url) -> Req {
         Req::new(url).token(self.tokens.get(hub))
+    }
+
+    /// This run's token for `hub`, for hubs that send it in more than the
+    /// `Authorization` header (ModelScope's session cookie).
+    pub fn token(&self, hub: HubKind) -> Option<&str> {
+        self.tokens.get(hub)
     }
 
     /// A successful API answer of at most `MAX_API_JSON_BYTES`.

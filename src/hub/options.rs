@@ -6,12 +6,15 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::{HUBS, HttpConfig};
+use super::{HUBS, HttpConfig, credentials};
 use crate::model::HubKind;
 
-/// Base URL of each hub (no trailing slash needed). Unset hubs use their default.
+/// Base URL of each hub (no trailing slash needed). Unset hubs use their
+/// default. A hub may also have a second site it falls back to when a repo is
+/// not on the first (ModelScope's `.cn` and `.ai`), set only when the user named
+/// no endpoint, as the hub's library does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Endpoints(BTreeMap<HubKind, String>);
+pub struct Endpoints(BTreeMap<HubKind, String>, BTreeMap<HubKind, String>);
 
 impl Endpoints {
     /// The base URL of `hub`.
@@ -30,6 +33,15 @@ impl Endpoints {
     pub fn with(mut self, hub: HubKind, url: impl Into<String>) -> Endpoints {
         self.set(hub, url);
         self
+    }
+
+    /// The site `hub` falls back to when a repo is not on [`Endpoints::get`].
+    pub fn fallback(&self, hub: HubKind) -> Option<&str> {
+        self.1.get(&hub).map(String::as_str)
+    }
+
+    pub fn set_fallback(&mut self, hub: HubKind, url: impl Into<String>) {
+        self.1.insert(hub, url.into());
     }
 }
 
@@ -83,7 +95,11 @@ pub struct HubOptions {
 impl HubOptions {
     /// Endpoints, tokens and the HF cache from the variables the hub libraries honour.
     pub fn from_env() -> HubOptions {
-        HubOptions::from_vars(|k| std::env::var(k).ok())
+        let var = |k: &str| std::env::var(k).ok();
+        HubOptions::from_lookup(&credentials::Lookup {
+            var: &var,
+            home: var("HOME").map(PathBuf::from).or_else(dirs::home_dir),
+        })
     }
 
     /// The CLI's `--offline`, `--mirror DIR` and `--cache-dir DIR` on top.
@@ -102,24 +118,41 @@ impl HubOptions {
     }
 
     /// As [`HubOptions::from_env`], reading variables through `var` (tests pass a map).
+    /// The home folder (for `~` and the token files) is `$HOME`, as Python's
+    /// `expanduser` reads it.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> HubOptions {
+        let home = var("HOME")
+            .filter(|h| !h.trim().is_empty())
+            .map(PathBuf::from);
+        HubOptions::from_lookup(&credentials::Lookup { var: &var, home })
+    }
+
+    /// As [`HubOptions::from_vars`], with the home folder given (tests).
+    pub fn from_lookup(l: &credentials::Lookup<'_>) -> HubOptions {
         let nonempty = |k: &str| {
-            var(k)
+            (l.var)(k)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
         let mut endpoints = Endpoints::default();
         let mut tokens = Tokens::default();
         for hub in HUBS {
-            endpoints.set(hub.kind(), hub.endpoint_from(&nonempty));
-            if let Some(t) = hub.token_vars().iter().find_map(|k| nonempty(k)) {
-                tokens.set(hub.kind(), t);
+            let endpoint = hub.endpoint_from(&nonempty);
+            if let Some((first, second)) = hub.site_order(&nonempty) {
+                endpoints.set_fallback(hub.kind(), second);
+                if let Some(c) = hub.token_from(l, &first) {
+                    tokens.set(hub.kind(), c.token);
+                }
+                endpoints.set(hub.kind(), first);
+                continue;
             }
+            if let Some(c) = hub.token_from(l, &endpoint) {
+                tracing::debug!("{} token from {}", hub.kind(), c.source);
+                tokens.set(hub.kind(), c.token);
+            }
+            endpoints.set(hub.kind(), endpoint);
         }
-        let hf_cache = nonempty("HF_HUB_CACHE")
-            .map(PathBuf::from)
-            .or_else(|| nonempty("HF_HOME").map(|h| PathBuf::from(h).join("hub")))
-            .or_else(|| dirs::home_dir().map(|h| h.join(".cache/huggingface/hub")));
+        let hf_cache = credentials::hf_hub_cache(l);
         HubOptions {
             endpoints,
             tokens,
@@ -170,5 +203,38 @@ mod tests {
             (k == "MODELSCOPE_ENDPOINT").then(|| "http://ms.local".to_string())
         });
         assert_eq!(o.endpoints.get(HubKind::Modelscope), "http://ms.local");
+    }
+
+    /// torch.hub reads github.com whatever `GITHUB_API_URL` says, and a
+    /// `GITHUB_TOKEN` goes there only when it belongs to github.com.
+    #[test]
+    fn github_enterprise_token_stays_home() {
+        let ghes = |k: &str| match k {
+            "GITHUB_API_URL" => Some("https://ghes.example.invalid/api/v3".to_string()),
+            "GITHUB_TOKEN" => Some("ghes-token".to_string()),
+            _ => None,
+        };
+        let o = HubOptions::from_vars(ghes);
+        assert_eq!(o.endpoints.get(HubKind::Github), "https://api.github.com");
+        assert_eq!(o.tokens.get(HubKind::Github), None);
+        let dotcom = |k: &str| match k {
+            "GITHUB_API_URL" => Some("https://api.github.com".to_string()),
+            "GITHUB_TOKEN" => Some("gh-token".to_string()),
+            _ => None,
+        };
+        let o = HubOptions::from_vars(dotcom);
+        assert_eq!(o.tokens.get(HubKind::Github), Some("gh-token"));
+        let proxy = |k: &str| match k {
+            "HUBWARDEN_GITHUB_API_URL" => Some("http://127.0.0.1:9/gh".to_string()),
+            "GITHUB_TOKEN" => Some("gh-token".to_string()),
+            _ => None,
+        };
+        let o = HubOptions::from_vars(proxy);
+        assert_eq!(o.endpoints.get(HubKind::Github), "http://127.0.0.1:9/gh");
+        assert_eq!(
+            o.tokens.get(HubKind::Github),
+            None,
+            "github.com's token is not sent to a proxy"
+        );
     }
 }

@@ -207,7 +207,9 @@ pub(crate) fn context_str(c: crate::model::ExecContext) -> &'static str {
     use crate::model::ExecContext;
     match c {
         ExecContext::ImportTime => "import-time",
-        ExecContext::Function => "function",
+        ExecContext::LoadTime => "load-time",
+        ExecContext::CallTime => "call-time",
+        ExecContext::Unreached => "unreached",
         ExecContext::Unpickle => "unpickle",
         ExecContext::File => "file",
     }

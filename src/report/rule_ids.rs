@@ -23,6 +23,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("remote-code-unverified", "HW1004"),
     ("pickle-weights", "HW1005"),
     ("gate-false-needs-remote-code", "HW1006"),
+    ("kernel-native-code", "HW1007"),
+    ("kernel-untrusted-publisher", "HW1008"),
     // query
     ("aliased-dangerous-import", "HW2001"),
     ("builtins-patch", "HW2002"),

@@ -15,6 +15,7 @@ mod error;
 pub mod escalation;
 mod gate;
 mod hub_download;
+pub mod kernels;
 mod modelscope;
 mod openmmlab;
 mod paddlehub;
@@ -163,6 +164,8 @@ fn unverified(site: &LoadSite, reason: String) -> Target {
         refused_remote_code: false,
         pickle_weights: false,
         cross_repo_unpinned: false,
+        assumed: Vec::new(),
+        pinned_by: None,
     }
 }
 
@@ -207,6 +210,7 @@ async fn dispatch<S: RepoSource>(job: &mut Job<'_, S>) -> Result<Outcome, Resolv
         Family::PaddleHubconf => paddlehub::hubconf(job).await,
         Family::PaddleModule => paddlehub::module(job).await,
         Family::MmConfig => openmmlab::resolve(job).await,
+        Family::Kernels => kernels::resolve(job, hub).await,
     }
 }
 
@@ -229,6 +233,8 @@ struct Acc {
     cross_unpinned: bool,
     /// Set when a sub-step could not be verified but the rest went on.
     unverified: Option<String>,
+    assumed: Vec<crate::deps::Assumed>,
+    pinned_by: Option<String>,
 }
 
 /// Where a call's code comes from: repo id, hub and requested revision.
@@ -260,6 +266,20 @@ impl<S: RepoSource> Job<'_, S> {
 
     pub(crate) fn acc_pickle(&mut self) {
         self.acc.pickle = true;
+    }
+
+    /// Record the library versions a decision rested on (once per library and range).
+    pub(crate) fn assume(&mut self, assumed: impl IntoIterator<Item = crate::deps::Assumed>) {
+        for a in assumed {
+            if !self.acc.assumed.contains(&a) {
+                self.acc.assumed.push(a);
+            }
+        }
+    }
+
+    /// The commit comes from a lock file, not the call's own `revision`.
+    pub(crate) fn set_pinned_by(&mut self, source: String) {
+        self.acc.pinned_by = Some(source);
     }
 
     pub(crate) fn set_cross_unpinned(&mut self) {
@@ -491,6 +511,8 @@ impl<S: RepoSource> Job<'_, S> {
             refused_remote_code: acc.refused,
             pickle_weights: acc.pickle,
             cross_repo_unpinned: acc.cross_unpinned,
+            assumed: acc.assumed,
+            pinned_by: acc.pinned_by,
         }
     }
 }

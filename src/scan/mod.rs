@@ -2,8 +2,12 @@
 //! run over the remote files that a load would execute.
 
 mod alias;
+mod catalogue;
+mod lex;
+mod outline;
 pub mod pickle;
 mod query;
+mod reach;
 mod rules;
 mod slice;
 
@@ -15,6 +19,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use self::outline::Outline;
+pub use self::reach::Load;
 pub use self::rules::{Examples, RuleError, RuleSet};
 use crate::Outcome;
 use crate::cli::{InventoryFormat, RulesArgs};
@@ -63,6 +69,40 @@ impl Hit {
     }
 }
 
+/// What one file holds on its own, before the target's call graph places it.
+#[derive(Default)]
+pub struct FileFacts {
+    /// Query rule matches, not yet placed.
+    query: Vec<query::RawMatch>,
+    /// YARA matches (namespace:identifier, range), not yet placed.
+    yara: Vec<(String, usize, usize)>,
+    /// Hits that need no context (pickles, requirements).
+    fixed: Vec<Hit>,
+    outline: Option<Outline>,
+    /// A Python file whose outline is built only if another file of its target needs
+    /// the call graph.
+    outline_later: bool,
+}
+
+/// One file of a target, for `Scanner::verdicts`.
+pub struct Part<'a> {
+    /// Path in the remote repository.
+    pub path: &'a str,
+    pub kind: FileKind,
+    pub src: &'a [u8],
+    pub facts: &'a FileFacts,
+    /// The library imports this file itself (rather than through another file).
+    pub entry: bool,
+}
+
+/// One level lower (a finding in code that nothing runs).
+fn lower(level: Level) -> Level {
+    match level {
+        Level::Error => Level::Warning,
+        _ => Level::Note,
+    }
+}
+
 struct Inner {
     /// Unique per scanner (the leaked YARA rules' address), keys the per-thread YARA scanners.
     key: usize,
@@ -75,6 +115,7 @@ struct Inner {
     yara_meta: HashMap<String, RuleMeta>,
     pickle: pickle::PickleLists,
     pickle_meta: BTreeMap<&'static str, RuleMeta>,
+    catalogue: catalogue::Catalogue,
 }
 
 /// Compiled rules for a run; cheap to clone and usable from many threads.
@@ -175,6 +216,7 @@ impl Scanner {
                 yara_meta,
                 pickle: rules.pickle.clone(),
                 pickle_meta,
+                catalogue: rules.catalogue.clone(),
             }),
             slicing: true,
         })
@@ -187,18 +229,38 @@ impl Scanner {
         self
     }
 
-    /// Every hit in one remote file, sorted by line. Never executes or unpickles anything.
+    /// Every hit in one remote file scanned on its own (every loader family's hooks
+    /// apply), sorted by line. Never executes or unpickles anything.
     pub fn scan(&self, file: &RemoteFile) -> Vec<Hit> {
         self.scan_bytes(file.kind, &file.content)
     }
 
     /// Same as `scan`, for bytes of a given kind.
     pub fn scan_bytes(&self, kind: FileKind, src: &[u8]) -> Vec<Hit> {
-        let mut hits = Vec::new();
+        let facts = self.analyze_bytes(kind, src);
+        let part = Part {
+            path: "x.py",
+            kind,
+            src,
+            facts: &facts,
+            entry: true,
+        };
+        self.verdicts(&[part], &Load::generic())
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// What one file holds on its own (rule matches, its outline), to be combined with
+    /// the other files of a target by `verdicts`. Computed once per distinct file.
+    pub fn analyze(&self, file: &RemoteFile) -> FileFacts {
+        self.analyze_bytes(file.kind, &file.content)
+    }
+
+    fn analyze_bytes(&self, kind: FileKind, src: &[u8]) -> FileFacts {
+        let mut facts = FileFacts::default();
         let yara = self.yara_matches(src);
         let python = kind == FileKind::Python && src.len() <= MAX_PARSE_BYTES;
-        // Parsing dominates the cost: only parse when a rule can match, or to place a
-        // signature match in its import-time or function context.
+        // Parsing dominates the cost: only parse when a rule can match.
         let wanted = if python {
             self.inner.engine.wanted(src)
         } else {
@@ -207,8 +269,8 @@ impl Scanner {
         let per_rule =
             (python && self.slicing).then(|| self.inner.engine.occurrences(src, &wanted));
         let ranges = per_rule.as_deref();
-        let mut parsed = if python && (!yara.is_empty() || !wanted.is_empty()) {
-            self.parse(src, ranges, &yara)
+        let mut parsed = if python && !wanted.is_empty() {
+            self.parse(src, ranges)
         } else {
             None
         };
@@ -233,38 +295,116 @@ impl Scanner {
                 matches.dedup_by_key(|m| (m.start_byte, m.rule));
             }
         }
-        // Import-time calls are computed only if a hit inside a module-level function needs them.
-        let called = parsed
-            .as_ref()
-            .map(|(t, partial)| query::ImportTime::new(t, src, *partial));
-        if let Some(called) = &called {
-            self.query_hits(called, matches, src, &mut hits);
-        }
+        facts.query = matches;
         if kind == FileKind::Pickle {
-            self.pickle_hits(src, &mut hits);
+            self.pickle_hits(src, &mut facts.fixed);
         }
         if kind == FileKind::Requirements {
-            requirements_hits(src, &mut hits);
+            requirements_hits(src, &mut facts.fixed);
         }
-        self.yara_hits(yara, src, called.as_ref(), kind, &mut hits);
-        hits.sort_by(|a, b| (a.line, a.column, &a.rule_id).cmp(&(b.line, b.column, &b.rule_id)));
-        hits
+        facts.yara = yara;
+        if python && (!facts.query.is_empty() || !facts.yara.is_empty()) {
+            facts.outline = Some(Outline::new(src));
+        } else if python {
+            facts.outline_later = true;
+        }
+        facts
+    }
+
+    /// The hits of every file of one target, given how the library loads it: each match
+    /// gets the context the target's call graph gives it, and the level that follows.
+    pub fn verdicts(&self, parts: &[Part<'_>], load: &Load) -> Vec<Vec<Hit>> {
+        // The call graph needs every Python file's outline, and only when a match needs
+        // a context.
+        let needed = parts.iter().any(|p| p.facts.outline.is_some());
+        let late: Vec<Option<Outline>> = parts
+            .iter()
+            .map(|p| (needed && p.facts.outline_later).then(|| Outline::new(p.src)))
+            .collect();
+        let outlines: Vec<Option<&Outline>> = parts
+            .iter()
+            .zip(&late)
+            .map(|(p, l)| p.facts.outline.as_ref().or(l.as_ref()))
+            .collect();
+        let mut index = Vec::new();
+        let mut units = Vec::new();
+        for (i, (p, o)) in parts.iter().zip(&outlines).enumerate() {
+            if let Some(o) = o {
+                index.push(Some(units.len()));
+                units.push(reach::Unit {
+                    path: p.path,
+                    src: p.src,
+                    outline: o,
+                    entry: p.entry,
+                });
+            } else {
+                index.push(None);
+                let _ = i;
+            }
+        }
+        let graph = needed.then(|| reach::Reach::new(&units, load, &self.inner.catalogue));
+        parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut hits = p.facts.fixed.clone();
+                let place = |start: usize| -> (ExecContext, String) {
+                    match (graph.as_ref(), index[i], outlines[i]) {
+                        (Some(g), Some(u), Some(o)) => {
+                            let scope = o.scope_at(start);
+                            let detail = o.token_at(start).and_then(|t| o.detail(scope, t));
+                            (g.context(u, scope), g.explain(u, scope, detail))
+                        }
+                        _ => (ExecContext::File, "in the file".to_string()),
+                    }
+                };
+                for m in &p.facts.query {
+                    let (meta, import_level, message) = &self.inner.query_rules[m.rule];
+                    let (context, why) = place(m.start_byte);
+                    let level = match context {
+                        ExecContext::ImportTime | ExecContext::LoadTime => *import_level,
+                        ExecContext::Unreached => lower(meta.level),
+                        _ => meta.level,
+                    };
+                    let message = match &m.via {
+                        Some(via) => {
+                            format!("{message} (called as `{via}`, a renamed import); {why}")
+                        }
+                        None => format!("{message}; {why}"),
+                    };
+                    hits.push(Hit {
+                        level,
+                        line: m.line,
+                        column: m.column,
+                        ..Hit::of(
+                            meta,
+                            message,
+                            snippet_at(p.src, m.start_byte, m.end_byte),
+                            context,
+                        )
+                    });
+                }
+                self.yara_hits(&p.facts.yara, p.src, p.kind, &place, &mut hits);
+                hits.sort_by(|a, b| {
+                    (a.line, a.column, &a.rule_id).cmp(&(b.line, b.column, &b.rule_id))
+                });
+                hits
+            })
+            .collect()
     }
 
     /// The tree to run the wanted rules on, and whether it holds only the top-level
-    /// statements that contain a prefilter occurrence or a signature match.
+    /// statements that contain a prefilter occurrence.
     fn parse(
         &self,
         src: &[u8],
         ranges: Option<&[Option<Vec<Range<usize>>>]>,
-        yara: &[(String, usize, usize)],
     ) -> Option<(tree_sitter::Tree, bool)> {
         let occurrences: Option<Vec<Range<usize>>> = ranges.and_then(|per_rule| {
             let mut all = Vec::new();
             for found in per_rule {
                 all.extend(found.as_ref()?.iter().cloned());
             }
-            all.extend(yara.iter().map(|(_, start, end)| *start..*end));
             Some(all)
         });
         if let Some(occurrences) = occurrences
@@ -277,44 +417,6 @@ impl Scanner {
             return Some((tree, true));
         }
         query::parse(src).map(|t| (t, false))
-    }
-
-    fn query_hits(
-        &self,
-        called: &query::ImportTime,
-        matches: Vec<query::RawMatch>,
-        src: &[u8],
-        hits: &mut Vec<Hit>,
-    ) {
-        let tree = called.tree;
-        for m in matches {
-            let (meta, import_level, message) = &self.inner.query_rules[m.rule];
-            let node = tree
-                .root_node()
-                .descendant_for_byte_range(m.start_byte, m.end_byte)
-                .unwrap_or_else(|| tree.root_node());
-            let (context, why) = query::context_of(node, src, called);
-            let level = if context == ExecContext::ImportTime {
-                *import_level
-            } else {
-                meta.level
-            };
-            let message = match &m.via {
-                Some(via) => format!("{message} (called as `{via}`, a renamed import); {why}"),
-                None => format!("{message}; {why}"),
-            };
-            hits.push(Hit {
-                level,
-                line: m.line,
-                column: m.column,
-                ..Hit::of(
-                    meta,
-                    message,
-                    snippet_at(src, m.start_byte, m.end_byte),
-                    context,
-                )
-            });
-        }
     }
 
     /// (namespace:identifier, first match range) of each matching YARA rule.
@@ -363,15 +465,16 @@ impl Scanner {
 
     fn yara_hits(
         &self,
-        found: Vec<(String, usize, usize)>,
+        found: &[(String, usize, usize)],
         src: &[u8],
-        called: Option<&query::ImportTime>,
         kind: FileKind,
+        place: &dyn Fn(usize) -> (ExecContext, String),
         hits: &mut Vec<Hit>,
     ) {
         let inner = &self.inner;
         for (key, start, end) in found {
-            let Some(meta) = inner.yara_meta.get(&key) else {
+            let (start, end) = (*start, *end);
+            let Some(meta) = inner.yara_meta.get(key) else {
                 continue;
             };
             let (line, column, snippet, context, why) = if kind == FileKind::Pickle {
@@ -384,14 +487,10 @@ impl Scanner {
                 )
             } else {
                 let (line, column) = line_col(src, start);
-                let (context, why) = match called {
-                    Some(c) => c
-                        .tree
-                        .root_node()
-                        .descendant_for_byte_range(start, end.max(start))
-                        .map(|n| query::context_of(n, src, c))
-                        .unwrap_or((ExecContext::File, "in the file".to_string())),
-                    None => (ExecContext::File, "in the file".to_string()),
+                let (context, why) = if kind == FileKind::Python {
+                    place(start)
+                } else {
+                    (ExecContext::File, "in the file".to_string())
                 };
                 (line, column, snippet_at(src, start, end), context, why)
             };

@@ -1,14 +1,12 @@
-//! The tree-sitter engine: every query rule compiled into one query, run once per file,
-//! and the execution context (import time or function) of each match.
+//! The tree-sitter engine: every query rule compiled on its own, run over the statements
+//! of a file that its prefilter says it can match.
 
-use std::cell::{OnceCell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::cell::RefCell;
 use std::ops::Range;
 
 use tree_sitter::{Node, Parser, Point, Query, QueryCursor, StreamingIterator, Tree};
 
 use super::rules::{QueryRule, RuleError, python_language};
-use crate::model::ExecContext;
 
 /// Every query rule compiled on its own, so that a file runs only the rules whose
 /// prefilter it passes (predicates such as `#match?` cost a regex per candidate node).
@@ -263,66 +261,6 @@ impl QueryEngine {
     }
 }
 
-fn is_main_guard(if_stmt: Node, src: &[u8]) -> bool {
-    if_stmt
-        .child_by_field_name("condition")
-        .and_then(|c| c.utf8_text(src).ok())
-        .is_some_and(|t| {
-            let t: String = t.chars().filter(|c| !c.is_whitespace()).collect();
-            t == "__name__==\"__main__\"" || t == "__name__=='__main__'"
-        })
-}
-
-/// Module-level functions that run when the module is imported: those called
-/// from top-level code (outside `if __name__ == "__main__"`), and, transitively,
-/// those they call. `def payload(): ...` followed by `payload()` is import-time code.
-pub(crate) fn import_time_calls(tree: &Tree, src: &[u8]) -> HashSet<String> {
-    let root = tree.root_node();
-    let mut defs: HashMap<String, Node> = HashMap::new();
-    let mut pending: Vec<Node> = Vec::new();
-    let mut walker = root.walk();
-    for stmt in root.named_children(&mut walker) {
-        let def = match stmt.kind() {
-            "function_definition" => Some(stmt),
-            "decorated_definition" => stmt
-                .child_by_field_name("definition")
-                .filter(|d| d.kind() == "function_definition"),
-            _ => None,
-        };
-        match def {
-            Some(d) => {
-                let name = d
-                    .child_by_field_name("name")
-                    .and_then(|n| n.utf8_text(src).ok());
-                if let (Some(name), Some(body)) = (name, d.child_by_field_name("body")) {
-                    defs.insert(name.to_string(), body);
-                }
-            }
-            None if stmt.kind() == "if_statement" && is_main_guard(stmt, src) => {}
-            None => pending.push(stmt),
-        }
-    }
-    let mut called = HashSet::new();
-    while let Some(root) = pending.pop() {
-        preorder(root, |node| {
-            if node.kind() == "call"
-                && let Some(name) = node
-                    .child_by_field_name("function")
-                    .filter(|f| f.kind() == "identifier")
-                    .and_then(|f| f.utf8_text(src).ok())
-                && let Some(body) = defs.get(name)
-                && called.insert(name.to_string())
-            {
-                pending.push(*body);
-            }
-            // Nested definitions run only when called; their own calls are not import-time.
-            node.id() == root.id()
-                || !(node.is_named() && matches!(node.kind(), "function_definition" | "lambda"))
-        });
-    }
-    called
-}
-
 /// Visit `root` and its descendants in document order with one cursor (a cursor per
 /// node costs as much as the queries on large files); `visit` says whether to descend.
 pub(crate) fn preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
@@ -338,153 +276,4 @@ pub(crate) fn preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bo
             }
         }
     }
-}
-
-/// `import_time_calls` of a tree, computed on first use: only hits inside a
-/// module-level function need it.
-pub(crate) struct ImportTime<'a> {
-    pub(crate) tree: &'a Tree,
-    src: &'a [u8],
-    /// `tree` holds only some top-level statements: the rest is parsed when needed.
-    partial: bool,
-    calls: OnceCell<HashSet<String>>,
-}
-
-impl<'a> ImportTime<'a> {
-    pub(crate) fn new(tree: &'a Tree, src: &'a [u8], partial: bool) -> Self {
-        ImportTime {
-            tree,
-            src,
-            partial,
-            calls: OnceCell::new(),
-        }
-    }
-
-    /// Is the module-level function `name` called when the module is imported?
-    fn runs_at_import(&self, name: &str) -> bool {
-        // A function that is never called by name cannot be: that spares a partial
-        // tree the parse of the whole file.
-        if self.partial && !called_by_name(self.src, name) {
-            return false;
-        }
-        self.calls
-            .get_or_init(|| {
-                if self.partial {
-                    parse(self.src)
-                        .map(|t| import_time_calls(&t, self.src))
-                        .unwrap_or_default()
-                } else {
-                    import_time_calls(self.tree, self.src)
-                }
-            })
-            .contains(name)
-    }
-}
-
-/// Does `name(` occur in the source other than in `def name(`? (Text, so strings and
-/// comments count too: only ever a reason to look closer.)
-fn called_by_name(src: &[u8], name: &str) -> bool {
-    let ident = crate::pylex::is_ident;
-    memchr::memmem::find_iter(src, name.as_bytes()).any(|at| {
-        let end = at + name.len();
-        if at > 0 && ident(src[at - 1]) || src.get(end).is_some_and(|&c| ident(c)) {
-            return false;
-        }
-        let after = src[end..].iter().find(|c| !c.is_ascii_whitespace());
-        let before = src[..at].trim_ascii_end();
-        after == Some(&b'(')
-            && !(before.ends_with(b"def")
-                && (before.len() == 3 || !ident(before[before.len() - 4])))
-    })
-}
-
-/// Whether the code at `node` runs when the module is imported, and a phrase saying
-/// why. `called` holds the module-level functions that import-time code calls.
-pub(crate) fn context_of(node: Node, src: &[u8], called: &ImportTime) -> (ExecContext, String) {
-    // Root..=node, built top-down once: `Node::parent` searches from the root on every
-    // call, which made the upward walk quadratic in depth on large files.
-    let root = called.tree.root_node();
-    let mut path = vec![root];
-    let mut cur = root;
-    while cur.id() != node.id() {
-        match cur.child_with_descendant(node) {
-            Some(c) => {
-                path.push(c);
-                cur = c;
-            }
-            None => break,
-        }
-    }
-    if cur.id() != node.id() {
-        // Not under this tree's root (cannot happen for nodes of `called.tree`): walk up.
-        path = vec![node];
-        let mut n = node;
-        while let Some(p) = n.parent() {
-            path.push(p);
-            n = p;
-        }
-        path.reverse();
-    }
-    let mut import_detail: Option<&'static str> = None;
-    for i in (1..path.len()).rev() {
-        let (parent, child) = (path[i - 1], path[i]);
-        let in_field = |f: &str| parent.child_by_field_name(f).map(|n| n.id()) == Some(child.id());
-        match parent.kind() {
-            "function_definition" if in_field("body") => {
-                let name = parent
-                    .child_by_field_name("name")
-                    .and_then(|n| n.utf8_text(src).ok())
-                    .unwrap_or("?");
-                let up = |k: usize| i.checked_sub(k).map(|j| path[j]);
-                let top_level = up(2)
-                    .map(|p| {
-                        if p.kind() == "decorated_definition" {
-                            up(3).map(|g| g.kind())
-                        } else {
-                            Some(p.kind())
-                        }
-                    })
-                    .is_some_and(|k| k == Some("module"));
-                if top_level && called.runs_at_import(name) {
-                    return (
-                        ExecContext::ImportTime,
-                        format!(
-                            "runs at import time (function `{name}` is called from module-level code)"
-                        ),
-                    );
-                }
-                return (
-                    ExecContext::Function,
-                    format!("inside function `{name}`, runs if called"),
-                );
-            }
-            "lambda" if in_field("body") => {
-                return (
-                    ExecContext::Function,
-                    "inside a lambda, runs if called".to_string(),
-                );
-            }
-            "if_statement" if in_field("consequence") && is_main_guard(parent, src) => {
-                return (
-                    ExecContext::Function,
-                    "under `if __name__ == \"__main__\"`, runs only as a script".to_string(),
-                );
-            }
-            "decorator" => import_detail = import_detail.or(Some("decorator")),
-            "default_parameter" | "typed_default_parameter" => {
-                import_detail = import_detail.or(Some("default argument"))
-            }
-            "class_definition" if in_field("body") => {
-                import_detail = import_detail.or(Some("class body"))
-            }
-            _ => {}
-        }
-    }
-    (
-        ExecContext::ImportTime,
-        format!(
-            "runs at import time ({})",
-            import_detail.unwrap_or("module top level")
-        ),
-    )
 }

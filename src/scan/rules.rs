@@ -114,6 +114,7 @@ pub struct RuleSet {
     /// scanners are kept per thread for the whole run (a handful of loads per process).
     pub(crate) yara_rules: &'static yara_x::Rules,
     pub(crate) pickle: PickleLists,
+    pub(crate) catalogue: super::catalogue::Catalogue,
 }
 
 impl fmt::Debug for RuleSet {
@@ -483,6 +484,7 @@ impl RuleSet {
         let mut query = Vec::new();
         let mut yara_files = Vec::new();
         let mut pickle = PickleLists::default();
+        let mut catalogue = super::catalogue::Catalogue::default();
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
         let mut compiler = yara_x::Compiler::new();
         for (origin, source, text) in files {
@@ -515,6 +517,8 @@ impl RuleSet {
                         format!("duplicate rule id {id:?} (also in {prev})"),
                     ));
                 }
+            } else if super::catalogue::is_catalogue(&origin) {
+                catalogue.merge(&origin, &text)?;
             } else if is_pickle_lists(&origin) {
                 pickle.merge(&origin, &text)?;
             } else {
@@ -536,6 +540,7 @@ impl RuleSet {
             yara,
             yara_rules: rules,
             pickle,
+            catalogue,
         })
     }
 

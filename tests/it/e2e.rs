@@ -25,7 +25,8 @@ const PR: u64 = 7;
 const YOLO_COMMIT: &str = "446a2332eb852ad87709bf852e912aa1c1e0232c";
 
 /// The fake hub with the code-scanning endpoints under its GitHub API root, so
-/// that `GITHUB_API_URL` serves both torch.hub fetches and the SARIF upload.
+/// that `HUBWARDEN_GITHUB_API_URL` (torch.hub fetches) and `GITHUB_API_URL`
+/// (the SARIF upload) are one server, as on github.com.
 struct Server {
     hub: FakeHub,
     github: FakeGithub,
@@ -318,6 +319,7 @@ fn run_action_with(server: &Server, ws: &Workspace, opts: &RunOptions) -> Step {
         .env("GITHUB_ACTOR", "e2e-dev")
         .env("GITHUB_SERVER_URL", "https://github.example.invalid")
         .env("GITHUB_API_URL", server.api_url())
+        .env("HUBWARDEN_GITHUB_API_URL", server.api_url())
         .env("GITHUB_OUTPUT", &outputs)
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("HF_ENDPOINT", hf)
@@ -802,6 +804,7 @@ fn schedule_example_reports_drift_against_the_lock() {
         .arg(ws.path("cache"))
         .env("HF_ENDPOINT", server.hub.url(HubKind::Huggingface))
         .env("GITHUB_API_URL", server.api_url())
+        .env("HUBWARDEN_GITHUB_API_URL", server.api_url())
         .env("HOME", ws.path("home"))
         .current_dir(ws.dir())
         .output()

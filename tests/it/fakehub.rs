@@ -144,6 +144,9 @@ pub struct FakeHubOptions {
     /// Entries after which ModelScope `repo/files` silently stops
     /// (`REPO_FILES_TRUNCATION_LIMIT = 3000`, msh:constants.py:629); 0 = 3000.
     pub modelscope_files_cap: usize,
+    /// (repo, folders, files per folder): extra empty files `syn{i}/f{j}.txt`
+    /// listed (never read) in that ModelScope repo, to pass the listing cap.
+    pub modelscope_synthetic: Option<(String, usize, usize)>,
 }
 
 /// One request as the fake saw it.
@@ -260,6 +263,11 @@ impl FakeHub {
             HubKind::Github => format!("{b}/gh"),
             HubKind::Paddlehub => format!("{b}/paddle"),
         }
+    }
+
+    /// ModelScope's second site (`www.modelscope.ai`), served from `modelscope-ai/`.
+    pub fn modelscope_ai_url(&self) -> String {
+        format!("{}/ms-ai", self.base())
     }
 
     pub fn endpoints(&self) -> Endpoints {
@@ -600,7 +608,9 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
         "csg-ep" if rest.first().map(String::as_str) == Some("csg") => {
             csg(&sh, &opts, &rest[1..], &headers, &method)
         }
-        "ms" => modelscope(&sh, &opts, &rest, &q, &headers),
+        "ms" => modelscope(&sh, &opts, "modelscope", &rest, &q, &headers),
+        // ModelScope's second site (`www.modelscope.ai`), served from `modelscope-ai/`.
+        "ms-ai" => modelscope(&sh, &opts, "modelscope-ai", &rest, &q, &headers),
         "gh" => github(&sh, &opts, &rest, &q, &headers),
         "paddle" => paddle(&sh, &rest, &q),
         _ => err(404, "no route"),
@@ -994,6 +1004,7 @@ fn ms_entry(path: &str, bytes: &[u8], rev: &str, date: i64, wrong_sha: bool) -> 
 fn modelscope(
     sh: &Shared,
     opts: &FakeHubOptions,
+    site: &str,
     rest: &[String],
     q: &HashMap<String, String>,
     headers: &HeaderMap,
@@ -1006,7 +1017,7 @@ fn modelscope(
         return err(404, "no route");
     }
     let repo = format!("{}/{}", rest[3], rest[4]);
-    let dir = sh.repo_dir(&format!("modelscope/{kind}"), &repo);
+    let dir = sh.repo_dir(&format!("{site}/{kind}"), &repo);
     // The legacy endpoints authenticate by the `m_session_id` cookie; the 2.x
     // client sends it and `Authorization: Bearer` both (msh:_legacy_api.py:199-222).
     if let Some(want) = opts.tokens.get(&repo) {
@@ -1058,7 +1069,20 @@ fn modelscope(
             let recursive = q
                 .get("Recursive")
                 .is_some_and(|r| r.eq_ignore_ascii_case("true"));
-            let files = list_files(&dir.join(&commit));
+            let mut files = list_files(&dir.join(&commit));
+            let mut synthetic = std::collections::HashSet::new();
+            if let Some((r, dirs, per)) = &opts.modelscope_synthetic
+                && *r == repo
+            {
+                for i in 0..*dirs {
+                    for j in 0..*per {
+                        let p = format!("syn{i}/f{j}.txt");
+                        synthetic.insert(p.clone());
+                        files.push(p);
+                    }
+                }
+                files.sort();
+            }
             let under = |p: &str| root.is_empty() || p.starts_with(&format!("{root}/"));
             let depth_ok = |p: &str| {
                 recursive || {
@@ -1081,7 +1105,11 @@ fn modelscope(
                 if !(under(f) && depth_ok(f)) {
                     continue;
                 }
-                let bytes = std::fs::read(dir.join(&commit).join(f)).unwrap();
+                let bytes = if synthetic.contains(f) {
+                    Vec::new()
+                } else {
+                    std::fs::read(dir.join(&commit).join(f)).unwrap()
+                };
                 // The fixtures have no history: the first file carries the head
                 // commit as its last change, the others an older (made-up) one.
                 let (rev, date) = if i == 0 {

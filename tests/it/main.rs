@@ -15,6 +15,7 @@ mod e2e;
 mod fakegithub;
 mod fakehub;
 mod hub;
+mod kernels;
 mod pickle_fuzz;
 mod pickles;
 mod report;

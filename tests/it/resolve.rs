@@ -69,12 +69,12 @@ fn subdirs(dir: &Path) -> Vec<String> {
 }
 
 impl MemSource {
-    /// Every `rs-` repo of the mirror (plus the diffusers community mirror and
+    /// Every `rs-` repo of the mirror (plus every kernel repo, the diffusers community mirror and
     /// `damo/rs-trusted`).
     fn mirror() -> MemSource {
         let root = fixture("hub");
         let mut src = MemSource::default();
-        let layouts: [(&str, HubKind, RepoType, usize); 6] = [
+        let layouts: [(&str, HubKind, RepoType, usize); 7] = [
             (
                 "huggingface/models",
                 HubKind::Huggingface,
@@ -91,6 +91,12 @@ impl MemSource {
             ("opencsg/models", HubKind::Opencsg, RepoType::Model, 2),
             ("github", HubKind::Github, RepoType::Github, 2),
             ("paddlehub/modules", HubKind::Paddlehub, RepoType::Module, 1),
+            (
+                "huggingface/kernels",
+                HubKind::Huggingface,
+                RepoType::Kernel,
+                2,
+            ),
         ];
         for (base, hub, rt, depth) in layouts {
             let base = root.join(base);
@@ -107,7 +113,8 @@ impl MemSource {
                     let ours = id.starts_with("rs-")
                         || id.contains("/rs-")
                         || id.starts_with("rs_")
-                        || id == "diffusers/community-pipelines-mirror";
+                        || id == "diffusers/community-pipelines-mirror"
+                        || rt == RepoType::Kernel;
                     if !ours {
                         continue;
                     }
@@ -1319,6 +1326,7 @@ fn family_name(f: Family) -> &'static str {
         Family::PaddleHubconf => "paddle_hubconf",
         Family::PaddleModule => "paddle_module",
         Family::MmConfig => "mm_config",
+        Family::Kernels => "kernels",
     }
 }
 
@@ -1419,6 +1427,14 @@ fn family_calls() -> Vec<LoadSite> {
             "mmengine.Config.fromfile",
             Some("configs/x.py"),
             "absent",
+        ),
+        typed(
+            hf(
+                "kernels.get_kernel",
+                "kernels-community/activation",
+                "absent",
+            ),
+            RepoType::Kernel,
         ),
     ]
 }

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use hubwarden::model::{Engine, ExecContext, FileKind, HubKind, Level, RemoteFile};
-use hubwarden::scan::{Hit, RuleSet, Scanner};
+use hubwarden::model::{Engine, ExecContext, Family, FileKind, HubKind, Level, RemoteFile};
+use hubwarden::scan::{FileFacts, Hit, Load, Part, RuleSet, Scanner};
 
 use crate::common::{bin, fixture};
 
@@ -43,6 +43,52 @@ fn scan_repo_file(s: &Scanner, repo: &str, file: &str) -> Vec<Hit> {
     let bytes = std::fs::read(commit.join(file)).expect("fixture file");
     let kind = kind_of(file);
     s.scan(&remote(file, kind, bytes))
+}
+
+/// Scan every file of a fixture hub repo as one target loaded by `family` (each file
+/// counted as imported by the library): (file, hit) pairs.
+fn scan_repo(s: &Scanner, repo: &str, family: Family) -> Vec<(String, Hit)> {
+    let root = fixture(&format!("hub/huggingface/models/{repo}"));
+    let commit = std::fs::read_dir(&root)
+        .expect("fixture repo exists")
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().is_dir())
+        .expect("a commit folder")
+        .path();
+    let mut files = Vec::new();
+    python_files(&commit, &mut files);
+    let remotes: Vec<RemoteFile> = files
+        .into_iter()
+        .map(|(p, bytes)| {
+            let rel = Path::new(&p)
+                .strip_prefix(&commit)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            remote(&rel, kind_of(&rel), bytes)
+        })
+        .collect();
+    let facts: Vec<FileFacts> = remotes.iter().map(|f| s.analyze(f)).collect();
+    let parts: Vec<Part> = remotes
+        .iter()
+        .zip(&facts)
+        .map(|(f, facts)| Part {
+            path: &f.path,
+            kind: f.kind,
+            src: &f.content,
+            facts,
+            entry: true,
+        })
+        .collect();
+    let load = Load {
+        family: Some(family),
+        entry: None,
+    };
+    s.verdicts(&parts, &load)
+        .into_iter()
+        .zip(&remotes)
+        .flat_map(|(hits, f)| hits.into_iter().map(|h| (f.path.clone(), h)))
+        .collect()
 }
 
 fn kind_of(file: &str) -> FileKind {
@@ -124,21 +170,19 @@ fn import_time_code_is_raised_and_says_so() {
         (3, ExecContext::ImportTime, Level::Error, "module top level"),
         (6, ExecContext::ImportTime, Level::Error, "decorator"),
         (7, ExecContext::ImportTime, Level::Error, "default argument"),
+        // Nothing calls `f` (an unknown decorator is not assumed to call it), and a
+        // lambda runs where its enclosing function runs.
         (
             8,
-            ExecContext::Function,
-            Level::Warning,
-            "inside function `f`",
+            ExecContext::Unreached,
+            Level::Note,
+            "nothing in the fetched code calls `f`",
         ),
-        (9, ExecContext::Function, Level::Warning, "lambda"),
+        (9, ExecContext::Unreached, Level::Note, "`f`"),
         (13, ExecContext::ImportTime, Level::Error, "class body"),
-        (
-            16,
-            ExecContext::Function,
-            Level::Warning,
-            "inside function `m`",
-        ),
-        (20, ExecContext::Function, Level::Warning, "__main__"),
+        // `K` is never constructed.
+        (16, ExecContext::Unreached, Level::Note, "`K.m`"),
+        (20, ExecContext::Unreached, Level::Note, "__main__"),
     ];
     for (line, ctx, level, phrase) in cases {
         let h = one(line);
@@ -228,10 +272,11 @@ fn obfuscated_dropper_and_miner_and_persistence() {
     assert_eq!(find(&hits, "download-execute").engine, Engine::Yara);
 
     let hits = scan_repo_file(&s, "sc-evil/miner", "modeling_mn.py");
+    // A signature is malware wherever it sits: its level does not follow the context.
     let m = find(&hits, "crypto-miner");
     assert_eq!(
         (m.line, m.level, m.context),
-        (9, Level::Error, ExecContext::Function)
+        (9, Level::Error, ExecContext::Unreached)
     );
 
     let hits = scan_repo_file(&s, "sc-evil/persistence", "modeling_ps.py");
@@ -261,16 +306,38 @@ fn benign_but_risky_code_is_warnings_not_malware() {
         hits.iter().all(|h| h.level < Level::Error),
         "quantization module must not be an error: {hits:#?}"
     );
+    // On its own, nothing calls the builder; in its target, `forward` does.
     for (id, line) in [("os-system", 17), ("ctypes-load", 19)] {
         let h = find(&hits, id);
-        assert_eq!(
-            (h.line, h.level, h.context),
-            (line, Level::Warning, ExecContext::Function),
-            "{id}"
-        );
+        assert_eq!((h.line, h.context), (line, ExecContext::Unreached), "{id}");
     }
     assert!(!ids(&hits).contains(&"encoded-payload"), "{hits:#?}");
     assert!(!ids(&hits).contains(&"obfuscated-exec"), "{hits:#?}");
+    let hits = scan_repo(&s, "sc-benign/quant-kernels", Family::Transformers);
+    assert!(
+        hits.iter().all(|(_, h)| h.level < Level::Error),
+        "{hits:#?}"
+    );
+    for (id, line) in [("os-system", 17), ("ctypes-load", 19)] {
+        let (file, h) = hits.iter().find(|(_, h)| h.rule_id == id).expect(id);
+        assert_eq!(
+            (file.as_str(), h.line, h.level, h.context),
+            (
+                "quantization.py",
+                line,
+                Level::Warning,
+                ExecContext::CallTime
+            ),
+            "{id}"
+        );
+        assert!(
+            h.message.contains(
+                "`QkForCausalLM.forward`, which calls `dequantize`, which calls `_build`"
+            ),
+            "{}",
+            h.message
+        );
+    }
 
     for (repo, file) in [
         ("sc-benign/b64-vocab", "tokenization_bv.py"),
@@ -284,7 +351,7 @@ fn benign_but_risky_code_is_warnings_not_malware() {
     let t = find(&hits, "torch-load-unsafe");
     assert_eq!(
         (t.line, t.level, t.context),
-        (10, Level::Note, ExecContext::Function)
+        (10, Level::Note, ExecContext::Unreached)
     );
     assert_eq!(hits.len(), 1, "{hits:#?}");
 }
@@ -473,9 +540,10 @@ fn a_function_called_from_module_level_code_runs_at_import_time() {
             h.message
         );
     }
-    // Never called, or only under the __main__ guard: runs if called.
+    // Never called, or only under the __main__ guard.
     for line in [14, 18] {
-        assert_eq!(at(line).context, ExecContext::Function, "line {line}");
+        assert_eq!(at(line).context, ExecContext::Unreached, "line {line}");
+        assert_eq!(at(line).level, Level::Note, "line {line}");
     }
 }
 
@@ -552,7 +620,7 @@ fn statements_parsed_alone_keep_their_context() {
         assert_eq!(h.context, ExecContext::ImportTime, "{h:#?}");
         assert!(h.message.contains(why), "{}", h.message);
     }
-    assert_eq!(at(202, "subprocess-shell").context, ExecContext::Function);
+    assert_eq!(at(202, "subprocess-shell").context, ExecContext::Unreached);
     // `exec(compile(...))`: both calls, though one prefilter match ends where the next starts.
     let nested: Vec<u32> = hits_at(&hits, "exec-dynamic", 206)
         .iter()
@@ -620,8 +688,8 @@ fn calls_through_renamed_functions_are_matched_where_they_are() {
         (
             226,
             "os-system",
-            Level::Warning,
-            ExecContext::Function,
+            Level::Note,
+            ExecContext::Unreached,
             Some("configure"),
         ),
         // Renamed by assignment rather than by import.

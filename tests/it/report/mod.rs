@@ -526,7 +526,7 @@ fn many_findings(n: usize) -> Report {
                 file: "modeling_chat.py".into(),
                 line: i as u32 + 1,
                 snippet: format!("exec(x{i})"),
-                context: ExecContext::Function,
+                context: ExecContext::CallTime,
             }),
             fix: None,
             merged: Vec::new(),

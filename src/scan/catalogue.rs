@@ -1,0 +1,129 @@
+//! Catalogues kept as data next to the rules: which methods each loader family's library
+//! calls on load (`rules/genre/load-hooks.yml`).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::rules::RuleError;
+use crate::model::Family;
+
+/// The keys in `load-hooks.yml` whose hooks apply to a loader family (`None`: a file
+/// scanned on its own, for which every library's hooks apply).
+fn hook_keys(family: Option<Family>) -> Option<&'static [&'static str]> {
+    Some(match family? {
+        Family::Transformers
+        | Family::TransformersPipeline
+        | Family::CustomGenerate
+        | Family::Peft
+        | Family::Vllm => &["transformers"],
+        Family::Datasets | Family::MsDataset => &["datasets"],
+        Family::Diffusers => &["diffusers", "transformers"],
+        Family::SentenceTransformers => &["sentence-transformers", "transformers"],
+        Family::Modelscope => &["modelscope", "transformers"],
+        Family::TorchHub | Family::PaddleHubconf => &["torch-hub"],
+        Family::PaddleModule => &["paddlehub"],
+        Family::HubDownload | Family::MmConfig | Family::Kernels => return None,
+    })
+}
+
+/// What runs at load time for one family.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct FamilyHooks {
+    /// The library's name, for messages ("which transformers calls on load").
+    pub library: String,
+    #[serde(default)]
+    pub bases: Vec<String>,
+    #[serde(default)]
+    pub class_hooks: Vec<String>,
+    #[serde(default)]
+    pub hooks: Vec<String>,
+    /// Decorators that register a class with the library (it is then loaded).
+    #[serde(default)]
+    pub decorators: Vec<String>,
+    /// The call names a function of the entry file (torch.hub).
+    #[serde(default)]
+    pub entry_function: bool,
+    /// Every class of an entry file may be loaded.
+    #[serde(default)]
+    pub all_classes_of_entry_files: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HooksFile {
+    families: BTreeMap<String, FamilyHooks>,
+}
+
+/// Every catalogue of a run.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Catalogue {
+    pub families: BTreeMap<String, FamilyHooks>,
+}
+
+/// Is this rule file catalogue data rather than a rule?
+pub(crate) fn is_catalogue(origin: &str) -> bool {
+    let norm = origin.replace('\\', "/");
+    norm.contains("/genre/") || norm.starts_with("genre/")
+}
+
+impl Catalogue {
+    /// Add one catalogue file.
+    pub(crate) fn merge(&mut self, origin: &str, text: &str) -> Result<(), RuleError> {
+        let err = |e: serde_yaml::Error| RuleError {
+            file: origin.to_string(),
+            line: e.location().map_or(0, |l| l.line()),
+            message: e.to_string(),
+        };
+        let stem = std::path::Path::new(origin)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("");
+        match stem {
+            "load-hooks" => {
+                let f: HooksFile = serde_yaml::from_str(text).map_err(err)?;
+                for (k, v) in f.families {
+                    let e = self.families.entry(k).or_default();
+                    if !v.library.is_empty() {
+                        e.library = v.library;
+                    }
+                    e.bases.extend(v.bases);
+                    e.class_hooks.extend(v.class_hooks);
+                    e.hooks.extend(v.hooks);
+                    e.decorators.extend(v.decorators);
+                    e.entry_function |= v.entry_function;
+                    e.all_classes_of_entry_files |= v.all_classes_of_entry_files;
+                }
+                Ok(())
+            }
+            _ => Err(RuleError {
+                file: origin.to_string(),
+                line: 0,
+                message: format!("unknown catalogue {stem:?} (expected load-hooks)"),
+            }),
+        }
+    }
+
+    /// The hooks that apply to a family: its own, plus transformers' for the libraries
+    /// that load transformers code, and every library's (none naming an entry
+    /// function) for a file on its own.
+    pub(crate) fn hooks_for(&self, family: Option<Family>) -> Vec<FamilyHooks> {
+        match hook_keys(family) {
+            Some(keys) => keys
+                .iter()
+                .filter_map(|k| self.families.get(*k))
+                .cloned()
+                .collect(),
+            None => self
+                .families
+                .values()
+                .filter(|h| !h.entry_function)
+                .map(|h| FamilyHooks {
+                    all_classes_of_entry_files: false,
+                    ..h.clone()
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,595 @@
+//! A Python tokenizer for the whole-closure analyses (outline, capabilities, reachability):
+//! linear in the bytes, never fails, and follows CPython's lexical rules where an attacker
+//! could use the difference (f-string expressions, line continuations, `\r` and form feeds,
+//! tabs in indentation), so that what runs is what is tokenized.
+//!
+//! Parsing every fetched file with tree-sitter costs ten times the rest of a scan (a few
+//! generated files are pathological), so the analyses that need every file work on tokens
+//! and tree-sitter only ever sees the statements a query rule can match.
+
+use std::ops::Range;
+
+/// What a token is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Name,
+    Number,
+    /// A whole string literal, prefix and quotes included (an f-string's expressions
+    /// follow it as tokens of their own, with `nest > 0`).
+    Str,
+    Op,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub kind: Kind,
+    pub start: u32,
+    pub end: u32,
+    /// 0 for code; n inside the replacement fields of n nested f-strings.
+    pub nest: u8,
+}
+
+impl Token {
+    pub(crate) fn range(&self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// One logical line: the tokens of one simple or compound-statement header line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Line {
+    /// Token indexes.
+    pub toks: Range<usize>,
+    /// Indentation width of its first physical line (tabs to the next multiple of 8).
+    pub indent: u32,
+}
+
+/// The tokens of a file and its logical lines.
+#[derive(Debug, Default)]
+pub(crate) struct Lexed {
+    pub toks: Vec<Token>,
+    pub lines: Vec<Line>,
+}
+
+/// Tokenize Python source.
+pub(crate) fn lex(src: &[u8]) -> Lexed {
+    let mut lx = Lexer {
+        src,
+        i: 0,
+        out: Lexed::default(),
+        line_first: 0,
+        line_indent: 0,
+    };
+    lx.run();
+    lx.out
+}
+
+struct Lexer<'s> {
+    src: &'s [u8],
+    i: usize,
+    out: Lexed,
+    /// First token of the logical line being built.
+    line_first: usize,
+    line_indent: u32,
+}
+
+fn is_ident(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+}
+
+fn is_ident_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
+}
+
+/// Three-byte, then two-byte operators (longest match first).
+const OPS3: &[&[u8]] = &[b"**=", b"//=", b">>=", b"<<=", b"..."];
+const OPS2: &[&[u8]] = &[
+    b"==", b"!=", b"<=", b">=", b"->", b":=", b"+=", b"-=", b"*=", b"/=", b"%=", b"&=", b"|=",
+    b"^=", b"@=", b"**", b"//", b"<<", b">>",
+];
+
+impl Lexer<'_> {
+    fn push(&mut self, kind: Kind, start: usize, end: usize, nest: u8) {
+        self.out.toks.push(Token {
+            kind,
+            start: start as u32,
+            end: end as u32,
+            nest,
+        });
+    }
+
+    fn end_line(&mut self) {
+        if self.out.toks.len() > self.line_first {
+            self.out.lines.push(Line {
+                toks: self.line_first..self.out.toks.len(),
+                indent: self.line_indent,
+            });
+        }
+        self.line_first = self.out.toks.len();
+    }
+
+    fn run(&mut self) {
+        let src = self.src;
+        let mut depth = 0usize;
+        let mut at_line_start = true;
+        while self.i < src.len() {
+            if at_line_start {
+                at_line_start = false;
+                // Indentation of a new physical line; it counts only if the line starts
+                // a logical line (a blank or comment-only line does not).
+                let mut col = 0u32;
+                while let Some(&c) = src.get(self.i) {
+                    match c {
+                        b' ' => col += 1,
+                        b'\t' => col = (col / 8 + 1) * 8,
+                        // A form feed resets the column count.
+                        b'\x0c' => col = 0,
+                        _ => break,
+                    }
+                    self.i += 1;
+                }
+                if depth == 0 && self.out.toks.len() == self.line_first {
+                    self.line_indent = col;
+                }
+                continue;
+            }
+            let c = src[self.i];
+            match c {
+                b'\n' | b'\r' => {
+                    self.i += if c == b'\r' && src.get(self.i + 1) == Some(&b'\n') {
+                        2
+                    } else {
+                        1
+                    };
+                    if depth == 0 {
+                        self.end_line();
+                    }
+                    at_line_start = true;
+                }
+                b' ' | b'\t' | b'\x0c' => self.i += 1,
+                b'#' => {
+                    while self.i < src.len() && !matches!(src[self.i], b'\n' | b'\r') {
+                        self.i += 1;
+                    }
+                }
+                b'\\' => {
+                    // A line continuation: the next physical line continues this one.
+                    let mut j = self.i + 1;
+                    if src.get(j) == Some(&b'\r') {
+                        j += 1;
+                    }
+                    if src.get(j) == Some(&b'\n') {
+                        j += 1;
+                    }
+                    self.i = j.max(self.i + 1);
+                }
+                b'\'' | b'"' => {
+                    let start = self.i;
+                    self.string(start, start, 0);
+                }
+                c if is_ident_start(c) => {
+                    let start = self.i;
+                    while self.i < src.len() && is_ident(src[self.i]) {
+                        self.i += 1;
+                    }
+                    // A string prefix directly followed by a quote.
+                    if matches!(src.get(self.i), Some(b'\'' | b'"'))
+                        && is_prefix(&src[start..self.i])
+                    {
+                        let q = self.i;
+                        self.string(start, q, 0);
+                    } else {
+                        self.push(Kind::Name, start, self.i, 0);
+                    }
+                }
+                c if c.is_ascii_digit()
+                    || (c == b'.' && src.get(self.i + 1).is_some_and(u8::is_ascii_digit)) =>
+                {
+                    let start = self.i;
+                    self.number();
+                    self.push(Kind::Number, start, self.i, 0);
+                }
+                _ => {
+                    let start = self.i;
+                    let len = op_len(&src[self.i..]);
+                    match c {
+                        b'(' | b'[' | b'{' => depth += 1,
+                        b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
+                    self.i += len;
+                    self.push(Kind::Op, start, self.i, 0);
+                }
+            }
+        }
+        self.end_line();
+    }
+
+    fn number(&mut self) {
+        let src = self.src;
+        while let Some(&c) = src.get(self.i) {
+            if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' {
+                // An exponent's sign belongs to the number (`1e-5`), unless hex (`0xe`).
+                let exp = (c == b'e' || c == b'E')
+                    && !src[..self.i]
+                        .iter()
+                        .rev()
+                        .take_while(|b| b.is_ascii_alphanumeric())
+                        .any(|b| *b == b'x' || *b == b'X');
+                self.i += 1;
+                if exp && matches!(src.get(self.i), Some(b'+' | b'-')) {
+                    self.i += 1;
+                }
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Consume the string literal whose prefix starts at `start` and quote at `q`;
+    /// f-string replacement fields become tokens with `nest + 1`.
+    fn string(&mut self, start: usize, q: usize, nest: u8) {
+        let src = self.src;
+        let prefix = &src[start..q];
+        let fmt = prefix
+            .iter()
+            .any(|c| matches!(c, b'f' | b'F' | b't' | b'T'));
+        let quote = src[q];
+        let triple = src.get(q + 1) == Some(&quote) && src.get(q + 2) == Some(&quote);
+        let qlen = if triple { 3 } else { 1 };
+        // Tokens of replacement fields are pushed after the string's own token.
+        let str_index = self.out.toks.len();
+        self.push(Kind::Str, start, start, nest);
+        let mut i = q + qlen;
+        while let Some(&c) = src.get(i) {
+            if c == b'\\' {
+                // Escapes (raw strings too: `r"\""` does not end at the escaped quote).
+                i += 2;
+                continue;
+            }
+            if c == quote
+                && (!triple || (src.get(i + 1) == Some(&quote) && src.get(i + 2) == Some(&quote)))
+            {
+                i += qlen;
+                break;
+            }
+            if !triple && (c == b'\n' || c == b'\r') {
+                // Unterminated: CPython rejects the file; stop at the line end.
+                break;
+            }
+            if fmt && c == b'{' {
+                if src.get(i + 1) == Some(&b'{') {
+                    i += 2;
+                    continue;
+                }
+                let saved_i = self.i;
+                self.i = i + 1;
+                self.replacement_field(nest.saturating_add(1), quote, triple);
+                i = self.i;
+                self.i = saved_i;
+                continue;
+            }
+            i += 1;
+        }
+        let end = i.min(src.len());
+        self.out.toks[str_index].end = end as u32;
+        self.i = end;
+    }
+
+    /// Tokens of an f-string replacement field, from after its `{` to after its `}`.
+    fn replacement_field(&mut self, nest: u8, quote: u8, triple: bool) {
+        let src = self.src;
+        let mut depth = 0usize;
+        while self.i < src.len() {
+            let c = src[self.i];
+            match c {
+                b'}' if depth == 0 => {
+                    self.i += 1;
+                    return;
+                }
+                // The conversion (`!r`) or the format spec ends the expression.
+                b'!' if depth == 0 && src.get(self.i + 1) != Some(&b'=') => {
+                    self.i += 1;
+                    self.format_spec(nest, quote, triple, false);
+                    return;
+                }
+                b':' if depth == 0 && src.get(self.i + 1) != Some(&b'=') => {
+                    self.i += 1;
+                    self.format_spec(nest, quote, triple, true);
+                    return;
+                }
+                b'\n' | b'\r' if !triple && depth == 0 => return,
+                b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'\\' => self.i += 1,
+                b'#' => {
+                    while self.i < src.len() && !matches!(src[self.i], b'\n' | b'\r') {
+                        self.i += 1;
+                    }
+                }
+                b'\'' | b'"' => {
+                    // The enclosing quote inside a field opens a nested string (3.12);
+                    // older Pythons reject the file, so nothing of it runs either way.
+                    let start = self.i;
+                    self.string(start, start, nest);
+                }
+                c if is_ident_start(c) => {
+                    let start = self.i;
+                    while self.i < src.len() && is_ident(src[self.i]) {
+                        self.i += 1;
+                    }
+                    if matches!(src.get(self.i), Some(b'\'' | b'"'))
+                        && is_prefix(&src[start..self.i])
+                    {
+                        let q = self.i;
+                        self.string(start, q, nest);
+                    } else {
+                        self.push(Kind::Name, start, self.i, nest);
+                    }
+                }
+                c if c.is_ascii_digit() => {
+                    let start = self.i;
+                    self.number();
+                    self.push(Kind::Number, start, self.i, nest);
+                }
+                _ => {
+                    let start = self.i;
+                    let len = op_len(&src[self.i..]);
+                    match c {
+                        b'(' | b'[' | b'{' => depth += 1,
+                        b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
+                    self.i += len;
+                    self.push(Kind::Op, start, self.i, nest);
+                }
+            }
+        }
+    }
+
+    /// A format spec (or a conversion, then maybe a spec) up to the field's `}`; nested
+    /// fields inside the spec are code.
+    fn format_spec(&mut self, nest: u8, quote: u8, triple: bool, in_spec: bool) {
+        let src = self.src;
+        let mut in_spec = in_spec;
+        while self.i < src.len() {
+            let c = src[self.i];
+            match c {
+                b'}' => {
+                    self.i += 1;
+                    return;
+                }
+                b':' if !in_spec => {
+                    in_spec = true;
+                    self.i += 1;
+                }
+                b'{' => {
+                    self.i += 1;
+                    self.replacement_field(nest, quote, triple);
+                }
+                c if c == quote && !triple => return,
+                b'\n' | b'\r' if !triple => return,
+                _ => self.i += 1,
+            }
+        }
+    }
+}
+
+/// Is this a string prefix (`r`, `b`, `f`, `rb`, `Rb`, `fr`, `t`, `u`, ...)?
+fn is_prefix(p: &[u8]) -> bool {
+    if p.is_empty() || p.len() > 2 {
+        return false;
+    }
+    let lower: Vec<u8> = p.iter().map(u8::to_ascii_lowercase).collect();
+    matches!(
+        lower.as_slice(),
+        b"r" | b"b" | b"f" | b"u" | b"t" | b"rb" | b"br" | b"fr" | b"rf" | b"tr" | b"rt"
+    )
+}
+
+fn op_len(s: &[u8]) -> usize {
+    if OPS3.iter().any(|o| s.starts_with(o)) {
+        3
+    } else if OPS2.iter().any(|o| s.starts_with(o)) {
+        2
+    } else {
+        // One (possibly multi-byte UTF-8) character that is not an identifier byte.
+        1
+    }
+}
+
+/// The value of a string literal token (prefix and quotes stripped, escapes decoded for
+/// non-raw strings; an f-string's replacement fields are kept as written). Bytes are
+/// read as Latin-1 so that every byte survives.
+pub(crate) fn string_value(tok: &[u8]) -> Option<String> {
+    let q = tok.iter().position(|&c| c == b'\'' || c == b'"')?;
+    let prefix = &tok[..q];
+    let raw = prefix.iter().any(|c| matches!(c, b'r' | b'R'));
+    let quote = tok[q];
+    let triple = tok.len() >= q + 6 && tok[q + 1] == quote && tok[q + 2] == quote;
+    let qlen = if triple { 3 } else { 1 };
+    let body_end = if tok.len() >= q + 2 * qlen && tok.ends_with(&vec![quote; qlen]) {
+        tok.len() - qlen
+    } else {
+        tok.len()
+    };
+    let body = tok.get(q + qlen..body_end)?;
+    let text = String::from_utf8(body.to_vec())
+        .unwrap_or_else(|e| e.into_bytes().iter().map(|&b| b as char).collect());
+    if raw {
+        return Some(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(e) = chars.next() else {
+            out.push('\\');
+            break;
+        };
+        match e {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            '0'..='7' => {
+                let mut v = e.to_digit(8).unwrap_or(0);
+                for _ in 0..2 {
+                    match chars.peek().and_then(|c| c.to_digit(8)) {
+                        Some(d) => {
+                            v = v * 8 + d;
+                            chars.next();
+                        }
+                        None => break,
+                    }
+                }
+                out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+            }
+            'x' | 'u' | 'U' => {
+                let n = match e {
+                    'x' => 2,
+                    'u' => 4,
+                    _ => 8,
+                };
+                let hex: String = (0..n).filter_map(|_| chars.next()).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(ch) => out.push(ch),
+                    None => {
+                        out.push('\\');
+                        out.push(e);
+                        out.push_str(&hex);
+                    }
+                }
+            }
+            '\n' => {}
+            'a' => out.push('\x07'),
+            'b' => out.push('\x08'),
+            'f' => out.push('\x0c'),
+            'v' => out.push('\x0b'),
+            '\\' | '\'' | '"' => out.push(e),
+            other => {
+                out.push('\\');
+                out.push(other);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Is the string token an f-string (or t-string)?
+pub(crate) fn is_fstring(tok: &[u8]) -> bool {
+    tok.iter()
+        .take_while(|&&c| c != b'\'' && c != b'"')
+        .any(|c| matches!(c, b'f' | b'F' | b't' | b'T'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(src: &str) -> Vec<String> {
+        let lx = lex(src.as_bytes());
+        (0..lx.toks.len())
+            .map(|i| String::from_utf8_lossy(&src.as_bytes()[lx.toks[i].range()]).into_owned())
+            .collect()
+    }
+
+    fn line_texts(src: &str) -> Vec<(u32, String)> {
+        let lx = lex(src.as_bytes());
+        lx.lines
+            .iter()
+            .map(|l| {
+                let s = lx.toks[l.toks.start].start as usize;
+                let e = lx.toks[l.toks.end - 1].end as usize;
+                (l.indent, src[s..e].to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn names_strings_ops_and_numbers() {
+        assert_eq!(
+            texts("x = os.system('a#b') # c\ny=1e-5+0xe"),
+            [
+                "x", "=", "os", ".", "system", "(", "'a#b'", ")", "y", "=", "1e-5", "+", "0xe"
+            ]
+        );
+        assert_eq!(
+            texts("a==b != c -> d"),
+            ["a", "==", "b", "!=", "c", "->", "d"]
+        );
+        assert_eq!(
+            texts("rb'\\x00' f\"\" u'x'"),
+            ["rb'\\x00'", "f\"\"", "u'x'"]
+        );
+    }
+
+    #[test]
+    fn logical_lines_follow_brackets_continuations_and_indentation() {
+        let src =
+            "def f(a,\n      b):\n\tx = [1,\n 2]\n\n    # c\n    y = 1 + \\\n  2\r\n\x0cz()\n";
+        assert_eq!(
+            line_texts(src),
+            [
+                (0, "def f(a,\n      b):".to_string()),
+                (8, "x = [1,\n 2]".to_string()),
+                (4, "y = 1 + \\\n  2".to_string()),
+                (0, "z()".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn fstring_fields_are_code() {
+        let src = "s = f\"{run('x')!r:>{w}} {{no}} {d[\"k\"]}\"\nafter()";
+        let t = texts(src);
+        for want in ["run", "'x'", "w", "d", "\"k\"", "after"] {
+            assert!(t.contains(&want.to_string()), "{want}: {t:?}");
+        }
+        assert!(!t.contains(&"no".to_string()), "{t:?}");
+        let lx = lex(src.as_bytes());
+        assert_eq!(lx.lines.len(), 2);
+        let run = lx
+            .toks
+            .iter()
+            .find(|t| &src.as_bytes()[t.range()] == b"run")
+            .unwrap();
+        assert_eq!(run.nest, 1);
+    }
+
+    #[test]
+    fn strings_hide_what_looks_like_code() {
+        let t = texts("x = '''\nos.system(1)\n''' + r\"\\\" \" + 'a\\'b'");
+        assert_eq!(t.len(), 7, "{t:?}");
+        assert!(!t.iter().any(|s| s == "os"));
+    }
+
+    #[test]
+    fn string_values() {
+        assert_eq!(string_value(b"'a\\x41\\n'").unwrap(), "aA\n");
+        assert_eq!(string_value(b"r'a\\n'").unwrap(), "a\\n");
+        assert_eq!(string_value(b"b\"\"\"x\"\"\"").unwrap(), "x");
+        assert_eq!(string_value(b"'\\101\\u00e9'").unwrap(), "A\u{e9}");
+    }
+
+    #[test]
+    fn never_panics_on_garbage() {
+        for src in [
+            &b"'''"[..],
+            b"f'{",
+            b"f'{x!",
+            b"f'{x:{",
+            b"\\",
+            b")))",
+            b"\xff\xfe'",
+            b"f\"{'\"}\"",
+            b"0e",
+            b"rb",
+        ] {
+            let lx = lex(src);
+            for t in &lx.toks {
+                assert!(t.start <= t.end && (t.end as usize) <= src.len());
+            }
+        }
+    }
+}

@@ -1,0 +1,1044 @@
+//! The outline of one Python file, from its tokens: the scopes where code runs (module,
+//! classes, functions, the `__main__` guard), which scope each token runs in, the names
+//! each scope mentions, and the imports and simple assignments that bind names.
+//!
+//! Decorators, default arguments and class bases run in the enclosing scope; a class body
+//! runs with its enclosing scope (it is a scope of its own only to say "class body").
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+
+use super::lex::{self, Kind, Lexed};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ScopeKind {
+    Module,
+    Class,
+    Function,
+    /// The body of `if __name__ == "__main__":`, which an import never runs.
+    MainGuard,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Scope {
+    pub kind: ScopeKind,
+    /// Function or class name (`<module>`, `__main__` for the others).
+    pub name: String,
+    /// Enclosing scope (the module is its own parent).
+    pub parent: usize,
+    /// Tokens of the decorators (before the header).
+    pub decorators: Range<usize>,
+    /// Tokens of the header, `def`/`class` through its colon.
+    pub header: Range<usize>,
+    /// Tokens of the body.
+    pub body: Range<usize>,
+    /// Class bases as written (dotted names; keywords excluded).
+    pub bases: Vec<String>,
+    /// `metaclass=M` of a class.
+    pub metaclass: Option<String>,
+    /// The callee of each decorator (`register` for `@register(...)`).
+    pub decorator_names: Vec<String>,
+    /// Names this scope's own code mentions (attribute names included).
+    pub mentions: BTreeSet<String>,
+    /// Identifier-like strings in this scope's code, when the scope also does reflective
+    /// lookups (`getattr`, `globals()[...]`): they may name what it reaches.
+    pub strings: BTreeSet<String>,
+}
+
+/// What an import statement binds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ImportKind {
+    /// `import a.b.c` (local `a`, module `a`, whole `a.b.c`) or `import a.b as m`
+    /// (local `m`, module `a.b`, whole `a.b`).
+    Module {
+        local: String,
+        module: String,
+        whole: String,
+    },
+    /// `from .mod import name as local` (`level` leading dots).
+    From {
+        level: usize,
+        module: String,
+        name: String,
+        local: String,
+    },
+    /// `from mod import *`.
+    Star { level: usize, module: String },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Import {
+    pub scope: usize,
+    /// First token of the statement.
+    pub tok: usize,
+    pub kind: ImportKind,
+}
+
+/// `target = value` (also `a = b = value`, `x: T = value`, `with value as target`).
+#[derive(Clone, Debug)]
+pub(crate) struct Assign {
+    pub scope: usize,
+    /// A name, or `self.name` / `cls.name`.
+    pub target: String,
+    /// Tokens of the value expression.
+    pub value: Range<usize>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Outline {
+    pub lexed: Lexed,
+    pub scopes: Vec<Scope>,
+    /// Scope each token runs in.
+    pub owner: Vec<u32>,
+    pub imports: Vec<Import>,
+    pub assigns: Vec<Assign>,
+}
+
+const KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield", "self", "cls",
+];
+
+const REFLECTIVE: &[&str] = &[
+    "getattr",
+    "setattr",
+    "globals",
+    "locals",
+    "vars",
+    "__dict__",
+    "attrgetter",
+    "methodcaller",
+    "__getattribute__",
+    "getattr_static",
+    "import_module",
+    "__import__",
+];
+
+impl Outline {
+    pub(crate) fn new(src: &[u8]) -> Outline {
+        let lexed = lex::lex(src);
+        Builder::new(src, lexed).build()
+    }
+
+    /// The token at or before byte `at` (the one a match starting there belongs to).
+    pub(crate) fn token_at(&self, at: usize) -> Option<usize> {
+        let toks = &self.lexed.toks;
+        let i = toks.partition_point(|t| (t.start as usize) <= at);
+        // Tokens of f-string fields come after their string token but lie inside it:
+        // prefer the innermost token that contains `at`.
+        let cand = i.checked_sub(1)?;
+        let mut best = cand;
+        let mut k = cand;
+        while k > 0 && toks[k].nest > 0 {
+            k -= 1;
+        }
+        if toks[k].kind == Kind::Str && (toks[k].end as usize) > at {
+            // `at` is inside a string: an f-string field token if one holds it.
+            best = (k..=cand)
+                .rev()
+                .find(|&j| toks[j].range().contains(&at))
+                .unwrap_or(k);
+        }
+        Some(best)
+    }
+
+    /// The scope whose code contains byte `at`.
+    pub(crate) fn scope_at(&self, at: usize) -> usize {
+        self.token_at(at)
+            .and_then(|t| self.owner.get(t))
+            .map_or(0, |&s| s as usize)
+    }
+
+    /// Where in scope `s` token `t` sits, when that is notable: in a decorator or the
+    /// header (default arguments) of a function defined in `s`, or in a class body.
+    pub(crate) fn detail(&self, s: usize, t: usize) -> Option<&'static str> {
+        for child in &self.scopes {
+            if child.parent != s || child.kind != ScopeKind::Function {
+                continue;
+            }
+            if child.decorators.contains(&t) {
+                return Some("decorator");
+            }
+            if child.header.contains(&t) {
+                return Some("default argument");
+            }
+        }
+        (self.scopes[s].kind == ScopeKind::Class).then_some("class body")
+    }
+
+    /// Qualified name of scope `s` (`Outer.method`).
+    pub(crate) fn qualname(&self, s: usize) -> String {
+        let mut parts = Vec::new();
+        let mut cur = s;
+        while cur != 0 {
+            let sc = &self.scopes[cur];
+            if sc.kind != ScopeKind::MainGuard || cur == s {
+                parts.push(sc.name.as_str());
+            }
+            cur = sc.parent;
+        }
+        parts.reverse();
+        parts.join(".")
+    }
+
+    /// The nearest enclosing class of scope `s` when `s` is a method (directly in it).
+    pub(crate) fn class_of(&self, s: usize) -> Option<usize> {
+        let p = self.scopes[s].parent;
+        (s != 0 && self.scopes[p].kind == ScopeKind::Class).then_some(p)
+    }
+}
+
+struct Builder<'s> {
+    src: &'s [u8],
+    lexed: Lexed,
+    scopes: Vec<Scope>,
+    imports: Vec<Import>,
+    assigns: Vec<Assign>,
+    /// Tokens that name a type or a base rather than use a value (annotations, class
+    /// bases): not mentions, so that an annotation does not construct a class.
+    not_mention: Vec<bool>,
+}
+
+impl<'s> Builder<'s> {
+    fn new(src: &'s [u8], lexed: Lexed) -> Self {
+        let n = lexed.toks.len();
+        Builder {
+            src,
+            lexed,
+            scopes: vec![Scope {
+                kind: ScopeKind::Module,
+                name: "<module>".to_string(),
+                parent: 0,
+                decorators: 0..0,
+                header: 0..0,
+                body: 0..n,
+                bases: Vec::new(),
+                metaclass: None,
+                decorator_names: Vec::new(),
+                mentions: BTreeSet::new(),
+                strings: BTreeSet::new(),
+            }],
+            imports: Vec::new(),
+            assigns: Vec::new(),
+            not_mention: vec![false; n],
+        }
+    }
+
+    fn t(&self, i: usize) -> &'s [u8] {
+        let src = self.src;
+        self.lexed.toks.get(i).map_or(&[][..], |t| &src[t.range()])
+    }
+
+    fn s(&self, i: usize) -> &'s str {
+        std::str::from_utf8(self.t(i)).unwrap_or("")
+    }
+
+    fn kind(&self, i: usize) -> Option<Kind> {
+        self.lexed.toks.get(i).map(|t| t.kind)
+    }
+
+    /// Index of the first top-level (bracket depth 0, code) operator or keyword in
+    /// `range` written `op`.
+    fn find_op(&self, range: Range<usize>, op: &[u8]) -> Option<usize> {
+        let mut depth = 0i32;
+        for i in range {
+            let tok = self.lexed.toks[i];
+            if tok.nest > 0 {
+                continue;
+            }
+            match self.t(i) {
+                b"(" | b"[" | b"{" if tok.kind == Kind::Op => depth += 1,
+                b")" | b"]" | b"}" if tok.kind == Kind::Op => depth -= 1,
+                x if x == op && depth == 0 && tok.kind != Kind::Str => return Some(i),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The bracket closing the one at token `open` (code tokens only).
+    pub(crate) fn closing(&self, open: usize, end: usize) -> Option<usize> {
+        let mut depth = 0i32;
+        for i in open..end {
+            let tok = self.lexed.toks[i];
+            if tok.nest > 0 || tok.kind != Kind::Op {
+                continue;
+            }
+            match self.t(i) {
+                b"(" | b"[" | b"{" => depth += 1,
+                b")" | b"]" | b"}" => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// A dotted name starting at token `i` (`a.b.c`), and the index after it.
+    fn dotted(&self, mut i: usize, end: usize) -> Option<(String, usize)> {
+        if i >= end || self.kind(i) != Some(Kind::Name) {
+            return None;
+        }
+        let mut name = self.s(i).to_string();
+        i += 1;
+        while i + 1 < end && self.t(i) == b"." && self.kind(i + 1) == Some(Kind::Name) {
+            name.push('.');
+            name.push_str(self.s(i + 1));
+            i += 2;
+        }
+        Some((name, i))
+    }
+
+    fn build(mut self) -> Outline {
+        let lines = self.lexed.lines.clone();
+        // Open scopes: (header indent, scope); the module never closes.
+        let mut stack: Vec<(u32, usize)> = Vec::new();
+        let mut decorators: Option<(usize, Vec<String>)> = None;
+        for (li, line) in lines.iter().enumerate() {
+            while stack.last().is_some_and(|&(ind, _)| ind >= line.indent) {
+                if let Some((_, s)) = stack.pop() {
+                    // The body ends with the last line before this one.
+                    let end = lines[li - 1].toks.end;
+                    let b = &mut self.scopes[s].body;
+                    b.end = b.end.max(end);
+                }
+            }
+            let scope = stack.last().map_or(0, |&(_, s)| s);
+            let toks = line.toks.clone();
+            let first = self.t(toks.start);
+            if first == b"@" {
+                let name = self
+                    .dotted(toks.start + 1, toks.end)
+                    .map(|(n, _)| n)
+                    .unwrap_or_default();
+                match &mut decorators {
+                    Some((_, names)) => names.push(name),
+                    None => decorators = Some((toks.start, vec![name])),
+                }
+                continue;
+            }
+            let decos = decorators.take();
+            let mut k = toks.start;
+            if first == b"async" {
+                k += 1;
+            }
+            let head = self.t(k);
+            if (head == b"def" || head == b"class") && self.kind(k + 1) == Some(Kind::Name) {
+                let colon = if head == b"def" {
+                    // The colon after the parameters (and any return annotation).
+                    self.closing(k + 2, toks.end)
+                        .and_then(|close| self.find_op(close + 1..toks.end, b":"))
+                } else {
+                    self.find_op(k + 2..toks.end, b":")
+                };
+                let Some(colon) = colon else {
+                    continue;
+                };
+                let mut sc = Scope {
+                    kind: if head == b"def" {
+                        ScopeKind::Function
+                    } else {
+                        ScopeKind::Class
+                    },
+                    name: self.s(k + 1).to_string(),
+                    parent: scope,
+                    decorators: decos
+                        .as_ref()
+                        .map_or(toks.start..toks.start, |(d, _)| *d..toks.start),
+                    header: toks.start..colon + 1,
+                    body: colon + 1..toks.end,
+                    bases: Vec::new(),
+                    metaclass: None,
+                    decorator_names: decos.map(|(_, n)| n).unwrap_or_default(),
+                    mentions: BTreeSet::new(),
+                    strings: BTreeSet::new(),
+                };
+                if head == b"class" && self.t(k + 2) == b"(" {
+                    self.class_args(k + 3, colon, &mut sc);
+                    self.mark_bases(k + 3, colon);
+                } else if head == b"def" {
+                    self.mark_param_annotations(k + 2, colon);
+                }
+                // The defined name is a binding, not a mention.
+                self.not_mention[k + 1] = true;
+                let inline = colon + 1 < toks.end;
+                self.scopes.push(sc);
+                let new = self.scopes.len() - 1;
+                if inline {
+                    self.statement(new, colon + 1..toks.end);
+                } else {
+                    stack.push((line.indent, new));
+                }
+                continue;
+            }
+            if first == b"if" && self.main_guard(toks.start + 1, toks.end) {
+                let colon = toks.start + 4;
+                self.scopes.push(Scope {
+                    kind: ScopeKind::MainGuard,
+                    name: "__main__".to_string(),
+                    parent: scope,
+                    decorators: toks.start..toks.start,
+                    header: toks.start..colon + 1,
+                    body: colon + 1..toks.end,
+                    bases: Vec::new(),
+                    metaclass: None,
+                    decorator_names: Vec::new(),
+                    mentions: BTreeSet::new(),
+                    strings: BTreeSet::new(),
+                });
+                let new = self.scopes.len() - 1;
+                if colon + 1 >= toks.end {
+                    stack.push((line.indent, new));
+                } else {
+                    self.statement(new, colon + 1..toks.end);
+                }
+                continue;
+            }
+            self.statement(scope, toks);
+        }
+        let n = self.lexed.toks.len();
+        while let Some((_, s)) = stack.pop() {
+            self.scopes[s].body.end = n;
+        }
+        // Owners: parents are created before their children, so later writes are inner.
+        let mut owner = vec![0u32; n];
+        for (s, sc) in self.scopes.iter().enumerate().skip(1) {
+            for o in &mut owner[sc.body.clone()] {
+                *o = s as u32;
+            }
+        }
+        // Names each scope mentions, and identifier-like strings where it reflects.
+        let mut reflective = vec![false; self.scopes.len()];
+        for (i, tok) in self.lexed.toks.iter().enumerate() {
+            if tok.kind == Kind::Name && !self.not_mention[i] {
+                let s = owner[i] as usize;
+                let name = std::str::from_utf8(&self.src[tok.range()]).unwrap_or("");
+                if KEYWORDS.contains(&name) {
+                    continue;
+                }
+                if REFLECTIVE.contains(&name) {
+                    reflective[s] = true;
+                }
+                self.scopes[s].mentions.insert(name.to_string());
+            }
+        }
+        for (i, tok) in self.lexed.toks.iter().enumerate() {
+            let s = owner[i] as usize;
+            if tok.kind == Kind::Str
+                && reflective[s]
+                && !lex::is_fstring(&self.src[tok.range()])
+                && let Some(v) = lex::string_value(&self.src[tok.range()])
+                && !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                && !v.as_bytes()[0].is_ascii_digit()
+            {
+                self.scopes[s].strings.insert(v);
+            }
+        }
+        // Statements nested in functions were recorded with the scope of their line;
+        // re-home imports and assignments to the owner of their first token.
+        for imp in &mut self.imports {
+            imp.scope = owner.get(imp.tok).map_or(imp.scope, |&o| o as usize);
+        }
+        for a in &mut self.assigns {
+            a.scope = owner
+                .get(a.value.start.saturating_sub(1))
+                .map_or(a.scope, |&o| o as usize);
+        }
+        Outline {
+            lexed: self.lexed,
+            scopes: self.scopes,
+            owner,
+            imports: self.imports,
+            assigns: self.assigns,
+        }
+    }
+
+    /// `__name__ == "__main__"` (either order) followed by `:`.
+    fn main_guard(&self, i: usize, end: usize) -> bool {
+        if i + 3 >= end || self.t(i + 1) != b"==" || self.t(i + 3) != b":" {
+            return false;
+        }
+        let main = |j: usize| {
+            self.kind(j) == Some(Kind::Str)
+                && lex::string_value(self.t(j)).as_deref() == Some("__main__")
+        };
+        (self.t(i) == b"__name__" && main(i + 2)) || (main(i) && self.t(i + 2) == b"__name__")
+    }
+
+    /// Bases and `metaclass=` of a class header, between its parentheses.
+    fn class_args(&self, mut i: usize, end: usize, sc: &mut Scope) {
+        while i < end {
+            if self.kind(i) == Some(Kind::Name) && self.t(i + 1) == b"=" {
+                if self.t(i) == b"metaclass"
+                    && let Some((m, _)) = self.dotted(i + 2, end)
+                {
+                    sc.metaclass = Some(m);
+                }
+            } else if let Some((b, next)) = self.dotted(i, end)
+                && matches!(self.t(next), b"," | b")" | b"[")
+            {
+                sc.bases.push(b);
+            }
+            // To the next top-level comma.
+            match self.find_op(i..end, b",") {
+                Some(c) => i = c + 1,
+                None => break,
+            }
+        }
+    }
+
+    /// Imports and assignments of one simple-statement line (`;` separates statements).
+    fn statement(&mut self, scope: usize, toks: Range<usize>) {
+        let mut start = toks.start;
+        while start < toks.end {
+            let end = self.find_op(start..toks.end, b";").unwrap_or(toks.end);
+            self.simple(scope, start..end);
+            start = end + 1;
+        }
+    }
+
+    fn simple(&mut self, scope: usize, toks: Range<usize>) {
+        if toks.is_empty() {
+            return;
+        }
+        let first = self.t(toks.start);
+        match first {
+            b"import" => self.import(scope, toks),
+            b"from" => self.import_from(scope, toks),
+            b"with" | b"async" => self.with_items(scope, toks),
+            // A compound header with an inline body (`if x: y = 1`): the body is a statement.
+            b"if" | b"elif" | b"else" | b"for" | b"while" | b"try" | b"except" | b"finally" => {
+                if let Some(c) = self.find_op(toks.clone(), b":") {
+                    self.simple(scope, c + 1..toks.end);
+                }
+            }
+            _ => {
+                self.mark_annotation(toks.clone());
+                self.assignment(scope, toks)
+            }
+        }
+    }
+
+    /// Base names of a class header (a call such as `make_base()` stays a mention).
+    fn mark_bases(&mut self, from: usize, colon: usize) {
+        for i in from..colon {
+            if self.kind(i) != Some(Kind::Name) {
+                continue;
+            }
+            let mut j = i + 1;
+            while self.t(j) == b"." && self.kind(j + 1) == Some(Kind::Name) {
+                j += 2;
+            }
+            if self.t(j) != b"(" {
+                self.not_mention[i] = true;
+            }
+        }
+    }
+
+    /// Parameter annotations and the return annotation of a `def` header (from its `(`).
+    fn mark_param_annotations(&mut self, open: usize, colon: usize) {
+        let Some(close) = self.closing(open, colon + 1) else {
+            return;
+        };
+        let mut depth = 0i32;
+        let mut in_ann = false;
+        for i in open + 1..close {
+            match self.t(i) {
+                b"(" | b"[" | b"{" => depth += 1,
+                b")" | b"]" | b"}" => depth -= 1,
+                b":" if depth == 0 => in_ann = true,
+                b"," | b"=" if depth == 0 => in_ann = false,
+                _ => {}
+            }
+            if in_ann {
+                self.not_mention[i] = true;
+            }
+        }
+        for m in close + 1..colon {
+            self.not_mention[m] = true;
+        }
+    }
+
+    /// `x: T = v` and `x: T`: the annotation `T`.
+    fn mark_annotation(&mut self, toks: Range<usize>) {
+        if self.kind(toks.start) != Some(Kind::Name) {
+            return;
+        }
+        let Some(c) = self.find_op(toks.clone(), b":") else {
+            return;
+        };
+        if let Some(eq) = self.find_op(toks.clone(), b"=")
+            && eq < c
+        {
+            return;
+        }
+        if matches!(
+            self.t(toks.start),
+            b"lambda" | b"match" | b"case" | b"return" | b"yield" | b"await" | b"assert" | b"raise"
+        ) {
+            return;
+        }
+        let end = self.find_op(c..toks.end, b"=").unwrap_or(toks.end);
+        for i in c + 1..end {
+            self.not_mention[i] = true;
+        }
+    }
+
+    fn import(&mut self, scope: usize, toks: Range<usize>) {
+        // Imports bind names; they do not use them.
+        for m in &mut self.not_mention[toks.clone()] {
+            *m = true;
+        }
+        let mut i = toks.start + 1;
+        while i < toks.end {
+            let Some((whole, next)) = self.dotted(i, toks.end) else {
+                break;
+            };
+            let (local, module, after) =
+                if self.t(next) == b"as" && self.kind(next + 1) == Some(Kind::Name) {
+                    (self.s(next + 1).to_string(), whole.clone(), next + 2)
+                } else {
+                    let head = whole.split('.').next().unwrap_or("").to_string();
+                    (head.clone(), head, next)
+                };
+            self.imports.push(Import {
+                scope,
+                tok: toks.start,
+                kind: ImportKind::Module {
+                    local,
+                    module,
+                    whole,
+                },
+            });
+            if self.t(after) != b"," {
+                break;
+            }
+            i = after + 1;
+        }
+    }
+
+    fn import_from(&mut self, scope: usize, toks: Range<usize>) {
+        for m in &mut self.not_mention[toks.clone()] {
+            *m = true;
+        }
+        let mut i = toks.start + 1;
+        let mut level = 0;
+        while i < toks.end && matches!(self.t(i), b"." | b"...") {
+            level += self.t(i).len();
+            i += 1;
+        }
+        let (module, next) = match self.dotted(i, toks.end) {
+            Some((m, n)) if self.t(i) != b"import" => (m, n),
+            _ => (String::new(), i),
+        };
+        if self.t(next) != b"import" {
+            return;
+        }
+        let mut i = next + 1;
+        if self.t(i) == b"*" {
+            self.imports.push(Import {
+                scope,
+                tok: toks.start,
+                kind: ImportKind::Star { level, module },
+            });
+            return;
+        }
+        while i < toks.end {
+            match self.t(i) {
+                b"(" | b")" | b"," => {
+                    i += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            if self.kind(i) != Some(Kind::Name) {
+                break;
+            }
+            let name = self.s(i).to_string();
+            let (local, after) = if self.t(i + 1) == b"as" && self.kind(i + 2) == Some(Kind::Name) {
+                (self.s(i + 2).to_string(), i + 3)
+            } else {
+                (name.clone(), i + 1)
+            };
+            self.imports.push(Import {
+                scope,
+                tok: toks.start,
+                kind: ImportKind::From {
+                    level,
+                    module: module.clone(),
+                    name,
+                    local,
+                },
+            });
+            i = after;
+        }
+    }
+
+    /// `with EXPR as NAME, ...:` binds NAME to EXPR (and the body may be inline).
+    fn with_items(&mut self, scope: usize, toks: Range<usize>) {
+        let mut i = toks.start;
+        if self.t(i) == b"async" {
+            i += 1;
+        }
+        if self.t(i) != b"with" {
+            // `async for`, `async def` (handled elsewhere): look for an inline body.
+            if let Some(c) = self.find_op(toks.clone(), b":") {
+                self.simple(scope, c + 1..toks.end);
+            }
+            return;
+        }
+        let Some(colon) = self.find_op(i + 1..toks.end, b":") else {
+            return;
+        };
+        let mut item = i + 1;
+        while item < colon {
+            let end = self.find_op(item..colon, b",").unwrap_or(colon);
+            if let Some(a) = self.find_op(item..end, b"as")
+                && self.kind(a + 1) == Some(Kind::Name)
+            {
+                self.assigns.push(Assign {
+                    scope,
+                    target: self.s(a + 1).to_string(),
+                    value: item..a,
+                });
+            }
+            item = end + 1;
+        }
+        self.simple(scope, colon + 1..toks.end);
+    }
+
+    fn assignment(&mut self, scope: usize, toks: Range<usize>) {
+        // Split at top-level `=`: every part but the last is a target.
+        let mut parts = Vec::new();
+        let mut start = toks.start;
+        while let Some(eq) = self.find_op(start..toks.end, b"=") {
+            parts.push(start..eq);
+            start = eq + 1;
+        }
+        if parts.is_empty() {
+            return;
+        }
+        let value = start..toks.end;
+        for target in parts {
+            // `x: T = v`: drop the annotation.
+            let target = match self.find_op(target.clone(), b":") {
+                Some(c) => target.start..c,
+                None => target,
+            };
+            let names = self.targets(target.clone());
+            let values = self.split_commas(value.clone());
+            if names.len() > 1 && names.len() == values.len() {
+                for (n, v) in names.into_iter().zip(values) {
+                    self.assigns.push(Assign {
+                        scope,
+                        target: n,
+                        value: v,
+                    });
+                }
+            } else {
+                for n in names {
+                    self.assigns.push(Assign {
+                        scope,
+                        target: n,
+                        value: value.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The names (or `self.x`) of an assignment target list.
+    fn targets(&self, toks: Range<usize>) -> Vec<String> {
+        self.split_commas(toks)
+            .into_iter()
+            .filter_map(|r| {
+                let r = if self.t(r.start) == b"(" || self.t(r.start) == b"[" {
+                    r.start + 1..r.end.saturating_sub(1)
+                } else {
+                    r
+                };
+                let (name, next) = self.dotted(r.start, r.end)?;
+                let ok = next == r.end
+                    && (!name.contains('.')
+                        || (name.matches('.').count() == 1
+                            && (name.starts_with("self.") || name.starts_with("cls."))));
+                ok.then_some(name)
+            })
+            .collect()
+    }
+
+    fn split_commas(&self, toks: Range<usize>) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let mut start = toks.start;
+        while start < toks.end {
+            let end = self.find_op(start..toks.end, b",").unwrap_or(toks.end);
+            if end > start {
+                out.push(start..end);
+            }
+            start = end + 1;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope_named<'a>(o: &'a Outline, name: &str) -> (usize, &'a Scope) {
+        o.scopes
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.name == name)
+            .unwrap_or_else(|| panic!("no scope {name}"))
+    }
+
+    #[test]
+    fn scopes_nest_by_indentation() {
+        let src = "import os\n@deco(os.popen('x'))\ndef f(a=os.system('d')):\n    g()\n    class K(Base, metaclass=M):\n        y = h()\n        def m(self): return self.n()\n    after_k()\nz()\nif __name__ == '__main__':\n    main()\nelse:\n    other()\n";
+        let o = Outline::new(src.as_bytes());
+        let at = |needle: &str| o.scope_at(src.find(needle).unwrap());
+        let (f, _) = scope_named(&o, "f");
+        let (k, ks) = scope_named(&o, "K");
+        let (m, _) = scope_named(&o, "m");
+        let (g, _) = scope_named(&o, "__main__");
+        assert_eq!(at("g()"), f);
+        assert_eq!(at("y = h()"), k);
+        assert_eq!(at("self.n()"), m);
+        assert_eq!(at("after_k()"), f);
+        assert_eq!(at("z()"), 0);
+        assert_eq!(at("main()"), g);
+        assert_eq!(at("other()"), 0);
+        // Decorators and defaults run in the enclosing scope, and say so.
+        assert_eq!(at("os.popen"), 0);
+        assert_eq!(at("os.system"), 0);
+        let t = o.token_at(src.find("os.popen").unwrap()).unwrap();
+        assert_eq!(o.detail(0, t), Some("decorator"));
+        let t = o.token_at(src.find("os.system").unwrap()).unwrap();
+        assert_eq!(o.detail(0, t), Some("default argument"));
+        assert_eq!(ks.bases, ["Base"]);
+        assert_eq!(ks.metaclass.as_deref(), Some("M"));
+        assert_eq!(o.qualname(m), "f.K.m");
+        assert!(o.scopes[f].mentions.contains("after_k"));
+        assert!(o.scopes[m].mentions.contains("n"));
+        assert!(!o.scopes[f].mentions.contains("n"));
+        assert_eq!(o.scopes[f].decorator_names, ["deco"]);
+    }
+
+    #[test]
+    fn imports_and_assignments_bind_names() {
+        let src = "import os.path, subprocess as sp\nfrom ..pkg.mod import (a, b as c)\nfrom . import x\nfrom os import *\nrun = sp.Popen; p: int = 3\na, b = os.system, 2\nwith open(f) as fh: pass\ndef f():\n    import socket\n    self.h = socket.socket\n";
+        let o = Outline::new(src.as_bytes());
+        let kinds: Vec<&ImportKind> = o.imports.iter().map(|i| &i.kind).collect();
+        assert_eq!(
+            kinds[0],
+            &ImportKind::Module {
+                local: "os".into(),
+                module: "os".into(),
+                whole: "os.path".into()
+            }
+        );
+        assert_eq!(
+            kinds[1],
+            &ImportKind::Module {
+                local: "sp".into(),
+                module: "subprocess".into(),
+                whole: "subprocess".into()
+            }
+        );
+        assert_eq!(
+            kinds[3],
+            &ImportKind::From {
+                level: 2,
+                module: "pkg.mod".into(),
+                name: "b".into(),
+                local: "c".into()
+            }
+        );
+        assert_eq!(
+            kinds[4],
+            &ImportKind::From {
+                level: 1,
+                module: "".into(),
+                name: "x".into(),
+                local: "x".into()
+            }
+        );
+        assert_eq!(
+            kinds[5],
+            &ImportKind::Star {
+                level: 0,
+                module: "os".into()
+            }
+        );
+        let (f, _) = scope_named(&o, "f");
+        assert_eq!(o.imports[6].scope, f);
+        let value = |target: &str| {
+            let a = o
+                .assigns
+                .iter()
+                .find(|a| a.target == target)
+                .unwrap_or_else(|| panic!("{target}: {:?}", o.assigns));
+            let s = o.lexed.toks[a.value.start].start as usize;
+            let e = o.lexed.toks[a.value.end - 1].end as usize;
+            (a.scope, &src[s..e])
+        };
+        assert_eq!(value("run"), (0, "sp.Popen"));
+        assert_eq!(value("a"), (0, "os.system"));
+        assert_eq!(value("fh"), (0, "open(f)"));
+        assert_eq!(value("self.h"), (f, "socket.socket"));
+    }
+
+    #[test]
+    fn inline_bodies_and_lambdas() {
+        let src = "def f(): return os.system('x')\nclass K: y = 1\nq()\n";
+        let o = Outline::new(src.as_bytes());
+        let (f, _) = scope_named(&o, "f");
+        assert_eq!(o.scope_at(src.find("os.system").unwrap()), f);
+        assert_eq!(o.scope_at(src.find("q()").unwrap()), 0);
+    }
+
+    #[test]
+    fn reflective_scopes_record_strings() {
+        let src =
+            "def f(o):\n    return getattr(o, 'payload')()\ndef g():\n    return 'payload2'\n";
+        let o = Outline::new(src.as_bytes());
+        assert!(scope_named(&o, "f").1.strings.contains("payload"));
+        assert!(scope_named(&o, "g").1.strings.is_empty());
+    }
+
+    #[test]
+    fn annotations_and_bases_are_not_mentions() {
+        let src = "class K(Base, mixin()):
+    x: Cfg = make()
+    def f(self, a: Ann = dflt(), *b: Star) -> Ret:
+        y: Inner
+";
+        let o = Outline::new(src.as_bytes());
+        let m = &o.scopes[0].mentions;
+        assert!(m.contains("mixin") && !m.contains("K"), "{m:?}");
+        for n in ["Base", "Ann", "Star", "Ret"] {
+            assert!(!m.contains(n), "{n}: {m:?}");
+        }
+        let (k, ks) = scope_named(&o, "K");
+        assert!(ks.mentions.contains("make") && ks.mentions.contains("dflt"));
+        assert!(!ks.mentions.contains("Cfg") && !ks.mentions.contains("f"));
+        let (f, fs) = scope_named(&o, "f");
+        assert!(!fs.mentions.contains("Inner"), "{:?}", fs.mentions);
+        assert_ne!(k, f);
+    }
+
+    /// The qualified scope of every identifier per tree-sitter (the innermost function,
+    /// class or `__main__` guard body holding it), `.`-joined.
+    fn tree_scopes(src: &[u8]) -> Vec<(usize, String)> {
+        let tree = crate::scan::query::parse(src).expect("parses");
+        let mut out = Vec::new();
+        fn walk(
+            n: tree_sitter::Node,
+            src: &[u8],
+            stack: &mut Vec<String>,
+            out: &mut Vec<(usize, String)>,
+        ) {
+            if n.kind() == "identifier" {
+                out.push((n.start_byte(), stack.join(".")));
+            }
+            let mut c = n.walk();
+            for child in n.children(&mut c) {
+                let pushed = match n.kind() {
+                    "function_definition" | "class_definition"
+                        if n.child_by_field_name("body").map(|b| b.id()) == Some(child.id()) =>
+                    {
+                        let name = n
+                            .child_by_field_name("name")
+                            .and_then(|x| x.utf8_text(src).ok())
+                            .unwrap_or("?");
+                        stack.push(name.to_string());
+                        true
+                    }
+                    "if_statement"
+                        if n.child_by_field_name("consequence").map(|b| b.id())
+                            == Some(child.id())
+                            && n.child_by_field_name("condition")
+                                .and_then(|c| c.utf8_text(src).ok())
+                                .is_some_and(|t| {
+                                    let t: String =
+                                        t.chars().filter(|c| !c.is_whitespace()).collect();
+                                    t == "__name__==\"__main__\"" || t == "__name__=='__main__'"
+                                }) =>
+                    {
+                        stack.push("__main__".to_string());
+                        true
+                    }
+                    _ => false,
+                };
+                walk(child, src, stack, out);
+                if pushed {
+                    stack.pop();
+                }
+            }
+        }
+        walk(tree.root_node(), src, &mut Vec::new(), &mut out);
+        out
+    }
+
+    fn python_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                python_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "py") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The outline puts every identifier in the scope tree-sitter puts it in, over every
+    /// Python file of the test fixtures and examples (and a corpus named by
+    /// `HUBWARDEN_OUTLINE_CORPUS`, for the benchmark).
+    #[test]
+    fn scopes_agree_with_tree_sitter() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        python_files(&root.join("tests/fixtures"), &mut files);
+        python_files(&root.join("examples"), &mut files);
+        if let Some(extra) = std::env::var_os("HUBWARDEN_OUTLINE_CORPUS") {
+            python_files(std::path::Path::new(&extra), &mut files);
+        }
+        assert!(files.len() > 30);
+        let mut checked = 0;
+        let mut bad = Vec::new();
+        for f in &files {
+            let src = std::fs::read(f).unwrap();
+            let tree = crate::scan::query::parse(&src).unwrap();
+            if tree.root_node().has_error() {
+                continue;
+            }
+            let o = Outline::new(&src);
+            for (at, want) in tree_scopes(&src) {
+                let got = o.qualname(o.scope_at(at));
+                checked += 1;
+                if got != want {
+                    bad.push(format!(
+                        "{}:{at}: outline {got:?}, tree-sitter {want:?}",
+                        f.display()
+                    ));
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+        assert!(
+            bad.is_empty(),
+            "{} of {checked}:\n{}",
+            bad.len(),
+            bad.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+        );
+    }
+}
