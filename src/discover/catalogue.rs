@@ -135,7 +135,13 @@ const TRC: Option<&str> = Some("trust_remote_code");
 const REV: &[&str] = &["revision"];
 const MS_REV: &[&str] = &["revision", "model_revision"];
 const PRETRAINED: &[&str] = &["pretrained_model_name_or_path"];
-const HF_EXTRA: &[&str] = &["code_revision", "subfolder", "tokenizer", "variant"];
+const HF_EXTRA: &[&str] = &[
+    "code_revision",
+    "subfolder",
+    "tokenizer",
+    "variant",
+    "backend",
+];
 
 /// A Hugging Face `Class.from_pretrained(id, trust_remote_code=..., revision=...)`.
 const HF_CLASS: Loader = Loader {

@@ -199,6 +199,11 @@ fn one_call<'t>(
     if let Some((n, _)) = kwarg(r, call, bytes, &["use_safetensors"]) {
         args.insert("use_safetensors".into(), gate_of(r, Some(n)));
     }
+    // transformers `use_fast=` (v4 picks the slow tokenizer, image processors
+    // their PIL backend): a literal bool or `dynamic`.
+    if let Some((n, _)) = kwarg(r, call, bytes, &["use_fast"]) {
+        args.insert("use_fast".into(), gate_of(r, Some(n)));
+    }
     // sentence-transformers: `model_kwargs={"code_revision": ...}`.
     if let Some((mk, _)) = kwarg(r, call, bytes, &["model_kwargs"]) {
         for (k, v) in r.kwargs_dict(mk, 0) {

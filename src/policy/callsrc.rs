@@ -42,7 +42,15 @@ pub fn pin_fix(source: &str, site: &LoadSite, commit: &str) -> Option<Fix> {
         } else {
             "revision"
         };
-        rewrite_revision_kw(call, open, kw, commit)
+        // kernels refuses `revision` together with `version`: the pin replaces `version`.
+        let kernels = site.family == crate::model::Family::Kernels;
+        match kernels
+            .then(|| rewrite_kernel_version(call, open, commit))
+            .flatten()
+        {
+            Some(c) => c,
+            None => rewrite_revision_kw(call, open, kw, commit),
+        }
     };
     let (end_line, end_column) = position_of(source, span.end);
     let (start_line, start_column) = position_of(source, span.start);
@@ -72,6 +80,28 @@ fn rewrite_repo_ref(call: &str, repo: &str, commit: &str) -> Option<String> {
         }
     }
     None
+}
+
+static VERSION_KW_RE: LazyLock<Regex> = LazyLock::new(|| {
+    // Invariant: a constant, valid pattern.
+    Regex::new(r"(?:^|[^\w])(version)\s*=\s*").expect("valid regex")
+});
+
+/// `get_kernel(repo, version=1)` -> `get_kernel(repo, revision="<commit>")`.
+fn rewrite_kernel_version(call: &str, open: usize, commit: &str) -> Option<String> {
+    let args_start = open + 1;
+    let args_end = call.len() - 1;
+    let m = VERSION_KW_RE.captures(&call[args_start..args_end])?;
+    let name = m.get(1)?;
+    let whole = m.get(0)?;
+    let kw_start = args_start + name.start();
+    let value_start = args_start + whole.end();
+    let value_end = value_end(call.as_bytes(), value_start, args_end);
+    Some(format!(
+        "{}revision=\"{commit}\"{}",
+        &call[..kw_start],
+        &call[value_end..]
+    ))
 }
 
 fn rewrite_revision_kw(call: &str, open: usize, kw: &str, commit: &str) -> String {

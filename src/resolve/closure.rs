@@ -55,6 +55,18 @@ pub(crate) fn sibling_module(importer: &str, needed: &str) -> String {
     }
 }
 
+/// diffusers `get_cached_module_file`: a relative import with exactly one dot
+/// is a folder path (`a.b` -> `a/b`), others stay as written; every module is
+/// then fetched relative to the entry's (sub)folder, not to the importer
+/// (`utils/dynamic_modules_utils.py:408-414,436-450`, 0.42.1).
+pub(crate) fn diffusers_module_path(m: &str) -> String {
+    if m.split('.').count() == 2 {
+        m.replacen('.', "/", 1)
+    } else {
+        m.to_string()
+    }
+}
+
 fn folder_of(path: &str) -> Option<&str> {
     path.rfind('/').map(|i| &path[..i])
 }
@@ -70,8 +82,13 @@ impl Style<'_> {
                     .into_iter()
                     .map(|m| match (self, folder_of(entry)) {
                         (Style::Transformers, _) => sibling_module(path, &m),
-                        (_, Some(b)) => format!("{b}/{m}.py"),
-                        (_, None) => format!("{m}.py"),
+                        (_, b) => {
+                            let m = diffusers_module_path(&m);
+                            match b {
+                                Some(b) => format!("{b}/{m}.py"),
+                                None => format!("{m}.py"),
+                            }
+                        }
                     })
                     .collect()
             }
@@ -155,5 +172,8 @@ mod tests {
         assert_eq!(relative_imports(src), vec![".up", "a.b", "doc", "m"]);
         assert_eq!(sibling_module("sub/mod.py", "a.b"), "sub/a.b.py");
         assert_eq!(sibling_module("mod.py", ".up"), ".up.py");
+        assert_eq!(diffusers_module_path("pkg.mod"), "pkg/mod");
+        assert_eq!(diffusers_module_path("a.b.c"), "a.b.c");
+        assert_eq!(diffusers_module_path("flat"), "flat");
     }
 }

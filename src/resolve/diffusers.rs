@@ -14,6 +14,75 @@ use super::{Job, Outcome, ResolveError};
 use crate::hub::{RepoSource, Snapshot};
 use crate::model::{HubKind, RepoType};
 
+/// The newest diffusers release when this was written: the community folder
+/// assumed when the project declares no diffusers version.
+const NEWEST_DIFFUSERS: &str = "0.42.1";
+
+/// The `diffusers/community-pipelines-mirror` folders a community pipeline may
+/// come from (`get_cached_module_file`, `utils/dynamic_modules_utils.py:330-345`,
+/// 0.42.1): `custom_revision="X.Y.Z"` is `vX.Y.Z`, `"main"` is `main`, anything
+/// else raises (Err); with none, `v{installed X.Y.Z}` when that release exists,
+/// else `main`. The installed version is the declared one: every mirror folder
+/// in the declared range (none: `main`); not declared: the newest release.
+fn community_folders<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    mirror: &Snapshot,
+    custom_revision: Option<&str>,
+) -> Result<Vec<String>, String> {
+    use crate::deps::Version;
+    if let Some(r) = custom_revision {
+        if r == "main" {
+            return Ok(vec!["main".into()]);
+        }
+        let release = !r.is_empty()
+            && r.split('.').count() == 3
+            && r.split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        return if release {
+            Ok(vec![format!("v{r}")])
+        } else {
+            Err("not a released version number nor \"main\"".to_string())
+        };
+    }
+    let known = job
+        .opts
+        .declared
+        .versions(&job.site.path)
+        .known("diffusers");
+    if known.set.is_any() {
+        let folder = format!("v{NEWEST_DIFFUSERS}");
+        let folder = if mirror
+            .files
+            .iter()
+            .any(|f| f.starts_with(&format!("{folder}/")))
+        {
+            folder
+        } else {
+            "main".to_string()
+        };
+        job.note(format!(
+            "diffusers version not declared: the newest release ({NEWEST_DIFFUSERS}) is assumed, whose community pipelines come from folder {folder}"
+        ));
+        return Ok(vec![folder]);
+    }
+    let mut folders: Vec<String> = mirror
+        .files
+        .iter()
+        .filter_map(|f| f.split_once('/').map(|(d, _)| d))
+        .filter(|d| {
+            d.strip_prefix('v')
+                .and_then(|v| Version::parse(v).ok())
+                .is_some_and(|v| known.set.contains(&v))
+        })
+        .map(str::to_string)
+        .collect();
+    folders.dedup();
+    if folders.is_empty() {
+        folders.push("main".to_string());
+    }
+    Ok(folders)
+}
+
 /// diffusers `DiffusionPipeline.from_pretrained` (community and hub custom
 /// pipelines, `model_index.json` custom classes and components),
 /// `AutoModel.from_pretrained` and `ModularPipelineBlocks.from_pretrained`.
@@ -63,8 +132,10 @@ pub(crate) async fn resolve<S: RepoSource>(
                 extra_refs: extra,
                 gate,
                 primary: !modular,
-                use_fast: true,
+                use_fast: None,
+                backend: None,
                 config_dir: site.args.get("subfolder").cloned().unwrap_or_default(),
+                code_dir: String::new(),
             },
         )
         .await?;
@@ -113,9 +184,6 @@ pub(crate) async fn resolve<S: RepoSource>(
         }
         Some(cp) if !cp.contains('/') => {
             // Community pipelines run with no trust_remote_code check.
-            let folder = custom_revision
-                .clone()
-                .unwrap_or_else(|| job.opts.diffusers_community_ref.clone());
             let mirror = job
                 .snapshot(
                     HubKind::Huggingface,
@@ -124,24 +192,37 @@ pub(crate) async fn resolve<S: RepoSource>(
                     Some("main"),
                 )
                 .await?;
-            let file = format!("{folder}/{cp}.py");
-            job.note(format!(
-                "community pipeline {cp} runs with no trust_remote_code check (diffusers/community-pipelines-mirror {file})"
-            ));
-            if !mirror.has(&file) {
-                return Err(ResolveError::Content(format!(
-                    "community pipeline {file} is not in diffusers/community-pipelines-mirror@{}",
-                    mirror.commit
-                )));
+            let folders = match community_folders(job, &mirror, custom_revision.as_deref()) {
+                Ok(f) => f,
+                Err(why) => {
+                    job.note(format!(
+                        "custom_revision={:?}: {why}; diffusers raises before downloading community pipeline {cp}",
+                        custom_revision.as_deref().unwrap_or("")
+                    ));
+                    job.pickle_weights(&snap).await?;
+                    return Ok(Outcome::Done);
+                }
+            };
+            for folder in folders {
+                let file = format!("{folder}/{cp}.py");
+                job.note(format!(
+                    "community pipeline {cp} runs with no trust_remote_code check (diffusers/community-pipelines-mirror {file})"
+                ));
+                if !mirror.has(&file) {
+                    return Err(ResolveError::Content(format!(
+                        "community pipeline {file} is not in diffusers/community-pipelines-mirror@{}",
+                        mirror.commit
+                    )));
+                }
+                closure_of(
+                    job,
+                    &mirror,
+                    &file,
+                    format!("community pipeline {cp}"),
+                    Style::Folder,
+                )
+                .await?;
             }
-            closure_of(
-                job,
-                &mirror,
-                &file,
-                format!("community pipeline {cp}"),
-                Style::Folder,
-            )
-            .await?;
         }
         Some(cp) => {
             let other = job

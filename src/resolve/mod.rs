@@ -52,15 +52,9 @@ pub struct ResolveOptions {
     /// (32): a resolution mostly waits on requests, and a lower value splits the
     /// repos into waves (16 put issue 3's benchmark at 4.5x the chain bound).
     pub concurrency: usize,
-    /// Installed transformers major version (5 = the 5.x rules; 4 adds the
-    /// AutoTokenizer fallback to `config.json`).
-    pub transformers_major: u32,
     /// Installed datasets major version: <=2 scripts run without asking, 3 asks
     /// (runs with `trust_remote_code=True`), >=4 rejects scripts.
     pub datasets_major: u32,
-    /// Folder of `diffusers/community-pipelines-mirror` used when a community
-    /// pipeline has no `custom_revision` (`main`, or `v<installed version>`).
-    pub diffusers_community_ref: String,
     /// peft is installed, so transformers follows `adapter_config.json`.
     pub peft_installed: bool,
     /// The library versions the project declares above each call (`--assume` included).
@@ -73,9 +67,7 @@ impl Default for ResolveOptions {
             max_import_depth: 32,
             max_files_per_target: 500,
             concurrency: 32,
-            transformers_major: 5,
             datasets_major: 3,
-            diffusers_community_ref: "main".to_string(),
             peft_installed: true,
             declared: Arc::new(crate::deps::Declared::default()),
         }

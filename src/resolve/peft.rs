@@ -78,8 +78,10 @@ pub(crate) async fn resolve<S: RepoSource>(
             extra_refs: Vec::new(),
             gate,
             primary: false,
-            use_fast: true,
+            use_fast: None,
+            backend: None,
             config_dir: String::new(),
+            code_dir: String::new(),
         },
     )
     .await?;
@@ -102,8 +104,10 @@ pub(crate) async fn resolve<S: RepoSource>(
                 extra_refs: Vec::new(),
                 gate,
                 primary: false,
-                use_fast: true,
+                use_fast: None,
+                backend: None,
                 config_dir: String::new(),
+                code_dir: String::new(),
             },
         )
         .await?;

@@ -115,7 +115,7 @@ fn join(dir: &str, seg: &str) -> String {
 }
 
 /// Load one more dotted segment under `dir`: a package (`seg/__init__.py`), a
-/// namespace folder, or a module (`seg.py`). Returns the files it runs and the
+/// module (`seg.py`), or a namespace folder. Returns the files it runs and the
 /// folder to continue under (None for a plain module or when not local).
 fn step(snap: &Snapshot, dir: &str, seg: &str, out: &mut Vec<String>) -> Option<String> {
     let pkg = join(dir, seg);
@@ -128,8 +128,11 @@ fn step(snap: &Snapshot, dir: &str, seg: &str, out: &mut Vec<String>) -> Option<
     // `files` is sorted, so the paths under a folder are contiguous.
     let i = snap.files.partition_point(|f| f.as_str() < prefix.as_str());
     let is_dir = snap.files.get(i).is_some_and(|f| f.starts_with(&prefix));
+    // `FileFinder.find_spec`: a regular package first (above), then a module
+    // file; a folder without `__init__.py` is a namespace portion only when
+    // no module matches (CPython `importlib/_bootstrap_external.py`).
     let module = format!("{pkg}.py");
-    if snap.has(&module) && !is_dir {
+    if snap.has(&module) {
         out.push(module);
         return None;
     }

@@ -68,10 +68,14 @@ pub(crate) async fn resolve<S: RepoSource>(
                 revision: o.revision.clone(),
                 code_revision: site.args.get("code_revision").cloned(),
                 cross_default: None,
+                // sentence-transformers 6 loads the processor with
+                // `AutoProcessor.from_pretrained` (`base/modules/transformer.py:853-916`,
+                // 6.3.0), which also loads (or falls back to) the tokenizer and
+                // the image, video and feature-extraction processors.
                 classes: vec![
                     "AutoConfig".to_string(),
                     model_class.to_string(),
-                    "AutoTokenizer".to_string(),
+                    "AutoProcessor".to_string(),
                 ],
                 pipeline: None,
                 model_load: i == 0,
@@ -84,8 +88,10 @@ pub(crate) async fn resolve<S: RepoSource>(
                 },
                 gate,
                 primary: false,
-                use_fast: true,
+                use_fast: None,
+                backend: None,
                 config_dir: dir,
+                code_dir: String::new(),
             },
         )
         .await?;

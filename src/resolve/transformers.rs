@@ -44,11 +44,18 @@ pub(crate) struct HfSpec {
     pub gate: Gate,
     /// This repo is the call's target (its commit is the target's commit).
     pub primary: bool,
-    /// Prefer the fast tokenizer / processor (`use_fast`, default True).
-    pub use_fast: bool,
+    /// `use_fast=` as given (None: not given).
+    pub use_fast: Option<bool>,
+    /// `backend=` of an image or video processor, as given.
+    pub backend: Option<String>,
     /// Subfolder of the config files (sentence-transformers modules); code
     /// module paths stay relative to the repo root.
     pub config_dir: String,
+    /// Folder the repo's own code modules are relative to: "" (transformers
+    /// reads them from the repo root whatever `subfolder` says), or the
+    /// subfolder when a wrapper hands transformers the local `snapshot/subfolder`
+    /// (ModelScope's `get_model_dir`, `utils/hf_util/patcher.py:309-331`, 1.40.2).
+    pub code_dir: String,
 }
 
 /// A parsed `auto_map` class reference.
@@ -79,35 +86,84 @@ pub(crate) fn parse_ref(r: &str) -> Result<ClassRef, String> {
     })
 }
 
-/// The ref an `auto_map` value selects: a string; a `[slow, fast]` pair (fast
-/// when set and wanted); a `{backend: ref}` dict (torchvision first).
-fn pick(v: &Value, prefer_second: bool) -> Vec<String> {
+/// Which entries of an `auto_map` value may be loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ListPick {
+    /// `[slow, fast]`: the second when set, else the first.
+    Second,
+    /// The first.
+    First,
+    /// Either may be the one: both.
+    Both,
+}
+
+/// The refs an `auto_map` value selects: a string; a list by `list`; a
+/// `{backend: ref}` dict by the backends that may be used (a missing backend
+/// falls back to another entry, `image_processing_auto.py:491-492`, 5.25.0:
+/// every entry then).
+fn pick(v: &Value, list: ListPick, backends: &[&str]) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
         Value::Array(a) => {
-            let second = a.get(1).and_then(Value::as_str);
             let first = a.first().and_then(Value::as_str);
-            match (prefer_second, second, first) {
-                (true, Some(s), _) => vec![s.to_string()],
-                (_, _, Some(f)) => vec![f.to_string()],
-                (false, Some(s), None) => vec![s.to_string()],
-                _ => Vec::new(),
+            let second = a.get(1).and_then(Value::as_str);
+            let mut out = Vec::new();
+            if matches!(list, ListPick::Second | ListPick::Both) {
+                out.extend(second.or(first));
             }
+            if matches!(list, ListPick::First | ListPick::Both) {
+                out.extend(first.or(second));
+            }
+            out.dedup();
+            out.into_iter().map(str::to_string).collect()
         }
         Value::Object(m) => {
-            for key in ["torchvision", "fast"] {
-                if let Some(s) = m.get(key).and_then(Value::as_str) {
-                    return vec![s.to_string()];
+            let mut out: Vec<String> = Vec::new();
+            for b in backends {
+                match m.get(*b).and_then(Value::as_str) {
+                    Some(s) => out.push(s.to_string()),
+                    None => {
+                        out.extend(m.values().filter_map(Value::as_str).map(str::to_string));
+                    }
                 }
             }
-            // An unknown backend layout: every backend's module could run.
-            m.values()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
+            if backends.is_empty() {
+                out.extend(m.values().filter_map(Value::as_str).map(str::to_string));
+            }
+            out.sort();
+            out.dedup();
+            out
         }
         _ => Vec::new(),
     }
+}
+
+/// Which transformers majors may be installed for the call (its declared
+/// range; not declared: both).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Majors {
+    pub v4: bool,
+    pub v5: bool,
+}
+
+pub(crate) fn majors<S: RepoSource>(job: &Job<'_, S>) -> Majors {
+    let k = job
+        .opts
+        .declared
+        .versions(&job.site.path)
+        .known("transformers");
+    let m = Majors {
+        v4: k.may_be("<5"),
+        v5: k.may_be(">=5"),
+    };
+    if !m.v4 && !m.v5 {
+        // Declared as not installed: the call cannot run, read it as the newest.
+        return Majors {
+            v4: false,
+            v5: true,
+        };
+    }
+    m
 }
 
 fn auto_map_entry(cfg: &Option<Value>, key: &str) -> Option<Value> {
@@ -177,16 +233,26 @@ pub(crate) async fn resolve<S: RepoSource>(
                 )));
             }
             Some(base) => {
-                let base_rev = adapter
+                // transformers re-resolves the base at the CALLER's revision, not
+                // at adapter_config.json's `revision` (`_BaseAutoModelClass.from_pretrained`,
+                // `models/auto/auto_factory.py:351-391`; `pipeline()`,
+                // `pipelines/__init__.py:1000-1028`, 5.25.0; 4.57.1 `auto_factory.py:520-535`).
+                let base_rev = spec.revision.clone();
+                let cfg_rev = adapter
                     .as_ref()
                     .and_then(|a| a.get("revision"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
+                    .and_then(Value::as_str);
                 job.note(format!(
-                    "adapter_config.json in {}@{} redirects to base model {base} at {}; the code comes from the base model",
+                    "adapter_config.json in {}@{} redirects to base model {base} at {}{}; the code comes from the base model",
                     snap.repo_id,
                     snap.commit,
-                    base_rev.as_deref().unwrap_or("its default branch")
+                    base_rev.as_deref().unwrap_or("its default branch"),
+                    match cfg_rev {
+                        Some(r) if Some(r) != base_rev.as_deref() => format!(
+                            " (the call's revision: transformers ignores adapter_config.json revision={r})"
+                        ),
+                        _ => String::new(),
+                    }
                 ));
                 job.pickle_weights(&snap).await?;
                 code_snap = job
@@ -315,7 +381,348 @@ async fn fetch_entry<S: RepoSource>(
             _ => code_snap.clone(),
         },
     };
-    closure_of(job, &snap, &parsed.module_file, why, Style::Transformers).await
+    let module = if cross.is_none() {
+        join(&spec.code_dir, &parsed.module_file)
+    } else {
+        parsed.module_file.clone()
+    };
+    closure_of(job, &snap, &module, why, Style::Transformers).await
+}
+
+/// A ref and why it is loaded.
+type Refs = Vec<(String, String)>;
+
+fn push(refs: &mut Refs, found: Vec<String>, why: &str) {
+    for r in found {
+        if !refs.iter().any(|(x, _)| *x == r) {
+            refs.push((r, why.to_string()));
+        }
+    }
+}
+
+/// What one call's selection arguments and installed versions make of the
+/// `auto_map` value forms.
+struct Select {
+    majors: Majors,
+    use_fast: Option<bool>,
+    backend: Option<String>,
+}
+
+impl Select {
+    /// `AutoTokenizer`: transformers 5 pops `use_fast` and takes the fast
+    /// class whenever it is set (`models/auto/tokenization_auto.py:751-752,950-956`,
+    /// 5.25.0); transformers 4 takes it only with `use_fast` (default True)
+    /// (`tokenization_auto.py:1038,1109-1112`, 4.57.1).
+    fn tokenizer(&self) -> ListPick {
+        let v4 = if self.use_fast == Some(false) {
+            ListPick::First
+        } else {
+            ListPick::Second
+        };
+        match (self.majors.v4, self.majors.v5) {
+            (true, true) if v4 != ListPick::Second => ListPick::Both,
+            (true, _) => v4,
+            _ => ListPick::Second,
+        }
+    }
+
+    /// Image processor backends: `backend=`, else `use_fast` (True:
+    /// torchvision, False: pil), else torchvision when it is installed, which
+    /// is not known here: both (`_resolve_backend`,
+    /// `models/auto/image_processing_auto.py:341-365`; lists and dicts,
+    /// `_resolve_auto_map_class_ref` `:482-498`, 5.25.0).
+    fn image_backends(&self) -> (ListPick, Vec<&str>) {
+        match (self.backend.as_deref(), self.use_fast) {
+            (Some("torchvision"), _) | (None, Some(true)) => {
+                (ListPick::Second, vec!["torchvision"])
+            }
+            (Some("pil"), _) | (None, Some(false)) => (ListPick::First, vec!["pil"]),
+            (Some(other), _) => (ListPick::First, vec![other]),
+            (None, None) => (ListPick::Both, vec!["torchvision", "pil"]),
+        }
+    }
+
+    /// Video processors: `backend=` defaulting to torchvision
+    /// (`models/auto/video_processing_auto.py:373`, 5.25.0).
+    fn video_backends(&self) -> (ListPick, Vec<&str>) {
+        match self.backend.as_deref() {
+            None | Some("torchvision") => (ListPick::Second, vec!["torchvision"]),
+            Some(other) => (ListPick::First, vec![other]),
+        }
+    }
+}
+
+/// The tokenizer refs: `tokenizer_config.json` `auto_map` (a legacy list, or
+/// `auto_map.AutoTokenizer`); transformers 4 also reads config.json's when
+/// the tokenizer config names no `tokenizer_class`.
+async fn tokenizer_refs<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    snap: &Snapshot,
+    dir: &str,
+    config: &Option<Value>,
+    sel: &Select,
+    via: &str,
+) -> Result<Refs, ResolveError> {
+    let tok = job
+        .read_config(snap, &join(dir, "tokenizer_config.json"))
+        .await?;
+    let auto = tok.as_ref().and_then(|t| t.get("auto_map")).cloned();
+    let entry = match auto {
+        Some(Value::Array(a)) => Some(Value::Array(a)),
+        Some(other) => other.get("AutoTokenizer").cloned(),
+        None => None,
+    };
+    let mut refs = Refs::new();
+    if let Some(v) = &entry {
+        push(
+            &mut refs,
+            pick(v, sel.tokenizer(), &[]),
+            &format!("auto_map AutoTokenizer (tokenizer_config.json{via})"),
+        );
+    } else if sel.majors.v4
+        && !has_key(&tok, "tokenizer_class")
+        && let Some(v) = auto_map_entry(config, "AutoTokenizer")
+    {
+        push(
+            &mut refs,
+            pick(&v, sel.tokenizer(), &[]),
+            &format!("auto_map AutoTokenizer (config.json, transformers 4{via})"),
+        );
+    }
+    Ok(refs)
+}
+
+/// `AutoImageProcessor.from_pretrained`: preprocessor_config.json's ref (or
+/// its feature extractor's, renamed); with no `image_processor_type` there,
+/// config.json's `auto_map.AutoImageProcessor` REPLACES it
+/// (`models/auto/image_processing_auto.py:673-701`, 5.25.0), so a benign
+/// preprocessor ref cannot hide the one that runs.
+async fn image_processor_refs<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    snap: &Snapshot,
+    dir: &str,
+    config: &Option<Value>,
+    sel: &Select,
+    via: &str,
+) -> Result<Refs, ResolveError> {
+    let pre = job
+        .read_config(snap, &join(dir, "preprocessor_config.json"))
+        .await?;
+    let mut typed = has_key(&pre, "image_processor_type");
+    let mut v = auto_map_entry(&pre, "AutoImageProcessor").map(|v| (v, "preprocessor_config.json"));
+    if !typed && v.is_none() {
+        typed = has_key(&pre, "feature_extractor_type");
+        if let Some(Value::String(fe)) = auto_map_entry(&pre, "AutoFeatureExtractor") {
+            v = Some((
+                Value::String(fe.replace("FeatureExtractor", "ImageProcessor")),
+                "preprocessor_config.json AutoFeatureExtractor, renamed",
+            ));
+        }
+    }
+    if !typed && let Some(c) = auto_map_entry(config, "AutoImageProcessor") {
+        v = Some((c, "config.json"));
+    }
+    let mut refs = Refs::new();
+    if let Some((v, file)) = v {
+        let (list, backends) = sel.image_backends();
+        push(
+            &mut refs,
+            pick(&v, list, &backends),
+            &format!("auto_map AutoImageProcessor ({file}{via})"),
+        );
+    }
+    Ok(refs)
+}
+
+/// `AutoFeatureExtractor.from_pretrained`: preprocessor_config.json, else
+/// config.json when it names no `feature_extractor_type`.
+async fn feature_extractor_refs<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    snap: &Snapshot,
+    dir: &str,
+    config: &Option<Value>,
+    via: &str,
+) -> Result<Refs, ResolveError> {
+    let pre = job
+        .read_config(snap, &join(dir, "preprocessor_config.json"))
+        .await?;
+    let mut v = auto_map_entry(&pre, "AutoFeatureExtractor");
+    if v.is_none() && !has_key(&pre, "feature_extractor_type") {
+        v = auto_map_entry(config, "AutoFeatureExtractor");
+    }
+    let mut refs = Refs::new();
+    if let Some(v) = v {
+        push(
+            &mut refs,
+            pick(&v, ListPick::First, &[]),
+            &format!("auto_map AutoFeatureExtractor{via}"),
+        );
+    }
+    Ok(refs)
+}
+
+/// `AutoVideoProcessor.from_pretrained`: video_preprocessor_config.json, else
+/// preprocessor_config.json (`get_video_processor_dict`, `:226`); its
+/// `AutoVideoProcessor`, else its `AutoImageProcessor` renamed; with no
+/// `video_processor_type`, config.json's `AutoVideoProcessor` replaces it
+/// (`models/auto/video_processing_auto.py:398-434`, 5.25.0). Whether an
+/// `image_processor_type` names a video class transformers has is not known
+/// here, so config.json's ref is taken too when there is one.
+async fn video_processor_refs<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    snap: &Snapshot,
+    dir: &str,
+    config: &Option<Value>,
+    sel: &Select,
+    via: &str,
+) -> Result<Refs, ResolveError> {
+    let (file, vp) = match job
+        .read_config(snap, &join(dir, "video_preprocessor_config.json"))
+        .await?
+    {
+        Some(v) => ("video_preprocessor_config.json", Some(v)),
+        None => (
+            "preprocessor_config.json",
+            job.read_config(snap, &join(dir, "preprocessor_config.json"))
+                .await?,
+        ),
+    };
+    let typed = has_key(&vp, "video_processor_type");
+    let mut found: Vec<(Value, String)> = Vec::new();
+    match auto_map_entry(&vp, "AutoVideoProcessor") {
+        Some(v) => found.push((v, file.to_string())),
+        None if !typed => {
+            if let Some(Value::String(ip)) = auto_map_entry(&vp, "AutoImageProcessor") {
+                found.push((
+                    Value::String(ip.replace("ImageProcessor", "VideoProcessor")),
+                    format!("{file} AutoImageProcessor, renamed"),
+                ));
+            }
+        }
+        None => {}
+    }
+    if !typed && let Some(c) = auto_map_entry(config, "AutoVideoProcessor") {
+        if !has_key(&vp, "image_processor_type") {
+            found.clear();
+        }
+        found.push((c, "config.json".to_string()));
+    }
+    let mut refs = Refs::new();
+    let (list, backends) = sel.video_backends();
+    for (v, file) in found {
+        push(
+            &mut refs,
+            pick(&v, list, &backends),
+            &format!("auto_map AutoVideoProcessor ({file}{via})"),
+        );
+    }
+    Ok(refs)
+}
+
+/// `AutoProcessor.from_pretrained` (`models/auto/processing_auto.py:250-366`,
+/// 5.25.0): `auto_map.AutoProcessor` from processor_config.json, else (no
+/// `processor_class` yet) preprocessor_config.json, else -- only when that
+/// file is absent -- video_preprocessor_config.json, then tokenizer_config.json,
+/// then config.json; a later file's ref replaces an earlier one while no
+/// `processor_class` has been named. The processor then loads its tokenizer,
+/// image, video and feature-extraction components through their Auto classes,
+/// and with no processor at all those Auto classes are tried in turn: each
+/// of them may run.
+async fn processor_refs<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    snap: &Snapshot,
+    dir: &str,
+    config: &Option<Value>,
+    sel: &Select,
+) -> Result<Refs, ResolveError> {
+    let mut found: Option<(Value, &str)> = None;
+    let mut named = false;
+    let mut files = vec!["processor_config.json", "preprocessor_config.json"];
+    if !snap.has(&join(dir, "preprocessor_config.json")) {
+        files.push("video_preprocessor_config.json");
+    }
+    files.extend(["tokenizer_config.json", "config.json"]);
+    for file in files {
+        if named {
+            break;
+        }
+        let cfg = if file == "config.json" {
+            config.clone()
+        } else {
+            job.read_config(snap, &join(dir, file)).await?
+        };
+        if let Some(v) = auto_map_entry(&cfg, "AutoProcessor") {
+            found = Some((v, file));
+        }
+        named = has_key(&cfg, "processor_class");
+    }
+    let mut refs = Refs::new();
+    if let Some((v, file)) = found {
+        push(
+            &mut refs,
+            pick(&v, ListPick::First, &[]),
+            &format!("auto_map AutoProcessor ({file})"),
+        );
+    }
+    let via = ", via AutoProcessor";
+    for part in [
+        tokenizer_refs(job, snap, dir, config, sel, via).await?,
+        image_processor_refs(job, snap, dir, config, sel, via).await?,
+        video_processor_refs(job, snap, dir, config, sel, via).await?,
+        feature_extractor_refs(job, snap, dir, config, via).await?,
+    ] {
+        for (r, why) in part {
+            push(&mut refs, vec![r], &why);
+        }
+    }
+    Ok(refs)
+}
+
+/// Which components `pipeline()` loads for a task: `(tokenizer, image
+/// processor, feature extractor, processor, video processor)`; `false` only
+/// where the task's pipeline class says `_load_x = False` (None, the default
+/// of `pipelines/base.py:785-794`, loads the component when the repo has one;
+/// `pipelines/__init__.py:533-543,1157-1206`, the classes' flags, 5.25.0). An
+/// unknown or custom task: every component.
+fn pipeline_components(task: Option<&str>) -> [bool; 5] {
+    let task = match task {
+        Some("sentiment-analysis") => Some("text-classification"),
+        Some("ner") => Some("token-classification"),
+        Some("text-to-speech") => Some("text-to-audio"),
+        t => t,
+    };
+    // (task, tokenizer, image processor, feature extractor, processor)
+    const FLAGS: &[(&str, bool, bool, bool, bool)] = &[
+        ("audio-classification", false, false, true, false),
+        ("automatic-speech-recognition", true, false, true, false),
+        ("text-to-audio", true, false, false, true),
+        ("feature-extraction", true, false, false, false),
+        ("text-classification", true, false, false, false),
+        ("token-classification", true, false, false, false),
+        ("table-question-answering", true, false, false, false),
+        ("document-question-answering", true, true, true, false),
+        ("fill-mask", true, false, false, false),
+        ("text-generation", true, false, false, false),
+        ("zero-shot-classification", true, false, false, false),
+        ("zero-shot-image-classification", true, true, false, false),
+        ("zero-shot-audio-classification", true, false, true, false),
+        ("image-classification", false, true, false, false),
+        ("image-feature-extraction", false, true, false, false),
+        ("image-segmentation", true, true, false, false),
+        ("image-text-to-text", false, false, false, true),
+        ("object-detection", true, true, false, false),
+        ("zero-shot-object-detection", true, true, false, false),
+        ("decision", true, false, false, true),
+        ("depth-estimation", false, true, false, false),
+        ("video-classification", false, true, false, false),
+        ("mask-generation", false, true, false, false),
+        ("keypoint-matching", false, true, false, false),
+        ("any-to-any", false, false, false, true),
+    ];
+    match task.and_then(|t| FLAGS.iter().find(|f| f.0 == t)) {
+        Some(&(_, tok, img, fe, proc)) => [tok, img, fe, proc, true],
+        None => [true; 5],
+    }
 }
 
 /// The class references the call's Auto classes would load, in load order.
@@ -326,29 +733,24 @@ async fn collect_refs<S: RepoSource>(
 ) -> Result<Vec<(String, String)>, ResolveError> {
     let dir = spec.config_dir.as_str();
     let config = job.read_config(snap, &join(dir, "config.json")).await?;
-    let mut refs: Vec<(String, String)> = Vec::new();
-    let push = |refs: &mut Vec<(String, String)>, v: Option<Value>, prefer: bool, why: &str| {
-        if let Some(v) = v {
-            for r in pick(&v, prefer) {
-                if !refs.iter().any(|(x, _)| *x == r) {
-                    refs.push((r, why.to_string()));
-                }
-            }
-        }
+    let sel = Select {
+        majors: majors(job),
+        use_fast: spec.use_fast,
+        backend: spec.backend.clone(),
     };
+    let mut refs: Refs = Vec::new();
     let any_auto = spec.pipeline.is_some() || spec.classes.iter().any(|c| c.starts_with("Auto"));
-    if any_auto {
+    if any_auto && let Some(v) = auto_map_entry(&config, "AutoConfig") {
         push(
             &mut refs,
-            auto_map_entry(&config, "AutoConfig"),
-            false,
+            pick(&v, ListPick::First, &[]),
             "auto_map AutoConfig (config.json)",
         );
     }
     let mut classes = spec.classes.clone();
-    if spec.pipeline.is_some() {
+    if let Some(task) = &spec.pipeline {
         // pipeline() loads the model with the task's Auto class, plus the
-        // tokenizer and processors.
+        // components its pipeline class asks for.
         if let Some(Value::Object(m)) = config.as_ref().and_then(|c| c.get("auto_map")) {
             for k in m.keys() {
                 if k.starts_with("AutoModel") && !classes.contains(k) {
@@ -356,149 +758,51 @@ async fn collect_refs<S: RepoSource>(
                 }
             }
         }
-        for c in [
+        let custom = config
+            .as_ref()
+            .and_then(|c| c.get("custom_pipelines"))
+            .and_then(Value::as_object)
+            .is_some_and(|m| task.as_ref().is_none_or(|t| m.contains_key(t)));
+        let load = if custom {
+            [true; 5]
+        } else {
+            pipeline_components(task.as_deref())
+        };
+        for (on, c) in load.into_iter().zip([
             "AutoTokenizer",
             "AutoImageProcessor",
             "AutoFeatureExtractor",
-        ] {
-            classes.push(c.to_string());
+            "AutoProcessor",
+            "AutoVideoProcessor",
+        ]) {
+            if on && !classes.iter().any(|x| x == c) {
+                classes.push(c.to_string());
+            }
         }
     }
     for class in &classes {
-        match class.as_str() {
-            "AutoConfig" => {}
+        let part = match class.as_str() {
+            "AutoConfig" => Refs::new(),
             c if c.starts_with("AutoModel") || c == "AutoBackbone" => {
-                push(
-                    &mut refs,
-                    auto_map_entry(&config, c),
-                    false,
-                    &format!("auto_map {c} (config.json)"),
-                );
+                let mut r = Refs::new();
+                if let Some(v) = auto_map_entry(&config, c) {
+                    push(
+                        &mut r,
+                        pick(&v, ListPick::First, &[]),
+                        &format!("auto_map {c} (config.json)"),
+                    );
+                }
+                r
             }
-            "AutoTokenizer" => {
-                let tok = job
-                    .read_config(snap, &join(dir, "tokenizer_config.json"))
-                    .await?;
-                let auto = tok.as_ref().and_then(|t| t.get("auto_map")).cloned();
-                let entry = match auto {
-                    Some(Value::Array(a)) => Some(Value::Array(a)),
-                    Some(other) => other.get("AutoTokenizer").cloned(),
-                    None => None,
-                };
-                let entry = if entry.is_none()
-                    && job.opts.transformers_major < 5
-                    && !has_key(&tok, "tokenizer_class")
-                {
-                    auto_map_entry(&config, "AutoTokenizer")
-                } else {
-                    entry
-                };
-                push(
-                    &mut refs,
-                    entry,
-                    spec.use_fast,
-                    "auto_map AutoTokenizer (tokenizer_config.json)",
-                );
-            }
-            "AutoImageProcessor" => {
-                let pre = job
-                    .read_config(snap, &join(dir, "preprocessor_config.json"))
-                    .await?;
-                let mut v = auto_map_entry(&pre, "AutoImageProcessor");
-                if v.is_none()
-                    && !has_key(&pre, "image_processor_type")
-                    && let Some(Value::String(fe)) = auto_map_entry(&pre, "AutoFeatureExtractor")
-                {
-                    v = Some(Value::String(
-                        fe.replace("FeatureExtractor", "ImageProcessor"),
-                    ));
-                }
-                if v.is_none() && !has_key(&pre, "image_processor_type") {
-                    v = auto_map_entry(&config, "AutoImageProcessor");
-                }
-                push(&mut refs, v, spec.use_fast, "auto_map AutoImageProcessor");
-            }
-            "AutoFeatureExtractor" => {
-                let pre = job
-                    .read_config(snap, &join(dir, "preprocessor_config.json"))
-                    .await?;
-                let mut v = auto_map_entry(&pre, "AutoFeatureExtractor");
-                if v.is_none() && !has_key(&pre, "feature_extractor_type") {
-                    v = auto_map_entry(&config, "AutoFeatureExtractor");
-                }
-                push(&mut refs, v, false, "auto_map AutoFeatureExtractor");
-            }
-            "AutoVideoProcessor" => {
-                let vp = job
-                    .read_config(snap, &join(dir, "video_preprocessor_config.json"))
-                    .await?;
-                let mut v = auto_map_entry(&vp, "AutoVideoProcessor");
-                if v.is_none()
-                    && let Some(Value::String(ip)) = auto_map_entry(&vp, "AutoImageProcessor")
-                {
-                    v = Some(Value::String(
-                        ip.replace("ImageProcessor", "VideoProcessor"),
-                    ));
-                }
-                if v.is_none() && !has_key(&vp, "video_processor_type") {
-                    v = auto_map_entry(&config, "AutoVideoProcessor");
-                }
-                push(&mut refs, v, spec.use_fast, "auto_map AutoVideoProcessor");
-            }
-            "AutoProcessor" => {
-                // processor_config, preprocessor_config, video_preprocessor_config,
-                // tokenizer_config, config: a later file's auto_map overrides, and
-                // the walk stops at the first file that names `processor_class`.
-                let mut found: Option<(Value, String)> = None;
-                for file in [
-                    "processor_config.json",
-                    "preprocessor_config.json",
-                    "video_preprocessor_config.json",
-                    "tokenizer_config.json",
-                    "config.json",
-                ] {
-                    let cfg = if file == "config.json" {
-                        config.clone()
-                    } else {
-                        job.read_config(snap, &join(dir, file)).await?
-                    };
-                    if let Some(v) = auto_map_entry(&cfg, "AutoProcessor") {
-                        found = Some((v, format!("auto_map AutoProcessor ({file})")));
-                    }
-                    if has_key(&cfg, "processor_class") {
-                        break;
-                    }
-                }
-                if let Some((v, why)) = found {
-                    push(&mut refs, Some(v), false, &why);
-                }
-                // A processor loads its tokenizer and image processor through
-                // their Auto classes too (and falls back to them without one).
-                let tok_cfg = job
-                    .read_config(snap, &join(dir, "tokenizer_config.json"))
-                    .await?;
-                let tok = match tok_cfg.as_ref().and_then(|t| t.get("auto_map")).cloned() {
-                    Some(Value::Array(a)) => Some(Value::Array(a)),
-                    Some(other) => other.get("AutoTokenizer").cloned(),
-                    None => None,
-                };
-                push(
-                    &mut refs,
-                    tok,
-                    spec.use_fast,
-                    "auto_map AutoTokenizer (tokenizer_config.json, via AutoProcessor)",
-                );
-                let pre = job
-                    .read_config(snap, &join(dir, "preprocessor_config.json"))
-                    .await?;
-                push(
-                    &mut refs,
-                    auto_map_entry(&pre, "AutoImageProcessor"),
-                    spec.use_fast,
-                    "auto_map AutoImageProcessor (preprocessor_config.json, via AutoProcessor)",
-                );
-            }
-            _ => {}
+            "AutoTokenizer" => tokenizer_refs(job, snap, dir, &config, &sel, "").await?,
+            "AutoImageProcessor" => image_processor_refs(job, snap, dir, &config, &sel, "").await?,
+            "AutoFeatureExtractor" => feature_extractor_refs(job, snap, dir, &config, "").await?,
+            "AutoVideoProcessor" => video_processor_refs(job, snap, dir, &config, &sel, "").await?,
+            "AutoProcessor" => processor_refs(job, snap, dir, &config, &sel).await?,
+            _ => Refs::new(),
+        };
+        for (r, why) in part {
+            push(&mut refs, vec![r], &why);
         }
     }
     if let Some(task) = &spec.pipeline {
@@ -535,6 +839,15 @@ async fn collect_refs<S: RepoSource>(
         if !refs.iter().any(|(x, _)| x == r) {
             refs.push((r.clone(), why.clone()));
         }
+    }
+    if sel.majors.v4
+        && sel.majors.v5
+        && sel.use_fast == Some(false)
+        && refs
+            .iter()
+            .any(|(_, why)| why.starts_with("auto_map AutoTokenizer"))
+    {
+        job.note("use_fast=False: transformers 5 ignores it (the fast tokenizer runs), 4 honours it; the declared versions allow both majors, so both tokenizers are listed");
     }
     Ok(refs)
 }
@@ -675,11 +988,18 @@ async fn transformers<S: RepoSource>(
         extra_refs: Vec::new(),
         gate: gate::prompting(&site.gate, gate::TRANSFORMERS_PROMPT),
         primary: true,
-        use_fast: !matches!(
-            site.args.get("use_fast").map(String::as_str),
-            Some("False" | "false")
-        ),
+        use_fast: site.args.get("use_fast").and_then(|v| match v.as_str() {
+            "True" | "true" => Some(true),
+            "False" | "false" => Some(false),
+            _ => None,
+        }),
+        backend: site.args.get("backend").cloned(),
         config_dir: site.args.get("subfolder").cloned().unwrap_or_default(),
+        code_dir: if o.hub == HubKind::Modelscope {
+            site.args.get("subfolder").cloned().unwrap_or_default()
+        } else {
+            String::new()
+        },
     };
     resolve(job, spec).await?;
     Ok(Outcome::Done)

@@ -33,8 +33,10 @@ pub(crate) async fn resolve<S: RepoSource>(
         extra_refs: Vec::new(),
         gate,
         primary,
-        use_fast: true,
+        use_fast: None,
+        backend: None,
         config_dir: String::new(),
+        code_dir: String::new(),
     };
     let tokenizer = site
         .args

@@ -23,6 +23,7 @@ fn hook_keys(family: Option<Family>) -> Option<&'static [&'static str]> {
         Family::Modelscope => &["modelscope", "transformers"],
         Family::TorchHub | Family::PaddleHubconf => &["torch-hub"],
         Family::PaddleModule => &["paddlehub"],
+        // A kernel package is imported; what calls into it later is call-time.
         Family::HubDownload | Family::MmConfig | Family::Kernels => return None,
     })
 }

@@ -5,10 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hubwarden::deps::{Assume, Declared};
 use hubwarden::hub::{HubError, HubOptions, Hubs, RepoSource};
-use hubwarden::model::{HubKind, RepoType};
+use hubwarden::model::{Family, HubKind, LoadSite, Platform, RepoType, Target};
+use hubwarden::resolve::{ResolveOptions, resolve_all};
 
 use crate::common::fixture;
 use crate::fakehub::{FakeHub, FakeHubOptions, Forced, Quota};
@@ -452,4 +455,439 @@ async fn huggingface_hub_get_token_reads_hf_token_path_after_the_environment() {
         .await
         .unwrap_err();
     assert!(matches!(e, HubError::NotFound(_)), "{e}");
+}
+
+// ---------- resolution rules, against the conformance mirror ----------
+
+fn site(platform: Platform, api: &str, repo: &str, gate: &str) -> LoadSite {
+    LoadSite {
+        path: "app.py".into(),
+        line: 1,
+        column: 1,
+        cell: None,
+        end_line: 1,
+        platform,
+        api: api.into(),
+        family: Family::of_api(api),
+        repo_id: Some(repo.to_string()),
+        repo_type: RepoType::Model,
+        revision: None,
+        pinned: false,
+        gate: gate.into(),
+        resolution: "literal".into(),
+        args: BTreeMap::new(),
+        source_line: String::new(),
+        suppress: None,
+    }
+}
+
+fn hf(api: &str, repo: &str, gate: &str) -> LoadSite {
+    site(Platform::Huggingface, api, repo, gate)
+}
+
+fn arg(mut s: LoadSite, k: &str, v: &str) -> LoadSite {
+    s.args.insert(k.into(), v.into());
+    s
+}
+
+fn assume(specs: &[&str]) -> ResolveOptions {
+    let assumes: Vec<Assume> = specs.iter().map(|s| s.parse().unwrap()).collect();
+    ResolveOptions {
+        declared: Arc::new(Declared::assumed_only(&assumes)),
+        ..ResolveOptions::default()
+    }
+}
+
+async fn resolve(s: &Setup, site: LoadSite, opts: &ResolveOptions) -> Target {
+    let hubs = Hubs::new(s.opts.clone()).unwrap();
+    let mut v = resolve_all(&hubs, &[site], opts).await;
+    v.remove(0)
+}
+
+/// `repo:path` of every listed file, sorted.
+fn listed(t: &Target) -> Vec<String> {
+    let mut v: Vec<String> = t
+        .files
+        .iter()
+        .map(|f| format!("{}:{}", f.repo_id, f.path))
+        .collect();
+    v.sort();
+    v
+}
+
+/// transformers 5 `AutoTokenizer.from_pretrained` pops `use_fast` and takes
+/// the fast class (index 1) whenever it is set (`models/auto/tokenization_auto.py:751-752,950-956`,
+/// 5.25.0); transformers 4 honours `use_fast=False` (`tokenization_auto.py:1038,1109-1112`, 4.57.1).
+#[tokio::test(flavor = "multi_thread")]
+async fn transformers_auto_tokenizer_v5_ignores_use_fast() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let call = arg(
+        hf(
+            "transformers.AutoTokenizer.from_pretrained",
+            "cf-tf/fast-slow",
+            "true",
+        ),
+        "use_fast",
+        "False",
+    );
+    let t = resolve(&s, call.clone(), &assume(&["transformers==5.25.0"])).await;
+    assert_eq!(listed(&t), ["cf-tf/fast-slow:tok_fast.py"]);
+    let t = resolve(&s, call.clone(), &assume(&["transformers==4.57.1"])).await;
+    assert_eq!(listed(&t), ["cf-tf/fast-slow:tok_slow.py"]);
+    // Undeclared: either major may be installed, both files may run.
+    let t = resolve(&s, call, &ResolveOptions::default()).await;
+    assert_eq!(
+        listed(&t),
+        ["cf-tf/fast-slow:tok_fast.py", "cf-tf/fast-slow:tok_slow.py"]
+    );
+}
+
+/// transformers `AutoImageProcessor.from_pretrained`: with no
+/// `image_processor_type` in preprocessor_config.json, config.json's
+/// `auto_map.AutoImageProcessor` replaces the preprocessor's ref
+/// (`models/auto/image_processing_auto.py:673-701`, 5.25.0). A benign
+/// preprocessor ref cannot hide the module that runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn transformers_auto_image_processor_config_json_auto_map_overrides_the_preprocessor() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let t = resolve(
+        &s,
+        hf(
+            "transformers.AutoImageProcessor.from_pretrained",
+            "cf-tf/imgproc-override",
+            "true",
+        ),
+        &ResolveOptions::default(),
+    )
+    .await;
+    assert_eq!(listed(&t), ["cf-tf/imgproc-override:cfg_proc.py"]);
+}
+
+/// transformers `_resolve_backend` / `_resolve_auto_map_class_ref`: `use_fast`
+/// picks torchvision or pil, else torchvision when installed, and a backend
+/// dict is read by that key (`models/auto/image_processing_auto.py:341-365,482-498`,
+/// 5.25.0). Whether torchvision is installed is not known: both may run.
+#[tokio::test(flavor = "multi_thread")]
+async fn transformers_auto_image_processor_backend_follows_use_fast() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let base = hf(
+        "transformers.AutoImageProcessor.from_pretrained",
+        "cf-tf/imgproc-backends",
+        "true",
+    );
+    let t = resolve(&s, base.clone(), &ResolveOptions::default()).await;
+    assert_eq!(
+        listed(&t),
+        [
+            "cf-tf/imgproc-backends:pil_proc.py",
+            "cf-tf/imgproc-backends:tv_proc.py"
+        ]
+    );
+    let t = resolve(
+        &s,
+        arg(base.clone(), "use_fast", "False"),
+        &ResolveOptions::default(),
+    )
+    .await;
+    assert_eq!(listed(&t), ["cf-tf/imgproc-backends:pil_proc.py"]);
+    let t = resolve(
+        &s,
+        arg(base, "backend", "torchvision"),
+        &ResolveOptions::default(),
+    )
+    .await;
+    assert_eq!(listed(&t), ["cf-tf/imgproc-backends:tv_proc.py"]);
+}
+
+/// transformers `pipeline()` loads, per pipeline class, the tokenizer, image
+/// processor, feature extractor, processor and video processor; `None` flags
+/// (the default, `pipelines/base.py:785-794`) try to load and only ignore a
+/// failure (`pipelines/__init__.py:533-543,1157-1206`, 5.25.0).
+/// image-text-to-text sets `_load_processor = True`.
+#[tokio::test(flavor = "multi_thread")]
+async fn transformers_pipeline_loads_processor_and_video_processor() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let call = arg(
+        hf("transformers.pipeline", "cf-tf/vlm", "true"),
+        "task",
+        "image-text-to-text",
+    );
+    let t = resolve(&s, call, &ResolveOptions::default()).await;
+    let got = listed(&t);
+    for want in [
+        "cf-tf/vlm:modeling_vlm.py",
+        "cf-tf/vlm:proc_vlm.py",
+        "cf-tf/vlm:video_vlm.py",
+    ] {
+        assert!(got.iter().any(|g| g == want), "{want} missing from {got:?}");
+    }
+}
+
+/// transformers `AutoVideoProcessor.from_pretrained` reads
+/// video_preprocessor_config.json, else preprocessor_config.json, and turns
+/// an `AutoImageProcessor` ref into the video one
+/// (`models/auto/video_processing_auto.py:226,398-419`, 5.25.0).
+#[tokio::test(flavor = "multi_thread")]
+async fn transformers_auto_video_processor_reads_preprocessor_config_too() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let t = resolve(
+        &s,
+        hf(
+            "transformers.AutoVideoProcessor.from_pretrained",
+            "cf-tf/video-from-image",
+            "true",
+        ),
+        &ResolveOptions::default(),
+    )
+    .await;
+    assert_eq!(listed(&t), ["cf-tf/video-from-image:vproc.py"]);
+}
+
+/// transformers `_BaseAutoModelClass.from_pretrained` follows
+/// adapter_config.json to `base_model_name_or_path` and resolves it at the
+/// caller's `revision`, not the adapter config's
+/// (`models/auto/auto_factory.py:351-391`, 5.25.0). peft's `AutoPeftModel*`
+/// does use `adapter_config.revision` (peft 0.21.2 `auto.py`).
+#[tokio::test(flavor = "multi_thread")]
+async fn transformers_auto_factory_resolves_the_peft_base_at_the_callers_revision() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let base = hf(
+        "transformers.AutoModelForCausalLM.from_pretrained",
+        "cf-tf/adapter",
+        "true",
+    );
+    let t = resolve(&s, base.clone(), &ResolveOptions::default()).await;
+    assert!(
+        listed(&t).contains(&"cf-tf/base:modeling_main.py".to_string()),
+        "{:?}",
+        listed(&t)
+    );
+    let mut v2 = base;
+    v2.revision = Some("v2".into());
+    let t = resolve(&s, v2, &ResolveOptions::default()).await;
+    assert!(
+        listed(&t).contains(&"cf-tf/base:modeling_v2.py".to_string()),
+        "{:?}",
+        listed(&t)
+    );
+    let t = resolve(
+        &s,
+        hf(
+            "peft.AutoPeftModelForCausalLM.from_pretrained",
+            "cf-tf/adapter",
+            "true",
+        ),
+        &ResolveOptions::default(),
+    )
+    .await;
+    assert!(
+        listed(&t).contains(&"cf-tf/base:modeling_v1.py".to_string()),
+        "{:?}",
+        listed(&t)
+    );
+}
+
+/// sentence-transformers 6 `Transformer` loads its processor with
+/// `AutoProcessor.from_pretrained` (`base/modules/transformer.py:853-916`,
+/// 6.3.0), so `auto_map.AutoProcessor` code runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn sentence_transformers_transformer_loads_through_auto_processor() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let t = resolve(
+        &s,
+        hf(
+            "sentence_transformers.SentenceTransformer",
+            "cf-st/multimodal",
+            "true",
+        ),
+        &ResolveOptions::default(),
+    )
+    .await;
+    let got = listed(&t);
+    for want in [
+        "cf-st/multimodal:modeling_mm.py",
+        "cf-st/multimodal:proc_mm.py",
+    ] {
+        assert!(got.iter().any(|g| g == want), "{want} missing from {got:?}");
+    }
+}
+
+/// diffusers `get_cached_module_file` for a community pipeline: with no
+/// `custom_revision` the folder is `v{installed X.Y.Z}` when that release
+/// exists, else `main`; `custom_revision="X.Y.Z"` is the folder `vX.Y.Z`,
+/// `"main"` stays, anything else raises (`utils/dynamic_modules_utils.py:330-345`, 0.42.1).
+#[tokio::test(flavor = "multi_thread")]
+async fn diffusers_get_cached_module_file_community_folder_follows_the_installed_version() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let call = arg(
+        hf(
+            "diffusers.DiffusionPipeline.from_pretrained",
+            "cf-df/plain",
+            "absent",
+        ),
+        "custom_pipeline",
+        "cf_pipe",
+    );
+    let mirror = "diffusers/community-pipelines-mirror";
+    let t = resolve(&s, call.clone(), &assume(&["diffusers==0.42.1"])).await;
+    assert_eq!(listed(&t), [format!("{mirror}:v0.42.1/cf_pipe.py")]);
+    let t = resolve(&s, call.clone(), &assume(&["diffusers==0.30.0"])).await;
+    assert_eq!(listed(&t), [format!("{mirror}:v0.30.0/cf_pipe.py")]);
+    // Undeclared: the newest release, said in a note.
+    let t = resolve(&s, call.clone(), &ResolveOptions::default()).await;
+    assert_eq!(listed(&t), [format!("{mirror}:v0.42.1/cf_pipe.py")]);
+    assert!(
+        t.notes.iter().any(|n| n.contains("0.42.1")),
+        "{:?}",
+        t.notes
+    );
+    let pinned = |r: &str| arg(call.clone(), "custom_revision", r);
+    let t = resolve(&s, pinned("0.30.0"), &ResolveOptions::default()).await;
+    assert_eq!(listed(&t), [format!("{mirror}:v0.30.0/cf_pipe.py")]);
+    let t = resolve(&s, pinned("main"), &ResolveOptions::default()).await;
+    assert_eq!(listed(&t), [format!("{mirror}:main/cf_pipe.py")]);
+    // `v0.30.0` is not a release number: diffusers raises before downloading.
+    let t = resolve(&s, pinned("v0.30.0"), &ResolveOptions::default()).await;
+    assert!(t.files.is_empty(), "{:?}", listed(&t));
+    assert!(
+        t.notes.iter().any(|n| n.contains("raises")),
+        "{:?}",
+        t.notes
+    );
+}
+
+/// diffusers `get_cached_module_file` turns a relative import with exactly one
+/// dot into a folder path (`a.b` -> `a/b.py`) and fetches every import of a
+/// nested module relative to the repo (sub)folder, not to the importer
+/// (`utils/dynamic_modules_utils.py:408-414,436-450`, 0.42.1).
+#[tokio::test(flavor = "multi_thread")]
+async fn diffusers_get_cached_module_file_maps_one_dot_imports_to_folders() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let t = resolve(
+        &s,
+        hf(
+            "diffusers.DiffusionPipeline.from_pretrained",
+            "cf-df/dotted",
+            "true",
+        ),
+        &ResolveOptions::default(),
+    )
+    .await;
+    assert_eq!(
+        listed(&t),
+        [
+            "cf-df/dotted:flat.py",
+            "cf-df/dotted:leaf.py",
+            "cf-df/dotted:pipeline_cf.py",
+            "cf-df/dotted:pkg/mod.py"
+        ]
+    );
+}
+
+fn ms(api: &str, repo: &str, gate: &str) -> LoadSite {
+    site(Platform::Modelscope, api, repo, gate)
+}
+
+/// modelscope `Model.from_pretrained` with `trust_remote_code=True` imports
+/// every `.py` of the repo and pip-installs its requirement files, whether or
+/// not configuration.json says `allow_remote`, from 1.28.1 to 1.40.0
+/// (`models/base/base_model.py:199-204`, 1.29.0; `:210`, 1.38.0).
+#[tokio::test(flavor = "multi_thread")]
+async fn modelscope_model_from_pretrained_imports_every_py_under_trust() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let call = ms("modelscope.Model.from_pretrained", "cf-ms/trusty", "true");
+    let t = resolve(&s, call.clone(), &assume(&["modelscope==1.35.0"])).await;
+    assert_eq!(
+        listed(&t),
+        [
+            "cf-ms/trusty:model.py",
+            "cf-ms/trusty:requirements.txt",
+            "cf-ms/trusty:utils/helper.py"
+        ]
+    );
+}
+
+/// modelscope 1.40.1+ imports the repo only when trusted AND configuration.json
+/// says `allow_remote`, and refuses `allow_remote` without trust
+/// (`models/base/base_model.py:146-150,202-221`, 1.40.2).
+#[tokio::test(flavor = "multi_thread")]
+async fn modelscope_model_from_pretrained_needs_allow_remote_since_1_40_1() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let trusty = ms("modelscope.Model.from_pretrained", "cf-ms/trusty", "true");
+    let t = resolve(&s, trusty, &assume(&["modelscope==1.40.2"])).await;
+    assert!(
+        !t.files.iter().any(|f| f.path.ends_with(".py")),
+        "{:?}",
+        listed(&t)
+    );
+    let allow = ms("modelscope.Model.from_pretrained", "cf-ms/allow", "absent");
+    let t = resolve(&s, allow.clone(), &assume(&["modelscope==1.40.2"])).await;
+    assert!(
+        t.refused_remote_code && t.files.is_empty(),
+        "{:?}",
+        listed(&t)
+    );
+    let t = resolve(&s, allow, &assume(&["modelscope==1.28.0"])).await;
+    assert_eq!(
+        listed(&t),
+        ["cf-ms/allow:model.py"],
+        "<=1.28.0: allow_remote alone runs the code"
+    );
+}
+
+/// modelscope 1.38.0-1.40.0 trust a repo whose id's owner folder is `iic` or
+/// `damo` (`check_model_from_owner_group`, `utils/automodel_utils.py`,
+/// `models/base/base_model.py:144-145`, 1.38.0); 1.40.1+ asks the Hub for the
+/// owner (`is_model_from_trusted_source`, `utils/automodel_utils.py:143-173`, 1.40.2).
+#[tokio::test(flavor = "multi_thread")]
+async fn modelscope_check_model_from_owner_group_trusts_iic_and_damo() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let call = ms("modelscope.Model.from_pretrained", "iic/cf-owner", "absent");
+    let t = resolve(&s, call.clone(), &assume(&["modelscope==1.39.0"])).await;
+    assert_eq!(listed(&t), ["iic/cf-owner:model.py"]);
+    let t = resolve(&s, call, &assume(&["modelscope==1.35.0"])).await;
+    assert!(t.files.is_empty(), "{:?}", listed(&t));
+}
+
+/// modelscope `pipeline()` up to 1.36 imports the repo on configuration.json
+/// `allow_remote` alone (`pipelines/builder.py:158-160`, 1.33.0); from 1.37 it
+/// needs trust too (`pipelines/builder.py:130-132,179-196`, 1.40.2).
+#[tokio::test(flavor = "multi_thread")]
+async fn modelscope_pipeline_imports_on_allow_remote_alone_before_1_37() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let call = arg(
+        ms("modelscope.pipeline", "cf-ms/allow", "absent"),
+        "task",
+        "text-classification",
+    );
+    let t = resolve(&s, call.clone(), &assume(&["modelscope==1.33.0"])).await;
+    assert_eq!(listed(&t), ["cf-ms/allow:model.py"]);
+    let t = resolve(&s, call, &assume(&["modelscope==1.37.0"])).await;
+    assert!(
+        t.refused_remote_code && t.files.is_empty(),
+        "{:?}",
+        listed(&t)
+    );
+}
+
+/// Python's `FileFinder`: a regular package (`x/__init__.py`) first, then a
+/// module file `x.py`; a folder without `__init__.py` is a namespace portion
+/// only when nothing else matches (CPython `importlib/_bootstrap_external.py`
+/// `FileFinder.find_spec`). torch.hub imports hubconf.py with the repo on
+/// `sys.path` (`torch/hub.py` `_load_local`).
+#[tokio::test(flavor = "multi_thread")]
+async fn python_file_finder_prefers_x_py_over_a_namespace_folder() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let mut call = site(Platform::PytorchHub, "torch.hub.load", "cf-gh/ns", "true");
+    call.repo_type = RepoType::Github;
+    let t = resolve(&s, call, &ResolveOptions::default()).await;
+    assert_eq!(
+        listed(&t),
+        [
+            "cf-gh/ns:hubconf.py",
+            "cf-gh/ns:pkg/__init__.py",
+            "cf-gh/ns:pkg/y.py",
+            "cf-gh/ns:x.py"
+        ]
+    );
 }

@@ -95,6 +95,22 @@ fn a_kernel_resolves_to_its_variant_files_and_native_code_is_scanned() {
             "{want} missing in {rules:?}"
         );
     }
+    // The pin fix replaces `version=` (kernels refuses both together).
+    let fix = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|f| {
+            (f["line"] == 4)
+                .then(|| f["fix"]["replacement"].as_str())
+                .flatten()
+        })
+        .expect("a pin fix for the activation call");
+    assert!(
+        fix.starts_with("get_kernel(\"kernels-community/activation\", revision=\"")
+            && !fix.contains("version"),
+        "{fix}"
+    );
     // The trusted publisher: native code reported, no untrusted-publisher finding.
     let rules = rules_at(&r, 4);
     assert!(rules.iter().any(|x| x == "kernel-native-code"), "{rules:?}");

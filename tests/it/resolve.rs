@@ -389,9 +389,34 @@ async fn auto_tokenizer_prefers_fast_and_use_fast_false_takes_slow() {
         "False",
     ))
     .await;
+    // transformers 5 ignores use_fast, 4 honours it; undeclared: either runs.
     assert_eq!(
         files(&slow),
+        vec![
+            "configuration_chat.py",
+            "tokenization_chat.py",
+            "tokenization_chat_fast.py"
+        ]
+    );
+    let slow_call = with(
+        hf(
+            "transformers.AutoTokenizer.from_pretrained",
+            "rs-acme/chat",
+            "true",
+        ),
+        "use_fast",
+        "False",
+    );
+    let src = MemSource::mirror();
+    let v4 = one_with(&src, slow_call.clone(), &assume(&["transformers<5"])).await;
+    assert_eq!(
+        files(&v4),
         vec!["configuration_chat.py", "tokenization_chat.py"]
+    );
+    let v5 = one_with(&src, slow_call, &assume(&["transformers>=5"])).await;
+    assert_eq!(
+        files(&v5),
+        vec!["configuration_chat.py", "tokenization_chat_fast.py"]
     );
     // The api may not name the class: args["auto_class"] does.
     let by_arg = one(with(
@@ -667,10 +692,10 @@ async fn diffusers_community_pipeline_runs_without_the_flag() {
     // The custom unet component needs the flag: refused, not fetched.
     assert!(t.refused_remote_code);
     assert!(!f.iter().any(|p| p.contains("my_unet")));
-    // custom_revision names the mirror folder.
+    // custom_revision "X.Y.Z" names the mirror folder vX.Y.Z.
     let t = one_with(
         &src,
-        with(s, "custom_revision", "v0.30.0"),
+        with(s, "custom_revision", "0.30.0"),
         &ResolveOptions::default(),
     )
     .await;
@@ -782,8 +807,13 @@ async fn modelscope_allow_remote_runs_every_py_and_requirements() {
     assert!(has_note(&t, "rs-plugin"));
     let mut absent = s;
     absent.gate = "absent".into();
-    let r = one(absent).await;
+    // modelscope >=1.40.1 refuses allow_remote without trust; up to 1.28.0
+    // allow_remote alone ran it, so with no declared version it may run.
+    let src = MemSource::mirror();
+    let r = one_with(&src, absent.clone(), &assume(&["modelscope==1.40.2"])).await;
     assert!(r.refused_remote_code && r.files.is_empty());
+    let r = one(absent).await;
+    assert!(!r.files.is_empty() && has_note(&r, "depends on the installed version"));
 }
 
 #[tokio::test]
@@ -797,7 +827,7 @@ async fn modelscope_damo_and_iic_are_auto_trusted() {
     .await;
     assert_eq!(files(&t), vec!["model.py"]);
     assert!(!t.refused_remote_code);
-    assert!(has_note(&t, "auto-trusted"));
+    assert!(has_note(&t, "trusted by ModelScope"));
 }
 
 #[tokio::test]
@@ -1163,21 +1193,33 @@ async fn transformers_4_tokenizer_falls_back_to_config_auto_map_and_backend_dict
         "rs-mem/tok4",
         "true",
     );
-    let v5 = one_with(&src, s.clone(), &ResolveOptions::default()).await;
+    let v5 = one_with(&src, s.clone(), &assume(&["transformers==5.25.0"])).await;
     assert_eq!(v5.status, TargetStatus::NoRemoteCode);
-    let v4 = ResolveOptions {
-        transformers_major: 4,
-        ..ResolveOptions::default()
-    };
-    let t = one_with(&src, s, &v4).await;
+    let t = one_with(&src, s, &assume(&["transformers==4.57.1"])).await;
     assert_eq!(files(&t), vec!["tok_cfg.py"]);
     let ip = hf(
         "transformers.AutoImageProcessor.from_pretrained",
         "rs-mem/tok4",
         "true",
     );
-    let t = one_with(&src, ip, &ResolveOptions::default()).await;
+    // torchvision may or may not be installed: either backend's module may run.
+    let t = one_with(&src, ip.clone(), &ResolveOptions::default()).await;
+    assert_eq!(files(&t), vec!["ip_pil.py", "ip_tv.py"]);
+    let t = one_with(
+        &src,
+        with(ip, "use_fast", "true"),
+        &ResolveOptions::default(),
+    )
+    .await;
     assert_eq!(files(&t), vec!["ip_tv.py"]);
+}
+
+fn assume(specs: &[&str]) -> ResolveOptions {
+    let assumes: Vec<hubwarden::deps::Assume> = specs.iter().map(|s| s.parse().unwrap()).collect();
+    ResolveOptions {
+        declared: std::sync::Arc::new(hubwarden::deps::Declared::assumed_only(&assumes)),
+        ..ResolveOptions::default()
+    }
 }
 
 #[tokio::test]
