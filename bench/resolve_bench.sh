@@ -8,6 +8,7 @@
 # The fetch-layer-only variant: hub::bench_fetch_200_calls_over_50_repos.
 set -eu
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target}"
+# The repository's own target/ unless the caller points elsewhere.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo test --release --test it -- --ignored --nocapture --exact e2e::bench_resolve_200_calls_50_repos 2>&1 |
     grep -E '^bench:|panicked|test result'

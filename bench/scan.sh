@@ -7,7 +7,8 @@
 # Needs bandit and semgrep on PATH (pip install bandit semgrep) and /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target}"
+# The repository's own target/ unless the caller points elsewhere.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 SRC="${1:-$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')}"
 CORPUS="${BENCH_CORPUS:-/tmp/hubwarden-scan-corpus}"
 OUT="${BENCH_OUT:-/tmp/hubwarden-scan-bench}"

@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::model::Level;
+pub use crate::report::upload::GithubArgs;
+pub use crate::report::{InventoryFormat, ScanFormat};
 
 /// Find model-hub loads that execute remote code, fetch the exact remote files
 /// without running them, scan them, and report.
@@ -38,24 +40,6 @@ pub enum Command {
     /// Run as the GitHub Action: read INPUT_* and GITHUB_* variables, write
     /// outputs, annotations and the job summary.
     Action,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum InventoryFormat {
-    #[default]
-    Text,
-    Json,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum ScanFormat {
-    #[default]
-    Text,
-    Json,
-    Sarif,
-    Github,
-    /// A CycloneDX 1.6 ML-BOM of the remote code the codebase runs.
-    Cyclonedx,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -159,20 +143,6 @@ pub struct UploadArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub github: GithubArgs,
-}
-
-/// Where an upload goes; each falls back to the Actions environment.
-#[derive(Args, Debug, Clone, Default)]
-pub struct GithubArgs {
-    /// owner/name of the repository (default: $GITHUB_REPOSITORY).
-    #[arg(long, value_name = "OWNER/NAME")]
-    pub repo: Option<String>,
-    /// Commit the analysis is for (default: $GITHUB_SHA).
-    #[arg(long, value_name = "SHA")]
-    pub commit: Option<String>,
-    /// Git ref, e.g. refs/heads/main or refs/pull/1/merge (default: $GITHUB_REF).
-    #[arg(long = "ref", value_name = "REF")]
-    pub git_ref: Option<String>,
 }
 
 /// `90`, `90s`, `5m`, `1h`.

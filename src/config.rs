@@ -279,7 +279,7 @@ impl Config {
                 }
             }
             if let Some(c) = &a.commit
-                && !is_commit_id(c)
+                && !crate::hub::validate::is_target_commit(c)
             {
                 return Err(invalid(format!(
                     "allow entry {n}: commit {c:?} must be a full 40-hex commit id"
@@ -288,13 +288,4 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// A full 40-hex commit id (PaddleHub `version+sha256` ids are accepted too,
-/// since that is what a PaddleHub target's `commit` holds).
-pub fn is_commit_id(s: &str) -> bool {
-    (s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-        || s.split_once('+').is_some_and(|(v, h)| {
-            !v.is_empty() && h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())
-        })
 }

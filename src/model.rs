@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::discover::catalogue::Family;
+
 /// The platform whose library performs the load (the call's family).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "kebab-case")]
@@ -100,45 +102,6 @@ impl fmt::Display for HubKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// Which library rules resolve a load (`resolve/<family>.rs`). Set by the loader
-/// catalogue (`discover/catalogue.rs`), which also says which platform each
-/// loader belongs to and whether it has a gate. Not part of the JSON contract:
-/// a `LoadSite` read back from JSON gets it from its `api`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Family {
-    /// transformers Auto and model classes (`from_pretrained`, `from_config`),
-    /// also through the ModelScope and OpenCSG wrappers.
-    #[default]
-    Transformers,
-    /// transformers `pipeline(task, model=...)`.
-    TransformersPipeline,
-    /// `model.generate(custom_generate="org/repo")`.
-    CustomGenerate,
-    /// datasets `load_dataset` and friends (also pycsghub's).
-    Datasets,
-    Diffusers,
-    SentenceTransformers,
-    Peft,
-    Vllm,
-    /// ModelScope's own `pipeline` and `Model` (`configuration.json` rules).
-    Modelscope,
-    /// ModelScope `MsDataset.load`.
-    MsDataset,
-    /// huggingface_hub, ModelScope and pycsghub downloads (nothing runs).
-    HubDownload,
-    /// `torch.hub.load/list/help`.
-    TorchHub,
-    /// paddle `hub.load/list/help` (GitHub `hubconf.py`, no gate).
-    PaddleHubconf,
-    /// `paddlehub.Module(name=...)`.
-    PaddleModule,
-    /// OpenMMLab `Config.fromfile` (a local config that is evaluated).
-    MmConfig,
-    /// Hub kernels: `kernels.get_kernel/get_locked_kernel/load_kernel`
-    /// (a kernel repo's build variant is imported, native code included).
-    Kernels,
 }
 
 /// One loader call in the user's code, for one possible repo id.

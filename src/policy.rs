@@ -25,187 +25,25 @@ pub const CONFIG_HUB_KERNEL: &str = crate::resolve::escalation::RULE_CONFIG_KERN
 pub const CONFIG_FORWARDS_TRUST: &str = crate::resolve::escalation::RULE_CONFIG_TRUST;
 pub const CONFIG_GATELESS: &str = crate::resolve::escalation::RULE_CONFIG_GATELESS;
 
-/// The metadata of every policy rule (for SARIF `rules[]`, `hubwarden rules`).
+/// The metadata of every policy rule (for SARIF `rules[]`, `hubwarden rules`),
+/// from `rules/policy/<id>.yml`, in the order of the ids above.
 pub fn rule_metas() -> Vec<RuleMeta> {
-    let m = |id: &str,
-             title: &str,
-             description: &str,
-             help: &str,
-             cwe: &str,
-             level: Level,
-             sev: f32,
-             confidence: &str| RuleMeta {
-        id: id.to_string(),
-        title: title.to_string(),
-        description: description.to_string(),
-        help: help.to_string(),
-        cwe: vec![cwe.to_string()],
-        level,
-        security_severity: sev,
-        confidence: confidence.to_string(),
-        engine: Engine::Policy,
-        source: "builtin:policy".to_string(),
-    };
-    vec![
-        m(
-            REMOTE_CODE_ENABLED,
-            "Remote code enabled",
-            "This call downloads Python code from a model hub and executes it.",
-            "## What it does\nFlags a load that executes code from the remote repository: `trust_remote_code=True`, \
-or a loader that has no gate at all (torch.hub, PaddleHub, diffusers community pipelines, ModelScope auto-trusted owners).\n\n\
-## Why is this bad\nThe remote repository's owner (or anyone who compromises their account) runs arbitrary code in your process, \
-with your credentials. hubwarden scanned the files at the commit shown, but review them yourself and pin that commit.\n\n\
-## Example\n```python\nmodel = AutoModel.from_pretrained(\"acme/chat\", trust_remote_code=True)\n```\n\n\
-## References\n- [CWE-829](https://cwe.mitre.org/data/definitions/829.html)\n",
-            "CWE-829",
-            Level::Warning,
-            5.0,
-            "very-high",
-        ),
-        m(
-            REMOTE_CODE_UNPINNED,
-            "Remote code not pinned to a commit",
-            "Remote code is loaded from a branch or tag, so it can change after review.",
-            "## What it does\nFlags a load of remote code whose revision is not a full commit id.\n\n\
-## Why is this bad\nA branch or tag can be moved: the code that runs tomorrow is not the code that was reviewed (or scanned) today.\n\n\
-## Example\n```python\n# bad\nAutoModel.from_pretrained(\"acme/chat\", trust_remote_code=True)\n\
-# good: the commit that was scanned\nAutoModel.from_pretrained(\"acme/chat\", trust_remote_code=True, revision=\"<40-hex commit>\")\n```\n\n\
-## References\n- [CWE-494](https://cwe.mitre.org/data/definitions/494.html)\n",
-            "CWE-494",
-            Level::Error,
-            7.5,
-            "very-high",
-        ),
-        m(
-            CROSS_REPO_CODE_UNPINNED,
-            "Cross-repository code not pinned",
-            "The repo's auto_map points at code in another repository that is fetched at its default branch.",
-            "## What it does\nFlags an `auto_map` entry of the form `other/repo--module.Class` when the call has no `code_revision`: \
-transformers then fetches that other repository at its default branch even when `revision` is pinned.\n\n\
-## Why is this bad\nThe pin on `revision` gives a false sense of safety: the executed code comes from a moving branch of another repository.\n\n\
-## Example\n```python\nAutoModel.from_pretrained(\"acme/chat\", revision=\"<commit>\", code_revision=\"<commit of the code repo>\", trust_remote_code=True)\n```\n\n\
-## References\n- [CWE-494](https://cwe.mitre.org/data/definitions/494.html)\n",
-            "CWE-494",
-            Level::Error,
-            7.5,
-            "high",
-        ),
-        m(
-            REMOTE_CODE_UNVERIFIED,
-            "Remote code not verified",
-            "The remote code this call would run could not be resolved or fetched, so it was not scanned.",
-            "## What it does\nFails closed: a call that would execute remote code whose files could not be resolved or fetched \
-(unresolvable id, gated repo without a token, network error, size cap) is reported instead of silently passing.\n\n\
-## Why is this bad\nCode that was not scanned may be anything.\n\n\
-## Fix\nMake the id a literal, provide the token (`HF_TOKEN`, ...), use `--mirror`, or allow-list the repo at a reviewed commit.\n\n\
-## References\n- [CWE-345](https://cwe.mitre.org/data/definitions/345.html)\n",
-            "CWE-345",
-            Level::Error,
-            7.0,
-            "high",
-        ),
-        m(
-            PICKLE_WEIGHTS,
-            "Pickle weights loaded without safetensors",
-            "The repository has no safetensors weights, so the call unpickles a checkpoint, which can execute code.",
-            "## What it does\nFlags a load whose weights are a pickle (`pytorch_model.bin`, `*.pt`, `*.ckpt`, `*.pkl`) because the repository has no `safetensors` file.\n\n\
-## Why is this bad\nUnpickling runs any callable the pickle names. hubwarden scans the pickle's opcodes without loading it; \
-prefer `use_safetensors=True` and a repository that ships safetensors.\n\n\
-## References\n- [CWE-502](https://cwe.mitre.org/data/definitions/502.html)\n",
-            "CWE-502",
-            Level::Warning,
-            6.5,
-            "high",
-        ),
-        m(
-            GATE_FALSE_NEEDS_REMOTE_CODE,
-            "Remote code refused but required",
-            "The call sets trust_remote_code=False but the repository needs remote code: the load will fail.",
-            "## What it does\nFlags a call with `trust_remote_code=False` on a repository whose configuration maps to remote code.\n\n\
-## Why is this bad\nThe load fails at run time, and the usual quick fix (flipping the flag to `True`) runs unreviewed code. \
-Choose a repository with native support, or review and pin the code before enabling it.\n\n\
-## References\n- [CWE-829](https://cwe.mitre.org/data/definitions/829.html)\n",
-            "CWE-829",
-            Level::Note,
-            2.0,
-            "high",
-        ),
-        m(
-            KERNEL_NATIVE_CODE,
-            "Hub kernel loads remote native code",
-            "The call imports a kernel from the Hub: its Python runs at import and its compiled libraries are loaded into the process.",
-            "## What it does\nFlags a load of a Hub kernel (`kernels.get_kernel`, `get_locked_kernel`, `load_kernel`) whose build \
-variant ships native libraries (`*.so`). hubwarden lists each library with its size and sha256 and scans its strings with the YARA \
-rules, but compiled code cannot be reviewed like Python.\n\n\
-## Why is this bad\nNative code runs with your process's rights and no trust gate stops it: `trust_remote_code` of the kernels \
-library only checks the publisher.\n\n\
-## Example\n```python\n# pin the reviewed commit, from a trusted publisher\nget_kernel(\"kernels-community/activation\", revision=\"<40-hex commit>\")\n```\n\n\
-## References\n- [CWE-829](https://cwe.mitre.org/data/definitions/829.html)\n",
-            "CWE-829",
-            Level::Warning,
-            6.0,
-            "very-high",
-        ),
-        m(
-            KERNEL_UNTRUSTED_PUBLISHER,
-            "Hub kernel from an untrusted publisher",
-            "The kernel comes from a publisher outside the trusted kernel publishers that the kernels library and transformers accept by default.",
-            "## What it does\nFlags a Hub kernel whose publisher is not a trusted kernel publisher (`kernels-community`; the kernels library \
-asks the Hub's `trustedKernelPublisher` flag and refuses others unless `trust_remote_code=True`; transformers 5.3+ refuses them \
-unless `allow_all_kernels=True`).\n\n\
-## Why is this bad\nAnyone can publish a kernel; its Python and native code run in your process when it is loaded.\n\n\
-## References\n- [CWE-829](https://cwe.mitre.org/data/definitions/829.html)\n",
-            "CWE-829",
-            Level::Error,
-            8.0,
-            "high",
-        ),
-        m(
-            CONFIG_HUB_KERNEL,
-            "Remote config loads a Hub kernel",
-            "A field of the repository's config.json names a Hub kernel, which the library downloads and imports without trust_remote_code.",
-            "## What it does\nFlags a load whose remote `config.json` sets `_attn_implementation_internal` or `attn_implementation` \
-(at any depth, sub-configs included) to a Hub kernel repo (`org/repo[@rev][:fn]`), or to a flash-attention name that \
-transformers replaces by a kernels-community kernel when `flash_attn` is not installed. The kernel is resolved and scanned \
-as part of the call's target.\n\n\
-## Why is this bad\nOn transformers 4.52 to 5.2 with `kernels` installed, the kernel (Python and native code) runs on a plain \
-`from_pretrained` without `trust_remote_code` (CVE-2026-4372). 5.3+ loads only kernels-community kernels this way.\n\n\
-## Fix\nUpgrade transformers to 5.3 or later, pass `attn_implementation=\"sdpa\"` explicitly, or do not load the repository.\n\n\
-## References\n- [CWE-94](https://cwe.mitre.org/data/definitions/94.html)\n",
-            "CWE-94",
-            Level::Error,
-            9.0,
-            "high",
-        ),
-        m(
-            CONFIG_FORWARDS_TRUST,
-            "Remote config switches trust_remote_code on for another load",
-            "A field of a fetched config carries trust_remote_code=true that the library forwards to a load of another repository.",
-            "## What it does\nFlags configs that the library turns into a second load with `trust_remote_code=True`: LightGlue's \
-`trust_remote_code` with `keypoint_detector_config._name_or_path` (transformers 4.54 to 5.4), SpanMarker's `encoder` \
-(span-marker before 1.8.1), PEFT prompt tuning's `tokenizer_kwargs` with `tokenizer_name_or_path` (peft before 0.18, \
-trainable loads). The other repository's code is resolved and scanned as part of the call's target.\n\n\
-## Why is this bad\nThe repository owner, not the call, decides that remote code runs.\n\n\
-## References\n- [CWE-94](https://cwe.mitre.org/data/definitions/94.html)\n",
-            "CWE-94",
-            Level::Error,
-            9.0,
-            "high",
-        ),
-        m(
-            CONFIG_GATELESS,
-            "Remote code loaded although the call refuses it",
-            "The library loads code that a fetched config names even though the call does not trust remote code.",
-            "## What it does\nFlags vLLM loads whose `config.json` `auto_map` code runs without `--trust-remote-code` (the \
-transformers backend before 0.14) and Nemotron VL configs whose `vision_config.auto_map` names code in another repository \
-(0.10 to 0.11.0; hard-coded trust in the model until 0.18).\n\n\
-## References\n- [CWE-94](https://cwe.mitre.org/data/definitions/94.html)\n",
-            "CWE-94",
-            Level::Error,
-            9.0,
-            "high",
-        ),
-    ]
+    let mut metas = crate::rulemeta::builtin("policy", Engine::Policy, "builtin:policy");
+    let order = [
+        REMOTE_CODE_ENABLED,
+        REMOTE_CODE_UNPINNED,
+        CROSS_REPO_CODE_UNPINNED,
+        REMOTE_CODE_UNVERIFIED,
+        PICKLE_WEIGHTS,
+        GATE_FALSE_NEEDS_REMOTE_CODE,
+        KERNEL_NATIVE_CODE,
+        KERNEL_UNTRUSTED_PUBLISHER,
+        CONFIG_HUB_KERNEL,
+        CONFIG_FORWARDS_TRUST,
+        CONFIG_GATELESS,
+    ];
+    metas.sort_by_key(|m| order.iter().position(|id| *id == m.id));
+    metas
 }
 
 /// Whether the call would execute remote code (or may: unknown counts as yes when
@@ -329,7 +167,7 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                     .map(|r| format!("revision {r:?} is a branch or tag, not a commit"))
                     .unwrap_or_else(|| "no revision is given (the default branch is used)".into());
                 let fix = commit
-                    .filter(|c| crate::config::is_commit_id(c))
+                    .filter(|c| crate::hub::validate::is_target_commit(c))
                     .and_then(|commit| {
                         let src = cache
                             .entry(s.path.clone())
@@ -587,14 +425,14 @@ pub fn apply(
                     .entry(c.site.path.clone())
                     .or_insert_with(|| sources(&c.site.path));
                 src.as_deref()
-                    .and_then(|s| callsrc::suppressions_in(s, c.site.line, c.site.end_line))
+                    .and_then(|s| crate::callsite::suppressions(s, c.site.line, c.site.end_line))
             }),
             None => {
                 let src = src_cache
                     .entry(f.path.clone())
                     .or_insert_with(|| sources(&f.path));
                 src.as_deref()
-                    .and_then(|s| callsrc::suppressions_in(s, f.line, f.line))
+                    .and_then(|s| crate::callsite::suppressions(s, f.line, f.line))
             }
         };
         if let Some(ids) = &suppress
@@ -704,5 +542,28 @@ pub fn summarize(
         fail_on,
         failed: kept.iter().any(|f| f.level >= fail_on),
         truncated: 0,
+    }
+}
+
+#[cfg(test)]
+mod rule_data_tests {
+    use super::*;
+
+    #[test]
+    fn every_policy_rule_has_its_metadata_file() {
+        let ids: Vec<String> = rule_metas().into_iter().map(|m| m.id).collect();
+        assert_eq!(
+            ids,
+            [
+                REMOTE_CODE_ENABLED,
+                REMOTE_CODE_UNPINNED,
+                CROSS_REPO_CODE_UNPINNED,
+                REMOTE_CODE_UNVERIFIED,
+                PICKLE_WEIGHTS,
+                GATE_FALSE_NEEDS_REMOTE_CODE,
+                KERNEL_NATIVE_CODE,
+                KERNEL_UNTRUSTED_PUBLISHER,
+            ]
+        );
     }
 }

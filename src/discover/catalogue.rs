@@ -1,7 +1,45 @@
 //! The loader catalogue as data: which qualified call names load from a model hub,
 //! and where each takes its repo id, revision and remote-code gate.
 
-use crate::model::{Family, HubKind, Platform, RepoType};
+use crate::model::{HubKind, Platform, RepoType};
+
+/// Which library rules resolve a load (`resolve/<family>.rs`), carried in
+/// `LoadSite::family`. Not part of the JSON contract: a `LoadSite` read back
+/// from JSON gets it from its `api` ([`Family::of_api`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    /// transformers Auto and model classes (`from_pretrained`, `from_config`),
+    /// also through the ModelScope and OpenCSG wrappers.
+    #[default]
+    Transformers,
+    /// transformers `pipeline(task, model=...)`.
+    TransformersPipeline,
+    /// `model.generate(custom_generate="org/repo")`.
+    CustomGenerate,
+    /// datasets `load_dataset` and friends (also pycsghub's).
+    Datasets,
+    Diffusers,
+    SentenceTransformers,
+    Peft,
+    Vllm,
+    /// ModelScope's own `pipeline` and `Model` (`configuration.json` rules).
+    Modelscope,
+    /// ModelScope `MsDataset.load`.
+    MsDataset,
+    /// huggingface_hub, ModelScope and pycsghub downloads (nothing runs).
+    HubDownload,
+    /// `torch.hub.load/list/help`.
+    TorchHub,
+    /// paddle `hub.load/list/help` (GitHub `hubconf.py`, no gate).
+    PaddleHubconf,
+    /// `paddlehub.Module(name=...)`.
+    PaddleModule,
+    /// OpenMMLab `Config.fromfile` (a local config that is evaluated).
+    MmConfig,
+    /// Hub kernels: `kernels.get_kernel/get_locked_kernel/load_kernel`
+    /// (a kernel repo's build variant is imported, native code included).
+    Kernels,
+}
 
 /// How a loader's arguments are interpreted beyond the common table columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

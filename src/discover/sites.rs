@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use tree_sitter::{Node, Tree};
 
 use super::catalogue::{self, Kind, Loader};
@@ -44,11 +42,6 @@ impl FileCtx<'_> {
     }
 }
 
-static SUPPRESS: LazyLock<Regex> = LazyLock::new(|| {
-    // A constant pattern: compiling it cannot fail.
-    Regex::new(r"#\s*hubwarden:\s*ignore(?:\[([^\]]*)\])?").expect("valid regex")
-});
-
 /// Is this string a local path rather than a hub id?
 fn is_local_path(s: &str, ctx: &FileCtx<'_>) -> bool {
     let s = s.trim();
@@ -74,24 +67,6 @@ fn is_local_path(s: &str, ctx: &FileCtx<'_>) -> bool {
 
 fn line_text(src: &str, row: usize) -> &str {
     src.lines().nth(row).unwrap_or("")
-}
-
-fn parse_suppress(src: &str, start_row: usize, end_row: usize) -> Option<Vec<String>> {
-    for row in start_row..=end_row {
-        let l = line_text(src, row);
-        if let Some(c) = SUPPRESS.captures(l) {
-            return Some(match c.get(1) {
-                Some(list) => list
-                    .as_str()
-                    .split(',')
-                    .map(|r| r.trim().to_string())
-                    .filter(|r| !r.is_empty())
-                    .collect(),
-                None => Vec::new(),
-            });
-        }
-    }
-    None
 }
 
 /// Keyword argument lookup that also sees inside `**dict` splats of literals.
@@ -322,7 +297,7 @@ fn one_call<'t>(
         resolution: String::new(),
         args,
         source_line: line_src.trim().to_string(),
-        suppress: parse_suppress(src, start.row, end.row),
+        suppress: crate::callsite::suppressions(src, sline, eline),
     };
 
     let id_node = call_arg(call, bytes, loader.id_pos, loader.id_kw)
@@ -400,9 +375,6 @@ fn one_call<'t>(
 }
 
 fn finish(mut s: LoadSite) -> LoadSite {
-    s.pinned = s
-        .revision
-        .as_deref()
-        .is_some_and(|r| r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()));
+    s.pinned = s.revision.as_deref().is_some_and(crate::hub::is_commit);
     s
 }

@@ -219,4 +219,8 @@ impl Hub for Github {
             "https://github.com/{repo}/blob/{commit}/{file}{anchor}"
         ))
     }
+
+    fn web_repo_url(&self, _rt: RepoType, repo: &str, at: &str) -> Option<String> {
+        Some(format!("https://github.com/{repo}/tree/{at}"))
+    }
 }

@@ -184,4 +184,11 @@ impl Hub for Huggingface {
             type_prefix(rt)
         ))
     }
+
+    fn web_repo_url(&self, rt: RepoType, repo: &str, at: &str) -> Option<String> {
+        Some(format!(
+            "https://huggingface.co/{}{repo}/tree/{at}",
+            type_prefix(rt)
+        ))
+    }
 }

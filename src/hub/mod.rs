@@ -263,6 +263,10 @@ pub trait Hub: Send + Sync {
         file: &str,
         line: Option<u32>,
     ) -> Option<String>;
+
+    /// A browser link to the repository at `at` (a commit or a ref), or None
+    /// when the hub has no repository page.
+    fn web_repo_url(&self, repo_type: RepoType, repo: &str, at: &str) -> Option<String>;
 }
 
 /// Read access to remote repositories at immutable commits. Implemented by
@@ -301,10 +305,33 @@ pub trait RepoSource: Send + Sync {
 mod tests {
     use super::*;
 
+    /// Exhaustive on purpose: a new `HubKind` does not compile until it is
+    /// listed here, and then fails until it has its entry in `HUBS`.
+    fn all_kinds() -> Vec<HubKind> {
+        let kinds = [
+            HubKind::Huggingface,
+            HubKind::Modelscope,
+            HubKind::Opencsg,
+            HubKind::Github,
+            HubKind::Paddlehub,
+        ];
+        for k in kinds {
+            match k {
+                HubKind::Huggingface
+                | HubKind::Modelscope
+                | HubKind::Opencsg
+                | HubKind::Github
+                | HubKind::Paddlehub => {}
+            }
+        }
+        kinds.to_vec()
+    }
+
     #[test]
     fn every_hub_kind_has_exactly_one_entry() {
-        use HubKind::*;
-        for kind in [Huggingface, Modelscope, Opencsg, Github, Paddlehub] {
+        let kinds = all_kinds();
+        assert_eq!(kinds.len(), HUBS.len());
+        for kind in kinds {
             let n = HUBS.iter().filter(|h| h.kind() == kind).count();
             assert_eq!(n, 1, "{kind}");
             assert_eq!(get(kind).kind(), kind);

@@ -480,4 +480,14 @@ impl Hub for Modelscope {
             "https://modelscope.cn/{kind}/{repo}/file/view/{commit}/{file}"
         ))
     }
+
+    /// The repository page (it has no per-commit tree view).
+    fn web_repo_url(&self, rt: RepoType, repo: &str, _at: &str) -> Option<String> {
+        let kind = if rt == RepoType::Dataset {
+            "datasets"
+        } else {
+            "models"
+        };
+        Some(format!("https://modelscope.cn/{kind}/{repo}"))
+    }
 }

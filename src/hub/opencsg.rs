@@ -140,4 +140,14 @@ impl Hub for Opencsg {
             "https://opencsg.com/{kind}/{repo}/blob/{commit}/{file}"
         ))
     }
+
+    /// The repository page (it has no per-commit tree view).
+    fn web_repo_url(&self, rt: RepoType, repo: &str, _at: &str) -> Option<String> {
+        let kind = if rt == RepoType::Dataset {
+            "datasets"
+        } else {
+            "models"
+        };
+        Some(format!("https://opencsg.com/{kind}/{repo}"))
+    }
 }

@@ -194,4 +194,8 @@ impl Hub for Paddlehub {
     ) -> Option<String> {
         None
     }
+
+    fn web_repo_url(&self, _rt: RepoType, _repo: &str, _at: &str) -> Option<String> {
+        None
+    }
 }

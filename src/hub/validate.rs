@@ -104,9 +104,19 @@ pub fn validate_revision(rev: &str) -> Result<(), HubError> {
     Ok(())
 }
 
-/// A full 40-hex (lowercase or uppercase) git commit id.
+/// A full 40-hex (lowercase or uppercase) git commit id: what the git hubs,
+/// GitHub and a pinned `revision=` use. The one commit check of the codebase.
 pub fn is_commit(rev: &str) -> bool {
     rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// An immutable target commit: a git commit, or a PaddleHub module archive
+/// digest `{version}+sha256:{64 hex}` (what `Target::commit` holds there).
+pub fn is_target_commit(s: &str) -> bool {
+    is_commit(s)
+        || s.split_once("+sha256:").is_some_and(|(v, h)| {
+            !v.is_empty() && h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())
+        })
 }
 
 /// A value safe as one cache/mirror path component.

@@ -5,37 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub use crate::callsite::CallKey;
 use crate::model::{CallReport, Finding, LoadSite};
-use crate::policy::callsrc;
-
-/// Identity of a call independent of its line number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallKey {
-    pub path: String,
-    /// Whitespace-free call text.
-    pub text: String,
-    pub repo_id: Option<String>,
-    pub revision: Option<String>,
-    pub gate: String,
-}
-
-impl CallKey {
-    /// The key of `site`, whose file content is `source` (if readable).
-    pub fn of(site: &LoadSite, source: Option<&str>) -> CallKey {
-        let text = source
-            .and_then(|s| callsrc::call_text(s, site))
-            .or_else(|| (!site.source_line.is_empty()).then(|| site.source_line.clone()))
-            .map(|t| callsrc::normalize(&t))
-            .unwrap_or_default();
-        CallKey {
-            path: site.path.clone(),
-            text,
-            repo_id: site.repo_id.clone(),
-            revision: site.revision.clone(),
-            gate: site.gate.clone(),
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiffBaseError {

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::callsite::CallKey;
 use crate::model::CallReport;
-use crate::policy::diff_base::CallKey;
 
 /// The lock file's name, at the scanned root.
 pub const LOCK_FILE: &str = ".hubwarden.lock";

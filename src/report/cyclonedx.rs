@@ -248,38 +248,11 @@ fn purl_segment(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
-/// A browsable URL of the repository at the commit.
+/// A browsable URL of the repository at the commit (each hub says how).
 fn repo_url(hub: HubKind, repo_type: RepoType, repo: &str, commit: Option<&str>) -> Option<String> {
-    let at = commit.unwrap_or("main");
-    match hub {
-        HubKind::Huggingface => {
-            let prefix = match repo_type {
-                RepoType::Dataset => "datasets/",
-                RepoType::Space => "spaces/",
-                _ => "",
-            };
-            Some(format!("https://huggingface.co/{prefix}{repo}/tree/{at}"))
-        }
-        HubKind::Github => Some(format!("https://github.com/{repo}/tree/{at}")),
-        HubKind::Modelscope => {
-            let kind = if repo_type == RepoType::Dataset {
-                "datasets"
-            } else {
-                "models"
-            };
-            Some(format!("https://modelscope.cn/{kind}/{repo}"))
-        }
-        HubKind::Opencsg => {
-            let kind = if repo_type == RepoType::Dataset {
-                "datasets"
-            } else {
-                "models"
-            };
-            Some(format!("https://opencsg.com/{kind}/{repo}"))
-        }
-        HubKind::Paddlehub => None,
-    }
-    .filter(|u| url::Url::parse(u).is_ok())
+    crate::hub::get(hub)
+        .web_repo_url(repo_type, repo, commit.unwrap_or("main"))
+        .filter(|u| url::Url::parse(u).is_ok())
 }
 
 /// A random RFC 4122 version 4 UUID URN. The randomness comes from the

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
+use crate::callsite;
 use crate::model::{Finding, Report};
-use crate::policy::callsrc;
 use crate::report::{RenderOptions, calls_by_site};
 
 /// The fingerprint of each result, given by its most severe finding (same
@@ -26,7 +26,7 @@ pub fn fingerprints(report: &Report, findings: &[&Finding], opts: &RenderOptions
                 .entry(f.path.as_str())
                 .or_insert_with(|| opts.read_source(&f.path));
             let call_text = match (call, src.as_deref()) {
-                (Some(c), Some(s)) => callsrc::call_text(s, &c.site),
+                (Some(c), Some(s)) => callsite::call_text(s, &c.site),
                 (None, Some(s)) => s
                     .lines()
                     .nth(f.line.max(1) as usize - 1)
@@ -34,7 +34,7 @@ pub fn fingerprints(report: &Report, findings: &[&Finding], opts: &RenderOptions
                 _ => None,
             }
             .or_else(|| call.map(|c| c.site.source_line.clone()))
-            .map(|t| callsrc::normalize(&t))
+            .map(|t| callsite::normalize(&t))
             .unwrap_or_default();
             let repo = f
                 .evidence

@@ -1,42 +1,10 @@
-//! The `inventory` command: discover and render the calls as text or JSON.
+//! The inventory: discovered calls rendered as text or JSON.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 
-use anyhow::{Context, Result};
-use is_terminal::IsTerminal;
-
-use crate::Outcome;
-use crate::cli::{InventoryArgs, InventoryFormat};
-use crate::discover::{self, DiscoverOptions};
+use crate::discover;
 use crate::model::{CallReport, LoadSite, Report};
-
-/// Run discovery under `args.path` and print the inventory on stdout. Input
-/// problems are warnings on stderr; the command still succeeds.
-pub fn run(args: &InventoryArgs) -> Result<Outcome> {
-    let opts = DiscoverOptions {
-        exclude: args.exclude.clone(),
-    };
-    let found = discover::discover(&args.path, &opts)?;
-    for e in &found.errors {
-        eprintln!("hubwarden: warning: {}: {}", e.path, e.message);
-    }
-    let report = to_report(found);
-    let out = match args.format {
-        InventoryFormat::Json => render_json(&report),
-        InventoryFormat::Text => {
-            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            render_text(&report, color)
-        }
-    };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(out.as_bytes())
-        .and_then(|_| stdout.flush())
-        .context("writing the inventory to stdout")?;
-    Ok(Outcome::Clean)
-}
 
 /// The JSON root for a discovery: calls without targets.
 pub fn to_report(found: discover::Discovery) -> Report {

@@ -12,8 +12,27 @@ pub mod upload;
 
 use std::path::PathBuf;
 
-use crate::cli::ScanFormat;
 use crate::model::{CallReport, Finding, HubKind, RepoType, Report, RuleMeta};
+
+/// Output formats of `inventory` and `rules`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum InventoryFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Output formats of `scan`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ScanFormat {
+    #[default]
+    Text,
+    Json,
+    Sarif,
+    Github,
+    /// A CycloneDX 1.6 ML-BOM of the remote code the codebase runs.
+    Cyclonedx,
+}
 
 pub use github::summary_markdown;
 

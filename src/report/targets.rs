@@ -270,7 +270,7 @@ pub fn group(report: &Report) -> Grouped<'_> {
 
 /// Short form of a commit for headings (full ids stay in the body).
 pub fn short_commit(commit: &str) -> &str {
-    if commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if crate::hub::is_commit(commit) {
         &commit[..12]
     } else {
         commit

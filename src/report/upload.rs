@@ -9,8 +9,19 @@ use anyhow::Context;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::Outcome;
-use crate::cli::{GithubArgs, UploadArgs};
+/// Where an upload goes; each falls back to the Actions environment.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct GithubArgs {
+    /// owner/name of the repository (default: $GITHUB_REPOSITORY).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+    /// Commit the analysis is for (default: $GITHUB_SHA).
+    #[arg(long, value_name = "SHA")]
+    pub commit: Option<String>,
+    /// Git ref, e.g. refs/heads/main or refs/pull/1/merge (default: $GITHUB_REF).
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+}
 
 /// GitHub rejects larger gzipped uploads with 413.
 const MAX_GZIP_BYTES: usize = 10 * 1000 * 1000;
@@ -324,7 +335,7 @@ pub fn resolve_target(args: &GithubArgs, env: Env<'_>) -> Result<UploadTarget, U
         .or(event_sha)
         .or_else(|| get("GITHUB_SHA"))
         .ok_or_else(|| UploadError::Config("no commit: pass --commit or set GITHUB_SHA".into()))?;
-    if !(commit_sha.len() == 40 && commit_sha.bytes().all(|b| b.is_ascii_hexdigit())) {
+    if !crate::hub::is_commit(&commit_sha) {
         return Err(UploadError::Config(format!(
             "commit {commit_sha:?} is not a 40-hex commit id"
         )));
@@ -402,9 +413,14 @@ pub fn upload_sarif_text(
         .join()
         .map_err(|_| anyhow::anyhow!("the upload thread panicked"))?
     })?;
-    eprintln!(
-        "hubwarden: SARIF uploaded to {} ({} {}): id {}, processing {}",
-        target.repo, target.git_ref, target.commit_sha, res.sarif_id, res.processing_status
+    tracing::info!(
+        target: crate::STATUS,
+        "SARIF uploaded to {} ({} {}): id {}, processing {}",
+        target.repo,
+        target.git_ref,
+        target.commit_sha,
+        res.sarif_id,
+        res.processing_status
     );
     Ok(res)
 }
@@ -419,11 +435,4 @@ pub fn upload_file(
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read SARIF file {}", file.display()))?;
     upload_sarif_text(&text, gh, env, opts).with_context(|| format!("uploading {}", file.display()))
-}
-
-/// `hubwarden upload FILE`: exit 0 on success, 2 (an error) on failure.
-pub fn run(args: &UploadArgs) -> anyhow::Result<Outcome> {
-    let env = |k: &str| std::env::var(k).ok();
-    upload_file(&args.file, &args.github, &env, &UploadOptions::default())?;
-    Ok(Outcome::Clean)
 }

@@ -36,7 +36,7 @@ use futures::stream::{self, StreamExt};
 use sha2::{Digest, Sha256};
 
 pub use self::error::ResolveError;
-use crate::hub::{HubError, RepoSource, Snapshot};
+use crate::hub::{HubError, RepoSource, Snapshot, validate_path, validate_repo_id};
 use crate::memo::Memo;
 use crate::model::{FileKind, HubKind, LoadSite, RemoteFile, RepoType, Target, TargetStatus};
 
@@ -335,7 +335,8 @@ impl<S: RepoSource> Job<'_, S> {
         repo_id: &str,
         revision: Option<&str>,
     ) -> Result<Arc<Snapshot>, ResolveError> {
-        check_repo_id(repo_id)?;
+        // Ids come from untrusted code and configs: checked before any request.
+        validate_repo_id(hub, repo_id)?;
         Ok(self
             .memo
             .snapshot(hub, repo_type, repo_id, revision)
@@ -368,7 +369,7 @@ impl<S: RepoSource> Job<'_, S> {
         snap: &Snapshot,
         path: &str,
     ) -> Result<Arc<Vec<u8>>, ResolveError> {
-        check_path(path)?;
+        validate_path(path)?;
         Ok(self.memo.read(snap, path, false).await?)
     }
 
@@ -400,7 +401,7 @@ impl<S: RepoSource> Job<'_, S> {
                 self.opts.max_files_per_target
             )));
         }
-        check_path(path)?;
+        validate_path(path)?;
         let content = self.memo.read(snap, path, kind == FileKind::Pickle).await?;
         self.acc.seen.insert((
             snap.hub,
@@ -443,7 +444,7 @@ impl<S: RepoSource> Job<'_, S> {
             match weights::shards(&index, &json) {
                 Ok(shards) => {
                     for s in shards {
-                        if check_path(&s).is_err() {
+                        if validate_path(&s).is_err() {
                             self.mark_unverified(format!(
                                 "{index} names an invalid shard path {s:?}"
                             ));
@@ -521,40 +522,6 @@ impl<S: RepoSource> Job<'_, S> {
 /// Weights formats that `torch.load`/`pickle.load` would read.
 pub(crate) fn is_pickle_weight(path: &str) -> bool {
     weights::is_pickle_weight(path)
-}
-
-/// Repo ids come from untrusted code and configs.
-pub(crate) fn check_repo_id(id: &str) -> Result<(), HubError> {
-    let bad = id.is_empty()
-        || id.contains("://")
-        || id.contains('@')
-        || id.contains('\\')
-        || id.starts_with('/')
-        || id.starts_with('.')
-        || id.split('/').any(|p| p.is_empty() || p == "." || p == "..")
-        || id.chars().any(|c| c.is_whitespace() || c.is_control());
-    if bad {
-        Err(HubError::Invalid(id.to_string()))
-    } else {
-        Ok(())
-    }
-}
-
-/// File paths inside a repo come from untrusted configs and code.
-pub(crate) fn check_path(path: &str) -> Result<(), HubError> {
-    let bad = path.is_empty()
-        || path.starts_with('/')
-        || path.contains('\\')
-        || path.contains("://")
-        || path
-            .split('/')
-            .any(|p| p.is_empty() || p == "." || p == "..")
-        || path.chars().any(|c| c.is_control());
-    if bad {
-        Err(HubError::Invalid(path.to_string()))
-    } else {
-        Ok(())
-    }
 }
 
 type SnapKey = (HubKind, RepoType, String, Option<String>);

@@ -6,8 +6,9 @@ use serde_json::Value;
 
 use super::gate;
 use super::transformers::{self, HfSpec};
-use super::{Job, Outcome, ResolveError, check_repo_id};
+use super::{Job, Outcome, ResolveError};
 use crate::hub::RepoSource;
+use crate::hub::validate_repo_id;
 use crate::model::{HubKind, RepoType};
 
 /// peft `AutoPeftModel*.from_pretrained(adapter)`: the base model's code (at
@@ -41,7 +42,7 @@ pub(crate) async fn resolve<S: RepoSource>(
             snap.repo_id
         )));
     };
-    if check_repo_id(&base).is_err() || base.starts_with('~') || base.split('/').count() > 2 {
+    if validate_repo_id(o.hub, &base).is_err() {
         return Err(ResolveError::Content(format!(
             "adapter_config.json in {} names base model {base:?}, which is a local path, not a hub id",
             snap.repo_id

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::closure::{Style, closure_of};
 use super::gate::{self, Gate};
-use super::{Job, Outcome, ResolveError, check_repo_id};
-use crate::hub::{RepoSource, Snapshot, is_commit};
+use super::{Job, Outcome, ResolveError};
+use crate::hub::{RepoSource, Snapshot, is_commit, validate_repo_id};
 use crate::model::{HubKind, LoadSite, RepoType};
 
 /// One transformers-style resolution on one repository.
@@ -226,7 +226,7 @@ pub(crate) async fn resolve<S: RepoSource>(
             .and_then(Value::as_str)
             .map(str::to_string);
         match base {
-            Some(base) if looks_local(&base) || check_repo_id(&base).is_err() => {
+            Some(base) if looks_local(&base) || validate_repo_id(spec.hub, &base).is_err() => {
                 return Err(ResolveError::Content(format!(
                     "adapter_config.json in {} names base model {base:?}, which is a local path, not a hub id",
                     snap.repo_id

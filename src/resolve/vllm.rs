@@ -4,8 +4,9 @@
 
 use super::gate;
 use super::transformers::{self, HfSpec};
-use super::{Job, Outcome, ResolveError, check_repo_id};
+use super::{Job, Outcome, ResolveError};
 use crate::hub::RepoSource;
+use crate::hub::validate_repo_id;
 use crate::model::{HubKind, RepoType};
 
 /// vLLM: config, tokenizer and processor `auto_map` code; trust defaults to False.
@@ -40,7 +41,7 @@ pub(crate) async fn resolve<S: RepoSource>(
     let tokenizer = site
         .args
         .get("tokenizer")
-        .filter(|t| **t != o.repo_id && check_repo_id(t).is_ok())
+        .filter(|t| **t != o.repo_id && validate_repo_id(o.hub, t).is_ok())
         .cloned();
     let classes = if tokenizer.is_some() {
         vec!["AutoConfig", "AutoProcessor"]

@@ -69,12 +69,12 @@ fn subdirs(dir: &Path) -> Vec<String> {
 }
 
 impl MemSource {
-    /// Every `rs-` repo of the mirror (plus the diffusers community mirror and
+    /// Every `rs-` repo of the mirror (plus every kernel repo, the diffusers community mirror and
     /// `damo/rs-trusted`).
     fn mirror() -> MemSource {
         let root = fixture("hub");
         let mut src = MemSource::default();
-        let layouts: [(&str, HubKind, RepoType, usize); 6] = [
+        let layouts: [(&str, HubKind, RepoType, usize); 7] = [
             (
                 "huggingface/models",
                 HubKind::Huggingface,
@@ -91,6 +91,12 @@ impl MemSource {
             ("opencsg/models", HubKind::Opencsg, RepoType::Model, 2),
             ("github", HubKind::Github, RepoType::Github, 2),
             ("paddlehub/modules", HubKind::Paddlehub, RepoType::Module, 1),
+            (
+                "huggingface/kernels",
+                HubKind::Huggingface,
+                RepoType::Kernel,
+                2,
+            ),
         ];
         for (base, hub, rt, depth) in layouts {
             let base = root.join(base);
@@ -107,7 +113,8 @@ impl MemSource {
                     let ours = id.starts_with("rs-")
                         || id.contains("/rs-")
                         || id.starts_with("rs_")
-                        || id == "diffusers/community-pipelines-mirror";
+                        || id == "diffusers/community-pipelines-mirror"
+                        || rt == RepoType::Kernel;
                     if !ours {
                         continue;
                     }
@@ -1338,4 +1345,152 @@ async fn pickle_weights_follow_the_loaders_file_rules() {
         "{:?}",
         t.reason
     );
+}
+
+// ------------------------------------------------------- one snapshot per family
+
+/// The snapshot name of a family. Exhaustive on purpose: a new family does not
+/// compile until it is named here and given a call in `family_calls`.
+fn family_name(f: Family) -> &'static str {
+    match f {
+        Family::Transformers => "transformers",
+        Family::TransformersPipeline => "transformers_pipeline",
+        Family::CustomGenerate => "custom_generate",
+        Family::Datasets => "datasets",
+        Family::Diffusers => "diffusers",
+        Family::SentenceTransformers => "sentence_transformers",
+        Family::Peft => "peft",
+        Family::Vllm => "vllm",
+        Family::Modelscope => "modelscope",
+        Family::MsDataset => "ms_dataset",
+        Family::HubDownload => "hub_download",
+        Family::TorchHub => "torch_hub",
+        Family::PaddleHubconf => "paddle_hubconf",
+        Family::PaddleModule => "paddle_module",
+        Family::MmConfig => "mm_config",
+        Family::Kernels => "kernels",
+    }
+}
+
+/// One representative call per loader family, on the fixture repos.
+fn family_calls() -> Vec<LoadSite> {
+    let typed = |mut s: LoadSite, rt: RepoType| {
+        s.repo_type = rt;
+        s
+    };
+    vec![
+        hf(
+            "transformers.AutoModelForCausalLM.from_pretrained",
+            "rs-acme/chat",
+            "true",
+        ),
+        with(
+            hf("transformers.pipeline", "rs-acme/pipe", "true"),
+            "task",
+            "rs-task",
+        ),
+        hf(
+            "transformers.GenerationMixin.generate",
+            "rs-acme/chat",
+            "true",
+        ),
+        typed(
+            hf("datasets.load_dataset", "rs-data/squadish", "true"),
+            RepoType::Dataset,
+        ),
+        hf(
+            "diffusers.DiffusionPipeline.from_pretrained",
+            "rs-diff/sd",
+            "true",
+        ),
+        hf(
+            "sentence_transformers.SentenceTransformer",
+            "rs-st/embed",
+            "true",
+        ),
+        hf(
+            "peft.AutoPeftModelForCausalLM.from_pretrained",
+            "rs-acme/adapter",
+            "true",
+        ),
+        hf("vllm.LLM", "rs-acme/chat", "true"),
+        site(
+            Platform::Modelscope,
+            "modelscope.pipeline",
+            Some("rs-ms/remote"),
+            "true",
+        ),
+        typed(
+            site(
+                Platform::Modelscope,
+                "modelscope.MsDataset.load",
+                Some("rs-ms/data"),
+                "true",
+            ),
+            RepoType::Dataset,
+        ),
+        hf(
+            "huggingface_hub.snapshot_download",
+            "rs-acme/xref",
+            "absent",
+        ),
+        typed(
+            site(
+                Platform::PytorchHub,
+                "torch.hub.load",
+                Some("rs-vision/yolo"),
+                "true",
+            ),
+            RepoType::Github,
+        ),
+        typed(
+            rev(
+                site(
+                    Platform::Paddlehub,
+                    "paddle.hub.load",
+                    Some("rs-vision/yolo"),
+                    "absent",
+                ),
+                "master",
+            ),
+            RepoType::Github,
+        ),
+        typed(
+            site(
+                Platform::Paddlehub,
+                "paddlehub.Module",
+                Some("rs_lac"),
+                "absent",
+            ),
+            RepoType::Module,
+        ),
+        site(
+            Platform::Openmmlab,
+            "mmengine.Config.fromfile",
+            Some("configs/x.py"),
+            "absent",
+        ),
+        typed(
+            hf(
+                "kernels.get_kernel",
+                "kernels-community/activation",
+                "absent",
+            ),
+            RepoType::Kernel,
+        ),
+    ]
+}
+
+/// The whole `Target` (JSON, the `--format json` shape plus nothing hidden) of
+/// one call per family: what each family's rules resolve, file by file.
+#[tokio::test]
+async fn one_target_snapshot_per_loader_family() {
+    let calls = family_calls();
+    let named: std::collections::BTreeSet<&str> =
+        calls.iter().map(|s| family_name(s.family)).collect();
+    assert_eq!(named.len(), calls.len(), "one call per family: {named:?}");
+    let targets = resolve_all(&MemSource::mirror(), &calls, &ResolveOptions::default()).await;
+    for (call, target) in calls.iter().zip(targets) {
+        insta::assert_json_snapshot!(format!("family_{}", family_name(call.family)), target);
+    }
 }

@@ -545,7 +545,7 @@ fn auto_diff_base(event: &EventInfo) -> Result<Option<String>, ActionError> {
         "pull_request.base.sha"
     };
     match &event.base_sha {
-        Some(sha) if is_commit_id(sha) => Ok(Some(sha.clone())),
+        Some(sha) if crate::hub::is_commit(sha) => Ok(Some(sha.clone())),
         other => Err(ActionError::EventPayload {
             path: "$GITHUB_EVENT_PATH".into(),
             message: format!(
@@ -556,10 +556,6 @@ fn auto_diff_base(event: &EventInfo) -> Result<Option<String>, ActionError> {
             ),
         }),
     }
-}
-
-fn is_commit_id(s: &str) -> bool {
-    matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn decide_upload(
@@ -784,13 +780,13 @@ pub fn run() -> anyhow::Result<Outcome> {
         );
     }
     tracing::debug!(?plan, "action plan");
-    let scan_env = crate::pipeline::ScanEnv {
+    let scan_env = super::scan::ScanEnv {
         uri_root: Some(plan.workspace.clone()),
         hub_options: Some(plan.hub_options(&env)),
         git_env: plan.git_env(&env),
     };
-    let result = crate::pipeline::run_scan(&plan.scan, &scan_env)?;
-    let rendered = crate::pipeline::emit(&plan.scan, &result, &env)?;
+    let result = super::scan::run_scan(&plan.scan, &scan_env)?;
+    let rendered = super::scan::emit(&plan.scan, &result, &env)?;
     let summary = result.report.summary.clone().unwrap_or_default();
     if let Some(path) = &plan.outputs_file {
         write_outputs(

@@ -1,4 +1,5 @@
-//! The `scan` pipeline in-process: discover -> resolve -> fetch -> scan -> policy -> report.
+//! `hubwarden scan`: the pipeline in-process, discover -> resolve -> fetch -> scan
+//! -> policy -> report (also run by the Action).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -80,7 +81,7 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     let discover_opts = DiscoverOptions { exclude };
     let found = discover::discover(root, &discover_opts)?;
     for e in &found.errors {
-        eprintln!("hubwarden: warning: {}: {}", e.path, e.message);
+        tracing::warn!("{}: {}", e.path, e.message);
     }
     let mut calls: Vec<CallReport> = found
         .calls
@@ -126,7 +127,7 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
         &args.assume,
     ));
     for e in declared.errors() {
-        eprintln!("hubwarden: warning: {}: {}", e.path, e.message);
+        tracing::warn!("{}: {}", e.path, e.message);
     }
     let resolve_opts = ResolveOptions {
         declared: declared.clone(),
@@ -428,7 +429,7 @@ pub fn scan_command(args: &ScanArgs) -> Result<Outcome> {
             // upload_sarif_text reports the upload itself.
             Ok(_) => {}
             // The findings still decide the exit code; the upload problem is reported.
-            Err(e) => eprintln!("hubwarden: upload failed: {e:#}"),
+            Err(e) => tracing::error!("upload failed: {e:#}"),
         }
     }
     Ok(result.outcome)

@@ -1,0 +1,238 @@
+//! The call site in the user's source, shared by discovery, policy, diff-base,
+//! the lock file and the report: the call's span and text, its whitespace-free
+//! form, its identity across edits ([`CallKey`]), its inline suppressions, and
+//! 1-based line/column positions whose column counts Unicode code points (the
+//! unit the SARIF output declares, `columnKind: unicodeCodePoints`).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::model::LoadSite;
+
+/// Identity of a call independent of its line number (diff-base, lock file).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallKey {
+    pub path: String,
+    /// Whitespace-free call text.
+    pub text: String,
+    pub repo_id: Option<String>,
+    pub revision: Option<String>,
+    pub gate: String,
+}
+
+impl CallKey {
+    /// The key of `site`, whose file content is `source` (if readable).
+    pub fn of(site: &LoadSite, source: Option<&str>) -> CallKey {
+        let text = source
+            .and_then(|s| call_text(s, site))
+            .or_else(|| (!site.source_line.is_empty()).then(|| site.source_line.clone()))
+            .map(|t| normalize(&t))
+            .unwrap_or_default();
+        CallKey {
+            path: site.path.clone(),
+            text,
+            repo_id: site.repo_id.clone(),
+            revision: site.revision.clone(),
+            gate: site.gate.clone(),
+        }
+    }
+}
+
+/// Byte range of a call expression in a file, from its first character to just
+/// after its closing parenthesis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallSpan {
+    pub start: usize,
+    pub open: usize,
+    pub end: usize,
+}
+
+/// Byte offset of a 1-based (line, column) position; the column counts characters.
+pub fn offset_of(text: &str, line: u32, column: u32) -> Option<usize> {
+    let mut off = 0usize;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line as usize {
+            let col = column.max(1) as usize - 1;
+            let within = l.char_indices().nth(col).map(|(b, _)| b)?;
+            return Some(off + within);
+        }
+        off += l.len();
+    }
+    None
+}
+
+/// 1-based (line, column) of a byte offset; the column counts characters.
+pub fn position_of(text: &str, offset: usize) -> (u32, u32) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let col = before[line_start..].chars().count() + 1;
+    (line as u32, col as u32)
+}
+
+/// Find the call starting at (line, column): the first `(` after it and its match,
+/// skipping strings and comments.
+pub fn call_span(text: &str, line: u32, column: u32) -> Option<CallSpan> {
+    let start = offset_of(text, line, column)?;
+    let bytes = text.as_bytes();
+    let mut i = start;
+    // The callee: names, dots, whitespace inside it.
+    while i < bytes.len() && bytes[i] != b'(' {
+        let c = bytes[i];
+        if !(c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c.is_ascii_whitespace())
+            && c < 0x80
+        {
+            return None;
+        }
+        i += 1;
+    }
+    if i >= bytes.len() {
+        return None;
+    }
+    let open = i;
+    let mut depth = 0usize;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(CallSpan {
+                        start,
+                        open,
+                        end: i + 1,
+                    });
+                }
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            q @ (b'"' | b'\'') => {
+                i = skip_string(bytes, i, q);
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Index just after the string literal whose opening quote is at `i`.
+pub(crate) fn skip_string(bytes: &[u8], i: usize, q: u8) -> usize {
+    let triple = bytes.len() >= i + 3 && bytes[i + 1] == q && bytes[i + 2] == q;
+    let mut j = if triple { i + 3 } else { i + 1 };
+    while j < bytes.len() {
+        match bytes[j] {
+            b'\\' => j += 2,
+            c if c == q => {
+                if !triple {
+                    return j + 1;
+                }
+                if bytes.len() >= j + 3 && bytes[j + 1] == q && bytes[j + 2] == q {
+                    return j + 3;
+                }
+                j += 1;
+            }
+            b'\n' if !triple => return j,
+            _ => j += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// The call's text: its exact span when it can be found, else its lines.
+pub fn call_text(source: &str, site: &LoadSite) -> Option<String> {
+    if site.cell.is_none()
+        && let Some(s) = call_span(source, site.line, site.column)
+    {
+        return Some(source[s.start..s.end].to_string());
+    }
+    let first = site.line.max(1) as usize - 1;
+    let last = site.end_line.max(site.line) as usize;
+    let lines: Vec<&str> = source.lines().skip(first).take(last - first).collect();
+    if lines.is_empty() {
+        None
+    } else {
+        Some(lines.join("\n"))
+    }
+}
+
+/// Whitespace-free form of a call, so reformatting does not change fingerprints
+/// or diff-base comparisons.
+pub fn normalize(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+static IGNORE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    // Invariant: a constant, valid pattern.
+    #[allow(clippy::expect_used)]
+    Regex::new(r"#\s*hubwarden:\s*ignore(?:\[([^\]]*)\])?").expect("valid regex")
+});
+
+/// The one meaning of `# hubwarden: ignore[...]`: the rule ids suppressed by
+/// comments on lines `line..=end_line` (1-based), all of them together, or
+/// `Some(vec![])` (every rule) when any of those lines has a bare
+/// `# hubwarden: ignore`. `None`: no suppression comment.
+pub fn suppressions(source: &str, line: u32, end_line: u32) -> Option<Vec<String>> {
+    let first = line.max(1) as usize - 1;
+    let last = end_line.max(line) as usize;
+    let mut ids: Option<Vec<String>> = None;
+    for l in source.lines().skip(first).take(last - first) {
+        for cap in IGNORE_RE.captures_iter(l) {
+            let acc = ids.get_or_insert_with(Vec::new);
+            match cap.get(1) {
+                None => return Some(Vec::new()),
+                Some(list) => acc.extend(
+                    list.as_str()
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty()),
+                ),
+            }
+        }
+    }
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suppression_comments() {
+        let src = "x = f(  # hubwarden: ignore[a, b]\n  1)\ny = g()  # hubwarden: ignore\n";
+        assert_eq!(suppressions(src, 1, 2), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(suppressions(src, 3, 3), Some(vec![]));
+        assert_eq!(suppressions(src, 2, 2), None);
+    }
+
+    #[test]
+    fn span_skips_strings_with_parens() {
+        let src = "m = A.f(\")\", g(1),\n  k=2)  # )\n";
+        let s = call_span(src, 1, 5).unwrap();
+        assert_eq!(&src[s.start..s.end], "A.f(\")\", g(1),\n  k=2)");
+        assert_eq!(position_of(src, s.end), (2, 7));
+    }
+
+    #[test]
+    fn one_suppression_meaning_over_the_call_lines() {
+        // Every id on every line of the call counts; a bare ignore means all.
+        let src = "f(  # hubwarden: ignore[a]\n  x,  # hubwarden: ignore[b]\n)\n";
+        assert_eq!(suppressions(src, 1, 3), Some(vec!["a".into(), "b".into()]));
+        let src = "f(  # hubwarden: ignore[a]\n  x)  # hubwarden: ignore\n";
+        assert_eq!(suppressions(src, 1, 2), Some(vec![]));
+    }
+
+    #[test]
+    fn columns_count_code_points() {
+        let src = "é = A.f(1)\n";
+        // `A` is the 5th code point (the 6th byte).
+        assert_eq!(offset_of(src, 1, 5), Some(5));
+        assert_eq!(position_of(src, 5), (1, 5));
+    }
+}

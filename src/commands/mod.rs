@@ -1,0 +1,107 @@
+//! Command entry points: one module per subcommand, the argument parsing, the
+//! exit code and the log output. The stages never see `cli`; these do.
+
+pub mod action;
+mod inventory;
+pub mod scan;
+mod upload;
+
+use std::fmt;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::cli::{Cli, Command};
+use crate::{EXIT_FAILURE, Outcome, STATUS};
+
+/// Parse the process arguments, run, and map errors to exit code 2.
+pub fn main_entry() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_FAILURE } else { 0 };
+            // clap renders help/version to stdout and errors to stderr itself.
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_tracing(cli.verbose);
+    match run(cli) {
+        Ok(outcome) => outcome.exit_code(),
+        Err(e) => {
+            // The run's own failure is the command's answer, not a log line: it
+            // is printed whatever RUST_LOG says.
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("hubwarden: error: {e:#}");
+            }
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Run one command.
+pub fn run(cli: Cli) -> Result<Outcome> {
+    match cli.command {
+        Command::Inventory(args) => inventory::run(&args),
+        Command::Scan(args) => scan::scan_command(&args),
+        Command::Rules(args) => crate::scan::rules_command(&args),
+        Command::Upload(args) => upload::run(&args),
+        Command::Action => action::run(),
+    }
+}
+
+/// Logs on stderr as `hubwarden: warning: ...` (status lines as `hubwarden: ...`).
+/// Warnings and status lines show by default; `-v` adds info, `-vv` debug;
+/// `RUST_LOG` overrides.
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},{STATUS}=info")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .event_format(Plain)
+        .try_init();
+}
+
+/// `hubwarden: <level>: <message> <fields>`, one line per event.
+struct Plain;
+
+impl<S, N> FormatEvent<S, N> for Plain
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        if meta.target() == STATUS {
+            write!(w, "hubwarden: ")?;
+        } else {
+            let level = match *meta.level() {
+                Level::ERROR => "error",
+                Level::WARN => "warning",
+                Level::INFO => "info",
+                Level::DEBUG => "debug",
+                Level::TRACE => "trace",
+            };
+            write!(w, "hubwarden: {level}: ")?;
+        }
+        ctx.field_format().format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
+}
