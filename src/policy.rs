@@ -563,6 +563,9 @@ mod rule_data_tests {
                 GATE_FALSE_NEEDS_REMOTE_CODE,
                 KERNEL_NATIVE_CODE,
                 KERNEL_UNTRUSTED_PUBLISHER,
+                CONFIG_HUB_KERNEL,
+                CONFIG_FORWARDS_TRUST,
+                CONFIG_GATELESS,
             ]
         );
     }
