@@ -25,19 +25,20 @@ pub const KERNEL_UNTRUSTED_PUBLISHER: &str = "kernel-untrusted-publisher";
 /// The metadata of every policy rule (for SARIF `rules[]`, `hubwarden rules`),
 /// from `rules/policy/<id>.yml`, in the order of the ids above.
 pub fn rule_metas() -> Vec<RuleMeta> {
-    let mut metas = crate::rulemeta::builtin("policy", Engine::Policy, "builtin:policy");
-    let order = [
-        REMOTE_CODE_ENABLED,
-        REMOTE_CODE_UNPINNED,
-        CROSS_REPO_CODE_UNPINNED,
-        REMOTE_CODE_UNVERIFIED,
-        PICKLE_WEIGHTS,
-        GATE_FALSE_NEEDS_REMOTE_CODE,
-        KERNEL_NATIVE_CODE,
-        KERNEL_UNTRUSTED_PUBLISHER,
-    ];
-    metas.sort_by_key(|m| order.iter().position(|id| *id == m.id));
-    metas
+    crate::rulemeta::ordered(
+        "policy",
+        Engine::Policy,
+        &[
+            REMOTE_CODE_ENABLED,
+            REMOTE_CODE_UNPINNED,
+            CROSS_REPO_CODE_UNPINNED,
+            REMOTE_CODE_UNVERIFIED,
+            PICKLE_WEIGHTS,
+            GATE_FALSE_NEEDS_REMOTE_CODE,
+            KERNEL_NATIVE_CODE,
+            KERNEL_UNTRUSTED_PUBLISHER,
+        ],
+    )
 }
 
 /// Whether the call would execute remote code (or may: unknown counts as yes when
