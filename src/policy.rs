@@ -28,22 +28,23 @@ pub const CONFIG_GATELESS: &str = crate::resolve::escalation::RULE_CONFIG_GATELE
 /// The metadata of every policy rule (for SARIF `rules[]`, `hubwarden rules`),
 /// from `rules/policy/<id>.yml`, in the order of the ids above.
 pub fn rule_metas() -> Vec<RuleMeta> {
-    let mut metas = crate::rulemeta::builtin("policy", Engine::Policy, "builtin:policy");
-    let order = [
-        REMOTE_CODE_ENABLED,
-        REMOTE_CODE_UNPINNED,
-        CROSS_REPO_CODE_UNPINNED,
-        REMOTE_CODE_UNVERIFIED,
-        PICKLE_WEIGHTS,
-        GATE_FALSE_NEEDS_REMOTE_CODE,
-        KERNEL_NATIVE_CODE,
-        KERNEL_UNTRUSTED_PUBLISHER,
-        CONFIG_HUB_KERNEL,
-        CONFIG_FORWARDS_TRUST,
-        CONFIG_GATELESS,
-    ];
-    metas.sort_by_key(|m| order.iter().position(|id| *id == m.id));
-    metas
+    crate::rulemeta::ordered(
+        "policy",
+        Engine::Policy,
+        &[
+            REMOTE_CODE_ENABLED,
+            REMOTE_CODE_UNPINNED,
+            CROSS_REPO_CODE_UNPINNED,
+            REMOTE_CODE_UNVERIFIED,
+            PICKLE_WEIGHTS,
+            GATE_FALSE_NEEDS_REMOTE_CODE,
+            KERNEL_NATIVE_CODE,
+            KERNEL_UNTRUSTED_PUBLISHER,
+            CONFIG_HUB_KERNEL,
+            CONFIG_FORWARDS_TRUST,
+            CONFIG_GATELESS,
+        ],
+    )
 }
 
 /// Whether the call would execute remote code (or may: unknown counts as yes when

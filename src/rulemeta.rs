@@ -25,13 +25,14 @@ struct MetaFile {
     confidence: String,
 }
 
-/// Every rule of `rules/<dir>/`, sorted by id, for `engine`, with `source` as
-/// their recorded origin.
+/// Every rule of `rules/<dir>/`, sorted by file name, for `engine`; the source
+/// recorded is the file (`builtin:rules/<dir>/<id>.yml`, which is also where
+/// the SARIF `helpUri` points).
 ///
 /// The files are compiled into the binary and checked by a unit test (they
 /// parse, the id is the file stem), so a parse failure here cannot happen in a
 /// built binary; it is logged and the rule left out rather than panicking.
-pub(crate) fn builtin(dir: &str, engine: Engine, source: &str) -> Vec<RuleMeta> {
+pub(crate) fn builtin(dir: &str, engine: Engine) -> Vec<RuleMeta> {
     let prefix = format!("rules/{dir}/");
     builtin::BUILTIN_METADATA
         .iter()
@@ -47,7 +48,7 @@ pub(crate) fn builtin(dir: &str, engine: Engine, source: &str) -> Vec<RuleMeta> 
                 security_severity: m.security_severity,
                 confidence: m.confidence,
                 engine,
-                source: source.to_string(),
+                source: format!("builtin:{rel}"),
             }),
             Err(e) => {
                 tracing::error!("{e}");
@@ -55,6 +56,33 @@ pub(crate) fn builtin(dir: &str, engine: Engine, source: &str) -> Vec<RuleMeta> 
             }
         })
         .collect()
+}
+
+/// Rules of `rules/<dir>/` in the order of `ids` (an id without a file is left
+/// out; the unit tests of each engine check that none is).
+pub(crate) fn ordered(dir: &str, engine: Engine, ids: &[&str]) -> Vec<RuleMeta> {
+    let mut metas = builtin(dir, engine);
+    metas.retain(|m| ids.contains(&m.id.as_str()));
+    metas.sort_by_key(|m| ids.iter().position(|id| *id == m.id));
+    metas
+}
+
+/// A stand-in for a rule whose metadata file is missing (a unit test makes
+/// sure none is): the finding still gets reported, under its id.
+pub(crate) fn missing(id: &str, engine: Engine) -> RuleMeta {
+    tracing::error!("no metadata file for rule {id}");
+    RuleMeta {
+        id: id.to_string(),
+        title: id.to_string(),
+        description: String::new(),
+        help: String::new(),
+        cwe: Vec::new(),
+        level: Level::Error,
+        security_severity: 5.0,
+        confidence: "medium".to_string(),
+        engine,
+        source: "builtin".to_string(),
+    }
 }
 
 fn parse(rel: &str, text: &str) -> Result<MetaFile, String> {
@@ -82,5 +110,25 @@ mod tests {
                 "{rel}"
             );
         }
+    }
+
+    #[test]
+    fn the_engines_find_their_rules() {
+        let ids = |v: Vec<RuleMeta>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(crate::scan::pickle::metas()),
+            [
+                "pickle-dangerous-global",
+                "pickle-unknown-global",
+                "pickle-malformed",
+                "pickle-container-mismatch"
+            ]
+        );
+        let req = crate::scan::requirements_meta();
+        assert_eq!(
+            req.source,
+            "builtin:rules/requirements/requirements-remote-source.yml"
+        );
+        assert_eq!(crate::policy::rule_metas().len(), 8);
     }
 }

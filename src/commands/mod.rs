@@ -3,6 +3,7 @@
 
 pub mod action;
 mod inventory;
+mod rules;
 pub mod scan;
 mod upload;
 
@@ -50,7 +51,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Inventory(args) => inventory::run(&args),
         Command::Scan(args) => scan::scan_command(&args),
-        Command::Rules(args) => crate::scan::rules_command(&args),
+        Command::Rules(args) => rules::run(&args),
         Command::Upload(args) => upload::run(&args),
         Command::Action => action::run(),
     }

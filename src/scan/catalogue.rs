@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::rules::RuleError;
+use super::error::RuleError;
 use crate::model::Family;
 
 /// The keys in `load-hooks.yml` whose hooks apply to a loader family (`None`: a file

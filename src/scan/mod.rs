@@ -3,6 +3,7 @@
 
 mod alias;
 mod catalogue;
+mod error;
 mod lex;
 mod outline;
 pub mod pickle;
@@ -17,13 +18,10 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-
+pub use self::error::RuleError;
 use self::outline::Outline;
 pub use self::reach::Load;
-pub use self::rules::{Examples, RuleError, RuleSet};
-use crate::Outcome;
-use crate::cli::{InventoryFormat, RulesArgs};
+pub use self::rules::{Examples, RuleSet};
 use crate::model::{Engine, ExecContext, FileKind, Level, RemoteFile, RuleMeta};
 
 /// Files larger than this are not parsed (signatures still run on the first bytes).
@@ -514,23 +512,11 @@ impl Scanner {
 
 pub(crate) const REQUIREMENTS: &str = "requirements-remote-source";
 
-/// The requirements check, as a rule.
+/// The requirements check, as a rule (metadata in `rules/requirements/`).
 pub(crate) fn requirements_meta() -> RuleMeta {
-    let description = "Flags lines of a requirements file that a remote repo makes pip install from somewhere other than the default index: direct URLs, VCS links, editable installs, extra or replacement indexes, trusted hosts, find-links.";
-    RuleMeta {
-        id: REQUIREMENTS.to_string(),
-        title: "Requirements install from an unreviewed source".to_string(),
-        description: description.to_string(),
-        help: format!(
-            "## What it does\n{description}\n\n## Why is this bad\nInstalling a package runs its build code. A URL, a VCS link or an extra index lets the repo author (or whoever controls that host) choose that code, and an extra index enables dependency confusion.\n\n## Example\n```\n--extra-index-url https://pypi.example.invalid/simple\nkernels @ https://dl.example.invalid/k.whl\n```\n\n## References\n- https://cwe.mitre.org/data/definitions/494.html\n- https://pip.pypa.io/en/stable/reference/requirements-file-format/"
-        ),
-        cwe: vec!["CWE-494".to_string()],
-        level: Level::Warning,
-        security_severity: 6.5,
-        confidence: "high".to_string(),
-        engine: Engine::Query,
-        source: "builtin:src/scan/mod.rs".to_string(),
-    }
+    crate::rulemeta::ordered("requirements", Engine::Query, &[REQUIREMENTS])
+        .pop()
+        .unwrap_or_else(|| crate::rulemeta::missing(REQUIREMENTS, Engine::Query))
 }
 
 fn requirements_hits(src: &[u8], hits: &mut Vec<Hit>) {
@@ -575,33 +561,4 @@ fn requirements_hits(src: &[u8], hits: &mut Vec<Hit>) {
             )
         });
     }
-}
-
-/// `hubwarden rules`: list every rule (built-in and `--rules DIR`) as text or JSON.
-pub fn rules_command(args: &RulesArgs) -> anyhow::Result<Outcome> {
-    let set = RuleSet::load(&args.rules).context("loading rules")?;
-    // Compiling proves the rule set is usable, as a scan would.
-    Scanner::new(&set).context("compiling rules")?;
-    let metas = set.metas();
-    let out = match args.format {
-        InventoryFormat::Json => serde_json::to_string_pretty(&metas)? + "\n",
-        InventoryFormat::Text => {
-            let mut s = String::new();
-            for m in &metas {
-                s.push_str(&format!(
-                    "{:<30} {:<7} {:>4.1} {:<6} {:<9} {}\n",
-                    m.id,
-                    m.level.as_str(),
-                    m.security_severity,
-                    format!("{:?}", m.engine).to_lowercase(),
-                    m.cwe.join(","),
-                    m.title
-                ));
-            }
-            s.push_str(&format!("{} rules\n", metas.len()));
-            s
-        }
-    };
-    print!("{out}");
-    Ok(Outcome::Clean)
 }

@@ -6,7 +6,8 @@ use std::ops::Range;
 
 use tree_sitter::{Node, Parser, Point, Query, QueryCursor, StreamingIterator, Tree};
 
-use super::rules::{QueryRule, RuleError, python_language};
+use super::error::RuleError;
+use super::rules::{QueryRule, python_language};
 
 /// Every query rule compiled on its own, so that a file runs only the rules whose
 /// prefilter it passes (predicates such as `#match?` cost a regex per candidate node).

@@ -8,35 +8,12 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use tree_sitter::Query;
 
+use super::error::RuleError;
 use super::pickle::PickleLists;
 use crate::model::{Engine, Level, RuleMeta};
 
 mod builtin {
     include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
-}
-
-/// A rule file that cannot be used: `<file>:<line>: <message>` (line 0 = whole file).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct RuleError {
-    pub file: String,
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for RuleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file, self.line, self.message)
-    }
-}
-
-impl RuleError {
-    fn new(file: &str, line: usize, message: impl Into<String>) -> Self {
-        RuleError {
-            file: file.to_string(),
-            line,
-            message: message.into(),
-        }
-    }
 }
 
 /// The on-disk shape of `rules/python/<id>.yml`.

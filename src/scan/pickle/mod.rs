@@ -17,8 +17,8 @@ use serde::Deserialize;
 use self::source::{Missing, Source, Sparse, Whole};
 use self::walker::{Budget, CAPS, End, StreamReport};
 use super::Hit;
-use super::rules::RuleError;
-use crate::model::{Engine, ExecContext, Level, RuleMeta};
+use super::error::RuleError;
+use crate::model::{Engine, ExecContext, RuleMeta};
 
 /// Most bytes of pickle streams read from the start of a legacy file.
 pub const MAX_SEQUENCE_BYTES: u64 = 8 << 20;
@@ -729,63 +729,13 @@ pub(crate) fn hits(
     out
 }
 
-/// The pickle checks, as rules.
+/// The pickle checks, as rules (metadata in `rules/pickle/<id>.yml`).
 pub fn metas() -> Vec<RuleMeta> {
-    let refs = "## References\n- https://docs.python.org/3/library/pickle.html\n- https://pytorch.org/docs/stable/generated/torch.load.html\n- https://cwe.mitre.org/data/definitions/502.html";
-    let meta = |id: &str, title: &str, description: &str, why: &str, level, sev, conf: &str| {
-        RuleMeta {
-            id: id.to_string(),
-            title: title.to_string(),
-            description: description.to_string(),
-            help: format!(
-                "## What it does\n{description}\n\n## Why is this bad\n{why}\n\n## Example\nA pickle whose `__reduce__` returns `(os.system, (\"...\",))` imports `os.system` with GLOBAL or STACK_GLOBAL and calls it with REDUCE when `torch.load` or `pickle.load` reads the file.\n\n{refs}"
-            ),
-            cwe: vec!["CWE-502".to_string()],
-            level,
-            security_severity: sev,
-            confidence: conf.to_string(),
-            engine: Engine::Pickle,
-            source: "builtin:rules/pickle.yml".to_string(),
-        }
-    };
-    vec![
-        meta(
-            DANGEROUS,
-            "Pickle runs a global that is not on the safe list",
-            "Walks every pickle the loader would unpickle (zip `data.pkl` as torch reads it, every pickle of a legacy file, tar members) without loading it, and flags any global that is called (REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ, BUILD) or handed to a call and is not on the exact `module.qualname` safe list, any global on the deny list, and any call of a computed object.",
-            "Unpickling imports and calls these objects: loading the file runs code on the machine that loads it. Only tensor, container and array reconstruction is safe.",
-            Level::Error,
-            9.8,
-            "high",
-        ),
-        meta(
-            UNKNOWN,
-            "Pickle imports a global that is not on the safe list",
-            "Flags globals that a pickle imports but never calls or hands to a call, when they are not on the safe list.",
-            "Importing a module runs its top-level code, and an imported object may be called by whoever uses the loaded data; it needs review before the weights are loaded.",
-            Level::Warning,
-            5.5,
-            "medium",
-        ),
-        meta(
-            BROKEN,
-            "Pickle stream is truncated or malformed",
-            "The unpickler would raise partway (truncated data, unknown opcode, stack underflow); everything up to that point was scanned.",
-            "Malformed streams are a known trick to make scanners give up, while the unpickler still runs everything before the break.",
-            Level::Warning,
-            5.0,
-            "medium",
-        ),
-        meta(
-            MISMATCH,
-            "Zip checkpoint reads differently in torch and in Python's zipfile",
-            "Reads a zip checkpoint as torch does (miniz) and as Python's zipfile does, scans both readings, and flags archives where they differ: another end record, another central directory, duplicate or case-variant names, local names or CRCs that zipfile rejects.",
-            "Such archives only exist to show scanners built on zipfile a harmless pickle while torch loads another one.",
-            Level::Error,
-            9.0,
-            "high",
-        ),
-    ]
+    crate::rulemeta::ordered(
+        "pickle",
+        Engine::Pickle,
+        &[DANGEROUS, UNKNOWN, BROKEN, MISMATCH],
+    )
 }
 
 #[cfg(test)]
