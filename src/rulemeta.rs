@@ -129,6 +129,6 @@ mod tests {
             req.source,
             "builtin:rules/requirements/requirements-remote-source.yml"
         );
-        assert_eq!(crate::policy::rule_metas().len(), 8);
+        assert_eq!(crate::policy::rule_metas().len(), 11);
     }
 }
