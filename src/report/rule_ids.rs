@@ -55,6 +55,15 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("tls-verify-disabled", "HW2024"),
     ("torch-load-unsafe", "HW2025"),
     ("yaml-unsafe-load", "HW2026"),
+    // capabilities (query engine: rules/capability/, catalogue rules/genre/)
+    ("process-creation", "HW2027"),
+    ("dynamic-code", "HW2028"),
+    ("reflection", "HW2029"),
+    ("network-access", "HW2030"),
+    ("native-code", "HW2031"),
+    ("interpreter-hook", "HW2032"),
+    ("unverified-fetched-code", "HW2033"),
+    ("out-of-profile-import", "HW2034"),
     // yara
     ("crypto-miner", "HW3001"),
     ("download-execute", "HW3002"),

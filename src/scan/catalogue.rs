@@ -1,5 +1,7 @@
 //! Catalogues kept as data next to the rules: which methods each loader family's library
-//! calls on load (`rules/genre/load-hooks.yml`).
+//! calls on load (`rules/genre/load-hooks.yml`), the APIs that reach each capability
+//! (`rules/genre/capabilities.yml`) and the modules of the genre profile
+//! (`rules/genre/profile.yml`).
 
 use std::collections::BTreeMap;
 
@@ -57,10 +59,50 @@ struct HooksFile {
     families: BTreeMap<String, FamilyHooks>,
 }
 
+/// One capability: the APIs that reach it (see `capabilities.yml` for each field).
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct Capability {
+    /// The rule its findings are reported under (metadata in `rules/capability/`).
+    pub rule: String,
+    #[serde(default)]
+    pub apis: Vec<String>,
+    /// Module -> its attributes that are not the capability.
+    #[serde(default)]
+    pub modules: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub build_tools: Vec<String>,
+    #[serde(default)]
+    pub system_libraries: Vec<String>,
+    #[serde(default)]
+    pub standard_files: Vec<String>,
+    #[serde(default)]
+    pub data_extensions: Vec<String>,
+    #[serde(default)]
+    pub reflection_targets: Vec<String>,
+    #[serde(default)]
+    pub examples: super::rules::Examples,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapabilitiesFile {
+    capabilities: BTreeMap<String, Capability>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    modules: Vec<String>,
+}
+
 /// Every catalogue of a run.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Catalogue {
     pub families: BTreeMap<String, FamilyHooks>,
+    pub capabilities: BTreeMap<String, Capability>,
+    /// Modules of the genre profile (a name covers its submodules).
+    pub profile: Vec<String>,
 }
 
 /// Is this rule file catalogue data rather than a rule?
@@ -98,10 +140,47 @@ impl Catalogue {
                 }
                 Ok(())
             }
+            "capabilities" => {
+                let f: CapabilitiesFile = serde_yaml::from_str(text).map_err(err)?;
+                for (k, v) in f.capabilities {
+                    for re in &v.system_libraries {
+                        regex::Regex::new(re).map_err(|e| RuleError {
+                            file: origin.to_string(),
+                            line: text
+                                .lines()
+                                .position(|l| l.contains("system-libraries"))
+                                .map_or(0, |i| i + 1),
+                            message: format!("system-libraries regex: {e}"),
+                        })?;
+                    }
+                    match self.capabilities.get_mut(&k) {
+                        Some(e) => {
+                            e.apis.extend(v.apis);
+                            e.modules.extend(v.modules);
+                            e.build_tools.extend(v.build_tools);
+                            e.system_libraries.extend(v.system_libraries);
+                            e.standard_files.extend(v.standard_files);
+                            e.data_extensions.extend(v.data_extensions);
+                            e.reflection_targets.extend(v.reflection_targets);
+                        }
+                        None => {
+                            self.capabilities.insert(k, v);
+                        }
+                    }
+                }
+                Ok(())
+            }
+            "profile" => {
+                let f: ProfileFile = serde_yaml::from_str(text).map_err(err)?;
+                self.profile.extend(f.modules);
+                Ok(())
+            }
             _ => Err(RuleError {
                 file: origin.to_string(),
                 line: 0,
-                message: format!("unknown catalogue {stem:?} (expected load-hooks)"),
+                message: format!(
+                    "unknown catalogue {stem:?} (expected load-hooks, capabilities or profile)"
+                ),
             }),
         }
     }

@@ -2,6 +2,7 @@
 //! run over the remote files that a load would execute.
 
 mod alias;
+mod capability;
 mod catalogue;
 mod error;
 mod lex;
@@ -114,6 +115,9 @@ struct Inner {
     pickle: pickle::PickleLists,
     pickle_meta: BTreeMap<&'static str, RuleMeta>,
     catalogue: catalogue::Catalogue,
+    caps: capability::Compiled,
+    /// Metadata of the capability rules (`rules/capability/`).
+    cap_meta: HashMap<String, RuleMeta>,
 }
 
 /// Compiled rules for a run; cheap to clone and usable from many threads.
@@ -215,6 +219,11 @@ impl Scanner {
                 pickle: rules.pickle.clone(),
                 pickle_meta,
                 catalogue: rules.catalogue.clone(),
+                caps: capability::Compiled::new(&rules.catalogue),
+                cap_meta: capability_metas()
+                    .into_iter()
+                    .map(|m| (m.id.clone(), m))
+                    .collect(),
             }),
             slicing: true,
         })
@@ -301,7 +310,9 @@ impl Scanner {
             requirements_hits(src, &mut facts.fixed);
         }
         facts.yara = yara;
-        if python && (!facts.query.is_empty() || !facts.yara.is_empty()) {
+        if python
+            && (!facts.query.is_empty() || !facts.yara.is_empty() || self.inner.caps.wanted(src))
+        {
             facts.outline = Some(Outline::new(src));
         } else if python {
             facts.outline_later = true;
@@ -341,6 +352,11 @@ impl Scanner {
             }
         }
         let graph = needed.then(|| reach::Reach::new(&units, load, &self.inner.catalogue));
+        let mut caps = if needed {
+            capability::scan(&units, &self.inner.caps)
+        } else {
+            Vec::new()
+        };
         parts
             .iter()
             .enumerate()
@@ -356,9 +372,13 @@ impl Scanner {
                         _ => (ExecContext::File, "in the file".to_string()),
                     }
                 };
+                // Byte spans of the query hits, to report a capability use that a rule
+                // already matched once.
+                let mut spans: Vec<(usize, usize, usize)> = Vec::new();
                 for m in &p.facts.query {
                     let (meta, import_level, message) = &self.inner.query_rules[m.rule];
                     let (context, why) = place(m.start_byte);
+                    spans.push((m.start_byte, m.end_byte, hits.len()));
                     let level = match context {
                         ExecContext::ImportTime | ExecContext::LoadTime => *import_level,
                         ExecContext::Unreached => lower(meta.level),
@@ -381,6 +401,46 @@ impl Scanner {
                             context,
                         )
                     });
+                }
+                let found = index[i]
+                    .and_then(|u| caps.get_mut(u))
+                    .map(std::mem::take)
+                    .unwrap_or_default();
+                for c in found {
+                    let Some(meta) = self.inner.cap_meta.get(&c.rule) else {
+                        continue;
+                    };
+                    let (context, why) = place(c.start);
+                    let level = match context {
+                        ExecContext::ImportTime | ExecContext::LoadTime => c.load_level,
+                        ExecContext::CallTime => lower(c.load_level),
+                        _ => Level::Note,
+                    };
+                    let (line, column) = line_col(p.src, c.start);
+                    let hit = Hit {
+                        level,
+                        line,
+                        column,
+                        ..Hit::of(
+                            meta,
+                            format!("{}: `{}`{}; {why}", meta.title, c.what, c.note),
+                            snippet_at(p.src, c.start, c.end),
+                            context,
+                        )
+                    };
+                    // One finding per call: a rule that matched it keeps it, at the
+                    // capability's level when that is higher.
+                    // A capability verdict lowered by what the call names (a build tool,
+                    // a system library) replaces the rule's.
+                    let same = spans
+                        .iter()
+                        .find(|(s, _, _)| *s == c.start)
+                        .map(|&(_, _, k)| k);
+                    match same {
+                        Some(k) if hits[k].level >= level && !c.lowered => {}
+                        Some(k) => hits[k] = hit,
+                        None => hits.push(hit),
+                    }
                 }
                 self.yara_hits(&p.facts.yara, p.src, p.kind, &place, &mut hits);
                 hits.sort_by(|a, b| {
@@ -508,6 +568,12 @@ impl Scanner {
             src,
         ));
     }
+}
+
+/// The capability rules (metadata in `rules/capability/`; the catalogue that decides when
+/// they fire is `rules/genre/capabilities.yml`).
+pub(crate) fn capability_metas() -> Vec<RuleMeta> {
+    crate::rulemeta::builtin("capability", Engine::Query)
 }
 
 pub(crate) const REQUIREMENTS: &str = "requirements-remote-source";

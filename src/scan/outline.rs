@@ -517,6 +517,9 @@ impl<'s> Builder<'s> {
             // A compound header with an inline body (`if x: y = 1`): the body is a statement.
             b"if" | b"elif" | b"else" | b"for" | b"while" | b"try" | b"except" | b"finally" => {
                 if let Some(c) = self.find_op(toks.clone(), b":") {
+                    if first == b"for" {
+                        self.for_items(scope, toks.start + 1..c);
+                    }
                     self.simple(scope, c + 1..toks.end);
                 }
             }
@@ -679,6 +682,31 @@ impl<'s> Builder<'s> {
                 },
             });
             i = after;
+        }
+    }
+
+    /// `for NAME in [a, b, ...]:` binds NAME to each element of a literal list or tuple
+    /// (the loop over file-name constants that a loader tries in turn).
+    fn for_items(&mut self, scope: usize, toks: Range<usize>) {
+        let Some(inn) = self.find_op(toks.clone(), b"in") else {
+            return;
+        };
+        let names = self.targets(toks.start..inn);
+        let [name] = names.as_slice() else {
+            return;
+        };
+        let open = inn + 1;
+        if !matches!(self.t(open), b"[" | b"(")
+            || self.closing(open, toks.end) != Some(toks.end - 1)
+        {
+            return;
+        }
+        for v in self.split_commas(open + 1..toks.end - 1) {
+            self.assigns.push(Assign {
+                scope,
+                target: name.clone(),
+                value: v,
+            });
         }
     }
 

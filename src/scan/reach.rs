@@ -115,7 +115,7 @@ fn last(dotted: &str) -> &str {
 }
 
 /// `pkg/sub/mod.py` -> `pkg.sub.mod`; `pkg/__init__.py` -> `pkg`.
-fn module_name(path: &str) -> String {
+pub(crate) fn module_name(path: &str) -> String {
     let p = path.strip_suffix(".py").unwrap_or(path);
     let p = p.strip_suffix("/__init__").unwrap_or(p);
     p.replace('/', ".")

@@ -526,16 +526,23 @@ impl RuleSet {
         let mut out: Vec<RuleMeta> = self.query.iter().map(|r| r.meta.clone()).collect();
         out.extend(self.yara.iter().map(|r| r.meta.clone()));
         out.extend(super::pickle::metas());
+        out.extend(super::capability_metas());
         out.push(super::requirements_meta());
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
     }
 
-    /// (rule id, examples) of every query rule, for the test suite.
+    /// (rule id, examples) of every query rule and capability, for the test suite.
     pub fn examples(&self) -> Vec<(String, Examples)> {
         self.query
             .iter()
             .map(|r| (r.meta.id.clone(), r.examples.clone()))
+            .chain(
+                self.catalogue
+                    .capabilities
+                    .values()
+                    .map(|c| (c.rule.clone(), c.examples.clone())),
+            )
             .collect()
     }
 }

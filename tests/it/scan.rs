@@ -109,6 +109,17 @@ fn find<'a>(hits: &'a [Hit], id: &str) -> &'a Hit {
         .unwrap_or_else(|| panic!("no {id} hit in {:#?}", ids(hits)))
 }
 
+/// The capability rules (`rules/capability/`).
+const CAPABILITIES: &[&str] = &[
+    "process-creation",
+    "dynamic-code",
+    "reflection",
+    "network-access",
+    "native-code",
+    "interpreter-hook",
+    "unverified-fetched-code",
+];
+
 #[test]
 fn every_rule_example_behaves() {
     let set = RuleSet::load(&[]).unwrap();
@@ -122,7 +133,16 @@ fn every_rule_example_behaves() {
             "{id}: needs match and no_match examples"
         );
         for m in &ex.matches {
-            if !scan_src(&s, m).iter().any(|h| h.rule_id == id) {
+            // A call that a rule and a capability both match is reported once, under the
+            // one with the higher level (the rule on a tie).
+            let hits = scan_src(&s, m);
+            let found = hits.iter().any(|h| {
+                h.rule_id == id
+                    || (h.level == Level::Error
+                        && (CAPABILITIES.contains(&id.as_str())
+                            || CAPABILITIES.contains(&h.rule_id.as_str())))
+            });
+            if !found {
                 failures.push(format!("{id}: no hit on match example {m:?}"));
             }
         }
@@ -241,17 +261,20 @@ fn reverse_shell_three_imports_deep() {
 fn exfiltration_at_import_time() {
     let s = scanner();
     let hits = scan_repo_file(&s, "sc-evil/exfil-bert", "modeling_exfil.py");
+    // A secret read alone is a warning (module-level `HF_TOKEN = os.environ.get(...)` is
+    // everyday code); sending it is the network capability at import time, an error.
     let tok = find(&hits, "credential-env");
     assert_eq!(
         (tok.line, tok.level, tok.context),
-        (8, Level::Error, ExecContext::ImportTime)
+        (8, Level::Warning, ExecContext::ImportTime)
     );
     assert_eq!(tok.cwe, ["CWE-522"]);
     let env = find(&hits, "environ-dump");
     assert_eq!((env.line, env.level), (9, Level::Error));
-    let post = find(&hits, "network-request");
-    assert_eq!((post.line, post.level), (11, Level::Warning));
+    let post = find(&hits, "network-access");
+    assert_eq!((post.line, post.level), (11, Level::Error));
     assert!(post.snippet.contains("collector.example.invalid"));
+    assert!(post.message.contains("`requests.post`"), "{}", post.message);
 }
 
 #[test]
@@ -306,11 +329,19 @@ fn benign_but_risky_code_is_warnings_not_malware() {
         hits.iter().all(|h| h.level < Level::Error),
         "quantization module must not be an error: {hits:#?}"
     );
-    // On its own, nothing calls the builder; in its target, `forward` does.
-    for (id, line) in [("os-system", 17), ("ctypes-load", 19)] {
+    // On its own, nothing calls the builder; in its target, `forward` does. The gcc run
+    // is a build tool named by a literal: the process capability's verdict replaces the
+    // spelling rule's, one level below the warning it has at load time.
+    for (id, line) in [("process-creation", 17), ("ctypes-load", 19)] {
         let h = find(&hits, id);
         assert_eq!((h.line, h.context), (line, ExecContext::Unreached), "{id}");
     }
+    assert!(
+        find(&hits, "process-creation")
+            .message
+            .contains("`gcc`, a build tool"),
+        "{hits:#?}"
+    );
     assert!(!ids(&hits).contains(&"encoded-payload"), "{hits:#?}");
     assert!(!ids(&hits).contains(&"obfuscated-exec"), "{hits:#?}");
     let hits = scan_repo(&s, "sc-benign/quant-kernels", Family::Transformers);
@@ -318,16 +349,14 @@ fn benign_but_risky_code_is_warnings_not_malware() {
         hits.iter().all(|(_, h)| h.level < Level::Error),
         "{hits:#?}"
     );
-    for (id, line) in [("os-system", 17), ("ctypes-load", 19)] {
+    for (id, line, level) in [
+        ("process-creation", 17, Level::Note),
+        ("ctypes-load", 19, Level::Warning),
+    ] {
         let (file, h) = hits.iter().find(|(_, h)| h.rule_id == id).expect(id);
         assert_eq!(
             (file.as_str(), h.line, h.level, h.context),
-            (
-                "quantization.py",
-                line,
-                Level::Warning,
-                ExecContext::CallTime
-            ),
+            ("quantization.py", line, level, ExecContext::CallTime),
             "{id}"
         );
         assert!(
@@ -342,11 +371,16 @@ fn benign_but_risky_code_is_warnings_not_malware() {
     for (repo, file) in [
         ("sc-benign/b64-vocab", "tokenization_bv.py"),
         ("sc-benign/trust-wrapper", "modeling_tw.py"),
-        ("sc-benign/import-kernels", "modeling_ik.py"),
     ] {
         let hits = scan_repo_file(&s, repo, file);
         assert!(hits.is_empty(), "{repo}/{file}: {hits:#?}");
     }
+    // A kernel compiled at import is a build: a warning, never an error.
+    let hits = scan_repo_file(&s, "sc-benign/import-kernels", "modeling_ik.py");
+    let h = find(&hits, "process-creation");
+    assert_eq!(h.level, Level::Warning, "{hits:#?}");
+    assert!(h.message.contains("builds a kernel"), "{}", h.message);
+    assert!(hits.iter().all(|h| h.level < Level::Error), "{hits:#?}");
     let hits = scan_repo_file(&s, "sc-benign/bundled-ckpt", "modeling_bc.py");
     let t = find(&hits, "torch-load-unsafe");
     assert_eq!(
@@ -717,4 +751,186 @@ fn calls_through_renamed_functions_are_matched_where_they_are() {
     }
     // A method that happens to share a renamed name is not the renamed function.
     assert!(hits.iter().all(|h| h.line != 230), "{hits:#?}");
+}
+
+/// Scan in-memory files as one target loaded by `family` (the first file is the one the
+/// library imports): (file, hit) pairs.
+fn scan_target(s: &Scanner, files: &[(&str, &str)], family: Family) -> Vec<(String, Hit)> {
+    let remotes: Vec<RemoteFile> = files
+        .iter()
+        .map(|(p, src)| remote(p, FileKind::Python, src.as_bytes().to_vec()))
+        .collect();
+    let facts: Vec<FileFacts> = remotes.iter().map(|f| s.analyze(f)).collect();
+    let parts: Vec<Part> = remotes
+        .iter()
+        .zip(&facts)
+        .enumerate()
+        .map(|(i, (f, facts))| Part {
+            path: &f.path,
+            kind: f.kind,
+            src: &f.content,
+            facts,
+            entry: i == 0,
+        })
+        .collect();
+    let load = Load {
+        family: Some(family),
+        entry: None,
+    };
+    s.verdicts(&parts, &load)
+        .into_iter()
+        .zip(&remotes)
+        .flat_map(|(hits, f)| hits.into_iter().map(|h| (f.path.clone(), h)))
+        .collect()
+}
+
+#[test]
+fn benign_module_level_token_read_and_libc_are_not_errors() {
+    let s = scanner();
+    let src = "import os\nimport ctypes\n\nHF_TOKEN = os.environ.get(\"HF_TOKEN\")\n_libc = ctypes.CDLL(\"libc.so.6\")\n\ndef trim():\n    _libc.malloc_trim(0)\n\ntrim()\n";
+    let hits = scan_src(&s, src);
+    assert!(hits.iter().all(|h| h.level < Level::Error), "{hits:#?}");
+    let tok = find(&hits, "credential-env");
+    assert_eq!(
+        (tok.line, tok.level, tok.context),
+        (4, Level::Warning, ExecContext::ImportTime)
+    );
+    let lib = hits
+        .iter()
+        .find(|h| h.line == 5 && h.level == Level::Warning)
+        .unwrap_or_else(|| panic!("{hits:#?}"));
+    assert!(["ctypes-load", "native-code"].contains(&lib.rule_id.as_str()));
+    // ctypes itself is outside the genre profile, and said to be native code.
+    let imp = find(&hits, "out-of-profile-import");
+    assert_eq!((imp.line, imp.level), (2, Level::Warning));
+    assert!(
+        imp.message.contains("`ctypes` (native module)"),
+        "{}",
+        imp.message
+    );
+}
+
+#[test]
+fn process_creation_in_any_spelling_at_import_is_an_error() {
+    let s = scanner();
+    for src in [
+        "import subprocess\nsubprocess.Popen([\"/bin/sh\", \"-c\", \"true\"])\n",
+        "from subprocess import Popen as P\nP([\"true\"])\n",
+        "import subprocess as s\nrun = s.check_output\nrun([\"true\"])\n",
+        "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.system(b\"true\")\n",
+        "sp = __import__(\"subprocess\")\nsp.call([\"true\"])\n",
+        "import os, threading\nthreading.Thread(target=os.posix_spawn, args=(\"/bin/true\", [], {})).start()\n",
+        "import asyncio\nasyncio.run(asyncio.create_subprocess_exec(\"true\"))\n",
+    ] {
+        let hits = scan_src(&s, src);
+        let p = hits
+            .iter()
+            .find(|h| h.rule_id == "process-creation" && h.level == Level::Error)
+            .unwrap_or_else(|| panic!("{src}: {hits:#?}"));
+        assert_eq!(p.context, ExecContext::ImportTime, "{src}");
+        assert!(p.message.contains("runs at import time"), "{}", p.message);
+    }
+}
+
+#[test]
+fn build_tools_with_literal_commands_are_warnings() {
+    let s = scanner();
+    let src = "import subprocess, os\nout = subprocess.check_output([\"nvcc\", \"--version\"])\ncmd = \"gcc -O3 -shared {} -o {}\".format(a, b)\nos.system(cmd)\nsubprocess.run([CUDA_HOME + \"/bin/nvcc\", \"-V\"])\nsubprocess.run([\"curl\", \"x\"])\n";
+    let hits = scan_src(&s, src);
+    for line in [2, 4, 5] {
+        let h = hits
+            .iter()
+            .find(|h| {
+                h.line == line && ["process-creation", "os-system"].contains(&h.rule_id.as_str())
+            })
+            .unwrap_or_else(|| panic!("line {line}: {hits:#?}"));
+        assert_eq!(h.level, Level::Warning, "line {line}: {h:#?}");
+    }
+    let curl = hits
+        .iter()
+        .find(|h| h.line == 6 && h.rule_id == "process-creation")
+        .unwrap_or_else(|| panic!("{hits:#?}"));
+    assert_eq!(curl.level, Level::Error);
+}
+
+#[test]
+fn renamed_spawns_are_followed_across_fetched_files() {
+    let s = scanner();
+    let modeling = "from transformers import PreTrainedModel\nfrom .utils import launch\nfrom .helpers import *\n\nclass M(PreTrainedModel):\n    def __init__(self, config):\n        super().__init__(config)\n        launch([\"true\"])\n        fetch_weights(config)\n\n    def forward(self, x):\n        return go(x)\n";
+    let utils = "from subprocess import Popen as launch\n";
+    let helpers = "import urllib.request as ur\nfrom .utils import launch as go\n\ndef fetch_weights(c):\n    return ur.urlopen(c.url)\n";
+    let hits = scan_target(
+        &s,
+        &[
+            ("modeling_m.py", modeling),
+            ("utils.py", utils),
+            ("helpers.py", helpers),
+        ],
+        Family::Transformers,
+    );
+    let at = |file: &str, line: u32, id: &str| {
+        hits.iter()
+            .find(|(f, h)| f == file && h.line == line && h.rule_id == id)
+            .map(|(_, h)| h.clone())
+            .unwrap_or_else(|| panic!("{file}:{line} {id}: {hits:#?}"))
+    };
+    let l = at("modeling_m.py", 8, "process-creation");
+    assert_eq!((l.level, l.context), (Level::Error, ExecContext::LoadTime));
+    assert!(l.message.contains("`subprocess.Popen`"), "{}", l.message);
+    assert!(
+        l.message.contains("transformers calls on load"),
+        "{}",
+        l.message
+    );
+    let n = at("helpers.py", 5, "network-access");
+    assert_eq!((n.level, n.context), (Level::Error, ExecContext::LoadTime));
+    // Only the user calls `forward`.
+    let g = at("modeling_m.py", 12, "process-creation");
+    assert_eq!(
+        (g.level, g.context),
+        (Level::Warning, ExecContext::CallTime)
+    );
+}
+
+#[test]
+fn files_fetched_at_load_are_unverified_unless_data() {
+    let s = scanner();
+    let modeling = "from transformers import PreTrainedModel\nfrom transformers.utils import cached_file, WEIGHTS_NAME, SAFE_WEIGHTS_NAME\nfrom huggingface_hub import hf_hub_download\n\nclass M(PreTrainedModel):\n    def __init__(self, config):\n        super().__init__(config)\n        p = hf_hub_download(config.repo, config.extra)\n        q = hf_hub_download(repo_id=\"org/x\", filename=\"vocab.json\")\n        for name in [WEIGHTS_NAME, SAFE_WEIGHTS_NAME]:\n            w = cached_file(config.name_or_path, name)\n";
+    let hits = scan_target(&s, &[("modeling_m.py", modeling)], Family::Transformers);
+    let at = |line: u32| {
+        hits.iter()
+            .find(|(_, h)| h.line == line && h.rule_id == "unverified-fetched-code")
+            .map(|(_, h)| h.clone())
+            .unwrap_or_else(|| panic!("{line}: {hits:#?}"))
+    };
+    assert_eq!(at(8).level, Level::Error);
+    assert!(
+        at(8).message.contains("not known statically"),
+        "{}",
+        at(8).message
+    );
+    assert_eq!(at(9).level, Level::Warning);
+    assert_eq!(at(11).level, Level::Warning);
+}
+
+#[test]
+fn reflection_and_imports_outside_the_profile() {
+    let s = scanner();
+    let src = "import os\nimport paramiko\nimport einops\nf = getattr(os, \"sys\" + \"tem\")\ng = vars(os)[key]\nm = __import__(\"pty\")\n";
+    let hits = scan_src(&s, src);
+    let imp: Vec<(u32, Level)> = hits
+        .iter()
+        .filter(|h| h.rule_id == "out-of-profile-import")
+        .map(|h| (h.line, h.level))
+        .collect();
+    assert_eq!(imp, [(2, Level::Warning), (6, Level::Warning)], "{hits:#?}");
+    let r: Vec<u32> = hits
+        .iter()
+        .filter(|h| {
+            h.level == Level::Error
+                && ["reflection", "reflective-dangerous-access"].contains(&h.rule_id.as_str())
+        })
+        .map(|h| h.line)
+        .collect();
+    assert_eq!(r, [4, 5], "{hits:#?}");
 }

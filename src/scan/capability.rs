@@ -1,0 +1,1434 @@
+//! Capabilities, not spellings: every name a fetched file uses is resolved to what it really
+//! is, across the files of the target (imports under any name, `from x import *`, relative
+//! imports of fetched modules, assignments, `__import__`/`importlib.import_module` of
+//! literal names, `getattr`/`vars`/`__dict__`/`sys.modules` lookups with literal names), and
+//! each reference to an API of the capability catalogue (`rules/genre/capabilities.yml`) is
+//! reported under the capability's rule, with the level it has at import or load time.
+//! Lookups by computed names on dangerous objects are the reflection capability, imports of
+//! computed names the dynamic-code one. Imports of modules outside the genre profile
+//! (`rules/genre/profile.yml`) are reported too: what is unknown is never silently clean.
+//!
+//! Works on the tokens and outlines of the files (no tree-sitter), like the call graph.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ops::Range;
+
+use super::catalogue::Catalogue;
+use super::lex::{self, Kind};
+use super::outline::{ImportKind, Outline, ScopeKind};
+use super::reach::{Unit, module_name};
+use crate::model::Level;
+
+/// The rule of imports outside the genre profile.
+pub(crate) const OUT_OF_PROFILE: &str = "out-of-profile-import";
+
+/// Builtins whose use the catalogue can name (`builtins.exec`); any other unbound name is
+/// a local or unknown value.
+const BUILTINS: &[&str] = &[
+    "exec",
+    "eval",
+    "compile",
+    "__import__",
+    "breakpoint",
+    "getattr",
+    "vars",
+    "globals",
+    "locals",
+    "open",
+];
+
+/// Capability of a resolved name.
+#[derive(Clone, Debug)]
+struct Cap {
+    key: String,
+    rule: String,
+    build_tools: Vec<String>,
+    system_libraries: Vec<regex::Regex>,
+    standard_files: Vec<String>,
+    data_extensions: Vec<String>,
+}
+
+/// The catalogue, compiled for matching.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Compiled {
+    caps: Vec<Cap>,
+    /// API patterns as segments (`*` globs within a segment), with their capability.
+    apis: Vec<(Vec<String>, usize)>,
+    /// `*.name` patterns: the segments after the leading `*`.
+    suffixes: Vec<(Vec<String>, usize)>,
+    /// Module -> (capability, attributes that are not the capability).
+    modules: HashMap<String, (usize, HashSet<String>)>,
+    reflection_targets: HashSet<String>,
+    reflection: Option<usize>,
+    dynamic: Option<usize>,
+    profile: Vec<String>,
+    /// Words one of which a file must contain for a capability to be reachable from it.
+    prefilter: Option<regex::bytes::Regex>,
+}
+
+/// One capability use (or out-of-profile import) in a file.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CapHit {
+    /// The rule (a capability's, or `out-of-profile-import`).
+    pub rule: String,
+    pub start: usize,
+    pub end: usize,
+    /// What it is: the resolved API, or the module imported.
+    pub what: String,
+    /// The level where it runs at import or load time.
+    pub load_level: Level,
+    /// Why that level, or what the reference goes through; may be empty.
+    pub note: String,
+    /// The level is lower than the capability's because of what the call names (a build
+    /// tool, a system library, a data file): this verdict replaces a rule's for the call.
+    pub lowered: bool,
+    /// Names the call's arguments mention (assignments of a named command followed).
+    pub mentions: Vec<String>,
+}
+
+fn glob(p: &str, s: &str) -> bool {
+    if p == "*" {
+        return true;
+    }
+    if let Some(rest) = p.strip_prefix('*') {
+        return s.ends_with(rest);
+    }
+    match p.strip_suffix('*') {
+        Some(pre) => s.starts_with(pre),
+        None => p == s,
+    }
+}
+
+fn segs(s: &str) -> Vec<String> {
+    s.split('.').map(str::to_string).collect()
+}
+
+impl Compiled {
+    pub(crate) fn new(cat: &Catalogue) -> Compiled {
+        let mut c = Compiled {
+            profile: cat.profile.clone(),
+            ..Compiled::default()
+        };
+        let mut words: BTreeSet<String> = BTreeSet::new();
+        for w in ["__builtins__", "__builtin__"] {
+            words.insert(w.to_string());
+        }
+        for w in BUILTINS {
+            if !matches!(*w, "open" | "vars" | "globals" | "locals" | "getattr") {
+                words.insert(w.to_string());
+            }
+        }
+        for (key, cap) in &cat.capabilities {
+            let idx = c.caps.len();
+            c.caps.push(Cap {
+                key: key.clone(),
+                rule: cap.rule.clone(),
+                build_tools: cap.build_tools.clone(),
+                // Validated when the catalogue was loaded.
+                system_libraries: cap
+                    .system_libraries
+                    .iter()
+                    .filter_map(|r| regex::Regex::new(r).ok())
+                    .collect(),
+                standard_files: cap.standard_files.clone(),
+                data_extensions: cap.data_extensions.clone(),
+            });
+            if !cap.reflection_targets.is_empty() {
+                c.reflection = Some(idx);
+                c.reflection_targets
+                    .extend(cap.reflection_targets.iter().cloned());
+            }
+            if key == "dynamic-code" {
+                c.dynamic = Some(idx);
+            }
+            for api in &cap.apis {
+                let s = segs(api);
+                // A use needs the module's name in the file (an import), or a suffix
+                // pattern's name.
+                let w = if s[0] == "*" { s.last() } else { s.first() };
+                if let Some(w) = w {
+                    let w = w.trim_matches('*').trim_end_matches("()");
+                    if !w.is_empty() {
+                        words.insert(w.to_string());
+                    }
+                }
+                if s[0] == "*" {
+                    c.suffixes.push((s[1..].to_vec(), idx));
+                } else {
+                    c.apis.push((s, idx));
+                }
+            }
+            for (m, safe) in &cap.modules {
+                words.insert(m.split('.').next().unwrap_or(m).to_string());
+                c.modules
+                    .insert(m.clone(), (idx, safe.iter().cloned().collect()));
+            }
+        }
+        let alternation = words
+            .iter()
+            .map(|w| regex::escape(w))
+            .collect::<Vec<_>>()
+            .join("|");
+        // A relative import may bring a capability from another fetched file.
+        c.prefilter = regex::bytes::Regex::new(&format!(r"\b(?:{alternation})\b|from\s+\.")).ok();
+        c
+    }
+
+    /// Can a capability be reached from this file on its own (a word of the catalogue
+    /// appears), or does it import a module outside the profile? Cheap, on the bytes.
+    pub(crate) fn wanted(&self, src: &[u8]) -> bool {
+        self.prefilter.as_ref().is_none_or(|r| r.is_match(src)) || self.foreign_import(src)
+    }
+
+    /// A line `import x` / `from x import` with `x` outside the profile.
+    fn foreign_import(&self, src: &[u8]) -> bool {
+        for line in src.split(|&b| b == b'\n') {
+            let t = line.trim_ascii_start();
+            let rest = if let Some(r) = t.strip_prefix(b"import ") {
+                r
+            } else if let Some(r) = t.strip_prefix(b"from ") {
+                r
+            } else {
+                continue;
+            };
+            let rest = rest.trim_ascii_start();
+            if rest.first() == Some(&b'.') {
+                continue;
+            }
+            let end = rest
+                .iter()
+                .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'.'))
+                .unwrap_or(rest.len());
+            let name = String::from_utf8_lossy(&rest[..end]);
+            if !name.is_empty() && !self.in_profile(&name) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Is a module (or one of its parents) in the genre profile?
+    pub(crate) fn in_profile(&self, module: &str) -> bool {
+        self.profile.iter().any(|p| {
+            module == p
+                || module
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|r| r.starts_with('.'))
+        })
+    }
+
+    /// The capability a module belongs to (for the out-of-profile message).
+    fn module_capability(&self, module: &str) -> Option<&str> {
+        let mut m = module;
+        loop {
+            if let Some((c, _)) = self.modules.get(m) {
+                return Some(&self.caps[*c].key);
+            }
+            if let Some((_, c)) = self.apis.iter().find(|(p, _)| p[0] == m) {
+                return Some(&self.caps[*c].key);
+            }
+            m = m.rsplit_once('.')?.0;
+        }
+    }
+
+    /// The capability of a resolved dotted name, if it is one.
+    fn classify(&self, q: &str, resolved: bool) -> Option<usize> {
+        let s: Vec<&str> = q.split('.').collect();
+        if resolved {
+            for (p, c) in &self.apis {
+                if p.len() == s.len() && p.iter().zip(&s).all(|(a, b)| glob(a, b)) {
+                    return Some(*c);
+                }
+            }
+            // `module.attr`, one segment below a capability module, not a safe name.
+            if s.len() >= 2 {
+                let (m, attr) = q.rsplit_once('.')?;
+                if let Some((c, safe)) = self.modules.get(m) {
+                    let attr = attr.trim_end_matches("()");
+                    // `AF_INET`, `SOCK_STREAM` (not `CDLL` or `FFI`, which are classes).
+                    let constant = attr.contains('_')
+                        && attr
+                            .bytes()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+                    if !safe.contains(attr) && !constant && !attr.starts_with("__") {
+                        return Some(*c);
+                    }
+                }
+            }
+        }
+        for (p, c) in &self.suffixes {
+            if s.len() > p.len()
+                && p.iter()
+                    .zip(&s[s.len() - p.len()..])
+                    .all(|(a, b)| glob(a, b))
+            {
+                return Some(*c);
+            }
+        }
+        None
+    }
+}
+
+/// What a name or expression stands for.
+#[derive(Clone, Debug, PartialEq)]
+enum V {
+    /// A name outside the fetched files, fully qualified (`subprocess.Popen`); `bound`:
+    /// the head came through an assignment (its own line reports it).
+    Ext { q: String, bound: usize },
+    /// A fetched module.
+    Unit(usize),
+    /// Something of the fetched code, or unknown: nothing to report.
+    Opaque,
+    /// A local value reached by attribute access: `x.y` as written (for `*.name` entries).
+    Raw(String),
+}
+
+/// One file's bindings.
+#[derive(Default)]
+struct Env {
+    imports: HashMap<String, Vec<ImportKind>>,
+    assigns: HashMap<String, Vec<Range<usize>>>,
+    /// Functions and classes defined at module or function level.
+    defs: HashSet<String>,
+    stars: Vec<(usize, String)>,
+}
+
+struct Resolver<'a> {
+    units: &'a [Unit<'a>],
+    c: &'a Compiled,
+    envs: Vec<Env>,
+    modules: HashMap<String, usize>,
+    /// Hits found while evaluating (computed imports, reflective lookups), per unit.
+    side: Vec<Vec<CapHit>>,
+    /// Evaluations in progress (unit, name), against cycles.
+    active: Vec<(usize, String)>,
+    /// Values of names looked up from a file's own code.
+    cache: HashMap<(usize, String), Vec<V>>,
+}
+
+fn tok_text<'s>(u: &Unit<'s>, i: usize) -> &'s [u8] {
+    u.outline
+        .lexed
+        .toks
+        .get(i)
+        .map_or(&[][..], |t| &u.src[t.range()])
+}
+
+fn tok_str<'s>(u: &Unit<'s>, i: usize) -> &'s str {
+    std::str::from_utf8(tok_text(u, i)).unwrap_or("")
+}
+
+fn is_name(u: &Unit<'_>, i: usize) -> bool {
+    u.outline
+        .lexed
+        .toks
+        .get(i)
+        .is_some_and(|t| t.kind == Kind::Name)
+}
+
+fn is_op(u: &Unit<'_>, i: usize, op: &[u8]) -> bool {
+    u.outline
+        .lexed
+        .toks
+        .get(i)
+        .is_some_and(|t| t.kind == Kind::Op)
+        && tok_text(u, i) == op
+}
+
+/// The bracket closing the one at `open` (same f-string nesting).
+fn closing(u: &Unit<'_>, open: usize) -> Option<usize> {
+    let toks = &u.outline.lexed.toks;
+    let nest = toks.get(open)?.nest;
+    let mut depth = 0i32;
+    for (i, t) in toks.iter().enumerate().skip(open) {
+        if t.kind != Kind::Op || t.nest != nest {
+            continue;
+        }
+        match &u.src[t.range()] {
+            b"(" | b"[" | b"{" => depth += 1,
+            b")" | b"]" | b"}" => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Top-level comma-separated parts of `range` (keyword arguments included).
+fn split_args(u: &Unit<'_>, range: Range<usize>) -> Vec<Range<usize>> {
+    let toks = &u.outline.lexed.toks;
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut start = range.start;
+    let nest = toks.get(range.start).map_or(0, |t| t.nest);
+    for i in range.clone() {
+        let t = toks[i];
+        if t.kind != Kind::Op || t.nest != nest {
+            continue;
+        }
+        match &u.src[t.range()] {
+            b"(" | b"[" | b"{" => depth += 1,
+            b")" | b"]" | b"}" => depth -= 1,
+            b"," if depth == 0 => {
+                if i > start {
+                    out.push(start..i);
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if range.end > start {
+        out.push(start..range.end);
+    }
+    out
+}
+
+/// Positional arguments (those not written `name=`), and keyword ones by name.
+fn positional(u: &Unit<'_>, args: &[Range<usize>]) -> Vec<Range<usize>> {
+    args.iter()
+        .filter(|a| !(a.len() >= 2 && is_name(u, a.start) && is_op(u, a.start + 1, b"=")))
+        .filter(|a| !is_op(u, a.start, b"*") && !is_op(u, a.start, b"**"))
+        .cloned()
+        .collect()
+}
+
+fn keyword(u: &Unit<'_>, args: &[Range<usize>], name: &str) -> Option<Range<usize>> {
+    args.iter()
+        .find(|a| a.len() >= 3 && tok_str(u, a.start) == name && is_op(u, a.start + 1, b"="))
+        .map(|a| a.start + 2..a.end)
+}
+
+/// The value of a literal string expression (adjacent literals concatenated; no f-string
+/// fields).
+fn literal(u: &Unit<'_>, r: Range<usize>) -> Option<String> {
+    if r.is_empty() {
+        return None;
+    }
+    let toks = &u.outline.lexed.toks;
+    let nest = toks.get(r.start)?.nest;
+    let mut out = String::new();
+    for i in r {
+        let t = toks[i];
+        if t.kind != Kind::Str || t.nest != nest {
+            return None;
+        }
+        let text = &u.src[t.range()];
+        if lex::is_fstring(text) && toks.get(i + 1).is_some_and(|n| n.nest > t.nest) {
+            return None;
+        }
+        out.push_str(&lex::string_value(text)?);
+    }
+    Some(out)
+}
+
+/// The literal text a command starts with: the string itself, the start of an f-string or
+/// of a `"...".format(...)`, or the last literal of `dir + "/bin/nvcc"`.
+fn leading_literal(u: &Unit<'_>, r: Range<usize>) -> Option<String> {
+    let toks = &u.outline.lexed.toks;
+    let first = *toks.get(r.start)?;
+    if first.kind == Kind::Str {
+        let text = &u.src[first.range()];
+        let v = lex::string_value(text)?;
+        let v = if lex::is_fstring(text) {
+            v.split('{').next().unwrap_or("").to_string()
+        } else {
+            v
+        };
+        return Some(v);
+    }
+    // `prefix + "/bin/nvcc"`: the program's name is the last literal of the sum.
+    r.clone()
+        .rev()
+        .find(|&i| toks[i].kind == Kind::Str && toks[i].nest == first.nest)
+        .and_then(|i| lex::string_value(&u.src[toks[i].range()]))
+        .filter(|v| v.contains('/'))
+}
+
+fn basename(cmd: &str) -> &str {
+    let word = cmd.split_whitespace().next().unwrap_or("");
+    word.rsplit(['/', '\\']).next().unwrap_or(word)
+}
+
+impl<'a> Resolver<'a> {
+    fn new(units: &'a [Unit<'a>], c: &'a Compiled) -> Resolver<'a> {
+        let mut modules = HashMap::new();
+        for (f, u) in units.iter().enumerate() {
+            modules.insert(module_name(u.path), f);
+        }
+        let envs = units.iter().map(build_env).collect();
+        Resolver {
+            units,
+            c,
+            envs,
+            modules,
+            side: vec![Vec::new(); units.len()],
+            active: Vec::new(),
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The fetched module an import names from file `f`, if any.
+    fn fetched(&self, f: usize, level: usize, module: &str) -> Option<usize> {
+        let path = self.units[f].path;
+        let mut pkg: Vec<&str> = path.split('/').collect();
+        pkg.pop();
+        let mut cands = Vec::new();
+        if level == 0 {
+            cands.push(module.to_string());
+            // Remote code imports its siblings by bare name too (`sys.path` hacks).
+            if !pkg.is_empty() {
+                cands.push(format!("{}.{module}", pkg.join(".")));
+            }
+        } else {
+            let keep = pkg.len().saturating_sub(level - 1);
+            let mut t: Vec<&str> = pkg[..keep].to_vec();
+            t.extend(module.split('.').filter(|s| !s.is_empty()));
+            cands.push(t.join("."));
+        }
+        cands
+            .iter()
+            .find_map(|m| self.modules.get(m.as_str()).copied())
+    }
+
+    /// What an import binds its local name to.
+    fn import_value(&mut self, f: usize, kind: &ImportKind, depth: usize) -> Vec<V> {
+        match kind {
+            ImportKind::Module { module, .. } => match self.fetched(f, 0, module) {
+                Some(m) => vec![V::Unit(m)],
+                None => vec![V::Ext {
+                    q: module.clone(),
+                    bound: 0,
+                }],
+            },
+            ImportKind::From {
+                level,
+                module,
+                name,
+                ..
+            } => {
+                let full = if module.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{module}.{name}")
+                };
+                if let Some(m) = self.fetched(f, *level, &full) {
+                    return vec![V::Unit(m)];
+                }
+                match self.fetched(f, *level, module) {
+                    Some(m) => self.member(m, name, depth + 1),
+                    None if *level > 0 => vec![V::Opaque],
+                    None => vec![V::Ext { q: full, bound: 0 }],
+                }
+            }
+            ImportKind::Star { .. } => Vec::new(),
+        }
+    }
+
+    /// What fetched module `m` binds `name` to.
+    fn member(&mut self, m: usize, name: &str, depth: usize) -> Vec<V> {
+        let sub = format!("{}.{name}", module_name(self.units[m].path));
+        if let Some(&s) = self.modules.get(&sub) {
+            return vec![V::Unit(s)];
+        }
+        let mut out = self.name_value(m, name, depth);
+        // A name the module defines itself is fetched code.
+        if out.is_empty() {
+            out.push(V::Opaque);
+        }
+        out
+    }
+
+    /// Every value name `name` may have in file `f` (imports, assignments, definitions;
+    /// then star imports); empty if it binds nothing there.
+    fn name_value(&mut self, f: usize, name: &str, depth: usize) -> Vec<V> {
+        if depth > 8 || self.active.iter().any(|(g, n)| *g == f && n == name) {
+            return vec![V::Opaque];
+        }
+        if depth == 0
+            && let Some(v) = self.cache.get(&(f, name.to_string()))
+        {
+            return v.clone();
+        }
+        self.active.push((f, name.to_string()));
+        let mut out = Vec::new();
+        let imports = self.envs[f].imports.get(name).cloned().unwrap_or_default();
+        for k in &imports {
+            out.extend(self.import_value(f, k, depth));
+        }
+        let assigns = self.envs[f].assigns.get(name).cloned().unwrap_or_default();
+        for r in assigns {
+            for v in self.eval(f, r, depth + 1) {
+                out.push(match v {
+                    V::Ext { q, .. } => V::Ext {
+                        bound: q.split('.').count(),
+                        q,
+                    },
+                    other => other,
+                });
+            }
+        }
+        if self.envs[f].defs.contains(name) {
+            out.push(V::Opaque);
+        }
+        if out.is_empty() {
+            let stars = self.envs[f].stars.clone();
+            for (level, module) in stars {
+                match self.fetched(f, level, &module) {
+                    Some(m) => {
+                        let v = self.name_value(m, name, depth + 1);
+                        out.extend(v);
+                    }
+                    None if level == 0 => out.push(V::Ext {
+                        q: format!("{module}.{name}"),
+                        bound: 0,
+                    }),
+                    None => {}
+                }
+            }
+        }
+        self.active.pop();
+        if depth == 0 {
+            self.cache.insert((f, name.to_string()), out.clone());
+        }
+        out
+    }
+
+    /// The values of a head name in file `f`.
+    fn head(&mut self, f: usize, name: &str, depth: usize) -> Vec<V> {
+        if name == "__builtins__" || name == "__builtin__" {
+            return vec![V::Ext {
+                q: "builtins".into(),
+                bound: 0,
+            }];
+        }
+        let binds = self.envs[f].imports.contains_key(name)
+            || self.envs[f].assigns.contains_key(name)
+            || self.envs[f].defs.contains(name);
+        let mut out = self.name_value(f, name, depth);
+        // A star import may bind the name or not: the builtin stays a candidate.
+        if !binds && BUILTINS.contains(&name) {
+            out.push(V::Ext {
+                q: format!("builtins.{name}"),
+                bound: 0,
+            });
+        }
+        if out.is_empty() {
+            out.push(V::Raw(name.to_string()));
+        }
+        out
+    }
+
+    /// The value of an expression that is one chain (`a.b(c)[d].e`), else opaque.
+    fn eval(&mut self, f: usize, r: Range<usize>, depth: usize) -> Vec<V> {
+        if depth > 8 || r.is_empty() {
+            return vec![V::Opaque];
+        }
+        let u = &self.units[f];
+        if !is_name(u, r.start) {
+            return vec![V::Opaque];
+        }
+        let chain = self.chain(f, r.start, depth);
+        if chain.end != r.end {
+            return vec![V::Opaque];
+        }
+        chain.vals
+    }
+
+    /// Walk the chain that starts at name token `i`.
+    fn chain(&mut self, f: usize, i: usize, depth: usize) -> Chain {
+        let units = self.units;
+        let u = &units[f];
+        let name = tok_str(u, i);
+        let mut k = i + 1;
+        let own = format!("{name}.{}", tok_str(u, i + 2));
+        let mut vals = if matches!(name, "self" | "cls")
+            && is_op(u, i + 1, b".")
+            && is_name(u, i + 2)
+            && self.envs[f].assigns.contains_key(&own)
+        {
+            // `self.run = subprocess.Popen`, then `self.run(...)`.
+            k = i + 3;
+            self.name_value(f, &own, depth + 1)
+        } else {
+            self.head(f, name, depth)
+        };
+        let mut steps: Vec<Step> = vec![Step {
+            vals: vals.clone(),
+            end: k,
+        }];
+        loop {
+            if is_op(u, k, b".") && is_name(u, k + 1) {
+                let attr = tok_str(u, k + 1).to_string();
+                let mut next = Vec::new();
+                for v in &vals {
+                    match v {
+                        V::Ext { q, bound } => next.push(V::Ext {
+                            q: format!("{q}.{attr}"),
+                            bound: *bound,
+                        }),
+                        V::Raw(q) => next.push(V::Raw(format!("{q}.{attr}"))),
+                        V::Unit(m) => next.extend(self.member(*m, &attr, depth + 1)),
+                        V::Opaque => next.push(V::Opaque),
+                    }
+                }
+                vals = dedup(next);
+                k += 2;
+            } else if is_op(u, k, b"(") {
+                let Some(close) = closing(u, k) else { break };
+                let args = split_args(u, k + 1..close);
+                let mut next = Vec::new();
+                for v in &vals {
+                    next.extend(self.call(f, v, &args, i, close, depth));
+                }
+                vals = dedup(next);
+                k = close + 1;
+            } else if is_op(u, k, b"[") {
+                let Some(close) = closing(u, k) else { break };
+                let mut next = Vec::new();
+                for v in &vals {
+                    next.extend(self.subscript(f, v, k + 1..close, i, close, depth));
+                }
+                vals = dedup(next);
+                k = close + 1;
+            } else {
+                break;
+            }
+            steps.push(Step {
+                vals: vals.clone(),
+                end: k,
+            });
+            if vals.iter().all(|v| *v == V::Opaque) {
+                break;
+            }
+        }
+        Chain {
+            vals,
+            steps,
+            end: k,
+        }
+    }
+
+    fn side_hit(
+        &mut self,
+        f: usize,
+        cap: Option<usize>,
+        start_tok: usize,
+        end_tok: usize,
+        what: String,
+        note: &str,
+    ) {
+        let Some(c) = cap else { return };
+        let u = &self.units[f];
+        let toks = &u.outline.lexed.toks;
+        let start = toks[start_tok].start as usize;
+        let end = toks[end_tok.min(toks.len() - 1)].end as usize;
+        self.side[f].push(CapHit {
+            rule: self.c.caps[c].rule.clone(),
+            start,
+            end,
+            what,
+            load_level: Level::Error,
+            note: note.to_string(),
+            lowered: false,
+            mentions: Vec::new(),
+        });
+    }
+
+    fn module_value(&self, f: usize, name: &str) -> V {
+        match self.fetched(f, 0, name) {
+            Some(m) => V::Unit(m),
+            None => V::Ext {
+                q: name.to_string(),
+                bound: 0,
+            },
+        }
+    }
+
+    /// Calling value `v` with `args` (the chain starts at token `head`, the call closes at
+    /// `close`).
+    fn call(
+        &mut self,
+        f: usize,
+        v: &V,
+        args: &[Range<usize>],
+        head: usize,
+        close: usize,
+        depth: usize,
+    ) -> Vec<V> {
+        let u = &self.units[f];
+        let V::Ext { q, bound } = v else {
+            return vec![match v {
+                V::Raw(q) => V::Raw(format!("{q}()")),
+                _ => V::Opaque,
+            }];
+        };
+        let pos = positional(u, args);
+        match q.as_str() {
+            "builtins.__import__" | "importlib.import_module" | "importlib.__import__" => {
+                match pos.first().and_then(|a| literal(u, a.clone())) {
+                    Some(name) => {
+                        if self.fetched(f, 0, &name).is_none() && !self.c.in_profile(&name) {
+                            let toks = &u.outline.lexed.toks;
+                            let cap = self.c.module_capability(&name).map(str::to_string);
+                            self.side[f].push(CapHit {
+                                rule: OUT_OF_PROFILE.to_string(),
+                                start: toks[head].start as usize,
+                                end: toks[close].end as usize,
+                                what: name.clone(),
+                                load_level: Level::Warning,
+                                note: cap.map(|c| format!(" ({c} module)")).unwrap_or_default(),
+                                lowered: false,
+                                mentions: Vec::new(),
+                            });
+                        }
+                        // `__import__("a.b")` returns `a`.
+                        let name = if q == "builtins.__import__" {
+                            name.split('.').next().unwrap_or("").to_string()
+                        } else {
+                            name
+                        };
+                        vec![self.module_value(f, &name)]
+                    }
+                    None => {
+                        let d = self.c.dynamic;
+                        self.side_hit(
+                            f,
+                            d,
+                            head,
+                            close,
+                            format!("{q}(<computed name>)"),
+                            " of a computed name",
+                        );
+                        vec![V::Opaque]
+                    }
+                }
+            }
+            "builtins.getattr" => {
+                let (Some(obj), Some(attr)) = (pos.first(), pos.get(1)) else {
+                    return vec![V::Opaque];
+                };
+                let objs = self.eval(f, obj.clone(), depth + 1);
+                match literal(u, attr.clone()) {
+                    Some(name) => objs
+                        .into_iter()
+                        .map(|o| match o {
+                            V::Ext { q, bound } => V::Ext {
+                                q: format!("{q}.{name}"),
+                                bound,
+                            },
+                            V::Unit(m) => {
+                                self.member(m, &name, depth + 1).pop().unwrap_or(V::Opaque)
+                            }
+                            _ => V::Opaque,
+                        })
+                        .collect(),
+                    None => {
+                        self.reflect(f, &objs, head, close, "getattr with a computed name");
+                        vec![V::Opaque]
+                    }
+                }
+            }
+            "builtins.vars" => {
+                let Some(obj) = pos.first() else {
+                    return vec![V::Ext {
+                        q: "builtins.globals()".into(),
+                        bound: 0,
+                    }];
+                };
+                self.eval(f, obj.clone(), depth + 1)
+                    .into_iter()
+                    .map(|o| match o {
+                        V::Ext { q, bound } => V::Ext {
+                            q: format!("{q}.__dict__"),
+                            bound,
+                        },
+                        _ => V::Opaque,
+                    })
+                    .collect()
+            }
+            "builtins.globals" | "builtins.locals" => vec![V::Ext {
+                q: "builtins.globals()".into(),
+                bound: 0,
+            }],
+            "pydoc.locate" | "pkgutil.resolve_name" => {
+                match pos.first().and_then(|a| literal(u, a.clone())) {
+                    Some(name) => vec![V::Ext { q: name, bound: 0 }],
+                    None => vec![V::Opaque],
+                }
+            }
+            _ => vec![V::Ext {
+                q: format!("{q}()"),
+                bound: *bound,
+            }],
+        }
+    }
+
+    fn subscript(
+        &mut self,
+        f: usize,
+        v: &V,
+        inner: Range<usize>,
+        head: usize,
+        close: usize,
+        _depth: usize,
+    ) -> Vec<V> {
+        let u = &self.units[f];
+        let V::Ext { q, bound } = v else {
+            return vec![V::Opaque];
+        };
+        let key = literal(u, inner.clone());
+        let base = if q == "sys.modules" {
+            None
+        } else if q == "builtins" {
+            Some("builtins".to_string())
+        } else if let Some(b) = q.strip_suffix(".__dict__") {
+            Some(b.to_string())
+        } else if q == "builtins.globals()" {
+            return match key.as_deref() {
+                Some("__builtins__") => vec![V::Ext {
+                    q: "builtins".into(),
+                    bound: 0,
+                }],
+                _ => vec![V::Opaque],
+            };
+        } else {
+            return vec![V::Opaque];
+        };
+        match (key, base) {
+            (Some(k), None) => vec![self.module_value(f, &k)],
+            (Some(k), Some(b)) => vec![V::Ext {
+                q: format!("{b}.{k}"),
+                bound: *bound,
+            }],
+            (None, base) => {
+                let obj = V::Ext {
+                    q: base.unwrap_or_else(|| "sys".into()),
+                    bound: 0,
+                };
+                self.reflect(f, &[obj], head, close, "a lookup by a computed name");
+                vec![V::Opaque]
+            }
+        }
+    }
+
+    /// A reflective lookup on `objs`: the reflection capability when one is a dangerous
+    /// object.
+    fn reflect(&mut self, f: usize, objs: &[V], head: usize, close: usize, how: &str) {
+        for o in objs {
+            if let V::Ext { q, .. } = o {
+                let root = q.split('.').next().unwrap_or(q);
+                if self.c.reflection_targets.contains(q.as_str())
+                    || (self.c.reflection_targets.contains(root) && !q.contains("()"))
+                {
+                    let r = self.c.reflection;
+                    self.side_hit(
+                        f,
+                        r,
+                        head,
+                        close,
+                        format!("{q}.<computed>"),
+                        &format!(" ({how})"),
+                    );
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn dedup(mut v: Vec<V>) -> Vec<V> {
+    let mut seen: Vec<V> = Vec::new();
+    v.retain(|x| {
+        if seen.contains(x) {
+            false
+        } else {
+            seen.push(x.clone());
+            true
+        }
+    });
+    v.truncate(16);
+    v
+}
+
+struct Step {
+    vals: Vec<V>,
+    /// Token after the step.
+    end: usize,
+}
+
+struct Chain {
+    vals: Vec<V>,
+    steps: Vec<Step>,
+    end: usize,
+}
+
+fn build_env(u: &Unit<'_>) -> Env {
+    let o: &Outline = u.outline;
+    let mut env = Env::default();
+    for imp in &o.imports {
+        match &imp.kind {
+            ImportKind::Module { local, .. } | ImportKind::From { local, .. } => {
+                env.imports
+                    .entry(local.clone())
+                    .or_default()
+                    .push(imp.kind.clone());
+            }
+            ImportKind::Star { level, module } => env.stars.push((*level, module.clone())),
+        }
+    }
+    for a in &o.assigns {
+        env.assigns
+            .entry(a.target.clone())
+            .or_default()
+            .push(a.value.clone());
+    }
+    for s in &o.scopes {
+        if matches!(s.kind, ScopeKind::Function | ScopeKind::Class)
+            && o.scopes[s.parent].kind != ScopeKind::Class
+        {
+            env.defs.insert(s.name.clone());
+        }
+    }
+    env
+}
+
+/// Tokens of import statements (their names bind, they are not uses).
+fn import_tokens(u: &Unit<'_>) -> Vec<bool> {
+    let toks = &u.outline.lexed.toks;
+    let mut out = vec![false; toks.len()];
+    for line in &u.outline.lexed.lines {
+        let mut start = line.toks.start;
+        let mut depth = 0i32;
+        let mut i = line.toks.start;
+        while i <= line.toks.end {
+            let at_end = i == line.toks.end;
+            let t = if at_end { &b""[..] } else { tok_text(u, i) };
+            if !at_end && toks[i].kind == Kind::Op && toks[i].nest == 0 {
+                match t {
+                    b"(" | b"[" | b"{" => depth += 1,
+                    b")" | b"]" | b"}" => depth -= 1,
+                    _ => {}
+                }
+            }
+            if at_end || (t == b";" && depth == 0) {
+                let first = tok_text(u, start);
+                if first == b"import"
+                    || (first == b"from" && (start..i).any(|j| tok_text(u, j) == b"import"))
+                {
+                    for o in &mut out[start..i] {
+                        *o = true;
+                    }
+                }
+                start = i + 1;
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Is token `i` a name that binds rather than uses (a keyword argument's name, a parameter,
+/// a `def`/`class` name)?
+fn binding_name(u: &Unit<'_>, i: usize) -> bool {
+    let prev = i.checked_sub(1).map(|p| tok_text(u, p)).unwrap_or(b"");
+    if matches!(prev, b"def" | b"class" | b"as" | b"global" | b"nonlocal") {
+        return true;
+    }
+    let next = tok_text(u, i + 1);
+    if next == b"=" && matches!(prev, b"(" | b",") {
+        // A keyword argument or a parameter default.
+        return true;
+    }
+    if prev == b"lambda" {
+        return true;
+    }
+    false
+}
+
+/// Every capability use and out-of-profile import of every file.
+pub(crate) fn scan(units: &[Unit<'_>], c: &Compiled) -> Vec<Vec<CapHit>> {
+    let mut r = Resolver::new(units, c);
+    let mut out: Vec<Vec<CapHit>> = vec![Vec::new(); units.len()];
+    for (f, u) in units.iter().enumerate() {
+        let toks = &u.outline.lexed.toks;
+        let skip = import_tokens(u);
+        // Imports outside the profile.
+        for imp in &u.outline.imports {
+            let module = match &imp.kind {
+                ImportKind::Module { whole, .. } => whole.clone(),
+                ImportKind::From {
+                    level: 0, module, ..
+                }
+                | ImportKind::Star { level: 0, module } => module.clone(),
+                _ => continue,
+            };
+            if module.is_empty() || c.in_profile(&module) || r.fetched(f, 0, &module).is_some() {
+                continue;
+            }
+            let end = (imp.tok..toks.len())
+                .take_while(|&j| skip[j])
+                .last()
+                .unwrap_or(imp.tok);
+            out[f].push(CapHit {
+                rule: OUT_OF_PROFILE.to_string(),
+                start: toks[imp.tok].start as usize,
+                end: toks[end].end as usize,
+                what: module.clone(),
+                load_level: Level::Warning,
+                note: c
+                    .module_capability(&module)
+                    .map(|k| format!(" ({k} module)"))
+                    .unwrap_or_default(),
+                lowered: false,
+                mentions: Vec::new(),
+            });
+        }
+        let mut i = 0;
+        while i < toks.len() {
+            let t = toks[i];
+            if t.kind != Kind::Name
+                || skip[i]
+                || (i > 0 && is_op(u, i - 1, b"."))
+                || binding_name(u, i)
+            {
+                i += 1;
+                continue;
+            }
+            let chain = r.chain(f, i, 0);
+            if let Some(h) = best_hit(&r, f, i, &chain) {
+                out[f].push(h);
+            }
+            i += 1;
+        }
+        let side = std::mem::take(&mut r.side[f]);
+        out[f].extend(side);
+    }
+    // Hits found while resolving names for another file belong to theirs.
+    for (f, s) in r.side.iter_mut().enumerate() {
+        out[f].append(s);
+    }
+    for (f, hits) in out.iter_mut().enumerate() {
+        hits.sort_by(|a, b| (a.start, &a.rule).cmp(&(b.start, &b.rule)));
+        hits.dedup_by(|a, b| a.start == b.start && a.rule == b.rule);
+        built_libraries(&units[f], c, hits);
+    }
+    out
+}
+
+/// A library loaded from a computed path that a build tool in the same function wrote
+/// (`gcc ... -o {so}`, then `ctypes.CDLL(so)`) is the kernel the build produced: a
+/// warning, like the build.
+fn built_libraries(u: &Unit<'_>, c: &Compiled, hits: &mut [CapHit]) {
+    let builds: Vec<(usize, Vec<String>)> = hits
+        .iter()
+        .filter(|h| {
+            h.lowered
+                && c.caps
+                    .iter()
+                    .any(|k| k.rule == h.rule && !k.build_tools.is_empty())
+        })
+        .map(|h| (u.outline.scope_at(h.start), h.mentions.clone()))
+        .collect();
+    for h in hits.iter_mut() {
+        let native = c
+            .caps
+            .iter()
+            .any(|k| k.rule == h.rule && !k.system_libraries.is_empty());
+        if !native || h.load_level != Level::Error {
+            continue;
+        }
+        let Some(lib) = h.mentions.first() else {
+            continue;
+        };
+        let scope = u.outline.scope_at(h.start);
+        if builds.iter().any(|(s, m)| *s == scope && m.contains(lib)) {
+            h.load_level = Level::Warning;
+            h.lowered = true;
+            h.note = format!(" (loads `{lib}`, which a build tool above produced)");
+        }
+    }
+}
+
+/// The most specific catalogue match along a chain, as a hit.
+fn best_hit(r: &Resolver<'_>, f: usize, head: usize, chain: &Chain) -> Option<CapHit> {
+    let u = &r.units[f];
+    let toks = &u.outline.lexed.toks;
+    let mut best: Option<(usize, usize, String, usize)> = None; // (cap, step, what, segments)
+    for (si, step) in chain.steps.iter().enumerate() {
+        for v in &step.vals {
+            let (q, resolved, bound) = match v {
+                V::Ext { q, bound } => (q.as_str(), true, *bound),
+                V::Raw(q) => (q.as_str(), false, 0),
+                _ => continue,
+            };
+            let n = q.split('.').count();
+            // A value bound by an assignment is reported where it is assigned.
+            if resolved && n <= bound {
+                continue;
+            }
+            // A call of an import function is followed to what it imports (a computed
+            // name is reported while resolving); a reference to it is dynamic code.
+            if matches!(
+                q,
+                "builtins.__import__" | "importlib.import_module" | "importlib.__import__"
+            ) && is_op(u, step.end, b"(")
+            {
+                continue;
+            }
+            if let Some(cap) = r.c.classify(q, resolved)
+                && best.as_ref().is_none_or(|b| n > b.3)
+            {
+                best = Some((cap, si, q.to_string(), n));
+            }
+        }
+    }
+    let (cap, si, what, _) = best?;
+    let step_end = chain.steps[si].end;
+    // The first call at or after the matched step (`ctypes.cdll.LoadLibrary(...)`), for
+    // its arguments.
+    let args = chain.steps[si..]
+        .iter()
+        .find(|s| is_op(u, s.end, b"("))
+        .and_then(|s| closing(u, s.end).map(|c| split_args(u, s.end + 1..c)))
+        .unwrap_or_default();
+    let end_tok = if is_op(u, step_end, b"(") {
+        closing(u, step_end).unwrap_or(step_end - 1)
+    } else {
+        step_end - 1
+    };
+    let (load_level, note) = r.level_of(f, cap, &what, &args)?;
+    let mut mentions = Vec::new();
+    for a in &args {
+        for j in a.clone() {
+            if is_name(u, j) {
+                let n = tok_str(u, j);
+                mentions.push(n.to_string());
+                for v in r.envs[f].assigns.get(n).into_iter().flatten() {
+                    mentions.extend(
+                        v.clone()
+                            .filter(|&k| is_name(u, k))
+                            .map(|k| tok_str(u, k).to_string()),
+                    );
+                }
+            }
+        }
+    }
+    Some(CapHit {
+        mentions,
+        rule: r.c.caps[cap].rule.clone(),
+        start: toks[head].start as usize,
+        end: toks[end_tok.min(toks.len() - 1)].end as usize,
+        what,
+        lowered: load_level < Level::Error,
+        load_level,
+        note,
+    })
+}
+
+impl Resolver<'_> {
+    /// The level a use has at load time, and why; `None`: not a use after all.
+    fn level_of(
+        &self,
+        f: usize,
+        cap: usize,
+        what: &str,
+        args: &[Range<usize>],
+    ) -> Option<(Level, String)> {
+        let u = &self.units[f];
+        let c = &self.c.caps[cap];
+        let pos = positional(u, args);
+        if !c.build_tools.is_empty() {
+            if what.starts_with("torch.utils.cpp_extension.") {
+                return Some((
+                    Level::Warning,
+                    " (builds a kernel with the compiler toolchain)".into(),
+                ));
+            }
+            let first = pos
+                .first()
+                .cloned()
+                .or_else(|| keyword(u, args, "args"))
+                .or_else(|| keyword(u, args, "command"));
+            if let Some(a) = first
+                && let Some(prog) = self.program(f, a, 0)
+                && c.build_tools.iter().any(|t| t == basename(&prog))
+                // One command, not a shell line that runs more.
+                && !prog.contains([';', '|', '&', '`', '$', '<', '>', '\n'])
+            {
+                return Some((
+                    Level::Warning,
+                    format!(
+                        " (runs `{}`, a build tool named by a literal)",
+                        basename(&prog)
+                    ),
+                ));
+            }
+            return Some((Level::Error, String::new()));
+        }
+        if !c.system_libraries.is_empty() {
+            if let Some(a) = pos.first() {
+                let lit = literal(u, a.clone());
+                let none = a.len() == 1 && tok_text(u, a.start) == b"None";
+                let find =
+                    is_name(u, a.start) && (a.clone()).any(|j| tok_text(u, j) == b"find_library");
+                if none
+                    || find
+                    || lit
+                        .as_deref()
+                        .is_some_and(|l| c.system_libraries.iter().any(|re| re.is_match(l)))
+                {
+                    return Some((
+                        Level::Warning,
+                        format!(
+                            " (loads `{}`, a system library)",
+                            lit.unwrap_or_else(|| if none {
+                                "the process itself".into()
+                            } else {
+                                "a library found by name".into()
+                            })
+                        ),
+                    ));
+                }
+            }
+            return Some((Level::Error, String::new()));
+        }
+        if !c.standard_files.is_empty() {
+            if what.starts_with("sys.path.") {
+                // The file's own folder on `sys.path` is how remote code imports its siblings.
+                let own = args.iter().all(|a| {
+                    a.clone()
+                        .any(|j| matches!(tok_text(u, j), b"__file__" | b"getcwd"))
+                        || literal(u, a.clone()).is_some_and(|l| l.parse::<i64>().is_ok())
+                        || (a.len() == 1 && toks_is_number(u, a.start))
+                });
+                if own {
+                    return None;
+                }
+                return Some((Level::Error, " (puts a path on `sys.path`)".into()));
+            }
+            return Some(self.fetch_level(f, c, args));
+        }
+        Some((Level::Error, String::new()))
+    }
+
+    /// A warning when the call fetches only data files or the library's own file-name
+    /// constants; an error when it may fetch code.
+    fn fetch_level(&self, f: usize, c: &Cap, args: &[Range<usize>]) -> (Level, String) {
+        let u = &self.units[f];
+        let mut data = false;
+        for a in args {
+            let body = if a.len() >= 3 && is_name(u, a.start) && is_op(u, a.start + 1, b"=") {
+                let k = tok_str(u, a.start);
+                if !matches!(k, "filename" | "path_or_repo_id" | "filenames" | "path") {
+                    continue;
+                }
+                a.start + 2..a.end
+            } else {
+                a.clone()
+            };
+            if let Some(l) = literal(u, body.clone()) {
+                let ext = l.rsplit('.').next().unwrap_or("");
+                if l.contains('.') && c.data_extensions.iter().any(|e| e == ext) {
+                    data = true;
+                } else if l.contains('.') && !l.contains('/') || l.ends_with(".py") {
+                    return (Level::Error, format!(" (fetches `{l}`)"));
+                }
+                continue;
+            }
+            if body.len() == 1 && is_name(u, body.start) {
+                let name = tok_str(u, body.start);
+                let mut stack = vec![name.to_string()];
+                let mut names = Vec::new();
+                // The name, or what it is assigned from in this file (loop variables too).
+                while let Some(n) = stack.pop() {
+                    if names.len() > 16 {
+                        break;
+                    }
+                    if let Some(rs) = self.envs[f].assigns.get(&n) {
+                        for r in rs {
+                            if r.len() == 1 && is_name(u, r.start) {
+                                stack.push(tok_str(u, r.start).to_string());
+                            } else if let Some(l) = literal(u, r.clone()) {
+                                names.push(l);
+                            }
+                        }
+                    } else {
+                        names.push(n);
+                    }
+                }
+                if !names.is_empty()
+                    && names.iter().all(|n| {
+                        c.standard_files.iter().any(|s| s == n)
+                            || c.data_extensions
+                                .iter()
+                                .any(|e| n.ends_with(&format!(".{e}")))
+                    })
+                {
+                    data = true;
+                }
+            }
+        }
+        if data {
+            (
+                Level::Warning,
+                " (fetches the model's own data or weight files by name)".into(),
+            )
+        } else {
+            (
+                Level::Error,
+                " (what it fetches is not known statically)".into(),
+            )
+        }
+    }
+
+    /// The literal program a command argument starts with (following one assignment).
+    fn program(&self, f: usize, a: Range<usize>, depth: usize) -> Option<String> {
+        let u = &self.units[f];
+        if depth > 3 || a.is_empty() {
+            return None;
+        }
+        let first = tok_text(u, a.start);
+        if first == b"[" || first == b"(" {
+            let close = closing(u, a.start)?;
+            let items = split_args(u, a.start + 1..close);
+            return self.program(f, items.first()?.clone(), depth + 1);
+        }
+        if a.len() == 1 && is_name(u, a.start) {
+            let n = tok_str(u, a.start);
+            let rs = self.envs[f].assigns.get(n)?;
+            let progs: Vec<Option<String>> = rs
+                .iter()
+                .map(|r| self.program(f, r.clone(), depth + 1))
+                .collect();
+            let first = progs.first()?.clone()?;
+            // Every assignment must name a build tool (`gcc` here, `clang` on macOS).
+            let tools = &self
+                .c
+                .caps
+                .iter()
+                .find(|c| !c.build_tools.is_empty())?
+                .build_tools;
+            let all = progs.iter().all(|p| {
+                p.as_deref().is_some_and(|p| {
+                    tools.iter().any(|t| t == basename(p))
+                        && !p.contains([';', '|', '&', '`', '$', '<', '>', '\n'])
+                })
+            });
+            return all.then_some(first);
+        }
+        leading_literal(u, a)
+    }
+}
+
+fn toks_is_number(u: &Unit<'_>, i: usize) -> bool {
+    u.outline
+        .lexed
+        .toks
+        .get(i)
+        .is_some_and(|t| t.kind == Kind::Number)
+}
