@@ -238,7 +238,7 @@ pub struct Target {
     /// rested on (`library`, `range`, `source`, `assumption`), worst case when
     /// the declared range was unknown or open.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub assumed: Vec<crate::deps::Assumed>,
+    pub assumed: Vec<Assumed>,
     /// Where the commit is pinned when not on the call itself (`kernels.lock:3`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_by: Option<String>,
@@ -292,6 +292,31 @@ pub struct HubScanFile {
     pub level: Option<String>,
     /// The file is one of the target's files that run.
     pub runs: bool,
+}
+
+/// One assumption made about a library for a decision (JSON `target.assumed[]`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Assumed {
+    pub library: String,
+    /// The range the project declares (`>=4.40, <5`), `any` when undeclared.
+    pub range: String,
+    /// Where the range comes from (`requirements.txt:3`, `--assume ...`); null when undeclared.
+    pub source: Option<String>,
+    /// What was assumed within the range, for humans.
+    pub assumption: String,
+}
+
+impl fmt::Display for Assumed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Some(s) => write!(
+                f,
+                "{} {} ({s}): {}",
+                self.library, self.range, self.assumption
+            ),
+            None => write!(f, "{} {}: {}", self.library, self.range, self.assumption),
+        }
+    }
 }
 
 /// One step of a config-driven chain: a config field that makes the library
