@@ -17,10 +17,9 @@ use std::rc::Rc;
 use tree_sitter::Node;
 
 use super::catalogue::{self, Kind};
-use super::python::{
-    BindKind, Binding, Index, MODULE, Segment, string_literal, string_parts, text, unescape,
-};
+use super::python::{BindKind, Binding, Index, MODULE};
 use crate::model::{Platform, RepoType};
+use crate::python::{Segment, string_literal, string_parts, text, unescape};
 
 /// Most values one expression may expand to (loops, call sites, f-string products).
 const MAX_VALUES: usize = 32;

@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod action;
+mod adversarial;
+mod check;
 mod common;
 mod conformance;
 mod deps;
