@@ -7,6 +7,7 @@
 
 mod action;
 mod archive_fuzz;
+mod check;
 mod common;
 mod conformance;
 mod deps;
