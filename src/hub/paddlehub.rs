@@ -18,16 +18,30 @@ use super::validate::{
     validate_revision,
 };
 use super::{Hub, HubError, Listing, MirrorLayout, Net, Snapshot};
-use crate::deps::version::Version;
 use crate::model::{HubKind, RepoType};
 
 pub struct Paddlehub;
 
+/// A release number (`2`, `1.0.0`) as `packaging` compares it: numeric
+/// parts, trailing zeros ignored (`1.0 == 1.0.0`).
+fn release(v: &str) -> Option<Vec<u64>> {
+    let v = v.trim();
+    let v = v.strip_prefix(['v', 'V']).unwrap_or(v);
+    let mut parts = v
+        .split('.')
+        .map(|p| p.parse::<u64>().ok())
+        .collect::<Option<Vec<u64>>>()?;
+    while parts.len() > 1 && parts.last() == Some(&0) {
+        parts.pop();
+    }
+    Some(parts)
+}
+
 /// `utils.Version(v).match(condition)`: `>=`, `>`, `<=`, `<`, `==`, `=` or a
-/// bare version, compared as PEP 440 versions (`packaging.version.Version`),
-/// so `1.0` equals `1.0.0`; an empty condition matches everything
-/// (`paddlehub/utils/utils.py:41-79`, 2.4.0). A version that does not parse
-/// raises in PaddleHub: no match.
+/// bare version, compared as `packaging` versions, so `1.0` equals `1.0.0`; an
+/// empty condition matches everything (`paddlehub/utils/utils.py:41-79`,
+/// 2.4.0). Module versions are plain releases; a version with pre/post/dev
+/// parts matches only itself, by text.
 pub fn version_matches(version: &str, condition: Option<&str>) -> bool {
     let Some(cond) = condition.filter(|c| !c.is_empty()) else {
         return true;
@@ -36,15 +50,16 @@ pub fn version_matches(version: &str, condition: Option<&str>) -> bool {
         .iter()
         .find_map(|op| cond.strip_prefix(op).map(|rest| (*op, rest)))
         .unwrap_or(("==", cond));
-    let (Ok(have), Ok(want)) = (Version::parse(version), Version::parse(want)) else {
-        return false;
+    let (Some(have), Some(want_r)) = (release(version), release(want)) else {
+        return matches!(op, "==" | "=") && version.trim() == want.trim();
     };
+    let ord = have.cmp(&want_r);
     match op {
-        ">=" => have >= want,
-        ">" => have > want,
-        "<=" => have <= want,
-        "<" => have < want,
-        _ => have == want,
+        ">=" => ord.is_ge(),
+        ">" => ord.is_gt(),
+        "<=" => ord.is_le(),
+        "<" => ord.is_lt(),
+        _ => ord.is_eq(),
     }
 }
 

@@ -11,9 +11,9 @@ use super::closure::{Style, closure};
 use super::pyimports::Root;
 use super::torch_hub::{self, Hubconf};
 use super::{Job, Outcome, ResolveError};
-use crate::discover::python::text;
 use crate::hub::{RepoSource, Snapshot};
 use crate::model::{FileKind, HubKind, RepoType};
+use crate::python::{string_literal, text};
 
 /// paddle `hub.load/list/help`: paddle uses `main` for GitHub with no detection.
 pub(crate) async fn hubconf<S: RepoSource>(job: &mut Job<'_, S>) -> Result<Outcome, ResolveError> {
@@ -118,28 +118,18 @@ fn moduleinfo_name(src: &[u8]) -> Result<String, &'static str> {
     Err("no class decorated with moduleinfo")
 }
 
-/// The value of a string literal with no prefix other than `r`/`u`, no
-/// interpolation and no escapes; anything else is not read.
+/// The value of a str literal as `ast` gives `Constant.s`; f-strings
+/// (`JoinedStr`, no `.s`) and bytes are not a name.
 fn plain_string(node: Node<'_>, src: &[u8]) -> Option<String> {
-    if node.kind() != "string" {
+    let prefix: String = text(node, src)
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_lowercase();
+    if prefix.contains(['f', 'b']) {
         return None;
     }
-    let mut c = node.walk();
-    let mut out = String::new();
-    for ch in node.children(&mut c) {
-        match ch.kind() {
-            "string_start" => {
-                let prefix = text(ch, src).trim_end_matches(['"', '\'']).to_lowercase();
-                if !prefix.chars().all(|p| p == 'r' || p == 'u') {
-                    return None;
-                }
-            }
-            "string_content" => out.push_str(text(ch, src)),
-            "string_end" => {}
-            _ => return None,
-        }
-    }
-    Some(out)
+    string_literal(node, src)
 }
 
 /// PaddleHub `Module(name=..., version=...)`: the installed folder's
