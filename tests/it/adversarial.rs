@@ -13,16 +13,12 @@ use crate::common::{bin, fixture};
 
 /// Malicious targets that must be caught at error (raise it as classes are fixed; the
 /// issue's target is 95 % of the corpus).
-const FLOOR_AT_ERROR: usize = 40;
+const FLOOR_AT_ERROR: usize = 82;
 /// Malicious targets that must have a finding at any level.
-const FLOOR_ANY: usize = 56;
+const FLOOR_ANY: usize = 88;
 /// Benign targets that still get an error-level finding today. The list must match
 /// exactly: a new false positive fails, and so does a fixed one left on the list.
-const BENIGN_AT_ERROR: &[&str] = &[
-    "hubcorpus/internlm-malloc-trim",
-    "hubcorpus/qwen-hf-token-env",
-    "hubcorpus/nomic-hf-download-json",
-];
+const BENIGN_AT_ERROR: &[&str] = &[];
 
 struct Row {
     repo: String,
