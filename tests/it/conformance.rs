@@ -1324,3 +1324,38 @@ async fn hub_docs_rate_limits_anonymous_budget_is_said_once_up_front() {
     assert!(first.contains("without a token"), "not up front: {stderr}");
     assert!(!run(Some("hf-tok")).contains("a token raises the limit"));
 }
+
+/// PaddleHub `search_resource` drops the items whose `paddle_version` /
+/// `hub_version` intervals (`convert_version`: `[min, max]`, `99.0.0` = no
+/// maximum) the installed paddle and paddlehub do not meet, before
+/// `_install_from_name` takes the first match
+/// (`paddlehub/server/server_source.py:89-107`, `utils/utils.py:429-446`,
+/// `module/manager.py:260-265`, 2.4.0). cf_pkg 2.0.0 needs paddle >= 99: a
+/// project on paddle 2.5 runs 1.0.0; undeclared, both may run and the first
+/// is taken.
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_search_resource_drops_items_the_installed_paddle_cannot_run() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let declared = |specs: &[&str]| {
+        let a: Vec<Assume> = specs.iter().map(|s| s.parse().unwrap()).collect();
+        Arc::new(Declared::assumed_only(&a))
+    };
+    for (specs, want) in [
+        (&["paddlepaddle==2.5.0"][..], "1.0.0"),
+        (&["paddlepaddle-gpu==2.6.1"][..], "1.0.0"),
+        (&[][..], "2.0.0"),
+    ] {
+        let mut opts = s.opts.clone();
+        opts.paddle_env = Some(hubwarden::deps::paddle_env(declared(specs), ["app.py"]));
+        let h = Hubs::new(opts).unwrap();
+        let snap = h
+            .snapshot(HubKind::Paddlehub, RepoType::Module, "cf_pkg", None)
+            .await
+            .unwrap();
+        assert!(
+            snap.commit.starts_with(&format!("{want}+sha256:")),
+            "{specs:?}: {}",
+            snap.commit
+        );
+    }
+}
