@@ -102,7 +102,10 @@ pub struct HubOptions {
 /// 2.4.0). Called with (paddle conditions, paddlehub conditions); true keeps
 /// the item. Built from the versions the project declares (`deps`).
 #[derive(Clone)]
-pub struct PaddleEnv(pub std::sync::Arc<dyn Fn(&[String], &[String]) -> bool + Send + Sync>);
+pub struct PaddleEnv(pub std::sync::Arc<PaddleEnvFn>);
+
+/// (paddle conditions, paddlehub conditions) -> keep the search item.
+pub type PaddleEnvFn = dyn Fn(&[String], &[String]) -> bool + Send + Sync;
 
 impl std::fmt::Debug for PaddleEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
