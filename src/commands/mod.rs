@@ -2,6 +2,7 @@
 //! exit code and the log output. The stages never see `cli`; these do.
 
 pub mod action;
+pub mod check;
 mod inventory;
 mod rules;
 pub mod scan;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Scan(args) => scan::scan_command(&args),
         Command::Rules(args) => rules::run(&args),
         Command::Upload(args) => upload::run(&args),
+        Command::Check(args) => check::run(&args),
         Command::Action => action::run(),
     }
 }

@@ -103,6 +103,27 @@ impl Family {
         )
     }
 
+    /// The libraries whose load hooks (`rules/genre/load-hooks.yml` keys) run
+    /// when this family loads remote code; `None`: none is specific to it, so
+    /// the scan applies every library's hooks.
+    pub fn hook_libraries(self) -> Option<&'static [&'static str]> {
+        Some(match self {
+            Family::Transformers
+            | Family::TransformersPipeline
+            | Family::CustomGenerate
+            | Family::Peft
+            | Family::Vllm => &["transformers"],
+            Family::Datasets | Family::MsDataset => &["datasets"],
+            Family::Diffusers => &["diffusers", "transformers"],
+            Family::SentenceTransformers => &["sentence-transformers", "transformers"],
+            Family::Modelscope => &["modelscope", "transformers"],
+            Family::TorchHub | Family::PaddleHubconf => &["torch-hub"],
+            Family::PaddleModule => &["paddlehub"],
+            // A kernel package is imported; what calls into it later is call-time.
+            Family::HubDownload | Family::MmConfig | Family::Kernels => return None,
+        })
+    }
+
     /// The family of a reported API string (for a `LoadSite` read back from
     /// JSON, where the family is not written): the catalogue entry it names.
     pub fn of_api(api: &str) -> Family {
@@ -110,9 +131,7 @@ impl Family {
             return GENERATE.family;
         }
         if api == DIFFUSERS_SET_BACKEND.api
-            || super::kernel_calls::DERIVED_SUFFIXES
-                .iter()
-                .any(|s| api.ends_with(s))
+            || DERIVED_KERNEL_SUFFIXES.iter().any(|s| api.ends_with(s))
         {
             return Family::Kernels;
         }
@@ -564,6 +583,11 @@ pub static GENERATE: Loader = Loader {
     id_kw: &["custom_generate"],
     ..HF_CLASS
 };
+
+/// Suffixes of the API of a kernel that a call loads through an argument
+/// (`discover::kernel_calls`): `transformers.AutoModel.from_pretrained[use_kernels]`.
+pub const DERIVED_KERNEL_SUFFIXES: &[&str] =
+    &["[attn_implementation]", "[use_kernels]", "[kernel_config]"];
 
 /// diffusers' hub attention backends (`models/attention_dispatch.py`, 0.36+):
 /// the backend name is the "id"; discovery turns a `*_hub` name into the

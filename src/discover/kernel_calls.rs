@@ -10,11 +10,15 @@
 //! The tables are the libraries' own, read in their released code (the
 //! version each comes from is in its doc line).
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use tree_sitter::Node;
 
-use super::python::{BindKind, text};
+use super::python::BindKind;
 use super::values::{Lit, Resolver, call_arg};
 use crate::model::{Family, LoadSite, RepoType};
+use crate::python::text;
 
 /// `args["via"]` values (the resolver picks its version rule by them).
 pub const VIA_ATTN: &str = "attn_implementation";
@@ -22,10 +26,6 @@ pub const VIA_FLASH: &str = "attn_implementation-fallback";
 pub const VIA_USE_KERNELS: &str = "use_kernels";
 pub const VIA_KERNEL_CONFIG: &str = "kernel_config";
 pub const VIA_DIFFUSERS: &str = "attention_backend";
-
-/// Suffixes that mark a derived kernel API (`Family::of_api` reads them back).
-pub const DERIVED_SUFFIXES: &[&str] =
-    &["[attn_implementation]", "[use_kernels]", "[kernel_config]"];
 
 /// One kernel a library names in its own code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,10 +163,32 @@ pub fn diffusers_backend(name: &str) -> Option<(&'static str, u32)> {
     })
 }
 
-/// `org/repo[@rev][:fn]` as transformers' `is_kernel` accepts it (a `paged|`
-/// style wrapper prefix is dropped).
+static KERNEL_ID: LazyLock<Regex> = LazyLock::new(|| {
+    // transformers' `is_kernel` (integrations/hub_kernels.py, 4.56+).
+    Regex::new(r"^[^/:]+/[^/:]+(?:@[^/:]+)?(?::[^/:]+)?$")
+        .unwrap_or_else(|e| unreachable!("a valid regex: {e}"))
+});
+
+/// `[wrapper|]org/repo[@rev][:fn]` -> (repo, rev, fn), as transformers splits
+/// it (`load_and_register_attn_kernel`); None for anything `is_kernel` rejects.
+pub fn parse_kernel_id(value: &str) -> Option<(String, Option<String>, Option<String>)> {
+    let v = value.rsplit('|').next().unwrap_or(value).trim();
+    if !KERNEL_ID.is_match(v) {
+        return None;
+    }
+    let (repo, func) = match v.split_once(':') {
+        Some((r, f)) => (r, Some(f.trim().to_string())),
+        None => (v, None),
+    };
+    let (repo, rev) = match repo.split_once('@') {
+        Some((r, rev)) => (r.trim(), Some(rev.trim().to_string())),
+        None => (repo.trim(), None),
+    };
+    Some((repo.to_string(), rev, func))
+}
+
 fn kernel_id(v: &str) -> Option<(String, Option<String>, Option<String>)> {
-    crate::resolve::escalation::parse_kernel_id(v)
+    parse_kernel_id(v)
 }
 
 /// The call node an expression names: the call itself, or the call assigned

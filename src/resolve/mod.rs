@@ -155,6 +155,7 @@ fn unverified(site: &LoadSite, reason: String) -> Target {
         assumed: Vec::new(),
         pinned_by: None,
         chain: Vec::new(),
+        hub_scan: Vec::new(),
     }
 }
 
@@ -550,6 +551,7 @@ impl<S: RepoSource> Job<'_, S> {
             assumed: acc.assumed,
             pinned_by: acc.pinned_by,
             chain: acc.chain,
+            hub_scan: Vec::new(),
         }
     }
 }

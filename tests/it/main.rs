@@ -7,6 +7,7 @@
 
 mod action;
 mod chains;
+mod check;
 mod common;
 mod conformance;
 mod deps;
