@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod action;
+mod adversarial;
 mod chains;
 mod check;
 mod common;
