@@ -7,6 +7,7 @@
 
 mod action;
 mod adversarial;
+mod archive_fuzz;
 mod chains;
 mod check;
 mod common;
