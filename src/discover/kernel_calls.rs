@@ -200,7 +200,7 @@ fn call_node<'t>(r: &Resolver<'_, 't>, n: Node<'t>, depth: u32) -> Option<Node<'
     match n.kind() {
         "call" => Some(n),
         "parenthesized_expression" => call_node(r, n.named_child(0)?, depth + 1),
-        "identifier" => match r.idx.lookup(text(n, r.idx.src), n)?.kind {
+        "identifier" => match r.index().lookup(text(n, r.index().src), n)?.kind {
             BindKind::Assign(rhs) => call_node(r, rhs, depth + 1),
             _ => None,
         },
@@ -347,7 +347,7 @@ pub fn transformers_kernels<'t>(
 
 /// The repos of `KernelConfig(kernel_mapping={layer: "org/repo:Layer" | {device: ...}})`.
 fn kernel_config_repos<'t>(r: &Resolver<'_, 't>, n: Node<'t>) -> (Vec<(String, String)>, bool) {
-    let src = r.idx.src;
+    let src = r.index().src;
     let Some(c) = call_node(r, n, 0) else {
         return (Vec::new(), false);
     };

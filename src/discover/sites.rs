@@ -334,7 +334,7 @@ fn one_call<'t>(
             // `from_config(cfg)` imports `cfg.auto_map` code from
             // `cfg._name_or_path` (`auto_factory.py` `from_config`): the repo of
             // the `X.from_pretrained(...)` that made `cfg`, when that is visible.
-            match config_origin(r, call, bytes) {
+            match config_origin(r, call) {
                 Some((vals, rev)) => {
                     base.revision = rev;
                     vals
@@ -424,15 +424,12 @@ fn one_call<'t>(
 
 /// The repo id values and revision of the `*.from_pretrained(...)` call whose
 /// result is the config passed to `from_config` (directly or through a name).
-fn config_origin<'t>(
-    r: &Resolver<'_, 't>,
-    call: Node<'t>,
-    bytes: &[u8],
-) -> Option<(Vec<Val>, Option<String>)> {
+fn config_origin<'t>(r: &Resolver<'_, 't>, call: Node<'t>) -> Option<(Vec<Val>, Option<String>)> {
+    let bytes = r.index().src;
     let mut n = call_arg(call, bytes, Some(0), &["config"])?;
     for _ in 0..6 {
         match n.kind() {
-            "identifier" => match r.idx.lookup(text(n, bytes), n)?.kind {
+            "identifier" => match r.index().lookup(text(n, bytes), n)?.kind {
                 super::python::BindKind::Assign(rhs) => n = rhs,
                 _ => return None,
             },
