@@ -23,4 +23,5 @@ mod pickles;
 mod report;
 mod resolve;
 mod scan;
+mod taint;
 mod workflows;
