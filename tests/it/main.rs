@@ -7,6 +7,7 @@
 
 mod action;
 mod adversarial;
+mod archive_fuzz;
 mod check;
 mod common;
 mod conformance;
