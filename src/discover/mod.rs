@@ -5,6 +5,7 @@
 //! (`values`) -> `LoadSite`s (`sites`).
 
 pub mod catalogue;
+pub mod kernel_calls;
 pub mod notebook;
 pub mod python;
 pub mod sites;

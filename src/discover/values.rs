@@ -151,6 +151,11 @@ impl<'a, 't> Resolver<'a, 't> {
     }
 
     /// Resolution steps taken so far (expressions visited plus memo lookups).
+    /// The file's index (bindings, for callers that follow a name to its call).
+    pub fn index(&self) -> &'a Index<'t> {
+        self.idx
+    }
+
     pub fn steps(&self) -> u64 {
         self.steps.get()
     }
