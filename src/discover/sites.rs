@@ -122,8 +122,18 @@ fn single_str<'t>(r: &Resolver<'_, 't>, node: Option<Node<'t>>) -> Option<String
     vals[0].display()
 }
 
-/// Find every loader call in one parsed file; also the resolution steps taken.
-pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> (Vec<LoadSite>, u64) {
+/// The loader calls of one parsed source.
+pub struct FileSites {
+    pub calls: Vec<LoadSite>,
+    /// Value-resolution steps taken.
+    pub steps: u64,
+    /// Names whose bindings, call sites or fields were consulted, and names
+    /// that alias a loader: the words sliced discovery must parse around.
+    pub asked: Vec<String>,
+}
+
+/// Find every loader call in one parsed file.
+pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> FileSites {
     let bytes = src.as_bytes();
     let idx = Index::build(tree, bytes);
     let line_map = |l: u32| ctx.map_line(l);
@@ -175,7 +185,17 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> (Vec<LoadSite>, u64) 
         };
         out.extend(one_call(&r, call, src, ctx, loader, api, class));
     }
-    (out, r.steps())
+    let mut asked = idx.asked();
+    for (name, quals) in idx.aliases() {
+        if quals.iter().any(|q| catalogue::lookup(q).is_some()) {
+            asked.push(name.to_string());
+        }
+    }
+    FileSites {
+        calls: out,
+        steps: r.steps(),
+        asked,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

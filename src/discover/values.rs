@@ -568,6 +568,9 @@ impl<'t> Resolver<'_, 't> {
             return vec![Val::unknown("attribute")];
         };
         let a = text(attr, src);
+        // Fields are assigned under their name, argparse options by a flag.
+        self.idx.ask(a);
+        self.idx.ask("add_argument");
         if !self.idx.argparse.contains_key(a) && !self.idx.attrs.contains_key(a) {
             return vec![Val::unknown(format!("attribute `{}`", short(text(n, src))))];
         }
