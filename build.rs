@@ -2,7 +2,7 @@
 //! binary carries every rule file (the container image has no rules folder).
 //! `BUILTIN_RULES` are the scanner's rule files (query, YARA, pickle lists);
 //! `BUILTIN_METADATA` the metadata of rules whose logic is code (the folders in
-//! `METADATA_DIRS`: policy, pickle, requirements, capability).
+//! `METADATA_DIRS`: policy, pickle, requirements, capability, taint).
 
 use std::fs;
 use std::io;
@@ -29,6 +29,7 @@ const METADATA_DIRS: &[&str] = &[
     "rules/pickle/",
     "rules/requirements/",
     "rules/capability/",
+    "rules/taint/",
 ];
 
 fn main() -> io::Result<()> {

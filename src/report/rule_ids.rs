@@ -64,6 +64,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("interpreter-hook", "HW2032"),
     ("unverified-fetched-code", "HW2033"),
     ("out-of-profile-import", "HW2034"),
+    // data flow (src/scan/taint.rs; HW2027-HW2034 are the capability rules)
+    ("taint-flow", "HW2035"),
     // yara
     ("crypto-miner", "HW3001"),
     ("download-execute", "HW3002"),

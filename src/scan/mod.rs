@@ -12,6 +12,7 @@ mod query;
 mod reach;
 mod rules;
 mod slice;
+mod taint;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -119,6 +120,8 @@ struct Inner {
     caps: capability::Compiled,
     /// Metadata of the capability rules (`rules/capability/`).
     cap_meta: HashMap<String, RuleMeta>,
+    /// Metadata of the data-flow rule (`rules/taint/`).
+    taint_meta: RuleMeta,
 }
 
 /// Compiled rules for a run; cheap to clone and usable from many threads.
@@ -214,6 +217,7 @@ impl Scanner {
                     .into_iter()
                     .map(|m| (m.id.clone(), m))
                     .collect(),
+                taint_meta: taint_meta(),
             }),
             slicing: true,
         })
@@ -347,6 +351,12 @@ impl Scanner {
         } else {
             Vec::new()
         };
+        // Source-to-sink flows over the same closure (src/scan/taint.rs).
+        let flows = if needed {
+            taint::flows(&units)
+        } else {
+            Vec::new()
+        };
         parts
             .iter()
             .enumerate()
@@ -431,6 +441,9 @@ impl Scanner {
                         Some(k) => hits[k] = hit,
                         None => hits.push(hit),
                     }
+                }
+                for fl in index[i].and_then(|u| flows.get(u)).into_iter().flatten() {
+                    hits.push(self.flow_hit(fl, p.src, &place));
                 }
                 self.yara_hits(&p.facts.yara, p.src, p.kind, &place, &mut hits);
                 hits.sort_by(|a, b| {
@@ -551,6 +564,33 @@ impl Scanner {
         }
     }
 
+    /// A source-to-sink flow as a hit: an error where the sink runs at import or load time.
+    fn flow_hit(
+        &self,
+        fl: &taint::Flow,
+        src: &[u8],
+        place: &dyn Fn(usize) -> (ExecContext, String),
+    ) -> Hit {
+        let (context, why) = place(fl.start);
+        let level = match context {
+            ExecContext::ImportTime | ExecContext::LoadTime => Level::Error,
+            ExecContext::Unreached => Level::Note,
+            _ => Level::Warning,
+        };
+        let (line, column) = line_col(src, fl.start);
+        Hit {
+            level,
+            line,
+            column,
+            ..Hit::of(
+                &self.inner.taint_meta,
+                format!("Data flow: {} ({}); {why}", fl.what, fl.path),
+                snippet_at(src, fl.start, fl.end),
+                context,
+            )
+        }
+    }
+
     fn pickle_hits(&self, src: &[u8], hits: &mut Vec<Hit>) {
         hits.extend(pickle::hits(
             &self.inner.pickle,
@@ -564,6 +604,13 @@ impl Scanner {
 /// they fire is `rules/genre/capabilities.yml`).
 pub(crate) fn capability_metas() -> Vec<RuleMeta> {
     crate::rulemeta::builtin("capability", Engine::Query)
+}
+
+/// The data-flow rule (metadata in `rules/taint/`).
+pub(crate) fn taint_meta() -> RuleMeta {
+    crate::rulemeta::ordered("taint", Engine::Query, &[taint::RULE])
+        .pop()
+        .unwrap_or_else(|| crate::rulemeta::missing(taint::RULE, Engine::Query))
 }
 
 pub(crate) const REQUIREMENTS: &str = "requirements-remote-source";

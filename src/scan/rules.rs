@@ -528,6 +528,7 @@ impl RuleSet {
         out.extend(super::pickle::metas());
         out.extend(super::capability_metas());
         out.push(super::requirements_meta());
+        out.push(super::taint_meta());
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
     }

@@ -25,4 +25,5 @@ mod pickles;
 mod report;
 mod resolve;
 mod scan;
+mod taint;
 mod workflows;
