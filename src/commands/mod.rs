@@ -3,6 +3,7 @@
 
 pub mod action;
 mod inventory;
+pub mod pin;
 mod rules;
 pub mod scan;
 mod upload;
@@ -51,6 +52,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Inventory(args) => inventory::run(&args),
         Command::Scan(args) => scan::scan_command(&args),
+        Command::Pin(args) => pin::run(&args),
         Command::Rules(args) => rules::run(&args),
         Command::Upload(args) => upload::run(&args),
         Command::Action => action::run(),
