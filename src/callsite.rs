@@ -64,11 +64,25 @@ pub fn offset_of(text: &str, line: u32, column: u32) -> Option<usize> {
 
 /// 1-based (line, column) of a byte offset; the column counts characters.
 pub fn position_of(text: &str, offset: usize) -> (u32, u32) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let col = before[line_start..].chars().count() + 1;
-    (line as u32, col as u32)
+    line_col(text.as_bytes(), offset)
+}
+
+/// 1-based (line, column) of a byte offset in source bytes (user code or fetched
+/// files); the column counts code points: the bytes that start a UTF-8 sequence
+/// (any byte that is not a continuation byte, so invalid UTF-8 counts byte by byte).
+pub(crate) fn line_col(src: &[u8], offset: usize) -> (u32, u32) {
+    let before = &src[..offset.min(src.len())];
+    let line = memchr::memchr_iter(b'\n', before).count() + 1;
+    let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+    let col = before[line_start..]
+        .iter()
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count()
+        + 1;
+    (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(col).unwrap_or(u32::MAX),
+    )
 }
 
 /// Find the call starting at (line, column): the first `(` after it and its match,
@@ -234,5 +248,9 @@ mod tests {
         // `A` is the 5th code point (the 6th byte).
         assert_eq!(offset_of(src, 1, 5), Some(5));
         assert_eq!(position_of(src, 5), (1, 5));
+        // Fetched bytes (scan findings) count the same way; a stray byte is one column.
+        assert_eq!(line_col("x\n\u{1F600}é = eval(s)".as_bytes(), 11), (2, 6));
+        assert_eq!(line_col(b"\xff\xfe eval(s)", 3), (1, 4));
+        assert_eq!(line_col(b"a\nb", 99), (2, 2));
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::commands::check::{CheckArgs, CheckHub, CheckType};
 use crate::model::Level;
 pub use crate::report::upload::GithubArgs;
 pub use crate::report::{InventoryFormat, ScanFormat};
@@ -46,6 +47,10 @@ pub enum Command {
     Rules(RulesArgs),
     /// Upload a SARIF file to GitHub code scanning.
     Upload(UploadArgs),
+    /// Vet one remote repository before adopting it (no codebase needed):
+    /// resolve what every loader family would run from it, fetch it (never
+    /// executing it), scan it and report, with the commit to pin.
+    Check(Box<CheckArgs>),
     /// Run as the GitHub Action: read INPUT_* and GITHUB_* variables, write
     /// outputs, annotations and the job summary.
     Action,

@@ -21,7 +21,7 @@ pub mod scan;
 mod callsite;
 mod commands;
 mod memo;
-mod pylex;
+mod python;
 mod rulemeta;
 
 pub use commands::{action, main_entry, pin, run, scan as pipeline};

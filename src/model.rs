@@ -238,7 +238,7 @@ pub struct Target {
     /// rested on (`library`, `range`, `source`, `assumption`), worst case when
     /// the declared range was unknown or open.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub assumed: Vec<crate::deps::Assumed>,
+    pub assumed: Vec<Assumed>,
     /// Where the commit is pinned when not on the call itself (`kernels.lock:3`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned_by: Option<String>,
@@ -247,6 +247,76 @@ pub struct Target {
     /// it leads to is in `files`, each saying it came through the chain.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chain: Vec<ChainLink>,
+    /// The hub's own security scan of the repos whose files run, at the
+    /// resolved commits (Hugging Face model repos; none offline or from a
+    /// mirror). Corroboration only: it never lowers a verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hub_scan: Vec<HubScan>,
+}
+
+/// What a hub's own scanners say about one repository at one commit
+/// (Hugging Face: `securityStatus`, its `scansDone` and `filesWithIssues`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct HubScan {
+    pub hub: HubKind,
+    pub repo_id: String,
+    pub commit: String,
+    /// `issues`: the hub flags files of the repo; `no-issues`: its scans are
+    /// done and flag nothing; `unknown`: scans not done, or not readable.
+    pub status: HubScanStatus,
+    /// The hub's `scansDone`; null when the status could not be read.
+    pub scans_done: Option<bool>,
+    /// Files the hub flags, whether or not they run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files_with_issues: Vec<HubScanFile>,
+    /// Why the status is unknown when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The hub's verdict on a repo, as `HubScan::status`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum HubScanStatus {
+    Issues,
+    NoIssues,
+    Unknown,
+}
+
+/// A file a hub's scanners flag.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct HubScanFile {
+    pub path: String,
+    /// The hub's level for it, as sent (absent when not sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// The file is one of the target's files that run.
+    pub runs: bool,
+}
+
+/// One assumption made about a library for a decision (JSON `target.assumed[]`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Assumed {
+    pub library: String,
+    /// The range the project declares (`>=4.40, <5`), `any` when undeclared.
+    pub range: String,
+    /// Where the range comes from (`requirements.txt:3`, `--assume ...`); null when undeclared.
+    pub source: Option<String>,
+    /// What was assumed within the range, for humans.
+    pub assumption: String,
+}
+
+impl fmt::Display for Assumed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Some(s) => write!(
+                f,
+                "{} {} ({s}): {}",
+                self.library, self.range, self.assumption
+            ),
+            None => write!(f, "{} {}: {}", self.library, self.range, self.assumption),
+        }
+    }
 }
 
 /// One step of a config-driven chain: a config field that makes the library

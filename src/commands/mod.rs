@@ -2,6 +2,7 @@
 //! exit code and the log output. The stages never see `cli`; these do.
 
 pub mod action;
+pub mod check;
 mod inventory;
 pub mod pin;
 mod rules;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Pin(args) => pin::run(&args),
         Command::Rules(args) => rules::run(&args),
         Command::Upload(args) => upload::run(&args),
+        Command::Check(args) => check::run(&args),
         Command::Action => action::run(),
     }
 }

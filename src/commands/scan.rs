@@ -116,7 +116,9 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
         declared: declared.clone(),
         ..ResolveOptions::default()
     };
-    let targets = runtime.block_on(resolve::resolve_all(&hubs, &sites, &resolve_opts));
+    let mut targets = runtime.block_on(resolve::resolve_all(&hubs, &sites, &resolve_opts));
+    // The hub's own scan results, next to ours (never lowering a verdict).
+    runtime.block_on(crate::hub::hub_scan::annotate(&hubs, &mut targets));
     for (call, target) in calls.iter_mut().zip(targets) {
         call.target = Some(target);
     }

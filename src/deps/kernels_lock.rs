@@ -60,7 +60,7 @@ pub fn parse(reader: &mut Reader<'_>, file: &Path) -> (Vec<KernelLock>, Option<I
                 ))),
             );
         };
-        if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !crate::hub::is_commit(sha) {
             return (
                 Vec::new(),
                 Some(problem(format!(

@@ -32,12 +32,10 @@ mod toml_files;
 pub mod version;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::model::Assumed;
 use crate::model::InputError;
 
 use files::{Decl, FileClass, FileDecls, Reader, Role};
@@ -157,31 +155,6 @@ impl Known {
     /// The range as users read it (`>=4.40, <5`, `==2.1.0`, `any`, `none`).
     pub fn range_text(&self) -> String {
         self.set.to_string()
-    }
-}
-
-/// One assumption made about a library for a decision (JSON `target.assumed[]`).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct Assumed {
-    pub library: String,
-    /// The range the project declares (`>=4.40, <5`), `any` when undeclared.
-    pub range: String,
-    /// Where the range comes from (`requirements.txt:3`, `--assume ...`); null when undeclared.
-    pub source: Option<String>,
-    /// What was assumed within the range, for humans.
-    pub assumption: String,
-}
-
-impl fmt::Display for Assumed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.source {
-            Some(s) => write!(
-                f,
-                "{} {} ({s}): {}",
-                self.library, self.range, self.assumption
-            ),
-            None => write!(f, "{} {}: {}", self.library, self.range, self.assumption),
-        }
     }
 }
 

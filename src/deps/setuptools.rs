@@ -10,7 +10,7 @@ use tree_sitter::Node;
 use super::files::{Decl, FileClass, FileDecls, Reader, Role};
 use super::requirement;
 use super::requirements_txt;
-use crate::discover::python::{string_literal, text};
+use crate::python::{line_of, string_literal, text};
 
 fn push_requirement(out: &mut FileDecls, rel: &str, line: u32, req: &str, role: Role) {
     match requirement::parse_requirement(req) {
@@ -176,10 +176,6 @@ pub fn parse_setup_py(reader: &mut Reader<'_>, file: &Path) -> FileDecls {
         }
     }
     out
-}
-
-fn line_of(n: Node<'_>) -> u32 {
-    u32::try_from(n.start_position().row + 1).unwrap_or(u32::MAX)
 }
 
 fn computed(out: &mut FileDecls, n: Node<'_>, what: &str) {

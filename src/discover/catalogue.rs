@@ -103,6 +103,27 @@ impl Family {
         )
     }
 
+    /// The libraries whose load hooks (`rules/genre/load-hooks.yml` keys) run
+    /// when this family loads remote code; `None`: none is specific to it, so
+    /// the scan applies every library's hooks.
+    pub fn hook_libraries(self) -> Option<&'static [&'static str]> {
+        Some(match self {
+            Family::Transformers
+            | Family::TransformersPipeline
+            | Family::CustomGenerate
+            | Family::Peft
+            | Family::Vllm => &["transformers"],
+            Family::Datasets | Family::MsDataset => &["datasets"],
+            Family::Diffusers => &["diffusers", "transformers"],
+            Family::SentenceTransformers => &["sentence-transformers", "transformers"],
+            Family::Modelscope => &["modelscope", "transformers"],
+            Family::TorchHub | Family::PaddleHubconf => &["torch-hub"],
+            Family::PaddleModule => &["paddlehub"],
+            // A kernel package is imported; what calls into it later is call-time.
+            Family::HubDownload | Family::MmConfig | Family::Kernels => return None,
+        })
+    }
+
     /// The family of a reported API string (for a `LoadSite` read back from
     /// JSON, where the family is not written): the catalogue entry it names.
     pub fn of_api(api: &str) -> Family {

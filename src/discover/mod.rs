@@ -1,6 +1,6 @@
 //! Discover: find model-hub loader calls in Python files and notebooks with tree-sitter.
 //!
-//! Walk (`walk`) -> byte prefilter (on code only, `crate::pylex`) -> parse in parallel
+//! Walk (`walk`) -> byte prefilter (on code only, `crate::python::pylex`) -> parse in parallel
 //! (`python`) -> match the loader catalogue (`catalogue`) -> resolve values
 //! (`values`) -> `LoadSite`s (`sites`).
 
@@ -93,7 +93,7 @@ fn prefilter(bytes: &[u8]) -> bool {
     // their docstrings. Calls are found through code alone, so this loses none.
     // Blanking only removes matches, so the cheaper check on the raw bytes goes first.
     imports_a_loader(p, bytes)
-        && crate::pylex::code_only(bytes).is_none_or(|code| imports_a_loader(p, &code))
+        && crate::python::pylex::code_only(bytes).is_none_or(|code| imports_a_loader(p, &code))
 }
 
 /// Does `bytes` import a hub library and name one of its loaders?

@@ -8,6 +8,8 @@ use std::sync::LazyLock;
 
 use tree_sitter::{Node, Tree};
 
+use crate::python::{collect_identifiers, line_of, string_literal, text};
+
 /// The module scope's id (tree-sitter node ids are addresses, never this value).
 pub const MODULE: usize = usize::MAX;
 
@@ -72,14 +74,6 @@ struct ScopeRange {
     class: bool,
     /// Index of the enclosing scope in `Index::scopes`, `None` for the module.
     parent: Option<usize>,
-}
-
-pub fn text<'t>(n: Node<'_>, src: &'t [u8]) -> &'t str {
-    n.utf8_text(src).unwrap_or("")
-}
-
-fn line_of(n: Node<'_>) -> u32 {
-    u32::try_from(n.start_position().row + 1).unwrap_or(u32::MAX)
 }
 
 /// Grammar ids of the node kinds the index walk dispatches on (comparing ids is
@@ -614,144 +608,4 @@ impl<'t> Index<'t> {
             _ => Vec::new(),
         }
     }
-}
-
-/// Identifiers bound by a target pattern.
-pub fn collect_identifiers<'t>(n: Node<'t>, out: &mut Vec<Node<'t>>) {
-    if n.kind() == "identifier" {
-        out.push(n);
-        return;
-    }
-    if matches!(
-        n.kind(),
-        "attribute" | "subscript" | "default_parameter" | "typed_default_parameter"
-    ) {
-        if let Some(name) = n.child_by_field_name("name") {
-            out.push(name);
-        }
-        return;
-    }
-    let mut cursor = n.walk();
-    for c in n.named_children(&mut cursor) {
-        collect_identifiers(c, out);
-    }
-}
-
-/// The value of a string literal without interpolations; `None` for an f-string
-/// with interpolations or a non-string node.
-pub fn string_literal(n: Node<'_>, src: &[u8]) -> Option<String> {
-    if n.kind() != "string" {
-        return None;
-    }
-    let mut cursor = n.walk();
-    if n.named_children(&mut cursor)
-        .any(|c| c.kind() == "interpolation")
-    {
-        return None;
-    }
-    let (prefix, segments) = string_parts(n, src);
-    let mut out = String::new();
-    for s in segments {
-        if let Segment::Text(t) = s {
-            out.push_str(&unescape(t, &prefix));
-        }
-    }
-    Some(out)
-}
-
-/// A piece of a string literal.
-pub enum Segment<'t> {
-    Text(&'t str),
-    Interp(Node<'t>),
-}
-
-/// Split a string node into its prefix (lower-cased letters) and literal/interpolation pieces.
-pub fn string_parts<'t>(n: Node<'t>, src: &'t [u8]) -> (String, Vec<Segment<'t>>) {
-    let mut cursor = n.walk();
-    let children: Vec<Node<'t>> = n.children(&mut cursor).collect();
-    let (Some(start), Some(end)) = (children.first(), children.last()) else {
-        return (String::new(), Vec::new());
-    };
-    let st = text(*start, src);
-    let prefix: String = st
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    let mut segs = Vec::new();
-    let mut cur = start.end_byte();
-    let stop = if end.kind() == "string_end" {
-        end.start_byte()
-    } else {
-        n.end_byte()
-    };
-    for c in &children[1..] {
-        if c.kind() == "interpolation" {
-            if c.start_byte() > cur {
-                segs.push(Segment::Text(slice(src, cur, c.start_byte())));
-            }
-            if let Some(e) = c.child_by_field_name("expression") {
-                segs.push(Segment::Interp(e));
-            }
-            cur = c.end_byte();
-        }
-    }
-    if stop > cur {
-        segs.push(Segment::Text(slice(src, cur, stop)));
-    }
-    (prefix, segs)
-}
-
-fn slice(src: &[u8], a: usize, b: usize) -> &str {
-    src.get(a..b)
-        .and_then(|s| std::str::from_utf8(s).ok())
-        .unwrap_or("")
-}
-
-/// Decode Python escapes (enough for ids: quotes, backslash, \n, \t, \xNN, \uNNNN);
-/// raw strings keep backslashes; f-strings turn `{{`/`}}` into braces.
-pub fn unescape(s: &str, prefix: &str) -> String {
-    let raw = prefix.contains('r');
-    let f = prefix.contains('f');
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if !raw => match chars.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some('r') => out.push('\r'),
-                Some('0') => out.push('\0'),
-                Some('\n') => {}
-                Some(q @ ('\\' | '\'' | '"')) => out.push(q),
-                Some(k @ ('x' | 'u' | 'U')) => {
-                    let len = match k {
-                        'x' => 2,
-                        'u' => 4,
-                        _ => 8,
-                    };
-                    let hex: String = (0..len).filter_map(|_| chars.next()).collect();
-                    match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                        Some(ch) => out.push(ch),
-                        None => {
-                            out.push('\\');
-                            out.push(k);
-                            out.push_str(&hex);
-                        }
-                    }
-                }
-                Some(o) => {
-                    out.push('\\');
-                    out.push(o);
-                }
-                None => out.push('\\'),
-            },
-            '{' | '}' if f && chars.peek() == Some(&c) => {
-                chars.next();
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
 }

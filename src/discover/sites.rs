@@ -7,9 +7,10 @@ use std::path::Path;
 use tree_sitter::{Node, Tree};
 
 use super::catalogue::{self, Kind, Loader};
-use super::python::{Index, text};
+use super::python::Index;
 use super::values::{Lit, Resolver, Val, call_arg, repo_type_of};
 use crate::model::LoadSite;
+use crate::python::text;
 
 /// Where a parsed source came from, to map positions back to the file.
 pub struct FileCtx<'a> {

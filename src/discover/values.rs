@@ -6,10 +6,9 @@ use std::cell::Cell;
 use tree_sitter::Node;
 
 use super::catalogue::{self, Kind};
-use super::python::{
-    BindKind, Index, MODULE, Segment, string_literal, string_parts, text, unescape,
-};
+use super::python::{BindKind, Index, MODULE};
 use crate::model::{Platform, RepoType};
+use crate::python::{Segment, string_literal, string_parts, text, unescape};
 
 /// Most values one expression may expand to (loops, call sites, f-string products).
 const MAX_VALUES: usize = 32;

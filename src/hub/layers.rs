@@ -157,6 +157,12 @@ impl Hubs {
         &self.opts
     }
 
+    /// The network side (endpoints, tokens, the HTTP client) for requests
+    /// beyond the repository protocol (`hub_scan.rs`).
+    pub(crate) fn net(&self) -> &Net {
+        &self.net
+    }
+
     /// Wall-clock time spent waiting out rate limits so far (within `--max-wait`).
     pub fn rate_limit_waited(&self) -> std::time::Duration {
         self.net.http().rate_limit_waited()

@@ -18,6 +18,7 @@ pub mod archive;
 pub mod checkpoint;
 pub mod credentials;
 pub mod http;
+pub mod hub_scan;
 mod layers;
 mod net;
 pub mod options;

@@ -359,6 +359,9 @@ fn build_with(
                         "hubwarden/target".to_string(),
                         json!({"hub": t.hub, "repo": t.repo_id, "repoType": t.repo_type, "commit": t.commit}),
                     );
+                    if !t.hub_scan.is_empty() {
+                        props.insert("hub_scan".to_string(), json!(t.hub_scan));
+                    }
                 }
             }
             if let Some(e) = &f.evidence {

@@ -165,6 +165,9 @@ fn render_target(out: &mut String, p: &Paint, g: &TargetGroup) {
     for n in g.notes() {
         let _ = writeln!(out, "  note: {}", clean(n));
     }
+    for h in g.target.map(|t| t.hub_scan.as_slice()).unwrap_or_default() {
+        let _ = writeln!(out, "  {}", clean(&hub_scan_line(h)));
+    }
     if !g.remote.is_empty() {
         let _ = writeln!(out, "  in the remote code:");
         for f in &g.remote {
@@ -197,6 +200,43 @@ fn render_target(out: &mut String, p: &Paint, g: &TargetGroup) {
         }
     }
     out.push('\n');
+}
+
+/// The hub's own scan of a repo, said as corroboration next to our verdict.
+fn hub_scan_line(h: &crate::model::HubScan) -> String {
+    use crate::model::HubScanStatus;
+    let what = match h.status {
+        HubScanStatus::NoIssues => "no issues flagged (scans done)".to_string(),
+        HubScanStatus::Issues => {
+            let files: Vec<String> = h
+                .files_with_issues
+                .iter()
+                .map(|f| {
+                    let mut tags: Vec<&str> = f.level.as_deref().into_iter().collect();
+                    if f.runs {
+                        tags.push("runs");
+                    }
+                    if tags.is_empty() {
+                        f.path.clone()
+                    } else {
+                        format!("{} ({})", f.path, tags.join(", "))
+                    }
+                })
+                .collect();
+            format!("flags {}", files.join("; "))
+        }
+        HubScanStatus::Unknown => match (&h.error, h.scans_done) {
+            (Some(e), _) => format!("unknown ({e})"),
+            (None, Some(false)) => "unknown (scans not done)".to_string(),
+            (None, _) => "unknown".to_string(),
+        },
+    };
+    format!(
+        "{} scan of {} @ {}: {what} (corroboration only)",
+        h.hub,
+        h.repo_id,
+        targets::short_commit(&h.commit)
+    )
 }
 
 fn render_finding(out: &mut String, p: &Paint, f: &Finding, indent: &str) {

@@ -135,22 +135,10 @@ fn error_message(body: &str) -> String {
         .unwrap_or_else(|| body.chars().take(500).collect())
 }
 
+/// The upload's repository is checked as a GitHub repo id is everywhere else.
 fn validate_repo(repo: &str) -> Result<(), UploadError> {
-    let ok = repo.split('/').count() == 2
-        && repo.split('/').all(|p| {
-            !p.is_empty()
-                && p != "."
-                && p != ".."
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(UploadError::Config(format!(
-            "repository {repo:?} is not OWNER/NAME"
-        )))
-    }
+    crate::hub::validate_repo_id(crate::model::HubKind::Github, repo)
+        .map_err(|_| UploadError::Config(format!("repository {repo:?} is not OWNER/NAME")))
 }
 
 /// Upload `sarif_json` and wait for GitHub to process it.

@@ -159,6 +159,7 @@ fn unverified(site: &LoadSite, reason: String) -> Target {
         assumed: Vec::new(),
         pinned_by: None,
         chain: Vec::new(),
+        hub_scan: Vec::new(),
     }
 }
 
@@ -515,6 +516,7 @@ impl<S: RepoSource> Job<'_, S> {
             assumed: acc.assumed,
             pinned_by: acc.pinned_by,
             chain: acc.chain,
+            hub_scan: Vec::new(),
         }
     }
 }

@@ -5,8 +5,8 @@
 
 use tree_sitter::{Node, Parser};
 
-use crate::discover::python::text;
 use crate::hub::Snapshot;
+use crate::python::text;
 
 /// One import statement, as written.
 #[derive(Debug, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use tree_sitter::{Node, Tree};
 
 use super::query::{QueryEngine, RawMatch, parse, preorder};
-use crate::discover::python::text;
+use crate::python::text;
 
 /// The rule that finds the imports this module follows.
 pub(crate) const RULE: &str = "aliased-dangerous-import";

@@ -10,22 +10,9 @@ use crate::model::Family;
 
 /// The keys in `load-hooks.yml` whose hooks apply to a loader family (`None`: a file
 /// scanned on its own, for which every library's hooks apply).
+/// Which keys apply is a fact about the family, kept in the loader catalogue.
 fn hook_keys(family: Option<Family>) -> Option<&'static [&'static str]> {
-    Some(match family? {
-        Family::Transformers
-        | Family::TransformersPipeline
-        | Family::CustomGenerate
-        | Family::Peft
-        | Family::Vllm => &["transformers"],
-        Family::Datasets | Family::MsDataset => &["datasets"],
-        Family::Diffusers => &["diffusers", "transformers"],
-        Family::SentenceTransformers => &["sentence-transformers", "transformers"],
-        Family::Modelscope => &["modelscope", "transformers"],
-        Family::TorchHub | Family::PaddleHubconf => &["torch-hub"],
-        Family::PaddleModule => &["paddlehub"],
-        // A kernel package is imported; what calls into it later is call-time.
-        Family::HubDownload | Family::MmConfig | Family::Kernels => return None,
-    })
+    family?.hook_libraries()
 }
 
 /// What runs at load time for one family.

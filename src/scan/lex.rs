@@ -402,7 +402,6 @@ fn op_len(s: &[u8]) -> usize {
 pub(crate) fn string_value(tok: &[u8]) -> Option<String> {
     let q = tok.iter().position(|&c| c == b'\'' || c == b'"')?;
     let prefix = &tok[..q];
-    let raw = prefix.iter().any(|c| matches!(c, b'r' | b'R'));
     let quote = tok[q];
     let triple = tok.len() >= q + 6 && tok[q + 1] == quote && tok[q + 2] == quote;
     let qlen = if triple { 3 } else { 1 };
@@ -414,66 +413,13 @@ pub(crate) fn string_value(tok: &[u8]) -> Option<String> {
     let body = tok.get(q + qlen..body_end)?;
     let text = String::from_utf8(body.to_vec())
         .unwrap_or_else(|e| e.into_bytes().iter().map(|&b| b as char).collect());
-    if raw {
-        return Some(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let Some(e) = chars.next() else {
-            out.push('\\');
-            break;
-        };
-        match e {
-            'n' => out.push('\n'),
-            't' => out.push('\t'),
-            'r' => out.push('\r'),
-            '0'..='7' => {
-                let mut v = e.to_digit(8).unwrap_or(0);
-                for _ in 0..2 {
-                    match chars.peek().and_then(|c| c.to_digit(8)) {
-                        Some(d) => {
-                            v = v * 8 + d;
-                            chars.next();
-                        }
-                        None => break,
-                    }
-                }
-                out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
-            }
-            'x' | 'u' | 'U' => {
-                let n = match e {
-                    'x' => 2,
-                    'u' => 4,
-                    _ => 8,
-                };
-                let hex: String = (0..n).filter_map(|_| chars.next()).collect();
-                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                    Some(ch) => out.push(ch),
-                    None => {
-                        out.push('\\');
-                        out.push(e);
-                        out.push_str(&hex);
-                    }
-                }
-            }
-            '\n' => {}
-            'a' => out.push('\x07'),
-            'b' => out.push('\x08'),
-            'f' => out.push('\x0c'),
-            'v' => out.push('\x0b'),
-            '\\' | '\'' | '"' => out.push(e),
-            other => {
-                out.push('\\');
-                out.push(other);
-            }
-        }
-    }
-    Some(out)
+    // Replacement fields stay as written: the prefix passed on has no `f`.
+    let prefix: String = prefix
+        .iter()
+        .map(|c| c.to_ascii_lowercase() as char)
+        .filter(|&c| c == 'r')
+        .collect();
+    Some(crate::python::unescape(&text, &prefix))
 }
 
 /// Is the string token an f-string (or t-string)?

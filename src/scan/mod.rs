@@ -22,6 +22,7 @@ pub use self::error::RuleError;
 use self::outline::Outline;
 pub use self::reach::Load;
 pub use self::rules::{Examples, RuleSet};
+use crate::callsite::line_col;
 use crate::model::{Engine, ExecContext, FileKind, Level, RemoteFile, RuleMeta};
 
 /// Files larger than this are not parsed (signatures still run on the first bytes).
@@ -162,17 +163,6 @@ fn cap(s: &str) -> String {
     let mut out: String = s.chars().take(SNIPPET_CHARS).collect();
     out.push('…');
     out
-}
-
-fn line_col(src: &[u8], offset: usize) -> (u32, u32) {
-    let offset = offset.min(src.len());
-    let line = memchr::memchr_iter(b'\n', &src[..offset]).count() as u32 + 1;
-    let col = src[..offset]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(offset, |i| offset - i - 1) as u32
-        + 1;
-    (line, col)
 }
 
 impl Scanner {

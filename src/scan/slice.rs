@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use crate::pylex;
+use crate::python::pylex;
 
 /// Below this share of the file, slicing is not worth its bookkeeping.
 const MAX_SHARE_PERCENT: usize = 85;

@@ -147,6 +147,9 @@ pub struct FakeHubOptions {
     /// (repo, folders, files per folder): extra empty files `syn{i}/f{j}.txt`
     /// listed (never read) in that ModelScope repo, to pass the listing cap.
     pub modelscope_synthetic: Option<(String, usize, usize)>,
+    /// Hugging Face repo id -> its `securityRepoStatus` (sent when the revision
+    /// request asks `securityStatus=true`); default: scans done, no issues.
+    pub hf_scans: HashMap<String, serde_json::Value>,
 }
 
 /// One request as the fake saw it.
@@ -604,7 +607,7 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
     let rest: Vec<String> = s[1..].to_vec();
     let q = query(&uri);
     match first.as_str() {
-        "hf" => hf(&sh, &opts, &rest, &headers),
+        "hf" => hf(&sh, &opts, &rest, &headers, &q),
         "csg-ep" if rest.first().map(String::as_str) == Some("csg") => {
             csg(&sh, &opts, &rest[1..], &headers, &method)
         }
@@ -665,7 +668,13 @@ fn hf_error(
         .unwrap()
 }
 
-fn hf(sh: &Shared, opts: &FakeHubOptions, rest: &[String], headers: &HeaderMap) -> Response {
+fn hf(
+    sh: &Shared,
+    opts: &FakeHubOptions,
+    rest: &[String],
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+) -> Response {
     let Some(rr) = hf_repo(rest) else {
         return err(404, "no route");
     };
@@ -727,17 +736,27 @@ fn hf(sh: &Shared, opts: &FakeHubOptions, rest: &[String], headers: &HeaderMap) 
         // `GET /api/{type}s/{repo}/revision/{rev}` -> `sha`, `siblings[].rfilename`
         // (hfh:hf_api.py `model_info`/`dataset_info`, `ModelInfo` fields).
         let files = list_files(&dir.join(&commit));
-        return json_body(
-            b,
-            200,
-            json!({
-                "id": rr.repo,
-                "sha": commit,
-                "private": opts.private.contains_key(&rr.repo),
-                "gated": if opts.tokens.contains_key(&rr.repo) { json!("manual") } else { json!(false) },
-                "siblings": files.iter().map(|f| json!({"rfilename": f})).collect::<Vec<_>>(),
-            }),
-        );
+        let mut info = json!({
+            "id": rr.repo,
+            "sha": commit,
+            "private": opts.private.contains_key(&rr.repo),
+            "gated": if opts.tokens.contains_key(&rr.repo) { json!("manual") } else { json!(false) },
+            "siblings": files.iter().map(|f| json!({"rfilename": f})).collect::<Vec<_>>(),
+        });
+        // `?securityStatus=True` (requests renders Python's True so) adds
+        // `securityRepoStatus` {scansDone: bool,
+        // filesWithIssues: [{path, ...}]} (hfh:hf_api.py:3328-3329 sends it,
+        // :1116 reads it; tests/test_hf_api.py:1909-1919 asserts `scansDone` is
+        // a bool and `filesWithIssues` is present). The items' `path` is what
+        // clients read; their other fields are unverified.
+        if rr.kind == "models" && q.get("securityStatus").map(String::as_str) == Some("True") {
+            info["securityRepoStatus"] = opts
+                .hf_scans
+                .get(&rr.repo)
+                .cloned()
+                .unwrap_or_else(|| json!({"scansDone": true, "filesWithIssues": []}));
+        }
+        return json_body(b, 200, info);
     }
     if !rr.api && r[0] == "resolve" {
         let path = r[2..].join("/");

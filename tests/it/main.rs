@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod action;
+mod check;
 mod common;
 mod conformance;
 mod deps;
