@@ -218,10 +218,13 @@ fn apply(text: &str, edits: &[Edit]) -> String {
 /// Whether tree-sitter finds a syntax error in `code`.
 fn has_syntax_error(code: &str) -> bool {
     let mut p = tree_sitter::Parser::new();
-    if p.set_language(&tree_sitter_python::LANGUAGE.into()).is_err() {
+    if p.set_language(&tree_sitter_python::LANGUAGE.into())
+        .is_err()
+    {
         return true;
     }
-    p.parse(code, None).is_none_or(|t| t.root_node().has_error())
+    p.parse(code, None)
+        .is_none_or(|t| t.root_node().has_error())
 }
 
 /// Run the scan and work out every pin.
@@ -335,8 +338,7 @@ pub fn plan(args: &PinArgs, env: &ScanEnv) -> Result<PinPlan> {
             ));
             continue;
         }
-        let code_commit = if t.cross_repo_unpinned && !c.site.args.contains_key("code_revision")
-        {
+        let code_commit = if t.cross_repo_unpinned && !c.site.args.contains_key("code_revision") {
             let others: BTreeSet<(&str, &str)> = t
                 .files
                 .iter()
@@ -618,7 +620,9 @@ fn notebook_edits(raw: &str, jobs: &[Job], calls: &[CallReport]) -> FileOutcome 
 fn raw_edit(raw: &str, nb: &notebook::NotebookSource, e: &Edit) -> Option<Edit> {
     let code = nb.code.as_str();
     let line_start = code[..e.start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = code[e.start..].find('\n').map_or(code.len(), |i| e.start + i);
+    let line_end = code[e.start..]
+        .find('\n')
+        .map_or(code.len(), |i| e.start + i);
     if e.end > line_end || e.text.contains('\n') {
         return None;
     }
@@ -780,9 +784,7 @@ pub fn write(plan: &PinPlan) -> Result<LockWrite> {
     }
     let lock_path = dir.join(LOCK_FILE);
     if let Err(e) = Lockfile::read(dir) {
-        tracing::warn!(
-            "{e}; it was left as it is"
-        );
+        tracing::warn!("{e}; it was left as it is");
         return Ok(LockWrite::KeptMalformed);
     }
     // The calls as they read now (the pins changed their text), each with the
@@ -790,9 +792,8 @@ pub fn write(plan: &PinPlan) -> Result<LockWrite> {
     let config = Config::load(&plan.root, plan.scan_args.config.as_deref())?;
     let found = discover::discover(&plan.root, &discover_options(&plan.scan_args, &config))?;
     type Key = (String, String, Option<String>);
-    let key = |s: &crate::model::LoadSite| -> Key {
-        (s.path.clone(), s.api.clone(), s.repo_id.clone())
-    };
+    let key =
+        |s: &crate::model::LoadSite| -> Key { (s.path.clone(), s.api.clone(), s.repo_id.clone()) };
     let mut before: HashMap<Key, std::collections::VecDeque<&CallReport>> = HashMap::new();
     for c in &plan.calls {
         before.entry(key(&c.site)).or_default().push_back(c);
@@ -873,7 +874,10 @@ mod tests {
     #[test]
     fn minimal_edits_touch_only_what_changes() {
         let e = minimal_edit("f(\"a/b\")", "f(\"a/b\", revision=\"c0\")", 10);
-        assert_eq!((e.start, e.end, e.text.as_str()), (17, 17, ", revision=\"c0\""));
+        assert_eq!(
+            (e.start, e.end, e.text.as_str()),
+            (17, 17, ", revision=\"c0\"")
+        );
         let e = minimal_edit("f(x, revision=R)", "f(x, revision=\"c0\")", 0);
         assert_eq!((e.start, e.end, e.text.as_str()), (14, 15, "\"c0\""));
         let e = minimal_edit("aa", "aaa", 0);

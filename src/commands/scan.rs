@@ -232,7 +232,8 @@ fn apply_baseline(args: &ScanArgs, report: &mut Report, render: &RenderOptions) 
     };
     let (kept, accepted) = baseline.filter(report, render);
     if let Some(s) = report.summary.as_ref() {
-        let mut summary = policy::summarize(&report.calls, &kept, s.suppressed, s.allowed, s.fail_on);
+        let mut summary =
+            policy::summarize(&report.calls, &kept, s.suppressed, s.allowed, s.fail_on);
         summary.baselined = accepted;
         report.summary = Some(summary);
     }

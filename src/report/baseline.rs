@@ -135,7 +135,12 @@ impl Baseline {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(BaselineError::Missing { path: shown });
             }
-            Err(source) => return Err(BaselineError::Read { path: shown, source }),
+            Err(source) => {
+                return Err(BaselineError::Read {
+                    path: shown,
+                    source,
+                });
+            }
         };
         Baseline::parse(&text, &shown)
     }
@@ -257,13 +262,18 @@ mod tests {
 
     #[test]
     fn malformed_baselines_name_the_line_and_the_fix() {
-        let e = Baseline::parse("{\n  \"version\": 1,\n  \"findings\": [\n    {\"x\": 1}\n  ]\n}\n", "b.json")
-            .unwrap_err()
-            .to_string();
+        let e = Baseline::parse(
+            "{\n  \"version\": 1,\n  \"findings\": [\n    {\"x\": 1}\n  ]\n}\n",
+            "b.json",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("b.json:4:"), "{e}");
         assert!(e.contains("unknown field `x`"), "{e}");
         assert!(e.contains("hubwarden scan --write-baseline b.json"), "{e}");
-        let e = Baseline::parse("{\"version\": 1,", "b.json").unwrap_err().to_string();
+        let e = Baseline::parse("{\"version\": 1,", "b.json")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("b.json:1:"), "{e}");
         let e = Baseline::parse("{\"version\": 7, \"findings\": []}", "b.json")
             .unwrap_err()
@@ -287,12 +297,18 @@ mod tests {
         let mut cur = e.clone();
         cur.line = 9;
         cur.merged = vec!["a".into()];
-        assert!(e.accepts(&cur), "line shifts and fewer folded rules are accepted");
+        assert!(
+            e.accepts(&cur),
+            "line shifts and fewer folded rules are accepted"
+        );
         let mut moved = cur.clone();
         moved.commit = Some("c2".into());
         assert!(!e.accepts(&moved), "new remote code is a new finding");
         let mut more = cur.clone();
         more.merged = vec!["a".into(), "c".into()];
-        assert!(!e.accepts(&more), "a verdict with a new rule folded in is new");
+        assert!(
+            !e.accepts(&more),
+            "a verdict with a new rule folded in is new"
+        );
     }
 }

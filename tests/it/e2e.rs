@@ -765,7 +765,15 @@ fn merge_group_reports_what_the_queue_adds_to_its_base() {
 /// as a user adopting hubwarden would run it (against the fake hubs).
 fn write_baseline(server: &Server, ws: &Workspace, file: &str) {
     let out = Command::new(bin())
-        .args(["scan", ".", "--format", "json", "--write-baseline", file, "--cache-dir"])
+        .args([
+            "scan",
+            ".",
+            "--format",
+            "json",
+            "--write-baseline",
+            file,
+            "--cache-dir",
+        ])
         .arg(ws.path("cache"))
         .env("HF_ENDPOINT", server.hub.url(HubKind::Huggingface))
         .env("GITHUB_API_URL", server.api_url())
@@ -821,7 +829,8 @@ fn push_with_a_baseline_reports_only_new_findings() {
     assert!(
         step.commands("error")
             .iter()
-            .any(|l| l.starts_with("::error file=vision/detect.py,line=7,") && l.contains("(reverse-shell)")),
+            .any(|l| l.starts_with("::error file=vision/detect.py,line=7,")
+                && l.contains("(reverse-shell)")),
         "{c}"
     );
     // ...and the accepted finding of the legacy load is not (its target is
@@ -829,8 +838,9 @@ fn push_with_a_baseline_reports_only_new_findings() {
     assert!(!step.stdout.contains("file=legacy/old.py"), "{c}");
     assert_eq!(step.count("errors"), step.commands("error").len(), "{c}");
     assert!(
-        step.summary
-            .contains(&format!("{accepted} known finding(s) listed in the baseline are not shown")),
+        step.summary.contains(&format!(
+            "{accepted} known finding(s) listed in the baseline are not shown"
+        )),
         "{c}"
     );
     // Code scanning gets the same: no result at the legacy load.
@@ -841,8 +851,9 @@ fn push_with_a_baseline_reports_only_new_findings() {
     let results = sent["runs"][0]["results"].as_array().unwrap();
     assert!(!results.is_empty(), "{c}");
     assert!(
-        results.iter().all(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-            != "legacy/old.py"),
+        results.iter().all(
+            |r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] != "legacy/old.py"
+        ),
         "{c}"
     );
 
@@ -890,10 +901,7 @@ fn a_malformed_baseline_is_a_warning_and_everything_is_reported() {
         "{c}"
     );
     assert!(warning.contains("every finding is reported"), "{c}");
-    assert!(
-        warning.contains("hubwarden scan --write-baseline"),
-        "{c}"
-    );
+    assert!(warning.contains("hubwarden scan --write-baseline"), "{c}");
     assert!(step.stdout.contains("file=legacy/old.py"), "{c}");
     assert!(step.stdout.contains("file=vision/detect.py"), "{c}");
 }
@@ -919,7 +927,11 @@ fn a_restored_cache_serves_every_file_of_the_next_run() {
     assert!(cache.is_dir(), "{}", ctx(&first));
     let downloads = |reqs: &[crate::fakehub::Logged]| -> Vec<String> {
         reqs.iter()
-            .filter(|r| r.uri.contains("/resolve/") || r.uri.contains("/contents/") || r.uri.contains("/raw/"))
+            .filter(|r| {
+                r.uri.contains("/resolve/")
+                    || r.uri.contains("/contents/")
+                    || r.uri.contains("/raw/")
+            })
             .map(|r| r.uri.clone())
             .collect()
     };
@@ -940,12 +952,18 @@ fn a_restored_cache_serves_every_file_of_the_next_run() {
     );
     let c = ctx(&second);
     let second_downloads = downloads(&server.hub.requests());
-    assert!(second_downloads.is_empty(), "files fetched again: {second_downloads:?}\n{c}");
+    assert!(
+        second_downloads.is_empty(),
+        "files fetched again: {second_downloads:?}\n{c}"
+    );
     assert_eq!(second.code, first.code, "{c}");
     for k in ["findings", "errors", "unverified"] {
         assert_eq!(second.count(k), first.count(k), "{k}: {c}");
     }
-    assert!(!second.stdout.contains(".hubwarden-cache"), "the cache is not scanned: {c}");
+    assert!(
+        !second.stdout.contains(".hubwarden-cache"),
+        "the cache is not scanned: {c}"
+    );
 }
 
 // ------------------------------------------------------------- example workflows

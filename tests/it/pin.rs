@@ -28,7 +28,10 @@ struct Ws {
 impl Ws {
     fn new() -> Ws {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&repo_root().join("examples/mirror"), &dir.path().join("mirror"));
+        copy_dir(
+            &repo_root().join("examples/mirror"),
+            &dir.path().join("mirror"),
+        );
         std::fs::create_dir_all(dir.path().join("project")).unwrap();
         Ws { dir }
     }
@@ -138,7 +141,9 @@ fn pin_prints_a_diff_for_the_example_project_and_lists_what_it_leaves() {
         "{diff}"
     );
     assert!(
-        diff.contains("+    \"senta = hub.Module(name=\\\"senta_bilstm\\\", version=\\\"1.2.0\\\")\\n\","),
+        diff.contains(
+            "+    \"senta = hub.Module(name=\\\"senta_bilstm\\\", version=\\\"1.2.0\\\")\\n\","
+        ),
         "{diff}"
     );
     // The ModelScope tag is replaced by the commit it resolved to.
@@ -151,8 +156,9 @@ fn pin_prints_a_diff_for_the_example_project_and_lists_what_it_leaves() {
     // What is not pinned is said, with the reason, and the exit code is 1.
     let says = |path: &str, repo: &str, why: &str| {
         assert!(
-            err.lines()
-                .any(|l| l.contains(path) && l.contains(&format!("{repo} not pinned")) && l.contains(why)),
+            err.lines().any(|l| l.contains(path)
+                && l.contains(&format!("{repo} not pinned"))
+                && l.contains(why)),
             "{path} {repo} {why}: {err}"
         );
     };
@@ -179,7 +185,11 @@ fn pin_prints_a_diff_for_the_example_project_and_lists_what_it_leaves() {
         "acme/support-tickets",
         "can be changed when the code runs (argparse --dataset default",
     );
-    says("train/finetune.py:25", "<unknown repository>", "not statically known");
+    says(
+        "train/finetune.py:25",
+        "<unknown repository>",
+        "not statically known",
+    );
     assert!(err.contains("would pin 3 load(s) in 2 file(s)"), "{err}");
     assert_eq!(out.status.code(), Some(1), "{err}");
 }
@@ -192,7 +202,10 @@ fn pin_write_rewrites_python_and_notebooks_updates_the_lock_and_is_idempotent() 
     let out = ws.pin(&["--write"]);
     let err = stderr(&out);
     assert!(stdout(&out).is_empty(), "--write prints no diff");
-    assert!(err.contains("pinned 3 load(s) in 2 file(s); .hubwarden.lock records"), "{err}");
+    assert!(
+        err.contains("pinned 3 load(s) in 2 file(s); .hubwarden.lock records"),
+        "{err}"
+    );
 
     // The notebook: only the two source strings changed; every other byte,
     // including the indentation and the outputs, is as it was.
@@ -230,7 +243,11 @@ fn pin_write_rewrites_python_and_notebooks_updates_the_lock_and_is_idempotent() 
     // Run again: nothing left to pin but what it refused before.
     let again = ws.pin(&[]);
     assert!(stdout(&again).is_empty(), "{}", stdout(&again));
-    assert!(stderr(&again).contains("would pin 0 load(s)"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("would pin 0 load(s)"),
+        "{}",
+        stderr(&again)
+    );
 
     // And the scan no longer reports those loads as unpinned.
     let scan = Command::new(bin())
@@ -251,8 +268,8 @@ fn pin_write_rewrites_python_and_notebooks_updates_the_lock_and_is_idempotent() 
         // (The policy still calls a PaddleHub `version=` a tag: line 38 is left out.)
         if unpinned {
             assert!(
-                !(f["path"] == "notebooks/explore.ipynb" && f["line"] == 28)
-                    && !(f["path"] == "vision/detect.py" && f["line"] == 15),
+                !(f["path"] == "notebooks/explore.ipynb" && f["line"] == 28
+                    || f["path"] == "vision/detect.py" && f["line"] == 15),
                 "still unpinned after pin --write: {f}"
             );
         }
@@ -309,11 +326,21 @@ fn pin_uses_each_platforms_keyword() {
     let out = ws.pin(&[]);
     let (diff, err) = (stdout(&out), stderr(&out));
     insta::assert_snapshot!("pin_diff_platforms", diff);
-    assert!(diff.contains(&format!("torch.hub.load(\"rs-pin/detector:{hubconf}\"")), "{diff}");
-    assert!(diff.contains(&format!("model=\"acme/ocr-base\", model_revision=\"{OCR}\")")), "{diff}");
+    assert!(
+        diff.contains(&format!("torch.hub.load(\"rs-pin/detector:{hubconf}\"")),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!(
+            "model=\"acme/ocr-base\", model_revision=\"{OCR}\")"
+        )),
+        "{diff}"
+    );
     // One argument per line: the pin gets a line of its own, comma included.
     assert!(
-        diff.contains(&format!("     trust_remote_code=True,\n+    revision=\"{EMBED_SMALL}\",\n )")),
+        diff.contains(&format!(
+            "     trust_remote_code=True,\n+    revision=\"{EMBED_SMALL}\",\n )"
+        )),
         "{diff}"
     );
     assert!(
@@ -329,7 +356,11 @@ fn pin_uses_each_platforms_keyword() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let again = ws.pin(&[]);
     assert!(stdout(&again).is_empty(), "{}", stdout(&again));
-    assert!(stderr(&again).contains("would pin 0 load(s) in 0 file(s)"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("would pin 0 load(s) in 0 file(s)"),
+        "{}",
+        stderr(&again)
+    );
 }
 
 #[test]
@@ -347,7 +378,11 @@ fn pin_never_rewrites_a_file_it_could_not_parse() {
     );
     let out = ws.pin(&["--write"]);
     let err = stderr(&out);
-    assert_eq!(ws.read("broken.py"), broken, "a file with a syntax error is never rewritten");
+    assert_eq!(
+        ws.read("broken.py"),
+        broken,
+        "a file with a syntax error is never rewritten"
+    );
     assert!(ws.read("ok.py").contains(EMBED_SMALL), "{err}");
     assert!(
         err.contains("broken.py: not rewritten: it could not be parsed (syntax error at line 5"),
@@ -357,7 +392,10 @@ fn pin_never_rewrites_a_file_it_could_not_parse() {
         err.contains("broken.py:3: acme/embed-small not pinned: its file could not be parsed"),
         "{err}"
     );
-    assert!(err.contains("bad.ipynb: not rewritten: it could not be parsed (malformed notebook JSON"), "{err}");
+    assert!(
+        err.contains("bad.ipynb: not rewritten: it could not be parsed (malformed notebook JSON"),
+        "{err}"
+    );
     assert_eq!(out.status.code(), Some(1), "{err}");
 }
 
