@@ -3,9 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use crate::commands::check::{CheckArgs, CheckHub, CheckType};
 use crate::model::Level;
 pub use crate::report::upload::GithubArgs;
 pub use crate::report::{InventoryFormat, ScanFormat};
@@ -151,6 +150,80 @@ pub struct ScanArgs {
     pub assume: Vec<crate::deps::Assume>,
     #[command(flatten)]
     pub github: GithubArgs,
+}
+
+/// The hub `check` reads REPO from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum CheckHub {
+    #[default]
+    Huggingface,
+    Modelscope,
+    Opencsg,
+    /// A GitHub repository loaded by torch.hub or paddle `hub.load` (`hubconf.py`).
+    Github,
+    /// A PaddleHub module (REPO is the module name, `--revision` its version).
+    Paddlehub,
+}
+
+/// What kind of repository REPO is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum CheckType {
+    #[default]
+    Model,
+    Dataset,
+    /// A Hub kernel (`kernels.get_kernel`), on Hugging Face.
+    Kernel,
+}
+
+/// `hubwarden check` arguments.
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    /// The repository: `owner/name` (a PaddleHub module: its name).
+    pub repo: String,
+    /// The hub REPO lives on.
+    #[arg(long, value_enum, default_value_t)]
+    pub hub: CheckHub,
+    /// Branch, tag or commit to check (default: the hub's default branch; for
+    /// PaddleHub the module version, default the newest).
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
+    /// What REPO is.
+    #[arg(long = "type", value_enum, default_value_t, value_name = "TYPE")]
+    pub repo_type: CheckType,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ScanFormat,
+    /// Also write SARIF 2.1.0 to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// Also write the JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also write a CycloneDX 1.6 ML-BOM to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub cyclonedx: Option<PathBuf>,
+    /// Exit 1 when a finding is at or above this level (note, warning, error).
+    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    pub fail_on: Option<crate::model::Level>,
+    /// Make no network request: read --mirror and the local Hugging Face cache.
+    #[arg(long)]
+    pub offline: bool,
+    /// A folder laid out as an offline hub mirror (see README, "Offline mirror").
+    #[arg(long, value_name = "DIR", env = "HUBWARDEN_MIRROR")]
+    pub mirror: Option<PathBuf>,
+    /// Where fetched files are cached (default: the user cache folder).
+    #[arg(long, value_name = "DIR", env = "HUBWARDEN_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Longest total time this run waits out hub rate limits (as `scan --max-wait`).
+    #[arg(long, value_name = "DURATION", default_value = "300", value_parser = parse_duration, env = "HUBWARDEN_MAX_WAIT")]
+    pub max_wait: std::time::Duration,
+    /// Extra rules folder (as `scan --rules`).
+    #[arg(long, value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Take this library version as the installed one (as `scan --assume`);
+    /// without it every version-dependent path is taken at its worst case.
+    #[arg(long, value_name = "NAME[SPEC]", value_parser = parse_assume)]
+    pub assume: Vec<crate::deps::Assume>,
 }
 
 #[derive(Args, Debug, Clone)]

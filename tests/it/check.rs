@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use hubwarden::model::HubKind;
 use serde_json::Value;
 
-use crate::common::{bin, fixture};
+use crate::common::{bin, fixture, keep_artifact};
 use crate::fakehub::{FakeHub, FakeHubOptions};
 
 /// The fake hub on its own runtime (the binary runs in another process).
@@ -295,12 +295,17 @@ fn sarif_and_bom_files_are_written() {
         "github",
     ]);
     assert!(out.status.code().is_some(), "{out:?}");
-    let s: Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    let sarif_text = std::fs::read_to_string(&sarif).unwrap();
+    let bom_text = std::fs::read_to_string(&bom).unwrap();
+    // `.ci/run` validates them (SARIF multitool, CycloneDX schema).
+    keep_artifact("check.sarif", &sarif_text);
+    keep_artifact("check.cdx.json", &bom_text);
+    let s: Value = serde_json::from_str(&sarif_text).unwrap();
     assert_eq!(
         s["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "hubwarden-check.py"
     );
-    let b: Value = serde_json::from_str(&std::fs::read_to_string(&bom).unwrap()).unwrap();
+    let b: Value = serde_json::from_str(&bom_text).unwrap();
     let text = b.to_string();
     assert!(text.contains(CHAT_COMMIT), "{text}");
 }
