@@ -141,7 +141,12 @@ impl Hubs {
             .filter_map(|h| Some((h.kind(), h.local_cache(&opts)?)))
             .collect();
         Ok(Hubs {
-            net: Net::new(http, opts.endpoints.clone(), opts.tokens.clone()),
+            net: Net::new(
+                http,
+                opts.endpoints.clone(),
+                opts.tokens.clone(),
+                opts.paddle_env.clone(),
+            ),
             mirror: opts.mirror.clone().map(Mirror::new),
             local,
             cache,
@@ -375,6 +380,7 @@ impl RepoSource for Hubs {
             http_requests: self.net.http().requests(),
             bytes_fetched: self.net.http().bytes(),
             cache_hits: self.cache_hits.load(Ordering::Relaxed),
+            ..FetchStats::default()
         }
     }
 }

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::http::{Http, Limit, Req, Resp, status_error};
-use super::options::{Endpoints, Tokens};
+use super::options::{Endpoints, PaddleEnv, Tokens};
 use super::validate::{MAX_API_JSON_BYTES, MAX_CODE_FILE_BYTES};
 use super::{HubError, Snapshot};
 use crate::model::HubKind;
@@ -24,6 +24,7 @@ pub struct Net {
     http: Http,
     endpoints: Endpoints,
     tokens: Tokens,
+    paddle_env: Option<PaddleEnv>,
     kept: Mutex<HashMap<(HubKind, String, String), Kept>>,
 }
 
@@ -45,13 +46,24 @@ pub fn enc_path(s: &str) -> String {
 }
 
 impl Net {
-    pub(crate) fn new(http: Http, endpoints: Endpoints, tokens: Tokens) -> Net {
+    pub(crate) fn new(
+        http: Http,
+        endpoints: Endpoints,
+        tokens: Tokens,
+        paddle_env: Option<PaddleEnv>,
+    ) -> Net {
         Net {
             http,
             endpoints,
             tokens,
+            paddle_env,
             kept: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The installed paddle/paddlehub as the project declares them (PaddleHub search filter).
+    pub fn paddle_env(&self) -> Option<&PaddleEnv> {
+        self.paddle_env.as_ref()
     }
 
     pub fn http(&self) -> &Http {
