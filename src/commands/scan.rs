@@ -218,7 +218,10 @@ pub fn discover_options(args: &ScanArgs, config: &Config) -> DiscoverOptions {
     {
         exclude.push(format!("{rel}/**"));
     }
-    DiscoverOptions { exclude }
+    DiscoverOptions {
+        exclude,
+        parsing: discover::Parsing::from_env(),
+    }
 }
 
 /// `--write-baseline` (every finding) then `--baseline` (keep the new ones and

@@ -53,6 +53,8 @@ pub enum PinError {
     RepoNotLiteral(String),
     #[error("the module digest {0:?} does not name a version")]
     NoVersion(String),
+    #[error("the kernel is named through `{0}`, which cannot carry a pin")]
+    KernelArgument(String),
 }
 
 /// The call at `site` in `source` rewritten to load `commit`: its byte span and
@@ -69,7 +71,15 @@ pub(crate) fn pinned_call(
     let span = call_span(source, site.line, site.column).ok_or(PinError::NoCall)?;
     let call = &source[span.start..span.end];
     let open = span.open - span.start;
-    let mut new_call = if matches!(site.platform, Platform::PytorchHub)
+    let mut new_call = if let Some(via) = site.args.get("via") {
+        // A kernel named by an argument (`discover::kernel_calls`): only the
+        // `attn_implementation="org/repo[@rev][:fn]"` literal can carry a pin.
+        if via != crate::discover::kernel_calls::VIA_ATTN {
+            return Err(PinError::KernelArgument(via.clone()));
+        }
+        rewrite_attn_kernel(call, repo, commit)
+            .ok_or_else(|| PinError::RepoNotLiteral(repo.into()))?
+    } else if matches!(site.platform, Platform::PytorchHub)
         || site.api.ends_with("hub.load") && site.repo_type == crate::model::RepoType::Github
     {
         rewrite_repo_ref(call, repo, commit).ok_or_else(|| PinError::RepoNotLiteral(repo.into()))?
@@ -134,6 +144,25 @@ fn rewrite_kw(call: &str, open: usize, re: &Regex, kw: &str, value: &str) -> Str
         return format!("{}\"{value}\"{}", &call[..value_start], &call[value_end..]);
     }
     append_kw(call, open, kw, value)
+}
+
+/// `"org/repo[@rev][:fn]"` -> `"org/repo@<commit>[:fn]"` in the call text.
+fn rewrite_attn_kernel(call: &str, repo: &str, commit: &str) -> Option<String> {
+    for q in ['"', '\''] {
+        let needle = format!("{q}{repo}");
+        let mut from = 0;
+        while let Some(rel) = call[from..].find(&needle) {
+            let start = from + rel + needle.len();
+            let rest = &call[start..];
+            let end = rest.find([q, ':'])?;
+            let between = &rest[..end];
+            if between.is_empty() || between.starts_with('@') {
+                return Some(format!("{}@{commit}{}", &call[..start], &rest[end..]));
+            }
+            from = start;
+        }
+    }
+    None
 }
 
 fn rewrite_repo_ref(call: &str, repo: &str, commit: &str) -> Option<String> {
@@ -273,6 +302,24 @@ mod tests {
         assert_eq!(module_version("1.2.0+sha256:ab"), Some("1.2.0"));
         assert_eq!(module_version("+sha256:ab"), None);
         assert_eq!(module_version("1\"+x"), None);
+    }
+
+    #[test]
+    fn attn_kernel_literal_is_pinned() {
+        let c = "AutoModel.from_pretrained(\"m/x\", attn_implementation=\"evil/k@v1:fwd\")";
+        assert_eq!(
+            rewrite_attn_kernel(c, "evil/k", "abc").as_deref(),
+            Some("AutoModel.from_pretrained(\"m/x\", attn_implementation=\"evil/k@abc:fwd\")")
+        );
+        let c = "f('evil/k2', attn_implementation='evil/k')";
+        assert_eq!(
+            rewrite_attn_kernel(c, "evil/k", "abc").as_deref(),
+            Some("f('evil/k2', attn_implementation='evil/k@abc')")
+        );
+        assert_eq!(
+            rewrite_attn_kernel("f(x, attn_implementation=v)", "evil/k", "a"),
+            None
+        );
     }
 
     #[test]
