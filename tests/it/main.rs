@@ -26,4 +26,5 @@ mod pin;
 mod report;
 mod resolve;
 mod scan;
+mod taint;
 mod workflows;
