@@ -33,6 +33,15 @@ pub enum Command {
     /// Discover, resolve each load to the exact remote files it would execute,
     /// fetch them (never executing them), scan them and report.
     Scan(Box<ScanArgs>),
+    /// Pin every unpinned load to the commit that was scanned (`revision=`,
+    /// `code_revision=`, `owner/repo:<sha>`, `model_revision=`, PaddleHub
+    /// `version=`) and update .hubwarden.lock. Without --write, print a unified
+    /// diff. Loads whose code has error-level findings, that could not be
+    /// verified, or in files that could not be parsed are listed, not pinned.
+    ///
+    /// Exit codes: 0 every unpinned load is pinned (or would be), 1 some are
+    /// listed as not pinned, 2 the run failed.
+    Pin(Box<PinArgs>),
     /// List the built-in rules (and those added with --rules).
     Rules(RulesArgs),
     /// Upload a SARIF file to GitHub code scanning.
@@ -119,6 +128,18 @@ pub struct ScanArgs {
     /// (Not with --diff-base, which scans only part of the calls.)
     #[arg(long, conflicts_with = "diff_base")]
     pub write_lock: bool,
+    /// Report only the findings not listed in this baseline file (written by
+    /// --write-baseline): adopt hubwarden on a codebase with known findings and
+    /// fail only on new ones. A finding in remote code is new when that code
+    /// moved to another commit. An unreadable baseline is a warning, and every
+    /// finding is reported.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write every finding of this run to FILE as a baseline for --baseline
+    /// (the report itself is complete). Not with --diff-base, which scans only
+    /// part of the calls.
+    #[arg(long, value_name = "FILE", conflicts_with = "diff_base")]
+    pub write_baseline: Option<PathBuf>,
     /// Take this library version as the installed one, whatever the project
     /// declares (repeatable): `transformers==5.4.0`, `torch>=2.6`, `kernels`
     /// (installed, any version), `kernels=none` (not installed). Without it the
@@ -201,6 +222,41 @@ pub struct CheckArgs {
     pub rules: Vec<PathBuf>,
     /// Take this library version as the installed one (as `scan --assume`);
     /// without it every version-dependent path is taken at its worst case.
+    #[arg(long, value_name = "NAME[SPEC]", value_parser = parse_assume)]
+    pub assume: Vec<crate::deps::Assume>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PinArgs {
+    /// Folder (or single file) whose loads to pin.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Rewrite the files and update PATH/.hubwarden.lock (default: print the
+    /// changes as a unified diff, from the repository root, for `git apply`).
+    #[arg(long)]
+    pub write: bool,
+    /// Skip paths matching this glob (relative to PATH; repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Make no network request: read --mirror and the local Hugging Face cache.
+    #[arg(long)]
+    pub offline: bool,
+    /// A folder laid out as an offline hub mirror (see README, "Offline mirror").
+    #[arg(long, value_name = "DIR", env = "HUBWARDEN_MIRROR")]
+    pub mirror: Option<PathBuf>,
+    /// Longest total time this run waits out hub rate limits (as for `scan`).
+    #[arg(long, value_name = "DURATION", default_value = "300", value_parser = parse_duration, env = "HUBWARDEN_MAX_WAIT")]
+    pub max_wait: std::time::Duration,
+    /// Where fetched files are cached (default: the user cache folder).
+    #[arg(long, value_name = "DIR", env = "HUBWARDEN_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Extra rules folder (as for `scan`).
+    #[arg(long, value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Configuration file (default: .hubwarden.yml at PATH, if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Take this library version as the installed one (as for `scan`).
     #[arg(long, value_name = "NAME[SPEC]", value_parser = parse_assume)]
     pub assume: Vec<crate::deps::Assume>,
 }

@@ -24,7 +24,7 @@ mod memo;
 mod python;
 mod rulemeta;
 
-pub use commands::{action, main_entry, run, scan as pipeline};
+pub use commands::{action, main_entry, pin, run, scan as pipeline};
 
 use std::process::ExitCode;
 

@@ -521,6 +521,9 @@ pub struct Summary {
     /// Results dropped to stay within GitHub's SARIF limits.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub truncated: usize,
+    /// Findings left out because `--baseline` lists them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub baselined: usize,
 }
 
 fn is_zero(n: &usize) -> bool {

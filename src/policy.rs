@@ -553,6 +553,7 @@ pub fn summarize(
         fail_on,
         failed: kept.iter().any(|f| f.level >= fail_on),
         truncated: 0,
+        baselined: 0,
     }
 }
 

@@ -17,7 +17,7 @@ use crate::Outcome;
 use crate::cli::{ScanArgs, parse_level};
 use crate::hub::HubOptions;
 use crate::model::HubKind;
-use crate::report::github::escape_data;
+use crate::report::github::{escape_data, escape_property};
 
 /// Where the SARIF file goes, relative to the workspace. Not under `RUNNER_TEMP`:
 /// that folder is not mounted into container actions.
@@ -44,6 +44,7 @@ pub const INPUTS: &[&str] = &[
     "modelscope-token",
     "csghub-token",
     "cache-dir",
+    "baseline",
     "extra-args",
 ];
 
@@ -332,6 +333,12 @@ pub fn plan_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<ActionPlan,
     if let Some(rev) = &diff_base {
         argv.extend(["--diff-base".into(), rev.clone()]);
     }
+    if let Some(baseline) = input("baseline") {
+        argv.extend([
+            "--baseline".into(),
+            under(&workspace, &baseline).display().to_string(),
+        ]);
+    }
     // The path goes before extra-args, so that a stray positional there is the
     // one clap reports. It is absolute, so it cannot be taken for a flag.
     argv.push(scan_path.display().to_string());
@@ -458,6 +465,8 @@ fn rebase_paths(scan: &mut ScanArgs, workspace: &Path) {
         scan.sarif.as_mut(),
         scan.json.as_mut(),
         scan.cyclonedx.as_mut(),
+        scan.baseline.as_mut(),
+        scan.write_baseline.as_mut(),
     ]
     .into_iter()
     .flatten()
@@ -777,6 +786,23 @@ pub fn run() -> anyhow::Result<Outcome> {
         println!(
             "::warning title=hubwarden diff-base::{}",
             escape_data(&warning)
+        );
+    }
+    // A baseline that cannot be used is an annotation on the file, not only a
+    // log line: every finding is then reported, and the user should know why.
+    if let Some(path) = &plan.scan.baseline
+        && let Err(e) = crate::report::baseline::Baseline::read(path)
+    {
+        let file = path
+            .strip_prefix(&plan.workspace)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        let line = e.line().map(|l| format!(",line={l}")).unwrap_or_default();
+        println!(
+            "::warning file={}{line},title=hubwarden baseline::{}",
+            escape_property(&file),
+            escape_data(&e.to_string())
         );
     }
     tracing::debug!(?plan, "action plan");

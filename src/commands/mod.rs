@@ -4,6 +4,7 @@
 pub mod action;
 pub mod check;
 mod inventory;
+pub mod pin;
 mod rules;
 pub mod scan;
 mod upload;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Inventory(args) => inventory::run(&args),
         Command::Scan(args) => scan::scan_command(&args),
+        Command::Pin(args) => pin::run(&args),
         Command::Rules(args) => rules::run(&args),
         Command::Upload(args) => upload::run(&args),
         Command::Check(args) => check::run(&args),

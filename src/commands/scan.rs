@@ -54,23 +54,7 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     let mut config = Config::load(root, args.config.as_deref())?;
     config.fail_on = args.fail_on.or(config.fail_on);
     let offline = args.offline || config.offline.unwrap_or(false);
-    let mut exclude = config.exclude.clone();
-    exclude.extend(args.exclude.iter().cloned());
-    // A cache folder inside the scanned tree (the Action's default) holds fetched
-    // remote code: it is not the codebase's own.
-    if let Some(rel) = args
-        .cache_dir
-        .as_deref()
-        .and_then(|c| {
-            relative_uri(
-                &std::path::absolute(c).ok()?,
-                &std::path::absolute(root).ok()?,
-            )
-        })
-        .filter(|r| !r.is_empty())
-    {
-        exclude.push(format!("{rel}/**"));
-    }
+    let discover_opts = discover_options(args, &config);
 
     // Rules compile before any network work: a broken rule file fails the run fast.
     let ruleset = RuleSet::load(&args.rules).map_err(|e| anyhow::anyhow!("rules: {e}"))?;
@@ -78,10 +62,6 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     let mut rules = ruleset.metas();
     rules.extend(policy::rule_metas());
 
-    let discover_opts = DiscoverOptions {
-        exclude,
-        parsing: discover::Parsing::from_env(),
-    };
     let found = discover::discover(root, &discover_opts)?;
     for e in &found.errors {
         tracing::warn!("{}: {}", e.path, e.message);
@@ -199,6 +179,7 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
         findings: Some(applied.findings),
         summary: Some(applied.summary),
     };
+    apply_baseline(args, &mut report, &render)?;
     let truncated = report::sarif::truncated_count(&report, &rules, &render);
     if let Some(s) = report.summary.as_mut() {
         s.truncated = truncated;
@@ -215,6 +196,68 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
         render,
         unchanged,
     })
+}
+
+/// What discovery skips: the config's and the command line's `exclude`, and a
+/// cache folder inside the scanned tree (the Action's default), which holds
+/// fetched remote code, not the codebase's own.
+pub fn discover_options(args: &ScanArgs, config: &Config) -> DiscoverOptions {
+    let root = &args.path;
+    let mut exclude = config.exclude.clone();
+    exclude.extend(args.exclude.iter().cloned());
+    if let Some(rel) = args
+        .cache_dir
+        .as_deref()
+        .and_then(|c| {
+            relative_uri(
+                &std::path::absolute(c).ok()?,
+                &std::path::absolute(root).ok()?,
+            )
+        })
+        .filter(|r| !r.is_empty())
+    {
+        exclude.push(format!("{rel}/**"));
+    }
+    DiscoverOptions {
+        exclude,
+        parsing: discover::Parsing::from_env(),
+    }
+}
+
+/// `--write-baseline` (every finding) then `--baseline` (keep the new ones and
+/// count the totals again). An unreadable baseline is a warning and changes nothing.
+fn apply_baseline(args: &ScanArgs, report: &mut Report, render: &RenderOptions) -> Result<()> {
+    if let Some(path) = &args.write_baseline {
+        let baseline = report::baseline::Baseline::of(report, render);
+        baseline
+            .write(path)
+            .with_context(|| format!("writing the baseline {}", path.display()))?;
+        tracing::info!(
+            target: crate::STATUS,
+            "wrote {} finding(s) to the baseline {}",
+            baseline.findings.len(),
+            path.display()
+        );
+    }
+    let Some(path) = &args.baseline else {
+        return Ok(());
+    };
+    let baseline = match report::baseline::Baseline::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!("{e}");
+            return Ok(());
+        }
+    };
+    let (kept, accepted) = baseline.filter(report, render);
+    if let Some(s) = report.summary.as_ref() {
+        let mut summary =
+            policy::summarize(&report.calls, &kept, s.suppressed, s.allowed, s.fail_on);
+        summary.baselined = accepted;
+        report.summary = Some(summary);
+    }
+    report.findings = Some(kept);
+    Ok(())
 }
 
 /// Scan every distinct remote file once, then every distinct target (its files and

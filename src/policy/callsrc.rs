@@ -17,31 +17,83 @@ static REVISION_KW_RE: LazyLock<Regex> = LazyLock::new(|| {
 pub fn pin_fix(source: &str, site: &LoadSite, commit: &str) -> Option<Fix> {
     if site.cell.is_some() {
         // Notebook positions are lines of the JSON file; an edit there would need
-        // JSON string escaping, so only the text suggestion is given.
+        // JSON string escaping, so only the text suggestion is given (`hubwarden
+        // pin` rewrites notebooks).
         return None;
     }
+    if site.family == crate::model::Family::PaddleModule {
+        // A PaddleHub module is pinned by its version, not by this digest.
+        return None;
+    }
+    let (span, new_call) = pinned_call(source, site, commit, None).ok()?;
     let repo = site.repo_id.as_deref()?;
-    let span = call_span(source, site.line, site.column)?;
+    let (end_line, end_column) = position_of(source, span.end);
+    let (start_line, start_column) = position_of(source, span.start);
+    let short = commit.get(..12).unwrap_or(commit);
+    Some(Fix {
+        description: format!("Pin {repo} to the scanned commit {short}"),
+        start_line,
+        start_column,
+        end_line,
+        end_column,
+        replacement: new_call,
+    })
+}
+
+/// Why a call cannot be rewritten to its commit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PinError {
+    #[error("the repository id is not statically known")]
+    NoRepo,
+    #[error("the call's text was not found at its position")]
+    NoCall,
+    #[error("{0} has no keyword that pins a commit")]
+    NoKeyword(Platform),
+    #[error("the repository id {0:?} is not a plain string in the call")]
+    RepoNotLiteral(String),
+    #[error("the module digest {0:?} does not name a version")]
+    NoVersion(String),
+    #[error("the kernel is named through `{0}`, which cannot carry a pin")]
+    KernelArgument(String),
+}
+
+/// The call at `site` in `source` rewritten to load `commit`: its byte span and
+/// the new call text. `code_commit` also pins cross-repository code
+/// (`code_revision=`). For a PaddleHub module, `commit` is the module digest
+/// `{version}+sha256:...` and the call gets `version=`.
+pub(crate) fn pinned_call(
+    source: &str,
+    site: &LoadSite,
+    commit: &str,
+    code_commit: Option<&str>,
+) -> Result<(crate::callsite::CallSpan, String), PinError> {
+    let repo = site.repo_id.as_deref().ok_or(PinError::NoRepo)?;
+    let span = call_span(source, site.line, site.column).ok_or(PinError::NoCall)?;
     let call = &source[span.start..span.end];
     let open = span.open - span.start;
-    let new_call = if let Some(via) = site.args.get("via") {
+    let mut new_call = if let Some(via) = site.args.get("via") {
         // A kernel named by an argument (`discover::kernel_calls`): only the
         // `attn_implementation="org/repo[@rev][:fn]"` literal can carry a pin.
         if via != crate::discover::kernel_calls::VIA_ATTN {
-            return None;
+            return Err(PinError::KernelArgument(via.clone()));
         }
-        rewrite_attn_kernel(call, repo, commit)?
+        rewrite_attn_kernel(call, repo, commit)
+            .ok_or_else(|| PinError::RepoNotLiteral(repo.into()))?
     } else if matches!(site.platform, Platform::PytorchHub)
         || site.api.ends_with("hub.load") && site.repo_type == crate::model::RepoType::Github
     {
-        rewrite_repo_ref(call, repo, commit)?
+        rewrite_repo_ref(call, repo, commit).ok_or_else(|| PinError::RepoNotLiteral(repo.into()))?
+    } else if site.family == crate::model::Family::PaddleModule {
+        // PaddleHub module versions are immutable: `version=` pins the module.
+        let version = module_version(commit).ok_or_else(|| PinError::NoVersion(commit.into()))?;
+        rewrite_kw(call, open, &VERSION_KW_RE, "version", version)
     } else if matches!(
         site.platform,
-        // OpenCSG ignores the revision; PaddleHub modules are pinned by version;
-        // OpenMMLab configs by package version: no keyword would pin them.
-        Platform::Opencsg | Platform::Paddlehub | Platform::Openmmlab
+        // OpenCSG ignores the revision; OpenMMLab configs are pinned by package
+        // version: no keyword would pin them.
+        Platform::Opencsg | Platform::Openmmlab | Platform::Paddlehub
     ) {
-        return None;
+        return Err(PinError::NoKeyword(site.platform));
     } else {
         // ModelScope's pipeline() takes the model's revision as `model_revision`.
         let kw = if site.platform == Platform::Modelscope && site.api.ends_with("pipeline") {
@@ -59,17 +111,39 @@ pub fn pin_fix(source: &str, site: &LoadSite, commit: &str) -> Option<Fix> {
             None => rewrite_revision_kw(call, open, kw, commit),
         }
     };
-    let (end_line, end_column) = position_of(source, span.end);
-    let (start_line, start_column) = position_of(source, span.start);
-    let short = commit.get(..12).unwrap_or(commit);
-    Some(Fix {
-        description: format!("Pin {repo} to the scanned commit {short}"),
-        start_line,
-        start_column,
-        end_line,
-        end_column,
-        replacement: new_call,
-    })
+    if let Some(code) = code_commit {
+        new_call = rewrite_kw(&new_call, open, &CODE_REVISION_KW_RE, "code_revision", code);
+    }
+    Ok((span, new_call))
+}
+
+/// The version in a PaddleHub module's target commit (`{version}+sha256:...`,
+/// or `{version}+mirror` from an offline mirror).
+pub(crate) fn module_version(commit: &str) -> Option<&str> {
+    commit
+        .split_once('+')
+        .map(|(v, _)| v)
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'))
+}
+
+static CODE_REVISION_KW_RE: LazyLock<Regex> = LazyLock::new(|| {
+    // Invariant: a constant, valid pattern.
+    Regex::new(r"(?:^|[^\w])(code_revision)\s*=\s*").expect("valid regex")
+});
+
+/// Set keyword `kw` (found by `re`, whose group 1 is the keyword) to the
+/// string `value`: replace its value, or add it after the last argument.
+fn rewrite_kw(call: &str, open: usize, re: &Regex, kw: &str, value: &str) -> String {
+    let args_start = open + 1;
+    let args_end = call.len() - 1;
+    if let Some(m) = re.captures(&call[args_start..args_end])
+        && let Some(whole) = m.get(0)
+    {
+        let value_start = args_start + whole.end();
+        let value_end = value_end(call.as_bytes(), value_start, args_end);
+        return format!("{}\"{value}\"{}", &call[..value_start], &call[value_end..]);
+    }
+    append_kw(call, open, kw, value)
 }
 
 /// `"org/repo[@rev][:fn]"` -> `"org/repo@<commit>[:fn]"` in the call text.
@@ -131,18 +205,30 @@ fn rewrite_kernel_version(call: &str, open: usize, commit: &str) -> Option<Strin
 }
 
 fn rewrite_revision_kw(call: &str, open: usize, kw: &str, commit: &str) -> String {
+    rewrite_kw(call, open, &REVISION_KW_RE, kw, commit)
+}
+
+/// `kw="value"` added after the call's last argument.
+fn append_kw(call: &str, open: usize, kw: &str, value: &str) -> String {
     let args_start = open + 1;
     let args_end = call.len() - 1;
-    if let Some(m) = REVISION_KW_RE.captures(&call[args_start..args_end])
-        && let Some(whole) = m.get(0)
-    {
-        let value_start = args_start + whole.end();
-        let value_end = value_end(call.as_bytes(), value_start, args_end);
-        return format!("{}\"{commit}\"{}", &call[..value_start], &call[value_end..]);
-    }
     let args = &call[args_start..args_end];
     let trimmed = args.trim_end();
     let insert_at = args_start + trimmed.len();
+    if trimmed.ends_with(',') && call[insert_at..].contains('\n') {
+        // One argument per line with a trailing comma: the new one goes on its
+        // own line, indented like the last one, with its own comma.
+        let line_start = call[..insert_at].rfind('\n').map_or(0, |i| i + 1);
+        let indent: String = call[line_start..]
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
+        return format!(
+            "{}\n{indent}{kw}=\"{value}\",{}",
+            &call[..insert_at],
+            &call[insert_at..]
+        );
+    }
     let sep = if trimmed.trim().is_empty() {
         ""
     } else if trimmed.ends_with(',') {
@@ -151,7 +237,7 @@ fn rewrite_revision_kw(call: &str, open: usize, kw: &str, commit: &str) -> Strin
         ", "
     };
     format!(
-        "{}{sep}{kw}=\"{commit}\"{}",
+        "{}{sep}{kw}=\"{value}\"{}",
         &call[..insert_at],
         &call[insert_at..]
     )
@@ -203,6 +289,19 @@ mod tests {
             rewrite_revision_kw(c, c.find('(').unwrap(), "revision", "c0")
                 .contains("code_revision=\"x\", revision=\"c0\"")
         );
+    }
+
+    #[test]
+    fn one_argument_per_line_keeps_its_layout() {
+        let c = "M.from_pretrained(\n    \"a/b\",\n    trust_remote_code=True,\n)";
+        assert_eq!(
+            rewrite_revision_kw(c, c.find('(').unwrap(), "revision", "c0"),
+            "M.from_pretrained(\n    \"a/b\",\n    trust_remote_code=True,\n    revision=\"c0\",\n)"
+        );
+        assert_eq!(module_version("1.2.0+mirror"), Some("1.2.0"));
+        assert_eq!(module_version("1.2.0+sha256:ab"), Some("1.2.0"));
+        assert_eq!(module_version("+sha256:ab"), None);
+        assert_eq!(module_version("1\"+x"), None);
     }
 
     #[test]

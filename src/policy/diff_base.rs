@@ -194,13 +194,26 @@ pub fn base_calls_with_env(
             (CallKey::of(&s, src.as_deref()), s)
         })
         .collect();
-    // A malformed lock at the base is not fatal: without it, moved targets are
-    // simply not detected, and the current tree's own lock is checked elsewhere.
-    let locked = match crate::policy::lock::Lockfile::read(&base_root) {
+    // A malformed lock at the base would hide every moved target (on a
+    // scheduled drift run: everything), so it fails closed: every call is
+    // reported, with a warning that names the file, the line and the fix.
+    // A single scanned file's lock is in its folder, as `--write-lock` writes it.
+    let lock_dir = if root.is_file() { &tmp.0 } else { &base_root };
+    let lock_path = lock_dir.join(crate::policy::lock::LOCK_FILE);
+    let lock_name = format!("{base}:{prefix}{}", crate::policy::lock::LOCK_FILE);
+    let lock = match std::fs::read_to_string(&lock_path) {
+        Ok(text) => crate::policy::lock::Lockfile::parse(&text, &lock_name).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(crate::policy::lock::LockError::Read {
+            path: lock_name.clone(),
+            source,
+        }),
+    };
+    let locked = match lock {
         Ok(lock) => lock.map(|l| l.commits()).unwrap_or_default(),
         Err(e) => {
-            tracing::warn!("--diff-base {base}: {e}");
-            HashMap::new()
+            tracing::warn!("--diff-base {base}: {e}; every call is reported, as if it were new");
+            return Ok(BaseCalls::default());
         }
     };
     Ok(BaseCalls {

@@ -40,10 +40,15 @@ pub enum LockError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path} is not a valid lock file: {source}")]
+    #[error(
+        "{path}:{line}:{column}: not a valid lock file ({message}). Fix: write it again \
+         with `hubwarden scan --write-lock` (or `hubwarden pin --write`) and commit it"
+    )]
     Parse {
         path: String,
-        source: serde_json::Error,
+        line: usize,
+        column: usize,
+        message: String,
     },
 }
 
@@ -98,12 +103,33 @@ impl Lockfile {
                 });
             }
         };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|source| LockError::Parse {
-                path: path.display().to_string(),
-                source,
-            })
+        Lockfile::parse(&text, &path.display().to_string()).map(Some)
+    }
+
+    /// Parse lock file text; `path` names it in errors.
+    pub fn parse(text: &str, path: &str) -> Result<Lockfile, LockError> {
+        let lock: Lockfile = serde_json::from_str(text).map_err(|e| {
+            let message = e.to_string();
+            LockError::Parse {
+                path: path.to_string(),
+                line: e.line().max(1),
+                column: e.column().max(1),
+                // The position is in the error's own fields.
+                message: match message.rfind(" at line ") {
+                    Some(i) => message[..i].to_string(),
+                    None => message,
+                },
+            }
+        })?;
+        if lock.version != 1 {
+            return Err(LockError::Parse {
+                path: path.to_string(),
+                line: 1,
+                column: 1,
+                message: format!("version {} is not supported (expected 1)", lock.version),
+            });
+        }
+        Ok(lock)
     }
 
     /// Write `dir/.hubwarden.lock`.

@@ -188,6 +188,13 @@ pub fn summary_markdown(report: &Report, _rules: &[RuleMeta]) -> String {
             s.suppressed,
             s.allowed
         );
+        if s.baselined > 0 {
+            let _ = writeln!(
+                out,
+                "{} known finding(s) listed in the baseline are not shown.\n",
+                s.baselined
+            );
+        }
         if s.truncated > 0 {
             let _ = writeln!(
                 out,

@@ -1,5 +1,6 @@
 //! Report: text, JSON, SARIF, GitHub annotations and job summary, upload.
 
+pub mod baseline;
 pub mod cyclonedx;
 pub mod fingerprint;
 pub mod github;

@@ -108,6 +108,9 @@ pub fn render(report: &Report, _rules: &[RuleMeta], opts: &RenderOptions) -> Str
             s.suppressed,
             s.allowed
         );
+        if s.baselined > 0 {
+            let _ = write!(out, ", {} in the baseline", s.baselined);
+        }
         if s.truncated > 0 {
             let _ = write!(out, ", {} left out of SARIF", s.truncated);
         }

@@ -173,6 +173,7 @@ fn two_commits(project: &str, in_base: &[&str], dir: &Path) -> (String, String) 
 enum Event {
     PullRequest,
     MergeGroup,
+    Push,
 }
 
 /// How a run differs from the default pull request run.
@@ -182,6 +183,8 @@ struct RunOptions<'a> {
     hf_endpoint: Option<&'a str>,
     /// `pull_request` (default) or `merge_group`.
     merge_group: bool,
+    /// A `push` to main instead (wins over `merge_group`).
+    push: bool,
     /// Inputs that replace action.yml's defaults.
     inputs: &'a [(&'a str, &'a str)],
     /// Prepended to `PATH` (e.g. a git wrapper that records its calls).
@@ -233,7 +236,9 @@ fn run_action(server: &Server, ws: &Workspace, hf_endpoint: Option<&str>) -> Ste
 }
 
 fn run_action_with(server: &Server, ws: &Workspace, opts: &RunOptions) -> Step {
-    let event_kind = if opts.merge_group {
+    let event_kind = if opts.push {
+        Event::Push
+    } else if opts.merge_group {
         Event::MergeGroup
     } else {
         Event::PullRequest
@@ -261,6 +266,12 @@ fn run_action_with(server: &Server, ws: &Workspace, opts: &RunOptions) -> Step {
             },
             "repository": {"full_name": REPO},
         }),
+        Event::Push => json!({
+            "ref": "refs/heads/main",
+            "before": ws.base,
+            "after": ws.head,
+            "repository": {"full_name": REPO},
+        }),
     };
     std::fs::write(&event, payload.to_string()).unwrap();
     let outputs = ws.path("github_output");
@@ -284,6 +295,7 @@ fn run_action_with(server: &Server, ws: &Workspace, opts: &RunOptions) -> Step {
         ("modelscope-token", ""),
         ("csghub-token", ""),
         ("cache-dir", ".hubwarden-cache"),
+        ("baseline", ""),
         ("extra-args", extra_args.as_str()),
     ]
     .into_iter()
@@ -302,6 +314,7 @@ fn run_action_with(server: &Server, ws: &Workspace, opts: &RunOptions) -> Step {
     let (event_name, git_ref) = match event_kind {
         Event::PullRequest => ("pull_request", format!("refs/pull/{PR}/merge")),
         Event::MergeGroup => ("merge_group", queue_ref.clone()),
+        Event::Push => ("push", "refs/heads/main".to_string()),
     };
     let mut cmd = Command::new(bin());
     cmd.arg("action")
@@ -746,6 +759,213 @@ fn merge_group_reports_what_the_queue_adds_to_its_base() {
     assert_eq!(uploads[0].body["commit_sha"], ws.head);
 }
 
+// ------------------------------------------------------- baseline, cache restore
+
+/// `hubwarden scan --write-baseline FILE` on the workspace as it is checked out,
+/// as a user adopting hubwarden would run it (against the fake hubs).
+fn write_baseline(server: &Server, ws: &Workspace, file: &str) {
+    let out = Command::new(bin())
+        .args([
+            "scan",
+            ".",
+            "--format",
+            "json",
+            "--write-baseline",
+            file,
+            "--cache-dir",
+        ])
+        .arg(ws.path("cache"))
+        .env("HF_ENDPOINT", server.hub.url(HubKind::Huggingface))
+        .env("GITHUB_API_URL", server.api_url())
+        .env("HUBWARDEN_GITHUB_API_URL", server.api_url())
+        .env("HOME", ws.path("home"))
+        .current_dir(ws.dir())
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Adoption on pushes: the baseline was written when main held only the
+/// legacy load; a push that adds the malicious look-alike reports that alone
+/// and fails on it, and the summary says how many known findings it left out.
+#[test]
+fn push_with_a_baseline_reports_only_new_findings() {
+    let server = Server::start(Answer::Accept(vec!["complete"]));
+    let ws = Workspace::new("malicious", &["README.md", "legacy/old.py"]);
+    git(&ws.dir(), &["checkout", "-q", &ws.base]);
+    write_baseline(&server, &ws, ".hubwarden-baseline.json");
+    git(&ws.dir(), &["checkout", "-q", &ws.head]);
+    let baseline: Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.dir().join(".hubwarden-baseline.json")).unwrap(),
+    )
+    .unwrap();
+    let accepted = baseline["findings"].as_array().unwrap().len();
+    assert!(accepted > 0, "{baseline}");
+    assert!(
+        baseline["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["path"] == "legacy/old.py"),
+        "{baseline}"
+    );
+
+    let step = run_action_with(
+        &server,
+        &ws,
+        &RunOptions {
+            push: true,
+            inputs: &[("baseline", ".hubwarden-baseline.json")],
+            ..RunOptions::default()
+        },
+    );
+    let c = ctx(&step);
+    // What the push brings is reported and fails the step...
+    assert_eq!(step.code, 1, "{c}");
+    assert!(
+        step.commands("error")
+            .iter()
+            .any(|l| l.starts_with("::error file=vision/detect.py,line=7,")
+                && l.contains("(reverse-shell)")),
+        "{c}"
+    );
+    // ...and the accepted finding of the legacy load is not (its target is
+    // still listed, without findings).
+    assert!(!step.stdout.contains("file=legacy/old.py"), "{c}");
+    assert_eq!(step.count("errors"), step.commands("error").len(), "{c}");
+    assert!(
+        step.summary.contains(&format!(
+            "{accepted} known finding(s) listed in the baseline are not shown"
+        )),
+        "{c}"
+    );
+    // Code scanning gets the same: no result at the legacy load.
+    let uploads = server.uploads();
+    assert_eq!(uploads.len(), 1, "{c}");
+    assert_eq!(uploads[0].body["ref"], "refs/heads/main", "{c}");
+    let sent = decode_upload(&uploads[0]);
+    let results = sent["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "{c}");
+    assert!(
+        results.iter().all(
+            |r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] != "legacy/old.py"
+        ),
+        "{c}"
+    );
+
+    // The same push without the baseline reports the legacy load too.
+    let full = run_action_with(
+        &server,
+        &ws,
+        &RunOptions {
+            push: true,
+            ..RunOptions::default()
+        },
+    );
+    assert!(full.stdout.contains("file=legacy/old.py"), "{}", ctx(&full));
+}
+
+/// A baseline that is not valid JSON never passes a run: an annotation on the
+/// file names the line and the fix, and every finding is reported.
+#[test]
+fn a_malformed_baseline_is_a_warning_and_everything_is_reported() {
+    let server = Server::start(Answer::Accept(vec!["complete"]));
+    let ws = Workspace::new("malicious", &["README.md", "legacy/old.py"]);
+    std::fs::write(
+        ws.dir().join(".hubwarden-baseline.json"),
+        "{\n  \"version\": 1,\n  \"findings\": [\n    {\"fingerprint\": \"ab\",}\n  ]\n}\n",
+    )
+    .unwrap();
+    let step = run_action_with(
+        &server,
+        &ws,
+        &RunOptions {
+            push: true,
+            inputs: &[("baseline", ".hubwarden-baseline.json")],
+            ..RunOptions::default()
+        },
+    );
+    let c = ctx(&step);
+    assert_eq!(step.code, 1, "{c}");
+    let warning = step
+        .commands("warning")
+        .into_iter()
+        .find(|l| l.contains("title=hubwarden baseline"))
+        .unwrap_or_else(|| panic!("no baseline warning: {c}"));
+    assert!(
+        warning.starts_with("::warning file=.hubwarden-baseline.json,line=4,"),
+        "{c}"
+    );
+    assert!(warning.contains("every finding is reported"), "{c}");
+    assert!(warning.contains("hubwarden scan --write-baseline"), "{c}");
+    assert!(step.stdout.contains("file=legacy/old.py"), "{c}");
+    assert!(step.stdout.contains("file=vision/detect.py"), "{c}");
+}
+
+/// The cache the workflow restores with `actions/cache/restore`: a second run
+/// on a fresh checkout with the first run's cache folder (the action's default
+/// `.hubwarden-cache` in the workspace) reaches the same verdict without
+/// downloading any remote file again, and never scans the cache itself.
+#[test]
+fn a_restored_cache_serves_every_file_of_the_next_run() {
+    let server = Server::start(Answer::Accept(vec!["complete"]));
+    let inputs = [("extra-args", ""), ("diff-base", "none")];
+    let first_ws = Workspace::new("malicious", &["README.md", "legacy/old.py"]);
+    let first = run_action_with(
+        &server,
+        &first_ws,
+        &RunOptions {
+            inputs: &inputs,
+            ..RunOptions::default()
+        },
+    );
+    let cache = first_ws.dir().join(".hubwarden-cache");
+    assert!(cache.is_dir(), "{}", ctx(&first));
+    let downloads = |reqs: &[crate::fakehub::Logged]| -> Vec<String> {
+        reqs.iter()
+            .filter(|r| {
+                r.uri.contains("/resolve/")
+                    || r.uri.contains("/contents/")
+                    || r.uri.contains("/raw/")
+            })
+            .map(|r| r.uri.clone())
+            .collect()
+    };
+    let first_downloads = downloads(&server.hub.requests());
+    assert!(!first_downloads.is_empty(), "{:?}", server.hub.requests());
+
+    // "Restore": the saved folder in a new checkout of the same commit.
+    let second_ws = Workspace::new("malicious", &["README.md", "legacy/old.py"]);
+    copy_dir(&cache, &second_ws.dir().join(".hubwarden-cache"));
+    server.hub.reset_counts();
+    let second = run_action_with(
+        &server,
+        &second_ws,
+        &RunOptions {
+            inputs: &inputs,
+            ..RunOptions::default()
+        },
+    );
+    let c = ctx(&second);
+    let second_downloads = downloads(&server.hub.requests());
+    assert!(
+        second_downloads.is_empty(),
+        "files fetched again: {second_downloads:?}\n{c}"
+    );
+    assert_eq!(second.code, first.code, "{c}");
+    for k in ["findings", "errors", "unverified"] {
+        assert_eq!(second.count(k), first.count(k), "{k}: {c}");
+    }
+    assert!(
+        !second.stdout.contains(".hubwarden-cache"),
+        "the cache is not scanned: {c}"
+    );
+}
+
 // ------------------------------------------------------------- example workflows
 
 /// The `with:` of the hubwarden step of an example workflow, as the runner
@@ -854,6 +1074,47 @@ fn schedule_example_reports_drift_against_the_lock() {
         decode_upload(&sent[0])["runs"][0]["automationDetails"]["id"],
         "hubwarden-drift/"
     );
+}
+
+/// A drift run whose lock at HEAD is malformed must not pass quietly: without
+/// the lock no load could be seen to move. It says which line of the lock is
+/// wrong and how to fix it, and reports every load instead.
+#[test]
+fn schedule_with_a_malformed_lock_reports_everything_and_says_why() {
+    let server = Server::start(Answer::Accept(vec!["complete"]));
+    let ws = Workspace::new("malicious", &["README.md", "legacy/old.py"]);
+    std::fs::write(
+        ws.dir().join(".hubwarden.lock"),
+        "{\n  \"version\": 1,\n  \"calls\": [\n    {\"path\": \"legacy/old.py\"\n  ]\n}\n",
+    )
+    .unwrap();
+    git(&ws.dir(), &["add", ".hubwarden.lock"]);
+    git(&ws.dir(), &["commit", "-q", "-m", "lock"]);
+    let inputs = example_inputs("examples/workflows/hubwarden-drift.yml");
+    let inputs: Vec<(&str, &str)> = inputs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let step = run_action_with(
+        &server,
+        &ws,
+        &RunOptions {
+            inputs: &inputs,
+            ..RunOptions::default()
+        },
+    );
+    let c = ctx(&step);
+    assert_eq!(step.code, 1, "{c}");
+    assert!(step.stdout.contains("file=legacy/old.py"), "{c}");
+    assert!(step.stdout.contains("file=vision/detect.py"), "{c}");
+    let warning = step
+        .stderr
+        .lines()
+        .find(|l| l.contains("HEAD:.hubwarden.lock:5:"))
+        .unwrap_or_else(|| panic!("no lock warning: {c}"));
+    assert!(warning.contains("not a valid lock file"), "{c}");
+    assert!(warning.contains("hubwarden scan --write-lock"), "{c}");
+    assert!(warning.contains("every call is reported"), "{c}");
 }
 
 // ---------------------------------------------------------------- benchmark

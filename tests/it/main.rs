@@ -22,6 +22,7 @@ mod hub;
 mod kernels;
 mod pickle_fuzz;
 mod pickles;
+mod pin;
 mod report;
 mod resolve;
 mod scan;
