@@ -114,12 +114,19 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
         .with_cli(offline, args.mirror.clone(), args.cache_dir.clone());
     let mut hub_opts = hub_opts;
     hub_opts.http.max_wait = args.max_wait;
+    let sites: Vec<_> = calls.iter().map(|c| c.site.clone()).collect();
+    for hint in hub_opts.token_hints(
+        sites
+            .iter()
+            .filter_map(|s| Some((s.platform.hub(s.family), s.repo_id.as_deref()?))),
+    ) {
+        tracing::warn!("{hint}");
+    }
     let hubs = Hubs::new(hub_opts).context("setting up the hub clients")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let sites: Vec<_> = calls.iter().map(|c| c.site.clone()).collect();
     // Declared library versions above each call decide the version-dependent paths.
     let declared = Arc::new(deps::Declared::load(
         root,

@@ -1,6 +1,16 @@
-//! PaddleHub module archives (tar.gz): extracted in memory with caps on entry
-//! count, total bytes, per-file size and depth; `..`, absolute paths, links and
-//! special files are rejected, so no member can escape the module folder.
+//! PaddleHub module archives, read as PaddleHub's `xarfile` reads them: a tar
+//! (plain, gzip, bzip2 or xz: `tarfile.open(mode="r:*")`) is tried first, then
+//! a zip (`zipfile.ZipFile`); rar is recognised and refused
+//! (`paddlehub/utils/xarfile.py:77-94`, 2.4.0). Extraction is in memory, with
+//! caps on entry count, unpacked bytes, kept bytes, per-file size, path depth
+//! and xz dictionary size; absolute paths, `..`, links and special files reject
+//! the whole archive, so no member can escape the module folder.
+//!
+//! The module folder is the one PaddleHub installs: the first path part of the
+//! archive's *last* member after `os.path.normpath`
+//! (`paddlehub/module/manager.py:370-380`, 2.4.0). Members outside it are never
+//! copied into `MODULE_HOME` and are dropped here too. Member paths keep the
+//! folder (`lac/module.py`), as the module sits under `MODULE_HOME`.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -8,114 +18,357 @@ use std::io::Read;
 use crate::hub::HubError;
 use crate::hub::validate::{
     MAX_ARCHIVE_ENTRIES, MAX_ARCHIVE_KEPT_BYTES, MAX_ARCHIVE_TOTAL_BYTES, MAX_CODE_FILE_BYTES,
-    validate_path,
+    MAX_PATH_DEPTH, MAX_PATH_LEN, validate_path,
 };
+use crate::scan::pickle::source::Whole;
+use crate::scan::pickle::zip::{ZErr, zipfile_dir, zipfile_extract};
 
-/// An extracted module: every member path, and the bytes of those small enough to keep.
-#[derive(Debug, Default)]
+/// Largest xz dictionary accepted (KiB): `xz -9` uses 64 MiB; a larger one is
+/// a memory bomb before the first byte comes out.
+const MAX_XZ_DICT_KIB: u32 = 256 * 1024;
+
+/// How the archive was packed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Tar,
+    TarGz,
+    TarBz2,
+    TarXz,
+    Zip,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Tar => "tar",
+            Format::TarGz => "tar.gz",
+            Format::TarBz2 => "tar.bz2",
+            Format::TarXz => "tar.xz",
+            Format::Zip => "zip",
+        }
+    }
+}
+
+/// An extracted module.
+#[derive(Debug)]
 pub struct Archive {
-    /// Member path (top folder stripped) -> bytes, `None` when over the per-file cap.
+    /// Member path (module folder kept, `lac/module.py`; at the root when the
+    /// last member is `.`) -> bytes, `None` when over the per-file or kept cap.
     pub files: BTreeMap<String, Option<Vec<u8>>>,
+    /// The container read.
+    pub format: Format,
+    /// The folder PaddleHub installs ("" when it is the archive root).
+    pub module_dir: String,
+    /// Members outside the module folder (never installed, not listed), and
+    /// members whose names cannot be a URL path (`@ : % # ?`; no Python
+    /// module or requirements file has such a name), with the reason.
+    pub dropped: Vec<String>,
 }
 
 fn cap(msg: String) -> HubError {
     HubError::Cap(msg)
 }
 
-/// Extract a `.tar.gz` (or plain `.tar`) module archive.
-pub fn extract(bytes: &[u8]) -> Result<Archive, HubError> {
-    let gz = bytes.starts_with(&[0x1f, 0x8b]);
-    let reader: Box<dyn Read> = if gz {
-        Box::new(flate2::read::GzDecoder::new(bytes))
-    } else {
-        Box::new(bytes)
-    };
-    // Bound the decompressed stream itself: a tar bomb cannot run past this.
-    let mut ar = tar::Archive::new(reader.take(MAX_ARCHIVE_TOTAL_BYTES + 1));
-    let mut raw: Vec<(String, Option<Vec<u8>>)> = Vec::new();
-    let (mut total, mut kept) = (0u64, 0u64);
-    let entries = ar
-        .entries()
-        .map_err(|e| HubError::Protocol(format!("module archive: {e}")))?;
-    for (i, ent) in entries.enumerate() {
-        if i >= MAX_ARCHIVE_ENTRIES {
+fn proto(msg: impl std::fmt::Display) -> HubError {
+    HubError::Protocol(format!("module archive: {msg}"))
+}
+
+/// One member as read from the container.
+struct Member {
+    /// Normalised path (`os.path.normpath` without `..`), "" for `.`.
+    name: String,
+    dir: bool,
+    body: Option<Vec<u8>>,
+}
+
+/// `os.path.normpath` of a member name, with everything that could leave the
+/// extraction folder rejected: absolute paths, `..`, backslashes (a separator
+/// on Windows), control characters. Empty and `.` segments collapse.
+fn normalise(raw: &str) -> Result<String, HubError> {
+    if raw.len() > MAX_PATH_LEN
+        || raw.starts_with('/')
+        || raw.contains('\\')
+        || raw.chars().any(char::is_control)
+    {
+        return Err(HubError::Invalid(format!("archive member {raw:?}")));
+    }
+    let mut segs = Vec::new();
+    for s in raw.split('/') {
+        match s {
+            "" | "." => {}
+            ".." => return Err(HubError::Invalid(format!("archive member {raw:?}"))),
+            s => segs.push(s),
+        }
+    }
+    if segs.len() > MAX_PATH_DEPTH {
+        return Err(cap(format!(
+            "archive member {raw:?} deeper than {MAX_PATH_DEPTH} segments"
+        )));
+    }
+    Ok(segs.join("/"))
+}
+
+/// Running totals shared by the tar and zip readers.
+#[derive(Default)]
+struct Budget {
+    entries: usize,
+    total: u64,
+    kept: u64,
+}
+
+impl Budget {
+    fn entry(&mut self) -> Result<(), HubError> {
+        self.entries += 1;
+        if self.entries > MAX_ARCHIVE_ENTRIES {
             return Err(cap(format!(
                 "module archive has more than {MAX_ARCHIVE_ENTRIES} entries"
             )));
         }
-        let mut ent = ent.map_err(|e| HubError::Protocol(format!("module archive: {e}")))?;
-        let kind = ent.header().entry_type();
-        let path_bytes = ent.path_bytes().into_owned();
-        let name = String::from_utf8(path_bytes)
-            .map_err(|_| HubError::Invalid("non-UTF-8 archive member name".into()))?;
-        let name = name
-            .strip_prefix("./")
-            .unwrap_or(&name)
-            .trim_end_matches('/')
-            .to_string();
-        if kind.is_dir() {
-            if !name.is_empty() {
-                validate_path(&name)?;
-            }
-            continue;
-        }
-        if kind.is_symlink() || kind.is_hard_link() {
-            return Err(HubError::Invalid(format!(
-                "archive member {name} is a link"
-            )));
-        }
-        if !kind.is_file() {
-            if matches!(
-                kind,
-                tar::EntryType::XGlobalHeader
-                    | tar::EntryType::XHeader
-                    | tar::EntryType::GNULongName
-            ) {
-                continue;
-            }
-            return Err(HubError::Invalid(format!(
-                "archive member {name} is not a regular file"
-            )));
-        }
-        validate_path(&name)?;
-        let size = ent.header().size().unwrap_or(u64::MAX);
-        total = total.saturating_add(size);
-        if total > MAX_ARCHIVE_TOTAL_BYTES {
+        Ok(())
+    }
+
+    fn bytes(&mut self, size: u64) -> Result<(), HubError> {
+        self.total = self.total.saturating_add(size);
+        if self.total > MAX_ARCHIVE_TOTAL_BYTES {
             return Err(cap(format!(
                 "module archive over {MAX_ARCHIVE_TOTAL_BYTES} bytes unpacked"
             )));
         }
-        let body = if size <= MAX_CODE_FILE_BYTES && kept + size <= MAX_ARCHIVE_KEPT_BYTES {
-            let mut b = Vec::with_capacity(size as usize);
+        Ok(())
+    }
+
+    /// Whether a member of `size` bytes is kept in memory.
+    fn keeps(&self, size: u64) -> bool {
+        size <= MAX_CODE_FILE_BYTES && self.kept.saturating_add(size) <= MAX_ARCHIVE_KEPT_BYTES
+    }
+}
+
+/// Which container `bytes` is, in `xarfile`'s order: `tarfile.is_tarfile`
+/// (`r:*` tries plain tar, then gzip, bzip2 and xz), then `zipfile.is_zipfile`,
+/// then rar.
+fn detect(bytes: &[u8]) -> Result<Format, HubError> {
+    if plain_tar(bytes) {
+        return Ok(Format::Tar);
+    }
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(Format::TarGz);
+    }
+    if bytes.starts_with(b"BZh") {
+        return Ok(Format::TarBz2);
+    }
+    if bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        return Ok(Format::TarXz);
+    }
+    if zipfile_dir(&Whole(bytes)).is_ok() {
+        return Ok(Format::Zip);
+    }
+    if bytes.starts_with(b"Rar!\x1a\x07") {
+        return Err(proto("rar archives are not read by hubwarden"));
+    }
+    Err(proto("neither a tar (plain, gz, bz2, xz) nor a zip"))
+}
+
+/// `tarfile`'s first-header check: a 512-byte block whose checksum field
+/// matches the sum of its bytes (the field counted as spaces).
+fn plain_tar(bytes: &[u8]) -> bool {
+    let Some(h) = bytes.get(..512) else {
+        return false;
+    };
+    let field = String::from_utf8_lossy(&h[148..156]);
+    let field = field.trim_matches(|c: char| c == '\0' || c == ' ');
+    let Ok(want) = u32::from_str_radix(field, 8) else {
+        return false;
+    };
+    let sum: u32 = h
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(b)
+            }
+        })
+        .sum();
+    sum == want
+}
+
+fn tar_members(reader: Box<dyn Read + '_>, budget: &mut Budget) -> Result<Vec<Member>, HubError> {
+    // Bound the decompressed stream itself: a tar bomb cannot run past this.
+    let mut ar = tar::Archive::new(reader.take(MAX_ARCHIVE_TOTAL_BYTES + 1));
+    let mut out = Vec::new();
+    let entries = ar.entries().map_err(proto)?;
+    for ent in entries {
+        budget.entry()?;
+        let mut ent = ent.map_err(proto)?;
+        let kind = ent.header().entry_type();
+        if matches!(
+            kind,
+            tar::EntryType::XGlobalHeader
+                | tar::EntryType::XHeader
+                | tar::EntryType::GNULongName
+                | tar::EntryType::GNULongLink
+        ) {
+            continue;
+        }
+        let raw = String::from_utf8(ent.path_bytes().into_owned())
+            .map_err(|_| HubError::Invalid("non-UTF-8 archive member name".into()))?;
+        let name = normalise(&raw)?;
+        if kind.is_dir() {
+            out.push(Member {
+                name,
+                dir: true,
+                body: None,
+            });
+            continue;
+        }
+        if kind.is_symlink() || kind.is_hard_link() {
+            return Err(HubError::Invalid(format!("archive member {raw} is a link")));
+        }
+        if !kind.is_file() {
+            return Err(HubError::Invalid(format!(
+                "archive member {raw} is not a regular file"
+            )));
+        }
+        let size = ent.header().size().unwrap_or(u64::MAX);
+        budget.bytes(size)?;
+        let body = if budget.keeps(size) {
+            let mut b = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             (&mut ent)
                 .take(MAX_CODE_FILE_BYTES + 1)
                 .read_to_end(&mut b)
-                .map_err(|e| HubError::Protocol(format!("module archive {name}: {e}")))?;
-            kept += b.len() as u64;
+                .map_err(|e| proto(format!("{raw}: {e}")))?;
+            budget.kept += b.len() as u64;
             Some(b)
         } else {
             None
         };
-        raw.push((name, body));
+        out.push(Member {
+            name,
+            dir: false,
+            body,
+        });
     }
-    // Strip one top-level folder when every member shares it (`<name>/module.py`).
-    let top = raw
-        .first()
-        .and_then(|(n, _)| n.split_once('/').map(|(t, _)| t.to_string()));
-    let strip = top.filter(|t| raw.iter().all(|(n, _)| n.starts_with(&format!("{t}/"))));
-    let mut files = BTreeMap::new();
-    for (name, body) in raw {
-        let name = match &strip {
-            Some(t) => name[t.len() + 1..].to_string(),
-            None => name,
+    Ok(out)
+}
+
+fn zip_members(bytes: &[u8], budget: &mut Budget) -> Result<Vec<Member>, HubError> {
+    let src = Whole(bytes);
+    let zerr = |e: ZErr| match e {
+        ZErr::Capped(m) => cap(format!("module archive: {m}")),
+        ZErr::Bad(m) => proto(m),
+        ZErr::Missing(_) => proto("zip runs past the end of the file"),
+    };
+    let entries = zipfile_dir(&src).map_err(zerr)?;
+    let mut out = Vec::new();
+    for pe in &entries {
+        budget.entry()?;
+        // `ZipInfo.is_dir()`: the name ends with `/`.
+        let dir = pe.filename.ends_with('/');
+        let name = normalise(&pe.filename)?;
+        if dir {
+            out.push(Member {
+                name,
+                dir,
+                body: None,
+            });
+            continue;
+        }
+        let size = pe.entry.uncomp;
+        budget.bytes(size)?;
+        let body = if budget.keeps(size) {
+            match zipfile_extract(&src, pe) {
+                Ok(b) => {
+                    budget.kept += b.len() as u64;
+                    Some(b)
+                }
+                // Over the member cap of the zip reader: listed, not read.
+                Err(ZErr::Capped(_)) => None,
+                Err(e) => return Err(zerr(e)),
+            }
+        } else {
+            None
         };
-        if files.insert(name.clone(), body).is_some() {
+        out.push(Member { name, dir, body });
+    }
+    Ok(out)
+}
+
+/// Extract a module archive (tar, tar.gz, tar.bz2, tar.xz or zip).
+pub fn extract(bytes: &[u8]) -> Result<Archive, HubError> {
+    let format = detect(bytes)?;
+    let mut budget = Budget::default();
+    let members = match format {
+        Format::Zip => zip_members(bytes, &mut budget)?,
+        Format::Tar => tar_members(Box::new(bytes), &mut budget)?,
+        // Python's gzip, bz2 and lzma readers all read concatenated streams.
+        Format::TarGz => tar_members(
+            Box::new(flate2::read::MultiGzDecoder::new(bytes)),
+            &mut budget,
+        )?,
+        Format::TarBz2 => tar_members(
+            Box::new(bzip2::read::MultiBzDecoder::new(bytes)),
+            &mut budget,
+        )?,
+        Format::TarXz => tar_members(
+            Box::new(lzma_rust2::XzReader::new_mem_limit(
+                bytes,
+                true,
+                MAX_XZ_DICT_KIB,
+            )),
+            &mut budget,
+        )?,
+    };
+    assemble(members, format)
+}
+
+/// The module folder (PaddleHub's rule) and the members under it.
+fn assemble(members: Vec<Member>, format: Format) -> Result<Archive, HubError> {
+    let Some(last) = members.last() else {
+        return Err(proto("empty archive"));
+    };
+    // `os.path.normpath(path).split(os.sep)[0]` of the last member; `.` is the
+    // extraction folder itself.
+    let top = last.name.split('/').next().unwrap_or("").to_string();
+    if !top.is_empty() && !last.dir && !last.name.contains('/') {
+        // PaddleHub would install the file itself as the module folder and
+        // fail reading `<file>/module.py`: nothing of it is imported.
+        return Err(HubError::Invalid(format!(
+            "module archive's last member {top} is a file at the top: PaddleHub cannot install it"
+        )));
+    }
+    let prefix = if top.is_empty() {
+        String::new()
+    } else {
+        format!("{top}/")
+    };
+    let mut files = BTreeMap::new();
+    let mut dropped = Vec::new();
+    for m in members {
+        if m.dir {
+            continue;
+        }
+        if !m.name.starts_with(&prefix) {
+            dropped.push(format!("{} (outside the module folder {top})", m.name));
+            continue;
+        }
+        if validate_path(&m.name).is_err() {
+            dropped.push(format!("{} (not a valid file path)", m.name));
+            continue;
+        }
+        if files.insert(m.name.clone(), m.body).is_some() {
             return Err(HubError::Invalid(format!(
-                "archive member {name} appears twice"
+                "archive member {} appears twice",
+                m.name
             )));
         }
     }
-    Ok(Archive { files })
+    Ok(Archive {
+        files,
+        format,
+        module_dir: top,
+        dropped,
+    })
 }
 
 #[cfg(test)]
@@ -136,7 +389,7 @@ mod tests {
 
     #[test]
     fn rejects_traversal_links_and_absolute() {
-        for name in [&b"../evil.py"[..], b"/etc/x", b"a/../../x"] {
+        for name in [&b"../evil.py"[..], b"/etc/x", b"a/../../x", b"a\\..\\x"] {
             let t = tar_with(name, tar::EntryType::Regular, b"x");
             assert!(extract(&t).is_err(), "{}", String::from_utf8_lossy(name));
         }
@@ -147,12 +400,23 @@ mod tests {
     }
 
     #[test]
-    fn strips_top_folder() {
-        let t = tar_with(b"lac/module.py", tar::EntryType::Regular, b"print(1)");
+    fn keeps_the_module_folder() {
+        let t = tar_with(b"./lac/module.py", tar::EntryType::Regular, b"print(1)");
         let a = extract(&t).unwrap();
+        assert_eq!(a.module_dir, "lac");
+        assert_eq!(a.format, Format::Tar);
         assert_eq!(
-            a.files.get("module.py").unwrap().as_deref(),
+            a.files.get("lac/module.py").unwrap().as_deref(),
             Some(&b"print(1)"[..])
         );
+        let t = tar_with(b"module.py", tar::EntryType::Regular, b"");
+        assert!(matches!(extract(&t), Err(HubError::Invalid(_))));
+    }
+
+    #[test]
+    fn detects_rar_and_junk() {
+        assert!(extract(b"Rar!\x1a\x07\x01\x00rest").is_err());
+        assert!(extract(b"hello").is_err());
+        assert!(!plain_tar(&[0u8; 512]));
     }
 }

@@ -29,7 +29,7 @@ mod github;
 mod huggingface;
 mod modelscope;
 mod opencsg;
-mod paddlehub;
+pub(crate) mod paddlehub;
 
 pub(crate) use github::same_origin;
 pub use http::HttpConfig;

@@ -162,6 +162,60 @@ impl HubOptions {
     }
 }
 
+/// Hubs whose anonymous request budget a large run spends quickly: the hub,
+/// how many distinct repositories make "many", the budget as the hub states
+/// it, and what raises it.
+const ANONYMOUS_BUDGETS: &[(HubKind, usize, &str, &str)] = &[
+    // hub-docs `rate-limits.md`: anonymous 500 API calls per 5 minutes per
+    // IP; every repo@revision costs at least one.
+    (
+        HubKind::Huggingface,
+        50,
+        "Hugging Face allows 500 API calls per 5 minutes per IP without a token",
+        "HF_TOKEN, or `hf auth login`",
+    ),
+    // GitHub REST: 60 requests per hour unauthenticated; a torch.hub repo
+    // costs a branch, a tree and one call per file.
+    (
+        HubKind::Github,
+        5,
+        "GitHub allows 60 API requests per hour per IP without a token",
+        "GITHUB_TOKEN",
+    ),
+];
+
+impl HubOptions {
+    /// One warning per hub where `repos` (hub, repo id; repeats count once)
+    /// are many and no token is set, said once before resolving: past the
+    /// anonymous budget targets wait (within `--max-wait`) or end up
+    /// unverified as rate limited. Nothing when offline.
+    pub fn token_hints<'a>(
+        &self,
+        repos: impl IntoIterator<Item = (HubKind, &'a str)>,
+    ) -> Vec<String> {
+        if self.offline {
+            return Vec::new();
+        }
+        let mut distinct: BTreeMap<HubKind, std::collections::BTreeSet<&str>> = BTreeMap::new();
+        for (hub, repo) in repos {
+            distinct.entry(hub).or_default().insert(repo);
+        }
+        ANONYMOUS_BUDGETS
+            .iter()
+            .filter(|(hub, many, _, _)| {
+                self.tokens.get(*hub).is_none()
+                    && distinct.get(hub).is_some_and(|r| r.len() >= *many)
+            })
+            .map(|(hub, _, budget, how)| {
+                format!(
+                    "{} {hub} repositories to resolve without a token: {budget}, after which targets wait (within --max-wait) or stay unverified as rate limited; a token raises the limit ({how})",
+                    distinct[hub].len()
+                )
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -235,6 +289,30 @@ mod tests {
             o.tokens.get(HubKind::Github),
             None,
             "github.com's token is not sent to a proxy"
+        );
+    }
+
+    #[test]
+    fn token_hints_once_per_hub_when_many_repos_and_no_token() {
+        let repos: Vec<String> = (0..60).map(|i| format!("o/m{}", i % 55)).collect();
+        let mut o = HubOptions::default();
+        let hints = o.token_hints(repos.iter().map(|r| (HubKind::Huggingface, r.as_str())));
+        assert_eq!(hints.len(), 1);
+        assert!(
+            hints[0].starts_with("55 huggingface repositories"),
+            "{}",
+            hints[0]
+        );
+        o.tokens.set(HubKind::Huggingface, "t");
+        assert!(
+            o.token_hints(repos.iter().map(|r| (HubKind::Huggingface, r.as_str())))
+                .is_empty()
+        );
+        let few = ["a/b", "c/d"];
+        assert!(
+            HubOptions::default()
+                .token_hints(few.map(|r| (HubKind::Github, r)))
+                .is_empty()
         );
     }
 }

@@ -1,7 +1,8 @@
 //! PaddleHub modules: the search API names a module version's archive URL; the
-//! archive (tar.gz) is downloaded once and extracted in memory, and its digest
-//! is the commit (`{version}+sha256:{hex}`). No token is ever sent: the archive
-//! may live on any host.
+//! archive (tar, tar.gz/bz2/xz or zip, `archive.rs`) is downloaded once and
+//! extracted in memory, and its digest is the commit (`{version}+sha256:{hex}`).
+//! Listed paths keep the module folder PaddleHub installs (`lac/module.py`).
+//! No token is ever sent: the archive may live on any host.
 
 use std::path::PathBuf;
 
@@ -21,14 +22,68 @@ use crate::model::{HubKind, RepoType};
 
 pub struct Paddlehub;
 
+/// A release number (`2`, `1.0.0`) as `packaging` compares it: numeric
+/// parts, trailing zeros ignored (`1.0 == 1.0.0`).
+fn release(v: &str) -> Option<Vec<u64>> {
+    let v = v.trim();
+    let v = v.strip_prefix(['v', 'V']).unwrap_or(v);
+    let mut parts = v
+        .split('.')
+        .map(|p| p.parse::<u64>().ok())
+        .collect::<Option<Vec<u64>>>()?;
+    while parts.len() > 1 && parts.last() == Some(&0) {
+        parts.pop();
+    }
+    Some(parts)
+}
+
+/// `utils.Version(v).match(condition)`: `>=`, `>`, `<=`, `<`, `==`, `=` or a
+/// bare version, compared as `packaging` versions, so `1.0` equals `1.0.0`; an
+/// empty condition matches everything (`paddlehub/utils/utils.py:41-79`,
+/// 2.4.0). Module versions are plain releases; a version with pre/post/dev
+/// parts matches only itself, by text.
+pub fn version_matches(version: &str, condition: Option<&str>) -> bool {
+    let Some(cond) = condition.filter(|c| !c.is_empty()) else {
+        return true;
+    };
+    let (op, want) = [">=", "<=", "==", ">", "<", "="]
+        .iter()
+        .find_map(|op| cond.strip_prefix(op).map(|rest| (*op, rest)))
+        .unwrap_or(("==", cond));
+    let (Some(have), Some(want_r)) = (release(version), release(want)) else {
+        return matches!(op, "==" | "=") && version.trim() == want.trim();
+    };
+    let ord = have.cmp(&want_r);
+    match op {
+        ">=" => ord.is_ge(),
+        ">" => ord.is_gt(),
+        "<=" => ord.is_le(),
+        "<" => ord.is_lt(),
+        _ => ord.is_eq(),
+    }
+}
+
+/// The version condition without its operator (what a mirror folder or a
+/// cache key may be named after).
+fn condition_version(cond: &str) -> &str {
+    cond.trim_start_matches(['>', '<', '='])
+}
+
 async fn listing(net: &Net, name: &str, version: Option<&str>) -> Result<Listing, HubError> {
     let hub = HubKind::Paddlehub;
     let what = format!("paddlehub module {name}");
     let mut u = net.url(hub, "search")?;
-    u.query_pairs_mut()
-        .append_pair("word", name)
-        .append_pair("type", "module")
-        .append_pair("version", version.unwrap_or(""));
+    {
+        // `search_resource` sends `version` only when one is given
+        // (`paddlehub/server/server_source.py:68-87`, 2.4.0). `environments`,
+        // `hub_version` and `paddle_version` describe the caller's machine and
+        // are not sent: which modules the server then leaves out is unverified.
+        let mut q = u.query_pairs_mut();
+        q.append_pair("word", name).append_pair("type", "module");
+        if let Some(v) = version {
+            q.append_pair("version", v);
+        }
+    }
     let v: serde_json::Value = net.json(&net.request(hub, u), &what).await?;
     if v["status"].as_i64() != Some(0) {
         return Err(HubError::Protocol(format!(
@@ -36,13 +91,23 @@ async fn listing(net: &Net, name: &str, version: Option<&str>) -> Result<Listing
             v["status"]
         )));
     }
+    // `_install_from_name`: the first item, in the server's order, whose name
+    // matches case-insensitively and whose version matches the condition
+    // (`paddlehub/module/manager.py:260-265`, 2.4.0). The client first drops
+    // items whose `paddle_version`/`hub_version` exclude the installed
+    // paddle/paddlehub (`server_source.py:89-107`); those are not known here,
+    // so every item is a candidate.
     let item = v["data"]
         .as_array()
         .into_iter()
         .flatten()
         .find(|it| {
-            it["name"].as_str() == Some(name)
-                && version.is_none_or(|want| it["version"].as_str() == Some(want))
+            it["name"]
+                .as_str()
+                .is_some_and(|n| n.to_lowercase() == name.to_lowercase())
+                && it["version"]
+                    .as_str()
+                    .is_some_and(|iv| version_matches(iv, version))
         })
         .ok_or_else(|| {
             HubError::NotFound(format!(
@@ -72,6 +137,9 @@ async fn listing(net: &Net, name: &str, version: Option<&str>) -> Result<Listing
     let ar = tokio::task::spawn_blocking(move || archive::extract(&body))
         .await
         .map_err(|e| HubError::Protocol(format!("{what}: {e}")))??;
+    for d in &ar.dropped {
+        tracing::warn!("{what} {ver}: archive member {d} is not listed");
+    }
     let files = ar.files.keys().cloned().collect();
     net.keep(hub, name, &commit, ar);
     Ok(Listing {
@@ -125,10 +193,11 @@ impl Hub for Paddlehub {
         repo_id_segments(id, 1..=1)
     }
 
-    /// A version is also a cache and mirror folder name.
+    /// A version, or a condition on one (`>=2.0`, `utils.Version.match`); the
+    /// version in it is also a cache and mirror folder name.
     fn validate_revision(&self, rev: &str) -> Result<(), HubError> {
         validate_revision(rev)?;
-        if !safe_component(rev) {
+        if !safe_component(condition_version(rev)) {
             return Err(HubError::Invalid(rev.to_string()));
         }
         Ok(())

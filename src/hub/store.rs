@@ -444,7 +444,22 @@ impl Mirror {
         rev: Option<&str>,
     ) -> Result<Listing, HubError> {
         let version = match rev {
-            Some(v) => v.to_string(),
+            Some(v) if dir.join(v).is_dir() || !v.starts_with(['>', '<', '=']) => v.to_string(),
+            // A condition (`>=2.0`): the highest version folder it matches, as
+            // PaddleHub's `utils.Version.match` reads it.
+            Some(cond) => {
+                let mut vs: Vec<String> = fs::read_dir(dir)
+                    .map_err(|e| HubError::Network(format!("{}: {e}", dir.display())))?
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                    .filter(|v| crate::hub::paddlehub::version_matches(v, Some(cond)))
+                    .collect();
+                vs.sort_by(|a, b| version_cmp(a, b));
+                vs.pop().ok_or_else(|| {
+                    HubError::NotFound(format!("module {repo} version {cond} in mirror"))
+                })?
+            }
             None => {
                 let mut vs: Vec<String> = fs::read_dir(dir)
                     .map_err(|e| HubError::Network(format!("{}: {e}", dir.display())))?

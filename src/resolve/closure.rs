@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::pyimports::Root;
 use super::{Job, ResolveError, pyimports};
 use crate::hub::{RepoSource, Snapshot};
 use crate::model::FileKind;
@@ -18,9 +19,9 @@ pub(crate) enum Style<'a> {
     Transformers,
     /// diffusers: the same regexes, relative to the entry file's folder.
     Folder,
-    /// Python's own import system (tree-sitter), with `root` on `sys.path`:
+    /// Python's own import system (tree-sitter), with `roots` on `sys.path`:
     /// torch.hub `hubconf.py`, paddle `hub.load`, PaddleHub modules.
-    Python { root: &'a str },
+    Python { roots: &'a [Root<'a>] },
 }
 
 static RE_IMPORT: LazyLock<Regex> = LazyLock::new(|| {
@@ -75,7 +76,7 @@ impl Style<'_> {
     /// The files `path` (read as `bytes`, reached from `entry`) imports.
     fn imports(self, bytes: &[u8], path: &str, entry: &str, snap: &Snapshot) -> Vec<String> {
         match self {
-            Style::Python { root } => pyimports::local_imports(bytes, path, root, snap),
+            Style::Python { roots } => pyimports::local_imports(bytes, path, roots, snap),
             Style::Transformers | Style::Folder => {
                 let text = String::from_utf8_lossy(bytes);
                 relative_imports(&text)

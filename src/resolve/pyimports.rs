@@ -143,20 +143,67 @@ fn step(snap: &Snapshot, dir: &str, seg: &str, out: &mut Vec<String>) -> Option<
     None
 }
 
-/// The snapshot files that `importer`'s imports would load, with `root` (a
-/// folder of the snapshot, "" for the repo root) on `sys.path`. Imports of
-/// names that are not in the snapshot are installed packages and are skipped.
+/// An entry of `sys.path`, as seen in the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Root<'a> {
+    /// A folder of the snapshot ("" = the repo root).
+    Dir(&'a str),
+    /// A folder holding one package under another name: PaddleHub installs a
+    /// module's folder as `MODULE_HOME/<moduleinfo name>` and puts
+    /// `MODULE_HOME` on `sys.path`, so `import <name>` is `dir/__init__.py`.
+    Package { name: &'a str, dir: &'a str },
+}
+
+/// The first segment of an absolute import, looked up along `roots` in order
+/// as `PathFinder` does: the first entry that has it wins. Returns the folder
+/// to continue under, and whether any entry had it.
+fn first_segment(
+    snap: &Snapshot,
+    roots: &[Root<'_>],
+    seg: &str,
+    out: &mut Vec<String>,
+) -> (Option<String>, bool) {
+    for root in roots {
+        match *root {
+            Root::Package { name, dir } => {
+                if seg == name {
+                    let init = join(dir, "__init__.py");
+                    if snap.has(&init) {
+                        out.push(init);
+                    }
+                    return (Some(dir.to_string()), true);
+                }
+            }
+            Root::Dir(d) => {
+                let before = out.len();
+                let next = step(snap, d, seg, out);
+                if next.is_some() || out.len() > before {
+                    return (next, true);
+                }
+            }
+        }
+    }
+    (None, false)
+}
+
+/// The snapshot files that `importer`'s imports would load, with `roots` on
+/// `sys.path`. Imports of names that are not in the snapshot are installed
+/// packages and are skipped.
 pub(crate) fn local_imports(
     src: &[u8],
     importer: &str,
-    root: &str,
+    roots: &[Root<'_>],
     snap: &Snapshot,
 ) -> Vec<String> {
     let importer_dir = importer.rfind('/').map(|i| &importer[..i]).unwrap_or("");
     let mut out = Vec::new();
     for imp in collect(src) {
-        let start_dir = if imp.level == 0 {
-            root.to_string()
+        let mut segs = imp.module.iter();
+        let mut dir = if imp.level == 0 {
+            let Some(first) = segs.next() else {
+                continue;
+            };
+            first_segment(snap, roots, first, &mut out).0
         } else {
             let mut dir = importer_dir.to_string();
             let mut ok = true;
@@ -178,10 +225,9 @@ pub(crate) fn local_imports(
             if !dir.is_empty() && snap.has(&init) {
                 out.push(init);
             }
-            dir
+            Some(dir)
         };
-        let mut dir = Some(start_dir);
-        for seg in &imp.module {
+        for seg in segs {
             dir = match dir {
                 Some(d) => step(snap, &d, seg, &mut out),
                 None => None,
@@ -232,7 +278,7 @@ mod tests {
             "pkg/sub.py",
         ]);
         let src = b"import torch\nimport utils.general as g\nfrom models.yolo import Model\nfrom models import common\nfrom pkg import sub, thing\n\"\"\"import notreal\"\"\"\n";
-        let got = local_imports(src, "hubconf.py", "", &s);
+        let got = local_imports(src, "hubconf.py", &[Root::Dir("")], &s);
         assert_eq!(
             got,
             vec![
@@ -247,7 +293,7 @@ mod tests {
         let rel = local_imports(
             b"from . import common\nfrom .yolo import X\n",
             "models/x.py",
-            "",
+            &[Root::Dir("")],
             &s,
         );
         assert_eq!(rel, vec!["models/common.py", "models/yolo.py"]);

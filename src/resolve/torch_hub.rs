@@ -4,6 +4,7 @@
 
 use super::closure::{Style, closure};
 use super::gate;
+use super::pyimports::Root;
 use super::{Job, Outcome, ResolveError};
 use crate::hub::RepoSource;
 use crate::model::{HubKind, RepoType};
@@ -111,7 +112,9 @@ pub(crate) async fn hubconf<S: RepoSource>(
         job,
         &snap,
         vec![("hubconf.py".into(), "hubconf.py (executed on load)".into())],
-        Style::Python { root: "" },
+        Style::Python {
+            roots: &[Root::Dir("")],
+        },
     )
     .await?;
     Ok(Outcome::Done)

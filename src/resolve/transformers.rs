@@ -1102,6 +1102,20 @@ async fn transformers<S: RepoSource>(
         }
         _ => (o.revision.clone(), o.hub, None),
     };
+    let code_revision = site.args.get("code_revision").cloned();
+    // modelscope's wrappers hand transformers the local snapshot (same-repo
+    // code is read there) and fetch `repo--mod.Class` code with
+    // `snapshot_download(repo_id)` at master: code_revision changes nothing
+    // (`utils/hf_util/patcher.py:158-187`, modelscope 2.0.0+main 2905da12).
+    let code_revision = match (o.hub, code_revision) {
+        (HubKind::Modelscope, Some(cr)) => {
+            job.note(format!(
+                "modelscope's wrappers ignore code_revision={cr}: the repo's own code comes from the snapshot at the model revision, another repo's from its master"
+            ));
+            None
+        }
+        (_, cr) => cr,
+    };
     let loads_weights = site.api.ends_with("from_pretrained") || kind == Kind::Pipeline;
     let model = match &class {
         Some(c) => is_model_class(c),
@@ -1113,7 +1127,7 @@ async fn transformers<S: RepoSource>(
         repo_id: o.repo_id,
         repo_type: RepoType::Model,
         revision,
-        code_revision: site.args.get("code_revision").cloned(),
+        code_revision,
         cross_default,
         classes: class.into_iter().collect(),
         pipeline: (kind == Kind::Pipeline).then(|| site.args.get("task").cloned()),

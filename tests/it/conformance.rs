@@ -891,3 +891,341 @@ async fn python_file_finder_prefers_x_py_over_a_namespace_folder() {
         ]
     );
 }
+
+// ---------- PaddleHub ----------
+
+fn paddle(name: &str, version: Option<&str>) -> LoadSite {
+    let mut s = site(Platform::Paddlehub, "paddlehub.Module", name, "absent");
+    s.repo_type = RepoType::Module;
+    if let Some(v) = version {
+        s.revision = Some(v.into());
+        s.args.insert("version".into(), v.into());
+    }
+    s
+}
+
+/// PaddleHub `HubModule.load` imports `<name>.module` through
+/// `load_py_module(MODULE_HOME, ...)`, which puts `MODULE_HOME` on `sys.path`
+/// (`paddlehub/module/module.py:409-419`, `paddlehub/utils/utils.py:232-247`,
+/// 2.4.0): the package `<name>` (its `__init__.py`) runs first and the module
+/// reaches its own files as `from <name>.x import y`. `<name>` is
+/// `moduleinfo(name=...)` with `-` turned into `_`
+/// (`paddlehub/module/manager.py:141-147,340-368`).
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_module_imports_are_rooted_at_the_module_name() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let t = resolve(
+        &s,
+        paddle("cf_pkg", Some("1.0.0")),
+        &ResolveOptions::default(),
+    )
+    .await;
+    assert_eq!(t.reason, None, "{:?}", t.notes);
+    assert!(t.commit.as_deref().unwrap().starts_with("1.0.0+sha256:"));
+    assert_eq!(
+        listed(&t),
+        [
+            "cf_pkg:cf_pkg/__init__.py",
+            "cf_pkg:cf_pkg/data.py",
+            "cf_pkg:cf_pkg/module.py",
+            "cf_pkg:cf_pkg/nets/__init__.py",
+            "cf_pkg:cf_pkg/nets/backbone.py",
+            "cf_pkg:cf_pkg/requirements.txt",
+            "cf_pkg:cf_pkg/utils.py",
+        ]
+    );
+}
+
+/// `_install_from_directory` installs the archive's folder under the name
+/// that module.py's `moduleinfo` gives, not under the folder's own name
+/// (`paddlehub/module/manager.py:340-368`, `module.py:441-475`, 2.4.0): a
+/// module whose archive folder is `pkg_v2` and whose moduleinfo says
+/// `real-name` imports its files as `real_name.x`.
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_install_from_directory_installs_under_the_moduleinfo_name() {
+    let archive = tar_gz(&[
+        ("pkg_v2/__init__.py", "# init\n"),
+        ("pkg_v2/helper.py", "# helper\n"),
+        ("pkg_v2/other.py", "# other, never imported\n"),
+        (
+            "pkg_v2/module.py",
+            "from real_name.helper import run\n\n@moduleinfo(name=\"real-name\", version=\"1.0.0\")\nclass M:\n    pass\n",
+        ),
+    ]);
+    let s = cf_setup(FakeHubOptions {
+        paddle_archives: [("cf_zipmod".to_string(), archive)].into(),
+        ..Default::default()
+    })
+    .await;
+    let t = resolve(&s, paddle("cf_zipmod", None), &ResolveOptions::default()).await;
+    assert_eq!(
+        listed(&t),
+        [
+            "cf_zipmod:pkg_v2/__init__.py",
+            "cf_zipmod:pkg_v2/helper.py",
+            "cf_zipmod:pkg_v2/module.py",
+        ]
+    );
+    assert!(
+        t.notes
+            .iter()
+            .any(|n| n.contains("installs folder pkg_v2 as real_name")),
+        "{:?}",
+        t.notes
+    );
+}
+
+fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut b = tar::Builder::new(gz);
+    for (name, text) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, text.as_bytes()).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+/// PaddleHub's `xarfile` opens a module archive as any tar `tarfile` reads
+/// with `r:*` (plain, gzip, bzip2, xz) and otherwise as a zip
+/// (`paddlehub/utils/xarfile.py:66-86`, 2.4.0); the module folder is the
+/// first path part of the last member (`paddlehub/module/manager.py:370-380`).
+/// The archives are written by Python's own `tarfile`, `bz2`, `lzma` and
+/// `zipfile` (tests/fixtures/gen/conformance_fixtures.py).
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_xarfile_opens_tar_bz2_xz_and_zip() {
+    for ext in ["tar.bz2", "tar.xz", "zip"] {
+        let bytes = std::fs::read(
+            fixture("conformance").join(format!("paddlehub/archives/cf_zipmod.{ext}")),
+        )
+        .unwrap();
+        let s = cf_setup(FakeHubOptions {
+            paddle_archives: [("cf_zipmod".to_string(), bytes)].into(),
+            ..Default::default()
+        })
+        .await;
+        let h = Hubs::new(s.opts.clone()).unwrap();
+        let snap = h
+            .snapshot(HubKind::Paddlehub, RepoType::Module, "cf_zipmod", None)
+            .await
+            .unwrap_or_else(|e| panic!("{ext}: {e}"));
+        assert_eq!(
+            snap.files,
+            ["cf_zipmod/__init__.py", "cf_zipmod/module.py"],
+            "{ext}"
+        );
+        let m = h.read(&snap, "cf_zipmod/module.py").await.unwrap();
+        assert!(
+            String::from_utf8_lossy(&m).contains("cf_zipmod/module"),
+            "{ext}"
+        );
+        let t = resolve(&s, paddle("cf_zipmod", None), &ResolveOptions::default()).await;
+        assert_eq!(
+            listed(&t),
+            [
+                "cf_zipmod:cf_zipmod/__init__.py",
+                "cf_zipmod:cf_zipmod/module.py"
+            ],
+            "{ext}"
+        );
+    }
+}
+
+/// `_install_from_name` takes the first search item whose name equals the
+/// requested one case-insensitively and whose version passes
+/// `utils.Version.match` (`>=`, `>`, `<=`, `<`, `==`, `=` or a bare version,
+/// compared as `packaging` versions) (`paddlehub/module/manager.py:260-265`,
+/// `paddlehub/utils/utils.py:41-79`, 2.4.0). `search_resource` sends
+/// `version` only when one is given (`paddlehub/server/server_source.py:68-87`).
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_install_from_name_matches_name_case_insensitively_and_version_conditions() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let h = Hubs::new(s.opts.clone()).unwrap();
+    for (name, version, want) in [
+        ("CF_PKG", None, "2.0.0"),
+        ("cf_pkg", Some("1.0"), "1.0.0"),
+        ("cf_pkg", Some("<2.0.0"), "1.0.0"),
+        ("cf_pkg", Some(">=1.0.0"), "2.0.0"),
+        ("cf_pkg", Some("==2"), "2.0.0"),
+    ] {
+        let snap = h
+            .snapshot(HubKind::Paddlehub, RepoType::Module, name, version)
+            .await
+            .unwrap_or_else(|e| panic!("{name} {version:?}: {e}"));
+        assert!(
+            snap.commit.starts_with(&format!("{want}+sha256:")),
+            "{name} {version:?}: {}",
+            snap.commit
+        );
+    }
+    let e = h
+        .snapshot(
+            HubKind::Paddlehub,
+            RepoType::Module,
+            "cf_pkg",
+            Some(">2.0.0"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, HubError::NotFound(_)), "{e}");
+    let searches: Vec<String> = s
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.uri.contains("/search?"))
+        .map(|r| r.uri.clone())
+        .collect();
+    assert_eq!(searches[0], "/paddle/search?word=CF_PKG&type=module");
+    assert_eq!(
+        searches[2],
+        "/paddle/search?word=cf_pkg&type=module&version=%3C2.0.0"
+    );
+}
+
+/// `Module(name, source=<git url>)` clones that repository and imports its
+/// hubconf.py (`paddlehub/server/git_source.py:38-108`, 2.4.0), so the
+/// server module of the same name is not what runs: unverified, not a scan
+/// of the wrong files.
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_git_source_is_not_the_server_module() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let call = arg(
+        paddle("cf_pkg", None),
+        "source",
+        "https://github.invalid/o/r.git",
+    );
+    let t = resolve(&s, call, &ResolveOptions::default()).await;
+    assert_eq!(t.status, hubwarden::model::TargetStatus::Unverified);
+    assert!(t.files.is_empty());
+    assert!(
+        t.reason.as_deref().unwrap().contains("git source"),
+        "{:?}",
+        t.reason
+    );
+    assert_eq!(s.fake.request_count(), 0);
+}
+
+/// modelscope's Auto-class wrappers (`utils/hf_util/patcher.py:158-187`,
+/// 2.0.0+main 2905da12) download `repo--mod.Class` code with
+/// `snapshot_download(repo_id)` and no revision, so it comes from master even
+/// when the caller passes `code_revision`.
+#[tokio::test(flavor = "multi_thread")]
+async fn modelscope_patcher_get_class_from_dynamic_module_ignores_code_revision() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let call = arg(
+        ms(
+            "modelscope.AutoModel.from_pretrained",
+            "cf-ms/xcode",
+            "true",
+        ),
+        "code_revision",
+        "v2",
+    );
+    let t = resolve(&s, call, &ResolveOptions::default()).await;
+    let f = t
+        .files
+        .iter()
+        .find(|f| f.repo_id == "cf-ms/xlib")
+        .unwrap_or_else(|| panic!("{:?} {:?}", listed(&t), t.notes));
+    assert_eq!(f.path, "modeling_x.py");
+    assert_eq!(
+        f.commit,
+        cf_commit("modelscope/models/cf-ms/xlib", "master")
+    );
+    assert!(String::from_utf8_lossy(&f.content).contains("xlib master"));
+    assert!(
+        t.notes
+            .iter()
+            .any(|n| n.contains("ignore code_revision=v2")),
+        "{:?}",
+        t.notes
+    );
+}
+
+/// modelscope's wrappers download only `subfolder/*` and hand transformers
+/// `snapshot/subfolder`, so `auto_map` modules are read next to the
+/// subfolder's config (`utils/hf_util/patcher.py:241-266`, 2.0.0+main).
+#[tokio::test(flavor = "multi_thread")]
+async fn modelscope_patcher_subfolder_code_is_read_in_the_subfolder() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let call = arg(
+        ms("modelscope.AutoModel.from_pretrained", "cf-ms/sub", "true"),
+        "subfolder",
+        "text",
+    );
+    let t = resolve(&s, call, &ResolveOptions::default()).await;
+    let l = listed(&t);
+    assert!(
+        l.contains(&"cf-ms/sub:text/modeling_sub.py".to_string()),
+        "{l:?}"
+    );
+    assert!(
+        !l.contains(&"cf-ms/sub:modeling_sub.py".to_string()),
+        "{l:?}"
+    );
+}
+
+// ---------- endpoints, tokens and caches as the libraries read them ----------
+
+fn vars(pairs: &[(&'static str, String)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let m: BTreeMap<&'static str, String> = pairs.iter().cloned().collect();
+    move |k: &str| m.get(k).cloned()
+}
+
+/// torch.hub builds `https://github.com/{owner}/{name}/zipball/{ref}` and
+/// `https://api.github.com/repos/...` literally (`torch/hub.py`
+/// `_git_archive_link`, `_validate_not_a_forked_repo`, pytorch 32e63a88):
+/// on a GitHub Enterprise runner, where `GITHUB_API_URL` names the enterprise
+/// server, torch.hub still reads github.com, and the enterprise token is not
+/// sent there.
+#[test]
+fn torch_hub_git_archive_link_is_always_github_com() {
+    let o = HubOptions::from_vars(vars(&[
+        (
+            "GITHUB_API_URL",
+            "https://ghes.example.invalid/api/v3".into(),
+        ),
+        ("GITHUB_TOKEN", "ghes-token".into()),
+    ]));
+    assert_eq!(o.endpoints.get(HubKind::Github), "https://api.github.com");
+    assert_eq!(o.tokens.get(HubKind::Github), None);
+}
+
+/// pycsghub `get_token_to_send`: the `token` argument, else `CSGHUB_TOKEN`,
+/// else the file `CSGHUB_TOKEN_PATH` (default `$CSGHUB_HOME/token`)
+/// (`pycsghub/_token.py:7-15`, `constants.py:23-24`, csghub-sdk 500394f9).
+/// The file's token is OpenCSG's only.
+#[test]
+fn pycsghub_get_token_reads_the_csghub_token_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tok");
+    std::fs::write(&file, "csg-file-token\n").unwrap();
+    let o = HubOptions::from_vars(vars(&[
+        ("CSGHUB_TOKEN_PATH", file.display().to_string()),
+        ("HOME", dir.path().display().to_string()),
+    ]));
+    assert_eq!(o.tokens.get(HubKind::Opencsg), Some("csg-file-token"));
+    for other in [HubKind::Huggingface, HubKind::Modelscope, HubKind::Github] {
+        assert_eq!(o.tokens.get(other), None, "{other}");
+    }
+}
+
+/// huggingface_hub `constants.py:158-181` (1.29.0.dev0 ee0a4510): the hub
+/// cache is `HF_HUB_CACHE`, else the legacy `HUGGINGFACE_HUB_CACHE`, else
+/// `$HF_HOME/hub` with `HF_HOME` defaulting to `$XDG_CACHE_HOME/huggingface`;
+/// `--offline` reads the cache the library wrote.
+#[test]
+fn huggingface_hub_constants_hf_hub_cache_follows_legacy_and_xdg_variables() {
+    let o = HubOptions::from_vars(vars(&[
+        ("HUGGINGFACE_HUB_CACHE", "/data/legacy-hub".into()),
+        ("HOME", "/home/u".into()),
+    ]));
+    assert_eq!(o.hf_cache, Some(PathBuf::from("/data/legacy-hub")));
+    let o = HubOptions::from_vars(vars(&[
+        ("XDG_CACHE_HOME", "/xdg".into()),
+        ("HOME", "/home/u".into()),
+    ]));
+    assert_eq!(o.hf_cache, Some(PathBuf::from("/xdg/huggingface/hub")));
+}

@@ -373,8 +373,15 @@ async fn paddlehub_search_archive_commit_and_no_token() {
         snap.commit,
         format!("1.1.0+sha256:{}", hex::encode(Sha256::digest(&archive)))
     );
-    assert_eq!(snap.files, ["__init__.py", "module.py", "requirements.txt"]);
-    let m = h.read(&snap, "module.py").await.unwrap();
+    assert_eq!(
+        snap.files,
+        [
+            "lac_demo/__init__.py",
+            "lac_demo/module.py",
+            "lac_demo/requirements.txt"
+        ]
+    );
+    let m = h.read(&snap, "lac_demo/module.py").await.unwrap();
     assert!(String::from_utf8_lossy(&m).contains("module 1.1.0"));
     let old = h
         .snapshot(
@@ -387,10 +394,7 @@ async fn paddlehub_search_archive_commit_and_no_token() {
         .unwrap();
     assert!(old.commit.starts_with("1.0.0+sha256:"));
     let reqs = s.fake.requests();
-    assert_eq!(
-        reqs[0].uri,
-        "/paddle/search?word=lac_demo&type=module&version="
-    );
+    assert_eq!(reqs[0].uri, "/paddle/search?word=lac_demo&type=module");
     assert_eq!(reqs[1].listener, "cdn");
     assert!(
         reqs.iter()
@@ -957,12 +961,12 @@ async fn module_member_over_the_file_cap_is_listed_but_not_read() {
         .snapshot(HubKind::Paddlehub, RepoType::Module, "lac_demo", None)
         .await
         .unwrap();
-    assert_eq!(snap.files, ["assets/big.py", "module.py"]);
+    assert_eq!(snap.files, ["lac_demo/assets/big.py", "lac_demo/module.py"]);
     assert_eq!(
-        &**h.read(&snap, "module.py").await.unwrap(),
+        &**h.read(&snap, "lac_demo/module.py").await.unwrap(),
         b"class Lac: pass\n"
     );
-    let e = h.read(&snap, "assets/big.py").await.unwrap_err();
+    let e = h.read(&snap, "lac_demo/assets/big.py").await.unwrap_err();
     assert!(matches!(e, HubError::Cap(_)), "{e}");
 }
 

@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod action;
+mod adversarial;
+mod archive_fuzz;
 mod check;
 mod common;
 mod conformance;
