@@ -476,12 +476,23 @@ pub struct InputError {
     pub message: String,
 }
 
-/// Counters for the fetch stage.
+/// Counters of a run: the fetch stage (zero for `inventory`, which fetches
+/// nothing) and discovery.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct FetchStats {
     pub http_requests: u64,
     pub bytes_fetched: u64,
     pub cache_hits: u64,
+    /// Files that passed the prefilter and were parsed.
+    #[serde(default)]
+    pub files_parsed: u64,
+    /// Bytes handed to the parser (whole files, or the statements sliced out).
+    #[serde(default)]
+    pub bytes_parsed: u64,
+    /// Value-resolution steps (expressions visited and memo lookups), a
+    /// measure of discovery's work that grows linearly with the code.
+    #[serde(default)]
+    pub resolution_steps: u64,
 }
 
 /// A call with what resolution found for it.

@@ -146,7 +146,8 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     for (call, target) in calls.iter_mut().zip(targets) {
         call.target = Some(target);
     }
-    let stats = hubs.stats();
+    let mut stats = hubs.stats();
+    found.stats.fill(&mut stats);
     drop(runtime);
     if args.write_lock {
         let dir = if root.is_dir() {

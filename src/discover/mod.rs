@@ -35,6 +35,41 @@ pub struct DiscoverOptions {
 pub struct Discovery {
     pub calls: Vec<LoadSite>,
     pub errors: Vec<InputError>,
+    pub stats: DiscoverStats,
+}
+
+/// How much work discovery did (reported under `stats` in JSON).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiscoverStats {
+    /// Files that passed the prefilter and were parsed.
+    pub files_parsed: u64,
+    /// Bytes handed to the parser.
+    pub bytes_parsed: u64,
+    /// Value-resolution steps.
+    pub resolution_steps: u64,
+}
+
+impl DiscoverStats {
+    fn add(&mut self, o: DiscoverStats) {
+        self.files_parsed += o.files_parsed;
+        self.bytes_parsed += o.bytes_parsed;
+        self.resolution_steps += o.resolution_steps;
+    }
+
+    /// These counters on the report's `stats`.
+    pub fn fill(&self, s: &mut crate::model::FetchStats) {
+        s.files_parsed = self.files_parsed;
+        s.bytes_parsed = self.bytes_parsed;
+        s.resolution_steps = self.resolution_steps;
+    }
+}
+
+/// One file's results.
+#[derive(Default)]
+struct FileResult {
+    calls: Vec<LoadSite>,
+    errors: Vec<InputError>,
+    stats: DiscoverStats,
 }
 
 /// Errors that stop discovery (bad root, bad glob).
@@ -130,29 +165,40 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
     } else {
         root
     };
-    let results: Vec<(Vec<LoadSite>, Vec<InputError>)> = files
+    let results: Vec<FileResult> = files
         .par_iter()
         .map_init(new_parser, |parser, f| match parser {
-            Some(p) => scan_file(p, dir_root, f),
-            None => (
-                Vec::new(),
-                vec![InputError {
-                    path: f.rel.clone(),
-                    message: "the Python grammar could not be loaded".into(),
-                }],
-            ),
+            Some(p) => {
+                let started = std::time::Instant::now();
+                let r = scan_file(p, dir_root, f);
+                // For bench/inventory.sh's slowest files (RUST_LOG=hubwarden::discover=debug).
+                tracing::debug!(
+                    path = %f.rel,
+                    micros = started.elapsed().as_micros() as u64,
+                    steps = r.stats.resolution_steps,
+                    "discovered"
+                );
+                r
+            }
+            None => err(&f.rel, "the Python grammar could not be loaded"),
         })
         .collect();
     let mut calls = Vec::new();
-    for (c, e) in results {
-        calls.extend(c);
-        errors.extend(e);
+    let mut stats = DiscoverStats::default();
+    for r in results {
+        calls.extend(r.calls);
+        errors.extend(r.errors);
+        stats.add(r.stats);
     }
     calls.sort_by(|a, b| {
         (&a.path, a.line, a.column, &a.repo_id).cmp(&(&b.path, b.line, b.column, &b.repo_id))
     });
     errors.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
-    Ok(Discovery { calls, errors })
+    Ok(Discovery {
+        calls,
+        errors,
+        stats,
+    })
 }
 
 fn new_parser() -> Option<tree_sitter::Parser> {
@@ -161,14 +207,14 @@ fn new_parser() -> Option<tree_sitter::Parser> {
     Some(p)
 }
 
-fn err(path: &str, message: impl Into<String>) -> (Vec<LoadSite>, Vec<InputError>) {
-    (
-        Vec::new(),
-        vec![InputError {
+fn err(path: &str, message: impl Into<String>) -> FileResult {
+    FileResult {
+        errors: vec![InputError {
             path: path.to_string(),
             message: message.into(),
         }],
-    )
+        ..FileResult::default()
+    }
 }
 
 fn read_capped(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
@@ -184,11 +230,7 @@ fn read_capped(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     Ok((buf.len() as u64 <= MAX_FILE_BYTES).then_some(buf))
 }
 
-fn scan_file(
-    parser: &mut tree_sitter::Parser,
-    root: &Path,
-    f: &walk::Candidate,
-) -> (Vec<LoadSite>, Vec<InputError>) {
+fn scan_file(parser: &mut tree_sitter::Parser, root: &Path, f: &walk::Candidate) -> FileResult {
     let bytes = match read_capped(&f.abs) {
         Ok(Some(b)) => b,
         Ok(None) => return err(&f.rel, "file larger than 10 MB, skipped"),
@@ -211,17 +253,33 @@ fn scan_file(
             Err(e) => return err(&f.rel, e),
         };
         if !prefilter(nb.code.as_bytes()) {
-            return (Vec::new(), Vec::new());
+            return FileResult::default();
         }
         (nb.code.as_str(), Some(nb.lines.as_slice()))
     } else {
         if !prefilter(&bytes) {
-            return (Vec::new(), Vec::new());
+            return FileResult::default();
         }
         (text, None)
     };
     let Some(tree) = parser.parse(code, None) else {
         return err(&f.rel, "the parser gave up on this file");
+    };
+    // The first syntax error as the user wrote it, before any recovery.
+    let error_line = tree
+        .root_node()
+        .has_error()
+        .then(|| first_error_line(&tree))
+        .flatten();
+    let had_error = tree.root_node().has_error();
+    let recovered;
+    let (code, tree) = if is_notebook && had_error {
+        // A cell is run on its own: one broken statement must not hide the
+        // calls in the rest of the notebook or the rest of its cell.
+        recovered = blank_broken_statements(parser, code, tree);
+        (recovered.0.as_str(), recovered.1)
+    } else {
+        (code, tree)
     };
     let dir = f.abs.parent().unwrap_or(root);
     let ctx = sites::FileCtx {
@@ -230,10 +288,15 @@ fn scan_file(
         dir,
         notebook: map,
     };
-    let calls = sites::sites(&tree, code, &ctx);
+    let (calls, steps) = sites::sites(&tree, code, &ctx);
+    let stats = DiscoverStats {
+        files_parsed: 1,
+        bytes_parsed: code.len() as u64,
+        resolution_steps: steps,
+    };
     let mut errors = Vec::new();
-    if tree.root_node().has_error() {
-        let line = first_error_line(&tree).map(|l| match map {
+    if had_error {
+        let line = error_line.map(|l| match map {
             Some(m) => m.get(l as usize - 1).map(|x| x.0).unwrap_or(l),
             None => l,
         });
@@ -245,7 +308,91 @@ fn scan_file(
             ),
         });
     }
-    (calls, errors)
+    FileResult {
+        calls,
+        errors,
+        stats,
+    }
+}
+
+/// Most rounds of blanking a broken statement and parsing again.
+const RECOVERY_ROUNDS: usize = 8;
+
+/// Blank (spaces, newlines kept) the top-level statements that hold a syntax
+/// error and parse again, so the statements around them still count.
+fn blank_broken_statements(
+    parser: &mut tree_sitter::Parser,
+    code: &str,
+    mut tree: tree_sitter::Tree,
+) -> (String, tree_sitter::Tree) {
+    let mut bytes = code.as_bytes().to_vec();
+    for _ in 0..RECOVERY_ROUNDS {
+        if !tree.root_node().has_error() {
+            break;
+        }
+        let starts =
+            crate::python::pylex::top_level_starts(&bytes).unwrap_or_else(|| line_starts(&bytes));
+        let mut changed = false;
+        for at in error_starts(&tree) {
+            let k = starts.partition_point(|&s| s <= at).saturating_sub(1);
+            let end = starts.get(k + 1).copied().unwrap_or(bytes.len());
+            for b in &mut bytes[starts[k]..end] {
+                if *b != b'\n' && *b != b' ' {
+                    *b = b' ';
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+        // Spaces replace whole statements, which start and end on line starts.
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            break;
+        };
+        match parser.parse(text, None) {
+            Some(t) => tree = t,
+            None => break,
+        }
+    }
+    // Only spaces were written over whole lines: still UTF-8.
+    let text = String::from_utf8(bytes).unwrap_or_else(|_| code.to_string());
+    (text, tree)
+}
+
+/// Lines that start at column 0 with code: statement starts when the source
+/// cannot be lexed (an unclosed bracket).
+fn line_starts(src: &[u8]) -> Vec<usize> {
+    let mut out = vec![0];
+    for (i, w) in src.windows(2).enumerate() {
+        if w[0] == b'\n' && !w[1].is_ascii_whitespace() && w[1] != b'#' {
+            out.push(i + 1);
+        }
+    }
+    out
+}
+
+/// Where the syntax errors of a tree start (ERROR and MISSING nodes).
+fn error_starts(tree: &tree_sitter::Tree) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut cursor = tree.walk();
+    'walk: loop {
+        let n = cursor.node();
+        if n.is_error() || n.is_missing() {
+            out.push(n.start_byte());
+        } else if n.has_error() && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+    out
 }
 
 fn first_error_line(tree: &tree_sitter::Tree) -> Option<u32> {

@@ -240,20 +240,15 @@ pub fn extract(bytes: &[u8]) -> Result<NotebookSource, String> {
             _ => return Err(format!("malformed notebook: cell {idx} source")),
         }
         let cell_idx = u32::try_from(idx).unwrap_or(u32::MAX);
-        if let Some((first, _)) = lines.first() {
-            let t = first.trim_start();
-            if let Some(magic) = t.strip_prefix("%%") {
-                let name = magic.split_whitespace().next().unwrap_or("");
-                if !PYTHON_CELL_MAGICS.contains(&name) {
-                    // %%bash, %%writefile, %%html...: the body is not Python.
-                    continue;
-                }
-            }
-        }
-        for (text, line) in lines {
-            out.code.push_str(&neutralise(&text));
+        let texts: Vec<&str> = lines.iter().map(|(t, _)| t.as_str()).collect();
+        // %%bash, %%writefile, %%html...: the body is not Python.
+        let Some(code) = neutralise_cell(&texts) else {
+            continue;
+        };
+        for (text, (_, line)) in code.into_iter().zip(&lines) {
+            out.code.push_str(&text);
             out.code.push('\n');
-            out.lines.push((line, cell_idx));
+            out.lines.push((*line, cell_idx));
         }
         // A blank line between cells keeps one cell's open bracket from eating the next.
         out.code.push('\n');
@@ -262,31 +257,142 @@ pub fn extract(bytes: &[u8]) -> Result<NotebookSource, String> {
     Ok(out)
 }
 
-/// Replace an IPython magic or shell escape by `pass` at the same indentation, so
-/// the line count and the block structure stay intact.
-fn neutralise(line: &str) -> String {
-    let body = line.trim_start();
-    let indent = &line[..line.len() - body.len()];
-    let is_magic = body.starts_with('%') || body.starts_with('!') || {
-        // `files = !ls` and `t = %timeit ...`
-        let mut chars = body.char_indices();
-        let mut end = 0;
-        for (i, c) in chars.by_ref() {
-            if !(c.is_alphanumeric() || c == '_' || c == '.' || c == ',' || c == ' ') {
-                end = i;
-                break;
+/// Where a line starts in Python's tokenizer state.
+#[derive(Clone, Copy, Default, PartialEq)]
+struct LexState {
+    /// Open brackets.
+    depth: usize,
+    /// Inside a triple-quoted string opened with this quote.
+    triple: Option<u8>,
+    /// The previous line ended with a backslash.
+    continued: bool,
+}
+
+impl LexState {
+    /// A new logical line starts here (where IPython looks for magics).
+    fn at_statement(&self) -> bool {
+        self.depth == 0 && self.triple.is_none() && !self.continued
+    }
+
+    /// Move past `line`; true when its code (outside strings and comments)
+    /// ends with `?` (IPython's help syntax).
+    fn advance(&mut self, line: &str) -> bool {
+        let b = line.as_bytes();
+        let mut i = 0;
+        let mut last_code: Option<u8> = None;
+        self.continued = false;
+        while i < b.len() {
+            if let Some(q) = self.triple {
+                if b[i] == b'\\' {
+                    i += 2;
+                } else if b[i..].starts_with(&[q, q, q]) {
+                    self.triple = None;
+                    i += 3;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            let c = b[i];
+            match c {
+                b'#' => break,
+                b'\'' | b'"' => {
+                    if b[i..].starts_with(&[c, c, c]) {
+                        self.triple = Some(c);
+                        i += 3;
+                        continue;
+                    }
+                    // A one-line string: to its closing quote or the line's end.
+                    i += 1;
+                    while i < b.len() && b[i] != c {
+                        i += if b[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                    last_code = Some(c);
+                    continue;
+                }
+                b'(' | b'[' | b'{' => self.depth += 1,
+                b')' | b']' | b'}' => self.depth = self.depth.saturating_sub(1),
+                b'\\' if i + 1 == b.len() => {
+                    self.continued = true;
+                    break;
+                }
+                _ => {}
+            }
+            if !c.is_ascii_whitespace() {
+                last_code = Some(c);
+            }
+            i += 1;
+        }
+        self.triple.is_none() && last_code == Some(b'?')
+    }
+}
+
+/// IPython's syntax in one cell turned into Python with the same lines: magics,
+/// shell escapes and help lines become `pass` at their indentation, the lines
+/// they continue with a trailing backslash become empty. `None` for a cell
+/// whose body is not Python (`%%bash`, `%%writefile`, ...).
+fn neutralise_cell(lines: &[&str]) -> Option<Vec<String>> {
+    let mut out = Vec::with_capacity(lines.len());
+    let mut state = LexState::default();
+    // Inside a magic continued by a trailing backslash.
+    let mut magic_continues = false;
+    let mut first_code = true;
+    for line in lines {
+        if magic_continues {
+            magic_continues = line.trim_end().ends_with('\\');
+            out.push(String::new());
+            continue;
+        }
+        let body = line.trim_start();
+        if first_code && !body.is_empty() {
+            first_code = false;
+            if let Some(magic) = body.strip_prefix("%%") {
+                let name = magic.split_whitespace().next().unwrap_or("");
+                if !PYTHON_CELL_MAGICS.contains(&name) {
+                    return None;
+                }
+                // The rest of the cell is Python (`%%time`, `%%capture out`).
+                out.push(String::new());
+                continue;
             }
         }
-        end > 0
-            && body[end..].starts_with('=')
-            && !body[end..].starts_with("==")
-            && body[end + 1..].trim_start().starts_with(['!', '%'])
-    };
-    if is_magic {
-        format!("{indent}pass")
-    } else {
-        line.to_string()
+        if state.at_statement() {
+            let before = state;
+            let help = state.advance(line);
+            if is_magic(body) || body.starts_with('?') || help {
+                let indent = &line[..line.len() - body.len()];
+                out.push(format!("{indent}pass"));
+                // A magic's own brackets and quotes are not Python's.
+                state = before;
+                magic_continues = line.trim_end().ends_with('\\');
+                continue;
+            }
+        } else {
+            state.advance(line);
+        }
+        out.push((*line).to_string());
     }
+    Some(out)
+}
+
+/// Does a logical line hold a line magic or a shell escape (`%pip`, `!ls`,
+/// `files = !ls`, `t = %timeit f()`)?
+fn is_magic(body: &str) -> bool {
+    if body.starts_with('%') || body.starts_with('!') {
+        return true;
+    }
+    let mut end = 0;
+    for (i, c) in body.char_indices() {
+        if !(c.is_alphanumeric() || c == '_' || c == '.' || c == ',' || c == ' ') {
+            end = i;
+            break;
+        }
+    }
+    end > 0
+        && body[end..].starts_with('=')
+        && !body[end..].starts_with("==")
+        && body[end + 1..].trim_start().starts_with(['!', '%'])
 }
 
 #[cfg(test)]
@@ -302,11 +408,77 @@ mod tests {
         assert_eq!(s.lines[2], (8, 0));
     }
 
+    fn cell(lines: &[&str]) -> Option<Vec<String>> {
+        neutralise_cell(lines)
+    }
+
     #[test]
     fn assignment_from_shell_is_neutralised() {
-        assert_eq!(neutralise("    files = !ls"), "    pass");
-        assert_eq!(neutralise("x == 1"), "x == 1");
-        assert_eq!(neutralise("x = 1 % 2"), "x = 1 % 2");
+        assert_eq!(
+            cell(&["if x:", "    files = !ls", "x == 1", "x = 1 % 2"]).unwrap(),
+            ["if x:", "    pass", "x == 1", "x = 1 % 2"]
+        );
+    }
+
+    #[test]
+    fn magics_continued_with_a_backslash_keep_the_lines() {
+        assert_eq!(
+            cell(&[
+                "!pip install \\",
+                "    transformers \\",
+                "    'torch>=2'",
+                "%env A=1 \\",
+                "  B=2",
+                "x = (1 +",
+                "    2)",
+            ])
+            .unwrap(),
+            ["pass", "", "", "pass", "", "x = (1 +", "    2)"]
+        );
+    }
+
+    #[test]
+    fn cell_magics() {
+        assert_eq!(cell(&["%%bash", "echo hi"]), None);
+        assert_eq!(cell(&["", "  %%writefile x.py", "import os"]), None);
+        assert_eq!(
+            cell(&["%%capture out", "import os"]).unwrap(),
+            ["", "import os"]
+        );
+        assert_eq!(
+            cell(&["%%time", "x = 1", "%%time"]).unwrap(),
+            ["", "x = 1", "pass"]
+        );
+    }
+
+    #[test]
+    fn help_syntax() {
+        assert_eq!(
+            cell(&[
+                "AutoModel.from_pretrained?",
+                "??AutoModel",
+                "  obj.method??  # look",
+                "x = 1  # what?",
+                "y = 'why?'",
+            ])
+            .unwrap(),
+            ["pass", "pass", "  pass", "x = 1  # what?", "y = 'why?'"]
+        );
+    }
+
+    #[test]
+    fn magic_look_alikes_inside_strings_and_brackets_stay() {
+        let lines = [
+            "s = \"\"\"",
+            "!not a magic",
+            "%neither?",
+            "\"\"\"",
+            "t = f(1,",
+            "      ?2)",
+            "u = 1 + \\",
+            "    !x",
+        ];
+        assert_eq!(cell(&lines).unwrap(), lines);
     }
 
     #[test]

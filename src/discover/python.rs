@@ -36,6 +36,9 @@ pub enum BindKind<'t> {
 #[derive(Debug, Clone, Copy)]
 pub struct Binding<'t> {
     pub scope: usize,
+    /// Where the binding takes effect: the end of an assignment (its right side
+    /// still sees the earlier value, so `x = f(x)` is no cycle), else the start
+    /// of the binding statement.
     pub pos: usize,
     pub line: u32,
     pub kind: BindKind<'t>,
@@ -52,9 +55,17 @@ pub struct ArgOpt<'t> {
 /// Everything name resolution needs from one file.
 pub struct Index<'t> {
     pub src: &'t [u8],
-    pub bindings: HashMap<&'t str, Vec<Binding<'t>>>,
+    /// Bindings per (name, scope), sorted by `pos`: a lookup is a binary search,
+    /// however often one name is rebound.
+    bindings: HashMap<(&'t str, usize), Vec<Binding<'t>>>,
+    /// Names with an import or assignment binding anywhere (may be an alias).
+    aliasable: HashSet<&'t str>,
+    /// Names with any binding.
+    bound: HashSet<&'t str>,
     pub quals: Vec<String>,
     pub calls: Vec<Node<'t>>,
+    /// Indexes into `calls` by the callee's last name (`f(...)`, `obj.f(...)`).
+    callees: HashMap<&'t str, Vec<usize>>,
     pub argparse: HashMap<String, Vec<ArgOpt<'t>>>,
     /// Class-body assignments and `obj.attr = value`, by attribute name.
     pub attrs: HashMap<&'t str, Vec<(Node<'t>, u32)>>,
@@ -134,8 +145,11 @@ impl<'t> Index<'t> {
         let mut idx = Index {
             src,
             bindings: HashMap::new(),
+            aliasable: HashSet::new(),
+            bound: HashSet::new(),
             quals: Vec::new(),
             calls: Vec::new(),
+            callees: HashMap::new(),
             argparse: HashMap::new(),
             attrs: HashMap::new(),
             stars: Vec::new(),
@@ -179,7 +193,20 @@ impl<'t> Index<'t> {
                 frames.pop();
             }
         }
+        for list in idx.bindings.values_mut() {
+            // Stable: two bindings at one position keep their source order.
+            list.sort_by_key(|b| b.pos);
+        }
         idx
+    }
+
+    /// The calls whose callee's last name is `name`.
+    pub fn calls_named(&self, name: &str) -> impl Iterator<Item = Node<'t>> + '_ {
+        self.callees
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|&i| self.calls[i])
     }
 
     /// Record what one node binds; false to skip its subtree.
@@ -211,6 +238,9 @@ impl<'t> Index<'t> {
             }
         }
         if kid == k.call {
+            if let Some(name) = callee_name(node, idx.src) {
+                idx.callees.entry(name).or_default().push(idx.calls.len());
+            }
             idx.calls.push(node);
             idx.argparse_option(node);
         } else if kid == k.import_statement {
@@ -250,7 +280,7 @@ impl<'t> Index<'t> {
                 node.child_by_field_name("name"),
                 node.child_by_field_name("value"),
             ) {
-                idx.bind(name, scope, node, BindKind::Assign(value));
+                idx.bind_at(name, scope, node, node.end_byte(), BindKind::Assign(value));
             }
         } else if kid == k.for_statement || kid == k.for_in_clause {
             if let (Some(left), Some(right)) = (
@@ -290,16 +320,34 @@ impl<'t> Index<'t> {
     }
 
     fn bind(&mut self, name: Node<'t>, scope: usize, stmt: Node<'t>, kind: BindKind<'t>) {
+        self.bind_at(name, scope, stmt, stmt.start_byte(), kind);
+    }
+
+    fn bind_at(
+        &mut self,
+        name: Node<'t>,
+        scope: usize,
+        stmt: Node<'t>,
+        pos: usize,
+        kind: BindKind<'t>,
+    ) {
         let key = text(name, self.src);
         if key.is_empty() {
             return;
         }
-        self.bindings.entry(key).or_default().push(Binding {
-            scope,
-            pos: stmt.start_byte(),
-            line: line_of(stmt),
-            kind,
-        });
+        if matches!(kind, BindKind::Import(_) | BindKind::Assign(_)) {
+            self.aliasable.insert(key);
+        }
+        self.bound.insert(key);
+        self.bindings
+            .entry((key, scope))
+            .or_default()
+            .push(Binding {
+                scope,
+                pos,
+                line: line_of(stmt),
+                kind,
+            });
     }
 
     fn bind_import(&mut self, name: Node<'t>, scope: usize, stmt: Node<'t>, qual: String) {
@@ -426,7 +474,7 @@ impl<'t> Index<'t> {
         match left.kind() {
             "identifier" => {
                 if let Some(r) = right {
-                    self.bind(left, scope, node, BindKind::Assign(r));
+                    self.bind_at(left, scope, node, node.end_byte(), BindKind::Assign(r));
                     if in_class {
                         let name = text(left, self.src);
                         self.attrs.entry(name).or_default().push((r, line_of(node)));
@@ -456,7 +504,7 @@ impl<'t> Index<'t> {
                         } else {
                             BindKind::Other
                         };
-                        self.bind(*l, scope, node, kind);
+                        self.bind_at(*l, scope, node, node.end_byte(), kind);
                     }
                 }
             }
@@ -514,10 +562,8 @@ impl<'t> Index<'t> {
 
     /// The binding of `name` as seen from `at`, following Python's LEGB order
     /// (class bodies are not visible from their methods).
-    pub fn lookup(&self, name: &str, at: Node<'t>) -> Option<&Binding<'t>> {
-        let all = self.bindings.get(name)?;
+    pub fn lookup(&self, name: &'t str, at: Node<'t>) -> Option<&Binding<'t>> {
         let pos = at.start_byte();
-        let mut chain = Vec::new();
         // Scopes are in source (pre-)order: the innermost one containing `pos`
         // is the last one that starts at or before it and still contains it.
         let upto = self.scopes.partition_point(|r| r.start <= pos);
@@ -525,37 +571,44 @@ impl<'t> Index<'t> {
             .iter()
             .rposition(|r| r.start <= pos && pos < r.end);
         let mut first = true;
-        while let Some(i) = cur {
-            let r = self.scopes[i];
-            // Class bodies are not visible from the methods inside them.
-            if first || !r.class {
-                chain.push(r.id);
-            }
-            first = false;
-            cur = r.parent;
-        }
-        chain.push(MODULE);
-        let innermost = chain[0];
-        for scope in chain {
-            let here: Vec<&Binding<'t>> = all.iter().filter(|b| b.scope == scope).collect();
-            if here.is_empty() {
-                continue;
-            }
-            let before = here.iter().filter(|b| b.pos <= pos).max_by_key(|b| b.pos);
-            if scope == innermost {
-                if let Some(b) = before {
-                    return Some(b);
+        let mut innermost = true;
+        loop {
+            let (scope, next) = match cur {
+                Some(i) => {
+                    let r = self.scopes[i];
+                    // Class bodies are not visible from the methods inside them.
+                    let visible = first || !r.class;
+                    first = false;
+                    if !visible {
+                        cur = r.parent;
+                        continue;
+                    }
+                    (r.id, r.parent)
                 }
-                if scope == MODULE {
-                    // Used before any binding at module level: not this name.
-                    return None;
+                None => (MODULE, None),
+            };
+            if let Some(here) = self.bindings.get(&(name, scope))
+                && !here.is_empty()
+            {
+                if innermost {
+                    let k = here.partition_point(|b| b.pos <= pos);
+                    if k > 0 {
+                        return here.get(k - 1);
+                    }
+                    if scope == MODULE {
+                        // Used before any binding at module level: not this name.
+                        return None;
+                    }
+                    return here.first();
                 }
-                return here.iter().min_by_key(|b| b.pos).copied();
+                // Seen from an inner function that runs later: the last binding.
+                return here.last();
             }
-            // Seen from an inner function that runs later: the last binding.
-            return here.iter().max_by_key(|b| b.pos).copied();
+            innermost = false;
+            // The module scope was the last one.
+            cur?;
+            cur = next;
         }
-        None
     }
 
     /// The fully qualified names an expression may stand for (`Tok.from_pretrained`
@@ -568,10 +621,7 @@ impl<'t> Index<'t> {
             "identifier" => {
                 let name = text(n, self.src);
                 // Most callees are local functions or parameters: no lookup needed.
-                let may_alias = self.bindings.get(name).is_none_or(|bs| {
-                    bs.iter()
-                        .any(|b| matches!(b.kind, BindKind::Import(_) | BindKind::Assign(_)))
-                });
+                let may_alias = self.aliasable.contains(name) || !self.bound.contains(name);
                 if !may_alias {
                     return Vec::new();
                 }
@@ -607,5 +657,15 @@ impl<'t> Index<'t> {
                 .unwrap_or_default(),
             _ => Vec::new(),
         }
+    }
+}
+
+/// The last name of a call's callee: `f` in `f(...)` and `obj.f(...)`.
+fn callee_name<'t>(call: Node<'t>, src: &'t [u8]) -> Option<&'t str> {
+    let f = call.child_by_field_name("function")?;
+    match f.kind() {
+        "identifier" => Some(text(f, src)),
+        "attribute" => f.child_by_field_name("attribute").map(|a| text(a, src)),
+        _ => None,
     }
 }

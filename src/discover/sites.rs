@@ -122,16 +122,12 @@ fn single_str<'t>(r: &Resolver<'_, 't>, node: Option<Node<'t>>) -> Option<String
     vals[0].display()
 }
 
-/// Find every loader call in one parsed file.
-pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> Vec<LoadSite> {
+/// Find every loader call in one parsed file; also the resolution steps taken.
+pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> (Vec<LoadSite>, u64) {
     let bytes = src.as_bytes();
     let idx = Index::build(tree, bytes);
     let line_map = |l: u32| ctx.map_line(l);
-    let r = Resolver {
-        idx: &idx,
-        line_map: &line_map,
-        budget: std::cell::Cell::new(super::values::STEP_BUDGET),
-    };
+    let r = Resolver::new(&idx, &line_map);
     let mut out = Vec::new();
     for &call in &idx.calls {
         let Some(f) = call.child_by_field_name("function") else {
@@ -168,7 +164,7 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> Vec<LoadSite> {
         };
         out.extend(one_call(&r, call, src, ctx, loader, api, class));
     }
-    out
+    (out, r.steps())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -358,7 +354,7 @@ fn one_call<'t>(
                 }
                 s.args.insert("snapshot_of".into(), snap.api.clone());
             }
-            Lit::Unknown => {
+            Lit::Unknown | Lit::Cycle => {
                 s.resolution = format!("unresolved: {}", v.how);
             }
             // `pipeline(model=AutoModel.from_pretrained(...))`: that load is its own entry.
@@ -369,6 +365,15 @@ fn one_call<'t>(
             Lit::Bool(_) | Lit::Num(_) => {
                 s.resolution = format!("not a repo id: {}", v.how);
             }
+        }
+        // Two ways to one repo (a literal and a snapshot of it, two call sites of
+        // a helper) are one call to check, and so are two ways to an unknown
+        // one: the first way found is shown.
+        if out.iter().any(|o: &LoadSite| {
+            (&o.repo_id, &o.revision, o.platform, o.repo_type)
+                == (&s.repo_id, &s.revision, s.platform, s.repo_type)
+        }) {
+            continue;
         }
         out.push(finish(s));
     }

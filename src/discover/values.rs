@@ -1,18 +1,34 @@
 //! Static value resolution: what string (or flag) an argument expression can
 //! hold, and how that was worked out, without running anything.
+//!
+//! Linear in the file: what a binding (scope, name, program point) or a field
+//! name holds is worked out once and memoised, so a function with a thousand
+//! call sites or a name rebound a thousand times costs one resolution each. A
+//! binding met again while it is still being resolved (mutual recursion, a
+//! field assigned from itself) is a cycle: that path adds no value of its own,
+//! and the results that depended on the unfinished binding stay provisional
+//! until it completes (then they are dropped and, if asked again, redone once
+//! with its final value). Every step is counted (`Resolver::steps`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
 
 use tree_sitter::Node;
 
 use super::catalogue::{self, Kind};
-use super::python::{BindKind, Index, MODULE};
+use super::python::{BindKind, Binding, Index, MODULE};
 use crate::model::{Platform, RepoType};
 use crate::python::{Segment, string_literal, string_parts, text, unescape};
 
 /// Most values one expression may expand to (loops, call sites, f-string products).
 const MAX_VALUES: usize = 32;
-const MAX_DEPTH: u32 = 12;
+/// Longest string built by concatenation: ids and paths are short, and a name
+/// built from itself twice per line would otherwise double in size each line.
+const MAX_STR: usize = 1024;
+/// Nesting of expressions and bindings followed for one value. Results cut
+/// here are memoised like any other, so this bounds stack depth, not work.
+const MAX_DEPTH: u32 = 24;
 
 /// A `snapshot_download(...)` result: the local folder of that repo.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +51,9 @@ pub enum Lit {
     Loaded(String),
     /// Not statically known.
     Unknown,
+    /// The value of a binding that is still being resolved (a cycle): it adds
+    /// nothing to that binding's values and never leaves the resolver.
+    Cycle,
 }
 
 /// One possible value and how it was obtained.
@@ -67,7 +86,7 @@ impl Val {
             Lit::Bool(b) => Some(b.to_string()),
             Lit::None => Some("none".into()),
             Lit::Num(n) => Some(n.clone()),
-            Lit::Snap(_) | Lit::Loaded(_) | Lit::Unknown => None,
+            Lit::Snap(_) | Lit::Loaded(_) | Lit::Unknown | Lit::Cycle => None,
         }
     }
 }
@@ -85,17 +104,57 @@ fn chain(outer: String, inner: &str) -> String {
     }
 }
 
-pub struct Resolver<'a, 't> {
-    pub idx: &'a Index<'t>,
-    /// Line numbers shown in `how` strings go through this map (notebooks).
-    pub line_map: &'a dyn Fn(u32) -> u32,
-    /// Steps left for the current top-level resolution: parameters resolved
-    /// through call sites of functions that are themselves parameters can fan out.
-    pub budget: Cell<u32>,
+/// What a memoised resolution is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key<'t> {
+    /// A binding: (name, scope, position where it takes effect).
+    Bind(&'t str, usize, usize),
+    /// Every assignment to a field or argparse option of this name.
+    Attr(&'t str),
 }
 
-/// Resolution steps allowed for one argument.
-pub const STEP_BUDGET: u32 = 2000;
+/// A result that depends on a binding still on the stack.
+struct Provisional<'t> {
+    key: Key<'t>,
+    vals: Rc<[Val]>,
+    /// Lowest stack index it depends on.
+    low: usize,
+}
+
+pub struct Resolver<'a, 't> {
+    idx: &'a Index<'t>,
+    /// Line numbers shown in `how` strings go through this map (notebooks).
+    line_map: &'a dyn Fn(u32) -> u32,
+    /// Final results.
+    memo: RefCell<HashMap<Key<'t>, Rc<[Val]>>>,
+    /// Results that depend on a binding still being resolved, in creation order;
+    /// reused until that binding completes, then dropped.
+    provisional: RefCell<Vec<Provisional<'t>>>,
+    /// Bindings being resolved, innermost last.
+    stack: RefCell<Vec<Key<'t>>>,
+    /// Lowest stack index the current computation ran into (a cycle).
+    low: Cell<usize>,
+    steps: Cell<u64>,
+}
+
+impl<'a, 't> Resolver<'a, 't> {
+    pub fn new(idx: &'a Index<'t>, line_map: &'a dyn Fn(u32) -> u32) -> Self {
+        Resolver {
+            idx,
+            line_map,
+            memo: RefCell::new(HashMap::new()),
+            provisional: RefCell::new(Vec::new()),
+            stack: RefCell::new(Vec::new()),
+            low: Cell::new(usize::MAX),
+            steps: Cell::new(0),
+        }
+    }
+
+    /// Resolution steps taken so far (expressions visited plus memo lookups).
+    pub fn steps(&self) -> u64 {
+        self.steps.get()
+    }
+}
 
 impl<'t> Resolver<'_, 't> {
     fn src(&self) -> &'t [u8] {
@@ -106,22 +165,26 @@ impl<'t> Resolver<'_, 't> {
         (self.line_map)(line(n))
     }
 
+    fn step(&self) {
+        self.steps.set(self.steps.get() + 1);
+    }
+
     /// Every value `n` may hold (never empty).
     pub fn resolve(&self, n: Node<'t>) -> Vec<Val> {
-        self.budget.set(STEP_BUDGET);
         let mut v = self.res(n, 0);
+        settle(&mut v, "no value reaches it except through itself");
         dedup(&mut v);
         v
     }
 
     /// The single value `n` holds, if it is statically known and unique.
     pub fn single(&self, n: Node<'t>) -> Option<Val> {
-        self.budget.set(STEP_BUDGET);
         self.single_at(n, 0)
     }
 
     fn single_at(&self, n: Node<'t>, depth: u32) -> Option<Val> {
         let mut v = self.res(n, depth);
+        v.retain(|x| x.lit != Lit::Cycle);
         dedup(&mut v);
         if v.len() == 1 && v[0].lit != Lit::Unknown {
             v.into_iter().next()
@@ -130,15 +193,60 @@ impl<'t> Resolver<'_, 't> {
         }
     }
 
+    /// The values behind `key`, computed by `f` once.
+    fn memoised(&self, key: Key<'t>, f: impl FnOnce() -> Vec<Val>) -> Vec<Val> {
+        self.step();
+        if let Some(v) = self.memo.borrow().get(&key) {
+            return v.to_vec();
+        }
+        if let Some(p) = self
+            .provisional
+            .borrow()
+            .iter()
+            .rev()
+            .find(|p| p.key == key)
+        {
+            self.low.set(self.low.get().min(p.low));
+            return p.vals.to_vec();
+        }
+        let on_stack = self.stack.borrow().iter().position(|k| *k == key);
+        if let Some(i) = on_stack {
+            self.low.set(self.low.get().min(i));
+            return vec![Val::new(Lit::Cycle, "cycle")];
+        }
+        let d = {
+            let mut st = self.stack.borrow_mut();
+            st.push(key);
+            st.len() - 1
+        };
+        let outer_low = self.low.replace(usize::MAX);
+        let provisional_mark = self.provisional.borrow().len();
+        let mut v = f();
+        self.stack.borrow_mut().pop();
+        let low = self.low.get();
+        if low >= d {
+            // Complete: what depended on this binding while it was unfinished is
+            // now out of date, and its own cycles add nothing.
+            self.provisional.borrow_mut().truncate(provisional_mark);
+            settle(&mut v, "no value reaches it except through itself");
+            self.memo.borrow_mut().insert(key, v.clone().into());
+            self.low.set(outer_low);
+        } else {
+            self.provisional.borrow_mut().push(Provisional {
+                key,
+                vals: v.clone().into(),
+                low,
+            });
+            self.low.set(outer_low.min(low));
+        }
+        v
+    }
+
     fn res(&self, n: Node<'t>, depth: u32) -> Vec<Val> {
+        self.step();
         if depth > MAX_DEPTH {
             return vec![Val::unknown("too many indirections")];
         }
-        let left = self.budget.get();
-        if left == 0 {
-            return vec![Val::unknown("too many possible values")];
-        }
-        self.budget.set(left - 1);
         let src = self.src();
         let mut out = match n.kind() {
             "string" => self.string(n, depth),
@@ -308,6 +416,15 @@ impl<'t> Resolver<'_, 't> {
         let Some(b) = self.idx.lookup(name, n) else {
             return vec![Val::unknown(format!("unresolved name {name}"))];
         };
+        let b = *b;
+        self.memoised(Key::Bind(name, b.scope, b.pos), || {
+            self.binding(name, &b, depth)
+        })
+    }
+
+    /// What one binding of `name` holds.
+    fn binding(&self, name: &'t str, b: &Binding<'t>, depth: u32) -> Vec<Val> {
+        let src = self.src();
         let bline = (self.line_map)(b.line);
         match b.kind {
             BindKind::Assign(rhs) => {
@@ -374,7 +491,7 @@ impl<'t> Resolver<'_, 't> {
             .and_then(|p| p.named_child(0))
             .map(|p| matches!(text(p, src), "self" | "cls"))
             .unwrap_or(false);
-        for call in &self.idx.calls {
+        for call in self.idx.calls_named(fname) {
             let Some(f) = call.child_by_field_name("function") else {
                 continue;
             };
@@ -398,8 +515,8 @@ impl<'t> Resolver<'_, 't> {
                     i
                 }
             });
-            if let Some(arg) = call_arg(*call, src, pos, &[name]) {
-                let at = self.l(*call);
+            if let Some(arg) = call_arg(call, src, pos, &[name]) {
+                let at = self.l(call);
                 out.extend(self.res(arg, depth + 1).into_iter().map(|v| Val {
                     how: chain(format!("argument {name} of {fname}() at line {at}"), &v.how),
                     ..v
@@ -446,6 +563,20 @@ impl<'t> Resolver<'_, 't> {
             return vec![Val::unknown("attribute")];
         };
         let a = text(attr, src);
+        if !self.idx.argparse.contains_key(a) && !self.idx.attrs.contains_key(a) {
+            return vec![Val::unknown(format!("attribute `{}`", short(text(n, src))))];
+        }
+        let out = self.memoised(Key::Attr(a), || self.field(a, depth));
+        if out.is_empty() {
+            return vec![Val::unknown(format!("attribute `{}`", short(text(n, src))))];
+        }
+        out
+    }
+
+    /// Every value assigned to fields or argparse options named `a`; empty when
+    /// none is usable.
+    fn field(&self, a: &'t str, depth: u32) -> Vec<Val> {
+        let src = self.src();
         if let Some(opts) = self.idx.argparse.get(a) {
             let mut out = Vec::new();
             for o in opts {
@@ -483,11 +614,9 @@ impl<'t> Resolver<'_, 't> {
                     ..v
                 }));
             }
-            if !out.is_empty() {
-                return out;
-            }
+            return out;
         }
-        vec![Val::unknown(format!("attribute `{}`", short(text(n, src))))]
+        Vec::new()
     }
 
     fn call(&self, n: Node<'t>, depth: u32) -> Vec<Val> {
@@ -561,6 +690,14 @@ impl<'t> Resolver<'_, 't> {
         ids.into_iter()
             .map(|v| {
                 let how = chain(format!("{api} result (line {at})"), &v.how);
+                // `snapshot_download(path)` of a folder that is already a
+                // snapshot: the same repo.
+                // A cycle through it stays one: the same repo again.
+                match v.lit {
+                    Lit::Snap(s) => return Val::new(Lit::Snap(s), how),
+                    Lit::Cycle => return Val::new(Lit::Cycle, how),
+                    _ => {}
+                }
                 let snap = Snap {
                     repo_id: v.as_str().map(str::to_string),
                     revision: revision.clone(),
@@ -796,10 +933,16 @@ fn concat(a: Vec<Val>, b: Vec<Val>) -> Vec<Val> {
                 return out;
             }
             let lit = match (&x.lit, &y.lit) {
-                (Lit::Str(p), Lit::Str(q)) => Lit::Str(format!("{p}{q}")),
+                (Lit::Str(p), Lit::Str(q)) if p.len() + q.len() <= MAX_STR => {
+                    Lit::Str(format!("{p}{q}"))
+                }
                 _ => Lit::Unknown,
             };
             let how = match (&x.lit, &y.lit) {
+                (Lit::Str(_), Lit::Str(_)) if lit == Lit::Unknown => {
+                    format!("a string longer than {MAX_STR} bytes")
+                }
+                (Lit::Cycle, _) | (_, Lit::Cycle) => "a value built from itself".to_string(),
                 (Lit::Unknown, _) => x.how.clone(),
                 (_, Lit::Unknown) => y.how.clone(),
                 (_, _) if x.how == "literal" => y.how.clone(),
@@ -810,6 +953,16 @@ fn concat(a: Vec<Val>, b: Vec<Val>) -> Vec<Val> {
         }
     }
     out
+}
+
+/// A finished resolution: a cycle adds nothing when other values exist; a
+/// cycle alone means no value reaches it.
+fn settle(v: &mut Vec<Val>, why: &str) {
+    if v.iter().any(|x| x.lit != Lit::Cycle) {
+        v.retain(|x| x.lit != Lit::Cycle);
+    } else if !v.is_empty() {
+        *v = vec![Val::unknown(why)];
+    }
 }
 
 fn dedup(v: &mut Vec<Val>) {
@@ -838,7 +991,12 @@ fn dedup(v: &mut Vec<Val>) {
 }
 
 fn short(s: &str) -> String {
-    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Only the start is shown: a huge expression costs no more than a small one.
+    let head = match s.char_indices().nth(400) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    };
+    let one_line = head.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() > 60 {
         let mut t: String = one_line.chars().take(57).collect();
         t.push_str("...");

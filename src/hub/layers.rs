@@ -376,6 +376,7 @@ impl RepoSource for Hubs {
             http_requests: self.net.http().requests(),
             bytes_fetched: self.net.http().bytes(),
             cache_hits: self.cache_hits.load(Ordering::Relaxed),
+            ..FetchStats::default()
         }
     }
 }

@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::discover;
-use crate::model::{CallReport, LoadSite, Report};
+use crate::model::{CallReport, FetchStats, LoadSite, Report};
 
 /// The JSON root for a discovery: calls without targets.
 pub fn to_report(found: discover::Discovery) -> Report {
+    let mut stats = FetchStats::default();
+    found.stats.fill(&mut stats);
     Report {
         version: 1,
         calls: found
@@ -16,7 +18,7 @@ pub fn to_report(found: discover::Discovery) -> Report {
             .map(|site| CallReport { site, target: None })
             .collect(),
         errors: found.errors,
-        stats: None,
+        stats: Some(stats),
         findings: None,
         summary: None,
     }

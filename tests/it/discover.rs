@@ -89,14 +89,12 @@ fn json_root_matches_the_contract() {
     ] {
         assert!(call.get(key).is_some(), "missing {key} in {call}");
     }
-    for absent in [
-        "target",
-        "stats",
-        "findings",
-        "summary",
-        "source_line",
-        "suppress",
-    ] {
+    // What discovery did, for benchmarks; nothing was fetched.
+    let stats = &v["stats"];
+    assert_eq!(stats["files_parsed"], 8, "{stats}");
+    assert!(stats["resolution_steps"].as_u64().unwrap() > 0, "{stats}");
+    assert_eq!(stats["http_requests"], 0, "{stats}");
+    for absent in ["target", "findings", "summary", "source_line", "suppress"] {
         assert!(
             call.get(absent).is_none() && v.get(absent).is_none(),
             "{absent} must not appear"
@@ -397,5 +395,228 @@ fn the_example_project_has_loads_on_several_platforms() {
     assert!(
         d.calls.iter().any(|c| c.cell.is_some()),
         "the notebook is read"
+    );
+}
+
+/// Adversarial files for value resolution, `n` units each: what once took
+/// seconds per file (each reference re-resolved its whole history).
+fn adversarial(kind: &str, n: usize) -> String {
+    let mut s = String::from(
+        "from transformers import AutoModel\nfrom huggingface_hub import snapshot_download\n",
+    );
+    match kind {
+        // `model_path = snapshot_download(model_path)` over and over, a load after each.
+        "self_reassignment" => {
+            s.push_str("model_path = \"acme/base\"\n");
+            for _ in 0..n {
+                s.push_str("model_path = snapshot_download(model_path)\n");
+                s.push_str("m = AutoModel.from_pretrained(model_path, trust_remote_code=True)\n");
+            }
+        }
+        // A ring of helpers that call each other, each with a load and callers.
+        "mutual_recursion" => {
+            for i in 0..n {
+                let next = (i + 1) % n;
+                s.push_str(&format!(
+                    "def load_{i}(path, flag):\n    AutoModel.from_pretrained(path, trust_remote_code=flag)\n    return load_{next}(path, flag) or load_{i}(path, flag)\n\n"
+                ));
+            }
+            for i in 0..n {
+                s.push_str(&format!("load_{i}(\"acme/m{}\", True)\n", i % 4));
+            }
+        }
+        // One helper, a wrapper, and very many call sites of both.
+        "many_call_sites" => {
+            s.push_str("def load(path, rev=None):\n    return AutoModel.from_pretrained(path, revision=rev, trust_remote_code=True)\n\n");
+            s.push_str("def wrap(path):\n    return load(path) or load(path, 'main')\n\n");
+            for i in 0..n {
+                s.push_str(&format!(
+                    "load(\"acme/m{}\")\nwrap(\"acme/w{}\")\n",
+                    i % 8,
+                    i % 8
+                ));
+            }
+        }
+        // Each name is built twice from the one before (2^n paths without a memo),
+        // and one deep concatenation.
+        "deep_strings" => {
+            s.push_str("p0 = \"acme\"\n");
+            for i in 1..=n {
+                let j = i - 1;
+                if i % 2 == 0 {
+                    s.push_str(&format!("p{i} = f\"{{p{j}}}/{{p{j}}}\"\n"));
+                } else {
+                    s.push_str(&format!("p{i} = p{j} + \"-\" + p{j}\n"));
+                }
+                s.push_str(&format!("AutoModel.from_pretrained(p{i})\n"));
+            }
+            let deep: Vec<String> = (0..n).map(|i| format!("\"s{i}\"")).collect();
+            s.push_str(&format!(
+                "q = {}{}\nAutoModel.from_pretrained(q)\n",
+                deep.join(" + ("),
+                ")".repeat(n - 1)
+            ));
+        }
+        _ => unreachable!(),
+    }
+    s
+}
+
+/// Resolution steps and bytes of one adversarial file.
+fn steps_of(src: &str) -> (u64, usize, Discovery) {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("app.py"), src).unwrap();
+    let d = run_on(tmp.path(), &DiscoverOptions::default());
+    (d.stats.resolution_steps, src.len(), d)
+}
+
+#[test]
+fn resolution_steps_grow_linearly_with_adversarial_files() {
+    for kind in [
+        "self_reassignment",
+        "mutual_recursion",
+        "many_call_sites",
+        "deep_strings",
+    ] {
+        let (small, small_bytes, d) = steps_of(&adversarial(kind, 250));
+        assert!(!d.calls.is_empty(), "{kind}: the loads are still found");
+        assert!(d.errors.is_empty(), "{kind}: {:?}", d.errors);
+        let (big, big_bytes, _) = steps_of(&adversarial(kind, 1000));
+        println!("{kind}: {small_bytes} bytes {small} steps, {big_bytes} bytes {big} steps");
+        // Four times the units: at most about four times the steps, and a small
+        // constant number of steps per byte.
+        let growth = big as f64 / small as f64;
+        let size = big_bytes as f64 / small_bytes as f64;
+        assert!(
+            growth <= size * 1.25,
+            "{kind}: {small} -> {big} steps for {small_bytes} -> {big_bytes} bytes"
+        );
+        assert!(
+            big <= 2 * big_bytes as u64,
+            "{kind}: {big} steps for {big_bytes} bytes"
+        );
+    }
+}
+
+#[test]
+fn each_call_site_reports_each_repo_once_and_each_step_once() {
+    let (_, _, d) = steps_of(&adversarial("self_reassignment", 30));
+    for c in &d.calls {
+        let same = d
+            .calls
+            .iter()
+            .filter(|o| o.line == c.line && o.repo_id == c.repo_id)
+            .count();
+        assert_eq!(same, 1, "{c:?}");
+        let steps: Vec<&str> = c.resolution.split(" <- ").collect();
+        let mut unique = steps.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), steps.len(), "{}", c.resolution);
+    }
+    // The first load sees one snapshot of the base repo.
+    let first = d
+        .calls
+        .iter()
+        .find(|c| c.api.ends_with("from_pretrained"))
+        .unwrap();
+    assert_eq!(first.repo_id.as_deref(), Some("acme/base"));
+    assert_eq!(
+        first.args.get("snapshot_of").map(String::as_str),
+        Some("huggingface_hub.snapshot_download")
+    );
+}
+
+/// A notebook with one code cell per element, as Jupyter writes it.
+fn notebook(cells: &[&[&str]]) -> String {
+    let cells: Vec<serde_json::Value> = cells
+        .iter()
+        .map(|lines| {
+            serde_json::json!({
+                "cell_type": "code",
+                "execution_count": null,
+                "metadata": {},
+                "outputs": [],
+                "source": lines,
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "cells": cells,
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }))
+    .unwrap()
+}
+
+/// The 1-based line of the .ipynb file that holds `needle`.
+fn ipynb_line(text: &str, needle: &str) -> u32 {
+    text.lines().position(|l| l.contains(needle)).unwrap() as u32 + 1
+}
+
+#[test]
+fn notebook_escapes_magics_help_await_and_a_broken_statement() {
+    let text = notebook(&[
+        &[
+            "!pip install \\\n",
+            "    transformers \\\n",
+            "    torch\n",
+            "from transformers import AutoModel\n",
+        ],
+        &[
+            "%%capture out\n",
+            "m1 = AutoModel.from_pretrained('acme/capture')\n",
+        ],
+        &["%%time\n", "m2 = AutoModel.from_pretrained('acme/timed')\n"],
+        &[
+            "%%bash\n",
+            "python -c \"AutoModel.from_pretrained('bash/cell')\"\n",
+        ],
+        &[
+            "AutoModel.from_pretrained?\n",
+            "??AutoModel\n",
+            "x = await fetch()\n",
+            "async with ctx() as c:\n",
+            "    m3 = AutoModel.from_pretrained('acme/after-help')\n",
+        ],
+        &[
+            "m4 = AutoModel.from_pretrained('acme/before-error')\n",
+            "def broken(:\n",
+            "    pass\n",
+            "m5 = AutoModel.from_pretrained('acme/after-error')\n",
+        ],
+        &["m6 = AutoModel.from_pretrained('acme/next-cell')\n"],
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("nb.ipynb"), &text).unwrap();
+    let d = run_on(tmp.path(), &DiscoverOptions::default());
+    assert_eq!(
+        ids(&d),
+        [
+            "acme/capture",
+            "acme/timed",
+            "acme/after-help",
+            "acme/before-error",
+            "acme/after-error",
+            "acme/next-cell"
+        ]
+    );
+    // Lines are the notebook file's, and the cell is the one written.
+    let after = find(&d, "acme/after-error");
+    assert_eq!(after.line, ipynb_line(&text, "acme/after-error"));
+    assert_eq!(after.cell, Some(5));
+    assert_eq!(
+        find(&d, "acme/after-help").line,
+        ipynb_line(&text, "acme/after-help")
+    );
+    // The syntax error is still reported, at the line the user wrote.
+    let errors: Vec<&str> = d.errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        errors,
+        [format!(
+            "syntax error at line {}; calls in the parsable parts are still listed",
+            ipynb_line(&text, "def broken(:")
+        )]
     );
 }
