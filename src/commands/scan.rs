@@ -122,11 +122,6 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     ) {
         tracing::warn!("{hint}");
     }
-    let hubs = Hubs::new(hub_opts).context("setting up the hub clients")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     // Declared library versions above each call decide the version-dependent paths.
     let declared = Arc::new(deps::Declared::load(
         root,
@@ -136,6 +131,19 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     for e in declared.errors() {
         tracing::warn!("{}: {}", e.path, e.message);
     }
+    // PaddleHub drops search items the installed paddle/paddlehub cannot run.
+    hub_opts.paddle_env = Some(deps::paddle_env(
+        declared.clone(),
+        sites
+            .iter()
+            .filter(|s| s.family == crate::model::Family::PaddleModule)
+            .map(|s| s.path.as_str()),
+    ));
+    let hubs = Hubs::new(hub_opts).context("setting up the hub clients")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     let resolve_opts = ResolveOptions {
         declared: declared.clone(),
         ..ResolveOptions::default()

@@ -34,6 +34,7 @@ pub mod version;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 pub use crate::model::Assumed;
 use crate::model::InputError;
@@ -603,4 +604,29 @@ impl Versions<'_> {
         }
         Ok(None)
     }
+}
+
+/// What PaddleHub's search filter needs to know of the installation: whether
+/// some paddle (`paddlepaddle`, else `paddlepaddle-gpu`) and some paddlehub
+/// version that the project declares above any of `call_paths` meets an
+/// item's conditions (`server_source.py:89-107`, PaddleHub 2.4.0). An
+/// undeclared library meets every condition.
+pub fn paddle_env<'a>(
+    declared: Arc<Declared>,
+    call_paths: impl IntoIterator<Item = &'a str>,
+) -> crate::hub::PaddleEnv {
+    let paths: Vec<String> = call_paths.into_iter().map(str::to_string).collect();
+    crate::hub::PaddleEnv(Arc::new(move |paddle: &[String], hub: &[String]| {
+        let meets = |k: &Known, conds: &[String]| conds.is_empty() || k.may_be(&conds.join(", "));
+        // No PaddleHub call (a library user of `Hubs`): nothing to narrow by.
+        paths.is_empty()
+            || paths.iter().any(|p| {
+                let v = declared.versions(p);
+                let mut pk = v.known("paddlepaddle");
+                if pk.origin == Origin::Undeclared {
+                    pk = v.known("paddlepaddle-gpu");
+                }
+                meets(&pk, paddle) && meets(&v.known("paddlehub"), hub)
+            })
+    }))
 }

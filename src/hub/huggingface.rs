@@ -11,7 +11,7 @@ use super::credentials::{self, Credential};
 use super::http::Req;
 use super::net::{enc, enc_path};
 use super::store::HfCache;
-use super::validate::{is_commit, repo_id_segments, validate_path};
+use super::validate::{MAX_REPO_FILES, is_commit, repo_id_segments, validate_path};
 use super::{Hub, HubError, HubOptions, Listing, Net, Snapshot};
 use crate::model::{HubKind, RepoType};
 
@@ -99,6 +99,87 @@ pub(super) async fn revision_listing(
     })
 }
 
+/// Above this many `siblings` huggingface_hub stopped trusting the list and
+/// listed the tree instead (`VERY_LARGE_REPO_THRESHOLD`, commit 27766a70b
+/// `_snapshot_download.py:25,262`; it now always does, `:394`, ee0a4510).
+/// Whether the server cuts `siblings` is unverified; a cut list would make
+/// files that load look absent.
+pub const SIBLINGS_TRUSTED_BELOW: usize = 50_000;
+
+/// Most tree pages followed (the server pages at 1,000 entries or more).
+const MAX_TREE_PAGES: usize = 200;
+
+#[derive(Deserialize)]
+struct TreeItem {
+    #[serde(rename = "type")]
+    kind: String,
+    path: String,
+}
+
+/// The `rel="next"` target of a `Link` header, as httpx's `Response.links`
+/// reads it (huggingface_hub `utils/_pagination.py` `_get_next_page`).
+pub(super) fn next_link(v: &str) -> Option<&str> {
+    v.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"))
+            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>'))
+    })
+}
+
+/// `list_repo_tree(recursive=True)` at the commit: `GET
+/// /api/{type}s/{repo}/tree/{commit}?recursive=true&expand=false`, pages
+/// followed through `Link: <...>; rel="next"` on the same origin
+/// (huggingface_hub `hf_api.py:3972-4105`, `utils/_pagination.py`).
+async fn tree_listing(
+    net: &Net,
+    rt: RepoType,
+    repo: &str,
+    commit: &str,
+) -> Result<Vec<String>, HubError> {
+    let hub = HubKind::Huggingface;
+    let what = format!("{hub} {repo}@{commit} tree");
+    let mut u = net.url(
+        hub,
+        &format!("api/{}/{repo}/tree/{}", api_kind(rt), enc(commit)),
+    )?;
+    u.query_pairs_mut()
+        .append_pair("recursive", "true")
+        .append_pair("expand", "false");
+    let mut files = Vec::new();
+    for _ in 0..MAX_TREE_PAGES {
+        let resp = net.api(&net.request(hub, u.clone()), &what).await?;
+        let items: Vec<TreeItem> = resp.json(&what)?;
+        files.extend(
+            items
+                .into_iter()
+                .filter(|i| i.kind == "file" && validate_path(&i.path).is_ok())
+                .map(|i| i.path),
+        );
+        if files.len() > MAX_REPO_FILES {
+            return Err(HubError::Cap(format!(
+                "{repo} lists more than {MAX_REPO_FILES} files"
+            )));
+        }
+        let Some(next) = resp.header("link").and_then(next_link) else {
+            files.sort();
+            files.dedup();
+            return Ok(files);
+        };
+        if !super::same_origin(next, net.endpoint(hub)) {
+            return Err(HubError::Protocol(format!(
+                "{what}: next page on another origin ({next})"
+            )));
+        }
+        u = url::Url::parse(next)
+            .map_err(|e| HubError::Protocol(format!("{what}: next page {next}: {e}")))?;
+    }
+    Err(HubError::Cap(format!(
+        "{what}: more than {MAX_TREE_PAGES} pages"
+    )))
+}
+
 /// `{file_root}{type prefix}{repo}/resolve/{commit}/{path}` on `hub`.
 pub(super) fn resolve_request(
     net: &Net,
@@ -163,7 +244,13 @@ impl Hub for Huggingface {
         repo: &'a str,
         rev: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Listing, HubError>> {
-        Box::pin(revision_listing(net, self.kind(), "api", rt, repo, rev))
+        Box::pin(async move {
+            let mut l = revision_listing(net, self.kind(), "api", rt, repo, rev).await?;
+            if l.files.len() >= SIBLINGS_TRUSTED_BELOW {
+                l.files = tree_listing(net, rt, repo, &l.commit).await?;
+            }
+            Ok(l)
+        })
     }
 
     fn file_request(&self, net: &Net, snap: &Snapshot, path: &str) -> Result<Req, HubError> {
@@ -190,5 +277,24 @@ impl Hub for Huggingface {
             "https://huggingface.co/{}{repo}/tree/{at}",
             type_prefix(rt)
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_link_as_httpx_reads_it() {
+        let v = r#"<https://huggingface.co/api/models/o/r/tree/abc?recursive=true&cursor=eyJ4Ijo>; rel="next""#;
+        assert_eq!(
+            next_link(v),
+            Some("https://huggingface.co/api/models/o/r/tree/abc?recursive=true&cursor=eyJ4Ijo")
+        );
+        assert_eq!(
+            next_link(r#"<https://x/a>; rel="prev", <https://x/b>; rel="next""#),
+            Some("https://x/b")
+        );
+        assert_eq!(next_link(r#"<https://x/a>; rel="prev""#), None);
     }
 }

@@ -141,8 +141,13 @@ impl Hubs {
             .filter_map(|h| Some((h.kind(), h.local_cache(&opts)?)))
             .collect();
         Ok(Hubs {
-            net: Net::new(http, opts.endpoints.clone(), opts.tokens.clone())
-                .with_cache(cache.clone()),
+            net: Net::new(
+                http,
+                opts.endpoints.clone(),
+                opts.tokens.clone(),
+                opts.paddle_env.clone(),
+            )
+            .with_cache(cache.clone()),
             mirror: opts.mirror.clone().map(Mirror::new),
             local,
             cache,

@@ -35,7 +35,7 @@ pub(crate) use github::same_origin;
 pub use http::HttpConfig;
 pub use layers::Hubs;
 pub use net::Net;
-pub use options::{Endpoints, HubOptions, Tokens};
+pub use options::{Endpoints, HubOptions, PaddleEnv, Tokens};
 pub use validate::{is_commit, validate_path, validate_repo_id, validate_revision};
 
 /// Every hub hubwarden can read from. Each entry owns everything that differs

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::http::{Http, Limit, Req, Resp, status_error};
-use super::options::{Endpoints, Tokens};
+use super::options::{Endpoints, PaddleEnv, Tokens};
 use super::store::DiskCache;
 use super::validate::{MAX_API_JSON_BYTES, MAX_CODE_FILE_BYTES};
 use super::{HubError, Snapshot};
@@ -25,6 +25,7 @@ pub struct Net {
     http: Http,
     endpoints: Endpoints,
     tokens: Tokens,
+    paddle_env: Option<PaddleEnv>,
     kept: Mutex<HashMap<(HubKind, String, String), Kept>>,
     /// The disk cache, for what a hub downloads beyond files at a commit
     /// (PaddleHub module archives, by module, version and digest).
@@ -49,11 +50,17 @@ pub fn enc_path(s: &str) -> String {
 }
 
 impl Net {
-    pub(crate) fn new(http: Http, endpoints: Endpoints, tokens: Tokens) -> Net {
+    pub(crate) fn new(
+        http: Http,
+        endpoints: Endpoints,
+        tokens: Tokens,
+        paddle_env: Option<PaddleEnv>,
+    ) -> Net {
         Net {
             http,
             endpoints,
             tokens,
+            paddle_env,
             kept: Mutex::new(HashMap::new()),
             cache: None,
         }
@@ -68,6 +75,11 @@ impl Net {
     /// The run's disk cache (None with no cache folder).
     pub fn cache(&self) -> Option<&DiskCache> {
         self.cache.as_ref()
+    }
+
+    /// The installed paddle/paddlehub as the project declares them (PaddleHub search filter).
+    pub fn paddle_env(&self) -> Option<&PaddleEnv> {
+        self.paddle_env.as_ref()
     }
 
     pub fn http(&self) -> &Http {

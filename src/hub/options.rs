@@ -90,6 +90,27 @@ pub struct HubOptions {
     pub endpoints: Endpoints,
     pub tokens: Tokens,
     pub http: HttpConfig,
+    /// Whether the installed paddle/paddlehub may satisfy a PaddleHub search
+    /// item's version conditions; None = any installation.
+    pub paddle_env: Option<PaddleEnv>,
+}
+
+/// PaddleHub's `search_resource` drops a search item whose `paddle_version`
+/// or `hub_version` conditions (`>=a`, `<=b`, from `convert_version`) the
+/// installed paddle or paddlehub does not meet
+/// (`paddlehub/server/server_source.py:89-107`, `utils/utils.py:429-446`,
+/// 2.4.0). Called with (paddle conditions, paddlehub conditions); true keeps
+/// the item. Built from the versions the project declares (`deps`).
+#[derive(Clone)]
+pub struct PaddleEnv(pub std::sync::Arc<PaddleEnvFn>);
+
+/// (paddle conditions, paddlehub conditions) -> keep the search item.
+pub type PaddleEnvFn = dyn Fn(&[String], &[String]) -> bool + Send + Sync;
+
+impl std::fmt::Debug for PaddleEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PaddleEnv(..)")
+    }
 }
 
 impl HubOptions {

@@ -63,6 +63,31 @@ pub fn version_matches(version: &str, condition: Option<&str>) -> bool {
     }
 }
 
+/// `convert_version`: `[1.5.4, 2.0.0]` -> `>=1.5.4`, `<=2.0.0`; a minimum
+/// starting with `-` and a maximum of `99.0.0` are no limit
+/// (`paddlehub/utils/utils.py:429-446`, 2.4.0). An empty field is no
+/// condition (`server_source.py:93,98`).
+pub fn convert_version(field: &str) -> Vec<String> {
+    let v: String = field.chars().filter(|c| *c != ' ').collect();
+    if v.is_empty() {
+        return Vec::new();
+    }
+    let inner = v.get(1..v.len().saturating_sub(1)).unwrap_or("");
+    let parts: Vec<&str> = inner.split(',').collect();
+    let mut out = Vec::new();
+    if let Some(min) = parts.first()
+        && !min.starts_with('-')
+    {
+        out.push(format!(">={min}"));
+    }
+    if let Some(max) = parts.get(1)
+        && *max != "99.0.0"
+    {
+        out.push(format!("<={max}"));
+    }
+    out
+}
+
 /// The version condition without its operator (what a mirror folder or a
 /// cache key may be named after).
 fn condition_version(cond: &str) -> &str {
@@ -101,14 +126,22 @@ async fn listing(net: &Net, name: &str, version: Option<&str>) -> Result<Listing
     }
     // `_install_from_name`: the first item, in the server's order, whose name
     // matches case-insensitively and whose version matches the condition
-    // (`paddlehub/module/manager.py:260-265`, 2.4.0). The client first drops
+    // (`paddlehub/module/manager.py:260-265`, 2.4.0), after the client drops
     // items whose `paddle_version`/`hub_version` exclude the installed
-    // paddle/paddlehub (`server_source.py:89-107`); those are not known here,
-    // so every item is a candidate.
+    // paddle/paddlehub (`server_source.py:89-107`): here the versions the
+    // project declares (`HubOptions::paddle_env`; undeclared: any).
+    let env = net.paddle_env();
     let item = v["data"]
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|it| {
+            let Some(env) = env else {
+                return true;
+            };
+            let conds = |k: &str| convert_version(it[k].as_str().unwrap_or(""));
+            (env.0)(&conds("paddle_version"), &conds("hub_version"))
+        })
         .find(|it| {
             it["name"]
                 .as_str()
@@ -321,5 +354,23 @@ impl Hub for Paddlehub {
 
     fn web_repo_url(&self, _rt: RepoType, _repo: &str, _at: &str) -> Option<String> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn convert_version_as_paddlehub() {
+        assert_eq!(convert_version("[1.5.4, 2.0.0]"), [">=1.5.4", "<=2.0.0"]);
+        assert_eq!(convert_version("[-1.0.0, 99.0.0]"), Vec::<String>::new());
+        assert_eq!(convert_version("[99.0.0, 99.0.0]"), [">=99.0.0"]);
+        assert_eq!(convert_version(""), Vec::<String>::new());
+        assert!(version_matches("1.0.0", Some("1.0")));
+        assert!(version_matches("2.1.0", Some(">2")));
+        assert!(!version_matches("2.0.0", Some("<2.0")));
+        assert!(version_matches("1.0.0rc1", Some("==1.0.0rc1")));
+        assert!(!version_matches("1.0.0rc1", Some(">=1.0.0")));
     }
 }

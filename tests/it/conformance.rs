@@ -1229,3 +1229,133 @@ fn huggingface_hub_constants_hf_hub_cache_follows_legacy_and_xdg_variables() {
     ]));
     assert_eq!(o.hf_cache, Some(PathBuf::from("/xdg/huggingface/hub")));
 }
+
+/// huggingface_hub stopped trusting `siblings` above 50,000 files and lists
+/// the tree instead (`VERY_LARGE_REPO_THRESHOLD`, commit 27766a70b;
+/// `snapshot_download` now always calls `list_repo_tree(recursive=True)`,
+/// `_snapshot_download.py:394`, and pages through `Link: rel="next"`,
+/// `utils/_pagination.py`, 1.29.0.dev0 ee0a4510). A cut `siblings` list
+/// must not hide a file that loads.
+#[tokio::test(flavor = "multi_thread")]
+async fn huggingface_hub_snapshot_download_lists_the_tree_of_very_large_repos() {
+    let s = cf_setup(FakeHubOptions {
+        hf_synthetic: Some(("cf-tf/base".to_string(), 60_000)),
+        hf_siblings_cap: Some(50_000),
+        hf_tree_page: Some(20_000),
+        ..Default::default()
+    })
+    .await;
+    let h = Hubs::new(s.opts.clone()).unwrap();
+    let snap = h
+        .snapshot(HubKind::Huggingface, RepoType::Model, "cf-tf/base", None)
+        .await
+        .unwrap();
+    let real: Vec<&String> = snap
+        .files
+        .iter()
+        .filter(|f| !f.starts_with("_syn/"))
+        .collect();
+    let on_disk = std::fs::read_dir(
+        fixture("conformance")
+            .join("huggingface/models/cf-tf/base")
+            .join(cf_commit("huggingface/models/cf-tf/base", "main")),
+    )
+    .unwrap()
+    .count();
+    assert_eq!(real.len(), on_disk, "{real:?}");
+    assert_eq!(snap.files.len(), 60_000 + on_disk);
+    assert_eq!(
+        count(&s.fake, "/tree/"),
+        4,
+        "three pages of 20,000 and the rest"
+    );
+    // Below the threshold the revision answer is trusted: no tree call.
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let h = Hubs::new(s.opts.clone()).unwrap();
+    h.snapshot(HubKind::Huggingface, RepoType::Model, "cf-tf/base", None)
+        .await
+        .unwrap();
+    assert_eq!(count(&s.fake, "/tree/"), 0);
+}
+
+/// Anonymous Hugging Face access is 500 API calls per 5 minutes per IP
+/// (hub-docs `rate-limits.md:38-73`, 242f4a1e), and every repo@revision
+/// costs one: a scan of many repos without a token says so once, before it
+/// starts, and not when a token is set.
+#[tokio::test(flavor = "multi_thread")]
+async fn hub_docs_rate_limits_anonymous_budget_is_said_once_up_front() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let proj = tempfile::tempdir().unwrap();
+    let calls: String = (0..60)
+        .map(|i| format!("AutoModel.from_pretrained(\"cf-none/m{i}\", trust_remote_code=True)\n"))
+        .collect();
+    std::fs::write(
+        proj.path().join("app.py"),
+        format!("from transformers import AutoModel\n{calls}"),
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let run = |token: Option<&str>| {
+        let mut cmd = std::process::Command::new(crate::common::bin());
+        cmd.arg("scan")
+            .arg(proj.path())
+            .args(["--format", "json", "--cache-dir"])
+            .arg(home.path().join("cache"))
+            .env_clear()
+            .env("HOME", home.path())
+            .env("HF_ENDPOINT", s.fake.url(HubKind::Huggingface));
+        if let Some(t) = token {
+            cmd.env("HF_TOKEN", t);
+        }
+        let out = cmd.output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = run(None);
+    assert_eq!(
+        stderr.matches("a token raises the limit").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("60 huggingface repositories to resolve without a token"),
+        "{stderr}"
+    );
+    let first = stderr.lines().next().unwrap_or("");
+    assert!(first.contains("without a token"), "not up front: {stderr}");
+    assert!(!run(Some("hf-tok")).contains("a token raises the limit"));
+}
+
+/// PaddleHub `search_resource` drops the items whose `paddle_version` /
+/// `hub_version` intervals (`convert_version`: `[min, max]`, `99.0.0` = no
+/// maximum) the installed paddle and paddlehub do not meet, before
+/// `_install_from_name` takes the first match
+/// (`paddlehub/server/server_source.py:89-107`, `utils/utils.py:429-446`,
+/// `module/manager.py:260-265`, 2.4.0). cf_pkg 2.0.0 needs paddle >= 99: a
+/// project on paddle 2.5 runs 1.0.0; undeclared, both may run and the first
+/// is taken.
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_search_resource_drops_items_the_installed_paddle_cannot_run() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let declared = |specs: &[&str]| {
+        let a: Vec<Assume> = specs.iter().map(|s| s.parse().unwrap()).collect();
+        Arc::new(Declared::assumed_only(&a))
+    };
+    for (specs, want) in [
+        (&["paddlepaddle==2.5.0"][..], "1.0.0"),
+        (&["paddlepaddle-gpu==2.6.1"][..], "1.0.0"),
+        (&[][..], "2.0.0"),
+    ] {
+        let mut opts = s.opts.clone();
+        opts.paddle_env = Some(hubwarden::deps::paddle_env(declared(specs), ["app.py"]));
+        let h = Hubs::new(opts).unwrap();
+        let snap = h
+            .snapshot(HubKind::Paddlehub, RepoType::Module, "cf_pkg", None)
+            .await
+            .unwrap();
+        assert!(
+            snap.commit.starts_with(&format!("{want}+sha256:")),
+            "{specs:?}: {}",
+            snap.commit
+        );
+    }
+}

@@ -150,6 +150,14 @@ pub struct FakeHubOptions {
     /// Hugging Face repo id -> its `securityRepoStatus` (sent when the revision
     /// request asks `securityStatus=true`); default: scans done, no issues.
     pub hf_scans: HashMap<String, serde_json::Value>,
+    /// Hugging Face repo id -> this many made-up files `_syn/f{i}.txt` (sorted first) added to
+    /// its listings (siblings and tree; they cannot be downloaded).
+    pub hf_synthetic: Option<(String, usize)>,
+    /// Cut `siblings` after this many entries (whether the Hub does is
+    /// unverified; huggingface_hub stopped trusting it above 50,000).
+    pub hf_siblings_cap: Option<usize>,
+    /// Entries per `tree` page (default 1,000).
+    pub hf_tree_page: Option<usize>,
 }
 
 /// One request as the fake saw it.
@@ -732,10 +740,47 @@ fn hf(
     let Some(commit) = sh.resolve(&dir, &r[1]) else {
         return hf_error(b, 404, Some("RevisionNotFound"), "Invalid rev id");
     };
+    let listed = || {
+        let mut files = list_files(&dir.join(&commit));
+        if let Some((repo, n)) = &opts.hf_synthetic
+            && *repo == rr.repo
+        {
+            files.extend((0..*n).map(|i| format!("_syn/f{i}.txt")));
+            files.sort();
+        }
+        files
+    };
+    if rr.api && r[0] == "tree" {
+        // `GET /api/{type}s/{repo}/tree/{rev}?recursive=true&expand=false` ->
+        // `[{type: "file"|"directory", oid, size, path}]`, further pages in
+        // `Link: <url>; rel="next"` (hfh:hf_api.py:4098-4101 `list_repo_tree`,
+        // utils/_pagination.py `paginate`; the cursor's form is the server's
+        // own and unverified: here an index).
+        let files = listed();
+        let page = opts.hf_tree_page.unwrap_or(1000).max(1);
+        let start: usize = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+        let end = (start + page).min(files.len());
+        let items: Vec<serde_json::Value> = files[start.min(end)..end]
+            .iter()
+            .map(|f| json!({"type": "file", "oid": "0", "size": 0, "path": f}))
+            .collect();
+        let mut b = b;
+        if end < files.len() {
+            let next = format!(
+                "http://{}/hf/api/{}/{}/tree/{}?recursive=true&expand=false&cursor={end}",
+                sh.main, rr.kind, rr.repo, r[1]
+            );
+            b = b.header("link", format!("<{next}>; rel=\"next\""));
+        }
+        return json_body(b, 200, json!(items));
+    }
     if rr.api && r[0] == "revision" {
         // `GET /api/{type}s/{repo}/revision/{rev}` -> `sha`, `siblings[].rfilename`
         // (hfh:hf_api.py `model_info`/`dataset_info`, `ModelInfo` fields).
-        let files = list_files(&dir.join(&commit));
+        let mut files = listed();
+        if let Some(cap) = opts.hf_siblings_cap {
+            files.truncate(cap);
+        }
         let mut info = json!({
             "id": rr.repo,
             "sha": commit,
