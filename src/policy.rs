@@ -133,7 +133,12 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
             let at = commit
                 .map(|c| format!(" at commit {c}"))
                 .unwrap_or_default();
-            let why = if s.family == crate::model::Family::Kernels {
+            let why = if s.family == crate::model::Family::Kernels && s.args.contains_key("via") {
+                format!(
+                    "{}: a Hub kernel is imported, which trust_remote_code does not gate",
+                    s.resolution
+                )
+            } else if s.family == crate::model::Family::Kernels {
                 "a Hub kernel is imported: kernels has no trust gate for the code, only a publisher check".to_string()
             } else if s.gate == "true" && s.platform == Platform::PytorchHub {
                 "trust_repo=True".to_string()
@@ -314,8 +319,13 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                 push(
                     PICKLE_WEIGHTS,
                     format!(
-                        "{repo} has no safetensors weights: this call unpickles a checkpoint{}.",
-                        commit.map(|c| format!(" at {c}")).unwrap_or_default()
+                        "{repo} has no safetensors weights: this call unpickles a checkpoint{}.{}",
+                        commit.map(|c| format!(" at {c}")).unwrap_or_default(),
+                        t.assumed
+                            .iter()
+                            .find(|a| a.library == "torch" && a.assumption.contains("torch.load"))
+                            .map(|a| format!(" Assumed: {a}."))
+                            .unwrap_or_default()
                     ),
                     None,
                 );

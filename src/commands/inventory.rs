@@ -15,6 +15,7 @@ use crate::report::inventory::{render_json, render_text, to_report};
 pub fn run(args: &InventoryArgs) -> Result<Outcome> {
     let opts = DiscoverOptions {
         exclude: args.exclude.clone(),
+        parsing: discover::Parsing::from_env(),
     };
     let found = discover::discover(&args.path, &opts)?;
     for e in &found.errors {

@@ -78,7 +78,10 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     let mut rules = ruleset.metas();
     rules.extend(policy::rule_metas());
 
-    let discover_opts = DiscoverOptions { exclude };
+    let discover_opts = DiscoverOptions {
+        exclude,
+        parsing: discover::Parsing::from_env(),
+    };
     let found = discover::discover(root, &discover_opts)?;
     for e in &found.errors {
         tracing::warn!("{}: {}", e.path, e.message);

@@ -130,6 +130,11 @@ impl Family {
         if api == GENERATE.api {
             return GENERATE.family;
         }
+        if api == DIFFUSERS_SET_BACKEND.api
+            || DERIVED_KERNEL_SUFFIXES.iter().any(|s| api.ends_with(s))
+        {
+            return Family::Kernels;
+        }
         lookup(api).map_or(Family::Transformers, |(l, _, _)| l.family)
     }
 }
@@ -548,6 +553,13 @@ pub static LOADERS: &[Loader] = &[
         extra_kw: HF_EXTRA,
         ..HF_CLASS
     },
+    // diffusers' hub attention backends: `attention_backend("flash_hub")` (a
+    // context manager); the backend name becomes its kernel repo in discovery.
+    Loader {
+        pattern: "diffusers.attention_backend",
+        api: "diffusers.attention_backend",
+        ..DIFFUSERS_BACKEND
+    },
     // OpenMMLab: configs are Python that gets evaluated.
     Loader {
         pattern: "mmengine.Config.fromfile",
@@ -572,6 +584,35 @@ pub static GENERATE: Loader = Loader {
     ..HF_CLASS
 };
 
+/// Suffixes of the API of a kernel that a call loads through an argument
+/// (`discover::kernel_calls`): `transformers.AutoModel.from_pretrained[use_kernels]`.
+pub const DERIVED_KERNEL_SUFFIXES: &[&str] =
+    &["[attn_implementation]", "[use_kernels]", "[kernel_config]"];
+
+/// diffusers' hub attention backends (`models/attention_dispatch.py`, 0.36+):
+/// the backend name is the "id"; discovery turns a `*_hub` name into the
+/// kernel repo it loads (`kernel_calls::diffusers_backend_site`).
+const DIFFUSERS_BACKEND: Loader = Loader {
+    pattern: "",
+    api: "",
+    family: Family::Kernels,
+    repo_type: RepoType::Kernel,
+    id_pos: Some(0),
+    id_kw: &["backend"],
+    gate_kw: None,
+    rev_kw: &[],
+    ..HF_CLASS
+};
+
+/// `model.set_attention_backend("flash_hub")` (diffusers `ModelMixin`, also
+/// through a pipeline's components): recognised by its method name, like
+/// [`GENERATE`].
+pub static DIFFUSERS_SET_BACKEND: Loader = Loader {
+    pattern: "*.set_attention_backend",
+    api: "diffusers.ModelMixin.set_attention_backend",
+    ..DIFFUSERS_BACKEND
+};
+
 /// Method names that keep their class segment when a qualified name is normalised.
 const METHODS: &[&str] = &[
     "from_pretrained",
@@ -588,7 +629,10 @@ const METHODS: &[&str] = &[
 /// resolved through imports, so a file failing this cannot yield a call.
 pub const PREFILTER: &[(&str, &str)] = &[
     ("transformers", HF_WORDS),
-    ("diffusers", HF_WORDS),
+    (
+        "diffusers",
+        r"from_pretrained|from_config|\bpipeline\b|snapshot_download|model_file_download|MsDataset|load_dataset|get_dataset_config_names|attention_backend",
+    ),
     ("peft", HF_WORDS),
     ("modelscope", HF_WORDS),
     ("pycsghub", HF_WORDS),
@@ -619,6 +663,7 @@ pub const IMPORT_FREE_WORD: &str = "custom_generate";
 /// is the import-free `custom_generate` call.)
 pub fn is_final_name(name: &str) -> bool {
     name == "generate"
+        || name == "set_attention_backend"
         || LOADERS
             .iter()
             .any(|l| l.pattern.rsplit('.').next() == Some(name))

@@ -5,9 +5,11 @@
 //! (`values`) -> `LoadSite`s (`sites`).
 
 pub mod catalogue;
+pub mod kernel_calls;
 pub mod notebook;
 pub mod python;
 pub mod sites;
+pub mod slice;
 pub mod values;
 pub mod walk;
 
@@ -28,6 +30,31 @@ pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 pub struct DiscoverOptions {
     /// Globs relative to the root whose matches are skipped.
     pub exclude: Vec<String>,
+    pub parsing: Parsing,
+}
+
+/// How much of a Python file is parsed (notebooks are always parsed whole).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Parsing {
+    /// Only the statements that can matter (`slice`), where that pays.
+    #[default]
+    Sliced,
+    /// Every file whole: the reference the sliced run must agree with.
+    Whole,
+    /// Sliced even where it does not pay (to compare with `Whole` on small files).
+    SlicedAlways,
+}
+
+impl Parsing {
+    /// `HUBWARDEN_DISCOVER_PARSING=whole|sliced-always` (bench/inventory.sh's
+    /// comparison with the reference); anything else is the default.
+    pub fn from_env() -> Parsing {
+        match std::env::var("HUBWARDEN_DISCOVER_PARSING").as_deref() {
+            Ok("whole") => Parsing::Whole,
+            Ok("sliced-always") => Parsing::SlicedAlways,
+            _ => Parsing::Sliced,
+        }
+    }
 }
 
 /// Every call found, plus the inputs that could not be read.
@@ -170,7 +197,7 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
         .map_init(new_parser, |parser, f| match parser {
             Some(p) => {
                 let started = std::time::Instant::now();
-                let r = scan_file(p, dir_root, f);
+                let r = scan_file(p, dir_root, f, opts.parsing);
                 // For bench/inventory.sh's slowest files (RUST_LOG=hubwarden::discover=debug).
                 tracing::debug!(
                     path = %f.rel,
@@ -230,7 +257,12 @@ fn read_capped(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     Ok((buf.len() as u64 <= MAX_FILE_BYTES).then_some(buf))
 }
 
-fn scan_file(parser: &mut tree_sitter::Parser, root: &Path, f: &walk::Candidate) -> FileResult {
+fn scan_file(
+    parser: &mut tree_sitter::Parser,
+    root: &Path,
+    f: &walk::Candidate,
+    parsing: Parsing,
+) -> FileResult {
     let bytes = match read_capped(&f.abs) {
         Ok(Some(b)) => b,
         Ok(None) => return err(&f.rel, "file larger than 10 MB, skipped"),
@@ -262,6 +294,27 @@ fn scan_file(parser: &mut tree_sitter::Parser, root: &Path, f: &walk::Candidate)
         }
         (text, None)
     };
+    let dir = f.abs.parent().unwrap_or(root);
+    let ctx = sites::FileCtx {
+        rel: &f.rel,
+        root,
+        dir,
+        notebook: map,
+    };
+    if !is_notebook
+        && parsing != Parsing::Whole
+        && let Some(s) = slice::discover(parser, code, &ctx, parsing == Parsing::SlicedAlways)
+    {
+        return FileResult {
+            calls: s.sites.calls,
+            errors: Vec::new(),
+            stats: DiscoverStats {
+                files_parsed: 1,
+                bytes_parsed: s.bytes,
+                resolution_steps: s.sites.steps,
+            },
+        };
+    }
     let Some(tree) = parser.parse(code, None) else {
         return err(&f.rel, "the parser gave up on this file");
     };
@@ -281,18 +334,12 @@ fn scan_file(parser: &mut tree_sitter::Parser, root: &Path, f: &walk::Candidate)
     } else {
         (code, tree)
     };
-    let dir = f.abs.parent().unwrap_or(root);
-    let ctx = sites::FileCtx {
-        rel: &f.rel,
-        root,
-        dir,
-        notebook: map,
-    };
-    let (calls, steps) = sites::sites(&tree, code, &ctx);
+    let found = sites::sites(&tree, code, &ctx);
+    let calls = found.calls;
     let stats = DiscoverStats {
         files_parsed: 1,
         bytes_parsed: code.len() as u64,
-        resolution_steps: steps,
+        resolution_steps: found.steps,
     };
     let mut errors = Vec::new();
     if had_error {

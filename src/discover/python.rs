@@ -3,6 +3,7 @@
 //! name lookups then follow Python's scoping closely enough to tell the
 //! library's `pipeline` from a local function of the same name.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
@@ -66,6 +67,9 @@ pub struct Index<'t> {
     pub calls: Vec<Node<'t>>,
     /// Indexes into `calls` by the callee's last name (`f(...)`, `obj.f(...)`).
     callees: HashMap<&'t str, Vec<usize>>,
+    /// Every name whose bindings, call sites or fields were consulted (sliced
+    /// discovery parses the statements that hold them).
+    asked: RefCell<HashSet<&'t str>>,
     pub argparse: HashMap<String, Vec<ArgOpt<'t>>>,
     /// Class-body assignments and `obj.attr = value`, by attribute name.
     pub attrs: HashMap<&'t str, Vec<(Node<'t>, u32)>>,
@@ -150,6 +154,7 @@ impl<'t> Index<'t> {
             quals: Vec::new(),
             calls: Vec::new(),
             callees: HashMap::new(),
+            asked: RefCell::new(HashSet::new()),
             argparse: HashMap::new(),
             attrs: HashMap::new(),
             stars: Vec::new(),
@@ -200,8 +205,41 @@ impl<'t> Index<'t> {
         idx
     }
 
+    /// Record that what `name` is bound to, called with or assigned was consulted.
+    pub fn ask(&self, name: &'t str) {
+        self.asked.borrow_mut().insert(name);
+    }
+
+    /// The names consulted so far.
+    pub fn asked(&self) -> Vec<String> {
+        self.asked.borrow().iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Names bound to an import or to another name or attribute, with what
+    /// they may stand for (to find loader aliases such as `from transformers
+    /// import pipeline as p`).
+    pub fn aliases(&self) -> Vec<(&'t str, Vec<String>)> {
+        let mut out = Vec::new();
+        for (&(name, _), list) in &self.bindings {
+            for b in list {
+                let quals = match b.kind {
+                    BindKind::Import(i) => vec![self.quals[i].clone()],
+                    BindKind::Assign(rhs) if matches!(rhs.kind(), "identifier" | "attribute") => {
+                        self.qualify(rhs, 0)
+                    }
+                    _ => continue,
+                };
+                if !quals.is_empty() {
+                    out.push((name, quals));
+                }
+            }
+        }
+        out
+    }
+
     /// The calls whose callee's last name is `name`.
-    pub fn calls_named(&self, name: &str) -> impl Iterator<Item = Node<'t>> + '_ {
+    pub fn calls_named(&self, name: &'t str) -> impl Iterator<Item = Node<'t>> + '_ {
+        self.ask(name);
         self.callees
             .get(name)
             .into_iter()
@@ -563,6 +601,7 @@ impl<'t> Index<'t> {
     /// The binding of `name` as seen from `at`, following Python's LEGB order
     /// (class bodies are not visible from their methods).
     pub fn lookup(&self, name: &'t str, at: Node<'t>) -> Option<&Binding<'t>> {
+        self.ask(name);
         let pos = at.start_byte();
         // Scopes are in source (pre-)order: the innermost one containing `pos`
         // is the last one that starts at or before it and still contains it.
@@ -620,6 +659,8 @@ impl<'t> Index<'t> {
         match n.kind() {
             "identifier" => {
                 let name = text(n, self.src);
+                // The answer depends on every binding of the name in the file.
+                self.ask(name);
                 // Most callees are local functions or parameters: no lookup needed.
                 let may_alias = self.aliasable.contains(name) || !self.bound.contains(name);
                 if !may_alias {

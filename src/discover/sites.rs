@@ -122,8 +122,18 @@ fn single_str<'t>(r: &Resolver<'_, 't>, node: Option<Node<'t>>) -> Option<String
     vals[0].display()
 }
 
-/// Find every loader call in one parsed file; also the resolution steps taken.
-pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> (Vec<LoadSite>, u64) {
+/// The loader calls of one parsed source.
+pub struct FileSites {
+    pub calls: Vec<LoadSite>,
+    /// Value-resolution steps taken.
+    pub steps: u64,
+    /// Names whose bindings, call sites or fields were consulted, and names
+    /// that alias a loader: the words sliced discovery must parse around.
+    pub asked: Vec<String>,
+}
+
+/// Find every loader call in one parsed file.
+pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> FileSites {
     let bytes = src.as_bytes();
     let idx = Index::build(tree, bytes);
     let line_map = |l: u32| ctx.map_line(l);
@@ -159,12 +169,33 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> (Vec<LoadSite>, u64) 
                 None,
             ));
         }
+        if hit.is_none()
+            && f.kind() == "attribute"
+            && f.child_by_field_name("attribute").map(|a| text(a, bytes))
+                == Some("set_attention_backend")
+        {
+            hit = Some((
+                &catalogue::DIFFUSERS_SET_BACKEND,
+                catalogue::DIFFUSERS_SET_BACKEND.api.to_string(),
+                None,
+            ));
+        }
         let Some((loader, api, class)) = hit else {
             continue;
         };
         out.extend(one_call(&r, call, src, ctx, loader, api, class));
     }
-    (out, r.steps())
+    let mut asked = idx.asked();
+    for (name, quals) in idx.aliases() {
+        if quals.iter().any(|q| catalogue::lookup(q).is_some()) {
+            asked.push(name.to_string());
+        }
+    }
+    FileSites {
+        calls: out,
+        steps: r.steps(),
+        asked,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -200,6 +231,13 @@ fn one_call<'t>(
     // their PIL backend): a literal bool or `dynamic`.
     if let Some((n, _)) = kwarg(r, call, bytes, &["use_fast"]) {
         args.insert("use_fast".into(), gate_of(r, Some(n)));
+    }
+    // peft `is_trainable=` (prompt tuning's text init loads a tokenizer only
+    // when trainable): a literal bool or `dynamic`.
+    if loader.family == catalogue::Family::Peft
+        && let Some((n, _)) = kwarg(r, call, bytes, &["is_trainable"])
+    {
+        args.insert("is_trainable".into(), gate_of(r, Some(n)));
     }
     // sentence-transformers: `model_kwargs={"code_revision": ...}`.
     if let Some((mk, _)) = kwarg(r, call, bytes, &["model_kwargs"]) {
@@ -277,7 +315,7 @@ fn one_call<'t>(
         .unwrap_or(start.column);
     let sline = u32::try_from(start.row + 1).unwrap_or(u32::MAX);
     let eline = u32::try_from(end.row + 1).unwrap_or(u32::MAX);
-    let base = LoadSite {
+    let mut base = LoadSite {
         path: ctx.rel.to_string(),
         line: ctx.map_line(sline),
         column: u32::try_from(col_chars + 1).unwrap_or(u32::MAX),
@@ -313,9 +351,20 @@ fn one_call<'t>(
             if base.gate == "absent" || base.gate == "false" {
                 return Vec::new();
             }
-            let mut s = base.clone();
-            s.resolution = "from_config: the repo of the config object".into();
-            return vec![finish(s)];
+            // `from_config(cfg)` imports `cfg.auto_map` code from
+            // `cfg._name_or_path` (`auto_factory.py` `from_config`): the repo of
+            // the `X.from_pretrained(...)` that made `cfg`, when that is visible.
+            match config_origin(r, call) {
+                Some((vals, rev)) => {
+                    base.revision = rev;
+                    vals
+                }
+                None => {
+                    let mut s = base.clone();
+                    s.resolution = "from_config: the repo of the config object".into();
+                    return vec![finish(s)];
+                }
+            }
         }
         (_, None) => vec![Val {
             lit: Lit::Unknown,
@@ -377,7 +426,59 @@ fn one_call<'t>(
         }
         out.push(finish(s));
     }
+    // Hub kernels the call loads through its arguments (`kernel_calls`).
+    if loader.family == catalogue::Family::Kernels && base.api.starts_with("diffusers.") {
+        out = out
+            .into_iter()
+            .filter_map(|s| match s.repo_id {
+                None => Some(s),
+                Some(_) => super::kernel_calls::diffusers_backend_site(s).map(finish),
+            })
+            .collect();
+    }
+    let model = out.first().cloned().unwrap_or(base);
+    let kw = |names: &[&str]| kwarg(r, call, bytes, names).map(|(n, _)| n);
+    out.extend(super::kernel_calls::transformers_kernels(r, &model, &kw));
     out
+}
+
+/// The repo id values and revision of the `*.from_pretrained(...)` call whose
+/// result is the config passed to `from_config` (directly or through a name).
+fn config_origin<'t>(r: &Resolver<'_, 't>, call: Node<'t>) -> Option<(Vec<Val>, Option<String>)> {
+    let bytes = r.index().src;
+    let mut n = call_arg(call, bytes, Some(0), &["config"])?;
+    for _ in 0..6 {
+        match n.kind() {
+            "identifier" => match r.index().lookup(text(n, bytes), n)?.kind {
+                super::python::BindKind::Assign(rhs) => n = rhs,
+                _ => return None,
+            },
+            "parenthesized_expression" => n = n.named_child(0)?,
+            _ => break,
+        }
+    }
+    if n.kind() != "call" {
+        return None;
+    }
+    let f = text(n.child_by_field_name("function")?, bytes);
+    if !f.ends_with(".from_pretrained") {
+        return None;
+    }
+    let id = call_arg(n, bytes, Some(0), &["pretrained_model_name_or_path"])?;
+    let rev = call_arg(n, bytes, None, &["revision"]).and_then(|v| single_str(r, Some(v)));
+    let vals = r
+        .resolve(id)
+        .into_iter()
+        .map(|mut v| {
+            v.how = format!(
+                "from_config: the config from {f}() (line {}) <- {}",
+                n.start_position().row + 1,
+                v.how
+            );
+            v
+        })
+        .collect();
+    Some((vals, rev))
 }
 
 fn finish(mut s: LoadSite) -> LoadSite {

@@ -151,6 +151,11 @@ impl<'a, 't> Resolver<'a, 't> {
     }
 
     /// Resolution steps taken so far (expressions visited plus memo lookups).
+    /// The file's index (bindings, for callers that follow a name to its call).
+    pub fn index(&self) -> &'a Index<'t> {
+        self.idx
+    }
+
     pub fn steps(&self) -> u64 {
         self.steps.get()
     }
@@ -563,6 +568,9 @@ impl<'t> Resolver<'_, 't> {
             return vec![Val::unknown("attribute")];
         };
         let a = text(attr, src);
+        // Fields are assigned under their name, argparse options by a flag.
+        self.idx.ask(a);
+        self.idx.ask("add_argument");
         if !self.idx.argparse.contains_key(a) && !self.idx.attrs.contains_key(a) {
             return vec![Val::unknown(format!("attribute `{}`", short(text(n, src))))];
         }

@@ -24,7 +24,14 @@ pub fn pin_fix(source: &str, site: &LoadSite, commit: &str) -> Option<Fix> {
     let span = call_span(source, site.line, site.column)?;
     let call = &source[span.start..span.end];
     let open = span.open - span.start;
-    let new_call = if matches!(site.platform, Platform::PytorchHub)
+    let new_call = if let Some(via) = site.args.get("via") {
+        // A kernel named by an argument (`discover::kernel_calls`): only the
+        // `attn_implementation="org/repo[@rev][:fn]"` literal can carry a pin.
+        if via != crate::discover::kernel_calls::VIA_ATTN {
+            return None;
+        }
+        rewrite_attn_kernel(call, repo, commit)?
+    } else if matches!(site.platform, Platform::PytorchHub)
         || site.api.ends_with("hub.load") && site.repo_type == crate::model::RepoType::Github
     {
         rewrite_repo_ref(call, repo, commit)?
@@ -63,6 +70,25 @@ pub fn pin_fix(source: &str, site: &LoadSite, commit: &str) -> Option<Fix> {
         end_column,
         replacement: new_call,
     })
+}
+
+/// `"org/repo[@rev][:fn]"` -> `"org/repo@<commit>[:fn]"` in the call text.
+fn rewrite_attn_kernel(call: &str, repo: &str, commit: &str) -> Option<String> {
+    for q in ['"', '\''] {
+        let needle = format!("{q}{repo}");
+        let mut from = 0;
+        while let Some(rel) = call[from..].find(&needle) {
+            let start = from + rel + needle.len();
+            let rest = &call[start..];
+            let end = rest.find([q, ':'])?;
+            let between = &rest[..end];
+            if between.is_empty() || between.starts_with('@') {
+                return Some(format!("{}@{commit}{}", &call[..start], &rest[end..]));
+            }
+            from = start;
+        }
+    }
+    None
 }
 
 fn rewrite_repo_ref(call: &str, repo: &str, commit: &str) -> Option<String> {
@@ -176,6 +202,24 @@ mod tests {
         assert!(
             rewrite_revision_kw(c, c.find('(').unwrap(), "revision", "c0")
                 .contains("code_revision=\"x\", revision=\"c0\"")
+        );
+    }
+
+    #[test]
+    fn attn_kernel_literal_is_pinned() {
+        let c = "AutoModel.from_pretrained(\"m/x\", attn_implementation=\"evil/k@v1:fwd\")";
+        assert_eq!(
+            rewrite_attn_kernel(c, "evil/k", "abc").as_deref(),
+            Some("AutoModel.from_pretrained(\"m/x\", attn_implementation=\"evil/k@abc:fwd\")")
+        );
+        let c = "f('evil/k2', attn_implementation='evil/k')";
+        assert_eq!(
+            rewrite_attn_kernel(c, "evil/k", "abc").as_deref(),
+            Some("f('evil/k2', attn_implementation='evil/k@abc')")
+        );
+        assert_eq!(
+            rewrite_attn_kernel("f(x, attn_implementation=v)", "evil/k", "a"),
+            None
         );
     }
 

@@ -90,6 +90,30 @@ const PACKAGED_BUILDERS: [&str; 18] = [
     "webdataset",
 ];
 
+/// How the declared datasets versions treat a loading script: `None` when
+/// none of them runs scripts (4.0 removed them, PR #7592); `Run` when some
+/// version below 3 may be installed (2.x runs scripts, with a warning at
+/// most); else the 3.x prompt. An open or unknown range takes the worst case,
+/// recorded in `target.assumed`.
+fn script_gate<S: RepoSource>(job: &mut Job<'_, S>) -> Option<Gate> {
+    use crate::deps::rules;
+    let site = job.site;
+    let versions = job.opts.declared.versions(&site.path);
+    let decision = versions.decide(&rules::DATASETS_SCRIPTS);
+    let known = versions.known("datasets");
+    let happens = decision.happens();
+    job.assume(decision.assumed);
+    if !happens {
+        return None;
+    }
+    if known.may_be("<3") {
+        job.note("datasets<3 may be installed: it runs loading scripts without trust_remote_code");
+        Some(Gate::Run)
+    } else {
+        Some(gate::prompting(&site.gate, gate::DATASETS_PROMPT))
+    }
+}
+
 /// datasets `load_dataset`: the `{name}.py` script at the repo root and its
 /// direct relative imports.
 pub(crate) async fn resolve<S: RepoSource>(
@@ -126,18 +150,15 @@ pub(crate) async fn resolve<S: RepoSource>(
     if !snap.has(&script) {
         return Ok(Outcome::Done);
     }
-    let major = job.opts.datasets_major;
-    let gate = if major >= 4 {
-        job.set_refused();
-        job.note(format!(
-            "datasets>={major} rejects loading scripts: {script} is not run (the load fails)"
-        ));
-        return Ok(Outcome::Done);
-    } else if major <= 2 {
-        job.note("datasets<=2.x runs loading scripts without trust_remote_code");
-        Gate::Run
-    } else {
-        gate::prompting(&site.gate, gate::DATASETS_PROMPT)
+    let gate = match script_gate(job) {
+        Some(g) => g,
+        None => {
+            job.set_refused();
+            job.note(format!(
+                "datasets>=4 rejects loading scripts: {script} is not run (the load fails)"
+            ));
+            return Ok(Outcome::Done);
+        }
     };
     match gate {
         Gate::Refuse => {

@@ -9,9 +9,7 @@
 //! boundaries live in `deps::rules`.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde_json::Value;
 
 use crate::deps::Versions;
@@ -150,28 +148,7 @@ pub fn key_lines(text: &str) -> BTreeMap<String, u32> {
     out
 }
 
-static KERNEL_ID: LazyLock<Regex> = LazyLock::new(|| {
-    // transformers' `is_kernel` (integrations/hub_kernels.py, 4.56+).
-    Regex::new(r"^[^/:]+/[^/:]+(?:@[^/:]+)?(?::[^/:]+)?$")
-        .unwrap_or_else(|e| unreachable!("a valid regex: {e}"))
-});
-
-/// `[wrapper|]org/repo[@rev][:fn]` -> (repo, rev, fn), as transformers splits it.
-pub fn parse_kernel_id(value: &str) -> Option<(String, Option<String>, Option<String>)> {
-    let v = value.rsplit('|').next().unwrap_or(value).trim();
-    if !KERNEL_ID.is_match(v) {
-        return None;
-    }
-    let (repo, func) = match v.split_once(':') {
-        Some((r, f)) => (r, Some(f.trim().to_string())),
-        None => (v, None),
-    };
-    let (repo, rev) = match repo.split_once('@') {
-        Some((r, rev)) => (r.trim(), Some(rev.trim().to_string())),
-        None => (repo.trim(), None),
-    };
-    Some((repo.to_string(), rev, func))
-}
+pub use crate::discover::kernel_calls::parse_kernel_id;
 
 /// The kernel transformers substitutes for a standard attention name when
 /// `flash_attn` is not installed (the newest mapping; see `deps::rules`).

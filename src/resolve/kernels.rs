@@ -30,6 +30,11 @@ pub(crate) async fn resolve<S: RepoSource>(
 ) -> Result<Outcome, ResolveError> {
     let site = job.site;
     let o = job.origin(hub)?;
+    if let Some(via) = site.args.get("via")
+        && !path_runs(job, via, &o.repo_id)
+    {
+        return Ok(Outcome::Done);
+    }
     let versions = job.opts.declared.versions(&site.path);
     let locked_api = site.api.ends_with("get_locked_kernel")
         || (site.api.ends_with("load_kernel") && o.revision.is_none());
@@ -65,6 +70,99 @@ pub(crate) async fn resolve<S: RepoSource>(
     let why = format!("imported by {}", site.api);
     add_variants(job, &snap, &why).await?;
     Ok(Outcome::Done)
+}
+
+/// Whether the library path that names this kernel (`args["via"]`, see
+/// `discover::kernel_calls`) exists in the declared versions; the decision
+/// and its assumptions are recorded either way.
+fn path_runs<S: RepoSource>(job: &mut Job<'_, S>, via: &str, repo: &str) -> bool {
+    use crate::deps::rules;
+    use crate::discover::kernel_calls as kc;
+    let site = job.site;
+    let versions = job.opts.declared.versions(&site.path);
+    let trusted = repo.split('/').next() == Some(COMMUNITY_ORG);
+    let allow_all = site
+        .args
+        .get("allow_all_kernels")
+        .is_some_and(|v| v.split('|').any(|x| matches!(x, "true" | "1" | "dynamic")));
+    let (rule, what) = match via {
+        kc::VIA_ATTN if trusted || allow_all => (
+            &rules::TRANSFORMERS_ATTN_KERNEL,
+            "attn_implementation names this Hub kernel",
+        ),
+        // 5.3+ refuses other publishers without allow_all_kernels=True.
+        kc::VIA_ATTN => (
+            &rules::TRANSFORMERS_KERNEL_FROM_CONFIG,
+            "attn_implementation names a kernel outside kernels-community without allow_all_kernels=True",
+        ),
+        kc::VIA_FLASH => (
+            &rules::TRANSFORMERS_FLASH_FALLBACK,
+            "transformers loads this kernel for a flash_attention_* name when flash_attn is not installed",
+        ),
+        kc::VIA_USE_KERNELS => (
+            &rules::TRANSFORMERS_USE_KERNELS,
+            "use_kernels=True kernelizes the model's layers with transformers' built-in mapping",
+        ),
+        kc::VIA_KERNEL_CONFIG => (
+            &rules::TRANSFORMERS_KERNEL_CONFIG,
+            "the call's KernelConfig maps a layer to this kernel",
+        ),
+        kc::VIA_DIFFUSERS => (
+            &rules::DIFFUSERS_HUB_ATTENTION,
+            "the diffusers hub attention backend loads this kernel",
+        ),
+        other => {
+            job.mark_unverified(format!("unknown kernel path {other:?}"));
+            return true;
+        }
+    };
+    let mut decision = versions.decide(rule);
+    if via == kc::VIA_FLASH {
+        // The fallback needs flash_attn to be missing: a declared flash-attn
+        // (any version) means the package itself runs, not a Hub kernel.
+        let fa = versions.known("flash-attn");
+        if !fa.set.is_empty()
+            && matches!(
+                fa.origin,
+                crate::deps::Origin::Declared(_)
+                    | crate::deps::Origin::Locked(_)
+                    | crate::deps::Origin::Assumed(_)
+            )
+        {
+            decision.applies = rules::Applies::Never;
+            decision.assumed.push(Assumed {
+                library: fa.library.clone(),
+                range: fa.range_text(),
+                source: fa.source(),
+                assumption: "flash_attn is installed: transformers uses it, no Hub kernel".into(),
+            });
+        } else {
+            decision.assumed.push(Assumed {
+                library: fa.library.clone(),
+                range: fa.range_text(),
+                source: fa.source(),
+                assumption:
+                    "flash_attn not declared: assumed missing, so the Hub kernel loads (worst case)"
+                        .into(),
+            });
+        }
+    }
+    job.assume(decision.assumed.clone());
+    if decision.happens() {
+        job.note(format!("{what} ({})", rule.source));
+        true
+    } else {
+        job.note(format!(
+            "{what}, but not with the declared versions: {}",
+            decision
+                .assumed
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+        false
+    }
 }
 
 /// The framework part of a variant name.

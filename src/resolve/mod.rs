@@ -52,9 +52,6 @@ pub struct ResolveOptions {
     /// (32): a resolution mostly waits on requests, and a lower value splits the
     /// repos into waves (16 put issue 3's benchmark at 4.5x the chain bound).
     pub concurrency: usize,
-    /// Installed datasets major version: <=2 scripts run without asking, 3 asks
-    /// (runs with `trust_remote_code=True`), >=4 rejects scripts.
-    pub datasets_major: u32,
     /// peft is installed, so transformers follows `adapter_config.json`.
     pub peft_installed: bool,
     /// The library versions the project declares above each call (`--assume` included).
@@ -67,7 +64,6 @@ impl Default for ResolveOptions {
             max_import_depth: 32,
             max_files_per_target: 500,
             concurrency: 32,
-            datasets_major: 3,
             peft_installed: true,
             declared: Arc::new(crate::deps::Declared::default()),
         }
@@ -257,6 +253,11 @@ impl<S: RepoSource> Job<'_, S> {
 
     pub(crate) fn set_refused(&mut self) {
         self.acc.refused = true;
+    }
+
+    /// A version-dependent path runs the code the gate refused (the chain says so).
+    pub(crate) fn clear_refused(&mut self) {
+        self.acc.refused = false;
     }
 
     pub(crate) fn acc_pickle(&mut self) {
@@ -462,6 +463,9 @@ impl<S: RepoSource> Job<'_, S> {
                 Err(e) => self.mark_unverified(e),
             }
         }
+        if !picks.is_empty() {
+            self.assume_torch_load();
+        }
         for (p, why) in picks {
             self.acc.pickle = true;
             if let Some(content) = self.add_file(snap, &p, FileKind::Pickle, why).await?
@@ -474,6 +478,37 @@ impl<S: RepoSource> Job<'_, S> {
             }
         }
         Ok(())
+    }
+
+    /// What the declared torch makes of an unpickled checkpoint: torch 2.6+
+    /// loads with `weights_only=True` (a restricted unpickler; transformers
+    /// refuses `torch.load` on older torch since PR #37785), older torch runs
+    /// whatever the pickle asks for (and the restricted one is bypassable
+    /// before 2.6, CVE-2025-32434). The pickle findings stand either way: a
+    /// malicious pickle is malicious.
+    fn assume_torch_load(&mut self) {
+        use crate::deps::rules::{self, Applies};
+        let d = self
+            .opts
+            .declared
+            .versions(&self.site.path)
+            .decide(&rules::TORCH_WEIGHTS_ONLY);
+        let text = match d.applies {
+            Applies::Always => {
+                "torch.load defaults to weights_only=True: the restricted unpickler refuses most of what a malicious pickle asks for"
+            }
+            Applies::Never => {
+                "torch below 2.6: torch.load runs everything the pickle asks for (and weights_only=True is bypassable, CVE-2025-32434)"
+            }
+            Applies::Possibly => {
+                "worst case: torch below 2.6, where torch.load runs everything the pickle asks for"
+            }
+        };
+        let assumed = d.assumed.into_iter().map(|mut a| {
+            a.assumption = text.to_string();
+            a
+        });
+        self.assume(assumed);
     }
 
     /// Consume the job into its target.

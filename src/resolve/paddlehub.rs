@@ -12,7 +12,7 @@ use super::pyimports::Root;
 use super::torch_hub::{self, Hubconf};
 use super::{Job, Outcome, ResolveError};
 use crate::hub::{RepoSource, Snapshot};
-use crate::model::{FileKind, HubKind, RepoType};
+use crate::model::{Assumed, FileKind, HubKind, RepoType};
 use crate::python::{string_literal, text};
 
 /// paddle `hub.load/list/help`: paddle uses `main` for GitHub with no detection.
@@ -157,6 +157,29 @@ pub(crate) async fn module<S: RepoSource>(job: &mut Job<'_, S>) -> Result<Outcom
             version.as_deref(),
         )
         .await?;
+    // The search item is the first one the installed paddle and paddlehub
+    // can run (`server_source.py:89-107`); the hub filters by the declared
+    // versions (`deps::paddle_env`). Say which ranges that took.
+    let versions = job.opts.declared.versions(&site.path);
+    let mut paddle = versions.known("paddlepaddle");
+    let gpu = versions.known("paddlepaddle-gpu");
+    if paddle.source().is_none() && gpu.source().is_some() {
+        paddle = gpu;
+    }
+    let paddlehub = versions.known("paddlehub");
+    let assumed: Vec<Assumed> = [(paddle, "paddle_version"), (paddlehub, "hub_version")]
+        .into_iter()
+        .map(|(k, field)| Assumed {
+            assumption: format!(
+                "PaddleHub installs the first search item for {name} whose {field} some {} version in this range meets",
+                k.library
+            ),
+            library: k.library.clone(),
+            range: k.range_text(),
+            source: k.source(),
+        })
+        .collect();
+    job.assume(assumed);
     let Some(dir) = module_dir(&snap) else {
         return Err(ResolveError::Content(format!(
             "PaddleHub module {name} has no folder with module.py"

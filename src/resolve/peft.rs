@@ -11,6 +11,58 @@ use crate::hub::RepoSource;
 use crate::hub::validate_repo_id;
 use crate::model::{HubKind, RepoType};
 
+/// Prompt tuning initialised from text loads `tokenizer_name_or_path` with the
+/// adapter's own `tokenizer_kwargs` (`escalation::in_adapter_config`): a
+/// `trust_remote_code` there runs that tokenizer repo's code, as a chain link
+/// of `adapter_config.json`.
+async fn prompt_tokenizer<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    snap: &std::sync::Arc<crate::hub::Snapshot>,
+    adapter: &Value,
+    hub: HubKind,
+) -> Result<(), ResolveError> {
+    use super::escalation::{self, CallFacts};
+    let path = "adapter_config.json";
+    let bytes = job.read(snap, path).await?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let site = job.site;
+    let facts = CallFacts {
+        trusts: site.gate == "true",
+        // `is_trainable` not given is False; unknown counts as True (worst case).
+        trainable: site
+            .args
+            .get("is_trainable")
+            .is_some_and(|v| !matches!(v.as_str(), "false" | "none" | "0")),
+        allow_all_kernels: false,
+    };
+    let escalations = {
+        let versions = job.opts.declared.versions(&site.path);
+        escalation::in_adapter_config(path, &text, adapter, &versions, facts)
+    };
+    let spec = HfSpec {
+        hub,
+        cross_hub: hub,
+        repo_id: snap.repo_id.clone(),
+        repo_type: RepoType::Model,
+        revision: None,
+        code_revision: None,
+        cross_default: None,
+        classes: Vec::new(),
+        pipeline: None,
+        model_load: false,
+        custom_generate: false,
+        adapter_redirect: false,
+        extra_refs: Vec::new(),
+        gate: gate::Gate::Run,
+        primary: false,
+        use_fast: None,
+        backend: None,
+        config_dir: String::new(),
+        code_dir: String::new(),
+    };
+    transformers::follow_escalations(job, snap, path, escalations, false, &spec).await
+}
+
 /// peft `AutoPeftModel*.from_pretrained(adapter)`: the base model's code (at
 /// `adapter_config.revision`), plus the adapter repo's tokenizer code.
 pub(crate) async fn resolve<S: RepoSource>(
@@ -60,6 +112,7 @@ pub(crate) async fn resolve<S: RepoSource>(
     ));
     let gate = gate::prompting(&site.gate, gate::TRANSFORMERS_PROMPT);
     job.pickle_weights(&snap).await?;
+    prompt_tokenizer(job, &snap, &adapter, o.hub).await?;
     transformers::resolve(
         job,
         HfSpec {

@@ -85,7 +85,22 @@ pub(crate) async fn hubconf<S: RepoSource>(
     if rules.trust_repo {
         let owner = repo.split('/').next().unwrap_or("");
         let trusted = TORCH_TRUSTED_OWNERS.contains(&owner);
-        match site.gate.as_str() {
+        let mut gate = site.gate.as_str();
+        if matches!(gate, "absent" | "None") {
+            // torch 2.11 made trust_repo default to "check" (pytorch PR #174101):
+            // only when every declared torch is 2.11+ does the default prompt;
+            // otherwise the worst case (an older torch warns and runs) holds.
+            let d = job
+                .opts
+                .declared
+                .versions(&site.path)
+                .decide(&crate::deps::rules::TORCH_HUB_TRUST_CHECK);
+            job.assume(d.assumed.clone());
+            if d.applies == crate::deps::rules::Applies::Always {
+                gate = "check";
+            }
+        }
+        match gate {
             "false" | "False" => {
                 job.set_refused();
                 job.note(gate::TORCH_PROMPT);
@@ -96,7 +111,7 @@ pub(crate) async fn hubconf<S: RepoSource>(
             }
             "check" => job.note(format!("owner {owner} is trusted by torch.hub")),
             "absent" | "None" => job.note(
-                "trust_repo not given: torch.hub (2.x) warns and runs hubconf.py; newer releases ask",
+                "trust_repo not given: torch.hub before 2.11 warns and runs hubconf.py (2.11+ asks; the declared torch range reaches older releases)",
             ),
             _ => {}
         }

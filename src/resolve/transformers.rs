@@ -320,9 +320,16 @@ async fn follow_config_chain<S: RepoSource>(
     snap: &Arc<Snapshot>,
     spec: &HfSpec,
 ) -> Result<(), ResolveError> {
-    use super::escalation::{self, CallFacts, ChainTarget};
+    use super::escalation::{self, CallFacts};
     let path = join(&spec.config_dir, "config.json");
     if !snap.has(&path) {
+        return Ok(());
+    }
+    if spec.pipeline.is_none() && !spec.classes.iter().any(|c| reads_model_config(c)) {
+        job.note(format!(
+            "{} reads no config.json: its fields load nothing",
+            spec.classes.join(", ")
+        ));
         return Ok(());
     }
     let bytes = job.read(snap, &path).await?;
@@ -344,10 +351,27 @@ async fn follow_config_chain<S: RepoSource>(
         let versions = job.opts.declared.versions(&site.path);
         escalation::in_model_config(&path, &text, &config, &versions, facts)
     };
+    follow_escalations(job, snap, &path, escalations, spec.model_load, spec).await
+}
+
+/// Record each escalation that the declared versions allow as a chain link
+/// (with its version assumptions) and resolve the code it leads to into this
+/// target; the others become notes. `model_load`: the model is built (a
+/// kernel named in the attention fields is loaded then). `spec` gives the hubs
+/// that cross-repo references are read from.
+pub(crate) async fn follow_escalations<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    snap: &Arc<Snapshot>,
+    path: &str,
+    escalations: Vec<super::escalation::Escalation>,
+    model_load: bool,
+    spec: &HfSpec,
+) -> Result<(), ResolveError> {
+    use super::escalation::ChainTarget;
     for e in escalations {
         let is_kernel = matches!(e.target, ChainTarget::Kernel { .. });
         // A kernel in the attention fields is loaded when the model is built.
-        if is_kernel && !spec.model_load {
+        if is_kernel && !model_load {
             continue;
         }
         if !e.decision.happens() {
@@ -379,6 +403,11 @@ async fn follow_config_chain<S: RepoSource>(
                 format!("{auto} code of the repos this config loads")
             }
             ChainTarget::RemoteCode { repo, auto, .. } => format!("{auto} code of {repo}"),
+            ChainTarget::AutoMapEntry {
+                repo: Some(r),
+                reference,
+                ..
+            } => format!("auto_map {reference} of {r}"),
             ChainTarget::AutoMapEntry { reference, .. } => format!("auto_map {reference}"),
         };
         job.chain(crate::model::ChainLink {
@@ -386,7 +415,7 @@ async fn follow_config_chain<S: RepoSource>(
             hub: snap.hub,
             repo_id: snap.repo_id.clone(),
             commit: snap.commit.clone(),
-            file: path.clone(),
+            file: path.to_string(),
             line: e.line,
             field: e.field.clone(),
             value: e.value.clone(),
@@ -399,6 +428,28 @@ async fn follow_config_chain<S: RepoSource>(
             .to_string(),
         });
         let via = format!("via {}:{} {}", path, e.line, e.field);
+        let sub =
+            |repo: String, revision: Option<String>, classes: Vec<String>, extra_refs| HfSpec {
+                hub: spec.hub,
+                cross_hub: spec.cross_hub,
+                repo_id: repo,
+                repo_type: RepoType::Model,
+                revision,
+                code_revision: None,
+                cross_default: spec.cross_default.clone(),
+                classes,
+                pipeline: None,
+                model_load: false,
+                custom_generate: false,
+                adapter_redirect: false,
+                extra_refs,
+                gate: Gate::Run,
+                primary: false,
+                use_fast: None,
+                backend: None,
+                config_dir: String::new(),
+                code_dir: String::new(),
+            };
         match e.target {
             ChainTarget::Kernel { repo, revision, .. } => {
                 match job
@@ -419,29 +470,30 @@ async fn follow_config_chain<S: RepoSource>(
                 revision,
                 auto,
             } if !repo.is_empty() => {
-                let sub = HfSpec {
-                    hub: spec.hub,
-                    cross_hub: spec.cross_hub,
-                    repo_id: repo.clone(),
-                    repo_type: RepoType::Model,
-                    revision,
-                    code_revision: None,
-                    cross_default: spec.cross_default.clone(),
-                    classes: vec![auto.to_string()],
-                    pipeline: None,
-                    model_load: false,
-                    custom_generate: false,
-                    adapter_redirect: false,
-                    extra_refs: Vec::new(),
-                    gate: Gate::Run,
-                    primary: false,
-                    use_fast: None,
-                    backend: None,
-                    config_dir: String::new(),
-                    code_dir: String::new(),
-                };
-                if let Err(err) = Box::pin(resolve(job, sub)).await {
+                let s = sub(repo.clone(), revision, vec![auto.to_string()], Vec::new());
+                if let Err(err) = Box::pin(resolve(job, s)).await {
                     job.mark_unverified(format!("{auto} code of {repo} ({via}): {err}"));
+                }
+            }
+            ChainTarget::AutoMapEntry {
+                repo,
+                reference,
+                key,
+            } => {
+                // The config's own repo at its commit; a `repo--` reference is
+                // fetched from that repo (at its default branch, as the library does).
+                let full = match &repo {
+                    Some(r) => format!("{r}--{reference}"),
+                    None => reference.clone(),
+                };
+                let s = sub(
+                    snap.repo_id.clone(),
+                    Some(snap.commit.clone()),
+                    Vec::new(),
+                    vec![(full, format!("auto_map {key} ({via})"))],
+                );
+                if let Err(err) = Box::pin(resolve(job, s)).await {
+                    job.mark_unverified(format!("auto_map {key} ({via}): {err}"));
                 }
             }
             _ => {}
@@ -1015,6 +1067,15 @@ pub(crate) fn class_of(site: &LoadSite) -> Option<String> {
             .find(|s| s.starts_with("Auto"))
             .map(|s| s.to_string()),
     }
+}
+
+/// Whether `X.from_pretrained` builds a model config from `config.json` (the
+/// path of every config-driven escalation). `GenerationConfig.from_pretrained`
+/// reads `generation_config.json` only, has no `trust_remote_code` and imports
+/// nothing from the repo (`generation/configuration_utils.py` `from_pretrained`,
+/// 5.25.0): none of its fields load code.
+fn reads_model_config(c: &str) -> bool {
+    c != "GenerationConfig"
 }
 
 fn is_model_class(c: &str) -> bool {

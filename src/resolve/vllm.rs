@@ -9,6 +9,45 @@ use crate::hub::RepoSource;
 use crate::hub::validate_repo_id;
 use crate::model::{HubKind, RepoType};
 
+/// vLLM versions that import `auto_map` code with the gate off
+/// (`escalation::in_vllm_config`): each such load is a chain link of the
+/// model's `config.json` (rule `config-remote-code-without-gate`) and its
+/// code is resolved into the target, since the call's `trust_remote_code`
+/// does not stop it there.
+async fn gateless_auto_map<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    repo: &str,
+    revision: Option<&str>,
+    spec: &HfSpec,
+) -> Result<(), ResolveError> {
+    use super::escalation::{self, CallFacts};
+    let snap = job
+        .snapshot(spec.hub, RepoType::Model, repo, revision)
+        .await?;
+    let path = "config.json";
+    if !snap.has(path) {
+        return Ok(());
+    }
+    let bytes = job.read(&snap, path).await?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    // A malformed config.json is already an error of the transformers rules.
+    let Ok(config) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Ok(());
+    };
+    let escalations = {
+        let versions = job.opts.declared.versions(&job.site.path);
+        escalation::in_vllm_config(path, &text, &config, &versions, CallFacts::default())
+    };
+    let runs = escalations.iter().any(|e| e.decision.happens());
+    transformers::follow_escalations(job, &snap, path, escalations, true, spec).await?;
+    if runs {
+        // The load does not fail on the refused gate in these versions: the
+        // code runs, which the chain finding reports.
+        job.clear_refused();
+    }
+    Ok(())
+}
+
 /// vLLM: config, tokenizer and processor `auto_map` code; trust defaults to False.
 pub(crate) async fn resolve<S: RepoSource>(
     job: &mut Job<'_, S>,
@@ -48,11 +87,12 @@ pub(crate) async fn resolve<S: RepoSource>(
     } else {
         vec!["AutoConfig", "AutoTokenizer", "AutoProcessor"]
     };
-    transformers::resolve(
-        job,
-        base(o.repo_id.clone(), o.revision.clone(), classes, true),
-    )
-    .await?;
+    let primary = base(o.repo_id.clone(), o.revision.clone(), classes, true);
+    let model_spec = base(o.repo_id.clone(), o.revision.clone(), Vec::new(), true);
+    transformers::resolve(job, primary).await?;
+    if gate != gate::Gate::Run {
+        gateless_auto_map(job, &o.repo_id, o.revision.as_deref(), &model_spec).await?;
+    }
     if let Some(t) = tokenizer {
         let rev = site.args.get("tokenizer_revision").cloned();
         transformers::resolve(job, base(t, rev, vec!["AutoTokenizer"], false)).await?;

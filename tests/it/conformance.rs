@@ -934,6 +934,13 @@ async fn paddlehub_module_imports_are_rooted_at_the_module_name() {
             "cf_pkg:cf_pkg/utils.py",
         ]
     );
+    // Which search item runs depends on the installed paddle: said.
+    let libs: Vec<(&str, &str)> = t
+        .assumed
+        .iter()
+        .map(|a| (a.library.as_str(), a.range.as_str()))
+        .collect();
+    assert_eq!(libs, [("paddlepaddle", "any"), ("paddlehub", "any")]);
 }
 
 /// `_install_from_directory` installs the archive's folder under the name

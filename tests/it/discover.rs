@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use hubwarden::discover::{DiscoverOptions, Discovery, discover};
+use hubwarden::discover::{DiscoverOptions, Discovery, Parsing, discover};
 use hubwarden::model::LoadSite;
 
 use crate::common::{bin, fixture};
@@ -305,6 +305,7 @@ fn notebook_cells_with_magics() {
 fn exclude_globs() {
     let opts = DiscoverOptions {
         exclude: vec!["hf_*.py".into(), "torch_hub.py".into()],
+        ..DiscoverOptions::default()
     };
     let d = run_on(&project("families"), &opts);
     assert!(
@@ -619,4 +620,105 @@ fn notebook_escapes_magics_help_await_and_a_broken_statement() {
             ipynb_line(&text, "def broken(:")
         )]
     );
+}
+
+fn with_parsing(parsing: Parsing) -> DiscoverOptions {
+    DiscoverOptions {
+        parsing,
+        ..DiscoverOptions::default()
+    }
+}
+
+#[test]
+fn sliced_discovery_reports_the_whole_file_calls_on_every_fixture() {
+    let root = fixture("");
+    let whole = run_on(&root, &with_parsing(Parsing::Whole));
+    let sliced = run_on(&root, &with_parsing(Parsing::SlicedAlways));
+    let default = run_on(&root, &DiscoverOptions::default());
+    assert!(whole.calls.len() > 100, "{}", whole.calls.len());
+    assert_eq!(sliced.calls, whole.calls);
+    assert_eq!(default.calls, whole.calls);
+    // Slicing did happen: fewer bytes parsed for the same files.
+    assert_eq!(sliced.stats.files_parsed, whole.stats.files_parsed);
+    assert!(
+        sliced.stats.bytes_parsed < whole.stats.bytes_parsed,
+        "{:?} vs {:?}",
+        sliced.stats,
+        whole.stats
+    );
+}
+
+#[test]
+fn sliced_discovery_follows_aliases_constants_call_sites_and_fields() {
+    let src = "\
+import argparse
+from transformers import pipeline as make, AutoModel
+from huggingface_hub import snapshot_download
+
+BASE = 'acme'
+NAME = BASE + '/model'
+unrelated = [i for i in range(3)]
+alias = make
+again = alias
+
+
+class Cfg:
+    repo = 'acme/field'
+
+
+def helper(path, rev='main'):
+    return AutoModel.from_pretrained(path, revision=rev, trust_remote_code=True)
+
+
+def other():
+    return 1
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--model-name', default='acme/argparse')
+    args = p.parse_args()
+    again('text-generation', model=NAME)
+    AutoModel.from_pretrained(args.model_name)
+    AutoModel.from_pretrained(Cfg().repo)
+    local = snapshot_download(NAME)
+    AutoModel.from_pretrained(local)
+
+
+helper('acme/from-call-site')
+helper(NAME, 'v1')
+";
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("app.py"), src).unwrap();
+    let whole = run_on(tmp.path(), &with_parsing(Parsing::Whole));
+    let sliced = run_on(tmp.path(), &with_parsing(Parsing::SlicedAlways));
+    assert_eq!(sliced.calls, whole.calls);
+    let mut got = ids(&sliced);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "acme/argparse",
+            "acme/field",
+            "acme/from-call-site",
+            "acme/model",
+            "acme/model",
+            "acme/model",
+            "acme/model"
+        ]
+    );
+    assert!(sliced.stats.bytes_parsed < whole.stats.bytes_parsed);
+    // The adversarial files too.
+    for kind in [
+        "self_reassignment",
+        "mutual_recursion",
+        "many_call_sites",
+        "deep_strings",
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("app.py"), adversarial(kind, 40)).unwrap();
+        let whole = run_on(tmp.path(), &with_parsing(Parsing::Whole));
+        let sliced = run_on(tmp.path(), &with_parsing(Parsing::SlicedAlways));
+        assert_eq!(sliced.calls, whole.calls, "{kind}");
+    }
 }

@@ -980,6 +980,10 @@ fn csg(
 /// CDN: `/{hub}/{kind}/{o}/{n}/{commit}/{path}` or `/paddle-archive/{name}/{version}.tar.gz`.
 fn cdn(sh: &Shared, opts: &FakeHubOptions, uri: &axum::http::Uri, headers: &HeaderMap) -> Response {
     let s = segs(uri.path());
+    // A PaddleHub module archive: whatever URL the search item names, fetched
+    // with a plain GET (ph:utils/utils.py `download_with_progress`,
+    // module/manager.py:251-258); any format `xarfile` opens (`paddle_archives`
+    // serves tar.bz2/xz and zip bytes), by default a tar.gz.
     if s.first().map(String::as_str) == Some("paddle-archive") && s.len() == 3 {
         let name = &s[1];
         let version = s[2].trim_end_matches(".tar.gz");
@@ -1002,7 +1006,9 @@ fn cdn(sh: &Shared, opts: &FakeHubOptions, uri: &axum::http::Uri, headers: &Head
     }
 }
 
-/// A module archive as PaddleHub serves it: `<name>/<files>` in a tar.gz.
+/// A module archive as PaddleHub serves it: `<name>/<files>` in a tar.gz
+/// (the module folder is the first part of the last member,
+/// ph:module/manager.py:370-380).
 pub fn build_tar_gz(dir: &Path, name: &str) -> Vec<u8> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut b = tar::Builder::new(gz);

@@ -7,7 +7,7 @@ use std::process::Command;
 use crate::common::{bin, fixture};
 
 /// Scan a project written from `files` against the fixture hub mirror; the JSON report.
-fn scan(files: &[(&str, &str)], extra: &[&str]) -> serde_json::Value {
+pub(crate) fn scan(files: &[(&str, &str)], extra: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     for (p, c) in files {
         std::fs::write(dir.path().join(p), c).unwrap();
@@ -27,7 +27,7 @@ fn scan(files: &[(&str, &str)], extra: &[&str]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
-fn call<'a>(r: &'a serde_json::Value, repo: &str) -> &'a serde_json::Value {
+pub(crate) fn call<'a>(r: &'a serde_json::Value, repo: &str) -> &'a serde_json::Value {
     r["calls"]
         .as_array()
         .unwrap()
@@ -36,7 +36,7 @@ fn call<'a>(r: &'a serde_json::Value, repo: &str) -> &'a serde_json::Value {
         .unwrap_or_else(|| panic!("no call for {repo}: {r}"))
 }
 
-fn files(c: &serde_json::Value) -> Vec<String> {
+pub(crate) fn files(c: &serde_json::Value) -> Vec<String> {
     c["target"]["files"]
         .as_array()
         .unwrap()
@@ -46,7 +46,7 @@ fn files(c: &serde_json::Value) -> Vec<String> {
 }
 
 /// Every rule id reported for the call at `line`, merged ones included.
-fn rules_at(r: &serde_json::Value, line: u64) -> Vec<String> {
+pub(crate) fn rules_at(r: &serde_json::Value, line: u64) -> Vec<String> {
     let mut out = Vec::new();
     for f in r["findings"].as_array().unwrap() {
         if f["line"] == line {

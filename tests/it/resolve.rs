@@ -654,7 +654,9 @@ async fn datasets_script_and_its_direct_relative_imports() {
     assert_eq!(files(&t), vec!["a.py", "squadish.py", "utils.py"]);
     // datasets 4 rejects scripts.
     let v4 = ResolveOptions {
-        datasets_major: 4,
+        declared: std::sync::Arc::new(hubwarden::deps::Declared::assumed_only(&[
+            "datasets==4.0.0".parse().unwrap(),
+        ])),
         ..ResolveOptions::default()
     };
     let t4 = one_with(&MemSource::mirror(), s.clone(), &v4).await;
@@ -1140,15 +1142,37 @@ async fn vllm_loads_config_tokenizer_and_processor_code_only_with_the_flag() {
         files(&t),
         vec!["configuration_chat.py", "tokenization_chat_fast.py"]
     );
-    // vLLM defaults to trust_remote_code=False: refused, nothing fetched.
-    let t = one(site(
+    // vLLM defaults to trust_remote_code=False: refused, nothing fetched
+    // (from 0.14, which honours the gate for auto_map code).
+    let fixed = ResolveOptions {
+        declared: Arc::new(hubwarden::deps::Declared::assumed_only(&["vllm==0.14.0"
+            .parse()
+            .unwrap()])),
+        ..ResolveOptions::default()
+    };
+    let absent = site(
         Platform::Huggingface,
         "vllm.LLM",
         Some("rs-acme/chat"),
         "absent",
-    ))
-    .await;
+    );
+    let t = one_with(&MemSource::mirror(), absent.clone(), &fixed).await;
     assert!(t.refused_remote_code && t.files.is_empty());
+    // Undeclared vLLM: the worst case (before 0.14) imports the auto_map
+    // config and model code with the gate off, as a chain of config.json.
+    let t = one(absent).await;
+    assert!(!t.refused_remote_code);
+    assert_eq!(t.chain.len(), 2, "{:?}", t.chain);
+    assert!(
+        t.chain
+            .iter()
+            .all(|l| l.rule == "config-remote-code-without-gate")
+    );
+    assert!(
+        files(&t).iter().any(|f| f == "modeling_chat.py"),
+        "{:?}",
+        files(&t)
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,541 @@
+//! Remote code the call's own gate does not stop (issue 11): Hub kernels named
+//! by a call's arguments (`attn_implementation`, `use_kernels`, `KernelConfig`,
+//! diffusers hub attention backends), and config-driven chains of vLLM and
+//! PEFT. Each path: a fixture repo in the fake hub's shape
+//! (tests/fixtures/gen/chain_fixtures.py), a project call, a snapshot of what
+//! the target chains to, and a version pair (one declared version where the
+//! path runs, one where it does not).
+
+use serde_json::{Value, json};
+
+use crate::kernels::{call, files, rules_at, scan};
+
+/// The calls of the report whose API ends with `suffix`.
+fn calls_via<'a>(r: &'a Value, suffix: &str) -> Vec<&'a Value> {
+    r["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["api"].as_str().unwrap_or("").ends_with(suffix))
+        .collect()
+}
+
+/// What a user checks about a target: status, chain, assumptions, and which
+/// remote files (repo, path, why) join it.
+fn chain_view(c: &Value) -> Value {
+    let t = &c["target"];
+    json!({
+        "api": c["api"],
+        "repo_id": c["repo_id"],
+        "status": t["status"],
+        "chain": t["chain"],
+        "assumed": t["assumed"],
+        "files": t["files"].as_array().unwrap().iter().map(|f| json!([f["repo_id"], f["path"], f["why"]])).collect::<Vec<_>>(),
+    })
+}
+
+const ATTN_APP: &str = "from transformers import AutoModelForCausalLM\n\nm = AutoModelForCausalLM.from_pretrained(\"cfg-chain/plain\", attn_implementation=\"evil-org/flash-attn-fast\")\n";
+
+#[test]
+fn attn_implementation_names_a_hub_kernel_that_is_resolved_and_scanned() {
+    let req = "transformers==5.2.0\nkernels==0.10.0\ntorch==2.7.1\n";
+    let on = scan(&[("requirements.txt", req), ("app.py", ATTN_APP)], &[]);
+    let k = call(&on, "evil-org/flash-attn-fast");
+    assert!(
+        k["api"]
+            .as_str()
+            .unwrap()
+            .ends_with("from_pretrained[attn_implementation]"),
+        "{k}"
+    );
+    assert_eq!(k["target"]["repo_type"], "kernel");
+    assert_eq!(k["target"]["status"], "resolved");
+    assert!(files(k).iter().any(|f| f.ends_with(".abi3.so")));
+    let rules = rules_at(&on, 3);
+    for want in [
+        "kernel-native-code",
+        "kernel-untrusted-publisher",
+        "reverse-shell",
+        "remote-code-unpinned",
+    ] {
+        assert!(rules.iter().any(|r| r == want), "{want} missing: {rules:?}");
+    }
+    // The model load itself is still its own call, with no remote code.
+    assert_eq!(
+        call(&on, "cfg-chain/plain")["target"]["status"],
+        "no-remote-code"
+    );
+    // The pin fix pins the kernel in the attn_implementation literal.
+    let fix = on["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|f| f["fix"]["replacement"].as_str())
+        .expect("a pin fix");
+    assert!(
+        fix.contains("attn_implementation=\"evil-org/flash-attn-fast@9a08ec95dead11daa11e7ed87e5fa8f4b44b6416\""),
+        "{fix}"
+    );
+    insta::assert_json_snapshot!("chain_attn_implementation", chain_view(k));
+
+    // The version pair: 5.3 refuses publishers outside kernels-community...
+    let off = scan(
+        &[
+            (
+                "requirements.txt",
+                "transformers==5.3.0\nkernels==0.10.0\ntorch==2.7.1\n",
+            ),
+            ("app.py", ATTN_APP),
+        ],
+        &[],
+    );
+    let k = call(&off, "evil-org/flash-attn-fast");
+    assert_eq!(k["target"]["status"], "no-remote-code");
+    assert!(rules_at(&off, 3).is_empty(), "{:?}", rules_at(&off, 3));
+    // ... unless the call allows all kernels.
+    let allowed = scan(
+        &[
+            (
+                "requirements.txt",
+                "transformers==5.3.0\nkernels==0.10.0\ntorch==2.7.1\n",
+            ),
+            (
+                "app.py",
+                &ATTN_APP.replace(")\n", ", allow_all_kernels=True)\n"),
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(
+        call(&allowed, "evil-org/flash-attn-fast")["target"]["status"],
+        "resolved"
+    );
+    // Undeclared versions: the worst case, said in target.assumed.
+    let worst = scan(&[("app.py", ATTN_APP)], &[]);
+    let k = call(&worst, "evil-org/flash-attn-fast");
+    assert_eq!(k["target"]["status"], "resolved");
+    assert!(
+        k["target"]["assumed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["library"] == "transformers"
+                && a["range"] == "any"
+                && a["assumption"].as_str().unwrap().contains("worst case")),
+        "{}",
+        k["target"]["assumed"]
+    );
+}
+
+const FLASH_APP: &str = "from transformers import AutoModelForCausalLM\n\nm = AutoModelForCausalLM.from_pretrained(\"cfg-chain/plain\", attn_implementation=\"flash_attention_2\")\n";
+
+#[test]
+fn flash_attention_2_falls_back_to_kernels_community_without_flash_attn() {
+    let on = scan(
+        &[
+            (
+                "requirements.txt",
+                "transformers==5.4.0\nkernels\ntorch==2.7.1\n",
+            ),
+            ("app.py", FLASH_APP),
+        ],
+        &[],
+    );
+    let fa2 = call(&on, "kernels-community/flash-attn2");
+    assert_eq!(fa2["target"]["status"], "resolved");
+    assert!(
+        fa2["target"]["assumed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["library"] == "flash-attn"
+                && a["assumption"]
+                    .as_str()
+                    .unwrap()
+                    .contains("assumed missing"))
+    );
+    // ROCm maps flash_attention_2 to aiter-flash-attn (5.25.0): also a candidate.
+    assert!(
+        calls_via(&on, "[attn_implementation]")
+            .iter()
+            .any(|c| c["repo_id"] == "kernels-community/aiter-flash-attn")
+    );
+    let rules = rules_at(&on, 3);
+    assert!(rules.iter().any(|r| r == "kernel-native-code"), "{rules:?}");
+    assert!(!rules.iter().any(|r| r == "kernel-untrusted-publisher"));
+    // flash-attn installed: transformers uses it; transformers 4.55 has no fallback.
+    for req in [
+        "transformers==5.4.0\nkernels\nflash-attn==2.8.3\n",
+        "transformers==4.55.4\nkernels\n",
+    ] {
+        let off = scan(&[("requirements.txt", req), ("app.py", FLASH_APP)], &[]);
+        let c = call(&off, "kernels-community/flash-attn2");
+        assert_eq!(c["target"]["status"], "no-remote-code", "{req}: {c}");
+    }
+    // kernels not declared: it may be installed, so the kernel may load (said).
+    let worst = scan(
+        &[
+            (
+                "requirements.txt",
+                "transformers==5.4.0
+",
+            ),
+            ("app.py", FLASH_APP),
+        ],
+        &[],
+    );
+    let c = call(&worst, "kernels-community/flash-attn2");
+    assert_eq!(c["target"]["status"], "resolved");
+    assert!(
+        c["target"]["assumed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["library"] == "kernels" && a["range"] == "any")
+    );
+}
+
+const USE_KERNELS_APP: &str = "from transformers import AutoModelForCausalLM, KernelConfig\n\nm = AutoModelForCausalLM.from_pretrained(\"cfg-chain/plain\", use_kernels=True)\ncfg = KernelConfig(kernel_mapping={\"RMSNorm\": {\"cuda\": \"evil-org/flash-attn-fast:RMSNorm\"}})\nn = AutoModelForCausalLM.from_pretrained(\"cfg-chain/plain\", kernel_config=cfg)\n";
+
+#[test]
+fn use_kernels_and_kernel_config_load_their_mapped_kernels() {
+    let req = "transformers==5.4.0\nkernels==0.12.0\ntorch==2.7.1\n";
+    let on = scan(
+        &[("requirements.txt", req), ("app.py", USE_KERNELS_APP)],
+        &[],
+    );
+    let builtin: Vec<&Value> = calls_via(&on, "[use_kernels]")
+        .into_iter()
+        .filter(|c| c["line"] == 3)
+        .collect();
+    assert_eq!(builtin.len(), 16, "every repo of the built-in mapping");
+    assert!(
+        builtin.iter().all(|c| c["target"]["status"] == "resolved"),
+        "{builtin:?}"
+    );
+    // A pinned entry of the mapping is pinned; the ones outside kernels-community are said.
+    let esm = builtin
+        .iter()
+        .find(|c| c["repo_id"] == "biohub/esmfold2-trimul")
+        .unwrap();
+    assert_eq!(esm["pinned"], true);
+    assert_eq!(
+        esm["target"]["commit"],
+        "ab10a577bf38f385871eb9fc7c916ceadf3089a5"
+    );
+    let untrusted = on["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["line"] == 3
+                && std::iter::once(*f)
+                    .chain(f["merged"].as_array().into_iter().flatten())
+                    .any(|m| m["rule_id"] == "kernel-untrusted-publisher")
+        })
+        .count();
+    assert_eq!(untrusted, 4, "medmekk, ahadnagy, biohub, Atlas-Inference");
+    // KernelConfig: its own kernel, plus the inherited built-in mapping.
+    let kc = calls_via(&on, "[kernel_config]");
+    assert_eq!(kc.len(), 1);
+    assert_eq!(kc[0]["repo_id"], "evil-org/flash-attn-fast");
+    assert!(rules_at(&on, 5).iter().any(|r| r == "reverse-shell"));
+    assert_eq!(
+        calls_via(&on, "[use_kernels]")
+            .iter()
+            .filter(|c| c["line"] == 5)
+            .count(),
+        16
+    );
+    insta::assert_json_snapshot!("chain_kernel_config", chain_view(kc[0]));
+
+    // The pair: KernelConfig is 5.0+, use_kernels 4.53+; no kernels package, nothing.
+    let old = scan(
+        &[
+            (
+                "requirements.txt",
+                "transformers==4.57.1\nkernels==0.12.0\n",
+            ),
+            ("app.py", USE_KERNELS_APP),
+        ],
+        &[],
+    );
+    assert_eq!(
+        calls_via(&old, "[kernel_config]")[0]["target"]["status"],
+        "no-remote-code"
+    );
+    assert!(
+        calls_via(&old, "[use_kernels]")
+            .iter()
+            .all(|c| c["target"]["status"] == "resolved")
+    );
+    let none = scan(
+        &[("app.py", USE_KERNELS_APP)],
+        &["--assume", "kernels=none"],
+    );
+    assert!(
+        none["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["repo_type"] == "kernel")
+            .all(|c| c["target"]["status"] == "no-remote-code")
+    );
+}
+
+const DIFFUSERS_APP: &str = "import diffusers\nfrom diffusers.models.attention_dispatch import attention_backend\n\n\ndef run(pipe):\n    pipe.transformer.set_attention_backend(\"sage_hub\")\n    pipe.transformer.set_attention_backend(\"flash\")\n    with attention_backend(\"flash_hub\"):\n        pipe()\n";
+
+#[test]
+fn diffusers_hub_attention_backends_load_their_kernels() {
+    let on = scan(
+        &[
+            (
+                "requirements.txt",
+                "diffusers==0.42.1\nkernels==0.12.0\ntorch==2.7.1\n",
+            ),
+            ("app.py", DIFFUSERS_APP),
+        ],
+        &[],
+    );
+    let sage = call(&on, "SageAttention/sage-attention");
+    assert_eq!(sage["line"], 6);
+    assert_eq!(sage["target"]["status"], "resolved");
+    assert!(
+        rules_at(&on, 6)
+            .iter()
+            .any(|r| r == "kernel-untrusted-publisher")
+    );
+    assert_eq!(call(&on, "kernels-community/flash-attn2")["line"], 8);
+    // A backend that is not a hub backend is no load.
+    assert!(
+        !on["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["line"] == 7)
+    );
+    insta::assert_json_snapshot!("chain_diffusers_backend", chain_view(sage));
+    let off = scan(
+        &[
+            ("requirements.txt", "diffusers==0.35.0\nkernels==0.12.0\n"),
+            ("app.py", DIFFUSERS_APP),
+        ],
+        &[],
+    );
+    assert_eq!(
+        call(&off, "SageAttention/sage-attention")["target"]["status"],
+        "no-remote-code"
+    );
+}
+
+const VLLM_APP: &str = "from vllm import LLM\n\nllm = LLM(model=\"cfg-chain/vllm-automap\")\nvl = LLM(model=\"cfg-chain/nemotron-vl\")\n";
+
+#[test]
+fn vllm_runs_auto_map_code_with_the_gate_off_in_affected_versions() {
+    let on = scan(
+        &[("requirements.txt", "vllm==0.11.0\n"), ("app.py", VLLM_APP)],
+        &[],
+    );
+    let c = call(&on, "cfg-chain/vllm-automap");
+    let chain = c["target"]["chain"].as_array().unwrap();
+    assert_eq!(chain.len(), 2, "{chain:?}");
+    assert!(
+        chain
+            .iter()
+            .all(|l| l["rule"] == "config-remote-code-without-gate")
+    );
+    assert!(files(c).iter().any(|f| f == "modeling_evil.py"));
+    let f = on["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["line"] == 3 && f["rule_id"] == "config-remote-code-without-gate")
+        .expect("an error at the call");
+    assert_eq!(f["level"], "error");
+    assert_eq!(f["evidence"]["file"], "config.json");
+    assert!(rules_at(&on, 3).iter().any(|r| r == "os-system"));
+    assert!(
+        !rules_at(&on, 3)
+            .iter()
+            .any(|r| r == "gate-false-needs-remote-code")
+    );
+    // Nemotron VL: cross-repo vision code from another repo, no gate.
+    let vl = call(&on, "cfg-chain/nemotron-vl");
+    assert!(
+        vl["target"]["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["repo_id"] == "cfg-chain/evil-vision" && f["path"] == "configuration_v.py")
+    );
+    insta::assert_json_snapshot!("chain_vllm_nemotron_vl", chain_view(vl));
+    // vLLM 0.18 has all three fixes: the gate holds, the code is refused.
+    let off = scan(
+        &[("requirements.txt", "vllm==0.18.0\n"), ("app.py", VLLM_APP)],
+        &[],
+    );
+    for repo in ["cfg-chain/vllm-automap", "cfg-chain/nemotron-vl"] {
+        let c = call(&off, repo);
+        assert!(c["target"]["chain"].is_null(), "{repo}: {c}");
+    }
+    assert!(
+        rules_at(&off, 3)
+            .iter()
+            .any(|r| r == "gate-false-needs-remote-code")
+    );
+}
+
+const PEFT_APP: &str = "from peft import PeftModel\nfrom transformers import AutoModelForCausalLM\n\nbase = AutoModelForCausalLM.from_pretrained(\"cfg-chain/plain\")\nm = PeftModel.from_pretrained(base, \"cfg-chain/prompt-adapter\", is_trainable=True)\n";
+
+#[test]
+fn peft_prompt_tuning_forwards_the_adapters_tokenizer_trust() {
+    let on = scan(
+        &[("requirements.txt", "peft==0.17.1\n"), ("app.py", PEFT_APP)],
+        &[],
+    );
+    let c = call(&on, "cfg-chain/prompt-adapter");
+    assert_eq!(
+        c["target"]["chain"][0]["rule"],
+        "config-forwards-trust-remote-code"
+    );
+    assert_eq!(c["target"]["chain"][0]["file"], "adapter_config.json");
+    assert!(files(c).iter().any(|f| f == "tokenization_evil.py"));
+    assert!(
+        rules_at(&on, 5)
+            .iter()
+            .any(|r| r == "config-forwards-trust-remote-code")
+    );
+    insta::assert_json_snapshot!("chain_peft_prompt_tokenizer", chain_view(c));
+    // peft 0.18 pops trust_remote_code; not trainable: no text init at all.
+    let fixed = scan(
+        &[("requirements.txt", "peft==0.18.0\n"), ("app.py", PEFT_APP)],
+        &[],
+    );
+    assert!(call(&fixed, "cfg-chain/prompt-adapter")["target"]["chain"].is_null());
+    let frozen = scan(
+        &[
+            ("requirements.txt", "peft==0.17.1\n"),
+            ("app.py", &PEFT_APP.replace(", is_trainable=True", "")),
+        ],
+        &[],
+    );
+    assert!(call(&frozen, "cfg-chain/prompt-adapter")["target"]["chain"].is_null());
+}
+
+#[test]
+fn generation_config_runs_no_remote_code_whatever_config_json_says() {
+    let app = "from transformers import AutoConfig, GenerationConfig\n\ng = GenerationConfig.from_pretrained(\"cfg-chain/lightglue\", trust_remote_code=True)\nc = AutoConfig.from_pretrained(\"cfg-chain/lightglue\")\n";
+    let r = scan(
+        &[
+            ("requirements.txt", "transformers==5.4.0\n"),
+            ("app.py", app),
+        ],
+        &[],
+    );
+    let calls = r["calls"].as_array().unwrap();
+    let g = calls
+        .iter()
+        .find(|c| c["api"] == "transformers.GenerationConfig.from_pretrained")
+        .unwrap();
+    assert_eq!(g["target"]["status"], "no-remote-code");
+    assert!(g["target"]["chain"].is_null());
+    assert!(rules_at(&r, 3).is_empty(), "{:?}", rules_at(&r, 3));
+    // The same repo through AutoConfig does chain to the detector's code.
+    assert!(
+        rules_at(&r, 4)
+            .iter()
+            .any(|x| x == "config-forwards-trust-remote-code")
+    );
+}
+
+#[test]
+fn from_config_loads_the_code_of_the_config_objects_repo() {
+    let app = "from transformers import AutoConfig, AutoModelForCausalLM\n\ncfg = AutoConfig.from_pretrained(\"cfg-chain/vllm-automap\", trust_remote_code=True)\nm = AutoModelForCausalLM.from_config(cfg, trust_remote_code=True)\n";
+    let r = scan(&[("app.py", app)], &[]);
+    let c = r["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["api"] == "transformers.AutoModelForCausalLM.from_config")
+        .unwrap();
+    assert_eq!(c["repo_id"], "cfg-chain/vllm-automap");
+    assert!(files(c).iter().any(|f| f == "modeling_evil.py"), "{c}");
+    assert!(rules_at(&r, 4).iter().any(|x| x == "os-system"));
+}
+
+const HUB_APP: &str = "import torch\n\nm = torch.hub.load(\"acme/vision\", \"resnet\")\n";
+
+#[test]
+fn torch_hub_trust_repo_defaults_to_check_from_torch_2_11() {
+    // torch 2.11+: an untrusted owner prompts (the load fails in CI).
+    let on = scan(
+        &[("requirements.txt", "torch==2.11.0\n"), ("app.py", HUB_APP)],
+        &[],
+    );
+    let t = &call(&on, "acme/vision")["target"];
+    assert_eq!(t["refused_remote_code"], true, "{t}");
+    assert!(
+        rules_at(&on, 3)
+            .iter()
+            .any(|r| r == "gate-false-needs-remote-code")
+    );
+    // torch 2.10 warns and runs; undeclared: the worst case (runs), said.
+    let old = scan(
+        &[("requirements.txt", "torch==2.10.0\n"), ("app.py", HUB_APP)],
+        &[],
+    );
+    assert!(call(&old, "acme/vision")["target"]["refused_remote_code"].is_null());
+    let worst = scan(&[("app.py", HUB_APP)], &[]);
+    let t = &call(&worst, "acme/vision")["target"];
+    assert!(t["refused_remote_code"].is_null());
+    assert_eq!(t["assumed"][0]["library"], "torch");
+    assert!(
+        t["assumed"][0]["assumption"]
+            .as_str()
+            .unwrap()
+            .contains("worst case")
+    );
+}
+
+const PICKLE_APP: &str =
+    "from transformers import AutoModel\n\nm = AutoModel.from_pretrained(\"sc-evil/pickle-rce\")\n";
+
+#[test]
+fn the_declared_torch_says_which_unpickler_reads_the_weights() {
+    let msg = |r: &Value| -> String {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|f| std::iter::once(f).chain(f["merged"].as_array().into_iter().flatten()))
+            .find(|f| f["rule_id"] == "pickle-weights")
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .expect("a pickle-weights finding")
+    };
+    let new = scan(
+        &[
+            ("requirements.txt", "torch==2.6.0\n"),
+            ("app.py", PICKLE_APP),
+        ],
+        &[],
+    );
+    assert!(msg(&new).contains("weights_only=True"), "{}", msg(&new));
+    let old = scan(
+        &[
+            ("requirements.txt", "torch==2.5.1\n"),
+            ("app.py", PICKLE_APP),
+        ],
+        &[],
+    );
+    assert!(msg(&old).contains("runs everything"), "{}", msg(&old));
+    // The malicious pickle is reported either way.
+    for r in [&new, &old] {
+        assert!(
+            r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["engine"] == "pickle" && f["level"] == "error")
+        );
+    }
+}
