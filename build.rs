@@ -2,7 +2,7 @@
 //! binary carries every rule file (the container image has no rules folder).
 //! `BUILTIN_RULES` are the scanner's rule files (query, YARA, pickle lists);
 //! `BUILTIN_METADATA` the metadata of rules whose logic is code (the folders in
-//! `METADATA_DIRS`: policy, pickle, requirements).
+//! `METADATA_DIRS`: policy, pickle, requirements, taint).
 
 use std::fs;
 use std::io;
@@ -24,7 +24,12 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
 }
 
 /// Folders of `rules/` that hold only rule metadata (title, help, CWE, level).
-const METADATA_DIRS: &[&str] = &["rules/policy/", "rules/pickle/", "rules/requirements/"];
+const METADATA_DIRS: &[&str] = &[
+    "rules/policy/",
+    "rules/pickle/",
+    "rules/requirements/",
+    "rules/taint/",
+];
 
 fn main() -> io::Result<()> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").map_err(io::Error::other)?);

@@ -55,6 +55,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("tls-verify-disabled", "HW2024"),
     ("torch-load-unsafe", "HW2025"),
     ("yaml-unsafe-load", "HW2026"),
+    // data flow (src/scan/taint.rs; HW2027-HW2034 are the capability rules)
+    ("taint-flow", "HW2035"),
     // yara
     ("crypto-miner", "HW3001"),
     ("download-execute", "HW3002"),

@@ -11,6 +11,7 @@ mod query;
 mod reach;
 mod rules;
 mod slice;
+mod taint;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -115,6 +116,8 @@ struct Inner {
     pickle: pickle::PickleLists,
     pickle_meta: BTreeMap<&'static str, RuleMeta>,
     catalogue: catalogue::Catalogue,
+    /// Metadata of the data-flow rule (`rules/taint/`).
+    taint_meta: RuleMeta,
 }
 
 /// Compiled rules for a run; cheap to clone and usable from many threads.
@@ -205,6 +208,7 @@ impl Scanner {
                 pickle: rules.pickle.clone(),
                 pickle_meta,
                 catalogue: rules.catalogue.clone(),
+                taint_meta: taint_meta(),
             }),
             slicing: true,
         })
@@ -331,6 +335,12 @@ impl Scanner {
             }
         }
         let graph = needed.then(|| reach::Reach::new(&units, load, &self.inner.catalogue));
+        // Source-to-sink flows over the same closure (src/scan/taint.rs).
+        let flows = if needed {
+            taint::flows(&units)
+        } else {
+            Vec::new()
+        };
         parts
             .iter()
             .enumerate()
@@ -371,6 +381,9 @@ impl Scanner {
                             context,
                         )
                     });
+                }
+                for fl in index[i].and_then(|u| flows.get(u)).into_iter().flatten() {
+                    hits.push(self.flow_hit(fl, p.src, &place));
                 }
                 self.yara_hits(&p.facts.yara, p.src, p.kind, &place, &mut hits);
                 hits.sort_by(|a, b| {
@@ -491,6 +504,33 @@ impl Scanner {
         }
     }
 
+    /// A source-to-sink flow as a hit: an error where the sink runs at import or load time.
+    fn flow_hit(
+        &self,
+        fl: &taint::Flow,
+        src: &[u8],
+        place: &dyn Fn(usize) -> (ExecContext, String),
+    ) -> Hit {
+        let (context, why) = place(fl.start);
+        let level = match context {
+            ExecContext::ImportTime | ExecContext::LoadTime => Level::Error,
+            ExecContext::Unreached => Level::Note,
+            _ => Level::Warning,
+        };
+        let (line, column) = line_col(src, fl.start);
+        Hit {
+            level,
+            line,
+            column,
+            ..Hit::of(
+                &self.inner.taint_meta,
+                format!("Data flow: {} ({}); {why}", fl.what, fl.path),
+                snippet_at(src, fl.start, fl.end),
+                context,
+            )
+        }
+    }
+
     fn pickle_hits(&self, src: &[u8], hits: &mut Vec<Hit>) {
         hits.extend(pickle::hits(
             &self.inner.pickle,
@@ -498,6 +538,13 @@ impl Scanner {
             src,
         ));
     }
+}
+
+/// The data-flow rule (metadata in `rules/taint/`).
+pub(crate) fn taint_meta() -> RuleMeta {
+    crate::rulemeta::ordered("taint", Engine::Query, &[taint::RULE])
+        .pop()
+        .unwrap_or_else(|| crate::rulemeta::missing(taint::RULE, Engine::Query))
 }
 
 pub(crate) const REQUIREMENTS: &str = "requirements-remote-source";

@@ -527,6 +527,7 @@ impl RuleSet {
         out.extend(self.yara.iter().map(|r| r.meta.clone()));
         out.extend(super::pickle::metas());
         out.push(super::requirements_meta());
+        out.push(super::taint_meta());
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
     }

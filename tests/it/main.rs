@@ -26,4 +26,5 @@ mod pickles;
 mod report;
 mod resolve;
 mod scan;
+mod taint;
 mod workflows;

@@ -1,0 +1,1586 @@
+//! Data flow in remote code: values from a source reaching a sink, within a function and
+//! across the functions of the fetched closure (through arguments and return values).
+//!
+//! - Sources: network responses (and files fetched at load), decoded or decompressed blobs,
+//!   secret environment variables and credential files (and the environment as a whole, the
+//!   user and host names), values of the repo's own configuration (`config.x`, the config
+//!   class's `kwargs`, JSON files read next to the code).
+//! - Sinks: code execution (`exec`, `eval`, imports of computed names, unpicklers,
+//!   `sys.path`), process creation, a file written and then made executable or run, and
+//!   network sends.
+//!
+//! Which source matters for which sink: fetched, decoded or configured values reaching code
+//! execution or a process (a dropper, config-driven code); secrets, the environment and the
+//! machine's identity reaching the network or a process (exfiltration). A secret read alone
+//! or a network call alone is no flow: the capability rules rank those.
+//!
+//! Works on the tokens and outlines of the files, like the call graph: an assignment taints
+//! its targets, a call taints its result when an argument is tainted (so transformations
+//! such as `.decode()`, `json.loads` or string building carry the taint), and a call to a
+//! function of the closure carries taint into its parameters and out of its return value.
+//! It over-approximates inside a function (no control flow, no kill on reassignment) and
+//! stops at what it cannot name (a value stored in a container and read back elsewhere).
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use super::lex::{self, Kind};
+use super::outline::{ImportKind, Outline, ScopeKind};
+use super::reach::Unit;
+
+/// The rule of a source-to-sink flow (metadata in `rules/capability/taint-flow.yml`).
+pub(crate) const RULE: &str = "taint-flow";
+
+/// Rounds of the interprocedural fixpoint (a chain of helpers deeper than this is cut).
+const ROUNDS: usize = 6;
+/// Steps kept in a flow's path.
+const MAX_STEPS: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Source {
+    /// A network response or a file fetched from a hub at load.
+    Network,
+    /// A decoded or decompressed blob.
+    Decoded,
+    /// A value of the repo's own configuration.
+    Config,
+    /// A secret environment variable or a credential file.
+    Secret,
+    /// The whole environment.
+    Environment,
+    /// The user or machine name.
+    Identity,
+}
+
+impl Source {
+    fn what(self) -> &'static str {
+        match self {
+            Source::Network => "fetched data",
+            Source::Decoded => "a decoded blob",
+            Source::Config => "a value of the repo's configuration",
+            Source::Secret => "a secret",
+            Source::Environment => "the environment",
+            Source::Identity => "the user or host name",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sink {
+    Code,
+    Process,
+    Send,
+}
+
+impl Sink {
+    fn accepts(self, s: Source) -> bool {
+        match self {
+            Sink::Code => matches!(s, Source::Network | Source::Decoded | Source::Config),
+            Sink::Process => matches!(
+                s,
+                Source::Network | Source::Decoded | Source::Config | Source::Secret
+            ),
+            Sink::Send => matches!(s, Source::Secret | Source::Environment | Source::Identity),
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Sink::Code => "runs it as code",
+            Sink::Process => "runs it as a process",
+            Sink::Send => "sends it over the network",
+        }
+    }
+}
+
+/// A tainted value: where it came from and the steps it took.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Taint {
+    source: Source,
+    steps: Vec<String>,
+    /// The value is the path of a file that holds tainted content (written here or fetched).
+    file: bool,
+}
+
+impl Taint {
+    fn new(source: Source, step: String) -> Taint {
+        Taint {
+            source,
+            steps: vec![step],
+            file: false,
+        }
+    }
+
+    fn then(&self, step: &str) -> Taint {
+        let mut t = self.clone();
+        if t.steps.last().map(String::as_str) != Some(step) && t.steps.len() < MAX_STEPS {
+            t.steps.push(step.to_string());
+        }
+        t
+    }
+}
+
+/// One flow found: the sink call's bytes in its file, and what reached it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Flow {
+    pub start: usize,
+    pub end: usize,
+    /// `requests.get` → `open(..., "wb")` → `os.chmod` → `subprocess.Popen`.
+    pub path: String,
+    /// "fetched data reaches `subprocess.Popen`, which runs it as a process".
+    pub what: String,
+}
+
+const SECRET_WORDS: &[&str] = &[
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "API_KEY",
+    "APIKEY",
+    "ACCESS_KEY",
+    "PRIVATE_KEY",
+    "CREDENTIAL",
+    "AUTH",
+    "COOKIE",
+    "SESSION",
+];
+
+const CREDENTIAL_FILES: &[&str] = &[
+    ".ssh/",
+    "id_rsa",
+    "id_ed25519",
+    "id_ecdsa",
+    "authorized_keys",
+    ".aws/",
+    "huggingface/token",
+    "/stored_tokens",
+    ".netrc",
+    ".git-credentials",
+    ".pypirc",
+    ".docker/config.json",
+    ".kube/config",
+    ".gnupg",
+    "gcloud/",
+    "credentials",
+    ".bash_history",
+    "keychain",
+    "/etc/shadow",
+];
+
+/// Calls whose result is fetched data (matched on the qualified name; `*.x` on the last
+/// segment, whatever the receiver).
+const NETWORK_SOURCES: &[&str] = &[
+    "requests.get",
+    "requests.post",
+    "requests.put",
+    "requests.request",
+    "requests.Session().get",
+    "httpx.get",
+    "httpx.post",
+    "httpx.request",
+    "httpx.stream",
+    "urllib.request.urlopen",
+    "urllib2.urlopen",
+    "urllib3.request",
+    "aiohttp.request",
+    "*.urlopen",
+    "*.recv",
+    "*.recvfrom",
+    "*.recv_into",
+    "*.getresponse",
+    "*.iter_content",
+    "huggingface_hub.hf_hub_download",
+    "huggingface_hub.snapshot_download",
+    "huggingface_hub.cached_download",
+    "huggingface_hub.hf_hub_url",
+    "transformers.utils.hub.cached_file",
+    "transformers.utils.cached_file",
+    "modelscope.snapshot_download",
+    "torch.hub.download_url_to_file",
+    "wget.download",
+];
+
+/// Calls that decode or decompress their argument: a constant blob passed to them is
+/// a decoded source.
+const DECODERS: &[&str] = &[
+    "base64.b64decode",
+    "base64.b32decode",
+    "base64.b16decode",
+    "base64.b85decode",
+    "base64.a85decode",
+    "base64.decodebytes",
+    "base64.urlsafe_b64decode",
+    "base64.standard_b64decode",
+    "binascii.a2b_base64",
+    "binascii.a2b_hex",
+    "binascii.unhexlify",
+    "bytes.fromhex",
+    "bytearray.fromhex",
+    "codecs.decode",
+    "zlib.decompress",
+    "bz2.decompress",
+    "lzma.decompress",
+    "gzip.decompress",
+    "marshal.loads",
+];
+
+const CODE_SINKS: &[&str] = &[
+    "exec",
+    "eval",
+    "compile",
+    "builtins.exec",
+    "builtins.eval",
+    "builtins.compile",
+    "__import__",
+    "builtins.__import__",
+    "importlib.import_module",
+    "importlib.__import__",
+    "runpy.run_path",
+    "runpy.run_module",
+    "pickle.loads",
+    "pickle.load",
+    "cPickle.loads",
+    "dill.loads",
+    "dill.load",
+    "cloudpickle.loads",
+    "joblib.load",
+    "marshal.loads",
+    "types.FunctionType",
+    "types.CodeType",
+    "sys.path.insert",
+    "sys.path.append",
+    "sys.path.extend",
+    "site.addsitedir",
+    "importlib.util.spec_from_file_location",
+    "zipimport.zipimporter",
+    "ctypes.CDLL",
+    "ctypes.cdll.LoadLibrary",
+    "ctypes.PyDLL",
+];
+
+const PROCESS_SINKS: &[&str] = &[
+    "subprocess.Popen",
+    "subprocess.run",
+    "subprocess.call",
+    "subprocess.check_call",
+    "subprocess.check_output",
+    "subprocess.getoutput",
+    "subprocess.getstatusoutput",
+    "os.system",
+    "os.popen",
+    "os.spawnl",
+    "os.spawnle",
+    "os.spawnlp",
+    "os.spawnlpe",
+    "os.spawnv",
+    "os.spawnve",
+    "os.spawnvp",
+    "os.spawnvpe",
+    "os.execl",
+    "os.execle",
+    "os.execlp",
+    "os.execlpe",
+    "os.execv",
+    "os.execve",
+    "os.execvp",
+    "os.execvpe",
+    "os.posix_spawn",
+    "os.posix_spawnp",
+    "os.startfile",
+    "pty.spawn",
+    "asyncio.create_subprocess_exec",
+    "asyncio.create_subprocess_shell",
+    "commands.getoutput",
+];
+
+const SEND_SINKS: &[&str] = &[
+    "requests.post",
+    "requests.put",
+    "requests.patch",
+    "requests.get",
+    "requests.request",
+    "requests.delete",
+    "httpx.post",
+    "httpx.put",
+    "httpx.get",
+    "httpx.request",
+    "urllib.request.urlopen",
+    "urllib.request.Request",
+    "urllib2.urlopen",
+    "urllib2.Request",
+    "*.urlopen",
+    "*.sendall",
+    "*.send",
+    "*.sendto",
+    "*.sendmail",
+    "*.send_message",
+    "socket.gethostbyname",
+    "socket.gethostbyname_ex",
+    "socket.getaddrinfo",
+    "socket.create_connection",
+    "dns.resolver.resolve",
+    "dns.resolver.query",
+    "*.connect",
+];
+
+/// Keyword arguments that never carry the flowing value to the sink's effect (the
+/// environment a build runs in, an auth header to the hub, timeouts).
+const INERT_KEYWORDS: &[&str] = &[
+    "env",
+    "cwd",
+    "timeout",
+    "headers",
+    "token",
+    "use_auth_token",
+    "auth",
+    "stdout",
+    "stderr",
+    "stdin",
+    "check",
+    "text",
+    "shell",
+    "capture_output",
+    "encoding",
+    "errors",
+    "verify",
+    "universal_newlines",
+    "close_fds",
+    "daemon",
+];
+
+fn matches_api(table: &[&str], name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    table.iter().any(|p| match p.strip_prefix("*.") {
+        Some(suffix) => last == suffix,
+        None => *p == name,
+    })
+}
+
+/// A call in a file: the callee as qualified as the file's imports allow, its tokens.
+#[derive(Clone, Debug)]
+struct Call {
+    name: String,
+    /// The callee's first token.
+    first: usize,
+    /// Token of `(` and of its `)`.
+    open: usize,
+    close: usize,
+}
+
+/// What a file's names stand for.
+#[derive(Default)]
+struct Names {
+    /// Local name -> qualified name (`ur` -> `urllib.request`, `Launcher` -> `subprocess.Popen`).
+    alias: HashMap<String, String>,
+}
+
+/// Per-function facts for the interprocedural fixpoint.
+#[derive(Clone, Debug, Default)]
+struct Summary {
+    params: Vec<String>,
+    /// Taint of each parameter, from the call sites seen.
+    param_taint: HashMap<usize, Taint>,
+    returns: Option<Taint>,
+    /// The function is a method (its first parameter is the receiver).
+    method: bool,
+}
+
+struct File<'a> {
+    src: &'a [u8],
+    o: &'a Outline,
+    names: Names,
+    /// Logical lines of each scope, in order (a scope's own code only).
+    lines: Vec<Vec<Range<usize>>>,
+    /// Classes whose name says they are the configuration (`*Config`).
+    config_class: Vec<bool>,
+}
+
+impl<'a> File<'a> {
+    fn t(&self, i: usize) -> &'a [u8] {
+        let src = self.src;
+        self.o
+            .lexed
+            .toks
+            .get(i)
+            .map_or(&[][..], |t| &src[t.range()])
+    }
+
+    fn s(&self, i: usize) -> &'a str {
+        std::str::from_utf8(self.t(i)).unwrap_or("")
+    }
+
+    fn kind(&self, i: usize) -> Option<Kind> {
+        self.o.lexed.toks.get(i).map(|t| t.kind)
+    }
+
+    fn is_op(&self, i: usize, op: &[u8]) -> bool {
+        self.kind(i) == Some(Kind::Op) && self.t(i) == op
+    }
+
+    fn closing(&self, open: usize, end: usize) -> Option<usize> {
+        let mut depth = 0i32;
+        for i in open..end {
+            if self.kind(i) != Some(Kind::Op) {
+                continue;
+            }
+            match self.t(i) {
+                b"(" | b"[" | b"{" => depth += 1,
+                b")" | b"]" | b"}" => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// First top-level token in `r` that is the operator `op`.
+    fn find_top(&self, r: Range<usize>, op: &[u8]) -> Option<usize> {
+        let mut depth = 0i32;
+        for i in r {
+            if self.kind(i) != Some(Kind::Op) {
+                if depth == 0 && self.kind(i) == Some(Kind::Name) && self.t(i) == op {
+                    return Some(i);
+                }
+                continue;
+            }
+            match self.t(i) {
+                b"(" | b"[" | b"{" => depth += 1,
+                b")" | b"]" | b"}" => depth -= 1,
+                x if x == op && depth == 0 => return Some(i),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Split `r` at top-level commas.
+    fn split_commas(&self, r: Range<usize>) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let mut depth = 0i32;
+        let mut start = r.start;
+        for i in r.clone() {
+            if self.kind(i) != Some(Kind::Op) {
+                continue;
+            }
+            match self.t(i) {
+                b"(" | b"[" | b"{" => depth += 1,
+                b")" | b"]" | b"}" => depth -= 1,
+                b"," if depth == 0 => {
+                    out.push(start..i);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        if start < r.end {
+            out.push(start..r.end);
+        }
+        out
+    }
+
+    /// The dotted name ending at token `i` (a Name), walking back over `.Name` and over
+    /// calls (`a.b(...).c` -> `a.b().c`), never before token `floor`; its first token.
+    fn dotted_back(&self, i: usize, floor: usize) -> (String, usize) {
+        // (name, called) from the last part back.
+        let mut parts: Vec<(&str, bool)> = vec![(self.s(i), false)];
+        let mut k = i;
+        while k >= floor + 2 && self.is_op(k - 1, b".") {
+            let prev = k - 2;
+            if self.kind(prev) == Some(Kind::Name) {
+                parts.push((self.s(prev), false));
+                k = prev;
+                continue;
+            }
+            if !self.is_op(prev, b")") {
+                break;
+            }
+            // `x.y(...).z`: back to the `(` of that call.
+            let mut depth = 0i32;
+            let mut j = prev;
+            loop {
+                if self.kind(j) == Some(Kind::Op) {
+                    match self.t(j) {
+                        b")" | b"]" | b"}" => depth += 1,
+                        b"(" | b"[" | b"{" => depth -= 1,
+                        _ => {}
+                    }
+                }
+                if depth == 0 || j <= floor {
+                    break;
+                }
+                j -= 1;
+            }
+            if depth != 0 || j <= floor || self.kind(j - 1) != Some(Kind::Name) {
+                break;
+            }
+            parts.push((self.s(j - 1), true));
+            k = j - 1;
+        }
+        let mut name = String::new();
+        for (p, called) in parts.iter().rev() {
+            if !name.is_empty() {
+                name.push('.');
+            }
+            name.push_str(p);
+            if *called {
+                name.push_str("()");
+            }
+        }
+        (name, k)
+    }
+
+    /// The name as the file's imports qualify it (`ur.urlopen` -> `urllib.request.urlopen`).
+    fn qualify(&self, dotted: &str) -> String {
+        let (head, rest) = match dotted.find(['.', '(']) {
+            Some(i) => (&dotted[..i], &dotted[i..]),
+            None => (dotted, ""),
+        };
+        match self.names.alias.get(head) {
+            Some(q) => format!("{q}{rest}"),
+            None => dotted.to_string(),
+        }
+    }
+
+    /// Every call in `r` (outermost first, by position of the callee).
+    fn calls(&self, r: Range<usize>) -> Vec<Call> {
+        let mut out = Vec::new();
+        for i in r.clone() {
+            if !self.is_op(i, b"(") || i == r.start {
+                continue;
+            }
+            let prev = i - 1;
+            if self.kind(prev) != Some(Kind::Name) {
+                continue;
+            }
+            // `def f(` and `class C(` are not calls.
+            if prev > r.start && matches!(self.t(prev - 1), b"def" | b"class") {
+                continue;
+            }
+            let (name, first) = self.dotted_back(prev, r.start);
+            let Some(close) = self.closing(i, r.end) else {
+                continue;
+            };
+            out.push(Call {
+                name: self.qualify(&name),
+                first,
+                open: i,
+                close,
+            });
+        }
+        out
+    }
+
+    fn string_at(&self, i: usize) -> Option<String> {
+        (self.kind(i) == Some(Kind::Str) && !lex::is_fstring(self.t(i)))
+            .then(|| lex::string_value(self.t(i)))
+            .flatten()
+    }
+
+    /// Literal strings in `r` (code tokens).
+    fn strings(&self, r: Range<usize>) -> Vec<String> {
+        r.filter_map(|i| {
+            if self.kind(i) == Some(Kind::Str) {
+                lex::string_value(self.t(i))
+            } else {
+                None
+            }
+        })
+        .collect()
+    }
+}
+
+fn secret_key(s: &str) -> bool {
+    let up = s.to_ascii_uppercase();
+    SECRET_WORDS.iter().any(|w| up.contains(w)) || up.ends_with("_KEY") || up == "KEY"
+}
+
+fn credential_path(s: &str) -> bool {
+    CREDENTIAL_FILES.iter().any(|c| s.contains(c))
+}
+
+/// The state of one function's (or module's) analysis.
+struct Env {
+    vars: HashMap<String, Taint>,
+    /// File handles open for writing: handle name -> the path expression's names (and text).
+    writers: HashMap<String, Vec<String>>,
+}
+
+struct Analysis<'a> {
+    files: Vec<File<'a>>,
+    /// (file, scope) -> summary, for functions.
+    summaries: HashMap<(usize, usize), Summary>,
+    /// Function name -> its nodes.
+    funcs: HashMap<String, Vec<(usize, usize)>>,
+    /// Module-level and `self.x` taint per file (read by every scope of the file).
+    globals: Vec<HashMap<String, Taint>>,
+    flows: Vec<Vec<Flow>>,
+    changed: bool,
+}
+
+/// Every source-to-sink flow in the closure, per unit.
+pub(crate) fn flows(units: &[Unit<'_>]) -> Vec<Vec<Flow>> {
+    let files: Vec<File<'_>> = units.iter().map(file_of).collect();
+    let mut a = Analysis {
+        summaries: HashMap::new(),
+        funcs: HashMap::new(),
+        globals: vec![HashMap::new(); files.len()],
+        flows: vec![Vec::new(); files.len()],
+        changed: false,
+        files,
+    };
+    for (f, file) in a.files.iter().enumerate() {
+        for (s, sc) in file.o.scopes.iter().enumerate() {
+            if sc.kind != ScopeKind::Function {
+                continue;
+            }
+            let (params, method) = params_of(file, s);
+            a.summaries.insert(
+                (f, s),
+                Summary {
+                    params,
+                    method,
+                    ..Summary::default()
+                },
+            );
+            a.funcs.entry(sc.name.clone()).or_default().push((f, s));
+        }
+    }
+    if !units.iter().any(|u| sink_words(u.src)) {
+        return vec![Vec::new(); units.len()];
+    }
+    for _ in 0..ROUNDS {
+        a.changed = false;
+        for f in 0..a.files.len() {
+            a.flows[f].clear();
+            let scopes = a.files[f].o.scopes.len();
+            // Module and class code first: functions read its names.
+            let mut order: Vec<usize> = (0..scopes)
+                .filter(|&s| a.files[f].o.scopes[s].kind != ScopeKind::Function)
+                .collect();
+            order.extend(
+                (0..scopes).filter(|&s| a.files[f].o.scopes[s].kind == ScopeKind::Function),
+            );
+            for s in order {
+                a.scope(f, s);
+            }
+        }
+        if !a.changed {
+            break;
+        }
+    }
+    for fl in &mut a.flows {
+        // One flow per sink call: a sink nested in another's arguments
+        // (`exec(compile(...))`) is the same flow.
+        fl.sort_by_key(|x| (x.start, std::cmp::Reverse(x.end)));
+        let mut kept: Vec<Flow> = Vec::new();
+        for x in fl.drain(..) {
+            if kept.last().is_some_and(|k| x.start < k.end) {
+                continue;
+            }
+            kept.push(x);
+        }
+        *fl = kept;
+    }
+    a.flows
+}
+
+/// A closure can hold a flow only if one of its files names a sink.
+fn sink_words(src: &[u8]) -> bool {
+    const WORDS: &[&[u8]] = &[
+        b"exec",
+        b"eval",
+        b"compile",
+        b"__import__",
+        b"import_module",
+        b"sys.path",
+        b"addsitedir",
+        b"load",
+        b"CDLL",
+        b"LoadLibrary",
+        b"subprocess",
+        b"system",
+        b"popen",
+        b"spawn",
+        b"pty",
+        b"send",
+        b"urlopen",
+        b"Request",
+        b"requests",
+        b"httpx",
+        b"gethostby",
+        b"getaddrinfo",
+        b"connect",
+        b"FunctionType",
+        b"CodeType",
+        b"run_path",
+        b"run_module",
+    ];
+    WORDS.iter().any(|w| memchr::memmem::find(src, w).is_some())
+}
+
+fn file_of<'a>(u: &Unit<'a>) -> File<'a> {
+    let o = u.outline;
+    let mut names = Names::default();
+    for imp in &o.imports {
+        match &imp.kind {
+            ImportKind::Module { local, module, .. } => {
+                names.alias.insert(local.clone(), module.clone());
+            }
+            ImportKind::From {
+                level,
+                module,
+                name,
+                local,
+            } => {
+                let q = if *level > 0 {
+                    // A fetched module's name: keep the bare name (functions are found by name).
+                    name.clone()
+                } else if module.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{module}.{name}")
+                };
+                names.alias.insert(local.clone(), q);
+            }
+            ImportKind::Star { .. } => {}
+        }
+    }
+    let mut lines = vec![Vec::new(); o.scopes.len()];
+    for line in &o.lexed.lines {
+        if line.toks.is_empty() {
+            continue;
+        }
+        let s = o.owner.get(line.toks.start).copied().unwrap_or(0) as usize;
+        if s < lines.len() {
+            lines[s].push(line.toks.clone());
+        }
+    }
+    let config_class = o
+        .scopes
+        .iter()
+        .map(|sc| sc.kind == ScopeKind::Class && sc.name.ends_with("Config"))
+        .collect();
+    let mut file = File {
+        src: u.src,
+        o,
+        names,
+        lines,
+        config_class,
+    };
+    // Module-level aliases of dangerous callables (`_go = os.spawnv`, `Launcher = Popen`).
+    let mut extra = Vec::new();
+    for asg in &o.assigns {
+        let v = asg.value.clone();
+        if v.end == v.start + 1 && file.kind(v.start) == Some(Kind::Name) {
+            let q = file.qualify(file.s(v.start));
+            if q.contains('.') {
+                extra.push((asg.target.clone(), q));
+            }
+        } else if v.end > v.start && file.kind(v.end - 1) == Some(Kind::Name) {
+            let (d, first) = file.dotted_back(v.end - 1, v.start);
+            if first == v.start && !d.contains("()") {
+                let q = file.qualify(&d);
+                if matches_api(PROCESS_SINKS, &q) || matches_api(CODE_SINKS, &q) {
+                    extra.push((asg.target.clone(), q));
+                }
+            }
+        }
+    }
+    for (k, v) in extra {
+        file.names.alias.entry(k).or_insert(v);
+    }
+    file
+}
+
+fn params_of(f: &File<'_>, s: usize) -> (Vec<String>, bool) {
+    let h = f.o.scopes[s].header.clone();
+    let Some(open) = (h.start..h.end).find(|&i| f.is_op(i, b"(")) else {
+        return (Vec::new(), false);
+    };
+    let Some(close) = f.closing(open, h.end) else {
+        return (Vec::new(), false);
+    };
+    let mut out = Vec::new();
+    for part in f.split_commas(open + 1..close) {
+        let Some(i) = part.clone().find(|&i| f.kind(i) == Some(Kind::Name)) else {
+            continue;
+        };
+        out.push(f.s(i).to_string());
+    }
+    let method = f.o.class_of(s).is_some()
+        && out
+            .first()
+            .is_some_and(|p| p == "self" || p == "cls" || p == "mcs" || p == "metacls");
+    (out, method)
+}
+
+impl Analysis<'_> {
+    fn scope(&mut self, f: usize, s: usize) {
+        let mut env = Env {
+            vars: HashMap::new(),
+            writers: HashMap::new(),
+        };
+        if let Some(sum) = self.summaries.get(&(f, s)) {
+            for (i, t) in &sum.param_taint {
+                if let Some(p) = sum.params.get(*i) {
+                    env.vars.insert(p.clone(), t.clone());
+                }
+            }
+        }
+        let lines = self.files[f].lines[s].clone();
+        for r in lines {
+            self.line(f, s, r, &mut env);
+        }
+        if self.files[f].o.scopes[s].kind != ScopeKind::Function {
+            let g = &mut self.globals[f];
+            for (k, v) in env.vars {
+                if let std::collections::hash_map::Entry::Vacant(e) = g.entry(k) {
+                    e.insert(v);
+                    self.changed = true;
+                }
+            }
+        }
+    }
+
+    fn line(&mut self, f: usize, s: usize, r: Range<usize>, env: &mut Env) {
+        if r.is_empty() {
+            return;
+        }
+        let file = &self.files[f];
+        let first = file.t(r.start);
+        match first {
+            b"def" | b"class" | b"import" | b"from" | b"@" | b"global" | b"nonlocal" => return,
+            _ => {}
+        }
+        // Inline bodies (`if x: y = f()`, `try: ...`).
+        let mut r = r;
+        if matches!(
+            first,
+            b"if" | b"elif" | b"else" | b"while" | b"try" | b"except" | b"finally"
+        ) {
+            match self.files[f].find_top(r.clone(), b":") {
+                Some(c) if c + 1 < r.end => {
+                    // The condition may hold calls too (sinks in `if os.system(...)`).
+                    self.sinks(f, s, r.start + 1..c, env);
+                    r = c + 1..r.end;
+                }
+                Some(c) => {
+                    self.sinks(f, s, r.start + 1..c, env);
+                    return;
+                }
+                None => return,
+            }
+        }
+        let file = &self.files[f];
+        let first = file.t(r.start);
+        if first == b"return" {
+            let t = self.taint_of(f, s, r.start + 1..r.end, env);
+            self.sinks(f, s, r.start + 1..r.end, env);
+            if let Some(t) = t
+                && let Some(sum) = self.summaries.get_mut(&(f, s))
+                && sum.returns.is_none()
+            {
+                sum.returns = Some(t);
+                self.changed = true;
+            }
+            return;
+        }
+        if first == b"with" || (first == b"async" && file.t(r.start + 1) == b"with") {
+            let start = if first == b"async" {
+                r.start + 2
+            } else {
+                r.start + 1
+            };
+            let end = file.find_top(start..r.end, b":").unwrap_or(r.end);
+            let items: Vec<_> = file
+                .split_commas(start..end)
+                .into_iter()
+                .map(|item| match file.find_top(item.clone(), b"as") {
+                    Some(a) => (item.start..a, Some(a + 1..item.end)),
+                    None => (item, None),
+                })
+                .collect();
+            for (value, target) in items {
+                self.sinks(f, s, value.clone(), env);
+                if let Some(tr) = target {
+                    self.bind(f, s, tr.clone(), value.clone(), env);
+                    self.writer(f, tr, value, env);
+                }
+            }
+            return;
+        }
+        if first == b"for" || (first == b"async" && file.t(r.start + 1) == b"for") {
+            let start = if first == b"async" {
+                r.start + 2
+            } else {
+                r.start + 1
+            };
+            let end = file.find_top(start..r.end, b":").unwrap_or(r.end);
+            if let Some(inn) = file.find_top(start..end, b"in") {
+                self.sinks(f, s, inn + 1..end, env);
+                self.bind(f, s, start..inn, inn + 1..end, env);
+            }
+            return;
+        }
+        // Assignments: the last top-level `=` splits targets from the value.
+        let mut eqs = Vec::new();
+        let mut aug = None;
+        let mut depth = 0i32;
+        for i in r.clone() {
+            if file.kind(i) != Some(Kind::Op) {
+                continue;
+            }
+            match file.t(i) {
+                b"(" | b"[" | b"{" => depth += 1,
+                b")" | b"]" | b"}" => depth -= 1,
+                b"=" if depth == 0 => eqs.push(i),
+                x if depth == 0
+                    && x.len() >= 2
+                    && x.ends_with(b"=")
+                    && !matches!(x, b"==" | b"!=" | b"<=" | b">=") =>
+                {
+                    aug = Some(i)
+                }
+                _ => {}
+            }
+        }
+        if let Some(&last) = eqs.last() {
+            let value = last + 1..r.end;
+            self.sinks(f, s, value.clone(), env);
+            let mut start = r.start;
+            for &e in &eqs {
+                let target = start..e;
+                // `x: T = v`: the name before the colon.
+                let target = match self.files[f].find_top(target.clone(), b":") {
+                    Some(c) => target.start..c,
+                    None => target,
+                };
+                self.bind(f, s, target.clone(), value.clone(), env);
+                self.writer(f, target, value.clone(), env);
+                start = e + 1;
+            }
+            return;
+        }
+        if let Some(a) = aug {
+            self.sinks(f, s, a + 1..r.end, env);
+            self.bind(f, s, r.start..a, a + 1..r.end, env);
+            return;
+        }
+        self.sinks(f, s, r, env);
+    }
+
+    /// Bind the names of `target` to the taint of `value`.
+    fn bind(
+        &mut self,
+        f: usize,
+        s: usize,
+        target: Range<usize>,
+        value: Range<usize>,
+        env: &mut Env,
+    ) {
+        let Some(t) = self.taint_of(f, s, value, env) else {
+            return;
+        };
+        let file = &self.files[f];
+        let mut i = target.start;
+        while i < target.end {
+            if file.kind(i) == Some(Kind::Name) {
+                let (d, _) = file.dotted_back_forward(i, target.end);
+                let n = d.split('.').count();
+                env.vars.entry(d.clone()).or_insert_with(|| t.clone());
+                if (d.starts_with("self.") || d.starts_with("cls."))
+                    && let std::collections::hash_map::Entry::Vacant(e) = self.globals[f].entry(d)
+                {
+                    e.insert(t.clone());
+                    self.changed = true;
+                }
+                i += 2 * n - 1;
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// `F = open(P, "w...")` / `with open(P, "wb") as F`: F writes to P.
+    fn writer(&mut self, f: usize, target: Range<usize>, value: Range<usize>, env: &mut Env) {
+        let file = &self.files[f];
+        let calls = file.calls(value.clone());
+        let Some(c) = calls.first() else {
+            return;
+        };
+        if c.first != value.start || !matches!(c.name.as_str(), "open" | "io.open" | "os.fdopen") {
+            // `Path(p).open("wb")`
+            if !c.name.ends_with(".open") {
+                return;
+            }
+        }
+        let args = file.split_commas(c.open + 1..c.close);
+        let mode = args
+            .iter()
+            .skip(1)
+            .flat_map(|a| a.clone())
+            .find_map(|i| file.string_at(i))
+            .unwrap_or_default();
+        if !mode.contains(['w', 'a', 'x', '+']) {
+            return;
+        }
+        let path: Vec<String> = if c.name.ends_with(".open") && c.name != "io.open" {
+            // The receiver names the path.
+            let (d, _) = file.dotted_back(c.open - 1, value.start);
+            vec![d.rsplit_once('.').map_or(d.clone(), |(a, _)| a.to_string())]
+        } else {
+            args.first()
+                .map(|a| names_in(file, a.clone()))
+                .unwrap_or_default()
+        };
+        let Some(h) = (target.start..target.end).find(|&i| file.kind(i) == Some(Kind::Name)) else {
+            return;
+        };
+        env.writers.insert(file.s(h).to_string(), path);
+    }
+
+    /// The taint of the expression in `r`, if any.
+    fn taint_of(&self, f: usize, s: usize, r: Range<usize>, env: &Env) -> Option<Taint> {
+        if r.is_empty() {
+            return None;
+        }
+        let file = &self.files[f];
+        // Calls first: sources, fetched functions, decoders of constants.
+        let calls = file.calls(r.clone());
+        for c in &calls {
+            if let Some(t) = self.call_source(f, s, c, env) {
+                return Some(t);
+            }
+        }
+        let file = &self.files[f];
+        let scope_is_config_method = file.o.class_of(s).is_some_and(|c| file.config_class[c]);
+        // Names.
+        let mut i = r.start;
+        while i < r.end {
+            if file.kind(i) != Some(Kind::Name) || (i > r.start && file.is_op(i - 1, b".")) {
+                i += 1;
+                continue;
+            }
+            let (d, next) = file.dotted_back_forward(i, r.end);
+            // The longest prefix that is tainted (`self.x.y` -> `self.x`).
+            let mut probe = d.as_str();
+            loop {
+                if let Some(t) = env.vars.get(probe).or_else(|| self.globals[f].get(probe)) {
+                    return Some(t.clone());
+                }
+                match probe.rsplit_once('.') {
+                    Some((a, _)) => probe = a,
+                    None => break,
+                }
+            }
+            let q = file.qualify(&d);
+            // The repo's configuration.
+            if (d.starts_with("config.") || d.starts_with("self.config."))
+                && d.split('.').count() >= 2
+            {
+                return Some(Taint::new(Source::Config, format!("`{d}`")));
+            }
+            if scope_is_config_method && d == "kwargs" {
+                return Some(Taint::new(Source::Config, "config `kwargs`".to_string()));
+            }
+            // The environment, as a whole or by a secret key.
+            if q == "os.environ" || q.starts_with("os.environ.") {
+                if file.is_op(next, b"[")
+                    && let Some(key) = file.string_at(next + 1)
+                {
+                    if secret_key(&key) {
+                        return Some(Taint::new(
+                            Source::Secret,
+                            format!("`os.environ[\"{key}\"]`"),
+                        ));
+                    }
+                } else if q == "os.environ"
+                    || matches!(
+                        q.as_str(),
+                        "os.environ.copy"
+                            | "os.environ.items"
+                            | "os.environ.values"
+                            | "os.environ.keys"
+                    )
+                {
+                    // `os.environ.get(...)` is a call, handled with the sources.
+                    if !(file.is_op(next, b".") && file.t(next + 1) == b"get") {
+                        return Some(Taint::new(Source::Environment, "`os.environ`".to_string()));
+                    }
+                }
+            }
+            i = next.max(i + 1);
+        }
+        None
+    }
+
+    /// The taint of a call's result when the call is a source, a decoder of a constant, a
+    /// fetched function returning taint, or any call with a tainted argument.
+    fn call_source(&self, f: usize, s: usize, c: &Call, env: &Env) -> Option<Taint> {
+        let file = &self.files[f];
+        let name = c.name.clone();
+        let args = c.open + 1..c.close;
+        if matches_api(NETWORK_SOURCES, &name) && !name.ends_with(".connect") {
+            let mut t = Taint::new(Source::Network, format!("`{name}`"));
+            t.file = matches!(
+                name.rsplit('.').next(),
+                Some(
+                    "hf_hub_download"
+                        | "snapshot_download"
+                        | "cached_download"
+                        | "cached_file"
+                        | "download_url_to_file"
+                        | "download"
+                )
+            );
+            return Some(t);
+        }
+        if matches!(
+            name.as_str(),
+            "socket.gethostname"
+                | "platform.node"
+                | "getpass.getuser"
+                | "os.getlogin"
+                | "socket.getfqdn"
+                | "os.uname"
+                | "platform.uname"
+        ) {
+            return Some(Taint::new(Source::Identity, format!("`{name}`")));
+        }
+        if matches!(
+            name.as_str(),
+            "os.environ.get" | "os.getenv" | "os.environ.pop" | "os.environ.setdefault"
+        ) {
+            let key = (args.start..args.end).find_map(|i| file.string_at(i));
+            if key.as_deref().is_some_and(secret_key) {
+                return Some(Taint::new(
+                    Source::Secret,
+                    format!("`{name}(\"{}\")`", key.unwrap_or_default()),
+                ));
+            }
+        }
+        // A credential file read: `open("~/.ssh/id_rsa")`, `Path.home() / ".aws/credentials"`.
+        let reads = matches!(name.as_str(), "open" | "io.open" | "codecs.open")
+            || name.ends_with(".read_text")
+            || name.ends_with(".read_bytes")
+            || name.ends_with(".read");
+        if reads {
+            let span = if name.ends_with(".read_text")
+                || name.ends_with(".read_bytes")
+                || name.ends_with(".read")
+            {
+                c.first..c.close
+            } else {
+                args.clone()
+            };
+            if let Some(p) = file
+                .strings(span.clone())
+                .into_iter()
+                .find(|s| credential_path(s))
+            {
+                return Some(Taint::new(Source::Secret, format!("`{name}(\"{p}\")`")));
+            }
+            // The repo's own JSON/YAML file next to the code.
+            let strings = file.strings(span.clone());
+            let here = (span.start..span.end).any(|i| file.t(i) == b"__file__");
+            if here
+                && strings.iter().any(|s| {
+                    s.ends_with(".json")
+                        || s.ends_with(".md")
+                        || s.ends_with(".txt")
+                        || s.ends_with(".yaml")
+                        || s.ends_with(".yml")
+                })
+            {
+                let which = strings
+                    .iter()
+                    .find(|s| s.contains('.'))
+                    .cloned()
+                    .unwrap_or_default();
+                return Some(Taint::new(
+                    Source::Config,
+                    format!("`{name}` of the repo's `{which}`"),
+                ));
+            }
+        }
+        if matches_api(DECODERS, &name)
+            || name.ends_with(".decompress")
+            || name.ends_with(".b64decode")
+        {
+            // A constant blob decoded, or a tainted one carried on.
+            let inner = self.taint_of_args(f, s, c, env);
+            return Some(match inner {
+                Some(t) => t.then(&format!("`{name}`")),
+                None => Taint::new(Source::Decoded, format!("`{name}`")),
+            });
+        }
+        // A fetched function: its return value.
+        let last = name.rsplit('.').next().unwrap_or(&name).to_string();
+        if let Some(nodes) = self.callees(f, &name) {
+            for n in nodes {
+                if let Some(t) = self.summaries.get(&n).and_then(|x| x.returns.clone()) {
+                    return Some(t.then(&format!("`{last}()`")));
+                }
+            }
+        }
+        // Any other call carries the taint of its arguments (and of its receiver).
+        let inner = self.taint_of_args(f, s, c, env);
+        if let Some(t) = inner {
+            // `open(P)` of a file that holds tainted content: its content.
+            if reads && t.file {
+                let mut t = t.then(&format!("`{name}`"));
+                t.file = false;
+                return Some(t);
+            }
+            return Some(if notable(&name) {
+                t.then(&format!("`{name}`"))
+            } else {
+                t
+            });
+        }
+        // The receiver: `resp.read()`, `_s.recv(...)` on a tainted object.
+        if c.first + 2 < c.open
+            && let Some(t) = self.taint_names(f, c.first..c.open - 2, env)
+        {
+            return Some(t);
+        }
+        None
+    }
+
+    fn taint_of_args(&self, f: usize, s: usize, c: &Call, env: &Env) -> Option<Taint> {
+        let file = &self.files[f];
+        let mut parts = file.split_commas(c.open + 1..c.close);
+        parts.retain(|p| !inert(file, p.clone()));
+        for p in parts {
+            if let Some(t) = self.taint_of(f, s, p, env) {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// Taint of the plain names in `r` (no calls).
+    fn taint_names(&self, f: usize, r: Range<usize>, env: &Env) -> Option<Taint> {
+        let file = &self.files[f];
+        for i in r.clone() {
+            if file.kind(i) != Some(Kind::Name) || (i > r.start && file.is_op(i - 1, b".")) {
+                continue;
+            }
+            let (d, _) = file.dotted_back_forward(i, r.end);
+            let mut probe = d.as_str();
+            loop {
+                if let Some(t) = env.vars.get(probe).or_else(|| self.globals[f].get(probe)) {
+                    return Some(t.clone());
+                }
+                match probe.rsplit_once('.') {
+                    Some((a, _)) => probe = a,
+                    None => break,
+                }
+            }
+        }
+        None
+    }
+
+    /// The sinks of the calls in `r`, and what they do to the environment (file writes,
+    /// chmod, calls into fetched functions).
+    fn sinks(&mut self, f: usize, s: usize, r: Range<usize>, env: &mut Env) {
+        let calls = self.files[f].calls(r);
+        for c in calls {
+            let name = c.name.clone();
+            let file = &self.files[f];
+            let args = c.open + 1..c.close;
+            let last = name.rsplit('.').next().unwrap_or(&name).to_string();
+            // Writes through a handle: `F.write(X)`.
+            if last == "write" || last == "writelines" {
+                let (d, _) = file.dotted_back(c.open - 1, c.first);
+                let handle = d
+                    .rsplit_once('.')
+                    .map(|(a, _)| a.to_string())
+                    .unwrap_or_default();
+                if let Some(paths) = env.writers.get(&handle).cloned()
+                    && let Some(t) = self.taint_of(f, s, args.clone(), env)
+                    && matches!(t.source, Source::Network | Source::Decoded)
+                {
+                    let mut t = t.then("`open(..., \"wb\")`");
+                    t.file = true;
+                    for p in paths {
+                        env.vars.insert(p, t.clone());
+                    }
+                }
+                continue;
+            }
+            // `Path(p).write_bytes(X)`, `urlretrieve(url, P)`, `extractall(D)`.
+            if last == "write_bytes" || last == "write_text" {
+                if let Some(t) = self.taint_of(f, s, args.clone(), env)
+                    && matches!(t.source, Source::Network | Source::Decoded)
+                {
+                    let (d, _) = file.dotted_back(c.open - 1, c.first);
+                    let recv = d
+                        .rsplit_once('.')
+                        .map(|(a, _)| a.to_string())
+                        .unwrap_or_default();
+                    let mut t = t.then(&format!("`{last}`"));
+                    t.file = true;
+                    env.vars.insert(recv, t);
+                }
+                continue;
+            }
+            if name.ends_with("urlretrieve") {
+                let parts = file.split_commas(args.clone());
+                if let Some(p) = parts.get(1) {
+                    let mut t = Taint::new(Source::Network, format!("`{name}`"));
+                    t.file = true;
+                    for n in names_in(file, p.clone()) {
+                        env.vars.insert(n, t.clone());
+                    }
+                }
+                continue;
+            }
+            if last == "extractall" || last == "extract" || name.ends_with("unpack_archive") {
+                // The archive: the receiver (`zipfile.ZipFile(io.BytesIO(r.content))`).
+                let receiver_tainted = (c.first + 1 < c.open)
+                    .then(|| self.taint_names(f, c.first..c.open - 1, env))
+                    .flatten();
+                let whole = self.taint_of(f, s, c.first..c.open, env);
+                if let Some(t) = receiver_tainted.or(whole) {
+                    let file = &self.files[f];
+                    let mut t = t.then(&format!("`{last}`"));
+                    t.file = true;
+                    let parts = file.split_commas(args.clone());
+                    let target = if name.ends_with("unpack_archive") {
+                        parts.get(1)
+                    } else {
+                        parts.first()
+                    };
+                    if let Some(p) = target {
+                        for n in names_in(file, p.clone()) {
+                            env.vars.insert(n, t.clone());
+                        }
+                    }
+                }
+                continue;
+            }
+            if matches!(name.as_str(), "os.chmod" | "os.fchmod" | "os.lchmod") || last == "chmod" {
+                let file = &self.files[f];
+                let parts = file.split_commas(args.clone());
+                let target: Vec<String> = if last == "chmod" && !name.starts_with("os.") {
+                    let (d, _) = file.dotted_back(c.open - 1, c.first);
+                    vec![
+                        d.rsplit_once('.')
+                            .map(|(a, _)| a.to_string())
+                            .unwrap_or_default(),
+                    ]
+                } else {
+                    parts
+                        .first()
+                        .map(|p| names_in(file, p.clone()))
+                        .unwrap_or_default()
+                };
+                for n in target {
+                    if let Some(t) = env.vars.get(&n).cloned()
+                        && t.file
+                    {
+                        env.vars.insert(n, t.then(&format!("`{name}`")));
+                    }
+                }
+                continue;
+            }
+            let sink = if matches_api(CODE_SINKS, &name) {
+                Some(Sink::Code)
+            } else if matches_api(PROCESS_SINKS, &name) {
+                Some(Sink::Process)
+            } else if matches_api(SEND_SINKS, &name) {
+                Some(Sink::Send)
+            } else {
+                None
+            };
+            if let Some(sink) = sink {
+                // `np.load(x, allow_pickle=True)` is an unpickler too (handled below).
+                if let Some(t) = self.taint_of_args(f, s, &c, env)
+                    && (sink.accepts(t.source) || (t.file && sink != Sink::Send))
+                    && !(sink == Sink::Send && to_hub(&self.files[f], args.clone()))
+                    && !(sink == Sink::Send
+                        && dns(&name)
+                        && !self.files[f]
+                            .strings(args.clone())
+                            .iter()
+                            .any(|x| !x.is_empty()))
+                {
+                    self.flow(f, &c, &t, sink);
+                }
+                continue;
+            }
+            if (name.ends_with("np.load") || name == "numpy.load")
+                && (args.start..args.end).any(|i| self.files[f].t(i) == b"allow_pickle")
+                && let Some(t) = self.taint_of_args(f, s, &c, env)
+            {
+                self.flow(f, &c, &t, Sink::Code);
+                continue;
+            }
+            // Into a fetched function: its parameters.
+            if let Some(nodes) = self.callees(f, &name) {
+                let file = &self.files[f];
+                let parts = file.split_commas(args.clone());
+                let mut tainted = Vec::new();
+                for (i, p) in parts.iter().enumerate() {
+                    let kw = (p.end > p.start + 1
+                        && file.is_op(p.start + 1, b"=")
+                        && file.kind(p.start) == Some(Kind::Name))
+                    .then(|| file.s(p.start).to_string());
+                    let value = if kw.is_some() {
+                        p.start + 2..p.end
+                    } else {
+                        p.clone()
+                    };
+                    if let Some(t) = self.taint_of(f, s, value, env) {
+                        tainted.push((i, kw, t));
+                    }
+                }
+                for n in nodes {
+                    let Some(sum) = self.summaries.get_mut(&n) else {
+                        continue;
+                    };
+                    let shift = usize::from(sum.method && name.contains('.'));
+                    for (i, kw, t) in &tainted {
+                        let idx = match kw {
+                            Some(k) => sum.params.iter().position(|p| p == k),
+                            None => Some(i + shift),
+                        };
+                        if let Some(idx) = idx
+                            && idx < sum.params.len()
+                            && !sum.param_taint.contains_key(&idx)
+                        {
+                            sum.param_taint.insert(idx, t.then(&format!("`{last}()`")));
+                            self.changed = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The fetched functions a call in file `f` may reach: a bare name (any file: imports
+    /// of fetched modules bind bare names), or `self.`/`cls.` methods of the same file.
+    /// `super().x` goes to the library's class and `obj.x` to an unknown receiver.
+    fn callees(&self, f: usize, name: &str) -> Option<Vec<(usize, usize)>> {
+        let last = name.rsplit('.').next().unwrap_or(name);
+        let head = name.split(['.', '(']).next().unwrap_or("");
+        let nodes = self.funcs.get(last)?;
+        if !name.contains('.') && !name.contains('(') {
+            return Some(nodes.clone());
+        }
+        if matches!(head, "self" | "cls") && name.matches('.').count() == 1 {
+            return Some(nodes.iter().copied().filter(|n| n.0 == f).collect());
+        }
+        None
+    }
+
+    fn flow(&mut self, f: usize, c: &Call, t: &Taint, sink: Sink) {
+        let file = &self.files[f];
+        let toks = &file.o.lexed.toks;
+        let start = toks[c.first].start as usize;
+        let end = toks[c.close].end as usize;
+        let t = t.then(&format!("`{}`", c.name));
+        let what = format!(
+            "{} reaches `{}`, which {}",
+            if t.file {
+                "a file written with fetched data"
+            } else {
+                t.source.what()
+            },
+            c.name,
+            sink.what()
+        );
+        self.flows[f].push(Flow {
+            start,
+            end,
+            path: t.steps.join(" → "),
+            what,
+        });
+    }
+}
+
+/// `a.b.c` starting at token `i` (forwards), and the index after it.
+impl File<'_> {
+    fn dotted_back_forward(&self, i: usize, end: usize) -> (String, usize) {
+        let mut name = self.s(i).to_string();
+        let mut k = i + 1;
+        while k + 1 < end && self.is_op(k, b".") && self.kind(k + 1) == Some(Kind::Name) {
+            name.push('.');
+            name.push_str(self.s(k + 1));
+            k += 2;
+        }
+        (name, k)
+    }
+}
+
+/// The dotted names (not called) in `r`.
+fn names_in(file: &File<'_>, r: Range<usize>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = r.start;
+    while i < r.end {
+        if file.kind(i) == Some(Kind::Name) && !(i > r.start && file.is_op(i - 1, b".")) {
+            let (d, next) = file.dotted_back_forward(i, r.end);
+            if !file.is_op(next, b"(") {
+                out.push(d);
+            }
+            i = next.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A keyword argument that does not carry the value to the sink's effect.
+fn inert(file: &File<'_>, p: Range<usize>) -> bool {
+    p.end > p.start + 1
+        && file.kind(p.start) == Some(Kind::Name)
+        && file.is_op(p.start + 1, b"=")
+        && INERT_KEYWORDS.contains(&file.s(p.start))
+}
+
+/// A request to the hub itself (the token goes where it belongs).
+fn to_hub(file: &File<'_>, args: Range<usize>) -> bool {
+    file.strings(args).iter().any(|s| {
+        s.contains("huggingface.co") || s.contains("hf.co/") || s.contains("modelscope.cn")
+    })
+}
+
+/// A name lookup: it leaks what it is given only as part of a name in a domain the
+/// attacker controls (`socket.gethostbyname(socket.gethostname())` is the machine asking
+/// for its own address).
+fn dns(name: &str) -> bool {
+    matches!(
+        name,
+        "socket.gethostbyname"
+            | "socket.gethostbyname_ex"
+            | "socket.getaddrinfo"
+            | "dns.resolver.resolve"
+            | "dns.resolver.query"
+    )
+}
+
+/// Calls worth naming in a flow's path.
+fn notable(name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    matches!(
+        last,
+        "loads"
+            | "load"
+            | "decode"
+            | "decompress"
+            | "b64decode"
+            | "dumps"
+            | "read"
+            | "urlopen"
+            | "Request"
+    ) || name.starts_with("json.")
+        || name.starts_with("zipfile.")
+        || name.starts_with("tarfile.")
+}
