@@ -146,7 +146,8 @@ impl Hubs {
                 opts.endpoints.clone(),
                 opts.tokens.clone(),
                 opts.paddle_env.clone(),
-            ),
+            )
+            .with_cache(cache.clone()),
             mirror: opts.mirror.clone().map(Mirror::new),
             local,
             cache,

@@ -13,6 +13,7 @@ use url::Url;
 
 use super::http::{Http, Limit, Req, Resp, status_error};
 use super::options::{Endpoints, PaddleEnv, Tokens};
+use super::store::DiskCache;
 use super::validate::{MAX_API_JSON_BYTES, MAX_CODE_FILE_BYTES};
 use super::{HubError, Snapshot};
 use crate::model::HubKind;
@@ -26,6 +27,9 @@ pub struct Net {
     tokens: Tokens,
     paddle_env: Option<PaddleEnv>,
     kept: Mutex<HashMap<(HubKind, String, String), Kept>>,
+    /// The disk cache, for what a hub downloads beyond files at a commit
+    /// (PaddleHub module archives, by module, version and digest).
+    cache: Option<DiskCache>,
 }
 
 const PATH_SEG: &AsciiSet = &NON_ALPHANUMERIC
@@ -58,7 +62,19 @@ impl Net {
             tokens,
             paddle_env,
             kept: Mutex::new(HashMap::new()),
+            cache: None,
         }
+    }
+
+    /// Use `cache` for [`Net::cache`].
+    pub(crate) fn with_cache(mut self, cache: Option<DiskCache>) -> Net {
+        self.cache = cache;
+        self
+    }
+
+    /// The run's disk cache (None with no cache folder).
+    pub fn cache(&self) -> Option<&DiskCache> {
+        self.cache.as_ref()
     }
 
     /// The installed paddle/paddlehub as the project declares them (PaddleHub search filter).

@@ -97,6 +97,14 @@ fn condition_version(cond: &str) -> &str {
 async fn listing(net: &Net, name: &str, version: Option<&str>) -> Result<Listing, HubError> {
     let hub = HubKind::Paddlehub;
     let what = format!("paddlehub module {name}");
+    // A module version is immutable: an exact version found in the cache needs
+    // no request at all (the archive is checked against its digest on read).
+    let exact = version.filter(|v| !v.starts_with(['>', '<', '=']));
+    if let Some(v) = exact
+        && let Some(l) = cached(net, name, v, &what).await
+    {
+        return Ok(l);
+    }
     let mut u = net.url(hub, "search")?;
     {
         // `search_resource` sends `version` only when one is given
@@ -157,6 +165,9 @@ async fn listing(net: &Net, name: &str, version: Option<&str>) -> Result<Listing
         .and_then(|s| Url::parse(s).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .ok_or_else(|| HubError::Protocol(format!("{what}: bad archive url")))?;
+    if let Some(l) = cached(net, name, ver, &what).await {
+        return Ok(l);
+    }
     // The archive may live on any host: send no token.
     let resp = net
         .http()
@@ -165,11 +176,55 @@ async fn listing(net: &Net, name: &str, version: Option<&str>) -> Result<Listing
     if !resp.ok() {
         return Err(status_error(&resp, &format!("{what} archive")));
     }
-    let commit = format!("{ver}+sha256:{}", hex::encode(Sha256::digest(&resp.body)));
-    let body = resp.body;
+    if let Some(c) = net.cache() {
+        c.put_archive(hub, &cache_key(name), ver, &resp.body);
+    }
+    from_archive(net, name, ver, resp.body, &what).await
+}
+
+/// Module names match case-insensitively (`manager.py:260-265`): one cache folder.
+fn cache_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// The listing of (module, version) from the disk cache's archive, if it has
+/// one whose bytes match its digest. One that does not extract is reported and
+/// downloaded again.
+async fn cached(net: &Net, name: &str, version: &str, what: &str) -> Option<Listing> {
+    let c = net.cache()?;
+    let hit = c.get_archive(
+        HubKind::Paddlehub,
+        &cache_key(name),
+        version,
+        None,
+        MAX_ARCHIVE_DOWNLOAD_BYTES,
+    )?;
+    match from_archive(net, name, version, hit.bytes, what).await {
+        Ok(l) => Some(l),
+        Err(e) => {
+            tracing::warn!(
+                "{what} {version}: cached archive {} cannot be read ({e}); downloading it again",
+                hit.sha256
+            );
+            None
+        }
+    }
+}
+
+/// Extract a module archive and list it; its digest makes the commit.
+async fn from_archive(
+    net: &Net,
+    name: &str,
+    ver: &str,
+    body: Vec<u8>,
+    what: &str,
+) -> Result<Listing, HubError> {
+    let hub = HubKind::Paddlehub;
+    let commit = format!("{ver}+sha256:{}", hex::encode(Sha256::digest(&body)));
+    let what_owned = what.to_string();
     let ar = tokio::task::spawn_blocking(move || archive::extract(&body))
         .await
-        .map_err(|e| HubError::Protocol(format!("{what}: {e}")))??;
+        .map_err(|e| HubError::Protocol(format!("{what_owned}: {e}")))??;
     for d in &ar.dropped {
         tracing::warn!("{what} {ver}: archive member {d} is not listed");
     }

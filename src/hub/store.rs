@@ -161,6 +161,7 @@ pub enum Namespace {
 
 /// The on-disk cache: `<root>/v1/{files|pickle2}/<hub>/<type>/<repo...>/<commit>/<path>`
 /// and `<root>/v1/snapshots/<hub>/<type>/<repo...>/<commit>.json`.
+#[derive(Clone, Debug)]
 pub struct DiskCache {
     root: PathBuf,
 }
@@ -232,7 +233,17 @@ impl DiskCache {
         let bytes = read_capped(&p, crate::hub::validate::MAX_API_JSON_BYTES)
             .ok()
             .flatten()?;
-        let mut files: Vec<String> = serde_json::from_slice(&bytes).ok()?;
+        let mut files: Vec<String> = match serde_json::from_slice(&bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                // Never a silent pass: the listing is asked for again, and said.
+                tracing::warn!(
+                    "{}: malformed cache entry ({e}); ignored, the listing is fetched again. Fix: delete it",
+                    p.display()
+                );
+                return None;
+            }
+        };
         // `Snapshot::has` binary-searches; never trust the file's order.
         files.retain(|p| validate_path(p).is_ok());
         files.sort();
@@ -258,6 +269,110 @@ impl DiskCache {
                 }
             }
             Err(e) => tracing::warn!("cache encode: {e}"),
+        }
+    }
+}
+
+/// A module archive found in the cache: its bytes and their SHA-256 (hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedArchive {
+    pub sha256: String,
+    pub bytes: Vec<u8>,
+}
+
+impl DiskCache {
+    /// `<root>/v1/archives/<hub>/<module>/<version>/`: one `<sha256>.archive` per
+    /// archive seen for that version (a version is immutable on the hub, so
+    /// there is one; the name is the digest the commit names).
+    fn archive_dir(&self, hub: HubKind, module: &str, version: &str) -> Option<PathBuf> {
+        if !safe_component(version) {
+            return None;
+        }
+        Some(
+            repo_dir(
+                &self.root.join("v1").join("archives").join(hub.as_str()),
+                module,
+            )?
+            .join(version),
+        )
+    }
+
+    /// The cached archive of (module, version), checked against the SHA-256 its
+    /// file name records. An entry whose bytes do not hash to its name, or whose
+    /// name is not a digest, is reported, removed and not used (the caller
+    /// downloads again); several valid entries (the hub changed the archive of
+    /// a version) are not used either. `want` narrows to one digest.
+    pub fn get_archive(
+        &self,
+        hub: HubKind,
+        module: &str,
+        version: &str,
+        want: Option<&str>,
+        max: u64,
+    ) -> Option<CachedArchive> {
+        let dir = self.archive_dir(hub, module, version)?;
+        let entries = fs::read_dir(&dir).ok()?;
+        let mut found: Vec<CachedArchive> = Vec::new();
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".tmp-") {
+                continue;
+            }
+            let path = e.path();
+            let digest = name.strip_suffix(".archive").filter(|d| {
+                d.len() == 64 && d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            });
+            let Some(digest) = digest else {
+                tracing::warn!(
+                    "{}: malformed cache entry (expected <sha256>.archive); ignored, the archive is downloaded again. Fix: delete it",
+                    path.display()
+                );
+                continue;
+            };
+            if want.is_some_and(|w| !w.eq_ignore_ascii_case(digest)) {
+                continue;
+            }
+            let bytes = match read_capped(&path, max) {
+                Ok(Some(b)) => b,
+                Ok(None) => continue,
+                Err(err) => {
+                    tracing::warn!(
+                        "{}: cache entry not usable ({err}); the archive is downloaded again",
+                        path.display()
+                    );
+                    continue;
+                }
+            };
+            let got = hex::encode(Sha256::digest(&bytes));
+            if got != digest {
+                tracing::warn!(
+                    "{}: cache entry does not match its sha256 (content hashes to {got}); removed, the archive is downloaded again",
+                    path.display()
+                );
+                let _ = fs::remove_file(&path);
+                continue;
+            }
+            found.push(CachedArchive { sha256: got, bytes });
+        }
+        if found.len() > 1 {
+            tracing::warn!(
+                "{}: {} different archives cached for one version; not used, downloaded again",
+                dir.display(),
+                found.len()
+            );
+            return None;
+        }
+        found.pop()
+    }
+
+    /// Store an archive under (module, version, its SHA-256); a failed write only warns.
+    pub fn put_archive(&self, hub: HubKind, module: &str, version: &str, bytes: &[u8]) {
+        let Some(dir) = self.archive_dir(hub, module, version) else {
+            return;
+        };
+        let p = dir.join(format!("{}.archive", hex::encode(Sha256::digest(bytes))));
+        if let Err(e) = write_atomic(&p, bytes) {
+            tracing::warn!("cache write {}: {e}", p.display());
         }
     }
 }

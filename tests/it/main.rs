@@ -8,6 +8,7 @@
 mod action;
 mod adversarial;
 mod archive_fuzz;
+mod cache;
 mod chains;
 mod check;
 mod common;
