@@ -166,7 +166,7 @@ fn pin_prints_a_diff_for_the_example_project_and_lists_what_it_leaves() {
         "vision/detect.py:11",
         "acme/yolo-lite",
         &format!(
-            "its code at {} has error-level findings (credential-env, environ-dump, reverse-shell",
+            "its code at {} has error-level findings (environ-dump, network-access, reverse-shell",
             &YOLO[..12]
         ),
     );
