@@ -94,6 +94,16 @@ fn parse(rel: &str, text: &str) -> Result<MetaFile, String> {
     Ok(m)
 }
 
+/// Snippets that must (`match`) and must not (`no_match`) produce a hit of the rule.
+#[derive(Deserialize, Default, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Examples {
+    #[serde(default, rename = "match")]
+    pub matches: Vec<String>,
+    #[serde(default)]
+    pub no_match: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

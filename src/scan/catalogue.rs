@@ -68,7 +68,7 @@ pub(crate) struct Capability {
     #[serde(default)]
     pub reflection_targets: Vec<String>,
     #[serde(default)]
-    pub examples: super::rules::Examples,
+    pub examples: crate::rulemeta::Examples,
 }
 
 #[derive(Deserialize)]

@@ -52,15 +52,8 @@ enum Prefilter {
     All(Vec<String>),
 }
 
-/// Snippets that must (`match`) and must not (`no_match`) produce a hit of the rule.
-#[derive(Deserialize, Default, Clone, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct Examples {
-    #[serde(default, rename = "match")]
-    pub matches: Vec<String>,
-    #[serde(default)]
-    pub no_match: Vec<String>,
-}
+// The rule examples type lives with the rule metadata (scan::catalogue reads it too).
+pub use crate::rulemeta::Examples;
 
 /// A compiled tree-sitter query rule.
 #[derive(Debug)]
