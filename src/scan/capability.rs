@@ -35,6 +35,8 @@ const BUILTINS: &[&str] = &[
     "globals",
     "locals",
     "open",
+    "object",
+    "type",
 ];
 
 /// Capability of a resolved name.
@@ -59,6 +61,9 @@ pub(crate) struct Compiled {
     /// Module -> (capability, attributes that are not the capability).
     modules: HashMap<String, (usize, HashSet<String>)>,
     reflection_targets: HashSet<String>,
+    /// Last segments (globs) of the process and dynamic-code APIs of the reflection
+    /// targets (`system`, `spawn*`, `exec`): what a getter must not name.
+    dangerous_names: Vec<String>,
     reflection: Option<usize>,
     dynamic: Option<usize>,
     profile: Vec<String>,
@@ -110,11 +115,15 @@ impl Compiled {
             ..Compiled::default()
         };
         let mut words: BTreeSet<String> = BTreeSet::new();
-        for w in ["__builtins__", "__builtin__"] {
+        // `operator` getters name what they look up (`methodcaller("system")`).
+        for w in ["__builtins__", "__builtin__", "operator"] {
             words.insert(w.to_string());
         }
         for w in BUILTINS {
-            if !matches!(*w, "open" | "vars" | "globals" | "locals" | "getattr") {
+            if !matches!(
+                *w,
+                "open" | "vars" | "globals" | "locals" | "getattr" | "object" | "type"
+            ) {
                 words.insert(w.to_string());
             }
         }
@@ -164,6 +173,30 @@ impl Compiled {
                     .insert(m.clone(), (idx, safe.iter().cloned().collect()));
             }
         }
+        for (p, cap) in &c.apis {
+            let key = c.caps[*cap].key.as_str();
+            if matches!(key, "process" | "dynamic-code")
+                && c.reflection_targets.contains(&p[0])
+                && let Some(last) = p.last()
+                && !last.contains("()")
+                && !c.dangerous_names.contains(last)
+            {
+                c.dangerous_names.push(last.clone());
+            }
+        }
+        // Every attribute of a process module is the capability (`subprocess.run`).
+        c.dangerous_names.extend(
+            [
+                "Popen",
+                "run",
+                "call",
+                "check_call",
+                "check_output",
+                "getoutput",
+                "getstatusoutput",
+            ]
+            .map(String::from),
+        );
         let alternation = words
             .iter()
             .map(|w| regex::escape(w))
@@ -205,6 +238,11 @@ impl Compiled {
             }
         }
         false
+    }
+
+    /// Does a getter's literal name name a dangerous function (`system`, `spawnv`)?
+    fn dangerous_name(&self, name: &str) -> bool {
+        self.dangerous_names.iter().any(|p| glob(p, name))
     }
 
     /// Is a module (or one of its parents) in the genre profile?
@@ -281,6 +319,9 @@ enum V {
     Opaque,
     /// A local value reached by attribute access: `x.y` as written (for `*.name` entries).
     Raw(String),
+    /// `operator.attrgetter(name)` / `methodcaller(name, ...)` / `itemgetter(key)`: a
+    /// function that looks `name` up on what it is given (`None`: a computed name).
+    Getter { name: Option<String>, item: bool },
 }
 
 /// One file's bindings.
@@ -673,7 +714,7 @@ impl<'a> Resolver<'a> {
                         }),
                         V::Raw(q) => next.push(V::Raw(format!("{q}.{attr}"))),
                         V::Unit(m) => next.extend(self.member(*m, &attr, depth + 1)),
-                        V::Opaque => next.push(V::Opaque),
+                        V::Opaque | V::Getter { .. } => next.push(V::Opaque),
                     }
                 }
                 vals = dedup(next);
@@ -761,6 +802,9 @@ impl<'a> Resolver<'a> {
         depth: usize,
     ) -> Vec<V> {
         let u = &self.units[f];
+        if let V::Getter { name, item } = v {
+            return self.apply_getter(f, name.as_deref(), *item, args, head, close, depth);
+        }
         let V::Ext { q, bound } = v else {
             return vec![match v {
                 V::Raw(q) => V::Raw(format!("{q}()")),
@@ -768,6 +812,79 @@ impl<'a> Resolver<'a> {
             }];
         };
         let pos = positional(u, args);
+        // `os.__getattribute__("system")`, `vars(os).get("system")`, `sys.modules.get("os")`:
+        // getattr and subscripts under other names.
+        if let Some(base) = q
+            .strip_suffix(".__getattribute__")
+            .or_else(|| q.strip_suffix(".__dict__.get"))
+            .filter(|b| !b.starts_with("builtins.object") && !b.starts_with("builtins.type"))
+        {
+            let base = base.to_string();
+            return match pos.first().and_then(|a| literal(u, a.clone())) {
+                Some(name) => vec![V::Ext {
+                    q: format!("{base}.{name}"),
+                    bound: *bound,
+                }],
+                None => {
+                    let obj = V::Ext { q: base, bound: 0 };
+                    self.reflect(f, &[obj], head, close, "a lookup by a computed name");
+                    vec![V::Opaque]
+                }
+            };
+        }
+        if q == "sys.modules.get" {
+            return match pos.first().and_then(|a| literal(u, a.clone())) {
+                Some(k) => vec![self.module_value(f, &k)],
+                None => {
+                    let obj = V::Ext {
+                        q: "sys".into(),
+                        bound: 0,
+                    };
+                    self.reflect(f, &[obj], head, close, "a lookup by a computed name");
+                    vec![V::Opaque]
+                }
+            };
+        }
+        match q.as_str() {
+            "operator.attrgetter" | "operator.methodcaller" | "operator.itemgetter" => {
+                let name = pos.first().and_then(|a| literal(u, a.clone()));
+                if let Some(n) = &name
+                    && self.c.dangerous_name(n.rsplit('.').next().unwrap_or(n))
+                {
+                    // Named here, applied elsewhere (`map(methodcaller("system", c), [os])`).
+                    let r = self.c.reflection;
+                    self.side_hit(
+                        f,
+                        r,
+                        head,
+                        close,
+                        format!("{q}({n:?})"),
+                        " (names a dangerous function)",
+                    );
+                }
+                return vec![V::Getter {
+                    name,
+                    item: q == "operator.itemgetter",
+                }];
+            }
+            // `object.__getattribute__(os, "system")`, `inspect.getattr_static(os, name)`.
+            "builtins.object.__getattribute__"
+            | "builtins.type.__getattribute__"
+            | "inspect.getattr_static" => {
+                return self.call(
+                    f,
+                    &V::Ext {
+                        q: "builtins.getattr".into(),
+                        bound: 0,
+                    },
+                    args,
+                    head,
+                    close,
+                    depth,
+                );
+            }
+            _ => {}
+        }
         match q.as_str() {
             "builtins.__import__" | "importlib.import_module" | "importlib.__import__" => {
                 match pos.first().and_then(|a| literal(u, a.clone())) {
@@ -866,6 +983,52 @@ impl<'a> Resolver<'a> {
                 bound: *bound,
             }],
         }
+    }
+
+    /// A getter applied to its object: what it looks up there.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_getter(
+        &mut self,
+        f: usize,
+        name: Option<&str>,
+        item: bool,
+        args: &[Range<usize>],
+        head: usize,
+        close: usize,
+        depth: usize,
+    ) -> Vec<V> {
+        let u = &self.units[f];
+        let pos = positional(u, args);
+        let Some(obj) = pos.first() else {
+            return vec![V::Opaque];
+        };
+        let objs = self.eval(f, obj.clone(), depth + 1);
+        let Some(name) = name else {
+            self.reflect(f, &objs, head, close, "a getter of a computed name");
+            return vec![V::Opaque];
+        };
+        objs.into_iter()
+            .map(|o| match o {
+                V::Ext { q, bound } if item => {
+                    if q == "sys.modules" {
+                        self.module_value(f, name)
+                    } else if let Some(b) = q.strip_suffix(".__dict__") {
+                        V::Ext {
+                            q: format!("{b}.{name}"),
+                            bound,
+                        }
+                    } else {
+                        V::Opaque
+                    }
+                }
+                V::Ext { q, bound } => V::Ext {
+                    q: format!("{q}.{name}"),
+                    bound,
+                },
+                V::Unit(m) if !item => self.member(m, name, depth + 1).pop().unwrap_or(V::Opaque),
+                _ => V::Opaque,
+            })
+            .collect()
     }
 
     fn subscript(
