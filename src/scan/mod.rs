@@ -443,7 +443,14 @@ impl Scanner {
                     }
                 }
                 for fl in index[i].and_then(|u| flows.get(u)).into_iter().flatten() {
-                    hits.push(self.flow_hit(fl, p.src, &place));
+                    // An unpickled file that is among the target's files: the pickle
+                    // scanner reports what it runs.
+                    let scanned = fl.data_file.as_deref().is_some_and(|d| {
+                        parts.iter().any(|q| {
+                            q.kind == FileKind::Pickle && q.path.rsplit('/').next() == Some(d)
+                        })
+                    });
+                    hits.push(self.flow_hit(fl, p.src, &place, scanned));
                 }
                 self.yara_hits(&p.facts.yara, p.src, p.kind, &place, &mut hits);
                 hits.sort_by(|a, b| {
@@ -565,29 +572,66 @@ impl Scanner {
     }
 
     /// A source-to-sink flow as a hit: an error where the sink runs at import or load time.
+    /// `scanned`: the data file it unpickles is among the target's scanned files.
     fn flow_hit(
         &self,
         fl: &taint::Flow,
         src: &[u8],
         place: &dyn Fn(usize) -> (ExecContext, String),
+        scanned: bool,
     ) -> Hit {
         let (context, why) = place(fl.start);
-        let level = match context {
+        let mut level = match context {
             ExecContext::ImportTime | ExecContext::LoadTime => Level::Error,
             ExecContext::Unreached => Level::Note,
             _ => Level::Warning,
+        };
+        let (meta, message) = match fl.rule {
+            taint::PERSISTENCE => (
+                self.inner
+                    .query_rules
+                    .iter()
+                    .map(|(m, _, _)| m)
+                    .find(|m| m.id == taint::PERSISTENCE)
+                    .cloned()
+                    .unwrap_or_else(|| crate::rulemeta::missing(taint::PERSISTENCE, Engine::Query)),
+                format!(
+                    "Writes where code persists: {} ({}); {why}",
+                    fl.what, fl.path
+                ),
+            ),
+            taint::UNVERIFIED => {
+                let meta = self
+                    .inner
+                    .cap_meta
+                    .get(taint::UNVERIFIED)
+                    .cloned()
+                    .unwrap_or_else(|| crate::rulemeta::missing(taint::UNVERIFIED, Engine::Query));
+                let message = if scanned {
+                    level = Level::Note;
+                    format!(
+                        "{}; the file is among the target's files, and the pickle scanner reports what it runs; {why}",
+                        fl.what.replace(
+                            ", and this file is not among the files hubwarden fetched and scanned",
+                            ""
+                        )
+                    )
+                } else {
+                    format!("{}; {why}", fl.what)
+                };
+                (meta, message)
+            }
+            _ => (
+                self.inner.taint_meta.clone(),
+                format!("Data flow: {} ({}); {why}", fl.what, fl.path),
+            ),
         };
         let (line, column) = line_col(src, fl.start);
         Hit {
             level,
             line,
             column,
-            ..Hit::of(
-                &self.inner.taint_meta,
-                format!("Data flow: {} ({}); {why}", fl.what, fl.path),
-                snippet_at(src, fl.start, fl.end),
-                context,
-            )
+            ..Hit::of(&meta, message, snippet_at(src, fl.start, fl.end), context)
         }
     }
 

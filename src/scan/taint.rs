@@ -30,6 +30,12 @@ use super::reach::Unit;
 
 /// The rule of a source-to-sink flow (metadata in `rules/capability/taint-flow.yml`).
 pub(crate) const RULE: &str = "taint-flow";
+/// The rule of a write to a place where code persists (metadata in
+/// `rules/python/persistence-write.yml`; its query matches literal mentions).
+pub(crate) const PERSISTENCE: &str = "persistence-write";
+/// The rule of data unpickled at load time from a file hubwarden did not scan (metadata in
+/// `rules/capability/unverified-fetched-code.yml`).
+pub(crate) const UNVERIFIED: &str = "unverified-fetched-code";
 
 /// Rounds of the interprocedural fixpoint (a chain of helpers deeper than this is cut).
 const ROUNDS: usize = 6;
@@ -50,6 +56,10 @@ enum Source {
     Environment,
     /// The user or machine name.
     Identity,
+    /// A path into a place that runs code later: shell start-up files, cron, systemd,
+    /// launch agents, `authorized_keys`, git hooks, site-packages (`.pth`),
+    /// `sitecustomize`/`usercustomize`.
+    Startup,
 }
 
 impl Source {
@@ -61,6 +71,7 @@ impl Source {
             Source::Secret => "a secret",
             Source::Environment => "the environment",
             Source::Identity => "the user or host name",
+            Source::Startup => "a path where code persists",
         }
     }
 }
@@ -70,6 +81,8 @@ enum Sink {
     Code,
     Process,
     Send,
+    /// A file written, copied, moved or linked to a path.
+    Write,
 }
 
 impl Sink {
@@ -81,6 +94,9 @@ impl Sink {
                 Source::Network | Source::Decoded | Source::Config | Source::Secret
             ),
             Sink::Send => matches!(s, Source::Secret | Source::Environment | Source::Identity),
+            // A persistence location, or a path hidden in a decoded or character-built
+            // string (`"".join(map(chr, ...))`).
+            Sink::Write => matches!(s, Source::Startup | Source::Decoded),
         }
     }
 
@@ -89,6 +105,7 @@ impl Sink {
             Sink::Code => "runs it as code",
             Sink::Process => "runs it as a process",
             Sink::Send => "sends it over the network",
+            Sink::Write => "writes a file there",
         }
     }
 }
@@ -129,6 +146,11 @@ pub(crate) struct Flow {
     pub path: String,
     /// "fetched data reaches `subprocess.Popen`, which runs it as a process".
     pub what: String,
+    /// The rule it is reported under: [`RULE`], [`PERSISTENCE`] or [`UNVERIFIED`].
+    pub rule: &'static str,
+    /// For an unpickled data file: its name as the code writes it (`rotary_cache.npy`),
+    /// to find it among the target's scanned files.
+    pub data_file: Option<String>,
 }
 
 const SECRET_WORDS: &[&str] = &[
@@ -608,6 +630,9 @@ struct Env {
     vars: HashMap<String, Taint>,
     /// File handles open for writing: handle name -> the path expression's names (and text).
     writers: HashMap<String, Vec<String>>,
+    /// File handles open for reading: handle name -> the literals of the path expression
+    /// (to name a file that is unpickled through its handle).
+    readers: HashMap<String, Vec<String>>,
 }
 
 struct Analysis<'a> {
@@ -679,7 +704,10 @@ pub(crate) fn flows(units: &[Unit<'_>]) -> Vec<Vec<Flow>> {
         fl.sort_by_key(|x| (x.start, std::cmp::Reverse(x.end)));
         let mut kept: Vec<Flow> = Vec::new();
         for x in fl.drain(..) {
-            if kept.last().is_some_and(|k| x.start < k.end) {
+            if kept
+                .iter()
+                .any(|k| k.rule == x.rule && k.start <= x.start && x.start < k.end)
+            {
                 continue;
             }
             kept.push(x);
@@ -719,6 +747,17 @@ fn sink_words(src: &[u8]) -> bool {
         b"CodeType",
         b"run_path",
         b"run_module",
+        b"write",
+        b"copy",
+        b"move",
+        b"rename",
+        b"replace",
+        b"link",
+        b"open",
+        b"os.open",
+        b"urlretrieve",
+        b"pickle",
+        b"joblib",
     ];
     WORDS.iter().any(|w| memchr::memmem::find(src, w).is_some())
 }
@@ -824,6 +863,7 @@ impl Analysis<'_> {
         let mut env = Env {
             vars: HashMap::new(),
             writers: HashMap::new(),
+            readers: HashMap::new(),
         };
         if let Some(sum) = self.summaries.get(&(f, s)) {
             for (i, t) in &sum.param_taint {
@@ -1027,6 +1067,16 @@ impl Analysis<'_> {
             .find_map(|i| file.string_at(i))
             .unwrap_or_default();
         if !mode.contains(['w', 'a', 'x', '+']) {
+            if matches!(c.name.as_str(), "open" | "io.open")
+                && let Some(h) =
+                    (target.start..target.end).find(|&i| file.kind(i) == Some(Kind::Name))
+            {
+                let lits = args
+                    .first()
+                    .map(|a| file.strings(a.clone()))
+                    .unwrap_or_default();
+                env.readers.insert(file.s(h).to_string(), lits);
+            }
             return;
         }
         let path: Vec<String> = if c.name.ends_with(".open") && c.name != "io.open" {
@@ -1116,7 +1166,8 @@ impl Analysis<'_> {
             }
             i = next.max(i + 1);
         }
-        None
+        // Last: a path where code persists (only a write cares).
+        self.startup_direct(f, r)
     }
 
     /// The taint of a call's result when the call is a source, a decoder of a constant, a
@@ -1292,9 +1343,44 @@ impl Analysis<'_> {
         let calls = self.files[f].calls(r);
         for c in calls {
             let name = c.name.clone();
-            let file = &self.files[f];
             let args = c.open + 1..c.close;
             let last = name.rsplit('.').next().unwrap_or(&name).to_string();
+            // A file created, copied, moved or linked where code persists.
+            if let Some(target) = self.write_target(f, &c)
+                && let Some(t) = self.startup_of(f, s, target, env)
+            {
+                self.flow(f, &c, &t, Sink::Write);
+            }
+            // Data unpickled from a file: fetched or decoded data is a flow below; any other
+            // file is data hubwarden did not scan unless it is in the target's files.
+            if let Some(what) = self.unpickles_file(f, &c)
+                && !self
+                    .taint_of_args(f, s, &c, env)
+                    .is_some_and(|t| t.file || Sink::Code.accepts(t.source))
+            {
+                let file = &self.files[f];
+                // The literals of the call, or of the `open(...)` of the handle it reads.
+                let mut lits = file.strings(args.clone());
+                if lits.is_empty()
+                    && let Some(r) = env.readers.get(file.s(args.start))
+                {
+                    lits = r.clone();
+                }
+                let data_file = lits
+                    .into_iter()
+                    .rev()
+                    .find(|x| x.contains('.') && !x.contains(' ') && x.len() > 2)
+                    .map(|x| x.rsplit('/').next().unwrap_or(&x).to_string());
+                let on = data_file
+                    .as_deref()
+                    .map(|d| format!(" `{d}`"))
+                    .unwrap_or_else(|| " a file".to_string());
+                let msg = format!(
+                    "`{what}` unpickles{on} while the code runs: a pickle can run anything, and this file is not among the files hubwarden fetched and scanned"
+                );
+                self.push_flow(f, &c, format!("`{what}`"), msg, UNVERIFIED, data_file);
+            }
+            let file = &self.files[f];
             // Writes through a handle: `F.write(X)`.
             if last == "write" || last == "writelines" {
                 let (d, _) = file.dotted_back(c.open - 1, c.first);
@@ -1418,6 +1504,7 @@ impl Analysis<'_> {
             if (name.ends_with("np.load") || name == "numpy.load")
                 && (args.start..args.end).any(|i| self.files[f].t(i) == b"allow_pickle")
                 && let Some(t) = self.taint_of_args(f, s, &c, env)
+                && (t.file || Sink::Code.accepts(t.source))
             {
                 self.flow(f, &c, &t, Sink::Code);
                 continue;
@@ -1481,10 +1568,6 @@ impl Analysis<'_> {
     }
 
     fn flow(&mut self, f: usize, c: &Call, t: &Taint, sink: Sink) {
-        let file = &self.files[f];
-        let toks = &file.o.lexed.toks;
-        let start = toks[c.first].start as usize;
-        let end = toks[c.close].end as usize;
         let t = t.then(&format!("`{}`", c.name));
         let what = format!(
             "{} reaches `{}`, which {}",
@@ -1496,13 +1579,394 @@ impl Analysis<'_> {
             c.name,
             sink.what()
         );
+        let rule = if sink == Sink::Write {
+            PERSISTENCE
+        } else {
+            RULE
+        };
+        self.push_flow(f, c, t.steps.join(" → "), what, rule, None);
+    }
+
+    fn push_flow(
+        &mut self,
+        f: usize,
+        c: &Call,
+        path: String,
+        what: String,
+        rule: &'static str,
+        data_file: Option<String>,
+    ) {
+        let file = &self.files[f];
+        let toks = &file.o.lexed.toks;
+        let start = toks[c.first].start as usize;
+        let end = toks[c.close].end as usize;
         self.flows[f].push(Flow {
             start,
             end,
-            path: t.steps.join(" → "),
+            path,
             what,
+            rule,
+            data_file,
         });
     }
+
+    /// A path expression that points where code persists: a literal location (the
+    /// literals of `os.path.join`/`/`/`+`/f-strings read as one path), a site-packages
+    /// API, or a name that holds such a path (or a decoded one).
+    fn startup_of(&self, f: usize, s: usize, r: Range<usize>, env: &Env) -> Option<Taint> {
+        if r.is_empty() {
+            return None;
+        }
+        if let Some(t) = self.startup_direct(f, r.clone()) {
+            return Some(t);
+        }
+        let wanted = |t: &Taint| Sink::Write.accepts(t.source);
+        if let Some(t) = self.taint_names(f, r.clone(), env).filter(wanted) {
+            return Some(t);
+        }
+        self.taint_of(f, s, r, env).filter(wanted)
+    }
+
+    /// [`Self::startup_of`] on the expression's own tokens (no names followed).
+    fn startup_direct(&self, f: usize, r: Range<usize>) -> Option<Taint> {
+        let file = &self.files[f];
+        let strings = file.strings(r.clone());
+        if !strings.is_empty() {
+            let joined = strings.join("/");
+            if let Some(kind) = startup_location(&joined) {
+                return Some(Taint::new(
+                    Source::Startup,
+                    format!("`{}` ({kind})", short(&joined)),
+                ));
+            }
+        }
+        for i in r.clone() {
+            if file.kind(i) != Some(Kind::Name) || (i > r.start && file.is_op(i - 1, b".")) {
+                continue;
+            }
+            // Cheap first: only names that may be the site APIs or `chr` go further.
+            let head = file.s(i);
+            let module = file.names.alias.get(head).map_or(head, String::as_str);
+            if !matches!(
+                module.split('.').next().unwrap_or(""),
+                "site" | "sysconfig" | "distutils" | "chr" | "map"
+            ) {
+                continue;
+            }
+            let (d, _) = file.dotted_back_forward(i, r.end);
+            let q = file.qualify(&d);
+            if SITE_APIS
+                .iter()
+                .any(|a| q == *a || q.starts_with(&format!("{a}.")))
+            {
+                return Some(Taint::new(
+                    Source::Startup,
+                    format!(
+                        "`{q}` (site-packages, where `.pth` files and modules run at start-up)"
+                    ),
+                ));
+            }
+            if (q == "chr" && file.is_op(i + 1, b"(")) || (q == "map" && file.t(i + 2) == b"chr") {
+                return Some(Taint::new(
+                    Source::Decoded,
+                    "a path built from character codes".to_string(),
+                ));
+            }
+        }
+        None
+    }
+
+    /// The unpickling call on a file, as written for the message (`numpy.load(...,
+    /// allow_pickle=True)`), if `c` is one.
+    fn unpickles_file(&self, f: usize, c: &Call) -> Option<String> {
+        let file = &self.files[f];
+        let name = c.name.as_str();
+        let args = c.open + 1..c.close;
+        let kw_value = |k: &[u8]| {
+            (args.start..args.end)
+                .find(|&i| file.t(i) == k && file.is_op(i + 1, b"="))
+                .map(|i| file.t(i + 2))
+        };
+        let reads_file = || {
+            (args.start..args.end).any(|i| {
+                matches!(file.t(i), b"open" | b"read" | b"read_bytes" | b"__file__")
+                    || file
+                        .string_at(i)
+                        .is_some_and(|x| x.contains('.') && !x.contains(' '))
+            })
+        };
+        match name {
+            "numpy.load" | "np.load" => match kw_value(b"allow_pickle") {
+                Some(v) if v != b"False" => Some(format!("{name}(..., allow_pickle=True)")),
+                _ => None,
+            },
+            "torch.load" => (kw_value(b"weights_only") == Some(b"False"))
+                .then(|| "torch.load(..., weights_only=False)".to_string()),
+            "pickle.load" | "_pickle.load" | "cPickle.load" | "dill.load" | "cloudpickle.load"
+            | "joblib.load" | "pandas.read_pickle" | "pd.read_pickle" | "shelve.open"
+            | "pickle.Unpickler" | "_pickle.Unpickler" | "cPickle.Unpickler" | "dill.Unpickler" => {
+                Some(name.to_string())
+            }
+            "pickle.loads" | "_pickle.loads" | "cPickle.loads" | "dill.loads"
+            | "cloudpickle.loads" => reads_file().then(|| name.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The path a call writes to (creates, copies, moves or links a file there), if it is
+    /// one of the writing APIs.
+    fn write_target(&self, f: usize, c: &Call) -> Option<Range<usize>> {
+        let file = &self.files[f];
+        let name = c.name.as_str();
+        let last = name.rsplit('.').next().unwrap_or(name);
+        let args = file.split_commas(c.open + 1..c.close);
+        let positional: Vec<Range<usize>> = args
+            .iter()
+            .filter(|a| {
+                !(a.end > a.start + 1
+                    && file.kind(a.start) == Some(Kind::Name)
+                    && file.is_op(a.start + 1, b"="))
+                    && !file.is_op(a.start, b"*")
+                    && !file.is_op(a.start, b"**")
+            })
+            .cloned()
+            .collect();
+        let kw = |k: &str| {
+            args.iter()
+                .find(|a| {
+                    a.end > a.start + 2 && file.s(a.start) == k && file.is_op(a.start + 1, b"=")
+                })
+                .map(|a| a.start + 2..a.end)
+        };
+        let writes_mode = |m: Option<Range<usize>>| {
+            m.and_then(|m| (m.start..m.end).find_map(|i| file.string_at(i)))
+                // A mode string, not any literal (`webbrowser.open(url)`).
+                .is_some_and(|m| {
+                    m.len() <= 3
+                        && m.chars().all(|ch| "rwxabt+".contains(ch))
+                        && m.contains(['w', 'a', 'x', '+'])
+                })
+        };
+        // The receiver of a method call: `p` in `p.write_text(...)`, or a parenthesized
+        // expression the callee's name does not reach (`(Path.home() / ".zshrc").open("a")`).
+        let outer =
+            (c.first >= 2 && file.is_op(c.first - 1, b".") && file.is_op(c.first - 2, b")"))
+                .then(|| {
+                    let mut depth = 0i32;
+                    let mut j = c.first - 2;
+                    loop {
+                        if file.kind(j) == Some(Kind::Op) {
+                            match file.t(j) {
+                                b")" | b"]" | b"}" => depth += 1,
+                                b"(" | b"[" | b"{" => depth -= 1,
+                                _ => {}
+                            }
+                        }
+                        if depth == 0 {
+                            return Some(j..c.first - 1);
+                        }
+                        j = j.checked_sub(1)?;
+                    }
+                })
+                .flatten();
+        if let Some(recv) = outer {
+            return match name {
+                "write_text" | "write_bytes" | "symlink_to" | "hardlink_to" => Some(recv),
+                "open" => {
+                    writes_mode(positional.first().cloned().or_else(|| kw("mode"))).then_some(recv)
+                }
+                _ => None,
+            };
+        }
+        let receiver = (c.first + 2 <= c.open).then(|| c.first..c.open - 2);
+        match name {
+            "open" | "io.open" | "codecs.open" | "builtins.open" => {
+                return writes_mode(positional.get(1).cloned().or_else(|| kw("mode")))
+                    .then(|| positional.first().cloned().or_else(|| kw("file")))
+                    .flatten();
+            }
+            "os.open" => {
+                let flags = positional.get(1).cloned().or_else(|| kw("flags"))?;
+                let writes = (flags.start..flags.end).any(|i| {
+                    matches!(
+                        file.t(i),
+                        b"O_WRONLY" | b"O_RDWR" | b"O_CREAT" | b"O_APPEND" | b"O_TRUNC"
+                    )
+                });
+                return writes.then(|| positional.first().cloned()).flatten();
+            }
+            "shutil.copy"
+            | "shutil.copy2"
+            | "shutil.copyfile"
+            | "shutil.copytree"
+            | "shutil.move"
+            | "os.rename"
+            | "os.renames"
+            | "os.replace"
+            | "os.symlink"
+            | "os.link"
+            | "urllib.request.urlretrieve" => {
+                return positional.get(1).cloned().or_else(|| kw("dst"));
+            }
+            "shutil.unpack_archive" => {
+                return positional.get(1).cloned().or_else(|| kw("extract_dir"));
+            }
+            _ => {}
+        }
+        match last {
+            "write_text" | "write_bytes" | "symlink_to" | "hardlink_to" => receiver,
+            "open" if !name.starts_with("os.") => {
+                writes_mode(positional.first().cloned().or_else(|| kw("mode")))
+                    .then_some(receiver)
+                    .flatten()
+            }
+            // `Path.rename(target)` / `Path.replace(target)` (one argument, unlike
+            // `str.replace(old, new)`).
+            "rename" | "replace" if positional.len() == 1 && args.len() == 1 => {
+                positional.first().cloned()
+            }
+            "extractall" => positional.first().cloned().or_else(|| kw("path")),
+            _ => None,
+        }
+    }
+}
+
+/// Where code persists, from a path read as one string (literals joined by `/`): the kind
+/// of place, for the message.
+fn startup_location(path: &str) -> Option<&'static str> {
+    let lower = path.replace('\\', "/").to_ascii_lowercase();
+    let segs: Vec<&str> = lower
+        .split('/')
+        .map(|x| x.trim_start_matches('~'))
+        .filter(|x| !x.is_empty())
+        .collect();
+    let has = |x: &str| segs.contains(&x);
+    let rc = segs.iter().any(|x| STARTUP_FILES.contains(x));
+    if rc {
+        return Some("a shell or interpreter start-up file");
+    }
+    if has("authorized_keys")
+        || has("authorized_keys2")
+        || (has(".ssh") && (has("rc") || has("environment")))
+    {
+        return Some("SSH login keys or commands");
+    }
+    if segs
+        .iter()
+        .any(|x| x.starts_with("cron") || *x == "crontabs")
+        || lower.contains("/var/spool/cron")
+    {
+        return Some("cron");
+    }
+    if has("systemd")
+        || segs
+            .iter()
+            .any(|x| x.ends_with(".service") || x.ends_with(".timer"))
+    {
+        return Some("a systemd unit");
+    }
+    if has("autostart")
+        || has("launchagents")
+        || has("launchdaemons")
+        || lower.contains("start menu/programs/startup")
+    {
+        return Some("a login item");
+    }
+    if (has(".git") && has("hooks")) || (has("hooks") && segs.iter().any(|x| GIT_HOOKS.contains(x)))
+    {
+        return Some("a git hook");
+    }
+    if has("site-packages") || has("dist-packages") {
+        return Some("site-packages, where `.pth` files and modules run at start-up");
+    }
+    if segs
+        .iter()
+        .any(|x| x.starts_with("sitecustomize") || x.starts_with("usercustomize"))
+    {
+        return Some("a module Python runs at every start-up");
+    }
+    if has(".ipython") && has("startup") {
+        return Some("an IPython start-up script");
+    }
+    if segs.iter().any(|x| PRELOAD.contains(x)) {
+        return Some("a preload or environment file the system reads at start");
+    }
+    if has("profile.d") || has("init.d") || has("rc.local") {
+        return Some("a system start-up script");
+    }
+    None
+}
+
+/// File names that shells, Python, git and pip read at start-up (lowercase).
+const STARTUP_FILES: &[&str] = &[
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshrc",
+    ".zprofile",
+    ".zshenv",
+    ".zlogin",
+    ".cshrc",
+    ".tcshrc",
+    ".kshrc",
+    ".mkshrc",
+    "config.fish",
+    ".pythonrc",
+    ".pythonrc.py",
+    ".pythonstartup",
+    ".gitconfig",
+    "pip.conf",
+    "pip.ini",
+    ".pydistutils.cfg",
+    ".condarc",
+    ".npmrc",
+    ".xprofile",
+    ".xinitrc",
+    ".xsessionrc",
+];
+
+/// Git hook names (a file of that name under a `hooks` folder).
+const GIT_HOOKS: &[&str] = &[
+    "pre-commit",
+    "post-commit",
+    "pre-push",
+    "post-checkout",
+    "post-merge",
+    "post-rewrite",
+    "pre-rebase",
+    "commit-msg",
+    "prepare-commit-msg",
+    "pre-receive",
+    "post-receive",
+    "update",
+    "pre-auto-gc",
+    "fsmonitor-watchman",
+    "reference-transaction",
+];
+
+const PRELOAD: &[&str] = &["ld.so.preload", "ld.so.conf", "environment.d"];
+
+/// APIs whose value is a site-packages folder: anything written there runs at start-up
+/// (`.pth` lines) or shadows a module.
+const SITE_APIS: &[&str] = &[
+    "site.getsitepackages",
+    "site.getusersitepackages",
+    "site.USER_SITE",
+    "site.PREFIXES",
+    "sysconfig.get_paths",
+    "sysconfig.get_path",
+    "distutils.sysconfig.get_python_lib",
+];
+
+fn short(s: &str) -> String {
+    if s.chars().count() <= 80 {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(80).collect();
+    out.push('…');
+    out
 }
 
 /// `a.b.c` starting at token `i` (forwards), and the index after it.

@@ -27,8 +27,25 @@ fn remote(path: &str, src: &str) -> RemoteFile {
 
 /// The taint-flow hits of the files of one target loaded by transformers: (file, hit).
 fn flows(files: &[(&str, &str)]) -> Vec<(String, Hit)> {
+    hits_of(files, &[], |h| h.rule_id == "taint-flow")
+}
+
+/// The hits `keep` selects of one target loaded by transformers, with `data` (path,
+/// bytes) among its files as pickles: (file, hit).
+fn hits_of(
+    files: &[(&str, &str)],
+    data: &[(&str, &[u8])],
+    keep: impl Fn(&Hit) -> bool,
+) -> Vec<(String, Hit)> {
     let s = scanner();
-    let remotes: Vec<RemoteFile> = files.iter().map(|(p, c)| remote(p, c)).collect();
+    let mut remotes: Vec<RemoteFile> = files.iter().map(|(p, c)| remote(p, c)).collect();
+    for (p, bytes) in data {
+        let mut r = remote(p, "");
+        r.kind = FileKind::Pickle;
+        r.bytes = bytes.len() as u64;
+        r.content = Arc::new(bytes.to_vec());
+        remotes.push(r);
+    }
     let facts: Vec<FileFacts> = remotes.iter().map(|f| s.analyze(f)).collect();
     let parts: Vec<Part> = remotes
         .iter()
@@ -50,10 +67,209 @@ fn flows(files: &[(&str, &str)]) -> Vec<(String, Hit)> {
         .zip(&remotes)
         .flat_map(|(hits, f)| {
             hits.into_iter()
-                .filter(|h| h.rule_id == "taint-flow")
+                .filter(|h| keep(h))
                 .map(|h| (f.path.clone(), h))
+                .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// A modeling file whose model constructor (load time) runs `body`.
+fn model_init(imports: &str, body: &str) -> String {
+    let body: String = body.lines().map(|l| format!("        {l}\n")).collect();
+    format!(
+        "{imports}\nfrom transformers import PreTrainedModel\n\n\nclass M(PreTrainedModel):\n    def __init__(self, config):\n        super().__init__(config)\n{body}"
+    )
+}
+
+/// The persistence writes (not the literal mentions) found in one modeling file.
+fn persistence(src: &str) -> Vec<(u32, Level, ExecContext)> {
+    hits_of(&[("modeling_p.py", src)], &[], |h| {
+        h.rule_id == "persistence-write" && h.message.starts_with("Writes where code persists")
+    })
+    .into_iter()
+    .map(|(_, h)| (h.line, h.level, h.context))
+    .collect()
+}
+
+#[test]
+fn writes_where_code_persists_through_path_apis_are_errors_at_load() {
+    // Every path spelling and every way of putting a file there (line 8 of the file is the
+    // first line of the body).
+    let evil = [
+        (
+            "from pathlib import Path",
+            "u = Path.home() / \".config/systemd/user/x.service\"\nu.write_text(\"[Service]\")",
+        ),
+        (
+            "from pathlib import Path",
+            "t = Path(\"~\").expanduser().joinpath(\".config\", \"systemd\", \"user\", \"x.timer\")\nt.write_text(\"[Timer]\")",
+        ),
+        (
+            "import os",
+            "h = os.path.join(os.getcwd(), \".git\", \"hooks\", \"pre-commit\")\nwith open(h, \"w\") as f:\n    f.write(\"true\")",
+        ),
+        (
+            "import os",
+            "fd = os.open(f\"{os.getcwd()}/.git/hooks/post-checkout\", os.O_WRONLY | os.O_CREAT)",
+        ),
+        (
+            "import site",
+            "sp = site.getsitepackages()[0]\nwith open(sp + \"/x.pth\", \"w\") as f:\n    f.write(\"import os\")",
+        ),
+        (
+            "import os\nimport site",
+            "d = site.getusersitepackages()\nwith open(os.path.join(d, \"sitecustomize.py\"), \"w\") as f:\n    f.write(\"x\")",
+        ),
+        (
+            "import os\nimport shutil\nimport sysconfig",
+            "shutil.copy(os.path.join(os.path.dirname(__file__), \"a.pth\"), sysconfig.get_paths()[\"purelib\"])",
+        ),
+        (
+            "import site",
+            "n = \"\".join(chr(c) for c in (104, 102, 46, 112, 116, 104))\nopen(\"/tmp/\" + n, \"w\").write(\"x\")",
+        ),
+        (
+            "import base64\nimport os",
+            "rc = os.path.expanduser(base64.b64decode(\"fi8uYmFzaHJj\").decode())\nwith open(rc, \"a\") as f:\n    f.write(\"true\")",
+        ),
+        (
+            "import os",
+            "os.replace(\"/tmp/x\", os.path.join(\"/var/spool/cron/crontabs\", \"u\"))",
+        ),
+        (
+            "from pathlib import Path",
+            "with (Path.home() / \".zshrc\").open(\"a\") as f:\n    f.write(\"true\")",
+        ),
+    ];
+    for (imports, body) in evil {
+        let src = model_init(imports, body);
+        let got = persistence(&src);
+        assert!(
+            got.iter()
+                .any(|(_, l, c)| *l == Level::Error && *c == ExecContext::LoadTime),
+            "not an error at load:\n{src}\n{got:?}"
+        );
+    }
+    // A helper in another file writes what the model passes it.
+    let helper = "import os\n\n\ndef save_text(folder, name, text):\n    with open(os.path.join(folder, name), \"w\") as f:\n        f.write(text)\n";
+    let model = model_init(
+        "import site\n\nfrom .io_utils import save_text",
+        "save_text(site.USER_SITE, \"usercustomize.py\", \"x\")",
+    );
+    let got = hits_of(
+        &[("modeling_p.py", &model), ("io_utils.py", helper)],
+        &[],
+        |h| h.rule_id == "persistence-write",
+    );
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0].0, "io_utils.py");
+    assert_eq!(got[0].1.level, Level::Error);
+    assert!(
+        got[0].1.message.contains("`site.USER_SITE`"),
+        "{}",
+        got[0].1.message
+    );
+}
+
+#[test]
+fn cache_files_site_reads_and_checkpoints_are_not_persistence() {
+    let benign = [
+        (
+            "import json\nfrom pathlib import Path",
+            "c = Path.home() / \".cache\" / \"m\" / \"rope.json\"\nc.write_text(json.dumps({}))",
+        ),
+        (
+            "import os\nimport site",
+            "ok = any(os.path.isdir(os.path.join(p, \"flash_attn\")) for p in site.getsitepackages())",
+        ),
+        (
+            "import os",
+            "d = os.path.join(os.path.expanduser(\"~\"), \".cache\", \"m\")\nwith open(os.path.join(d, \"rotary.pth\"), \"wb\") as f:\n    f.write(b\"\")",
+        ),
+        (
+            "import os",
+            "with open(os.path.join(os.path.dirname(__file__), \".git\", \"HEAD\")) as f:\n    ref = f.read()",
+        ),
+        ("", "name = \"model.pth\".replace(\".pth\", \"\")"),
+    ];
+    for (imports, body) in benign {
+        let src = model_init(imports, body);
+        assert_eq!(persistence(&src), [], "{src}");
+    }
+}
+
+#[test]
+fn repo_data_unpickled_at_load_is_unverified_unless_among_the_scanned_files() {
+    let unverified = |src: &str, data: &[(&str, &[u8])]| -> Vec<(Level, String)> {
+        hits_of(&[("modeling_u.py", src)], data, |h| {
+            h.rule_id == "unverified-fetched-code"
+        })
+        .into_iter()
+        .map(|(_, h)| (h.level, h.message))
+        .collect()
+    };
+    let evil = [
+        (
+            "import os\nimport numpy as np",
+            "t = np.load(os.path.join(os.path.dirname(__file__), \"rotary_cache.npy\"), allow_pickle=True)",
+            "rotary_cache.npy",
+        ),
+        (
+            "import os\nimport pickle",
+            "with open(os.path.join(os.path.dirname(__file__), \"v.pkl\"), \"rb\") as f:\n    v = pickle.load(f)",
+            "v.pkl",
+        ),
+        (
+            "import os\nimport torch",
+            "s = torch.load(os.path.join(os.path.dirname(__file__), \"r.pt\"), weights_only=False)",
+            "r.pt",
+        ),
+        (
+            "import pickle\nfrom pathlib import Path",
+            "s = pickle.loads(Path(__file__).with_name(\"state.bin\").read_bytes())",
+            "state.bin",
+        ),
+        (
+            "import joblib",
+            "s = joblib.load(\"scaler.joblib\")",
+            "scaler.joblib",
+        ),
+    ];
+    for (imports, body, name) in evil {
+        let src = model_init(imports, body);
+        let got = unverified(&src, &[]);
+        assert_eq!(got.len(), 1, "{src}\n{got:#?}");
+        assert_eq!(got[0].0, Level::Error, "{src}");
+        assert!(got[0].1.contains(&format!("`{name}`")), "{}", got[0].1);
+        // Among the target's files, the pickle scanner has it: a note.
+        let pickle: &[u8] = b"\x80\x02}q\x00.";
+        let got = unverified(&src, &[(name, pickle)]);
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(got[0].0, Level::Note, "{}", got[0].1);
+    }
+    let benign = [
+        (
+            "import pickle",
+            "d = pickle.loads(pickle.dumps({\"a\": 1}))",
+        ),
+        (
+            "import os\nimport numpy as np",
+            "t = np.load(os.path.join(os.path.dirname(__file__), \"t.npy\"))",
+        ),
+        (
+            "import numpy as np",
+            "t = np.load(\"t.npy\", allow_pickle=False)",
+        ),
+        (
+            "import torch",
+            "s = torch.load(\"r.pt\", weights_only=True)",
+        ),
+    ];
+    for (imports, body) in benign {
+        let src = model_init(imports, body);
+        assert_eq!(unverified(&src, &[]), [], "{src}");
+    }
 }
 
 #[test]
