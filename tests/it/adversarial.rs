@@ -12,10 +12,10 @@ use std::process::Command;
 use crate::common::{bin, fixture};
 
 /// Malicious targets that must be caught at error (raise it as classes are fixed; the
-/// issue's target is 95 % of the corpus).
-const FLOOR_AT_ERROR: usize = 82;
+/// issue's target is 95 % of the corpus). Today: every one of the 106.
+const FLOOR_AT_ERROR: usize = 106;
 /// Malicious targets that must have a finding at any level.
-const FLOOR_ANY: usize = 88;
+const FLOOR_ANY: usize = 106;
 /// Benign targets that still get an error-level finding today. The list must match
 /// exactly: a new false positive fails, and so does a fixed one left on the list.
 const BENIGN_AT_ERROR: &[&str] = &[];
@@ -120,7 +120,7 @@ fn adversarial_corpus_malicious_fail_the_run_and_benign_do_not() {
         .filter(|r| r.malicious)
         .map(|r| r.class.as_str())
         .collect();
-    assert!(classes.len() >= 12, "{classes:?}");
+    assert!(classes.len() >= 13, "{classes:?}");
 
     let (report, verdicts) = scan_corpus();
     // Every target is resolved and scanned: a fixture the resolver cannot follow would
