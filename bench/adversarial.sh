@@ -39,26 +39,32 @@ rm -rf "$OUT/cache"
 "$CARGO_TARGET_DIR/$PDIR/hubwarden" scan --offline --format json --mirror "$CORPUS/mirror" \
   --cache-dir "$OUT/cache" "$CORPUS/project" >"$OUT/hubwarden.json" 2>"$OUT/hubwarden.err" || true
 
-: >"$OUT/peers.tsv"
+# Peer reports of an earlier run are never read again (a run without --peers prints none).
+rm -f "$OUT/peers.tsv" "$OUT/bandit.json" "$OUT/semgrep.json" "$OUT/versions"
 if [ "$PEERS" = 1 ]; then
+  # semgrep skips paths under tests/ (and bandit's defaults may too): the peers scan a copy
+  # of the corpus outside the repository, with the same hubcorpus/<target> layout.
+  PEER_DIR=$(mktemp -d /tmp/hubwarden-adversarial-corpus.XXXXXX)
+  trap 'rm -rf "$PEER_DIR"' EXIT
+  cp -a "$CORPUS/mirror" "$PEER_DIR/mirror"
   VENV=/tmp/hubwarden-adversarial-peers
   if [ ! -x "$VENV/bin/bandit" ] || [ ! -x "$VENV/bin/semgrep" ]; then
     python3 -m venv "$VENV" && "$VENV/bin/pip" install -q bandit semgrep >/dev/null 2>&1 || true
   fi
   if [ -x "$VENV/bin/bandit" ]; then
-    "$VENV/bin/bandit" -q -r "$CORPUS/mirror" -f json -o "$OUT/bandit.json" >/dev/null 2>&1 || true
+    "$VENV/bin/bandit" -q -r "$PEER_DIR/mirror" -f json -o "$OUT/bandit.json" >/dev/null 2>&1 || true
     echo "bandit $("$VENV/bin/bandit" --version 2>/dev/null | head -1 | awk '{print $2}')" >"$OUT/versions"
   fi
   if [ -x "$VENV/bin/semgrep" ]; then
     "$VENV/bin/semgrep" --metrics=off --quiet --config bench/semgrep.yml --json \
-      "$CORPUS/mirror" >"$OUT/semgrep.json" 2>/dev/null || true
+      "$PEER_DIR/mirror" >"$OUT/semgrep.json" 2>/dev/null || true
     echo "semgrep $("$VENV/bin/semgrep" --version 2>/dev/null)" >>"$OUT/versions"
   fi
 fi
 
-python3 - "$CORPUS" "$OUT" "$LIST" <<'PY'
+python3 - "$CORPUS" "$OUT" "$LIST" "$PEERS" <<'PY'
 import collections, json, os, sys
-corpus, out, show = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+corpus, out, show, peers = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4] == "1"
 manifest = {}
 for line in open(os.path.join(corpus, "manifest.tsv")).read().splitlines()[1:]:
     repo, expect, klass, tech, load, what = line.split("\t")
@@ -147,7 +153,7 @@ def peer(name, hits):
     print(f"{name:<11} malicious at its top severity {len(m_high):>3}/{len(mal)} = {100*len(m_high)/len(mal):5.1f} %, any {len(m_any):>3}/{len(mal)}; benign at top severity {len(b_high)}/{len(ben)}, any {len(b_any)}/{len(ben)}")
 def load(name):
     p = os.path.join(out, name)
-    if not os.path.exists(p) or os.path.getsize(p) == 0:
+    if not peers or not os.path.exists(p) or os.path.getsize(p) == 0:
         return None
     try:
         return json.load(open(p))
