@@ -505,6 +505,28 @@ impl<'a> File<'a> {
         out
     }
 
+    /// The bracket opening the one that closes at `close`, not before token `floor`.
+    fn opening(&self, close: usize, floor: usize) -> Option<usize> {
+        let mut depth = 0i32;
+        let mut j = close;
+        loop {
+            if self.kind(j) == Some(Kind::Op) {
+                match self.t(j) {
+                    b")" | b"]" | b"}" => depth += 1,
+                    b"(" | b"[" | b"{" => depth -= 1,
+                    _ => {}
+                }
+            }
+            if depth == 0 {
+                return Some(j);
+            }
+            if j <= floor {
+                return None;
+            }
+            j -= 1;
+        }
+    }
+
     /// The dotted name ending at token `i` (a Name), walking back over `.Name` and over
     /// calls (`a.b(...).c` -> `a.b().c`), never before token `floor`; its first token.
     fn dotted_back(&self, i: usize, floor: usize) -> (String, usize) {
@@ -522,22 +544,10 @@ impl<'a> File<'a> {
                 break;
             }
             // `x.y(...).z`: back to the `(` of that call.
-            let mut depth = 0i32;
-            let mut j = prev;
-            loop {
-                if self.kind(j) == Some(Kind::Op) {
-                    match self.t(j) {
-                        b")" | b"]" | b"}" => depth += 1,
-                        b"(" | b"[" | b"{" => depth -= 1,
-                        _ => {}
-                    }
-                }
-                if depth == 0 || j <= floor {
-                    break;
-                }
-                j -= 1;
-            }
-            if depth != 0 || j <= floor || self.kind(j - 1) != Some(Kind::Name) {
+            let Some(j) = self.opening(prev, floor).filter(|&j| j > floor) else {
+                break;
+            };
+            if self.kind(j - 1) != Some(Kind::Name) {
                 break;
             }
             parts.push((self.s(j - 1), true));
@@ -1751,24 +1761,9 @@ impl Analysis<'_> {
         // expression the callee's name does not reach (`(Path.home() / ".zshrc").open("a")`).
         let outer =
             (c.first >= 2 && file.is_op(c.first - 1, b".") && file.is_op(c.first - 2, b")"))
-                .then(|| {
-                    let mut depth = 0i32;
-                    let mut j = c.first - 2;
-                    loop {
-                        if file.kind(j) == Some(Kind::Op) {
-                            match file.t(j) {
-                                b")" | b"]" | b"}" => depth += 1,
-                                b"(" | b"[" | b"{" => depth -= 1,
-                                _ => {}
-                            }
-                        }
-                        if depth == 0 {
-                            return Some(j..c.first - 1);
-                        }
-                        j = j.checked_sub(1)?;
-                    }
-                })
-                .flatten();
+                .then(|| file.opening(c.first - 2, 0))
+                .flatten()
+                .map(|j| j..c.first - 1);
         if let Some(recv) = outer {
             return match name {
                 "write_text" | "write_bytes" | "symlink_to" | "hardlink_to" => Some(recv),
