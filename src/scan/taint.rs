@@ -1733,11 +1733,11 @@ impl Analysis<'_> {
         let positional: Vec<Range<usize>> = args
             .iter()
             .filter(|a| {
-                !(a.end > a.start + 1
+                let keyword = a.end > a.start + 1
                     && file.kind(a.start) == Some(Kind::Name)
-                    && file.is_op(a.start + 1, b"="))
-                    && !file.is_op(a.start, b"*")
-                    && !file.is_op(a.start, b"**")
+                    && file.is_op(a.start + 1, b"=");
+                let star = file.is_op(a.start, b"*") || file.is_op(a.start, b"**");
+                !(keyword || star)
             })
             .cloned()
             .collect();
