@@ -1148,6 +1148,52 @@ async fn paddlehub_git_source_load_hub_modules_imports_hubconf_and_installs_the_
     );
 }
 
+/// `GitSource.search_resource` installs the folder of the file that defines
+/// the class (`path = os.path.dirname(sys.modules[module.__module__].__file__)`,
+/// `paddlehub/server/git_source.py:129-139`, 2.4.0), and `HubModule.load`
+/// then imports `<name>.module` from it (`module/module.py:421-423`). A class
+/// defined in hubconf.py itself installs the repo root, so a root module.py
+/// runs that hubconf.py never imports; a class re-exported through a package
+/// installs its own folder.
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_git_source_search_resource_installs_the_folder_of_the_defining_file() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let src = |branch: Option<&str>| {
+        let mut c = arg(
+            paddle("cf_inline", None),
+            "source",
+            "https://github.com/cf-gh/phinline.git",
+        );
+        if let Some(b) = branch {
+            c = arg(c, "branch", b);
+        }
+        c
+    };
+    let t = resolve(&s, src(None), &ResolveOptions::default()).await;
+    assert_eq!(t.reason, None, "{:?}", t.notes);
+    assert_eq!(
+        listed(&t),
+        [
+            "cf-gh/phinline:__init__.py",
+            "cf-gh/phinline:helper.py",
+            "cf-gh/phinline:hubconf.py",
+            "cf-gh/phinline:module.py",
+            "cf-gh/phinline:requirements.txt",
+        ]
+    );
+    let t = resolve(&s, src(Some("deep")), &ResolveOptions::default()).await;
+    assert_eq!(t.reason, None, "{:?}", t.notes);
+    let files = listed(&t);
+    for want in [
+        "cf-gh/phinline:pkg/__init__.py",
+        "cf-gh/phinline:pkg/deep/module.py",
+        "cf-gh/phinline:pkg/deep/sibling.py",
+        "cf-gh/phinline:pkg/deep/cf_only.py",
+    ] {
+        assert!(files.contains(&want.to_string()), "{want} not in {files:?}");
+    }
+}
+
 /// `HubServer.search_resource` with `branch=`: `GitSource(url)` imports
 /// hubconf.py on the freshly cloned default branch, then `checkout(branch)`
 /// imports it again (`paddlehub/server/server.py:105-113`,
