@@ -160,11 +160,12 @@ fn action(fake: &FakeHub, ws: &Path, home: &Path) -> Output {
 }
 
 /// The requests that fetch content (files, listings, archives), as opposed to
-/// the Hub's security status, which is asked on every online run.
+/// the Hub's security status (`securityStatus`, `paths-info`), which is asked
+/// on every online run.
 fn content_requests(fake: &FakeHub) -> Vec<String> {
     uris(fake)
         .into_iter()
-        .filter(|u| !u.contains("securityStatus="))
+        .filter(|u| !u.contains("securityStatus=") && !u.contains("/paths-info/"))
         .collect()
 }
 
