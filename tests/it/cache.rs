@@ -267,3 +267,72 @@ fn bad_cache_entries_are_warnings_with_the_path() {
     assert_eq!(String::from_utf8_lossy(&second.stdout), first_text);
     assert_eq!(second.status.code(), first.status.code());
 }
+
+/// An exact PaddleHub version is a pin: no `remote-code-unpinned`, and the
+/// lock records the version with the digest of the archive that was scanned
+/// (`1.1.0+sha256:<hex>`), so another archive under the same version is
+/// drift. A version range is not a pin.
+#[test]
+fn an_exact_module_version_is_locked_with_its_archive_digest() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = rt.block_on(FakeHub::start(fixture("hub"), FakeHubOptions::default()));
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("app.py"),
+        "import paddlehub as hub\n\n\
+         exact = hub.Module(name=\"lac_demo\", version=\"1.1.0\")\n\
+         ranged = hub.Module(name=\"lac_demo\", version=\">=1.0.0\")\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["scan", "--format", "json", "--write-lock", "--cache-dir"])
+        .arg(tmp.path().join("cache"))
+        .arg(&project)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", tmp.path())
+        .env("PADDLEHUB_SERVER", fake.url(HubKind::Paddlehub))
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let rules = |line: u64| crate::kernels::rules_at(&report, line);
+    assert!(
+        !rules(3).contains(&"remote-code-unpinned".to_string()),
+        "{report}"
+    );
+    assert!(
+        rules(4).contains(&"remote-code-unpinned".to_string()),
+        "{report}"
+    );
+    let exact = report["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["line"] == 3)
+        .unwrap();
+    let commit = exact["target"]["commit"].as_str().unwrap();
+    let digest = commit
+        .strip_prefix("1.1.0+sha256:")
+        .unwrap_or_else(|| panic!("{commit}"));
+    assert!(
+        digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{commit}"
+    );
+    let lock: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join(".hubwarden.lock")).unwrap())
+            .unwrap();
+    let entry = lock["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["revision"] == "1.1.0")
+        .unwrap_or_else(|| panic!("{lock}"));
+    assert_eq!(entry["commit"], commit);
+}
