@@ -249,6 +249,13 @@ fn one_call<'t>(
             }
         }
     }
+    // PaddleHub `Module(..., ignore_env_mismatch=)`: whether the `/info`
+    // fallback installs a module the environment does not meet.
+    if loader.kind == Kind::PaddleModule
+        && let Some((n, _)) = kwarg(r, call, bytes, &["ignore_env_mismatch"])
+    {
+        args.insert("ignore_env_mismatch".into(), gate_of(r, Some(n)));
+    }
     let source = args.get("source").cloned();
     match loader.kind {
         Kind::GithubHub if source.as_deref() == Some("local") => return Vec::new(),

@@ -16,12 +16,13 @@ pub const MAX_ZIP_CENTRAL_DIR_BYTES: u64 = 4 * 1024 * 1024;
 pub const MAX_REPO_FILES: usize = 100_000;
 /// Most files one target may fetch (enforced by the resolver).
 pub const MAX_FILES_PER_TARGET: usize = 500;
-/// Largest PaddleHub module archive downloaded (compressed).
-pub const MAX_ARCHIVE_DOWNLOAD_BYTES: u64 = 1024 * 1024 * 1024;
+/// Largest PaddleHub module archive downloaded (compressed; streamed to disk,
+/// not held in memory: PaddleHub's diffusion modules are several GiB).
+pub const MAX_ARCHIVE_DOWNLOAD_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 /// Most entries in a module archive.
 pub const MAX_ARCHIVE_ENTRIES: usize = 10_000;
 /// Most uncompressed bytes in a module archive (zip-bomb guard).
-pub const MAX_ARCHIVE_TOTAL_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+pub const MAX_ARCHIVE_TOTAL_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 /// Most bytes of archive members kept in memory (members over the per-file cap are listed, not kept).
 pub const MAX_ARCHIVE_KEPT_BYTES: u64 = 128 * 1024 * 1024;
 /// Deepest path (in segments) allowed inside an archive or a repo.

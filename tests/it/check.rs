@@ -22,11 +22,16 @@ impl Server {
     }
 
     fn start_with(opts: FakeHubOptions) -> Server {
-        Server::start_at(&fixture("hub"), opts)
+        Server::start_at("hub", opts)
+    }
+
+    /// The fake hub over another fixture mirror.
+    fn start_at(mirror: &str, opts: FakeHubOptions) -> Server {
+        Server::start_in(&fixture(mirror), opts)
     }
 
     /// The fake serving the mirror-layout folder `root`.
-    fn start_at(root: &Path, opts: FakeHubOptions) -> Server {
+    fn start_in(root: &Path, opts: FakeHubOptions) -> Server {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -245,6 +250,29 @@ fn a_kernel_a_github_repo_and_a_paddlehub_module() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("pin it: version=\"1.1.0\""), "{text}");
     assert!(text.contains("module.py"), "{text}");
+}
+
+/// `check` resolves a PaddleHub module to the version `scan` would install:
+/// the search items the declared paddle cannot run (`--assume`) are dropped
+/// first (`paddlehub/server/server_source.py:89-107`, 2.4.0). cf_pkg 2.0.0
+/// needs paddle >= 99.
+#[test]
+fn a_paddlehub_module_is_checked_at_the_version_the_assumed_paddle_installs() {
+    let server = Server::start_at("conformance", FakeHubOptions::default());
+    for (assume, want) in [(Some("paddlepaddle==2.5.0"), "1.0.0"), (None, "2.0.0")] {
+        let mut args = vec!["cf_pkg", "--hub", "paddlehub", "--format", "text"];
+        if let Some(a) = assume {
+            args.extend(["--assume", a]);
+        }
+        let out = server.check(&args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("pin it: version=\"{want}\"")),
+            "{assume:?}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("cf_pkg/module.py"), "{text}");
+    }
 }
 
 #[test]
@@ -686,7 +714,7 @@ fn hub_scan_of_a_space_with_scans_pending_is_unknown() {
         serde_json::json!({"status": "queued", "avScan": {"status": "queued"},
                            "pickleImportScan": {"status": "queued"}}),
     );
-    let server = Server::start_at(root.path(), opts);
+    let server = Server::start_in(root.path(), opts);
     let project = tempfile::tempdir().unwrap();
     std::fs::write(
         project.path().join("app.py"),
