@@ -122,6 +122,18 @@ async fn a_cached_archive_that_does_not_match_its_digest_is_refetched() {
     assert_ne!(fixed, evil);
 }
 
+/// The fake hub over the fixture mirror, on its own runtime (for tests that
+/// run the binary in another process); keep the runtime while the hub is used.
+fn fake_hub_on_its_runtime() -> (tokio::runtime::Runtime, FakeHub) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = rt.block_on(FakeHub::start(fixture("hub"), FakeHubOptions::default()));
+    (rt, fake)
+}
+
 /// A project with a pinned Hugging Face load and an exact PaddleHub version.
 fn write_project(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
@@ -171,12 +183,7 @@ fn content_requests(fake: &FakeHub) -> Vec<String> {
 
 #[test]
 fn the_action_cache_restored_into_a_fresh_checkout_makes_a_warm_run() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let fake = rt.block_on(FakeHub::start(fixture("hub"), FakeHubOptions::default()));
+    let (_rt, fake) = fake_hub_on_its_runtime();
     let tmp = tempfile::tempdir().unwrap();
 
     // First job: cold, fills `.hubwarden-cache` in the workspace.
@@ -222,12 +229,7 @@ fn the_action_cache_restored_into_a_fresh_checkout_makes_a_warm_run() {
 /// goes on with a fresh download: never a silent pass.
 #[test]
 fn bad_cache_entries_are_warnings_with_the_path() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let fake = rt.block_on(FakeHub::start(fixture("hub"), FakeHubOptions::default()));
+    let (_rt, fake) = fake_hub_on_its_runtime();
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let run = || {
@@ -274,12 +276,7 @@ fn bad_cache_entries_are_warnings_with_the_path() {
 /// drift. A version range is not a pin.
 #[test]
 fn an_exact_module_version_is_locked_with_its_archive_digest() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let fake = rt.block_on(FakeHub::start(fixture("hub"), FakeHubOptions::default()));
+    let (_rt, fake) = fake_hub_on_its_runtime();
     let tmp = tempfile::tempdir().unwrap();
     let project = tmp.path().join("project");
     std::fs::create_dir_all(&project).unwrap();

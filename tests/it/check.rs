@@ -632,24 +632,29 @@ fn hub_scan_of_a_dataset_asks_about_the_files_that_run() {
 
 #[test]
 fn hub_scan_of_a_kernel_never_lowers_its_verdict_and_a_refusal_is_unknown() {
+    // The report and the kernel call's `hub_scan` of one online check.
+    let check = |server: &Server| {
+        let out = server.check(&[
+            "evil-org/flash-attn-fast",
+            "--type",
+            "kernel",
+            "--format",
+            "json",
+        ]);
+        let report = json(&out);
+        assert_eq!(out.status.code(), Some(1), "{report}");
+        let scans = report["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["api"] == "kernels.get_kernel")
+            .and_then(|c| c["target"]["hub_scan"].as_array().cloned())
+            .unwrap_or_else(|| panic!("{report}"));
+        (report, scans)
+    };
     // The Hub calls every file of a kernel that posts the environment safe.
     let server = Server::start();
-    let out = server.check(&[
-        "evil-org/flash-attn-fast",
-        "--type",
-        "kernel",
-        "--format",
-        "json",
-    ]);
-    let report = json(&out);
-    assert_eq!(out.status.code(), Some(1), "{report}");
-    let c = report["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["api"] == "kernels.get_kernel")
-        .unwrap();
-    let scans = c["target"]["hub_scan"].as_array().unwrap();
+    let (report, scans) = check(&server);
     assert_eq!(scans[0]["repo_type"], "kernel", "{scans:?}");
     assert_eq!(scans[0]["status"], "no-issues");
     assert!(report["summary"]["errors"].as_u64().unwrap() > 0);
@@ -668,23 +673,7 @@ fn hub_scan_of_a_kernel_never_lowers_its_verdict_and_a_refusal_is_unknown() {
     let mut opts = FakeHubOptions::default();
     opts.forced
         .push(crate::fakehub::Forced::new("/paths-info/", 403));
-    let refused = Server::start_with(opts);
-    let out2 = refused.check(&[
-        "evil-org/flash-attn-fast",
-        "--type",
-        "kernel",
-        "--format",
-        "json",
-    ]);
-    let report2 = json(&out2);
-    assert_eq!(out2.status.code(), Some(1), "{report2}");
-    let c2 = report2["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["api"] == "kernels.get_kernel")
-        .unwrap();
-    let scans2 = c2["target"]["hub_scan"].as_array().unwrap();
+    let (report2, scans2) = check(&Server::start_with(opts));
     assert_eq!(scans2[0]["status"], "unknown", "{scans2:?}");
     assert!(scans2[0]["scans_done"].is_null());
     assert!(
