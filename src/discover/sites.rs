@@ -66,10 +66,6 @@ fn is_local_path(s: &str, ctx: &FileCtx<'_>) -> bool {
     (!s.contains("..")) && (ctx.root.join(s).is_dir() || ctx.dir.join(s).is_dir())
 }
 
-fn line_text(src: &str, row: usize) -> &str {
-    src.lines().nth(row).unwrap_or("")
-}
-
 /// Keyword argument lookup that also sees inside `**dict` splats of literals.
 fn kwarg<'t>(
     r: &Resolver<'_, 't>,
@@ -313,19 +309,14 @@ fn one_call<'t>(
         args.insert("version".into(), v.clone());
     }
 
-    let start = call.start_position();
-    let end = call.end_position();
-    let line_src = line_text(src, start.row);
-    let col_chars = line_src
-        .get(..start.column.min(line_src.len()))
-        .map(|p| p.chars().count())
-        .unwrap_or(start.column);
-    let sline = u32::try_from(start.row + 1).unwrap_or(u32::MAX);
-    let eline = u32::try_from(end.row + 1).unwrap_or(u32::MAX);
+    // The column in code points, as everywhere (`callsite::line_col`).
+    let (sline, column) = crate::callsite::line_col(src.as_bytes(), call.start_byte());
+    let line_src = src.lines().nth(sline as usize - 1).unwrap_or("");
+    let eline = u32::try_from(call.end_position().row + 1).unwrap_or(u32::MAX);
     let mut base = LoadSite {
         path: ctx.rel.to_string(),
         line: ctx.map_line(sline),
-        column: u32::try_from(col_chars + 1).unwrap_or(u32::MAX),
+        column,
         cell: ctx.cell(sline),
         end_line: ctx.map_line(eline),
         platform: loader.platform,

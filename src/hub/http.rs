@@ -93,6 +93,9 @@ pub struct Req {
     /// A 2xx body goes to this file (rewritten on each attempt) and is hashed
     /// on the way instead of being held in memory: `Resp::file`.
     pub to_file: Option<std::path::PathBuf>,
+    /// Longest whole exchange for this request instead of the client's
+    /// `request_timeout` (a multi-GiB download); `read_timeout` still holds.
+    pub timeout: Option<Duration>,
 }
 
 impl Req {
@@ -105,7 +108,14 @@ impl Req {
             headers: Vec::new(),
             origin_headers: Vec::new(),
             to_file: None,
+            timeout: None,
         }
+    }
+
+    /// A longer whole-exchange limit for this request (see `timeout`).
+    pub fn timeout(mut self, t: Duration) -> Req {
+        self.timeout = Some(t);
+        self
     }
 
     /// Stream a 2xx body into `path` (see `to_file`).
@@ -570,6 +580,9 @@ impl Http {
             } else {
                 self.client.get(url.clone())
             };
+            if let Some(t) = req.timeout {
+                rb = rb.timeout(t);
+            }
             for (k, v) in &req.headers {
                 if let Ok(v) = HeaderValue::from_str(v) {
                     rb = rb.header(k.clone(), v);

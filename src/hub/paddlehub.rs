@@ -281,7 +281,9 @@ async fn listing(net: &Net, name: &str, rev: Option<&str>) -> Result<Listing, Hu
     let resp = net
         .http()
         .get(
-            &Req::new(aurl).to_file(staged),
+            &Req::new(aurl)
+                .to_file(staged)
+                .timeout(ARCHIVE_DOWNLOAD_TIMEOUT),
             Limit::Error(MAX_ARCHIVE_DOWNLOAD_BYTES),
         )
         .await?;
@@ -310,6 +312,10 @@ fn temp_staging() -> std::io::Result<PathBuf> {
         SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )))
 }
+
+/// Longest download of one archive (a silent connection still fails after
+/// the client's read timeout): several GiB at a few MB/s.
+const ARCHIVE_DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// A downloaded file not (yet) in the cache: removed when dropped.
 struct Staged(PathBuf);

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use crate::hub::validate::{MAX_REPO_FILES, is_commit, safe_component, validate_path};
+use crate::hub::validate::{
+    MAX_REPO_FILES, is_commit, is_sha256_hex, safe_component, validate_path,
+};
 use crate::hub::{Hub, HubError, Listing, MirrorLayout, Snapshot};
 use crate::model::{HubKind, RepoType};
 
@@ -345,9 +347,10 @@ impl DiskCache {
                 continue;
             }
             let path = e.path();
-            let digest = name.strip_suffix(".archive").filter(|d| {
-                d.len() == 64 && d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            });
+            // Written lowercase: any other name is not one of ours.
+            let digest = name
+                .strip_suffix(".archive")
+                .filter(|d| is_sha256_hex(d) && !d.bytes().any(|b| b.is_ascii_uppercase()));
             let Some(digest) = digest else {
                 tracing::warn!(
                     "{}: malformed cache entry (expected <sha256>.archive); ignored, the archive is downloaded again. Fix: delete it",

@@ -111,13 +111,18 @@ pub fn is_commit(rev: &str) -> bool {
     rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// A SHA-256 digest in hex (64 characters, either case): content digests in
+/// listings, archive digests, CycloneDX hashes. The one digest check.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// An immutable target commit: a git commit, or a PaddleHub module archive
 /// digest `{version}+sha256:{64 hex}` (what `Target::commit` holds there).
 pub fn is_target_commit(s: &str) -> bool {
     is_commit(s)
-        || s.split_once("+sha256:").is_some_and(|(v, h)| {
-            !v.is_empty() && h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())
-        })
+        || s.split_once("+sha256:")
+            .is_some_and(|(v, h)| !v.is_empty() && is_sha256_hex(h))
 }
 
 /// A value safe as one cache/mirror path component.

@@ -312,11 +312,95 @@ async fn module_v1<S: RepoSource>(
     .await
 }
 
+/// How many `module.py` files are read looking for the one that declares a
+/// git-source module hubconf.py does not import directly.
+const MAX_MODULE_PY_SEARCH: usize = 64;
+
+/// Every `moduleinfo(name=...)` a file's top-level classes declare
+/// (`@moduleinfo(...)` or `@<x>.moduleinfo(...)`), leniently.
+fn moduleinfo_names(src: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut parser = Parser::new();
+    if parser
+        .set_language(&tree_sitter_python::LANGUAGE.into())
+        .is_err()
+    {
+        return out;
+    }
+    let Some(tree) = parser.parse(src, None) else {
+        return out;
+    };
+    let root = tree.root_node();
+    let mut c = root.walk();
+    for top in root.children(&mut c) {
+        if top.kind() != "decorated_definition" {
+            continue;
+        }
+        let mut dc = top.walk();
+        for dec in top.children(&mut dc).filter(|n| n.kind() == "decorator") {
+            let Some(call) = dec.named_child(0).filter(|n| n.kind() == "call") else {
+                continue;
+            };
+            let is_moduleinfo = call
+                .child_by_field_name("function")
+                .is_some_and(|f| text(f, src).rsplit('.').next() == Some("moduleinfo"));
+            let Some(args) = call
+                .child_by_field_name("arguments")
+                .filter(|_| is_moduleinfo)
+            else {
+                continue;
+            };
+            let mut ac = args.walk();
+            for kw in args
+                .named_children(&mut ac)
+                .filter(|n| n.kind() == "keyword_argument")
+            {
+                if kw
+                    .child_by_field_name("name")
+                    .is_some_and(|n| text(n, src) == "name")
+                    && let Some(v) = kw
+                        .child_by_field_name("value")
+                        .and_then(|v| string_literal(v, src))
+                {
+                    out.push(v);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The folder of the first of `files` that declares module `name`.
+async fn find_declaring<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    snap: &Snapshot,
+    files: &[String],
+    name: &str,
+) -> Result<Option<String>, ResolveError> {
+    for path in files {
+        let body = job.read(snap, path).await?;
+        if moduleinfo_names(&body).iter().any(|n| n == name) {
+            return Ok(Some(
+                path.rsplit_once('/')
+                    .map_or(String::new(), |(d, _)| d.to_string()),
+            ));
+        }
+    }
+    Ok(None)
+}
+
 /// `owner/name` of a GitHub clone URL as git accepts it (`https://`,
 /// `http://`, `git://`, `ssh://git@`, scp-like `git@github.com:`; `.git` and a
 /// trailing `/` optional). Other hosts: None.
 fn github_repo(url: &str) -> Option<String> {
-    let u = url.trim();
+    // Scheme and host are case-insensitive; the path keeps its case.
+    let t = url.trim();
+    let cut = t
+        .to_ascii_lowercase()
+        .find("github.com")
+        .map_or(0, |i| i + "github.com".len());
+    let u = format!("{}{}", t[..cut].to_ascii_lowercase(), &t[cut..]);
+    let u = u.as_str();
     let rest = ["https://", "http://", "git://", "ssh://git@", "ssh://"]
         .iter()
         .find_map(|p| u.strip_prefix(p))
@@ -349,6 +433,8 @@ fn github_repo(url: &str) -> Option<String> {
 struct HubconfScan {
     /// Module paths `X.module` of the `from X.module import` statements.
     modules: Vec<String>,
+    /// Every absolute `from X import` module path, in order.
+    from_modules: Vec<String>,
     /// `sys.path` folders the statements add (dotted names kept).
     extra_paths: Vec<String>,
     /// Why the import never happens, if it does not.
@@ -358,6 +444,7 @@ struct HubconfScan {
 fn scan_hubconf(src: &[u8]) -> HubconfScan {
     let mut out = HubconfScan {
         modules: Vec::new(),
+        from_modules: Vec::new(),
         extra_paths: Vec::new(),
         aborts: None,
     };
@@ -391,6 +478,9 @@ fn scan_hubconf(src: &[u8]) -> HubconfScan {
             ));
             break;
         };
+        if module != "__future__" {
+            out.from_modules.push(module.clone());
+        }
         if !module.ends_with("module") {
             continue;
         }
@@ -477,19 +567,35 @@ async fn git_source<S: RepoSource>(
     }
     // The class registered under `name` is the moduleinfo class of one of the
     // `X.module` files hubconf.py imports; its folder is what gets installed.
-    let mut module_dir = None;
-    for m in &hc.modules {
-        let path = format!("{}.py", m.replace('.', "/"));
-        if !snap.has(&path) {
-            continue;
+    // `search_resource` copies the folder of the file that defines the class
+    // (`sys.modules[cls.__module__].__file__`, git_source.py:129-139): hubconf.py
+    // itself, a module it imports from, else (found by no import) any
+    // module.py of the repo that declares the name.
+    let mut candidates = vec!["hubconf.py".to_string()];
+    for m in &hc.from_modules {
+        let base = m.replace('.', "/");
+        for p in [format!("{base}.py"), format!("{base}/__init__.py")] {
+            if snap.has(&p) && !candidates.contains(&p) {
+                candidates.push(p);
+            }
         }
-        let body = job.read(&snap, &path).await?;
-        if moduleinfo_name(&body).is_ok_and(|n| n == name) {
-            module_dir = Some(
-                path.rsplit_once('/')
-                    .map_or(String::new(), |(d, _)| d.to_string()),
-            );
-            break;
+    }
+    let mut module_dir = find_declaring(job, &snap, &candidates, name).await?;
+    if module_dir.is_none() {
+        let others: Vec<String> = snap
+            .files
+            .iter()
+            .filter(|f| *f == "module.py" || f.ends_with("/module.py"))
+            .filter(|f| !candidates.contains(f))
+            .take(MAX_MODULE_PY_SEARCH)
+            .cloned()
+            .collect();
+        module_dir = find_declaring(job, &snap, &others, name).await?;
+        if let Some(d) = &module_dir {
+            job.note(format!(
+                "{name} is declared in {}/module.py, which hubconf.py does not import directly: taken as the installed folder",
+                if d.is_empty() { "." } else { d }
+            ));
         }
     }
     let package = name.replace('-', "_");
@@ -556,6 +662,7 @@ mod tests {
             "git@github.com:o/r.git",
             "ssh://git@github.com/o/r.git",
             "git://github.com/o/r",
+            "HTTPS://GitHub.com/o/r",
         ] {
             assert_eq!(github_repo(u).as_deref(), Some("o/r"), "{u}");
         }
@@ -576,6 +683,7 @@ mod tests {
             b"from __future__ import annotations\nfrom modules.text.lac.module import Lac\nfrom a.b import c\n",
         );
         assert_eq!(hc.modules, ["modules.text.lac.module"]);
+        assert_eq!(hc.from_modules, ["modules.text.lac.module", "a.b"]);
         assert_eq!(hc.extra_paths, ["modules.text"]);
         assert!(hc.aborts.is_none());
         let hc = scan_hubconf(b"import os\nfrom m.module import X\n");

@@ -102,7 +102,7 @@ async fn huggingface_hub_parse_ratelimit_headers_holds_back_at_r_zero() {
 
 /// The wait a hub states is waited only within `--max-wait`: with no budget
 /// left the target fails at once as "rate limited" (the issue's rule; the
-/// libraries themselves wait without a bound, `huggingface_hub/utils/_http.py:559-566`).
+/// libraries themselves wait without a bound, `huggingface_hub/utils/_http.py:559-566`, 2.4.0).
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limit_beyond_max_wait_is_rate_limited_at_once() {
     let mut s = setup(FakeHubOptions {
@@ -144,7 +144,7 @@ async fn rate_limit_beyond_max_wait_is_rate_limited_at_once() {
 
 /// GitHub's primary rate limit: 403 with `X-RateLimit-Remaining: 0` and the
 /// reset as epoch seconds in `X-RateLimit-Reset` (GitHub REST docs, "Rate
-/// limits for the REST API"; torch.hub calls the same API in
+/// limits for the REST API", API version 2022-11-28; torch.hub calls the same API in
 /// `_validate_not_a_forked_repo`). The request is repeated after the reset.
 #[tokio::test(flavor = "multi_thread")]
 async fn github_primary_rate_limit_waits_for_x_ratelimit_reset() {
@@ -873,7 +873,7 @@ async fn modelscope_pipeline_imports_on_allow_remote_alone_before_1_37() {
 /// Python's `FileFinder`: a regular package (`x/__init__.py`) first, then a
 /// module file `x.py`; a folder without `__init__.py` is a namespace portion
 /// only when nothing else matches (CPython `importlib/_bootstrap_external.py`
-/// `FileFinder.find_spec`). torch.hub imports hubconf.py with the repo on
+/// `FileFinder.find_spec`, CPython 3.8-3.13). torch.hub imports hubconf.py with the repo on
 /// `sys.path` (`torch/hub.py` `_load_local`).
 #[tokio::test(flavor = "multi_thread")]
 async fn python_file_finder_prefers_x_py_over_a_namespace_folder() {
@@ -982,6 +982,20 @@ async fn paddlehub_install_from_directory_installs_under_the_moduleinfo_name() {
     );
 }
 
+/// Every file under `dir`, recursively.
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut b = tar::Builder::new(gz);
@@ -1029,6 +1043,15 @@ async fn paddlehub_xarfile_opens_tar_bz2_xz_and_zip() {
             String::from_utf8_lossy(&m).contains("cf_zipmod/module"),
             "{ext}"
         );
+        // The download went to a file in the cache, named by the digest the
+        // commit carries; no partial download is left behind.
+        let dir = s._cache.path().join("v1/archives/paddlehub");
+        let cached: Vec<String> = walk(&dir)
+            .into_iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let digest = snap.commit.split_once("+sha256:").unwrap().1;
+        assert_eq!(cached, [format!("{digest}.archive")], "{ext}");
         let t = resolve(&s, paddle("cf_zipmod", None), &ResolveOptions::default()).await;
         assert_eq!(
             listed(&t),
@@ -1146,6 +1169,52 @@ async fn paddlehub_git_source_load_hub_modules_imports_hubconf_and_installs_the_
         "{:?}",
         t.reason
     );
+}
+
+/// `GitSource.search_resource` installs the folder of the file that defines
+/// the class (`path = os.path.dirname(sys.modules[module.__module__].__file__)`,
+/// `paddlehub/server/git_source.py:129-139`, 2.4.0), and `HubModule.load`
+/// then imports `<name>.module` from it (`module/module.py:421-423`). A class
+/// defined in hubconf.py itself installs the repo root, so a root module.py
+/// runs that hubconf.py never imports; a class re-exported through a package
+/// installs its own folder.
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_git_source_search_resource_installs_the_folder_of_the_defining_file() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let src = |branch: Option<&str>| {
+        let mut c = arg(
+            paddle("cf_inline", None),
+            "source",
+            "https://github.com/cf-gh/phinline.git",
+        );
+        if let Some(b) = branch {
+            c = arg(c, "branch", b);
+        }
+        c
+    };
+    let t = resolve(&s, src(None), &ResolveOptions::default()).await;
+    assert_eq!(t.reason, None, "{:?}", t.notes);
+    assert_eq!(
+        listed(&t),
+        [
+            "cf-gh/phinline:__init__.py",
+            "cf-gh/phinline:helper.py",
+            "cf-gh/phinline:hubconf.py",
+            "cf-gh/phinline:module.py",
+            "cf-gh/phinline:requirements.txt",
+        ]
+    );
+    let t = resolve(&s, src(Some("deep")), &ResolveOptions::default()).await;
+    assert_eq!(t.reason, None, "{:?}", t.notes);
+    let files = listed(&t);
+    for want in [
+        "cf-gh/phinline:pkg/__init__.py",
+        "cf-gh/phinline:pkg/deep/module.py",
+        "cf-gh/phinline:pkg/deep/sibling.py",
+        "cf-gh/phinline:pkg/deep/cf_only.py",
+    ] {
+        assert!(files.contains(&want.to_string()), "{want} not in {files:?}");
+    }
 }
 
 /// `HubServer.search_resource` with `branch=`: `GitSource(url)` imports
