@@ -252,10 +252,27 @@ fn one_call<'t>(
     {
         args.insert("ignore_env_mismatch".into(), gate_of(r, Some(n)));
     }
+    // A `source=`/`branch=` that is not one literal decides where the code
+    // comes from: the resolver must not fall back to the server's module.
+    if loader.kind == Kind::PaddleModule {
+        for k in ["source", "branch"] {
+            if kwarg(r, call, bytes, &[k]).is_some() && !args.contains_key(k) {
+                args.insert(format!("{k}_unresolved"), "true".into());
+            }
+        }
+    }
     let source = args.get("source").cloned();
     match loader.kind {
         Kind::GithubHub if source.as_deref() == Some("local") => return Vec::new(),
-        Kind::PaddleModule if kwarg(r, call, bytes, &["directory"]).is_some() => return Vec::new(),
+        // `Module.__new__` takes `name` first and ignores `directory` then
+        // (`paddlehub/module/module.py:392-404`, 2.4.0): only a call without
+        // `name` loads local code.
+        Kind::PaddleModule
+            if kwarg(r, call, bytes, &["directory"]).is_some()
+                && kwarg(r, call, bytes, &["name"]).is_none() =>
+        {
+            return Vec::new();
+        }
         _ => {}
     }
     let gate_node = loader

@@ -13,6 +13,7 @@ mod datasets;
 mod diffusers;
 mod error;
 pub mod escalation;
+mod follow;
 mod gate;
 mod hub_download;
 pub mod kernels;
@@ -48,6 +49,11 @@ pub struct ResolveOptions {
     pub max_import_depth: usize,
     /// Most files (code + pickles) one target may list (a cap).
     pub max_files_per_target: usize,
+    /// Deepest chain of downloads followed: a file fetched at load that fetches
+    /// another... (a cap: over it the target is unverified).
+    pub max_follow_depth: usize,
+    /// Most files followed from downloads in fetched code, per target (a cap).
+    pub max_follows: usize,
     /// Distinct resolutions run at once. As many as the HTTP layer's request cap
     /// (32): a resolution mostly waits on requests, and a lower value splits the
     /// repos into waves (16 put issue 3's benchmark at 4.5x the chain bound).
@@ -63,6 +69,8 @@ impl Default for ResolveOptions {
         ResolveOptions {
             max_import_depth: 32,
             max_files_per_target: 500,
+            max_follow_depth: 4,
+            max_follows: 64,
             concurrency: 32,
             peft_installed: true,
             declared: Arc::new(crate::deps::Declared::default()),
@@ -156,6 +164,7 @@ fn unverified(site: &LoadSite, reason: String) -> Target {
         pinned_by: None,
         chain: Vec::new(),
         hub_scan: Vec::new(),
+        fetched_at_load: Vec::new(),
     }
 }
 
@@ -177,6 +186,9 @@ async fn resolve_one<S: RepoSource>(
         acc: Acc::default(),
     };
     let outcome = dispatch(&mut job).await;
+    if outcome.is_ok() {
+        follow::follow(&mut job).await;
+    }
     job.finish(outcome)
 }
 
@@ -226,6 +238,7 @@ struct Acc {
     assumed: Vec<crate::deps::Assumed>,
     pinned_by: Option<String>,
     chain: Vec<crate::model::ChainLink>,
+    fetched: Vec<crate::model::LoadFetch>,
 }
 
 /// Where a call's code comes from: repo id, hub and requested revision.
@@ -552,6 +565,7 @@ impl<S: RepoSource> Job<'_, S> {
             pinned_by: acc.pinned_by,
             chain: acc.chain,
             hub_scan: Vec::new(),
+            fetched_at_load: acc.fetched,
         }
     }
 }

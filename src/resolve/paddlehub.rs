@@ -140,7 +140,20 @@ pub(crate) async fn module<S: RepoSource>(job: &mut Job<'_, S>) -> Result<Outcom
     let Some(name) = site.repo_id.clone() else {
         return Err(ResolveError::NotStatic("module name"));
     };
-    if let Some(src) = site.args.get("source") {
+    // `source=`/`branch=` given but not as a literal (discovery says so):
+    // which repository runs is unknown, and it is not the server's module.
+    if site.args.contains_key("source_unresolved") {
+        return Err(ResolveError::NotStatic("PaddleHub source= git URL"));
+    }
+    // A literal `None` is the default: the server.
+    let source = site
+        .args
+        .get("source")
+        .filter(|s| !s.eq_ignore_ascii_case("none"));
+    if site.args.contains_key("branch_unresolved") && source.is_some() {
+        return Err(ResolveError::NotStatic("PaddleHub git source branch="));
+    }
+    if let Some(src) = source {
         // `Module(name, source=<git url>)`: the server's module of the same
         // name never runs (`paddlehub/module/manager.py:188-189`, 2.4.0).
         let src = src.clone();
@@ -511,7 +524,11 @@ async fn git_source<S: RepoSource>(
             "PaddleHub module {name} from git source {src}: only GitHub clones are fetched (the clone runs its hubconf.py)"
         )));
     };
-    let branch = site.args.get("branch").cloned();
+    let branch = site
+        .args
+        .get("branch")
+        .filter(|b| !b.eq_ignore_ascii_case("none"))
+        .cloned();
     let head = crate::hub::CLONE_HEAD;
     let snap = job
         .primary(

@@ -1217,6 +1217,51 @@ async fn paddlehub_git_source_search_resource_installs_the_folder_of_the_definin
     }
 }
 
+/// `Module.__new__` takes `name` before `directory` (`directory` is then
+/// ignored: `paddlehub/module/module.py:392-404`, 2.4.0), so a local
+/// `directory=` next to a `name=` is a decoy and the server module runs; only
+/// a call without `name` loads local code. A `source=` that is not a literal
+/// decides which repository runs: unverified, never the server's module.
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_module_new_takes_name_before_directory() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("app.py"),
+        "import os\nimport paddlehub as hub\n\
+         a = hub.Module(name=\"cf_pkg\", version=\"1.0.0\", directory=\"./decoy\")\n\
+         b = hub.Module(directory=\"./local_only\")\n\
+         c = hub.Module(name=\"cf_src\", source=os.environ[\"SRC\"])\n\
+         d = hub.Module(name=\"cf_src\", source=None)\n",
+    )
+    .unwrap();
+    let d = hubwarden::discover::discover(tmp.path(), &Default::default()).unwrap();
+    let ids: Vec<Option<&str>> = d.calls.iter().map(|c| c.repo_id.as_deref()).collect();
+    assert_eq!(
+        ids,
+        [Some("cf_pkg"), Some("cf_src"), Some("cf_src")],
+        "{:?}",
+        d.calls
+    );
+    let h = Hubs::new(s.opts.clone()).unwrap();
+    let t = resolve_all(&h, &d.calls, &ResolveOptions::default()).await;
+    assert_eq!(t[0].reason, None, "{:?}", t[0].notes);
+    assert!(listed(&t[0]).contains(&"cf_pkg:cf_pkg/module.py".to_string()));
+    assert_eq!(t[1].status, hubwarden::model::TargetStatus::Unverified);
+    assert!(t[1].files.is_empty());
+    assert!(
+        t[1].reason.as_deref().unwrap_or("").contains("source="),
+        "{:?}",
+        t[1].reason
+    );
+    // `source=None` is the server.
+    assert_eq!(t[2].reason, None, "{:?}", t[2].notes);
+    assert_eq!(
+        listed(&t[2]),
+        ["cf_src:cf_src/__init__.py", "cf_src:cf_src/module.py"]
+    );
+}
+
 /// `HubServer.search_resource` with `branch=`: `GitSource(url)` imports
 /// hubconf.py on the freshly cloned default branch, then `checkout(branch)`
 /// imports it again (`paddlehub/server/server.py:105-113`,
