@@ -19,10 +19,12 @@ mod hub_download;
 pub mod kernels;
 mod modelscope;
 mod openmmlab;
+mod optimum;
 mod paddlehub;
 mod peft;
 mod pyimports;
 mod sentence_transformers;
+mod span_marker;
 mod torch_hub;
 mod transformers;
 mod vllm;
@@ -197,6 +199,10 @@ async fn dispatch<S: RepoSource>(job: &mut Job<'_, S>) -> Result<Outcome, Resolv
     use crate::model::Family;
     let hub = default_hub(job.site);
     match job.site.family {
+        // optimum-intel's OVConfig reads openvino_config.json, not config.json.
+        Family::Transformers if optimum::is_ov_config(job.site) => {
+            optimum::ov_config(job, hub).await
+        }
         Family::Transformers => transformers::class(job, hub).await,
         Family::TransformersPipeline => transformers::pipeline(job, hub).await,
         Family::CustomGenerate => transformers::custom_generate(job, hub).await,
@@ -213,6 +219,7 @@ async fn dispatch<S: RepoSource>(job: &mut Job<'_, S>) -> Result<Outcome, Resolv
         Family::PaddleModule => paddlehub::module(job).await,
         Family::MmConfig => openmmlab::resolve(job).await,
         Family::Kernels => kernels::resolve(job, hub).await,
+        Family::SpanMarker => span_marker::resolve(job, hub).await,
     }
 }
 
@@ -294,6 +301,21 @@ impl<S: RepoSource> Job<'_, S> {
     }
 
     /// The commit comes from a lock file, not the call's own `revision`.
+    /// How many files the target lists so far (see [`Job::tag_files_since`]).
+    pub(crate) fn files_len(&self) -> usize {
+        self.acc.files.len()
+    }
+
+    /// Say on every file listed since `start` that it came through `via` (a
+    /// config chain link), unless its reason says so already.
+    pub(crate) fn tag_files_since(&mut self, start: usize, via: &str) {
+        for f in self.acc.files.iter_mut().skip(start) {
+            if !f.why.contains(via) {
+                f.why = format!("{} ({via})", f.why);
+            }
+        }
+    }
+
     pub(crate) fn set_pinned_by(&mut self, source: String) {
         self.acc.pinned_by = Some(source);
     }
