@@ -5,7 +5,7 @@
 //! is read, never run; the repos it names are followed as a chain.
 
 use super::transformers::{self, HfSpec};
-use super::{Job, Outcome, ResolveError, gate};
+use super::{Job, Outcome, ResolveError};
 use crate::hub::RepoSource;
 use crate::model::{HubKind, RepoType};
 
@@ -45,27 +45,13 @@ pub(crate) async fn ov_config<S: RepoSource>(
         let versions = job.opts.declared.versions(&site.path);
         super::escalation::in_openvino_config(&path, &text, &config, &versions)
     };
-    let spec = HfSpec {
-        hub: o.hub,
-        cross_hub: o.hub,
-        repo_id: snap.repo_id.clone(),
-        repo_type: RepoType::Model,
-        revision: None,
-        code_revision: None,
-        cross_default: None,
-        classes: Vec::new(),
-        pipeline: None,
-        model_load: false,
-        custom_generate: false,
-        adapter_redirect: false,
-        extra_refs: Vec::new(),
-        gate: gate::Gate::Run,
-        primary: false,
-        use_fast: None,
-        backend: None,
-        config_dir: String::new(),
-        code_dir: String::new(),
-    };
+    let spec = HfSpec::chained(
+        (o.hub, o.hub, None),
+        snap.repo_id.clone(),
+        None,
+        Vec::new(),
+        Vec::new(),
+    );
     transformers::follow_escalations(job, &snap, &path, escalations, false, &spec).await?;
     Ok(Outcome::Done)
 }

@@ -39,27 +39,13 @@ async fn prompt_tokenizer<S: RepoSource>(
         let versions = job.opts.declared.versions(&site.path);
         escalation::in_adapter_config(path, &text, adapter, &versions, facts)
     };
-    let spec = HfSpec {
-        hub,
-        cross_hub: hub,
-        repo_id: snap.repo_id.clone(),
-        repo_type: RepoType::Model,
-        revision: None,
-        code_revision: None,
-        cross_default: None,
-        classes: Vec::new(),
-        pipeline: None,
-        model_load: false,
-        custom_generate: false,
-        adapter_redirect: false,
-        extra_refs: Vec::new(),
-        gate: gate::Gate::Run,
-        primary: false,
-        use_fast: None,
-        backend: None,
-        config_dir: String::new(),
-        code_dir: String::new(),
-    };
+    let spec = HfSpec::chained(
+        (hub, hub, None),
+        snap.repo_id.clone(),
+        None,
+        Vec::new(),
+        Vec::new(),
+    );
     transformers::follow_escalations(job, snap, path, escalations, false, &spec).await
 }
 

@@ -58,6 +58,42 @@ pub(crate) struct HfSpec {
     pub code_dir: String,
 }
 
+impl HfSpec {
+    /// A load that a config chain link leads to (or the config's own repo, as
+    /// `follow_escalations` reads hubs from it): read from `hubs` (hub, cross
+    /// hub, cross default ref), its code run because the library forwards the
+    /// trust, never the call's target.
+    pub(crate) fn chained(
+        hubs: (HubKind, HubKind, Option<String>),
+        repo_id: String,
+        revision: Option<String>,
+        classes: Vec<String>,
+        extra_refs: Vec<(String, String)>,
+    ) -> HfSpec {
+        HfSpec {
+            hub: hubs.0,
+            cross_hub: hubs.1,
+            repo_id,
+            repo_type: RepoType::Model,
+            revision,
+            code_revision: None,
+            cross_default: hubs.2,
+            classes,
+            pipeline: None,
+            model_load: false,
+            custom_generate: false,
+            adapter_redirect: false,
+            extra_refs,
+            gate: Gate::Run,
+            primary: false,
+            use_fast: None,
+            backend: None,
+            config_dir: String::new(),
+            code_dir: String::new(),
+        }
+    }
+}
+
 /// A parsed `auto_map` class reference.
 pub(crate) struct ClassRef {
     pub repo: Option<String>,
@@ -428,28 +464,15 @@ pub(crate) async fn follow_escalations<S: RepoSource>(
             .to_string(),
         });
         let via = format!("via {}:{} {}", path, e.line, e.field);
-        let sub =
-            |repo: String, revision: Option<String>, classes: Vec<String>, extra_refs| HfSpec {
-                hub: spec.hub,
-                cross_hub: spec.cross_hub,
-                repo_id: repo,
-                repo_type: RepoType::Model,
+        let sub = |repo: String, revision: Option<String>, classes: Vec<String>, extra_refs| {
+            HfSpec::chained(
+                (spec.hub, spec.cross_hub, spec.cross_default.clone()),
+                repo,
                 revision,
-                code_revision: None,
-                cross_default: spec.cross_default.clone(),
                 classes,
-                pipeline: None,
-                model_load: false,
-                custom_generate: false,
-                adapter_redirect: false,
                 extra_refs,
-                gate: Gate::Run,
-                primary: false,
-                use_fast: None,
-                backend: None,
-                config_dir: String::new(),
-                code_dir: String::new(),
-            };
+            )
+        };
         match e.target {
             ChainTarget::Kernel { repo, revision, .. } => {
                 match job
