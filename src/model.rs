@@ -56,6 +56,11 @@ pub enum RepoType {
 }
 
 impl RepoType {
+    /// The default repo type (serde's `default` needs a function).
+    pub fn model() -> RepoType {
+        RepoType::Model
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RepoType::Model => "model",
@@ -290,11 +295,17 @@ pub enum FetchOutcome {
 }
 
 /// What a hub's own scanners say about one repository at one commit
-/// (Hugging Face: `securityStatus`, its `scansDone` and `filesWithIssues`).
+/// (Hugging Face: a model's `securityStatus`, its `scansDone` and
+/// `filesWithIssues`; the `securityFileStatus` of the files that run of a
+/// dataset, Space or kernel).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct HubScan {
     pub hub: HubKind,
     pub repo_id: String,
+    /// Model repos are asked about the repo, datasets, Spaces and kernels
+    /// about the files that run.
+    #[serde(default = "RepoType::model")]
+    pub repo_type: RepoType,
     pub commit: String,
     /// `issues`: the hub flags files of the repo; `no-issues`: its scans are
     /// done and flag nothing; `unknown`: scans not done, or not readable.

@@ -413,9 +413,11 @@ fn one_call<'t>(
                 s.platform = snap.platform;
                 s.repo_type = snap.repo_type;
                 s.repo_id = snap.repo_id.clone();
-                if snap.revision.is_some() {
-                    s.revision = snap.revision.clone();
-                }
+                // The folder holds what the download fetched: its revision,
+                // or the default branch. A `revision=` on a load from a local
+                // folder is ignored (transformers reads the folder as is), so
+                // it never pins a download made without one.
+                s.revision = snap.revision.clone();
                 s.args.insert("snapshot_of".into(), snap.api.clone());
             }
             Lit::Unknown | Lit::Cycle => {
@@ -497,6 +499,17 @@ fn config_origin<'t>(r: &Resolver<'_, 't>, call: Node<'t>) -> Option<(Vec<Val>, 
 }
 
 fn finish(mut s: LoadSite) -> LoadSite {
-    s.pinned = s.revision.as_deref().is_some_and(crate::hub::is_commit);
+    s.pinned = if s.family == catalogue::Family::PaddleModule {
+        // An exact module version names one immutable archive, whose digest
+        // the lock records (the target's commit is `version+sha256:...`); a
+        // range or no version takes whatever the server lists first, and a
+        // git `source=` runs that repository's branch, not the version.
+        !s.args.contains_key("source")
+            && s.revision
+                .as_deref()
+                .is_some_and(crate::hub::paddlehub::is_exact_version)
+    } else {
+        s.revision.as_deref().is_some_and(crate::hub::is_commit)
+    };
     s
 }

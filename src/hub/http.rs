@@ -75,12 +75,15 @@ pub enum Limit {
     Truncate(u64),
 }
 
-/// One GET (or HEAD).
+/// One GET (or HEAD, or a POST of a JSON query).
 #[derive(Clone, Debug)]
 pub struct Req {
     pub url: Url,
     /// `HEAD` asks for the headers only (OpenCSG's `X-Repo-Commit`).
     pub head: bool,
+    /// A JSON body sent with `POST`: a read-only query that takes a list
+    /// (Hugging Face `paths-info`), never a change on the server.
+    pub json_body: Option<Vec<u8>>,
     /// Sent as `Authorization: Bearer` only to `url`'s own origin.
     pub token: Option<String>,
     pub headers: Vec<(HeaderName, String)>,
@@ -100,6 +103,7 @@ impl Req {
         Req {
             url,
             head: false,
+            json_body: None,
             token: None,
             headers: Vec::new(),
             origin_headers: Vec::new(),
@@ -123,6 +127,12 @@ impl Req {
     /// Send `HEAD` instead of `GET`.
     pub fn head(mut self) -> Req {
         self.head = true;
+        self
+    }
+
+    /// Send `POST` with this JSON body instead of `GET`.
+    pub fn post_json(mut self, body: &serde_json::Value) -> Req {
+        self.json_body = Some(body.to_string().into_bytes());
         self
     }
 
@@ -511,9 +521,10 @@ impl Http {
         Ok(())
     }
 
-    /// GET with retries on 429/5xx/transport errors. Returns the final response
-    /// (after redirects), whatever its status, unless retries ran out. A rate
-    /// limit with a stated wait is waited out within `max_wait`.
+    /// The request (a GET, or its HEAD or POST) with retries on 429/5xx/transport
+    /// errors. Returns the final response (after redirects), whatever its
+    /// status, unless retries ran out. A rate limit with a stated wait is
+    /// waited out within `max_wait`.
     pub async fn get(&self, req: &Req, limit: Limit) -> Result<Resp, HubError> {
         let origin = origin_key(&req.url);
         let (mut attempt, mut limited) = (0u32, 0u32);
@@ -557,8 +568,15 @@ impl Http {
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(HubError::Protocol(format!("refusing URL scheme of {url}")));
             }
+            // A POST stays a POST across redirects (the 307/308 reading): its
+            // body is a query, not a form to resubmit elsewhere as a GET.
             let mut rb = if req.head {
                 self.client.head(url.clone())
+            } else if let Some(body) = &req.json_body {
+                self.client
+                    .post(url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
             } else {
                 self.client.get(url.clone())
             };
@@ -583,7 +601,7 @@ impl Http {
                 }
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(%url, "GET");
+            tracing::debug!(%url, post = req.json_body.is_some(), "request");
             let resp = match rb.send().await {
                 Ok(r) => r,
                 Err(e) => return Ok(Attempt::Retry(None, transport_error(&e, &url))),

@@ -37,6 +37,19 @@ fn release(v: &str) -> Option<Vec<u64>> {
     Some(parts)
 }
 
+/// Whether a `version=` condition names exactly one version (`1.1.0`,
+/// `==1.1.0`, `=1.1`), not a range (`>=1.0`) or nothing.
+pub fn is_exact_version(condition: &str) -> bool {
+    let c = condition.trim();
+    let v = c
+        .strip_prefix("==")
+        .or_else(|| c.strip_prefix('='))
+        .unwrap_or(c)
+        .trim();
+    v.starts_with(|ch: char| ch.is_ascii_digit())
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+}
+
 /// `utils.Version(v).match(condition)`: `>=`, `>`, `<=`, `<`, `==`, `=` or a
 /// bare version, compared as `packaging` versions, so `1.0` equals `1.0.0`; an
 /// empty condition matches everything (`paddlehub/utils/utils.py:41-79`,
@@ -495,6 +508,18 @@ impl Hub for Paddlehub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_versions_pin_and_ranges_do_not() {
+        for v in ["1.1.0", "==1.1.0", "=1.1", " 2.0.0 ", "1.0.0rc1"] {
+            assert!(is_exact_version(v), "{v}");
+        }
+        for v in [
+            ">=1.0", "<2", ">1.0.0", "", "==", "latest", "1.0,<2", "~=1.0",
+        ] {
+            assert!(!is_exact_version(v), "{v}");
+        }
+    }
 
     #[test]
     fn convert_version_as_paddlehub() {

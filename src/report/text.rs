@@ -231,8 +231,12 @@ fn hub_scan_line(h: &crate::model::HubScan) -> String {
             (None, _) => "unknown".to_string(),
         },
     };
+    let kind = match h.repo_type {
+        crate::model::RepoType::Model => String::new(),
+        other => format!("{other} "),
+    };
     format!(
-        "{} scan of {} @ {}: {what} (corroboration only)",
+        "{} scan of {kind}{} @ {}: {what} (corroboration only)",
         h.hub,
         h.repo_id,
         targets::short_commit(&h.commit)

@@ -122,6 +122,18 @@ async fn a_cached_archive_that_does_not_match_its_digest_is_refetched() {
     assert_ne!(fixed, evil);
 }
 
+/// The fake hub over the fixture mirror, on its own runtime (for tests that
+/// run the binary in another process); keep the runtime while the hub is used.
+fn fake_hub_on_its_runtime() -> (tokio::runtime::Runtime, FakeHub) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = rt.block_on(FakeHub::start(fixture("hub"), FakeHubOptions::default()));
+    (rt, fake)
+}
+
 /// A project with a pinned Hugging Face load and an exact PaddleHub version.
 fn write_project(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
@@ -160,22 +172,18 @@ fn action(fake: &FakeHub, ws: &Path, home: &Path) -> Output {
 }
 
 /// The requests that fetch content (files, listings, archives), as opposed to
-/// the Hub's security status, which is asked on every online run.
+/// the Hub's security status (`securityStatus`, `paths-info`), which is asked
+/// on every online run.
 fn content_requests(fake: &FakeHub) -> Vec<String> {
     uris(fake)
         .into_iter()
-        .filter(|u| !u.contains("securityStatus="))
+        .filter(|u| !u.contains("securityStatus=") && !u.contains("/paths-info/"))
         .collect()
 }
 
 #[test]
 fn the_action_cache_restored_into_a_fresh_checkout_makes_a_warm_run() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let fake = rt.block_on(FakeHub::start(fixture("hub"), FakeHubOptions::default()));
+    let (_rt, fake) = fake_hub_on_its_runtime();
     let tmp = tempfile::tempdir().unwrap();
 
     // First job: cold, fills `.hubwarden-cache` in the workspace.
@@ -221,12 +229,7 @@ fn the_action_cache_restored_into_a_fresh_checkout_makes_a_warm_run() {
 /// goes on with a fresh download: never a silent pass.
 #[test]
 fn bad_cache_entries_are_warnings_with_the_path() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let fake = rt.block_on(FakeHub::start(fixture("hub"), FakeHubOptions::default()));
+    let (_rt, fake) = fake_hub_on_its_runtime();
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let run = || {
@@ -265,4 +268,68 @@ fn bad_cache_entries_are_warnings_with_the_path() {
     // The same report as with a good cache.
     assert_eq!(String::from_utf8_lossy(&second.stdout), first_text);
     assert_eq!(second.status.code(), first.status.code());
+}
+
+/// An exact PaddleHub version is a pin: no `remote-code-unpinned`, and the
+/// lock records the version with the digest of the archive that was scanned
+/// (`1.1.0+sha256:<hex>`), so another archive under the same version is
+/// drift. A version range is not a pin.
+#[test]
+fn an_exact_module_version_is_locked_with_its_archive_digest() {
+    let (_rt, fake) = fake_hub_on_its_runtime();
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("app.py"),
+        "import paddlehub as hub\n\n\
+         exact = hub.Module(name=\"lac_demo\", version=\"1.1.0\")\n\
+         ranged = hub.Module(name=\"lac_demo\", version=\">=1.0.0\")\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["scan", "--format", "json", "--write-lock", "--cache-dir"])
+        .arg(tmp.path().join("cache"))
+        .arg(&project)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", tmp.path())
+        .env("PADDLEHUB_SERVER", fake.url(HubKind::Paddlehub))
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let rules = |line: u64| crate::kernels::rules_at(&report, line);
+    assert!(
+        !rules(3).contains(&"remote-code-unpinned".to_string()),
+        "{report}"
+    );
+    assert!(
+        rules(4).contains(&"remote-code-unpinned".to_string()),
+        "{report}"
+    );
+    let exact = report["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["line"] == 3)
+        .unwrap();
+    let commit = exact["target"]["commit"].as_str().unwrap();
+    let digest = commit
+        .strip_prefix("1.1.0+sha256:")
+        .unwrap_or_else(|| panic!("{commit}"));
+    assert!(
+        digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{commit}"
+    );
+    let lock: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join(".hubwarden.lock")).unwrap())
+            .unwrap();
+    let entry = lock["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["revision"] == "1.1.0")
+        .unwrap_or_else(|| panic!("{lock}"));
+    assert_eq!(entry["commit"], commit);
 }

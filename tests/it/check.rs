@@ -1,6 +1,7 @@
 //! `hubwarden check REPO`: one repository vetted with no codebase, through the
 //! binary, against the fake hub serving the fixture repos.
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 use hubwarden::model::HubKind;
@@ -26,21 +27,31 @@ impl Server {
 
     /// The fake hub over another fixture mirror.
     fn start_at(mirror: &str, opts: FakeHubOptions) -> Server {
+        Server::start_in(&fixture(mirror), opts)
+    }
+
+    /// The fake serving the mirror-layout folder `root`.
+    fn start_in(root: &Path, opts: FakeHubOptions) -> Server {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let hub = rt.block_on(FakeHub::start(fixture(mirror), opts));
+        let hub = rt.block_on(FakeHub::start(root, opts));
         Server { hub, _rt: rt }
     }
 
     /// `hubwarden check ARGS` with every hub pointed at the fake, a fresh cache
     /// and home, and no token.
     fn check(&self, args: &[&str]) -> Output {
+        self.run("check", args)
+    }
+
+    /// `hubwarden SUBCOMMAND ARGS` as [`Server::check`] runs it.
+    fn run(&self, subcommand: &str, args: &[&str]) -> Output {
         let tmp = tempfile::tempdir().unwrap();
         Command::new(bin())
-            .arg("check")
+            .arg(subcommand)
             .args(args)
             .arg("--cache-dir")
             .arg(tmp.path().join("cache"))
@@ -206,7 +217,7 @@ fn config_driven_chains_are_followed() {
 #[test]
 fn a_kernel_a_github_repo_and_a_paddlehub_module() {
     let server = Server::start();
-    // Kernels from the mirror: the fake serves no `api/kernels` route.
+    // Kernels from the mirror (online in the kernel hub_scan test below).
     let mirror = fixture("hub");
     let out = server.check(&[
         "evil-org/flash-attn-fast",
@@ -470,6 +481,26 @@ fn offline_and_mirror_runs_ask_no_hub_scan() {
     ]);
     assert!(hub_scan(&json(&out)).is_empty());
     assert_eq!(server.hub.request_count(), 0);
+    // Nor for a dataset, whose files would be asked about.
+    let out = server.check(&[
+        "acme/squadish",
+        "--type",
+        "dataset",
+        "--format",
+        "json",
+        "--offline",
+        "--mirror",
+        fixture("hub").to_str().unwrap(),
+    ]);
+    let report = json(&out);
+    assert!(
+        !report["calls"][0]["target"]["files"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(hub_scan(&report).is_empty(), "{report}");
+    assert_eq!(server.hub.request_count(), 0);
 }
 
 /// The README's `check` examples that need no network run as it says: the
@@ -522,4 +553,184 @@ fn readme_check_examples_run_as_documented() {
         ran += 1;
     }
     assert!(ran > 0, "no offline check example in the README");
+}
+
+/// The POSTs to a `paths-info` route: (uri, JSON body).
+fn paths_info_posts(server: &Server) -> Vec<(String, Value)> {
+    server
+        .hub
+        .requests()
+        .into_iter()
+        .filter(|r| r.uri.contains("/paths-info/"))
+        .map(|r| {
+            assert_eq!(r.method, "POST", "{}", r.uri);
+            (r.uri, serde_json::from_str(&r.body).unwrap())
+        })
+        .collect()
+}
+
+const SQUADISH_COMMIT: &str = "81ff5b6f4bfc8710ade39cf4936efca8a22410a1";
+
+#[test]
+fn hub_scan_of_a_dataset_asks_about_the_files_that_run() {
+    // The Hub flags one of the dataset script's files; the other is safe.
+    let mut opts = FakeHubOptions::default();
+    opts.hf_file_scans.insert(
+        ("acme/squadish".into(), "utils.py".into()),
+        serde_json::json!({"status": "unsafe", "avScan": {"status": "safe"},
+                           "pickleImportScan": {"status": "unsafe"}}),
+    );
+    let server = Server::start_with(opts);
+    let out = server.check(&["acme/squadish", "--type", "dataset", "--format", "json"]);
+    let report = json(&out);
+    let c = &report["calls"][0];
+    let mut runs: Vec<String> = c["target"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    runs.sort();
+    assert_eq!(runs, ["squadish.py", "utils.py"], "{c}");
+    let scans = c["target"]["hub_scan"].as_array().unwrap();
+    assert_eq!(scans.len(), 1, "{scans:?}");
+    assert_eq!(scans[0]["repo_type"], "dataset");
+    assert_eq!(scans[0]["repo_id"], "acme/squadish");
+    assert_eq!(scans[0]["commit"], SQUADISH_COMMIT);
+    assert_eq!(scans[0]["status"], "issues");
+    assert_eq!(scans[0]["scans_done"], true);
+    assert_eq!(
+        scans[0]["files_with_issues"],
+        serde_json::json!([{"path": "utils.py", "level": "unsafe", "runs": true}])
+    );
+    // One question, at the resolved commit, naming exactly the files that run;
+    // a dataset has no `securityStatus` to ask.
+    assert_eq!(
+        paths_info_posts(&server),
+        [(
+            format!("/hf/api/datasets/acme/squadish/paths-info/{SQUADISH_COMMIT}"),
+            serde_json::json!({"paths": runs, "expand": true})
+        )]
+    );
+    assert!(
+        !server
+            .hub
+            .requests()
+            .iter()
+            .any(|r| r.uri.contains("securityStatus")),
+        "{:?}",
+        server.hub.requests()
+    );
+    // The text report names the repo type.
+    let out = server.check(&["acme/squadish", "--type", "dataset", "--format", "text"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("huggingface scan of dataset acme/squadish @ 81ff5b6f4bfc: flags utils.py (unsafe, runs)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn hub_scan_of_a_kernel_never_lowers_its_verdict_and_a_refusal_is_unknown() {
+    // The report and the kernel call's `hub_scan` of one online check.
+    let check = |server: &Server| {
+        let out = server.check(&[
+            "evil-org/flash-attn-fast",
+            "--type",
+            "kernel",
+            "--format",
+            "json",
+        ]);
+        let report = json(&out);
+        assert_eq!(out.status.code(), Some(1), "{report}");
+        let scans = report["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["api"] == "kernels.get_kernel")
+            .and_then(|c| c["target"]["hub_scan"].as_array().cloned())
+            .unwrap_or_else(|| panic!("{report}"));
+        (report, scans)
+    };
+    // The Hub calls every file of a kernel that posts the environment safe.
+    let server = Server::start();
+    let (report, scans) = check(&server);
+    assert_eq!(scans[0]["repo_type"], "kernel", "{scans:?}");
+    assert_eq!(scans[0]["status"], "no-issues");
+    assert!(report["summary"]["errors"].as_u64().unwrap() > 0);
+    let posts = paths_info_posts(&server);
+    assert!(!posts.is_empty());
+    for (uri, body) in &posts {
+        assert!(
+            uri.starts_with("/hf/api/kernels/evil-org/flash-attn-fast/paths-info/"),
+            "{uri}"
+        );
+        let n = body["paths"].as_array().unwrap().len();
+        assert!((1..=50).contains(&n), "{n} paths in one request");
+    }
+
+    // A Hub that refuses the question: unknown, with the reason, same verdict.
+    let mut opts = FakeHubOptions::default();
+    opts.forced
+        .push(crate::fakehub::Forced::new("/paths-info/", 403));
+    let (report2, scans2) = check(&Server::start_with(opts));
+    assert_eq!(scans2[0]["status"], "unknown", "{scans2:?}");
+    assert!(scans2[0]["scans_done"].is_null());
+    assert!(
+        scans2[0]["error"].as_str().unwrap().contains("403"),
+        "{scans2:?}"
+    );
+    assert_eq!(report2["summary"], report["summary"]);
+}
+
+#[test]
+fn hub_scan_of_a_space_with_scans_pending_is_unknown() {
+    // A Space with pickle weights that a project downloads (to unpickle later).
+    let root = tempfile::tempdir().unwrap();
+    let commit = "5face".repeat(8);
+    let space = root.path().join("huggingface/spaces/acme/demo");
+    std::fs::create_dir_all(space.join(&commit)).unwrap();
+    std::fs::write(
+        space.join("refs.json"),
+        format!("{{\"main\": \"{commit}\"}}"),
+    )
+    .unwrap();
+    // A harmless pickle: the integer 1.
+    std::fs::write(space.join(&commit).join("weights.pkl"), b"\x80\x04K\x01.").unwrap();
+    let mut opts = FakeHubOptions::default();
+    opts.hf_file_scans.insert(
+        ("acme/demo".into(), "weights.pkl".into()),
+        serde_json::json!({"status": "queued", "avScan": {"status": "queued"},
+                           "pickleImportScan": {"status": "queued"}}),
+    );
+    let server = Server::start_in(root.path(), opts);
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("app.py"),
+        format!(
+            "from huggingface_hub import hf_hub_download\n\
+             path = hf_hub_download(\"acme/demo\", \"weights.pkl\", repo_type=\"space\", revision=\"{commit}\")\n"
+        ),
+    )
+    .unwrap();
+    let out = server.run(
+        "scan",
+        &["--format", "json", project.path().to_str().unwrap()],
+    );
+    let report = json(&out);
+    let c = &report["calls"][0];
+    assert_eq!(c["target"]["repo_type"], "space", "{c}");
+    let scans = c["target"]["hub_scan"].as_array().unwrap();
+    assert_eq!(
+        scans[0],
+        serde_json::json!({"hub": "huggingface", "repo_id": "acme/demo", "repo_type": "space",
+                           "commit": commit, "status": "unknown", "scans_done": false}),
+    );
+    assert_eq!(
+        paths_info_posts(&server),
+        [(
+            format!("/hf/api/spaces/acme/demo/paths-info/{commit}"),
+            serde_json::json!({"paths": ["weights.pkl"], "expand": true})
+        )]
+    );
 }

@@ -150,6 +150,9 @@ pub struct FakeHubOptions {
     /// Hugging Face repo id -> its `securityRepoStatus` (sent when the revision
     /// request asks `securityStatus=true`); default: scans done, no issues.
     pub hf_scans: HashMap<String, serde_json::Value>,
+    /// (Hugging Face repo id, path) -> that file's `securityFileStatus` in
+    /// `paths-info` answers with `expand`; default: safe.
+    pub hf_file_scans: HashMap<(String, String), serde_json::Value>,
     /// Hugging Face repo id -> this many made-up files `_syn/f{i}.txt` (sorted first) added to
     /// its listings (siblings and tree; they cannot be downloaded).
     pub hf_synthetic: Option<(String, usize)>,
@@ -168,6 +171,8 @@ pub struct Logged {
     pub method: String,
     /// Path and query as sent.
     pub uri: String,
+    /// The request body (lossy UTF-8; empty for a GET).
+    pub body: String,
     /// Lower-cased header names.
     pub headers: BTreeMap<String, String>,
 }
@@ -503,6 +508,34 @@ fn tree_dirs(files: &[String]) -> Vec<String> {
     dirs
 }
 
+/// The `paths` and `expand` of a `paths-info` POST, form or JSON.
+fn paths_info_query(headers: &HeaderMap, body: &[u8]) -> (Vec<String>, bool) {
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json_body {
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let paths = v["paths"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.as_str().map(str::to_string))
+            .collect();
+        return (paths, v["expand"].as_bool() == Some(true));
+    }
+    let mut paths = Vec::new();
+    let mut expand = false;
+    for (k, v) in url::form_urlencoded::parse(body) {
+        match &*k {
+            "paths" => paths.push(v.into_owned()),
+            "expand" => expand = v == "true" || v == "True",
+            _ => {}
+        }
+    }
+    (paths, expand)
+}
+
 /// Serve file bytes honouring a `Range` header.
 fn serve_bytes(bytes: Vec<u8>, headers: &HeaderMap) -> Response {
     let total = bytes.len() as u64;
@@ -551,6 +584,9 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
     let uri = req.uri().clone();
     let method = req.method().to_string();
     let headers = req.headers().clone();
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
     let uri_s = uri
         .path_and_query()
         .map(|p| p.as_str().to_string())
@@ -559,6 +595,7 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
         listener: ctx.listener,
         method: method.clone(),
         uri: uri_s.clone(),
+        body: String::from_utf8_lossy(&body).into_owned(),
         headers: headers
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
@@ -615,7 +652,7 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
     let rest: Vec<String> = s[1..].to_vec();
     let q = query(&uri);
     match first.as_str() {
-        "hf" => hf(&sh, &opts, &rest, &headers, &q),
+        "hf" => hf(&sh, &opts, &rest, &headers, &q, &method, &body),
         "csg-ep" if rest.first().map(String::as_str) == Some("csg") => {
             csg(&sh, &opts, &rest[1..], &headers, &method)
         }
@@ -630,7 +667,7 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
 
 /// What a request is about.
 struct RepoRef {
-    /// `models`, `datasets`, `spaces`, `codes`.
+    /// `models`, `datasets`, `spaces`, `kernels`, `codes`.
     kind: String,
     repo: String,
     /// The path after the repo: `revision/{rev}`, `resolve/{rev}/{path}`, or empty.
@@ -640,7 +677,7 @@ struct RepoRef {
 
 /// `api/{kind}/{o}/{n}[/revision/{rev}]` or `[{kind}/]{o}/{n}/resolve/{rev}/{path}`.
 fn hf_repo(rest: &[String]) -> Option<RepoRef> {
-    let kinds = ["datasets", "spaces", "codes", "models"];
+    let kinds = ["datasets", "spaces", "kernels", "codes", "models"];
     let (api, kind, r) = if rest.first().map(String::as_str) == Some("api") {
         (true, rest.get(1)?.clone(), &rest[2..])
     } else if kinds.contains(&rest.first()?.as_str()) {
@@ -682,6 +719,8 @@ fn hf(
     rest: &[String],
     headers: &HeaderMap,
     q: &HashMap<String, String>,
+    method: &str,
+    body: &[u8],
 ) -> Response {
     let Some(rr) = hf_repo(rest) else {
         return err(404, "no route");
@@ -772,6 +811,54 @@ fn hf(
             );
             b = b.header("link", format!("<{next}>; rel=\"next\""));
         }
+        return json_body(b, 200, json!(items));
+    }
+    if rr.api && r[0] == "paths-info" {
+        // `POST /api/{type}s/{repo}/paths-info/{rev}` with `paths` (repeated)
+        // and `expand`, as a form (hfh:hf_api.py:4396-4403 `get_paths_info`,
+        // httpx renders True as "true") or as JSON (huggingface.js
+        // `packages/hub/src/lib/paths-info.ts`) -> one entry per existing
+        // path, files `{type: "file", oid, size, path}` and folders
+        // `{type: "directory", oid, size: 0, path}`; unknown paths are left
+        // out (the hfh docstring: "If a path do not exist, it is ignored").
+        // `expand` adds `lastCommit` and, on files, `securityFileStatus`
+        // {status, avScan, pickleImportScan} (hfh:hf_api.py:836-851; the
+        // huggingface.js test fixtures send all three).
+        if method != "POST" {
+            return err(405, "paths-info takes a POST");
+        }
+        let (paths, expand) = paths_info_query(headers, body);
+        let files = listed();
+        let dirs = tree_dirs(&files);
+        let items: Vec<serde_json::Value> = paths
+            .iter()
+            .filter_map(|p| {
+                let p = p.trim_matches('/');
+                let mut item = if files.iter().any(|f| f == p) {
+                    let size = std::fs::metadata(dir.join(&commit).join(p)).map_or(0, |m| m.len());
+                    json!({"type": "file", "oid": "0", "size": size, "path": p})
+                } else if dirs.iter().any(|d| d == p) {
+                    json!({"type": "directory", "oid": "0", "size": 0, "path": p})
+                } else {
+                    return None;
+                };
+                if expand {
+                    item["lastCommit"] =
+                        json!({"id": commit, "title": "fixture", "date": "2026-01-01T00:00:00.000Z"});
+                    if item["type"] == "file" {
+                        item["securityFileStatus"] = opts
+                            .hf_file_scans
+                            .get(&(rr.repo.clone(), p.to_string()))
+                            .cloned()
+                            .unwrap_or_else(|| {
+                                json!({"status": "safe", "avScan": {"status": "safe"},
+                                       "pickleImportScan": {"status": "unscanned"}})
+                            });
+                    }
+                }
+                Some(item)
+            })
+            .collect();
         return json_body(b, 200, json!(items));
     }
     if rr.api && r[0] == "revision" {

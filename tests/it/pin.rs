@@ -77,10 +77,15 @@ impl Ws {
     }
 
     fn pin(&self, extra: &[&str]) -> Output {
+        self.run("pin", extra)
+    }
+
+    /// `hubwarden SUBCOMMAND` offline against the workspace's mirror.
+    fn run(&self, subcommand: &str, extra: &[&str]) -> Output {
         let home = self.dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
         Command::new(bin())
-            .arg("pin")
+            .arg(subcommand)
             .args(["--offline", "--mirror"])
             .arg(self.dir.path().join("mirror"))
             .arg("--cache-dir")
@@ -417,4 +422,70 @@ fn pin_keeps_a_malformed_lock_and_says_how_to_fix_it() {
     assert!(err.contains("hubwarden scan --write-lock"), "{err}");
     assert!(err.contains(".hubwarden.lock was not updated"), "{err}");
     assert_eq!(out.status.code(), Some(1), "{err}");
+}
+
+const CHAT: &str = "12992db0bc70df7980ec89eb558754bd47cb9ed5";
+
+/// What pins a load besides a commit on the call: the revision of the
+/// `snapshot_download` whose folder it loads, and an exact PaddleHub module
+/// version (one immutable archive, whose digest the lock records). What does
+/// not: a download without a revision (a `revision=` on the load from its
+/// folder is ignored by transformers), a version range, no version.
+#[test]
+fn a_snapshot_revision_and_an_exact_module_version_pin_and_nothing_else_does() {
+    let ws = Ws::new();
+    ws.write(
+        "app.py",
+        &format!(
+            r#"from huggingface_hub import snapshot_download
+from transformers import AutoModel
+import paddlehub as hub
+
+pinned_dir = snapshot_download("acme/chat-7b", revision="{CHAT}")
+a = AutoModel.from_pretrained(pinned_dir, trust_remote_code=True)
+
+floating_dir = snapshot_download("acme/chat-7b")
+b = AutoModel.from_pretrained(floating_dir, trust_remote_code=True)
+c = AutoModel.from_pretrained(floating_dir, revision="{CHAT}", trust_remote_code=True)
+
+exact = hub.Module(name="senta_bilstm", version="1.2.0")
+exact_eq = hub.Module(name="senta_bilstm", version="==1.2.0")
+ranged = hub.Module(name="senta_bilstm", version=">=1.0.0")
+latest = hub.Module(name="senta_bilstm")
+"#
+        ),
+    );
+    let out = ws.run("scan", &["--format", "json"]);
+    let report: Value =
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    let unpinned = |line: u64| {
+        crate::kernels::rules_at(&report, line)
+            .iter()
+            .any(|r| r == "remote-code-unpinned")
+    };
+    for (line, what) in [(6, "a"), (12, "exact"), (13, "exact_eq")] {
+        assert!(!unpinned(line), "{what} (line {line}) is pinned: {report}");
+    }
+    for (line, what) in [(9, "b"), (10, "c"), (14, "ranged"), (15, "latest")] {
+        assert!(
+            unpinned(line),
+            "{what} (line {line}) is not pinned: {report}"
+        );
+    }
+    // Each load is reported as loading what it runs: the code of the
+    // download's commit, the module's archive.
+    let commit_at = |line: u64| {
+        report["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["line"] == line)
+            .and_then(|c| c["target"]["commit"].as_str())
+            .unwrap_or_else(|| panic!("no commit at line {line}: {report}"))
+            .to_string()
+    };
+    assert_eq!(commit_at(6), CHAT);
+    // The lock records the module's version with its archive digest (the
+    // online run with archives: `cache::an_exact_module_version_is_locked_with_its_archive_digest`).
+    assert!(commit_at(12).starts_with("1.2.0+"), "{report}");
 }

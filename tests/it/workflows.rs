@@ -187,20 +187,38 @@ fn the_reusable_workflow_is_required_on_pull_requests_and_merge_queues() {
         job["permissions"]["security-events"].as_str(),
         Some("write")
     );
-    // Every input the reusable workflow takes reaches the action.
-    let inputs = reusable["on"]["workflow_call"]["inputs"]
-        .as_mapping()
-        .unwrap();
+    // Every input and secret the reusable workflow takes reaches the action.
+    let call = &reusable["on"]["workflow_call"];
     let reusable_steps = steps(&reusable);
     let with = &step_using(&reusable_steps, "hubwarden/hubwarden@")[0]["with"];
-    for name in inputs.keys() {
-        let name = name.as_str().unwrap();
-        assert_eq!(
-            with[name].as_str(),
-            Some(format!("${{{{ inputs.{name} }}}}").as_str()),
-            "input {name}"
-        );
+    let mut exposed = BTreeSet::new();
+    for (kind, context) in [("inputs", "inputs"), ("secrets", "secrets")] {
+        for name in call[kind].as_mapping().unwrap().keys() {
+            let name = name.as_str().unwrap();
+            assert_eq!(
+                with[name].as_str(),
+                Some(format!("${{{{ {context}.{name} }}}}").as_str()),
+                "{kind}.{name}"
+            );
+            exposed.insert(name.to_string());
+        }
     }
+    // And every action input is one of them, but the two the workflow sets
+    // itself: `token` (the job's own token, with the job's permissions) and
+    // `cache-dir` (the folder its cache steps restore and save).
+    let action = yaml("action.yml");
+    let missing: Vec<&str> = action["inputs"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .filter(|k| !exposed.contains(*k) && !["token", "cache-dir"].contains(k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the reusable workflow does not pass {missing:?}"
+    );
+    assert!(exposed.contains("baseline"), "{exposed:?}");
 }
 
 /// The release job rewrites the reusable workflow's action line to the release
