@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::model::LoadSite;
+use crate::python::pylex::string_end;
 
 /// Identity of a call independent of its line number (diff-base, lock file).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,7 +87,7 @@ pub(crate) fn line_col(src: &[u8], offset: usize) -> (u32, u32) {
 }
 
 /// Find the call starting at (line, column): the first `(` after it and its match,
-/// skipping strings and comments.
+/// skipping strings ([`string_end`]) and comments; `None` when not found.
 pub fn call_span(text: &str, line: u32, column: u32) -> Option<CallSpan> {
     let start = offset_of(text, line, column)?;
     let bytes = text.as_bytes();
@@ -125,8 +126,10 @@ pub fn call_span(text: &str, line: u32, column: u32) -> Option<CallSpan> {
                 }
                 continue;
             }
-            q @ (b'"' | b'\'') => {
-                i = skip_string(bytes, i, q);
+            b'"' | b'\'' => {
+                // A string the lexer cannot place (unterminated, 3.12-only
+                // f-string syntax): no span rather than a guessed one.
+                i = string_end(bytes, i)?;
                 continue;
             }
             _ => {}
@@ -134,29 +137,6 @@ pub fn call_span(text: &str, line: u32, column: u32) -> Option<CallSpan> {
         i += 1;
     }
     None
-}
-
-/// Index just after the string literal whose opening quote is at `i`.
-pub(crate) fn skip_string(bytes: &[u8], i: usize, q: u8) -> usize {
-    let triple = bytes.len() >= i + 3 && bytes[i + 1] == q && bytes[i + 2] == q;
-    let mut j = if triple { i + 3 } else { i + 1 };
-    while j < bytes.len() {
-        match bytes[j] {
-            b'\\' => j += 2,
-            c if c == q => {
-                if !triple {
-                    return j + 1;
-                }
-                if bytes.len() >= j + 3 && bytes[j + 1] == q && bytes[j + 2] == q {
-                    return j + 3;
-                }
-                j += 1;
-            }
-            b'\n' if !triple => return j,
-            _ => j += 1,
-        }
-    }
-    bytes.len()
 }
 
 /// The call's text: its exact span when it can be found, else its lines.

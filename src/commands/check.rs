@@ -500,7 +500,19 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let mut opts =
         HubOptions::from_env().with_cli(scan.offline, scan.mirror.clone(), scan.cache_dir.clone());
     opts.http.max_wait = scan.max_wait;
-    let (subject, probe) = resolve_subject(args, hub, rt, &opts)?;
+    // The subject is the module version `scan` would install: PaddleHub's
+    // search drops the items the declared paddle/paddlehub (`--assume`)
+    // cannot run, as in `scan` (`server_source.py:89-107`, PaddleHub 2.4.0).
+    let mut subject_opts = opts.clone();
+    subject_opts.paddle_env = Some(crate::deps::paddle_env(
+        std::sync::Arc::new(crate::deps::Declared::load(
+            &dir.0,
+            [PROBE_FILE],
+            &args.assume,
+        )),
+        [PROBE_FILE],
+    ));
+    let (subject, probe) = resolve_subject(args, hub, rt, &subject_opts)?;
     let calls = probe
         .lines()
         .filter(|l| !l.starts_with('#') && !l.starts_with("import "))

@@ -278,10 +278,34 @@ fn one_call<'t>(
             }
         }
     }
+    // PaddleHub `Module(..., ignore_env_mismatch=)`: whether the `/info`
+    // fallback installs a module the environment does not meet.
+    if loader.kind == Kind::PaddleModule
+        && let Some((n, _)) = kwarg(r, call, bytes, &["ignore_env_mismatch"])
+    {
+        args.insert("ignore_env_mismatch".into(), gate_of(r, Some(n)));
+    }
+    // A `source=`/`branch=` that is not one literal decides where the code
+    // comes from: the resolver must not fall back to the server's module.
+    if loader.kind == Kind::PaddleModule {
+        for k in ["source", "branch"] {
+            if kwarg(r, call, bytes, &[k]).is_some() && !args.contains_key(k) {
+                args.insert(format!("{k}_unresolved"), "true".into());
+            }
+        }
+    }
     let source = args.get("source").cloned();
     match loader.kind {
         Kind::GithubHub if source.as_deref() == Some("local") => return Vec::new(),
-        Kind::PaddleModule if kwarg(r, call, bytes, &["directory"]).is_some() => return Vec::new(),
+        // `Module.__new__` takes `name` first and ignores `directory` then
+        // (`paddlehub/module/module.py:392-404`, 2.4.0): only a call without
+        // `name` loads local code.
+        Kind::PaddleModule
+            if kwarg(r, call, bytes, &["directory"]).is_some()
+                && kwarg(r, call, bytes, &["name"]).is_none() =>
+        {
+            return Vec::new();
+        }
         _ => {}
     }
     let gate_node = loader
@@ -335,19 +359,18 @@ fn one_call<'t>(
         args.insert("version".into(), v.clone());
     }
 
+    // The column in code points, as everywhere (`callsite::line_col`), counted
+    // on the call's own line: the file is not rescanned for every call.
     let start = call.start_position();
-    let end = call.end_position();
     let line_src = lines.row(src, start.row);
-    let col_chars = line_src
-        .get(..start.column.min(line_src.len()))
-        .map(|p| p.chars().count())
-        .unwrap_or(start.column);
+    let (_, column) = crate::callsite::line_col(line_src.as_bytes(), start.column);
     let sline = u32::try_from(start.row + 1).unwrap_or(u32::MAX);
+    let end = call.end_position();
     let eline = u32::try_from(end.row + 1).unwrap_or(u32::MAX);
     let mut base = LoadSite {
         path: ctx.rel.to_string(),
         line: ctx.map_line(sline),
-        column: u32::try_from(col_chars + 1).unwrap_or(u32::MAX),
+        column,
         cell: ctx.cell(sline),
         end_line: ctx.map_line(eline),
         platform: loader.platform,

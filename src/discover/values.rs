@@ -19,7 +19,7 @@ use tree_sitter::Node;
 use super::catalogue::{self, Kind};
 use super::python::{BindKind, Binding, Index, MODULE};
 use crate::model::{Platform, RepoType};
-use crate::python::{Segment, string_literal, string_parts, text, unescape};
+use crate::python::{Segment, line_of, string_literal, string_parts, text, unescape};
 
 /// Most values one expression may expand to (loops, call sites, f-string products).
 const MAX_VALUES: usize = 32;
@@ -89,10 +89,6 @@ impl Val {
             Lit::Snap(_) | Lit::Loaded(_) | Lit::Unknown | Lit::Cycle => None,
         }
     }
-}
-
-fn line(n: Node<'_>) -> u32 {
-    u32::try_from(n.start_position().row + 1).unwrap_or(u32::MAX)
 }
 
 /// Wrap an inner description with the step that led to it.
@@ -167,7 +163,7 @@ impl<'t> Resolver<'_, 't> {
     }
 
     fn l(&self, n: Node<'_>) -> u32 {
-        (self.line_map)(line(n))
+        (self.line_map)(line_of(n))
     }
 
     fn step(&self) {

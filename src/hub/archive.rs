@@ -1,6 +1,7 @@
 //! PaddleHub module archives, read as PaddleHub's `xarfile` reads them: a tar
 //! (plain, gzip, bzip2 or xz: `tarfile.open(mode="r:*")`) is tried first, then
-//! a zip (`zipfile.ZipFile`); rar is recognised and refused
+//! a zip (`zipfile.ZipFile`; members stored, deflated, bzip2 or LZMA, the
+//! methods `zipfile` decompresses); rar is recognised and refused
 //! (`paddlehub/utils/xarfile.py:77-94`, 2.4.0). Extraction is in memory, with
 //! caps on entry count, unpacked bytes, kept bytes, per-file size, path depth
 //! and xz dictionary size; absolute paths, `..`, links and special files reject
@@ -20,8 +21,10 @@ use crate::hub::validate::{
     MAX_ARCHIVE_ENTRIES, MAX_ARCHIVE_KEPT_BYTES, MAX_ARCHIVE_TOTAL_BYTES, MAX_CODE_FILE_BYTES,
     MAX_PATH_DEPTH, MAX_PATH_LEN, validate_path,
 };
-use crate::scan::pickle::source::Whole;
-use crate::scan::pickle::zip::{ZErr, zipfile_dir, zipfile_extract};
+use crate::scan::pickle::source::{Missing, Source, Sparse, Whole};
+use crate::scan::pickle::zip::{
+    MAX_MEMBER, PyEntry, TAIL, ZErr, py_decode, zipfile_dir, zipfile_extract,
+};
 
 /// Largest xz dictionary accepted (KiB): `xz -9` uses 64 MiB; a larger one is
 /// a memory bomb before the first byte comes out.
@@ -143,10 +146,10 @@ impl Budget {
     }
 }
 
-/// Which container `bytes` is, in `xarfile`'s order: `tarfile.is_tarfile`
+/// Which container an archive is, in `xarfile`'s order: `tarfile.is_tarfile`
 /// (`r:*` tries plain tar, then gzip, bzip2 and xz), then `zipfile.is_zipfile`,
-/// then rar.
-fn detect(bytes: &[u8]) -> Result<Format, HubError> {
+/// then rar. `bytes` is the start of the file (512 bytes do).
+fn detect(bytes: &[u8], is_zip: impl FnOnce() -> bool) -> Result<Format, HubError> {
     if plain_tar(bytes) {
         return Ok(Format::Tar);
     }
@@ -159,7 +162,7 @@ fn detect(bytes: &[u8]) -> Result<Format, HubError> {
     if bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
         return Ok(Format::TarXz);
     }
-    if zipfile_dir(&Whole(bytes)).is_ok() {
+    if is_zip() {
         return Ok(Format::Zip);
     }
     if bytes.starts_with(b"Rar!\x1a\x07") {
@@ -252,14 +255,65 @@ fn tar_members(reader: Box<dyn Read + '_>, budget: &mut Budget) -> Result<Vec<Me
     Ok(out)
 }
 
-fn zip_members(bytes: &[u8], budget: &mut Budget) -> Result<Vec<Member>, HubError> {
-    let src = Whole(bytes);
+/// Where a zip's bytes come from: memory, or a file read range by range.
+trait ZipInput {
+    /// `f` over the bytes it needs.
+    fn with<T>(&mut self, f: impl Fn(&dyn Source) -> Result<T, ZErr>) -> Result<T, ZErr>;
+}
+
+impl ZipInput for &[u8] {
+    fn with<T>(&mut self, f: impl Fn(&dyn Source) -> Result<T, ZErr>) -> Result<T, ZErr> {
+        f(&Whole(self))
+    }
+}
+
+/// A zip on disk: each view (the directory, one member) gets the ranges it
+/// asks for read into a fresh `Sparse`, so only the directory and one member
+/// (capped by the zip reader) are in memory at a time.
+struct ZipFile {
+    file: std::fs::File,
+    size: u64,
+}
+
+impl ZipInput for ZipFile {
+    fn with<T>(&mut self, f: impl Fn(&dyn Source) -> Result<T, ZErr>) -> Result<T, ZErr> {
+        use std::io::{Seek, SeekFrom};
+        let mut sp = Sparse::new(self.size);
+        // The tail, where the end record and usually the directory are.
+        let mut want = Missing {
+            start: self.size.saturating_sub(TAIL),
+            len: TAIL,
+        };
+        for _ in 0..256 {
+            let len = want
+                .len
+                .max(1 << 20)
+                .min(self.size.saturating_sub(want.start));
+            if want.len > MAX_MEMBER * 4 + (4 << 20) {
+                return Err(ZErr::Capped(format!("a read of {} bytes", want.len)));
+            }
+            let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
+            self.file
+                .seek(SeekFrom::Start(want.start))
+                .and_then(|_| self.file.read_exact(&mut buf))
+                .map_err(|e| ZErr::Bad(format!("reading the archive: {e}")))?;
+            sp.add(want.start, &buf);
+            match f(&sp) {
+                Err(ZErr::Missing(m)) => want = m,
+                r => return r,
+            }
+        }
+        Err(ZErr::Bad("too many reads".into()))
+    }
+}
+
+fn zip_members(mut input: impl ZipInput, budget: &mut Budget) -> Result<Vec<Member>, HubError> {
     let zerr = |e: ZErr| match e {
         ZErr::Capped(m) => cap(format!("module archive: {m}")),
         ZErr::Bad(m) => proto(m),
         ZErr::Missing(_) => proto("zip runs past the end of the file"),
     };
-    let entries = zipfile_dir(&src).map_err(zerr)?;
+    let entries = input.with(|src| zipfile_dir(src)).map_err(zerr)?;
     let mut out = Vec::new();
     for pe in &entries {
         budget.entry()?;
@@ -277,7 +331,11 @@ fn zip_members(bytes: &[u8], budget: &mut Budget) -> Result<Vec<Member>, HubErro
         let size = pe.entry.uncomp;
         budget.bytes(size)?;
         let body = if budget.keeps(size) {
-            match zipfile_extract(&src, pe) {
+            let read = input.with(|src| match pe.entry.method {
+                ZIP_BZIP2 | ZIP_LZMA => zip_read_bz2_lzma(src, pe),
+                _ => zipfile_extract(src, pe),
+            });
+            match read {
                 Ok(b) => {
                     budget.kept += b.len() as u64;
                     Some(b)
@@ -294,28 +352,138 @@ fn zip_members(bytes: &[u8], budget: &mut Budget) -> Result<Vec<Member>, HubErro
     Ok(out)
 }
 
-/// Extract a module archive (tar, tar.gz, tar.bz2, tar.xz or zip).
+/// zip compression methods that Python's `zipfile` decompresses besides
+/// stored and deflate (`zipfile.py` `_get_decompressor`, CPython 3.8-3.13).
+const ZIP_BZIP2: u64 = 12;
+const ZIP_LZMA: u64 = 14;
+
+fn le16(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 2)
+        .map_or(0, |x| u64::from(u16::from_le_bytes([x[0], x[1]])))
+}
+
+/// `ZipFile.read` of a member compressed with bzip2 or LZMA: the local-header
+/// checks of `ZipFile.open`, then `bz2.BZ2Decompressor` (one stream) or
+/// `zipfile.LZMADecompressor` (a 4-byte header: version, then the length of
+/// the LZMA1 properties that follow; raw LZMA1 after them), output cut at
+/// the member's size as `ZipExtFile` cuts it, then the CRC check.
+fn zip_read_bz2_lzma<S: Source + ?Sized>(src: &S, pe: &PyEntry) -> Result<Vec<u8>, ZErr> {
+    let e = &pe.entry;
+    let what = &pe.filename;
+    let bad = |m: &str| ZErr::Bad(format!("{what}: {m}"));
+    let lh = src.get(e.local, 30)?;
+    if lh.len() < 30 || lh[..4] != *b"PK\x03\x04" {
+        return Err(bad("Bad magic number for file header"));
+    }
+    let (n, x, lflags) = (le16(lh, 26), le16(lh, 28), le16(lh, 6));
+    if e.flags & (0x20 | 0x40) != 0 {
+        return Err(bad("compressed patched data or strong encryption"));
+    }
+    let lname = src.get(e.local + 30, n)?;
+    if lname.len() as u64 != n || py_decode(lname, lflags).as_deref() != Some(pe.orig.as_str()) {
+        return Err(bad("file name in directory and header differ"));
+    }
+    if e.flags & 1 != 0 {
+        return Err(bad("encrypted, password required"));
+    }
+    if e.comp > MAX_MEMBER * 4 || e.uncomp > MAX_MEMBER {
+        return Err(ZErr::Capped(format!("{what} is {} bytes", e.uncomp)));
+    }
+    let data = src.get(e.local + 30 + n + x, e.comp)?;
+    if data.len() as u64 != e.comp {
+        return Err(bad("truncated member data"));
+    }
+    let mut out = Vec::new();
+    let read = match e.method {
+        ZIP_BZIP2 => bzip2::read::BzDecoder::new(data)
+            .take(e.uncomp)
+            .read_to_end(&mut out),
+        _ => {
+            let psize = usize::try_from(le16(data, 2)).unwrap_or(usize::MAX);
+            // liblzma's LZMA1 properties are exactly 5 bytes: lc/lp/pb, then
+            // the dictionary size.
+            let Some(props) = data.get(4..4 + psize).filter(|_| psize == 5) else {
+                return Err(bad("bad LZMA properties"));
+            };
+            let dict = u32::from_le_bytes([props[1], props[2], props[3], props[4]]);
+            if u64::from(dict) > u64::from(MAX_XZ_DICT_KIB) * 1024 {
+                return Err(ZErr::Capped(format!(
+                    "{what}: LZMA dictionary of {dict} bytes"
+                )));
+            }
+            lzma_rust2::LzmaReader::new_with_props(
+                &data[4 + psize..],
+                e.uncomp,
+                props[0],
+                dict,
+                None,
+            )
+            .and_then(|r| r.take(e.uncomp).read_to_end(&mut out))
+        }
+    };
+    read.map_err(|err| bad(&err.to_string()))?;
+    if out.len() as u64 != e.uncomp {
+        return Err(bad(
+            "Compressed file ended before the end-of-stream marker was reached",
+        ));
+    }
+    let mut crc = flate2::Crc::new();
+    crc.update(&out);
+    if u64::from(crc.sum()) != e.crc {
+        return Err(bad("Bad CRC-32"));
+    }
+    Ok(out)
+}
+
+/// The tar stream of a (compressed) tar archive. Python's gzip, bz2 and lzma
+/// readers all read concatenated streams.
+fn tar_stream<'a, R: Read + 'a>(format: Format, r: R) -> Box<dyn Read + 'a> {
+    match format {
+        Format::TarGz => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        Format::TarBz2 => Box::new(bzip2::read::MultiBzDecoder::new(r)),
+        Format::TarXz => Box::new(lzma_rust2::XzReader::new_mem_limit(
+            r,
+            true,
+            MAX_XZ_DICT_KIB,
+        )),
+        Format::Tar | Format::Zip => Box::new(r),
+    }
+}
+
+/// Extract a module archive held in memory (tar, tar.gz, tar.bz2, tar.xz or zip).
 pub fn extract(bytes: &[u8]) -> Result<Archive, HubError> {
-    let format = detect(bytes)?;
+    let format = detect(bytes, || zipfile_dir(&Whole(bytes)).is_ok())?;
     let mut budget = Budget::default();
     let members = match format {
         Format::Zip => zip_members(bytes, &mut budget)?,
-        Format::Tar => tar_members(Box::new(bytes), &mut budget)?,
-        // Python's gzip, bz2 and lzma readers all read concatenated streams.
-        Format::TarGz => tar_members(
-            Box::new(flate2::read::MultiGzDecoder::new(bytes)),
+        _ => tar_members(tar_stream(format, bytes), &mut budget)?,
+    };
+    assemble(members, format)
+}
+
+/// Extract a module archive from a file, streaming: a tar is read once
+/// front to back, a zip by the ranges its directory and members need; only
+/// the kept members are held in memory.
+pub fn extract_file(path: &std::path::Path) -> Result<Archive, HubError> {
+    let io = |e: std::io::Error| proto(format!("{}: {e}", path.display()));
+    let open = || std::fs::File::open(path).map_err(io);
+    let mut head = Vec::with_capacity(512);
+    open()?.take(512).read_to_end(&mut head).map_err(io)?;
+    let size = open()?.metadata().map_err(io)?.len();
+    let format = detect(&head, || {
+        open().is_ok_and(|file| ZipFile { file, size }.with(|src| zipfile_dir(src)).is_ok())
+    })?;
+    let mut budget = Budget::default();
+    let members = match format {
+        Format::Zip => zip_members(
+            ZipFile {
+                file: open()?,
+                size,
+            },
             &mut budget,
         )?,
-        Format::TarBz2 => tar_members(
-            Box::new(bzip2::read::MultiBzDecoder::new(bytes)),
-            &mut budget,
-        )?,
-        Format::TarXz => tar_members(
-            Box::new(lzma_rust2::XzReader::new_mem_limit(
-                bytes,
-                true,
-                MAX_XZ_DICT_KIB,
-            )),
+        _ => tar_members(
+            tar_stream(format, std::io::BufReader::new(open()?)),
             &mut budget,
         )?,
     };

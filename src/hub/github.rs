@@ -1,6 +1,7 @@
 //! GitHub, for torch.hub and paddle `hub.load`: a ref becomes a sha through the
 //! commits API (no ref: `main` if that branch exists, else `master`, as torch.hub
-//! does), the files come from the git trees API and the contents API (raw).
+//! does; `HEAD`: the default branch, what a clone checks out), the files come
+//! from the git trees API and the contents API (raw).
 
 use std::path::PathBuf;
 
@@ -44,8 +45,30 @@ async fn json(net: &Net, rest: &str, what: &str) -> Result<serde_json::Value, Hu
     .await
 }
 
+/// The ref a `git clone` checks out: the repository's default branch
+/// (`default_branch` of "Get a repository", gh-docs).
+pub const CLONE_HEAD: &str = "HEAD";
+
 async fn listing(net: &Net, repo: &str, rev: Option<&str>) -> Result<Listing, HubError> {
     let (r, sha) = match rev {
+        Some(CLONE_HEAD) => {
+            let what = format!("github {repo}");
+            let v = json(net, &format!("repos/{repo}"), &what).await?;
+            let b = v["default_branch"]
+                .as_str()
+                .filter(|b| super::validate::validate_revision(b).is_ok())
+                .ok_or_else(|| HubError::Protocol(format!("{what}: no default_branch")))?;
+            let v = json(
+                net,
+                &format!("repos/{repo}/branches/{}", enc(b)),
+                &format!("github {repo}@{b}"),
+            )
+            .await?;
+            (
+                b.to_string(),
+                v["commit"]["sha"].as_str().map(str::to_string),
+            )
+        }
         Some(r) => {
             let v = json(
                 net,

@@ -87,6 +87,12 @@ pub struct Req {
     /// Headers that carry a credential (a session cookie): like the token,
     /// sent only to `url`'s own origin, never after a redirect elsewhere.
     pub origin_headers: Vec<(HeaderName, String)>,
+    /// A 2xx body goes to this file (rewritten on each attempt) and is hashed
+    /// on the way instead of being held in memory: `Resp::file`.
+    pub to_file: Option<std::path::PathBuf>,
+    /// Longest whole exchange for this request instead of the client's
+    /// `request_timeout` (a multi-GiB download); `read_timeout` still holds.
+    pub timeout: Option<Duration>,
 }
 
 impl Req {
@@ -97,7 +103,21 @@ impl Req {
             token: None,
             headers: Vec::new(),
             origin_headers: Vec::new(),
+            to_file: None,
+            timeout: None,
         }
+    }
+
+    /// A longer whole-exchange limit for this request (see `timeout`).
+    pub fn timeout(mut self, t: Duration) -> Req {
+        self.timeout = Some(t);
+        self
+    }
+
+    /// Stream a 2xx body into `path` (see `to_file`).
+    pub fn to_file(mut self, path: std::path::PathBuf) -> Req {
+        self.to_file = Some(path);
+        self
     }
 
     /// Send `HEAD` instead of `GET`.
@@ -132,6 +152,15 @@ pub struct Resp {
     pub body: Vec<u8>,
     /// The body was cut at a `Limit::Truncate`.
     pub truncated: bool,
+    /// A body written to `Req::to_file` (then `body` is empty).
+    pub file: Option<FileBody>,
+}
+
+/// What went to `Req::to_file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileBody {
+    pub len: u64,
+    pub sha256: [u8; 32],
 }
 
 impl Resp {
@@ -533,6 +562,9 @@ impl Http {
             } else {
                 self.client.get(url.clone())
             };
+            if let Some(t) = req.timeout {
+                rb = rb.timeout(t);
+            }
             for (k, v) in &req.headers {
                 if let Ok(v) = HeaderValue::from_str(v) {
                     rb = rb.header(k.clone(), v);
@@ -618,6 +650,7 @@ impl Http {
                         headers,
                         body,
                         truncated: false,
+                        file: None,
                     }));
                 }
                 return Ok(Attempt::Retry(
@@ -633,7 +666,26 @@ impl Http {
                     headers,
                     body: Vec::new(),
                     truncated: false,
+                    file: None,
                 }));
+            }
+            if let Some(path) = &req.to_file
+                && (200..300).contains(&status)
+            {
+                return match body_to_file(resp, limit, &url, path).await {
+                    Ok(file) => {
+                        self.bytes.fetch_add(file.len, Ordering::Relaxed);
+                        Ok(Attempt::Done(Resp {
+                            status,
+                            headers,
+                            body: Vec::new(),
+                            truncated: false,
+                            file: Some(file),
+                        }))
+                    }
+                    Err(BodyErr::Cap(e)) => Err(e),
+                    Err(BodyErr::Transport(e)) => Ok(Attempt::Retry(None, e)),
+                };
             }
             return match read_body(resp, limit, &url).await {
                 Ok((body, truncated)) => {
@@ -643,6 +695,7 @@ impl Http {
                         headers,
                         body,
                         truncated,
+                        file: None,
                     }))
                 }
                 Err(BodyErr::Cap(e)) => Err(e),
@@ -711,6 +764,54 @@ async fn read_body(
         }
         body.extend_from_slice(&chunk);
     }
+}
+
+/// `read_body` into a file, hashing as it goes; over the limit (either kind)
+/// is a cap error and the partial file is left for the caller to remove.
+async fn body_to_file(
+    mut resp: reqwest::Response,
+    limit: Limit,
+    url: &Url,
+    path: &std::path::Path,
+) -> Result<FileBody, BodyErr> {
+    use sha2::{Digest, Sha256};
+    use tokio::io::AsyncWriteExt;
+    let max = match limit {
+        Limit::Error(n) | Limit::Truncate(n) => n,
+    };
+    let over = || BodyErr::Cap(HubError::Cap(format!("{url} is larger than {max} bytes")));
+    if resp.content_length().is_some_and(|n| n > max) {
+        return Err(over());
+    }
+    let io = |e: std::io::Error| {
+        BodyErr::Cap(HubError::Protocol(format!(
+            "writing {} to {}: {e}",
+            url,
+            path.display()
+        )))
+    };
+    let mut f = tokio::fs::File::create(path).await.map_err(io)?;
+    let mut hash = Sha256::new();
+    let mut len = 0u64;
+    loop {
+        let chunk = match resp.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => return Err(BodyErr::Transport(transport_error(&e, url))),
+        };
+        len += chunk.len() as u64;
+        if len > max {
+            return Err(over());
+        }
+        hash.update(&chunk);
+        f.write_all(&chunk).await.map_err(io)?;
+    }
+    f.flush().await.map_err(io)?;
+    f.sync_all().await.map_err(io)?;
+    Ok(FileBody {
+        len,
+        sha256: hash.finalize().into(),
+    })
 }
 
 #[cfg(test)]

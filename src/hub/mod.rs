@@ -26,6 +26,7 @@ pub mod store;
 pub mod validate;
 
 mod github;
+pub use github::CLONE_HEAD;
 mod huggingface;
 mod modelscope;
 mod opencsg;

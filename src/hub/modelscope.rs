@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::credentials::{self, Credential};
 use super::http::Req;
 use super::huggingface::api_kind;
-use super::validate::{MAX_REPO_FILES, is_commit, validate_path};
+use super::validate::{MAX_REPO_FILES, is_commit, is_sha256_hex, validate_path};
 use super::{Hub, HubError, Listing, Net, Snapshot};
 use crate::model::{HubKind, RepoType};
 
@@ -290,7 +290,7 @@ async fn listing_at(
     let digests: HashMap<String, String> = list
         .iter()
         .filter_map(|f| Some((entry_path(f)?, f["Sha256"].as_str()?)))
-        .filter(|(_, d)| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+        .filter(|(_, d)| is_sha256_hex(d))
         .map(|(p, d)| (p.to_string(), d.to_ascii_lowercase()))
         .collect();
     net.keep(

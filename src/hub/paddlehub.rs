@@ -1,13 +1,13 @@
 //! PaddleHub modules: the search API names a module version's archive URL; the
-//! archive (tar, tar.gz/bz2/xz or zip, `archive.rs`) is downloaded once and
-//! extracted in memory, and its digest is the commit (`{version}+sha256:{hex}`).
+//! archive (tar, tar.gz/bz2/xz or zip, `archive.rs`) is streamed once to a file
+//! (the disk cache, else the temp folder) and hashed on the way, then read
+//! from there; its digest is the commit (`{version}+sha256:{hex}`).
 //! Listed paths keep the module folder PaddleHub installs (`lac/module.py`).
 //! No token is ever sent: the archive may live on any host.
 
 use std::path::PathBuf;
 
 use futures::future::BoxFuture;
-use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::archive::{self, Archive};
@@ -94,8 +94,95 @@ fn condition_version(cond: &str) -> &str {
     cond.trim_start_matches(['>', '<', '='])
 }
 
-async fn listing(net: &Net, name: &str, version: Option<&str>) -> Result<Listing, HubError> {
+/// The suffix of a requested revision that says the call passes
+/// `ignore_env_mismatch=True` (`{condition}|ignore_env_mismatch`, or the
+/// suffix alone for no condition): it decides the `/info` fallback.
+pub const IGNORE_ENV_MISMATCH: &str = "|ignore_env_mismatch";
+
+/// The version condition of a requested revision and whether it carries
+/// [`IGNORE_ENV_MISMATCH`].
+pub fn split_revision(rev: Option<&str>) -> (Option<&str>, bool) {
+    match rev.and_then(|r| r.strip_suffix(IGNORE_ENV_MISMATCH)) {
+        Some(cond) => (Some(cond).filter(|c| !c.is_empty()), true),
+        None => (rev, false),
+    }
+}
+
+/// `_install_from_name` after the search matched nothing
+/// (`paddlehub/module/manager.py:267-300`, 2.4.0): `/info?name=` lists every
+/// version with its URL (`server_source.py:110-124`); without
+/// `ignore_env_mismatch` a version matching the condition raises
+/// `EnvironmentMismatchError` (nothing is installed); with it, the exact
+/// version asked for (a dict key, so `>=1.0` finds none) or the highest one.
+async fn info_fallback(
+    net: &Net,
+    name: &str,
+    version: Option<&str>,
+    ignore_env: bool,
+    what: &str,
+) -> Result<serde_json::Value, HubError> {
     let hub = HubKind::Paddlehub;
+    let mut u = net.url(hub, "info")?;
+    u.query_pairs_mut().append_pair("name", name);
+    let v: serde_json::Value = net.json(&net.request(hub, u), what).await?;
+    let asked = version.map(|v| format!(" version {v}")).unwrap_or_default();
+    let infos: Vec<&serde_json::Value> = if v["status"].as_i64() == Some(0) {
+        v["data"]["info"].as_array().into_iter().flatten().collect()
+    } else {
+        Vec::new()
+    };
+    if infos.is_empty() {
+        return Err(HubError::NotFound(format!("{what}{asked}")));
+    }
+    let valid: Vec<&serde_json::Value> = infos
+        .into_iter()
+        .filter(|i| {
+            i["version"]
+                .as_str()
+                .is_some_and(|iv| version_matches(iv, version))
+        })
+        .collect();
+    let versions = || {
+        valid
+            .iter()
+            .filter_map(|i| i["version"].as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if valid.is_empty() {
+        return Err(HubError::NotFound(format!("{what}{asked}")));
+    }
+    if !ignore_env {
+        return Err(HubError::NotFound(format!(
+            "{what}{asked}: no search item fits the declared paddle/paddlehub; PaddleHub raises EnvironmentMismatchError (versions {} exist; ignore_env_mismatch=True installs one)",
+            versions()
+        )));
+    }
+    let pick = match version {
+        Some(want) => valid
+            .iter()
+            .find(|i| i["version"].as_str() == Some(want))
+            .copied(),
+        None => valid
+            .iter()
+            .filter_map(|i| Some((release(i["version"].as_str()?)?, *i)))
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, i)| i),
+    };
+    let Some(pick) = pick else {
+        return Err(HubError::NotFound(format!(
+            "{what}{asked}: /info has versions {} but not this exact one",
+            versions()
+        )));
+    };
+    let mut item = pick.clone();
+    item["name"] = serde_json::Value::String(name.to_string());
+    Ok(item)
+}
+
+async fn listing(net: &Net, name: &str, rev: Option<&str>) -> Result<Listing, HubError> {
+    let hub = HubKind::Paddlehub;
+    let (version, ignore_env) = split_revision(rev);
     let what = format!("paddlehub module {name}");
     // A module version is immutable: an exact version found in the cache needs
     // no request at all (the archive is checked against its digest on read).
@@ -118,12 +205,13 @@ async fn listing(net: &Net, name: &str, version: Option<&str>) -> Result<Listing
         }
     }
     let v: serde_json::Value = net.json(&net.request(hub, u), &what).await?;
-    if v["status"].as_i64() != Some(0) {
-        return Err(HubError::Protocol(format!(
-            "{what}: search status {}",
-            v["status"]
-        )));
-    }
+    // A status other than 0 is no result, and the client goes on to `/info`
+    // (`server_source.py:89-108`, `server/server.py:113-116`).
+    let v = if v["status"].as_i64() == Some(0) {
+        v
+    } else {
+        serde_json::Value::Null
+    };
     // `_install_from_name`: the first item, in the server's order, whose name
     // matches case-insensitively and whose version matches the condition
     // (`paddlehub/module/manager.py:260-265`, 2.4.0), after the client drops
@@ -131,7 +219,7 @@ async fn listing(net: &Net, name: &str, version: Option<&str>) -> Result<Listing
     // paddle/paddlehub (`server_source.py:89-107`): here the versions the
     // project declares (`HubOptions::paddle_env`; undeclared: any).
     let env = net.paddle_env();
-    let item = v["data"]
+    let found = v["data"]
         .as_array()
         .into_iter()
         .flatten()
@@ -150,12 +238,11 @@ async fn listing(net: &Net, name: &str, version: Option<&str>) -> Result<Listing
                     .as_str()
                     .is_some_and(|iv| version_matches(iv, version))
         })
-        .ok_or_else(|| {
-            HubError::NotFound(format!(
-                "{what}{}",
-                version.map(|v| format!(" version {v}")).unwrap_or_default()
-            ))
-        })?;
+        .cloned();
+    let item = match found {
+        Some(it) => it,
+        None => info_fallback(net, name, version, ignore_env, &what).await?,
+    };
     let ver = item["version"]
         .as_str()
         .filter(|v| safe_component(v))
@@ -168,18 +255,63 @@ async fn listing(net: &Net, name: &str, version: Option<&str>) -> Result<Listing
     if let Some(l) = cached(net, name, ver, &what).await {
         return Ok(l);
     }
-    // The archive may live on any host: send no token.
+    // The archive may live on any host: send no token. It is streamed to a
+    // file (in the cache when there is one) and hashed on the way, never held
+    // whole in memory.
+    let staged = net
+        .cache()
+        .and_then(|c| c.archive_staging(hub))
+        .map(Ok)
+        .unwrap_or_else(temp_staging)
+        .map_err(|e| HubError::Protocol(format!("{what}: no place to download to: {e}")))?;
+    let tmp = Staged(staged.clone());
     let resp = net
         .http()
-        .get(&Req::new(aurl), Limit::Error(MAX_ARCHIVE_DOWNLOAD_BYTES))
+        .get(
+            &Req::new(aurl)
+                .to_file(staged)
+                .timeout(ARCHIVE_DOWNLOAD_TIMEOUT),
+            Limit::Error(MAX_ARCHIVE_DOWNLOAD_BYTES),
+        )
         .await?;
     if !resp.ok() {
         return Err(status_error(&resp, &format!("{what} archive")));
     }
-    if let Some(c) = net.cache() {
-        c.put_archive(hub, &cache_key(name), ver, &resp.body);
+    let sha = resp
+        .file
+        .map(|f| hex::encode(f.sha256))
+        .ok_or_else(|| HubError::Protocol(format!("{what}: archive not downloaded")))?;
+    let adopted = net
+        .cache()
+        .and_then(|c| c.adopt_archive(hub, &cache_key(name), ver, &sha, &tmp.0));
+    match adopted {
+        Some(path) => from_archive(net, name, ver, path, sha, &what).await,
+        None => from_archive(net, name, ver, tmp.0.clone(), sha, &what).await,
     }
-    from_archive(net, name, ver, resp.body, &what).await
+}
+
+/// A fresh file name in the system temp folder (no disk cache).
+fn temp_staging() -> std::io::Result<PathBuf> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    Ok(std::env::temp_dir().join(format!(
+        "hubwarden-archive-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )))
+}
+
+/// Longest download of one archive (a silent connection still fails after
+/// the client's read timeout): several GiB at a few MB/s.
+const ARCHIVE_DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A downloaded file not (yet) in the cache: removed when dropped.
+struct Staged(PathBuf);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // Gone already when the cache adopted it.
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Module names match case-insensitively (`manager.py:260-265`): one cache folder.
@@ -199,7 +331,7 @@ async fn cached(net: &Net, name: &str, version: &str, what: &str) -> Option<List
         None,
         MAX_ARCHIVE_DOWNLOAD_BYTES,
     )?;
-    match from_archive(net, name, version, hit.bytes, what).await {
+    match from_archive(net, name, version, hit.path, hit.sha256.clone(), what).await {
         Ok(l) => Some(l),
         Err(e) => {
             tracing::warn!(
@@ -211,18 +343,20 @@ async fn cached(net: &Net, name: &str, version: &str, what: &str) -> Option<List
     }
 }
 
-/// Extract a module archive and list it; its digest makes the commit.
+/// Extract a module archive file and list it; its digest (`sha256`, hex)
+/// makes the commit.
 async fn from_archive(
     net: &Net,
     name: &str,
     ver: &str,
-    body: Vec<u8>,
+    path: PathBuf,
+    sha256: String,
     what: &str,
 ) -> Result<Listing, HubError> {
     let hub = HubKind::Paddlehub;
-    let commit = format!("{ver}+sha256:{}", hex::encode(Sha256::digest(&body)));
+    let commit = format!("{ver}+sha256:{sha256}");
     let what_owned = what.to_string();
-    let ar = tokio::task::spawn_blocking(move || archive::extract(&body))
+    let ar = tokio::task::spawn_blocking(move || archive::extract_file(&path))
         .await
         .map_err(|e| HubError::Protocol(format!("{what_owned}: {e}")))??;
     for d in &ar.dropped {
@@ -285,7 +419,8 @@ impl Hub for Paddlehub {
     /// version in it is also a cache and mirror folder name.
     fn validate_revision(&self, rev: &str) -> Result<(), HubError> {
         validate_revision(rev)?;
-        if !safe_component(condition_version(rev)) {
+        let (cond, _) = split_revision(Some(rev));
+        if cond.is_some_and(|c| !safe_component(condition_version(c))) {
             return Err(HubError::Invalid(rev.to_string()));
         }
         Ok(())

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use crate::hub::validate::{MAX_REPO_FILES, is_commit, safe_component, validate_path};
+use crate::hub::validate::{
+    MAX_REPO_FILES, is_commit, is_sha256_hex, safe_component, validate_path,
+};
 use crate::hub::{Hub, HubError, Listing, MirrorLayout, Snapshot};
 use crate::model::{HubKind, RepoType};
 
@@ -273,11 +275,37 @@ impl DiskCache {
     }
 }
 
-/// A module archive found in the cache: its bytes and their SHA-256 (hex).
+/// A module archive found in the cache: its file and the SHA-256 (hex) its
+/// bytes hash to (checked by streaming the file, never held in memory).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedArchive {
     pub sha256: String,
-    pub bytes: Vec<u8>,
+    pub path: PathBuf,
+}
+
+/// SHA-256 of a file, read in blocks.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf)?;
+        if n == 0 {
+            return Ok(hex::encode(h.finalize()));
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+/// A fresh `.tmp-` file name in `dir` (created), for a download in progress.
+fn staging_path(dir: &Path) -> std::io::Result<PathBuf> {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    fs::create_dir_all(dir)?;
+    Ok(dir.join(format!(
+        ".tmp-{}-{}-archive",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )))
 }
 
 impl DiskCache {
@@ -319,9 +347,10 @@ impl DiskCache {
                 continue;
             }
             let path = e.path();
-            let digest = name.strip_suffix(".archive").filter(|d| {
-                d.len() == 64 && d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            });
+            // Written lowercase: any other name is not one of ours.
+            let digest = name
+                .strip_suffix(".archive")
+                .filter(|d| is_sha256_hex(d) && !d.bytes().any(|b| b.is_ascii_uppercase()));
             let Some(digest) = digest else {
                 tracing::warn!(
                     "{}: malformed cache entry (expected <sha256>.archive); ignored, the archive is downloaded again. Fix: delete it",
@@ -332,9 +361,14 @@ impl DiskCache {
             if want.is_some_and(|w| !w.eq_ignore_ascii_case(digest)) {
                 continue;
             }
-            let bytes = match read_capped(&path, max) {
-                Ok(Some(b)) => b,
-                Ok(None) => continue,
+            let usable = match fs::metadata(&path) {
+                Ok(m) if !m.is_file() => continue,
+                Ok(m) if m.len() > max => Err(format!("larger than {max} bytes")),
+                Ok(_) => sha256_file(&path).map_err(|e| e.to_string()),
+                Err(_) => continue,
+            };
+            let got = match usable {
+                Ok(g) => g,
                 Err(err) => {
                     tracing::warn!(
                         "{}: cache entry not usable ({err}); the archive is downloaded again",
@@ -343,7 +377,6 @@ impl DiskCache {
                     continue;
                 }
             };
-            let got = hex::encode(Sha256::digest(&bytes));
             if got != digest {
                 tracing::warn!(
                     "{}: cache entry does not match its sha256 (content hashes to {got}); removed, the archive is downloaded again",
@@ -352,7 +385,7 @@ impl DiskCache {
                 let _ = fs::remove_file(&path);
                 continue;
             }
-            found.push(CachedArchive { sha256: got, bytes });
+            found.push(CachedArchive { sha256: got, path });
         }
         if found.len() > 1 {
             tracing::warn!(
@@ -365,14 +398,34 @@ impl DiskCache {
         found.pop()
     }
 
-    /// Store an archive under (module, version, its SHA-256); a failed write only warns.
-    pub fn put_archive(&self, hub: HubKind, module: &str, version: &str, bytes: &[u8]) {
-        let Some(dir) = self.archive_dir(hub, module, version) else {
-            return;
-        };
-        let p = dir.join(format!("{}.archive", hex::encode(Sha256::digest(bytes))));
-        if let Err(e) = write_atomic(&p, bytes) {
-            tracing::warn!("cache write {}: {e}", p.display());
+    /// Where a download of an archive is streamed to before its digest is
+    /// known: a `.tmp-` file in the cache's archive folder (skipped by
+    /// `get_archive`; on the cache's own disk, so adopting it is a rename).
+    pub fn archive_staging(&self, hub: HubKind) -> Option<PathBuf> {
+        let dir = self.root.join("v1").join("archives").join(hub.as_str());
+        staging_path(&dir)
+            .map_err(|e| tracing::warn!("cache staging in {}: {e}", dir.display()))
+            .ok()
+    }
+
+    /// Move a streamed download into place as (module, version, `sha256`);
+    /// the path it now has, or None (the file is then left where it was).
+    pub fn adopt_archive(
+        &self,
+        hub: HubKind,
+        module: &str,
+        version: &str,
+        sha256: &str,
+        tmp: &Path,
+    ) -> Option<PathBuf> {
+        let dir = self.archive_dir(hub, module, version)?;
+        let p = dir.join(format!("{sha256}.archive"));
+        match fs::create_dir_all(&dir).and_then(|()| fs::rename(tmp, &p)) {
+            Ok(()) => Some(p),
+            Err(e) => {
+                tracing::warn!("cache write {}: {e}", p.display());
+                None
+            }
         }
     }
 }
@@ -443,6 +496,8 @@ impl Mirror {
         repo: &str,
         rev: Option<&str>,
     ) -> Result<Listing, HubError> {
+        // A mirror holds what is installable: `ignore_env_mismatch` changes nothing.
+        let (rev, _) = crate::hub::paddlehub::split_revision(rev);
         let version = match rev {
             Some(v) if dir.join(v).is_dir() || !v.starts_with(['>', '<', '=']) => v.to_string(),
             // A condition (`>=2.0`): the highest version folder it matches, as

@@ -16,12 +16,13 @@ pub const MAX_ZIP_CENTRAL_DIR_BYTES: u64 = 4 * 1024 * 1024;
 pub const MAX_REPO_FILES: usize = 100_000;
 /// Most files one target may fetch (enforced by the resolver).
 pub const MAX_FILES_PER_TARGET: usize = 500;
-/// Largest PaddleHub module archive downloaded (compressed).
-pub const MAX_ARCHIVE_DOWNLOAD_BYTES: u64 = 1024 * 1024 * 1024;
+/// Largest PaddleHub module archive downloaded (compressed; streamed to disk,
+/// not held in memory: PaddleHub's diffusion modules are several GiB).
+pub const MAX_ARCHIVE_DOWNLOAD_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 /// Most entries in a module archive.
 pub const MAX_ARCHIVE_ENTRIES: usize = 10_000;
 /// Most uncompressed bytes in a module archive (zip-bomb guard).
-pub const MAX_ARCHIVE_TOTAL_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+pub const MAX_ARCHIVE_TOTAL_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 /// Most bytes of archive members kept in memory (members over the per-file cap are listed, not kept).
 pub const MAX_ARCHIVE_KEPT_BYTES: u64 = 128 * 1024 * 1024;
 /// Deepest path (in segments) allowed inside an archive or a repo.
@@ -110,13 +111,18 @@ pub fn is_commit(rev: &str) -> bool {
     rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// A SHA-256 digest in hex (64 characters, either case): content digests in
+/// listings, archive digests, CycloneDX hashes. The one digest check.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// An immutable target commit: a git commit, or a PaddleHub module archive
 /// digest `{version}+sha256:{64 hex}` (what `Target::commit` holds there).
 pub fn is_target_commit(s: &str) -> bool {
     is_commit(s)
-        || s.split_once("+sha256:").is_some_and(|(v, h)| {
-            !v.is_empty() && h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())
-        })
+        || s.split_once("+sha256:")
+            .is_some_and(|(v, h)| !v.is_empty() && is_sha256_hex(h))
 }
 
 /// A value safe as one cache/mirror path component.

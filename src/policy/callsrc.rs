@@ -4,8 +4,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::callsite::{call_span, position_of, skip_string};
+use crate::callsite::{call_span, position_of};
 use crate::model::{Fix, LoadSite, Platform};
+use crate::python::pylex::string_end;
 
 static REVISION_KW_RE: LazyLock<Regex> = LazyLock::new(|| {
     // Invariant: a constant, valid pattern.
@@ -251,8 +252,10 @@ fn value_end(bytes: &[u8], mut i: usize, limit: usize) -> usize {
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
             b',' if depth == 0 => break,
-            q @ (b'"' | b'\'') => {
-                i = skip_string(bytes, i, q);
+            b'"' | b'\'' => {
+                // The call's span was found with the same lexer, so its strings
+                // end; the limit only guards a value that starts mid-string.
+                i = string_end(bytes, i).unwrap_or(limit);
                 continue;
             }
             _ => {}

@@ -11,6 +11,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use serde_json::{Value, json};
 
+use crate::hub::validate::is_sha256_hex;
 use crate::model::{HubKind, RepoType, Report, TargetStatus};
 use crate::report::targets::{self, TargetGroup};
 
@@ -161,7 +162,7 @@ fn component(g: &TargetGroup) -> Value {
                 "properties": [{"name": "hubwarden:bytes", "value": f.bytes.to_string()}],
             })
         })
-        .filter(|f| is_sha256(f["hashes"][0]["content"].as_str().unwrap_or_default()))
+        .filter(|f| is_sha256_hex(f["hashes"][0]["content"].as_str().unwrap_or_default()))
         .collect();
     if !files.is_empty() {
         c["components"] = Value::Array(files);
@@ -208,10 +209,6 @@ fn component(g: &TargetGroup) -> Value {
     }
     c["properties"] = Value::Array(props);
     c
-}
-
-fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The package URL of a target where a purl type exists: `pkg:huggingface` for

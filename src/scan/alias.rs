@@ -227,7 +227,6 @@ pub(crate) fn follow(
         let Some(snippet_tree) = parse(&snippet) else {
             continue;
         };
-        let p = call.start_position();
         for m in engine.run(&snippet_tree, &snippet, rules, None) {
             // Only what matches the call itself: its arguments were scanned in place.
             if m.start_byte != 0 {
@@ -237,8 +236,6 @@ pub(crate) fn follow(
                 rule: m.rule,
                 start_byte: call.start_byte(),
                 end_byte: call.end_byte(),
-                line: p.row as u32 + 1,
-                column: p.column as u32 + 1,
                 via: Some(text(function, src).to_string()),
             });
         }

@@ -234,6 +234,7 @@ impl Lexer<'_> {
         let fmt = prefix
             .iter()
             .any(|c| matches!(c, b'f' | b'F' | b't' | b'T'));
+        let raw = prefix.iter().any(|c| matches!(c, b'r' | b'R'));
         let quote = src[q];
         let triple = src.get(q + 1) == Some(&quote) && src.get(q + 2) == Some(&quote);
         let qlen = if triple { 3 } else { 1 };
@@ -243,8 +244,22 @@ impl Lexer<'_> {
         let mut i = q + qlen;
         while let Some(&c) = src.get(i) {
             if c == b'\\' {
-                // Escapes (raw strings too: `r"\""` does not end at the escaped quote).
-                i += 2;
+                // Escapes (raw strings too: `r"\""` does not end at the escaped quote),
+                // with pylex's meaning (`python::pylex::string_end`): in an f-string
+                // `\{x}` is an invalid escape and then a field that runs, and
+                // `\N{BULLET}` (not raw) is a named escape, braces included.
+                if fmt && src.get(i + 1) == Some(&b'{') {
+                    i += 1;
+                } else if fmt && !raw && src[i + 1..].starts_with(b"N{") {
+                    i += src[i + 3..]
+                        .iter()
+                        .position(|&b| b == b'}' || b == quote || b == b'\n')
+                        .map_or(src.len() - i, |k| {
+                            3 + k + usize::from(src[i + 3 + k] == b'}')
+                        });
+                } else {
+                    i += 2;
+                }
                 continue;
             }
             if c == quote
@@ -501,6 +516,16 @@ mod tests {
             .find(|t| &src.as_bytes()[t.range()] == b"run")
             .unwrap();
         assert_eq!(run.nest, 1);
+    }
+
+    #[test]
+    fn backslash_brace_in_an_f_string_opens_a_field() {
+        // CPython runs `eval(y)` here (`f"\{1+1}"` is `\2`): it must be code.
+        let t = texts("x = f\"\\{eval(y)}\" + rf'\\{exec(z)}' + f'\\N{BULLET}{w}'\nafter()");
+        for want in ["eval", "y", "exec", "z", "w", "after"] {
+            assert!(t.contains(&want.to_string()), "{want}: {t:?}");
+        }
+        assert!(!t.contains(&"BULLET".to_string()), "{t:?}");
     }
 
     #[test]

@@ -390,10 +390,13 @@ impl Scanner {
                         }
                         None => format!("{message}; {why}"),
                     };
+                    // Columns count code points, as for every other hit (the
+                    // unit the SARIF declares), not tree-sitter's bytes.
+                    let (line, column) = line_col(p.src, m.start_byte);
                     hits.push(Hit {
                         level,
-                        line: m.line,
-                        column: m.column,
+                        line,
+                        column,
                         ..Hit::of(
                             meta,
                             message,

@@ -30,8 +30,6 @@ pub(crate) struct RawMatch {
     pub rule: usize,
     pub start_byte: usize,
     pub end_byte: usize,
-    pub line: u32,
-    pub column: u32,
     /// The renamed function the call went through (see `alias`).
     pub via: Option<String>,
 }
@@ -241,13 +239,10 @@ impl QueryEngine {
                             {
                                 continue;
                             }
-                            let p = n.start_position();
                             out.push(RawMatch {
                                 rule,
                                 start_byte: n.start_byte(),
                                 end_byte: n.end_byte(),
-                                line: p.row as u32 + 1,
-                                column: p.column as u32 + 1,
                                 via: None,
                             });
                         }

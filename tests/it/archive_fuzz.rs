@@ -1,6 +1,6 @@
 //! Property tests of the PaddleHub module-archive reader (`hub::archive`), the
 //! parser of untrusted archive bytes: tars (plain, gzip, bzip2, xz) and zips
-//! built from generated members (names from a pool with traversal, absolute,
+//! (stored, deflated, bzip2 and LZMA members) built from generated members (names from a pool with traversal, absolute,
 //! deep, duplicate, folder and top-level entries; random bodies), then
 //! optionally corrupted (bytes flipped, truncated, garbage appended), each
 //! drawn through `arbitrary::Unstructured` from a seeded PRNG (case `i` of seed
@@ -8,7 +8,8 @@
 //! archive lists only safe paths under the module folder, keeps no member over
 //! the per-file cap and no more than the kept cap in all; and an intact archive
 //! of safe, distinct names is read exactly: the members under the folder of
-//! the last member, with their bytes (PaddleHub's rule).
+//! the last member, with their bytes (PaddleHub's rule). The streaming reader
+//! of a downloaded file (`extract_file`) gives the same answer on every input.
 //!
 //! More cases: `HUBWARDEN_FUZZ_CASES=100000 cargo test --test it archive_fuzz`.
 
@@ -95,26 +96,51 @@ fn tar(ms: &[M]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
-/// A zip as Python's `zipfile` writes one (stored or deflated, UTF-8 flag).
+/// A raw LZMA1 member as `zipfile._LZMACompressor` writes it: version 9.4,
+/// the length of the properties (5), the properties, then the stream with
+/// an end marker.
+fn zip_lzma(body: &[u8]) -> Vec<u8> {
+    let opts = lzma_rust2::LzmaOptions::with_preset(0);
+    let mut w = lzma_rust2::LzmaWriter::new_no_header(Vec::new(), &opts, true).unwrap();
+    let props = w.props();
+    w.write_all(body).unwrap();
+    let mut out = vec![9, 4, 5, 0, props];
+    out.extend(opts.dict_size.to_le_bytes());
+    out.extend(w.finish().unwrap());
+    out
+}
+
+/// A zip as Python's `zipfile` writes one (stored, deflated, bzip2 or LZMA
+/// members; UTF-8 flag).
 fn zip(ms: &[M], u: &mut Unstructured) -> AResult<Vec<u8>> {
     let mut out = Vec::new();
     let mut cd = Vec::new();
     for m in ms {
-        let deflate = !m.dir && u.arbitrary::<bool>()?;
-        let body = if deflate {
-            let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-            e.write_all(&m.body).unwrap();
-            e.finish().unwrap()
-        } else if m.dir {
-            Vec::new()
+        let method: u16 = if m.dir {
+            0
         } else {
-            m.body.clone()
+            *u.choose(&[0u16, 8, 12, 14])?
+        };
+        let body = match method {
+            8 => {
+                let mut e =
+                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(&m.body).unwrap();
+                e.finish().unwrap()
+            }
+            12 => {
+                let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+                e.write_all(&m.body).unwrap();
+                e.finish().unwrap()
+            }
+            14 => zip_lzma(&m.body),
+            _ if m.dir => Vec::new(),
+            _ => m.body.clone(),
         };
         let mut crc = flate2::Crc::new();
         crc.update(if m.dir { &[][..] } else { &m.body[..] });
         let name = m.name.as_bytes();
         let unc = if m.dir { 0 } else { m.body.len() };
-        let method: u16 = if deflate { 8 } else { 0 };
         let off = out.len() as u32;
         out.extend(b"PK\x03\x04");
         out.extend([20, 0, 0, 8]);
@@ -256,6 +282,27 @@ fn case(seed: u64, i: u64) -> AResult<bool> {
     let corrupted = corrupt(&mut bytes, &mut u)?;
     let got = catch_unwind(AssertUnwindSafe(|| archive::extract(&bytes)))
         .unwrap_or_else(|_| panic!("seed {seed} case {i}: panic on {format:?}"));
+    // The streaming reader of a downloaded file reads exactly the same.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &bytes).unwrap();
+    let from_file = catch_unwind(AssertUnwindSafe(|| archive::extract_file(file.path())))
+        .unwrap_or_else(|_| panic!("seed {seed} case {i}: panic on {format:?} from a file"));
+    match (&got, &from_file) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(
+                a.files, b.files,
+                "seed {seed} case {i}: file reader differs"
+            );
+            assert_eq!(a.format, b.format, "seed {seed} case {i}");
+            assert_eq!(a.module_dir, b.module_dir, "seed {seed} case {i}");
+        }
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!(
+            "seed {seed} case {i}: memory {:?} vs file {:?}",
+            a.as_ref().map(|a| &a.files),
+            b.as_ref().map(|b| &b.files)
+        ),
+    }
     if let Ok(a) = &got {
         let prefix = if a.module_dir.is_empty() {
             String::new()

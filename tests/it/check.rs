@@ -21,12 +21,17 @@ impl Server {
     }
 
     fn start_with(opts: FakeHubOptions) -> Server {
+        Server::start_at("hub", opts)
+    }
+
+    /// The fake hub over another fixture mirror.
+    fn start_at(mirror: &str, opts: FakeHubOptions) -> Server {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let hub = rt.block_on(FakeHub::start(fixture("hub"), opts));
+        let hub = rt.block_on(FakeHub::start(fixture(mirror), opts));
         Server { hub, _rt: rt }
     }
 
@@ -234,6 +239,29 @@ fn a_kernel_a_github_repo_and_a_paddlehub_module() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("pin it: version=\"1.1.0\""), "{text}");
     assert!(text.contains("module.py"), "{text}");
+}
+
+/// `check` resolves a PaddleHub module to the version `scan` would install:
+/// the search items the declared paddle cannot run (`--assume`) are dropped
+/// first (`paddlehub/server/server_source.py:89-107`, 2.4.0). cf_pkg 2.0.0
+/// needs paddle >= 99.
+#[test]
+fn a_paddlehub_module_is_checked_at_the_version_the_assumed_paddle_installs() {
+    let server = Server::start_at("conformance", FakeHubOptions::default());
+    for (assume, want) in [(Some("paddlepaddle==2.5.0"), "1.0.0"), (None, "2.0.0")] {
+        let mut args = vec!["cf_pkg", "--hub", "paddlehub", "--format", "text"];
+        if let Some(a) = assume {
+            args.extend(["--assume", a]);
+        }
+        let out = server.check(&args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("pin it: version=\"{want}\"")),
+            "{assume:?}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("cf_pkg/module.py"), "{text}");
+    }
 }
 
 #[test]

@@ -102,7 +102,7 @@ async fn huggingface_hub_parse_ratelimit_headers_holds_back_at_r_zero() {
 
 /// The wait a hub states is waited only within `--max-wait`: with no budget
 /// left the target fails at once as "rate limited" (the issue's rule; the
-/// libraries themselves wait without a bound, `huggingface_hub/utils/_http.py:559-566`).
+/// libraries themselves wait without a bound, `huggingface_hub/utils/_http.py:559-566`, 2.4.0).
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limit_beyond_max_wait_is_rate_limited_at_once() {
     let mut s = setup(FakeHubOptions {
@@ -144,7 +144,7 @@ async fn rate_limit_beyond_max_wait_is_rate_limited_at_once() {
 
 /// GitHub's primary rate limit: 403 with `X-RateLimit-Remaining: 0` and the
 /// reset as epoch seconds in `X-RateLimit-Reset` (GitHub REST docs, "Rate
-/// limits for the REST API"; torch.hub calls the same API in
+/// limits for the REST API", API version 2022-11-28; torch.hub calls the same API in
 /// `_validate_not_a_forked_repo`). The request is repeated after the reset.
 #[tokio::test(flavor = "multi_thread")]
 async fn github_primary_rate_limit_waits_for_x_ratelimit_reset() {
@@ -873,7 +873,7 @@ async fn modelscope_pipeline_imports_on_allow_remote_alone_before_1_37() {
 /// Python's `FileFinder`: a regular package (`x/__init__.py`) first, then a
 /// module file `x.py`; a folder without `__init__.py` is a namespace portion
 /// only when nothing else matches (CPython `importlib/_bootstrap_external.py`
-/// `FileFinder.find_spec`). torch.hub imports hubconf.py with the repo on
+/// `FileFinder.find_spec`, CPython 3.8-3.13). torch.hub imports hubconf.py with the repo on
 /// `sys.path` (`torch/hub.py` `_load_local`).
 #[tokio::test(flavor = "multi_thread")]
 async fn python_file_finder_prefers_x_py_over_a_namespace_folder() {
@@ -982,6 +982,20 @@ async fn paddlehub_install_from_directory_installs_under_the_moduleinfo_name() {
     );
 }
 
+/// Every file under `dir`, recursively.
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut b = tar::Builder::new(gz);
@@ -1000,10 +1014,11 @@ fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
 /// (`paddlehub/utils/xarfile.py:66-86`, 2.4.0); the module folder is the
 /// first path part of the last member (`paddlehub/module/manager.py:370-380`).
 /// The archives are written by Python's own `tarfile`, `bz2`, `lzma` and
-/// `zipfile` (tests/fixtures/gen/conformance_fixtures.py).
+/// `zipfile` (tests/fixtures/gen/conformance_fixtures.py), the zips with
+/// deflated, bzip2 and LZMA members (`zipfile._get_decompressor`, CPython).
 #[tokio::test(flavor = "multi_thread")]
 async fn paddlehub_xarfile_opens_tar_bz2_xz_and_zip() {
-    for ext in ["tar.bz2", "tar.xz", "zip"] {
+    for ext in ["tar.bz2", "tar.xz", "zip", "bzip2.zip", "lzma.zip"] {
         let bytes = std::fs::read(
             fixture("conformance").join(format!("paddlehub/archives/cf_zipmod.{ext}")),
         )
@@ -1028,6 +1043,15 @@ async fn paddlehub_xarfile_opens_tar_bz2_xz_and_zip() {
             String::from_utf8_lossy(&m).contains("cf_zipmod/module"),
             "{ext}"
         );
+        // The download went to a file in the cache, named by the digest the
+        // commit carries; no partial download is left behind.
+        let dir = s._cache.path().join("v1/archives/paddlehub");
+        let cached: Vec<String> = walk(&dir)
+            .into_iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let digest = snap.commit.split_once("+sha256:").unwrap().1;
+        assert_eq!(cached, [format!("{digest}.archive")], "{ext}");
         let t = resolve(&s, paddle("cf_zipmod", None), &ResolveOptions::default()).await;
         assert_eq!(
             listed(&t),
@@ -1091,17 +1115,51 @@ async fn paddlehub_install_from_name_matches_name_case_insensitively_and_version
     );
 }
 
-/// `Module(name, source=<git url>)` clones that repository and imports its
-/// hubconf.py (`paddlehub/server/git_source.py:38-108`, 2.4.0), so the
-/// server module of the same name is not what runs: unverified, not a scan
-/// of the wrong files.
+/// `Module(name, source=<git url>)` never asks the server
+/// (`paddlehub/module/manager.py:188-189`, 2.4.0): `GitSource` clones the repo
+/// (its default branch, what `git clone` checks out), puts it on `sys.path`
+/// and imports `hubconf.py`, after adding the folder of each top-level
+/// `from X.module import` (`paddlehub/server/git_source.py:38-108`); the
+/// folder of the moduleinfo class named `name` is copied to
+/// `MODULE_HOME/<name>`, its requirements.txt pip-installed and
+/// `<name>.module` imported (`module/manager.py:302-338`). cf-gh/phsrc's
+/// default branch is `develop` (neither main nor master); the server's own
+/// `cf_src` module is never fetched.
 #[tokio::test(flavor = "multi_thread")]
-async fn paddlehub_git_source_is_not_the_server_module() {
+async fn paddlehub_git_source_load_hub_modules_imports_hubconf_and_installs_the_module_folder() {
     let s = cf_setup(FakeHubOptions::default()).await;
+    for url in [
+        "https://github.com/cf-gh/phsrc.git",
+        "git@github.com:cf-gh/phsrc.git",
+    ] {
+        let call = arg(paddle("cf_src", None), "source", url);
+        let t = resolve(&s, call, &ResolveOptions::default()).await;
+        assert_eq!(t.reason, None, "{url}: {:?}", t.notes);
+        assert_eq!(t.repo_id.as_deref(), Some("cf-gh/phsrc"));
+        assert_eq!(
+            t.commit.as_deref(),
+            Some(cf_commit("github/cf-gh/phsrc", "develop").as_str())
+        );
+        assert_eq!(
+            listed(&t),
+            [
+                "cf-gh/phsrc:hubconf.py",
+                "cf-gh/phsrc:modules/text/cf_other/module.py",
+                "cf-gh/phsrc:modules/text/cf_src/__init__.py",
+                "cf-gh/phsrc:modules/text/cf_src/module.py",
+                "cf-gh/phsrc:modules/text/cf_src/rel.py",
+                "cf-gh/phsrc:modules/text/cf_src/requirements.txt",
+                "cf-gh/phsrc:modules/text/cf_src/utils.py",
+            ],
+            "{url}"
+        );
+    }
+    assert_eq!(count(&s.fake, "/paddle/"), 0, "the server is never asked");
+    // Another host is not fetched: unverified, never a pass.
     let call = arg(
-        paddle("cf_pkg", None),
+        paddle("cf_src", None),
         "source",
-        "https://github.invalid/o/r.git",
+        "https://gitee.invalid/o/r.git",
     );
     let t = resolve(&s, call, &ResolveOptions::default()).await;
     assert_eq!(t.status, hubwarden::model::TargetStatus::Unverified);
@@ -1111,7 +1169,227 @@ async fn paddlehub_git_source_is_not_the_server_module() {
         "{:?}",
         t.reason
     );
-    assert_eq!(s.fake.request_count(), 0);
+}
+
+/// `GitSource.search_resource` installs the folder of the file that defines
+/// the class (`path = os.path.dirname(sys.modules[module.__module__].__file__)`,
+/// `paddlehub/server/git_source.py:129-139`, 2.4.0), and `HubModule.load`
+/// then imports `<name>.module` from it (`module/module.py:421-423`). A class
+/// defined in hubconf.py itself installs the repo root, so a root module.py
+/// runs that hubconf.py never imports; a class re-exported through a package
+/// installs its own folder.
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_git_source_search_resource_installs_the_folder_of_the_defining_file() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let src = |branch: Option<&str>| {
+        let mut c = arg(
+            paddle("cf_inline", None),
+            "source",
+            "https://github.com/cf-gh/phinline.git",
+        );
+        if let Some(b) = branch {
+            c = arg(c, "branch", b);
+        }
+        c
+    };
+    let t = resolve(&s, src(None), &ResolveOptions::default()).await;
+    assert_eq!(t.reason, None, "{:?}", t.notes);
+    assert_eq!(
+        listed(&t),
+        [
+            "cf-gh/phinline:__init__.py",
+            "cf-gh/phinline:helper.py",
+            "cf-gh/phinline:hubconf.py",
+            "cf-gh/phinline:module.py",
+            "cf-gh/phinline:requirements.txt",
+        ]
+    );
+    let t = resolve(&s, src(Some("deep")), &ResolveOptions::default()).await;
+    assert_eq!(t.reason, None, "{:?}", t.notes);
+    let files = listed(&t);
+    for want in [
+        "cf-gh/phinline:pkg/__init__.py",
+        "cf-gh/phinline:pkg/deep/module.py",
+        "cf-gh/phinline:pkg/deep/sibling.py",
+        "cf-gh/phinline:pkg/deep/cf_only.py",
+    ] {
+        assert!(files.contains(&want.to_string()), "{want} not in {files:?}");
+    }
+}
+
+/// `Module.__new__` takes `name` before `directory` (`directory` is then
+/// ignored: `paddlehub/module/module.py:392-404`, 2.4.0), so a local
+/// `directory=` next to a `name=` is a decoy and the server module runs; only
+/// a call without `name` loads local code. A `source=` that is not a literal
+/// decides which repository runs: unverified, never the server's module.
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_module_new_takes_name_before_directory() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("app.py"),
+        "import os\nimport paddlehub as hub\n\
+         a = hub.Module(name=\"cf_pkg\", version=\"1.0.0\", directory=\"./decoy\")\n\
+         b = hub.Module(directory=\"./local_only\")\n\
+         c = hub.Module(name=\"cf_src\", source=os.environ[\"SRC\"])\n\
+         d = hub.Module(name=\"cf_src\", source=None)\n",
+    )
+    .unwrap();
+    let d = hubwarden::discover::discover(tmp.path(), &Default::default()).unwrap();
+    let ids: Vec<Option<&str>> = d.calls.iter().map(|c| c.repo_id.as_deref()).collect();
+    assert_eq!(
+        ids,
+        [Some("cf_pkg"), Some("cf_src"), Some("cf_src")],
+        "{:?}",
+        d.calls
+    );
+    let h = Hubs::new(s.opts.clone()).unwrap();
+    let t = resolve_all(&h, &d.calls, &ResolveOptions::default()).await;
+    assert_eq!(t[0].reason, None, "{:?}", t[0].notes);
+    assert!(listed(&t[0]).contains(&"cf_pkg:cf_pkg/module.py".to_string()));
+    assert_eq!(t[1].status, hubwarden::model::TargetStatus::Unverified);
+    assert!(t[1].files.is_empty());
+    assert!(
+        t[1].reason.as_deref().unwrap_or("").contains("source="),
+        "{:?}",
+        t[1].reason
+    );
+    // `source=None` is the server.
+    assert_eq!(t[2].reason, None, "{:?}", t[2].notes);
+    assert_eq!(
+        listed(&t[2]),
+        ["cf_src:cf_src/__init__.py", "cf_src:cf_src/module.py"]
+    );
+}
+
+/// `HubServer.search_resource` with `branch=`: `GitSource(url)` imports
+/// hubconf.py on the freshly cloned default branch, then `checkout(branch)`
+/// imports it again (`paddlehub/server/server.py:105-113`,
+/// `server/git_source.py:50-67`, 2.4.0): both hubconf.py run; the module
+/// comes from the branch.
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_git_source_checkout_runs_the_default_branch_hubconf_first() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let call = arg(
+        arg(
+            paddle("cf_src", None),
+            "source",
+            "https://github.com/cf-gh/phsrc",
+        ),
+        "branch",
+        "feature",
+    );
+    let t = resolve(&s, call, &ResolveOptions::default()).await;
+    assert_eq!(t.reason, None, "{:?}", t.notes);
+    assert_eq!(
+        t.commit.as_deref(),
+        Some(cf_commit("github/cf-gh/phsrc", "feature").as_str())
+    );
+    let files = listed(&t);
+    for want in [
+        "cf-gh/phsrc:mods/cf_src/module.py",
+        "cf-gh/phsrc:mods/cf_src/utils.py",
+        "cf-gh/phsrc:mods/cf_src/extra.py",
+        "cf-gh/phsrc:modules/text/cf_src/module.py",
+    ] {
+        assert!(files.contains(&want.to_string()), "{want} not in {files:?}");
+    }
+    let hubconfs = t.files.iter().filter(|f| f.path == "hubconf.py").count();
+    assert_eq!(hubconfs, 2, "{files:?}");
+}
+
+/// `HubModule.load` loads a folder with `module_desc.pb` as ModuleV1
+/// (`paddlehub/module/module.py:416-419`, 2.4.0), whose `_load_processor`
+/// imports the processor the protobuf names with `<dir>/python` on
+/// `sys.path` (`paddlehub/compat/module/module_v1.py:57-65`). The name is not
+/// decoded: every python/*.py is an entry, never a pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_module_v1_load_processor_imports_from_python() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let t = resolve(&s, paddle("cf_v1", None), &ResolveOptions::default()).await;
+    assert_eq!(t.reason, None, "{:?}", t.notes);
+    assert_eq!(
+        listed(&t),
+        [
+            "cf_v1:cf_v1/python/helper.py",
+            "cf_v1:cf_v1/python/other.py",
+            "cf_v1:cf_v1/python/processor.py",
+            "cf_v1:cf_v1/requirements.txt",
+        ]
+    );
+    assert!(
+        t.notes.iter().any(|n| n.contains("ModuleV1")),
+        "{:?}",
+        t.notes
+    );
+}
+
+/// `_install_from_name`: when no search item fits, `/info?name=` lists every
+/// version (`paddlehub/module/manager.py:267-300`,
+/// `server/server_source.py:110-124`, 2.4.0). Without `ignore_env_mismatch`
+/// a matching version raises `EnvironmentMismatchError` (nothing installs:
+/// unverified with that reason); with it, the exact version asked for (a dict
+/// key: a condition finds none) or else the highest.
+#[tokio::test(flavor = "multi_thread")]
+async fn paddlehub_install_from_name_info_fallback_needs_ignore_env_mismatch() {
+    let s = cf_setup(FakeHubOptions::default()).await;
+    let a: Vec<Assume> = vec!["paddlepaddle==2.5.0".parse().unwrap()];
+    let mut opts = s.opts.clone();
+    opts.paddle_env = Some(hubwarden::deps::paddle_env(
+        Arc::new(Declared::assumed_only(&a)),
+        ["app.py"],
+    ));
+    let h = Hubs::new(opts).unwrap();
+    let resolve_with = |site: LoadSite| {
+        let h = &h;
+        async move {
+            resolve_all(h, std::slice::from_ref(&site), &ResolveOptions::default())
+                .await
+                .remove(0)
+        }
+    };
+    let t = resolve_with(paddle("cf_envonly", None)).await;
+    assert_eq!(t.status, hubwarden::model::TargetStatus::Unverified);
+    let why = t.reason.clone().unwrap_or_default();
+    assert!(why.contains("EnvironmentMismatchError"), "{why}");
+    assert!(t.files.is_empty());
+    for (version, flag, want) in [
+        (None, "true", Some("1.1.0")),
+        (Some("1.0.0"), "true", Some("1.0.0")),
+        (Some(">=1.0.0"), "true", None),
+        (None, "dynamic", Some("1.1.0")),
+        (None, "false", None),
+    ] {
+        let site = arg(paddle("cf_envonly", version), "ignore_env_mismatch", flag);
+        let t = resolve_with(site).await;
+        match want {
+            Some(v) => {
+                assert_eq!(t.reason, None, "{version:?} {flag}: {:?}", t.notes);
+                assert!(
+                    t.commit
+                        .as_deref()
+                        .unwrap()
+                        .starts_with(&format!("{v}+sha256:")),
+                    "{version:?} {flag}: {:?}",
+                    t.commit
+                );
+                assert!(
+                    listed(&t).contains(&"cf_envonly:cf_envonly/module.py".to_string()),
+                    "{:?}",
+                    listed(&t)
+                );
+            }
+            None => {
+                assert_eq!(
+                    t.status,
+                    hubwarden::model::TargetStatus::Unverified,
+                    "{version:?} {flag}"
+                );
+                assert!(t.files.is_empty());
+            }
+        }
+    }
+    assert!(count(&s.fake, "/paddle/info?name=cf_envonly") >= 1);
 }
 
 /// modelscope's Auto-class wrappers (`utils/hf_util/patcher.py:158-187`,

@@ -1239,8 +1239,9 @@ fn modelscope(
     }
 }
 
-/// `repos/{o}/{n}/{branches/{b} | commits/{ref} | git/trees/{sha} | contents/{path}}`
-/// (gh-docs: "Get a branch", "Get a commit", "Get a tree", "Get repository content").
+/// `repos/{o}/{n}[/{branches/{b} | commits/{ref} | git/trees/{sha} | contents/{path}}]`
+/// (gh-docs: "Get a repository", "Get a branch", "Get a commit", "Get a tree",
+/// "Get repository content").
 fn github(
     sh: &Shared,
     opts: &FakeHubOptions,
@@ -1248,7 +1249,7 @@ fn github(
     q: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Response {
-    if rest.len() < 4 || rest[0] != "repos" {
+    if rest.len() < 3 || rest[0] != "repos" {
         return err(404, "no route");
     }
     let repo = format!("{}/{}", rest[1], rest[2]);
@@ -1268,6 +1269,20 @@ fn github(
     }
     if !dir.is_dir() {
         return nf();
+    }
+    if rest.len() == 3 {
+        // "Get a repository" (gh-docs): `default_branch`, what a clone checks
+        // out. Here `main`, else `master`, else the first branch by name.
+        let refs = sh.refs(&dir);
+        let Some(b) = ["main", "master"]
+            .iter()
+            .map(|b| b.to_string())
+            .find(|b| refs.contains_key(b))
+            .or_else(|| refs.keys().min().cloned())
+        else {
+            return nf();
+        };
+        return json_resp(json!({"full_name": repo, "default_branch": b, "private": false}));
     }
     match rest[3].as_str() {
         "branches" if rest.len() == 5 => match sh.refs(&dir).get(&rest[4]) {
@@ -1390,7 +1405,8 @@ fn paddle_item(sh: &Shared, name: &str, version: &str) -> serde_json::Value {
 /// own check is what counts) and lists each module's versions newest first.
 ///
 /// `info?name=` -> `{"status":0,"data":{"info":[{version,url,paddle_version,
-/// hub_version}]}}` (ph:server/server_source.py:108-121).
+/// hub_version}]}}` (ph:server/server_source.py:110-124); the client reads it
+/// only when the search matched nothing (ph:module/manager.py:267-300).
 fn paddle(sh: &Shared, rest: &[String], q: &HashMap<String, String>) -> Response {
     match rest {
         [s] if s == "search" => {

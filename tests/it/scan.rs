@@ -217,6 +217,23 @@ fn import_time_code_is_raised_and_says_so() {
     assert_eq!(h.cwe, ["CWE-78"]);
 }
 
+/// Columns count code points (what the SARIF declares) for query hits too, direct
+/// or through a renamed import, as for the other engines: not tree-sitter's bytes.
+#[test]
+fn query_hit_columns_count_code_points() {
+    let s = scanner();
+    let src = "import os\nfrom os import system as cfg\n\u{e9} = '\u{fc}'; os.system(\"true\")\n\u{fc} = '\u{e9}'; cfg(\"true\")\n";
+    let hits = scan_src(&s, src);
+    // `é = 'ü'; ` is 9 code points (11 bytes): the call starts at column 10.
+    for line in [3, 4] {
+        let cols: Vec<u32> = hits_at(&hits, "os-system", line)
+            .iter()
+            .map(|h| h.column)
+            .collect();
+        assert_eq!(cols, [10], "line {line}: {hits:#?}");
+    }
+}
+
 #[test]
 fn unparsable_python_is_still_scanned() {
     let s = scanner();
