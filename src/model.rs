@@ -252,6 +252,41 @@ pub struct Target {
     /// mirror). Corroboration only: it never lowers a verdict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hub_scan: Vec<HubScan>,
+    /// Downloads the fetched code itself makes while it loads (`hf_hub_download`,
+    /// `snapshot_download`, ...), and whether what they fetch was followed: the
+    /// files followed are in `files`, each saying which download fetched it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fetched_at_load: Vec<LoadFetch>,
+}
+
+/// One download call in fetched code, and what became of it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct LoadFetch {
+    /// The fetched file that makes the call.
+    pub hub: HubKind,
+    pub repo_id: String,
+    pub commit: String,
+    pub file: String,
+    /// 1-based lines of the call.
+    pub line: u32,
+    pub end_line: u32,
+    pub api: String,
+    pub outcome: FetchOutcome,
+    /// What was fetched (`repo@commit:path`), or why it was not followed.
+    pub detail: String,
+}
+
+/// Whether a download in fetched code was followed.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FetchOutcome {
+    /// Followed at the commit the call names: what it fetches is scanned and fixed.
+    Pinned,
+    /// Followed at the commit its branch is at now: scanned, but a later load may
+    /// fetch other bytes.
+    Unpinned,
+    /// Named statically but not followed (invalid path, missing repo, a cap).
+    Failed,
 }
 
 /// What a hub's own scanners say about one repository at one commit

@@ -155,7 +155,13 @@ fn needs_pin(c: &CallReport) -> bool {
         // Pinned elsewhere (kernels.lock): the call text stays as it is.
         return false;
     }
-    let own = if s.family == Family::PaddleModule {
+    let own = if s.family == Family::PaddleModule && crate::policy::callsrc::git_source(s).is_some()
+    {
+        // A git source is pinned by a commit as `branch=`.
+        !s.args
+            .get("branch")
+            .is_some_and(|b| crate::hub::validate::is_commit(b))
+    } else if s.family == Family::PaddleModule {
         !(s.args.contains_key("version") || s.revision.is_some())
     } else {
         !s.pinned

@@ -14,7 +14,10 @@ use crate::config::Config;
 use crate::deps;
 use crate::discover::{self, DiscoverOptions};
 use crate::hub::{HubOptions, Hubs, RepoSource};
-use crate::model::{CallReport, Evidence, Finding, HubKind, RemoteFile, Report, RuleMeta};
+use crate::model::{
+    CallReport, Evidence, FetchOutcome, Finding, HubKind, Level, LoadFetch, RemoteFile, Report,
+    RuleMeta,
+};
 use crate::policy;
 use crate::report::{self, RenderOptions};
 use crate::resolve::{self, ResolveOptions};
@@ -32,6 +35,9 @@ pub struct ScanEnv {
     /// path prefix), e.g. `GIT_CONFIG_*` from the action.
     pub git_env: Vec<(String, String)>,
 }
+
+/// The capability rule of downloads in fetched code (`rules/capability/`).
+const FETCH_RULE: &str = "unverified-fetched-code";
 
 /// Everything a scan produced, ready to render.
 #[derive(Debug)]
@@ -322,15 +328,21 @@ fn scan_targets(scanner: &Scanner, calls: &[CallReport]) -> Vec<Finding> {
             continue;
         };
         let files = call.target.iter().flat_map(|t| &t.files);
+        let fetches = call
+            .target
+            .as_ref()
+            .map(|t| t.fetched_at_load.as_slice())
+            .unwrap_or_default();
         for (f, file_hits) in files.zip(per_file) {
             for h in file_hits {
+                let (level, message) = followed(fetches, f, h);
                 out.push(Finding {
                     rule_id: h.rule_id.clone(),
-                    level: h.level,
+                    level,
                     security_severity: h.security_severity,
                     cwe: h.cwe.clone(),
                     title: h.title.clone(),
-                    message: h.message.clone(),
+                    message,
                     engine: h.engine,
                     path: site.path.clone(),
                     line: site.line,
@@ -352,6 +364,40 @@ fn scan_targets(scanner: &Scanner, calls: &[CallReport]) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// A download in fetched code that the resolver followed is no longer code that could not
+/// be verified: what it fetched is in the closure and scanned. Pinned, it is a note;
+/// unpinned, a warning (a later load may fetch other bytes); not followed, it stays.
+fn followed(fetches: &[LoadFetch], f: &RemoteFile, h: &Hit) -> (Level, String) {
+    let same = |x: &&LoadFetch| {
+        x.hub == f.hub
+            && x.repo_id == f.repo_id
+            && x.commit == f.commit
+            && x.file == f.path
+            && (x.line..=x.end_line).contains(&h.line)
+    };
+    let Some(x) = (h.rule_id == FETCH_RULE)
+        .then(|| fetches.iter().find(same))
+        .flatten()
+    else {
+        return (h.level, h.message.clone());
+    };
+    let body = h
+        .message
+        .strip_prefix(h.title.as_str())
+        .unwrap_or(&h.message);
+    match x.outcome {
+        FetchOutcome::Pinned => (
+            Level::Note,
+            format!("Code fetched at load, followed{body} ({})", x.detail),
+        ),
+        FetchOutcome::Unpinned => (
+            h.level.min(Level::Warning),
+            format!("Code fetched at load, followed{body} ({})", x.detail),
+        ),
+        FetchOutcome::Failed => (h.level, format!("{} ({})", h.message, x.detail)),
+    }
 }
 
 /// The scanned folder as seen from the repository root (`sub/dir/`), so SARIF

@@ -39,6 +39,9 @@ pub enum Family {
     /// Hub kernels: `kernels.get_kernel/get_locked_kernel/load_kernel`
     /// (a kernel repo's build variant is imported, native code included).
     Kernels,
+    /// `span_marker.SpanMarkerModel.from_pretrained`: the SpanMarker config
+    /// names an encoder repo whose config and tokenizer are loaded too.
+    SpanMarker,
 }
 
 /// How a loader's arguments are interpreted beyond the common table columns.
@@ -112,7 +115,8 @@ impl Family {
             | Family::TransformersPipeline
             | Family::CustomGenerate
             | Family::Peft
-            | Family::Vllm => &["transformers"],
+            | Family::Vllm
+            | Family::SpanMarker => &["transformers"],
             Family::Datasets | Family::MsDataset => &["datasets"],
             Family::Diffusers => &["diffusers", "transformers"],
             Family::SentenceTransformers => &["sentence-transformers", "transformers"],
@@ -545,6 +549,43 @@ pub static LOADERS: &[Loader] = &[
         extra_kw: &["lockfile", "backend"],
         ..KERNELS
     },
+    // Lazy loads: a repository entry of a kernel mapping, imported by
+    // `kernelize()` (`LayerRepository.load` -> `get_kernel`, kernels
+    // `layer/layer.py`, `layer/func.py`); the Locked ones read kernels.lock.
+    Loader {
+        pattern: "kernels.LayerRepository",
+        api: "kernels.LayerRepository",
+        extra_kw: &["version", "layer_name"],
+        ..KERNELS
+    },
+    Loader {
+        pattern: "kernels.FuncRepository",
+        api: "kernels.FuncRepository",
+        extra_kw: &["version", "func_name"],
+        ..KERNELS
+    },
+    Loader {
+        pattern: "kernels.LockedLayerRepository",
+        api: "kernels.LockedLayerRepository",
+        rev_kw: &[],
+        extra_kw: &["lockfile", "layer_name"],
+        ..KERNELS
+    },
+    Loader {
+        pattern: "kernels.LockedFuncRepository",
+        api: "kernels.LockedFuncRepository",
+        rev_kw: &[],
+        extra_kw: &["lockfile", "func_name"],
+        ..KERNELS
+    },
+    // SpanMarker: the model's config names the encoder repo it also loads.
+    Loader {
+        pattern: "span_marker.SpanMarkerModel.from_pretrained",
+        api: "span_marker.SpanMarkerModel.from_pretrained",
+        family: Family::SpanMarker,
+        extra_kw: HF_EXTRA,
+        ..HF_CLASS
+    },
     // optimum (ONNX Runtime, OpenVINO, Intel Neural Compressor): a `trust_remote_code`
     // load goes through transformers' Auto classes (the export runs the model code).
     Loader {
@@ -646,8 +687,12 @@ pub const PREFILTER: &[(&str, &str)] = &[
     ("torch", r"\bhub\b"),
     ("paddle", r"\bhub\b"),
     ("paddlehub", r"\bhub\b|Module|\bload\b|\blist\b|\bhelp\b"),
-    ("kernels", "get_kernel|get_locked_kernel|load_kernel"),
+    (
+        "kernels",
+        "get_kernel|get_locked_kernel|load_kernel|LayerRepository|FuncRepository",
+    ),
     ("optimum", HF_WORDS),
+    ("span_marker", "SpanMarkerModel"),
     ("mmengine", "fromfile"),
     ("mmcv", "fromfile"),
 ];

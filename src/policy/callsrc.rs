@@ -84,6 +84,16 @@ pub(crate) fn pinned_call(
         || site.api.ends_with("hub.load") && site.repo_type == crate::model::RepoType::Github
     {
         rewrite_repo_ref(call, repo, commit).ok_or_else(|| PinError::RepoNotLiteral(repo.into()))?
+    } else if site.family == crate::model::Family::PaddleModule
+        && let Some(src) = git_source(site)
+    {
+        // A git source (`Module(name, source=<url>)`): `GitSource.checkout`
+        // runs `git checkout <branch>`, which takes a commit
+        // (`paddlehub/server/git_source.py:60-67`, 2.4.0).
+        if !crate::hub::validate::is_commit(commit) {
+            return Err(PinError::NoVersion(format!("{commit} (git source {src})")));
+        }
+        rewrite_kw(call, open, &BRANCH_KW_RE, "branch", commit)
     } else if site.family == crate::model::Family::PaddleModule {
         // PaddleHub module versions are immutable: `version=` pins the module.
         let version = module_version(commit).ok_or_else(|| PinError::NoVersion(commit.into()))?;
@@ -181,6 +191,20 @@ fn rewrite_repo_ref(call: &str, repo: &str, commit: &str) -> Option<String> {
         }
     }
     None
+}
+
+static BRANCH_KW_RE: LazyLock<Regex> = LazyLock::new(|| {
+    // Invariant: a constant, valid pattern.
+    Regex::new(r"(?:^|[^\w])(branch)\s*=\s*").expect("valid regex")
+});
+
+/// The git URL a PaddleHub `Module(..., source=)` clones (a literal `None`
+/// is the server).
+pub fn git_source(site: &LoadSite) -> Option<&str> {
+    site.args
+        .get("source")
+        .map(String::as_str)
+        .filter(|s| !s.eq_ignore_ascii_case("none"))
 }
 
 static VERSION_KW_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -305,6 +329,46 @@ mod tests {
         assert_eq!(module_version("1.2.0+sha256:ab"), Some("1.2.0"));
         assert_eq!(module_version("+sha256:ab"), None);
         assert_eq!(module_version("1\"+x"), None);
+    }
+
+    #[test]
+    fn paddlehub_git_source_is_pinned_by_branch() {
+        let src = "import paddlehub as hub\nm = hub.Module(name=\"x\", source=\"https://github.com/o/r.git\")\n";
+        let mut site = LoadSite {
+            path: "app.py".into(),
+            line: 2,
+            column: 5,
+            cell: None,
+            end_line: 2,
+            platform: Platform::Paddlehub,
+            api: "paddlehub.Module".into(),
+            family: crate::model::Family::PaddleModule,
+            repo_id: Some("x".into()),
+            repo_type: crate::model::RepoType::Module,
+            revision: None,
+            pinned: false,
+            gate: "absent".into(),
+            resolution: "literal".into(),
+            args: [(
+                "source".to_string(),
+                "https://github.com/o/r.git".to_string(),
+            )]
+            .into(),
+            source_line: String::new(),
+            suppress: None,
+        };
+        let sha = "a".repeat(40);
+        let (_, call) = pinned_call(src, &site, &sha, None).unwrap();
+        assert_eq!(
+            call,
+            format!(
+                "hub.Module(name=\"x\", source=\"https://github.com/o/r.git\", branch=\"{sha}\")"
+            )
+        );
+        assert!(pinned_call(src, &site, "1.0.0+sha256:ab", None).is_err());
+        site.args.clear();
+        let (_, call) = pinned_call(src, &site, "1.0.0+sha256:ab", None).unwrap();
+        assert!(call.ends_with("version=\"1.0.0\")"), "{call}");
     }
 
     #[test]

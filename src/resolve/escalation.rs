@@ -323,6 +323,141 @@ pub const SPAN_MARKER_ENCODER: VersionRule = VersionRule {
     source: "span_marker/modeling.py SpanMarkerModel.__init__ (1.0.0 to 1.8.0; 1.8.1 strips it, PR #87 for issue #85)",
 };
 
+/// Every span-marker: `from_pretrained` loads the tokenizer of the encoder
+/// repo named by the SpanMarker config with the call's own keyword arguments
+/// (`trust_remote_code` included).
+pub const SPAN_MARKER_TOKENIZER: VersionRule = VersionRule {
+    id: "span-marker-encoder-tokenizer",
+    when: &[rules::When {
+        library: "span-marker",
+        versions: "",
+    }],
+    effect: "span-marker loads the tokenizer of config.json encoder._name_or_path with the call's trust_remote_code",
+    source: "span_marker/modeling.py SpanMarkerModel.from_pretrained -> SpanMarkerTokenizer.from_pretrained(config.encoder[\"_name_or_path\"], **kwargs) -> tokenizer.py AutoTokenizer.from_pretrained (0.2.0 to 1.8.1, unchanged by PR #87)",
+};
+
+/// SpanMarker (`SpanMarkerModel.from_pretrained`) beyond what
+/// [`in_model_config`] sees: the tokenizer comes from the repo that the
+/// config's `encoder._name_or_path` names, loaded with the caller's
+/// `trust_remote_code`. The config, not the caller, chooses which repo's
+/// tokenizer code runs under the caller's trust (issue #85's second repo).
+pub fn in_span_marker_config(
+    file: &str,
+    text: &str,
+    config: &Value,
+    own_repo: &str,
+    versions: &Versions<'_>,
+    facts: CallFacts,
+) -> Vec<Escalation> {
+    if !facts.trusts || config.get("model_type").and_then(Value::as_str) != Some("span-marker") {
+        return Vec::new();
+    }
+    let Some(name) = config
+        .pointer("/encoder/_name_or_path")
+        .and_then(Value::as_str)
+        .filter(|n| *n != own_repo && !n.is_empty())
+    else {
+        return Vec::new();
+    };
+    let lines = key_lines(text);
+    vec![Escalation {
+        rule: RULE_CONFIG_TRUST,
+        file: file.to_string(),
+        line: lines.get("encoder._name_or_path").copied().unwrap_or(1),
+        field: "encoder._name_or_path".to_string(),
+        value: short(name),
+        why: format!(
+            "{file}: SpanMarker loads the tokenizer of {name} (encoder._name_or_path), another repo, with the call's trust_remote_code=True"
+        ),
+        target: ChainTarget::RemoteCode {
+            repo: name.to_string(),
+            revision: None,
+            auto: "AutoTokenizer",
+        },
+        decision: versions.decide(&SPAN_MARKER_TOKENIZER),
+    }]
+}
+
+/// optimum-intel before 1.27: `OVQuantizer.quantize(ov_config=...)` loads
+/// `quantization_config.tokenizer` / `.processor` with the config's own
+/// `trust_remote_code`.
+pub const OPTIMUM_INTEL_CONFIG_TRUST: VersionRule = VersionRule {
+    id: "optimum-intel-quantization-config-trust",
+    when: &[rules::When {
+        library: "optimum-intel",
+        versions: "<1.27",
+    }],
+    effect: "optimum-intel loads the quantization config's tokenizer/processor repo with the trust_remote_code the config carries",
+    source: "optimum/intel/openvino/quantization.py (1.26.1 lines 663, 690, 861: AutoTokenizer/AutoProcessor.from_pretrained(config.tokenizer, trust_remote_code=config.trust_remote_code)); 1.27.0 takes OVQuantizer's own trust_remote_code (PR #1520 for issue #1510, PR #1558)",
+};
+
+/// Escalations in an optimum-intel `openvino_config.json` (`OVConfig`): the
+/// `tokenizer` and `processor` repos anywhere in its quantization config, when
+/// a `trust_remote_code: true` is anywhere in it. Mixed configs merge their
+/// parts' fields (`OVMixedQuantizationConfig.__init__`, 1.26.1:
+/// `tokenizer = tokenizer or wqc.tokenizer or fqc.tokenizer`, likewise
+/// `trust_remote_code`), so a sibling's flag counts.
+pub fn in_openvino_config(
+    file: &str,
+    text: &str,
+    config: &Value,
+    versions: &Versions<'_>,
+) -> Vec<Escalation> {
+    let lines = key_lines(text);
+    let mut out = Vec::new();
+    let Some(qc) = config.get("quantization_config") else {
+        return out;
+    };
+    let mut trust: Option<String> = None;
+    let mut repos: Vec<(String, &'static str, String)> = Vec::new();
+    let mut stack: Vec<(&Value, String)> = vec![(qc, "quantization_config".to_string())];
+    while let Some((v, path)) = stack.pop() {
+        let Some(obj) = v.as_object() else {
+            continue;
+        };
+        for (k, sub) in obj {
+            let p = join(&path, k);
+            match (k.as_str(), sub) {
+                // The shortest path names the flag (deterministic over map order).
+                ("trust_remote_code", Value::Bool(true))
+                    if trust
+                        .as_ref()
+                        .is_none_or(|t| p.len() < t.len() || (p.len() == t.len() && p < *t)) =>
+                {
+                    trust = Some(p);
+                }
+                ("tokenizer", Value::String(r)) => repos.push((p, "AutoTokenizer", r.clone())),
+                ("processor", Value::String(r)) => repos.push((p, "AutoProcessor", r.clone())),
+                (_, Value::Object(_)) => stack.push((sub, p)),
+                _ => {}
+            }
+        }
+    }
+    let Some(trust) = trust else {
+        return out;
+    };
+    for (field, auto, repo) in repos {
+        out.push(Escalation {
+            rule: RULE_CONFIG_TRUST,
+            file: file.to_string(),
+            line: lines.get(&field).copied().unwrap_or(1),
+            field: field.clone(),
+            value: short(&repo),
+            why: format!(
+                "{file}: OVQuantizer.quantize loads {repo} ({field}) with {trust}=true from this config"
+            ),
+            target: ChainTarget::RemoteCode {
+                repo,
+                revision: None,
+                auto,
+            },
+            decision: versions.decide(&OPTIMUM_INTEL_CONFIG_TRUST),
+        });
+    }
+    out.sort_by(|a, b| a.line.cmp(&b.line).then(a.field.cmp(&b.field)));
+    out
+}
+
 /// Visit every string value of an attention-implementation key, at any depth
 /// (sub-configs: `text_config`, `vision_config`, ...), including the
 /// per-sub-config dict form `{"text_config": "org/repo"}`.
@@ -550,6 +685,8 @@ pub fn split_cross_repo(reference: &str) -> (Option<String>, String) {
 /// Every version rule this module decides with, for listings.
 pub const RULES: &[VersionRule] = &[
     SPAN_MARKER_ENCODER,
+    SPAN_MARKER_TOKENIZER,
+    OPTIMUM_INTEL_CONFIG_TRUST,
     PEFT_TOKENIZER_KWARGS,
     VLLM_TRANSFORMERS_BACKEND_AUTO_MAP,
     VLLM_NEMOTRON_VL_CONFIG,
@@ -807,6 +944,72 @@ mod tests {
             CallFacts::default(),
         );
         assert!(e.iter().all(|x| !x.decision.happens()));
+    }
+
+    #[test]
+    fn openvino_config_trust_anywhere_in_the_quantization_config_counts() {
+        // A sibling's flag: OVMixedQuantizationConfig merges wqc/fqc fields.
+        let text = "{\"quantization_config\": {\"weight_quantization_config\": {\"processor\": \"evil/p\"},\n \"full_quantization_config\": {\"trust_remote_code\": true}}}";
+        let v: Value = serde_json::from_str(text).unwrap();
+        let d = declared(&["optimum-intel==1.26.1"]);
+        let e = in_openvino_config("openvino_config.json", text, &v, &d.versions("m.py"));
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            e[0].field,
+            "quantization_config.weight_quantization_config.processor"
+        );
+        assert!(
+            matches!(&e[0].target, ChainTarget::RemoteCode { repo, auto: "AutoProcessor", .. } if repo == "evil/p")
+        );
+        assert!(
+            e[0].why
+                .contains("full_quantization_config.trust_remote_code")
+        );
+        assert!(e[0].decision.happens());
+        // No flag anywhere: the repos load without trust, nothing to follow.
+        let quiet: Value =
+            serde_json::from_str("{\"quantization_config\": {\"tokenizer\": \"evil/t\"}}").unwrap();
+        assert!(in_openvino_config("c", "", &quiet, &d.versions("m.py")).is_empty());
+    }
+
+    #[test]
+    fn span_marker_tokenizer_follows_only_the_callers_trust_to_another_repo() {
+        let (text, v) = fixture("cfg-chain/spanmarker-tok", "config.json");
+        let d = declared(&["span-marker==1.8.1"]);
+        let trusts = CallFacts {
+            trusts: true,
+            ..CallFacts::default()
+        };
+        let e = in_span_marker_config(
+            "config.json",
+            &text,
+            &v,
+            "cfg-chain/spanmarker-tok",
+            &d.versions("m.py"),
+            trusts,
+        );
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, 8);
+        assert!(e[0].decision.happens());
+        let e = in_span_marker_config(
+            "config.json",
+            &text,
+            &v,
+            "cfg-chain/spanmarker-tok",
+            &d.versions("m.py"),
+            CallFacts::default(),
+        );
+        assert!(e.is_empty());
+        // The encoder is the repo itself: its own tokenizer, no second repo.
+        let e = in_span_marker_config(
+            "config.json",
+            &text,
+            &v,
+            "cfg-chain/evil-tokenizer",
+            &d.versions("m.py"),
+            trusts,
+        );
+        assert!(e.is_empty());
     }
 
     #[test]

@@ -20,7 +20,8 @@ use crate::model::{FileKind, HubKind, RepoType};
 /// (and the one the Hub marks as a trusted kernel publisher).
 pub const COMMUNITY_ORG: &str = "kernels-community";
 
-/// `kernels.get_kernel` / `get_locked_kernel` / `load_kernel`: the kernel repo at
+/// `kernels.get_kernel` / `get_locked_kernel` / `load_kernel` and the lazy
+/// `LayerRepository` / `FuncRepository` (and `Locked*`) entries: the kernel repo at
 /// the revision the call (or `kernels.lock`) names, every build variant that
 /// may load under the declared torch range, its Python files (imported) and
 /// its native libraries (loaded into the process).
@@ -37,6 +38,7 @@ pub(crate) async fn resolve<S: RepoSource>(
     }
     let versions = job.opts.declared.versions(&site.path);
     let locked_api = site.api.ends_with("get_locked_kernel")
+        || site.api.starts_with("kernels.Locked")
         || (site.api.ends_with("load_kernel") && o.revision.is_none());
     let mut revision = kernel_revision(
         o.revision.as_deref(),
@@ -67,7 +69,11 @@ pub(crate) async fn resolve<S: RepoSource>(
     let snap = job
         .primary(hub, RepoType::Kernel, &o.repo_id, revision.as_deref())
         .await?;
-    let why = format!("imported by {}", site.api);
+    let why = if site.api.ends_with("Repository") {
+        format!("imported by kernelize() through {}", site.api)
+    } else {
+        format!("imported by {}", site.api)
+    };
     add_variants(job, &snap, &why).await?;
     Ok(Outcome::Done)
 }

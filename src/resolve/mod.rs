@@ -13,15 +13,18 @@ mod datasets;
 mod diffusers;
 mod error;
 pub mod escalation;
+mod follow;
 mod gate;
 mod hub_download;
 pub mod kernels;
 mod modelscope;
 mod openmmlab;
+mod optimum;
 mod paddlehub;
 mod peft;
 mod pyimports;
 mod sentence_transformers;
+mod span_marker;
 mod torch_hub;
 mod transformers;
 mod vllm;
@@ -48,6 +51,11 @@ pub struct ResolveOptions {
     pub max_import_depth: usize,
     /// Most files (code + pickles) one target may list (a cap).
     pub max_files_per_target: usize,
+    /// Deepest chain of downloads followed: a file fetched at load that fetches
+    /// another... (a cap: over it the target is unverified).
+    pub max_follow_depth: usize,
+    /// Most files followed from downloads in fetched code, per target (a cap).
+    pub max_follows: usize,
     /// Distinct resolutions run at once. As many as the HTTP layer's request cap
     /// (32): a resolution mostly waits on requests, and a lower value splits the
     /// repos into waves (16 put issue 3's benchmark at 4.5x the chain bound).
@@ -63,6 +71,8 @@ impl Default for ResolveOptions {
         ResolveOptions {
             max_import_depth: 32,
             max_files_per_target: 500,
+            max_follow_depth: 4,
+            max_follows: 64,
             concurrency: 32,
             peft_installed: true,
             declared: Arc::new(crate::deps::Declared::default()),
@@ -156,6 +166,7 @@ fn unverified(site: &LoadSite, reason: String) -> Target {
         pinned_by: None,
         chain: Vec::new(),
         hub_scan: Vec::new(),
+        fetched_at_load: Vec::new(),
     }
 }
 
@@ -177,6 +188,9 @@ async fn resolve_one<S: RepoSource>(
         acc: Acc::default(),
     };
     let outcome = dispatch(&mut job).await;
+    if outcome.is_ok() {
+        follow::follow(&mut job).await;
+    }
     job.finish(outcome)
 }
 
@@ -185,6 +199,10 @@ async fn dispatch<S: RepoSource>(job: &mut Job<'_, S>) -> Result<Outcome, Resolv
     use crate::model::Family;
     let hub = default_hub(job.site);
     match job.site.family {
+        // optimum-intel's OVConfig reads openvino_config.json, not config.json.
+        Family::Transformers if optimum::is_ov_config(job.site) => {
+            optimum::ov_config(job, hub).await
+        }
         Family::Transformers => transformers::class(job, hub).await,
         Family::TransformersPipeline => transformers::pipeline(job, hub).await,
         Family::CustomGenerate => transformers::custom_generate(job, hub).await,
@@ -201,6 +219,7 @@ async fn dispatch<S: RepoSource>(job: &mut Job<'_, S>) -> Result<Outcome, Resolv
         Family::PaddleModule => paddlehub::module(job).await,
         Family::MmConfig => openmmlab::resolve(job).await,
         Family::Kernels => kernels::resolve(job, hub).await,
+        Family::SpanMarker => span_marker::resolve(job, hub).await,
     }
 }
 
@@ -226,6 +245,7 @@ struct Acc {
     assumed: Vec<crate::deps::Assumed>,
     pinned_by: Option<String>,
     chain: Vec<crate::model::ChainLink>,
+    fetched: Vec<crate::model::LoadFetch>,
 }
 
 /// Where a call's code comes from: repo id, hub and requested revision.
@@ -281,6 +301,21 @@ impl<S: RepoSource> Job<'_, S> {
     }
 
     /// The commit comes from a lock file, not the call's own `revision`.
+    /// How many files the target lists so far (see [`Job::tag_files_since`]).
+    pub(crate) fn files_len(&self) -> usize {
+        self.acc.files.len()
+    }
+
+    /// Say on every file listed since `start` that it came through `via` (a
+    /// config chain link), unless its reason says so already.
+    pub(crate) fn tag_files_since(&mut self, start: usize, via: &str) {
+        for f in self.acc.files.iter_mut().skip(start) {
+            if !f.why.contains(via) {
+                f.why = format!("{} ({via})", f.why);
+            }
+        }
+    }
+
     pub(crate) fn set_pinned_by(&mut self, source: String) {
         self.acc.pinned_by = Some(source);
     }
@@ -552,6 +587,7 @@ impl<S: RepoSource> Job<'_, S> {
             pinned_by: acc.pinned_by,
             chain: acc.chain,
             hub_scan: Vec::new(),
+            fetched_at_load: acc.fetched,
         }
     }
 }

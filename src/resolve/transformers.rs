@@ -471,9 +471,11 @@ pub(crate) async fn follow_escalations<S: RepoSource>(
                 auto,
             } if !repo.is_empty() => {
                 let s = sub(repo.clone(), revision, vec![auto.to_string()], Vec::new());
+                let start = job.files_len();
                 if let Err(err) = Box::pin(resolve(job, s)).await {
                     job.mark_unverified(format!("{auto} code of {repo} ({via}): {err}"));
                 }
+                job.tag_files_since(start, &via);
             }
             ChainTarget::AutoMapEntry {
                 repo,
@@ -492,9 +494,11 @@ pub(crate) async fn follow_escalations<S: RepoSource>(
                     Vec::new(),
                     vec![(full, format!("auto_map {key} ({via})"))],
                 );
+                let start = job.files_len();
                 if let Err(err) = Box::pin(resolve(job, s)).await {
                     job.mark_unverified(format!("auto_map {key} ({via}): {err}"));
                 }
+                job.tag_files_since(start, &via);
             }
             _ => {}
         }

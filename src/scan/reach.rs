@@ -136,6 +136,10 @@ struct Graph<'a> {
     modules: HashMap<String, usize>,
     /// Functions and classes a fetched decorator function is applied to.
     decorates: HashMap<usize, Vec<usize>>,
+    /// `from .m import name as local`, in any file: `local` -> the names it renames.
+    /// Global like the name edges, so a rename re-exported by a package's `__init__`
+    /// and imported again under its new name still reaches the body.
+    renames: HashMap<&'a str, Vec<&'a str>>,
 }
 
 impl<'a> Graph<'a> {
@@ -158,6 +162,7 @@ impl<'a> Graph<'a> {
             ancestors: HashMap::new(),
             modules: HashMap::new(),
             decorates: HashMap::new(),
+            renames: HashMap::new(),
         };
         for n in 0..g.at.len() {
             let sc = g.scope(n);
@@ -175,6 +180,16 @@ impl<'a> Graph<'a> {
         }
         for (f, u) in units.iter().enumerate() {
             g.modules.insert(module_name(u.path), g.node(f, 0));
+            for imp in &u.outline.imports {
+                if let ImportKind::From { name, local, .. } = &imp.kind
+                    && name != local
+                {
+                    let to = g.renames.entry(local.as_str()).or_default();
+                    if !to.contains(&name.as_str()) {
+                        to.push(name.as_str());
+                    }
+                }
+            }
         }
         let class_nodes: Vec<usize> = g.classes.values().flatten().copied().collect();
         for c in class_nodes {
@@ -309,14 +324,14 @@ impl<'a> Graph<'a> {
                 }
             }
         }
-        for name in sc.mentions.iter().chain(&sc.strings) {
+        for name in self.renamed(sc.mentions.iter().chain(&sc.strings)) {
             if dunder(name) {
                 continue;
             }
-            for &t in self.funcs.get(name.as_str()).into_iter().flatten() {
+            for &t in self.funcs.get(name).into_iter().flatten() {
                 out.push((t, Why::Called(n)));
             }
-            for &c in self.classes.get(name.as_str()).into_iter().flatten() {
+            for &c in self.classes.get(name).into_iter().flatten() {
                 for m in self.methods(c, |m| dunder(m) && m != "__call__") {
                     out.push((m, Why::Constructed(n)));
                 }
@@ -332,6 +347,32 @@ impl<'a> Graph<'a> {
                 _ => out.push((t, Why::Decorated(n))),
             }
         }
+    }
+
+    /// The names mentioned, plus what imports renamed them from (`h` of
+    /// `from .utils import helper as h` also names `helper`), through chains of renames.
+    fn renamed<'s>(&'s self, names: impl Iterator<Item = &'s String>) -> Vec<&'s str> {
+        let mut out: Vec<&str> = names.map(String::as_str).collect();
+        if self.renames.is_empty() {
+            return out;
+        }
+        // Mentions are unique; only the names renames add are checked for repeats.
+        let mut added: Vec<&str> = Vec::new();
+        let mut work: Vec<&str> = out
+            .iter()
+            .filter(|n| self.renames.contains_key(*n))
+            .copied()
+            .collect();
+        while let Some(n) = work.pop() {
+            for &to in self.renames.get(n).into_iter().flatten() {
+                if !added.contains(&to) && !out.contains(&to) {
+                    added.push(to);
+                    work.push(to);
+                }
+            }
+        }
+        out.extend(added);
+        out
     }
 
     /// A dotted name of file `f` with its head replaced by what the module imports or
@@ -823,5 +864,54 @@ mod tests {
         let c = contexts(&[("m.py", src, true)], &Load::generic());
         assert_eq!(c["m.py:payload"].0, ExecContext::ImportTime);
         assert_eq!(c["m.py:hidden"].0, ExecContext::ImportTime);
+    }
+
+    #[test]
+    fn renamed_imports_reach_across_files() {
+        let modeling = "from transformers import PreTrainedModel\nfrom .utils import helper as h, later as l8r\nfrom . import tools as t\nfrom .pkg import run_it as go\nfrom .utils import Builder as B\n\n_b = B()\n\nclass ChatModel(PreTrainedModel):\n    def __init__(self, config):\n        super().__init__(config)\n        h()\n        t.prep()\n        go()\n    def forward(self, x):\n        return l8r(x)\n";
+        let utils = "def helper():\n    pass\n\ndef later(x):\n    return x\n\ndef unused():\n    pass\n\nclass Builder:\n    def __init__(self):\n        pass\n";
+        let tools = "def prep():\n    pass\n";
+        let pkg = "from .impl import payload as run_it\n";
+        let imp = "def payload():\n    pass\n";
+        let c = contexts(
+            &[
+                ("modeling_x.py", modeling, true),
+                ("utils.py", utils, false),
+                ("tools.py", tools, false),
+                ("pkg/__init__.py", pkg, false),
+                ("pkg/impl.py", imp, false),
+            ],
+            &Load {
+                family: Some(Family::Transformers),
+                entry: None,
+            },
+        );
+        let get = |k: &str| c.get(k).unwrap_or_else(|| panic!("{k}: {:?}", c.keys()));
+        let (ctx, why) = get("utils.py:helper");
+        assert_eq!(*ctx, ExecContext::LoadTime, "{why}");
+        assert!(why.contains("ChatModel.__init__"), "{why}");
+        assert_eq!(get("tools.py:prep").0, ExecContext::LoadTime);
+        // Renamed twice: by the package's `__init__`, then by the importer.
+        assert_eq!(get("pkg/impl.py:payload").0, ExecContext::LoadTime);
+        assert_eq!(get("utils.py:Builder.__init__").0, ExecContext::ImportTime);
+        assert_eq!(get("utils.py:later").0, ExecContext::CallTime);
+        assert_eq!(get("utils.py:unused").0, ExecContext::Unreached);
+
+        // `import a.b as z` then `z.f()` at module level (torch.hub: absolute imports).
+        let hubconf = "import ops.kern as k\nfrom ops.kern import boot as start\n\nk.launch()\n\ndef model():\n    start()\n";
+        let kern = "def launch():\n    pass\n\ndef boot():\n    pass\n";
+        let c = contexts(
+            &[
+                ("hubconf.py", hubconf, true),
+                ("ops/__init__.py", "", false),
+                ("ops/kern.py", kern, false),
+            ],
+            &Load {
+                family: Some(Family::TorchHub),
+                entry: Some("model".into()),
+            },
+        );
+        assert_eq!(c["ops/kern.py:launch"].0, ExecContext::ImportTime);
+        assert_eq!(c["ops/kern.py:boot"].0, ExecContext::LoadTime);
     }
 }

@@ -539,3 +539,175 @@ fn the_declared_torch_says_which_unpickler_reads_the_weights() {
         );
     }
 }
+
+const SPAN_APP: &str = "from span_marker import SpanMarkerModel\n\nm = SpanMarkerModel.from_pretrained(\"cfg-chain/spanmarker\")\n";
+
+#[test]
+fn span_marker_forwards_the_encoder_configs_trust_to_the_encoder_repo() {
+    // span-marker 1.8.0: SpanMarkerModel.__init__ passes the whole encoder
+    // config (trust_remote_code=true) to AutoConfig.from_pretrained(encoder).
+    let on = scan(
+        &[
+            ("requirements.txt", "span-marker==1.8.0\n"),
+            ("app.py", SPAN_APP),
+        ],
+        &[],
+    );
+    let c = call(&on, "cfg-chain/spanmarker");
+    assert_eq!(c["api"], "span_marker.SpanMarkerModel.from_pretrained");
+    let link = &c["target"]["chain"][0];
+    assert_eq!(link["rule"], "config-forwards-trust-remote-code");
+    assert_eq!(link["file"], "config.json");
+    assert_eq!(link["field"], "encoder.trust_remote_code");
+    assert_eq!(link["applies"], "always");
+    assert!(files(c).iter().any(|f| f == "configuration_enc.py"), "{c}");
+    let rules = rules_at(&on, 3);
+    for want in ["config-forwards-trust-remote-code", "os-system"] {
+        assert!(rules.iter().any(|r| r == want), "{want}: {rules:?}");
+    }
+    insta::assert_json_snapshot!("chain_span_marker_encoder", chain_view(c));
+    // 1.8.1 strips trust_remote_code from the encoder config (PR #87).
+    let fixed = scan(
+        &[
+            ("requirements.txt", "span-marker==1.8.1\n"),
+            ("app.py", SPAN_APP),
+        ],
+        &[],
+    );
+    let c = call(&fixed, "cfg-chain/spanmarker");
+    assert!(c["target"]["chain"].is_null(), "{c}");
+    assert!(!files(c).iter().any(|f| f == "configuration_enc.py"));
+    assert!(rules_at(&fixed, 3).is_empty(), "{:?}", rules_at(&fixed, 3));
+    // Undeclared: the worst case, said in target.assumed.
+    let worst = scan(&[("app.py", SPAN_APP)], &[]);
+    let c = call(&worst, "cfg-chain/spanmarker");
+    assert_eq!(c["target"]["chain"][0]["applies"], "possibly");
+    assert!(
+        c["target"]["assumed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["library"] == "span-marker" && a["range"] == "any"),
+        "{}",
+        c["target"]["assumed"]
+    );
+}
+
+#[test]
+fn span_marker_loads_the_encoder_repos_tokenizer_with_the_callers_trust() {
+    // Every version (1.8.1 included): the tokenizer comes from
+    // encoder._name_or_path, another repo, with the call's kwargs.
+    let app = "from span_marker import SpanMarkerModel\n\nm = SpanMarkerModel.from_pretrained(\"cfg-chain/spanmarker-tok\", trust_remote_code=True)\n";
+    let req = "span-marker==1.8.1\n";
+    let on = scan(&[("requirements.txt", req), ("app.py", app)], &[]);
+    let c = call(&on, "cfg-chain/spanmarker-tok");
+    let link = &c["target"]["chain"][0];
+    assert_eq!(link["field"], "encoder._name_or_path");
+    assert_eq!(link["value"], "cfg-chain/evil-tokenizer");
+    assert!(
+        link["why"].as_str().unwrap().contains("tokenizer"),
+        "{link}"
+    );
+    assert!(files(c).iter().any(|f| f == "tokenization_evil.py"), "{c}");
+    assert!(
+        rules_at(&on, 3)
+            .iter()
+            .any(|r| r == "config-forwards-trust-remote-code")
+    );
+    insta::assert_json_snapshot!("chain_span_marker_tokenizer", chain_view(c));
+    // The pair: without the caller's trust the tokenizer code is refused.
+    let off = scan(
+        &[
+            ("requirements.txt", req),
+            ("app.py", &app.replace(", trust_remote_code=True", "")),
+        ],
+        &[],
+    );
+    let c = call(&off, "cfg-chain/spanmarker-tok");
+    assert!(c["target"]["chain"].is_null(), "{c}");
+    assert!(!files(c).iter().any(|f| f == "tokenization_evil.py"));
+}
+
+#[test]
+fn kernel_mapping_repositories_are_lazy_kernel_loads() {
+    // kernels' LayerRepository / FuncRepository entries are imported by
+    // kernelize() (`LayerRepository.load` -> get_kernel); Locked* read kernels.lock.
+    let lock = "[{\"repo_id\": \"kernels-community/activation\", \"sha\": \"686f8c212f8ee4f672f9bbb74e5aa617b6be3a14\", \"variants\": {}}]";
+    let app = "from kernels import LayerRepository, LockedLayerRepository, kernelize\n\nmapping = {\n    \"SiluAndMul\": {\n        \"cuda\": LayerRepository(\"evil-org/flash-attn-fast\", layer_name=\"SiluAndMul\", version=1),\n        \"rocm\": LockedLayerRepository(repo_id=\"kernels-community/activation\", layer_name=\"SiluAndMul\"),\n    }\n}\n";
+    let r = scan(
+        &[
+            ("requirements.txt", "torch==2.7.1\n"),
+            ("kernels.lock", lock),
+            ("app.py", app),
+        ],
+        &[],
+    );
+    let evil = call(&r, "evil-org/flash-attn-fast");
+    assert_eq!(evil["api"], "kernels.LayerRepository");
+    assert_eq!(evil["target"]["status"], "resolved");
+    assert!(files(evil).iter().any(|f| f.ends_with(".abi3.so")));
+    let rules = rules_at(&r, 5);
+    for want in [
+        "kernel-native-code",
+        "kernel-untrusted-publisher",
+        "reverse-shell",
+    ] {
+        assert!(rules.iter().any(|x| x == want), "{want}: {rules:?}");
+    }
+    let locked = call(&r, "kernels-community/activation");
+    assert_eq!(locked["api"], "kernels.LockedLayerRepository");
+    assert_eq!(
+        locked["target"]["commit"],
+        "686f8c212f8ee4f672f9bbb74e5aa617b6be3a14"
+    );
+    assert_eq!(locked["target"]["pinned_by"], "kernels.lock:1");
+    assert!(!rules_at(&r, 6).iter().any(|x| x == "remote-code-unpinned"));
+}
+
+const OV_APP: &str = "from optimum.intel import OVConfig, OVModelForCausalLM, OVQuantizer\n\ncfg = OVConfig.from_pretrained(\"cfg-chain/ov-quant\")\nmixed = OVConfig.from_pretrained(\"cfg-chain/ov-quant-mixed\")\n";
+
+#[test]
+fn optimum_intel_quantization_config_forwards_trust_to_its_tokenizer_repo() {
+    let on = scan(
+        &[
+            ("requirements.txt", "optimum-intel==1.26.1\n"),
+            ("app.py", OV_APP),
+        ],
+        &[],
+    );
+    let c = call(&on, "cfg-chain/ov-quant");
+    assert_eq!(c["api"], "optimum.OVConfig.from_pretrained");
+    let link = &c["target"]["chain"][0];
+    assert_eq!(link["file"], "openvino_config.json");
+    assert_eq!(link["field"], "quantization_config.tokenizer");
+    assert_eq!(link["applies"], "always");
+    assert!(files(c).iter().any(|f| f == "tokenization_evil.py"), "{c}");
+    assert!(
+        rules_at(&on, 3)
+            .iter()
+            .any(|r| r == "config-forwards-trust-remote-code")
+    );
+    insta::assert_json_snapshot!("chain_optimum_openvino_config", chain_view(c));
+    // A mixed config merges its parts: the nested tokenizer is loaded with the
+    // top-level flag.
+    let m = call(&on, "cfg-chain/ov-quant-mixed");
+    assert_eq!(
+        m["target"]["chain"][0]["field"],
+        "quantization_config.weight_quantization_config.tokenizer"
+    );
+    assert!(files(m).iter().any(|f| f == "tokenization_evil.py"), "{m}");
+    // 1.27 takes OVQuantizer's own trust_remote_code (PR #1520).
+    let fixed = scan(
+        &[
+            ("requirements.txt", "optimum-intel==1.27.0\n"),
+            ("app.py", OV_APP),
+        ],
+        &[],
+    );
+    for repo in ["cfg-chain/ov-quant", "cfg-chain/ov-quant-mixed"] {
+        let c = call(&fixed, repo);
+        assert!(c["target"]["chain"].is_null(), "{c}");
+        assert!(!files(c).iter().any(|f| f == "tokenization_evil.py"));
+    }
+    assert!(rules_at(&fixed, 3).is_empty(), "{:?}", rules_at(&fixed, 3));
+}

@@ -19,6 +19,7 @@ mod docs;
 mod e2e;
 mod fakegithub;
 mod fakehub;
+mod follow;
 mod hub;
 mod kernels;
 mod pickle_fuzz;

@@ -114,6 +114,8 @@ impl MemSource {
                         || id.contains("/rs-")
                         || id.starts_with("rs_")
                         || id == "diffusers/community-pipelines-mirror"
+                        // chain_fixtures.py's config-chain repos (SpanMarker's family call).
+                        || id.starts_with("cfg-chain/")
                         || rt == RepoType::Kernel;
                     if !ours {
                         continue;
@@ -1393,6 +1395,7 @@ fn family_name(f: Family) -> &'static str {
         Family::PaddleModule => "paddle_module",
         Family::MmConfig => "mm_config",
         Family::Kernels => "kernels",
+        Family::SpanMarker => "span_marker",
     }
 }
 
@@ -1501,6 +1504,11 @@ fn family_calls() -> Vec<LoadSite> {
                 "absent",
             ),
             RepoType::Kernel,
+        ),
+        hf(
+            "span_marker.SpanMarkerModel.from_pretrained",
+            "cfg-chain/spanmarker-tok",
+            "true",
         ),
     ]
 }

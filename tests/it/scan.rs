@@ -642,13 +642,103 @@ fn sliced_scans_find_what_whole_file_scans_find() {
         }
     }
     let mut hits = 0;
+    let mut by_pass = [0usize; 2];
     for (name, src) in &sources {
         let file = remote("x.py", FileKind::Python, src.clone());
         let got = sliced.scan(&file);
         assert_eq!(got, whole.scan(&file), "{name}");
         hits += got.len();
+        count_passes(&got, &mut by_pass);
     }
     assert!(hits > 100, "{hits}");
+    // The capability and taint passes are part of what is compared, not only the rules.
+    assert!(by_pass[0] > 50 && by_pass[1] > 5, "{by_pass:?}");
+}
+
+/// (capability hits, taint hits) added to `n`.
+fn count_passes(hits: &[Hit], n: &mut [usize; 2]) {
+    const CAPS: &[&str] = &[
+        "process-creation",
+        "dynamic-code",
+        "reflection",
+        "network-access",
+        "unverified-fetched-code",
+        "native-code",
+        "interpreter-hook",
+        "out-of-profile-import",
+    ];
+    n[0] += hits
+        .iter()
+        .filter(|h| CAPS.contains(&h.rule_id.as_str()))
+        .count();
+    n[1] += hits.iter().filter(|h| h.rule_id == "taint-flow").count();
+}
+
+/// Whole closures (every repo of the adversarial mirror, its files combined as one
+/// transformers target): the call graph, the cross-file capability resolution and the
+/// cross-function taint pass give the same hits whether files are sliced or whole.
+#[test]
+fn sliced_closures_find_what_whole_closures_find() {
+    let sliced = scanner();
+    let whole = sliced.clone().whole_files();
+    let root = fixture("adversarial/mirror/huggingface/models");
+    let mut commits = Vec::new();
+    for owner in std::fs::read_dir(&root).unwrap() {
+        for repo in std::fs::read_dir(owner.unwrap().path()).unwrap() {
+            for c in std::fs::read_dir(repo.unwrap().path()).unwrap() {
+                let c = c.unwrap().path();
+                if c.is_dir() {
+                    commits.push(c);
+                }
+            }
+        }
+    }
+    commits.sort();
+    assert!(commits.len() > 60, "{}", commits.len());
+    let load = Load {
+        family: Some(Family::Transformers),
+        entry: None,
+    };
+    let mut by_pass = [0usize; 2];
+    for dir in &commits {
+        let mut files = Vec::new();
+        python_files(dir, &mut files);
+        let rel: Vec<String> = files
+            .iter()
+            .map(|(p, _)| {
+                Path::new(p)
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        let run = |s: &Scanner| {
+            let facts: Vec<FileFacts> = files
+                .iter()
+                .map(|(_, b)| s.analyze(&remote("x.py", FileKind::Python, b.clone())))
+                .collect();
+            let parts: Vec<Part> = files
+                .iter()
+                .zip(&facts)
+                .zip(&rel)
+                .map(|(((_, b), f), p)| Part {
+                    path: p,
+                    kind: FileKind::Python,
+                    src: b,
+                    facts: f,
+                    entry: !p.contains('/'),
+                })
+                .collect();
+            s.verdicts(&parts, &load)
+        };
+        let got = run(&sliced);
+        assert_eq!(got, run(&whole), "{}", dir.display());
+        for h in &got {
+            count_passes(h, &mut by_pass);
+        }
+    }
+    assert!(by_pass[0] > 50 && by_pass[1] > 5, "{by_pass:?}");
 }
 
 /// A large file where only a few statements are parsed: each hit keeps the context
