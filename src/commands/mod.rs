@@ -10,6 +10,7 @@ pub mod scan;
 mod upload;
 
 use std::fmt;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -72,9 +73,13 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},{STATUS}=info")));
+    // Escape codes only for a person at a terminal: a log file or a pipe (a
+    // bench reading `RUST_LOG=...=debug` fields) gets plain `key=value`.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .event_format(Plain)
         .try_init();
 }

@@ -192,6 +192,8 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
     } else {
         root
     };
+    // Compiled here, not inside the first file's timing below.
+    LazyLock::force(&PREFILTER);
     let results: Vec<FileResult> = files
         .par_iter()
         .map_init(new_parser, |parser, f| match parser {

@@ -66,6 +66,38 @@ fn is_local_path(s: &str, ctx: &FileCtx<'_>) -> bool {
     (!s.contains("..")) && (ctx.root.join(s).is_dir() || ctx.dir.join(s).is_dir())
 }
 
+/// Where each line of a source starts, so that a call's lines are found
+/// without rescanning the file for every call (a file of many loader calls).
+pub struct Lines(Vec<usize>);
+
+impl Lines {
+    pub fn new(src: &str) -> Lines {
+        Lines(
+            std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', src.as_bytes()).map(|i| i + 1))
+                .collect(),
+        )
+    }
+
+    /// Rows `first..=last` (0-based) with the last row's line ending.
+    fn rows<'s>(&self, src: &'s str, first: usize, last: usize) -> &'s str {
+        let Some(&s) = self.0.get(first) else {
+            return "";
+        };
+        let e = self.0.get(last + 1).copied().unwrap_or(src.len());
+        src.get(s..e).unwrap_or("")
+    }
+
+    /// One row as `str::lines` gives it (no `\n` or `\r\n`).
+    fn row<'s>(&self, src: &'s str, row: usize) -> &'s str {
+        let r = self.rows(src, row, row);
+        match r.strip_suffix('\n') {
+            Some(r) => r.strip_suffix('\r').unwrap_or(r),
+            None => r,
+        }
+    }
+}
+
 /// Keyword argument lookup that also sees inside `**dict` splats of literals.
 fn kwarg<'t>(
     r: &Resolver<'_, 't>,
@@ -134,6 +166,7 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> FileSites {
     let idx = Index::build(tree, bytes);
     let line_map = |l: u32| ctx.map_line(l);
     let r = Resolver::new(&idx, &line_map);
+    let lines = Lines::new(src);
     let mut out = Vec::new();
     for &call in &idx.calls {
         let Some(f) = call.child_by_field_name("function") else {
@@ -179,7 +212,7 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> FileSites {
         let Some((loader, api, class)) = hit else {
             continue;
         };
-        out.extend(one_call(&r, call, src, ctx, loader, api, class));
+        out.extend(one_call(&r, call, (src, &lines), ctx, loader, api, class));
     }
     let mut asked = idx.asked();
     for (name, quals) in idx.aliases() {
@@ -198,7 +231,7 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> FileSites {
 fn one_call<'t>(
     r: &Resolver<'_, 't>,
     call: Node<'t>,
-    src: &str,
+    (src, lines): (&str, &Lines),
     ctx: &FileCtx<'_>,
     loader: &Loader,
     api: String,
@@ -326,10 +359,14 @@ fn one_call<'t>(
         args.insert("version".into(), v.clone());
     }
 
-    // The column in code points, as everywhere (`callsite::line_col`).
-    let (sline, column) = crate::callsite::line_col(src.as_bytes(), call.start_byte());
-    let line_src = src.lines().nth(sline as usize - 1).unwrap_or("");
-    let eline = u32::try_from(call.end_position().row + 1).unwrap_or(u32::MAX);
+    // The column in code points, as everywhere (`callsite::line_col`), counted
+    // on the call's own line: the file is not rescanned for every call.
+    let start = call.start_position();
+    let line_src = lines.row(src, start.row);
+    let (_, column) = crate::callsite::line_col(line_src.as_bytes(), start.column);
+    let sline = u32::try_from(start.row + 1).unwrap_or(u32::MAX);
+    let end = call.end_position();
+    let eline = u32::try_from(end.row + 1).unwrap_or(u32::MAX);
     let mut base = LoadSite {
         path: ctx.rel.to_string(),
         line: ctx.map_line(sline),
@@ -347,7 +384,12 @@ fn one_call<'t>(
         resolution: String::new(),
         args,
         source_line: line_src.trim().to_string(),
-        suppress: crate::callsite::suppressions(src, sline, eline),
+        // The call's own lines, renumbered from 1.
+        suppress: crate::callsite::suppressions(
+            lines.rows(src, start.row, end.row),
+            1,
+            eline.saturating_sub(sline) + 1,
+        ),
     };
 
     let id_node = call_arg(call, bytes, loader.id_pos, loader.id_kw)
@@ -512,4 +554,34 @@ fn finish(mut s: LoadSite) -> LoadSite {
         s.revision.as_deref().is_some_and(crate::hub::is_commit)
     };
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_what_str_lines_gives() {
+        for src in [
+            "a\nbc\r\n\nd",
+            "a\n",
+            "",
+            "x\r\ny\r\n",
+            "é\nf(1,\n  2)  # c\n",
+        ] {
+            let lines = Lines::new(src);
+            let want: Vec<&str> = src.lines().collect();
+            for (i, w) in want.iter().enumerate() {
+                assert_eq!(lines.row(src, i), *w, "{src:?} row {i}");
+            }
+            assert_eq!(lines.row(src, want.len() + 1), "");
+        }
+        let src = "a\nf(  # hubwarden: ignore[x]\n  1)\nb\n";
+        let lines = Lines::new(src);
+        assert_eq!(lines.rows(src, 1, 2), "f(  # hubwarden: ignore[x]\n  1)\n");
+        assert_eq!(
+            crate::callsite::suppressions(lines.rows(src, 1, 2), 1, 2),
+            crate::callsite::suppressions(src, 2, 3)
+        );
+    }
 }
