@@ -223,14 +223,7 @@ fn apply(text: &str, edits: &[Edit]) -> String {
 
 /// Whether tree-sitter finds a syntax error in `code`.
 fn has_syntax_error(code: &str) -> bool {
-    let mut p = tree_sitter::Parser::new();
-    if p.set_language(&tree_sitter_python::LANGUAGE.into())
-        .is_err()
-    {
-        return true;
-    }
-    p.parse(code, None)
-        .is_none_or(|t| t.root_node().has_error())
+    crate::python::parse(code).is_none_or(|t| t.root_node().has_error())
 }
 
 /// Run the scan and work out every pin.

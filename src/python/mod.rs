@@ -7,6 +7,16 @@ pub(crate) mod pylex;
 
 use tree_sitter::Node;
 
+/// `src` parsed with the Python grammar; `None` when the grammar cannot be loaded or the
+/// parser gives up (callers treat both as "nothing can be read statically").
+pub(crate) fn parse(src: impl AsRef<[u8]>) -> Option<tree_sitter::Tree> {
+    let mut parser = tree_sitter::Parser::new();
+    parser
+        .set_language(&tree_sitter_python::LANGUAGE.into())
+        .ok()?;
+    parser.parse(src.as_ref(), None)
+}
+
 /// A node's source text (empty when it is not UTF-8).
 pub(crate) fn text<'t>(n: Node<'_>, src: &'t [u8]) -> &'t str {
     n.utf8_text(src).unwrap_or("")

@@ -231,14 +231,7 @@ fn downloads(src: &[u8]) -> Vec<Download> {
     {
         return Vec::new();
     }
-    let mut parser = tree_sitter::Parser::new();
-    if parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .is_err()
-    {
-        return Vec::new();
-    }
-    let Some(tree) = parser.parse(src, None) else {
+    let Some(tree) = crate::python::parse(src) else {
         return Vec::new();
     };
     let idx = Index::build(&tree, src);

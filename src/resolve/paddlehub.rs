@@ -333,14 +333,7 @@ const MAX_MODULE_PY_SEARCH: usize = 64;
 /// (`@moduleinfo(...)` or `@<x>.moduleinfo(...)`), leniently.
 fn moduleinfo_names(src: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
-    let mut parser = Parser::new();
-    if parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .is_err()
-    {
-        return out;
-    }
-    let Some(tree) = parser.parse(src, None) else {
+    let Some(tree) = crate::python::parse(src) else {
         return out;
     };
     let root = tree.root_node();
@@ -461,14 +454,7 @@ fn scan_hubconf(src: &[u8]) -> HubconfScan {
         extra_paths: Vec::new(),
         aborts: None,
     };
-    let mut parser = Parser::new();
-    if parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .is_err()
-    {
-        return out;
-    }
-    let Some(tree) = parser.parse(src, None) else {
+    let Some(tree) = crate::python::parse(src) else {
         return out;
     };
     let root = tree.root_node();

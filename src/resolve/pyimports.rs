@@ -3,7 +3,7 @@
 //! of the snapshot an `import`/`from ... import` would load, with the snapshot
 //! root on `sys.path` (packages before modules, `__init__.py` of each package).
 
-use tree_sitter::{Node, Parser};
+use tree_sitter::Node;
 
 use crate::hub::Snapshot;
 use crate::python::text;
@@ -39,14 +39,7 @@ fn name_of(node: Node<'_>, src: &[u8]) -> Vec<String> {
 }
 
 fn collect(src: &[u8]) -> Vec<Import> {
-    let mut parser = Parser::new();
-    if parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .is_err()
-    {
-        return Vec::new();
-    }
-    let Some(tree) = parser.parse(src, None) else {
+    let Some(tree) = crate::python::parse(src) else {
         return Vec::new();
     };
     let mut out = Vec::new();
