@@ -26,6 +26,7 @@ mod local_dirs;
 mod pickle_fuzz;
 mod pickles;
 mod pin;
+mod progress;
 mod report;
 mod resolve;
 mod scan;
