@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::kernels::{call, files, rules_at, scan};
+use crate::kernels::{call, files, rules_at, scan, scan_as};
 
 /// The calls of the report whose API ends with `suffix`.
 fn calls_via<'a>(r: &'a Value, suffix: &str) -> Vec<&'a Value> {
@@ -712,25 +712,6 @@ fn optimum_intel_quantization_config_forwards_trust_to_its_tokenizer_repo() {
     assert!(rules_at(&fixed, 3).is_empty(), "{:?}", rules_at(&fixed, 3));
 }
 
-/// The same scan as `kernels::scan`, rendered as `format` (text, sarif).
-fn scan_as(files: &[(&str, &str)], format: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    for (p, c) in files {
-        std::fs::write(dir.path().join(p), c).unwrap();
-    }
-    let cache = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(crate::common::bin())
-        .args(["scan", "--offline", "--format", format, "--mirror"])
-        .arg(crate::common::fixture("hub"))
-        .arg("--cache-dir")
-        .arg(cache.path())
-        .arg(dir.path())
-        .env_remove("HUBWARDEN_MIRROR")
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap()
-}
-
 const KERNEL_REQ: &str = "span-marker==1.8.1\ntransformers==5.2.0\nkernels==0.10.0\ntorch==2.7.1\n";
 const SPAN_KERNEL_APP: &str = "from span_marker import SpanMarkerModel\n\nm = SpanMarkerModel.from_pretrained(\"cfg-chain/spanmarker-kernel\")\n";
 
@@ -766,7 +747,7 @@ fn a_chained_repos_own_config_is_checked_again_span_marker_encoder_kernel() {
     insta::assert_json_snapshot!("chain_two_hop_span_marker_kernel", chain_view(c));
     // The chain is in the text and SARIF messages too.
     for format in ["text", "sarif"] {
-        let out = scan_as(&files_in, format);
+        let out = String::from_utf8(scan_as(&files_in, &[], format).stdout).unwrap();
         assert!(
             out.contains("reached via cfg-chain/spanmarker-kernel@")
                 && out.contains("config.json:8 encoder._name_or_path"),
