@@ -187,6 +187,7 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
     }
     let excludes = walk::build_excludes(&opts.exclude)?;
     let (files, mut errors) = walk::walk(root, &excludes);
+    crate::progress::begin(crate::progress::Stage::Discover, files.len());
     let dir_root = if root.is_file() {
         root.parent().unwrap_or(Path::new("."))
     } else {
@@ -207,6 +208,7 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
                     steps = r.stats.resolution_steps,
                     "discovered"
                 );
+                crate::progress::advance(1);
                 r
             }
             None => err(&f.rel, "the Python grammar could not be loaded"),
