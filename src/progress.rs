@@ -43,8 +43,10 @@ pub enum Stage {
     /// Resolving each target to a commit and fetching its files (targets;
     /// requests and bytes grow here): the two interleave per target.
     Resolve = 2,
+    /// Asking Hugging Face for its own scan results (`hub_scan`), per repo.
+    HubScan = 3,
     /// Scanning the fetched remote files.
-    Scan = 3,
+    Scan = 4,
 }
 
 impl Stage {
@@ -52,7 +54,8 @@ impl Stage {
         match v {
             1 => Stage::Discover,
             2 => Stage::Resolve,
-            3 => Stage::Scan,
+            3 => Stage::HubScan,
+            4 => Stage::Scan,
             _ => Stage::Start,
         }
     }
@@ -62,6 +65,7 @@ impl Stage {
             Stage::Start => "loading rules",
             Stage::Discover => "discovering",
             Stage::Resolve => "resolving",
+            Stage::HubScan => "reading the Hub's scans of",
             Stage::Scan => "scanning",
         }
     }
@@ -71,6 +75,7 @@ impl Stage {
             Stage::Start => "",
             Stage::Discover => "files",
             Stage::Resolve => "targets",
+            Stage::HubScan => "repos",
             Stage::Scan => "remote files",
         }
     }
@@ -122,7 +127,7 @@ impl Counters {
         match stage {
             Stage::Discover => self.files.store(total, Ordering::Relaxed),
             Stage::Resolve => self.targets.store(total, Ordering::Relaxed),
-            Stage::Start | Stage::Scan => {}
+            Stage::Start | Stage::HubScan | Stage::Scan => {}
         }
         self.stage.store(stage as u8, Ordering::Relaxed);
     }
@@ -218,9 +223,14 @@ pub fn status_text(s: &Snapshot) -> String {
     let stage = s.stage;
     let mut text = stage.verb().to_string();
     if stage != Stage::Start {
-        text.push_str(&format!(" {}/{} {}", s.done, s.total, stage.unit()));
+        // No total yet (discovery still listing the files).
+        if s.total == 0 {
+            text.push_str(&format!(" {}", stage.unit()));
+        } else {
+            text.push_str(&format!(" {}/{} {}", s.done, s.total, stage.unit()));
+        }
     }
-    if s.requests > 0 || matches!(stage, Stage::Resolve | Stage::Scan) {
+    if s.requests > 0 || matches!(stage, Stage::Resolve | Stage::HubScan | Stage::Scan) {
         text.push_str(&traffic(s));
     }
     text
@@ -574,6 +584,23 @@ mod tests {
             "scanning 3/9 remote files, 183 requests, 999 B"
         );
         assert_eq!(status_text(&s(Stage::Start, 0, 0, 0, 0)), "loading rules");
+        assert_eq!(
+            status_text(&s(Stage::Discover, 0, 0, 0, 0)),
+            "discovering files"
+        );
+        assert_eq!(
+            status_text(&s(Stage::HubScan, 2, 5, 190, 46_000_000)),
+            "reading the Hub's scans of 2/5 repos, 190 requests, 46.0 MB"
+        );
+        for stage in [
+            Stage::Start,
+            Stage::Discover,
+            Stage::Resolve,
+            Stage::HubScan,
+            Stage::Scan,
+        ] {
+            assert_eq!(Stage::from_u8(stage as u8), stage);
+        }
         assert_eq!(
             final_text(secs(12.34), &s(Stage::Scan, 9, 9, 183, 45_200_000)),
             "done in 12.3 s: 450 files, 40 targets, 183 requests, 45.2 MB"
