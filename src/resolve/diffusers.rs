@@ -191,7 +191,14 @@ pub(crate) async fn resolve<S: RepoSource>(
                 use_fast: None,
                 backend: None,
                 config_dir: site.args.get("subfolder").cloned().unwrap_or_default(),
-                code_dir: String::new(),
+                // diffusers' AutoModel fetches its code module from the
+                // subfolder (`get_class_from_dynamic_module(.., subfolder=..)`,
+                // `models/auto_model.py` 0.36.0 L197-205).
+                code_dir: if modular {
+                    String::new()
+                } else {
+                    site.args.get("subfolder").cloned().unwrap_or_default()
+                },
             },
         )
         .await?;

@@ -985,3 +985,13 @@ fn modular_pipeline_components_in_other_repos_get_the_callers_trust_in_0_35_and_
         "{c}"
     );
 }
+
+#[test]
+fn diffusers_automodel_reads_its_code_module_from_the_subfolder() {
+    let app = "from diffusers import AutoModel\n\nm = AutoModel.from_pretrained(\"cfg-chain/evil-unet\", subfolder=\"unet\", trust_remote_code=True)\n";
+    let r = scan(&[("app.py", app)], &[]);
+    let c = call(&r, "cfg-chain/evil-unet");
+    assert_eq!(c["target"]["status"], "resolved", "{c}");
+    assert!(files(c).iter().any(|f| f == "unet/modeling_evil.py"), "{c}");
+    assert!(rules_at(&r, 3).iter().any(|x| x == "os-system"));
+}
