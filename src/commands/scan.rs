@@ -390,10 +390,16 @@ fn followed(fetches: &[LoadFetch], f: &RemoteFile, h: &Hit) -> (Level, String) {
     else {
         return (h.level, h.message.clone());
     };
+    // The scan says a file it unpickles is not among the fetched files; this call's
+    // follow record says it now is (the pickle scanner judges it).
     let body = h
         .message
         .strip_prefix(h.title.as_str())
-        .unwrap_or(&h.message);
+        .unwrap_or(&h.message)
+        .replace(
+            ", and this file is not among the files hubwarden fetched and scanned",
+            "",
+        );
     match x.outcome {
         FetchOutcome::Pinned => (
             Level::Note,

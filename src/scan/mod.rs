@@ -445,15 +445,12 @@ impl Scanner {
                         None => hits.push(hit),
                     }
                 }
+                // An unpickled repo file is not lowered here by its name: another part
+                // with the same name says nothing about what *this* call reads (a
+                // computed folder may hold another `x.npy`). The follow record of the
+                // call site decides (`commands::scan::followed`).
                 for fl in index[i].and_then(|u| flows.get(u)).into_iter().flatten() {
-                    // An unpickled file that is among the target's files: the pickle
-                    // scanner reports what it runs.
-                    let scanned = fl.data_file.as_deref().is_some_and(|d| {
-                        parts.iter().any(|q| {
-                            q.kind == FileKind::Pickle && q.path.rsplit('/').next() == Some(d)
-                        })
-                    });
-                    hits.push(self.flow_hit(fl, p.src, &place, scanned));
+                    hits.push(self.flow_hit(fl, p.src, &place));
                 }
                 self.yara_hits(&p.facts.yara, p.src, p.kind, &place, &mut hits);
                 hits.sort_by(|a, b| {
@@ -575,16 +572,14 @@ impl Scanner {
     }
 
     /// A source-to-sink flow as a hit: an error where the sink runs at import or load time.
-    /// `scanned`: the data file it unpickles is among the target's scanned files.
     fn flow_hit(
         &self,
         fl: &taint::Flow,
         src: &[u8],
         place: &dyn Fn(usize) -> (ExecContext, String),
-        scanned: bool,
     ) -> Hit {
         let (context, why) = place(fl.start);
-        let mut level = match context {
+        let level = match context {
             ExecContext::ImportTime | ExecContext::LoadTime => Level::Error,
             ExecContext::Unreached => Level::Note,
             _ => Level::Warning,
@@ -610,19 +605,7 @@ impl Scanner {
                     .get(taint::UNVERIFIED)
                     .cloned()
                     .unwrap_or_else(|| crate::rulemeta::missing(taint::UNVERIFIED, Engine::Query));
-                let message = if scanned {
-                    level = Level::Note;
-                    format!(
-                        "{}; the file is among the target's files, and the pickle scanner reports what it runs; {why}",
-                        fl.what.replace(
-                            ", and this file is not among the files hubwarden fetched and scanned",
-                            ""
-                        )
-                    )
-                } else {
-                    format!("{}; {why}", fl.what)
-                };
-                (meta, message)
+                (meta, format!("{}; {why}", fl.what))
             }
             _ => (
                 self.inner.taint_meta.clone(),
