@@ -349,9 +349,13 @@ struct Resolver<'a> {
     /// Values of names whose evaluation met no depth limit and no cycle, per unit, with
     /// how many levels below it the evaluation went (see `name_value`).
     memo: Vec<HashMap<String, (Vec<V>, usize)>>,
-    /// Depth limits and cycles met so far: an evaluation during which this grows depends
-    /// on where it was asked from, and is not memoised.
+    /// Depth limits met so far: an evaluation during which this grows depends on the
+    /// depth it was asked at, and is not memoised.
     cuts: usize,
+    /// The lowest position in `active` that a cycle met by the evaluations in progress
+    /// went back to (a name referring to itself directly excepted): an evaluation at or
+    /// above it depends on what was in progress, and is not memoised.
+    low: usize,
     /// The deepest depth an evaluation in progress has reached.
     deepest: usize,
     /// Names evaluated (not taken from a cache): the work, for the tests' bounds.
@@ -526,6 +530,7 @@ impl<'a> Resolver<'a> {
             cache: vec![HashMap::new(); units.len()],
             memo: vec![HashMap::new(); units.len()],
             cuts: 0,
+            low: usize::MAX,
             deepest: 0,
             evals: 0,
         }
@@ -605,8 +610,15 @@ impl<'a> Resolver<'a> {
     /// Every value name `name` may have in file `f` (imports, assignments, definitions;
     /// then star imports); empty if it binds nothing there.
     fn name_value(&mut self, f: usize, name: &str, depth: usize) -> Vec<V> {
-        if depth > MAX_DEPTH || self.active.iter().any(|(g, n)| *g == f && n == name) {
+        if depth > MAX_DEPTH {
             self.cuts += 1;
+            return vec![V::Opaque];
+        }
+        if let Some(at) = self.active.iter().position(|(g, n)| *g == f && n == name) {
+            // `x = x.strip()` always meets itself, wherever it is asked from.
+            if at + 1 < self.active.len() {
+                self.low = self.low.min(at);
+            }
             return vec![V::Opaque];
         }
         if depth == 0
@@ -616,25 +628,29 @@ impl<'a> Resolver<'a> {
         }
         // Without memoising, every use of a name re-walks the assignments it comes from,
         // and theirs, to the depth limit: exponential in the length of assignment chains.
-        // A value computed without meeting a depth limit or a cycle is the same from any
-        // caller that leaves it the levels it used (a cycle through a caller in progress
-        // would have been met while computing it), so it is reused; evaluating it again
-        // would only push the same side hits again.
+        // A value computed without meeting a depth limit, or a cycle back to it or to what
+        // was in progress, is the same from any caller that leaves it the levels it used
+        // (a cycle through a caller in progress would have come back to this name while
+        // computing it), so it is reused; evaluating it again would only push the same
+        // side hits again.
         if let Some((v, height)) = self.memo[f].get(name)
             && depth + height <= MAX_DEPTH
         {
             self.deepest = self.deepest.max(depth + height);
             return v.clone();
         }
-        let (cuts, deepest) = (self.cuts, self.deepest);
+        let (cuts, deepest, low) = (self.cuts, self.deepest, self.low);
+        let at = self.active.len();
         self.deepest = depth;
+        self.low = usize::MAX;
         self.active.push((f, name.to_string()));
         let out = self.name_value_uncached(f, name, depth);
         self.active.pop();
-        if self.cuts == cuts {
+        if self.cuts == cuts && self.low > at {
             self.memo[f].insert(name.to_string(), (out.clone(), self.deepest - depth));
         }
         self.deepest = self.deepest.max(deepest);
+        self.low = self.low.min(low);
         if depth == 0 {
             self.cache[f].insert(name.to_string(), out.clone());
         }
