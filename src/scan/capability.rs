@@ -363,6 +363,9 @@ struct Resolver<'a> {
     deepest: usize,
     /// Names evaluated (not taken from a cache): the work, for the tests' bounds.
     evals: usize,
+    /// `closers` of each unit: chains are walked from every name, and scanning for the
+    /// closing bracket each time is quadratic in nested or long calls.
+    closers: Vec<Vec<u32>>,
 }
 
 /// Evaluations deeper than this are opaque.
@@ -395,6 +398,34 @@ fn is_op(u: &Unit<'_>, i: usize, op: &[u8]) -> bool {
         .get(i)
         .is_some_and(|t| t.kind == Kind::Op)
         && tok_text(u, i) == op
+}
+
+/// For each token, the bracket closing it when it opens one (same f-string nesting):
+/// what `closing` finds, for every bracket in one pass.
+fn closers(u: &Unit<'_>) -> Vec<u32> {
+    let toks = &u.outline.lexed.toks;
+    let mut out = vec![u32::MAX; toks.len()];
+    // Open brackets per nesting level.
+    let mut open: Vec<Vec<usize>> = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        if t.kind != Kind::Op {
+            continue;
+        }
+        let nest = t.nest as usize;
+        if open.len() <= nest {
+            open.resize_with(nest + 1, Vec::new);
+        }
+        match &u.src[t.range()] {
+            b"(" | b"[" | b"{" => open[nest].push(i),
+            b")" | b"]" | b"}" => {
+                if let Some(o) = open[nest].pop() {
+                    out[o] = i as u32;
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The bracket closing the one at `open` (same f-string nesting).
@@ -551,7 +582,16 @@ impl<'a> Resolver<'a> {
             low: usize::MAX,
             deepest: 0,
             evals: 0,
+            closers: units.iter().map(closers).collect(),
         }
+    }
+
+    /// `closing`, from the table.
+    fn close(&self, f: usize, open: usize) -> Option<usize> {
+        self.closers[f]
+            .get(open)
+            .filter(|&&c| c != u32::MAX)
+            .map(|&c| c as usize)
     }
 
     /// The fetched module an import names from file `f`, if any.
@@ -802,8 +842,16 @@ impl<'a> Resolver<'a> {
                 vals = dedup(next);
                 k += 2;
             } else if is_op(u, k, b"(") {
-                let Some(close) = closing(u, k) else { break };
-                let args = split_args(u, k + 1..close);
+                let Some(close) = self.close(f, k) else { break };
+                // Only names of the outside world and getters look at the arguments.
+                let args = if vals
+                    .iter()
+                    .any(|v| matches!(v, V::Ext { .. } | V::Getter { .. }))
+                {
+                    split_args(u, k + 1..close)
+                } else {
+                    Vec::new()
+                };
                 let mut next = Vec::new();
                 for v in &vals {
                     next.extend(self.call(f, v, &args, i, close, depth));
@@ -811,7 +859,7 @@ impl<'a> Resolver<'a> {
                 vals = dedup(next);
                 k = close + 1;
             } else if is_op(u, k, b"[") {
-                let Some(close) = closing(u, k) else { break };
+                let Some(close) = self.close(f, k) else { break };
                 let mut next = Vec::new();
                 for v in &vals {
                     next.extend(self.subscript(f, v, k + 1..close, i, close, depth));
