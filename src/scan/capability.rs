@@ -1884,6 +1884,29 @@ mod tests {
     }
 
     #[test]
+    fn the_bracket_table_agrees_with_the_scan_for_every_bracket() {
+        let src = "x = f(a[1], {b: (c)}, g(h(i)))\ny = f\"{d(e[0])}{ {1: 2}[1] }\" + k(\n  [1, (2\n)\nz = (1, [2)\nw = )( (\n";
+        let o = Outline::new(src.as_bytes());
+        let u = Unit {
+            path: "m.py",
+            src: src.as_bytes(),
+            outline: &o,
+            entry: true,
+        };
+        let table = closers(&u);
+        let mut brackets = 0;
+        for (i, t) in o.lexed.toks.iter().enumerate() {
+            if t.kind == Kind::Op && matches!(&u.src[t.range()], b"(" | b"[" | b"{") {
+                brackets += 1;
+                let want = closing(&u, i);
+                let got = Some(table[i] as usize).filter(|_| table[i] != u32::MAX);
+                assert_eq!(got, want, "bracket at token {i}");
+            }
+        }
+        assert!(brackets >= 15);
+    }
+
+    #[test]
     fn names_are_evaluated_once_however_many_paths_lead_to_them() {
         let c = compiled();
         let src = fanned(8, 4);
