@@ -855,10 +855,11 @@ impl<'a> Resolver<'a> {
                 k += 2;
             } else if is_op(u, k, b"(") {
                 let Some(close) = self.close(f, k) else { break };
-                // Only names of the outside world and getters look at the arguments.
+                // Only opaque values, fetched modules and local values (`Raw`) ignore the
+                // arguments of a call (see `call`).
                 let args = if vals
                     .iter()
-                    .any(|v| matches!(v, V::Ext { .. } | V::Getter { .. }))
+                    .any(|v| !matches!(v, V::Opaque | V::Unit(_) | V::Raw(_)))
                 {
                     split_args(u, k + 1..close)
                 } else {
@@ -954,7 +955,13 @@ impl<'a> Resolver<'a> {
         } = v
         {
             // Bound ranges are tokens of the unit that wrote the partial.
-            if *unit != f || depth > 8 {
+            // A depth cut, counted like the others (the memo must not keep its value).
+            if depth > MAX_DEPTH {
+                self.cuts += 1;
+                return vec![V::Opaque];
+            }
+            self.deepest = self.deepest.max(depth);
+            if *unit != f {
                 return vec![V::Opaque];
             }
             let all: Vec<Range<usize>> = bound.iter().chain(args).cloned().collect();
