@@ -161,8 +161,82 @@ pub enum Namespace {
     Pickle,
 }
 
-/// The on-disk cache: `<root>/v1/{files|pickle2}/<hub>/<type>/<repo...>/<commit>/<path>`
-/// and `<root>/v1/snapshots/<hub>/<type>/<repo...>/<commit>.json`.
+impl Namespace {
+    fn dir(self) -> &'static str {
+        match self {
+            Namespace::File => "files",
+            Namespace::Pickle => "pickle",
+        }
+    }
+
+    /// What a refetch of a bad entry gets again (warnings).
+    fn what(self) -> &'static str {
+        match self {
+            Namespace::File => "file",
+            Namespace::Pickle => "pickle stream",
+        }
+    }
+}
+
+/// First word of every framed cache entry (`frame`).
+const FRAME_MAGIC: &str = "hubwarden-cache";
+
+/// A cache entry: one header line `hubwarden-cache <sha256 of the body> <key>`,
+/// then the body. The digest is checked on every read, so a truncated,
+/// corrupted or edited entry (a restored `actions/cache` folder is input too)
+/// is refetched, never scanned in place of the real file; the key catches an
+/// entry copied over another (a benign file's entry under a payload's path).
+fn frame(key: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "{FRAME_MAGIC} {} {key}\n",
+        hex::encode(Sha256::digest(body))
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Why a framed entry is not used.
+#[derive(Debug, PartialEq, Eq)]
+enum BadEntry {
+    /// No header, or a header of another key.
+    Malformed(&'static str),
+    /// The body does not hash to the header's digest.
+    Mismatch { recorded: String, got: String },
+}
+
+/// The body of a framed entry of `key`, checked against its digest.
+fn unframe(key: &str, bytes: Vec<u8>) -> Result<Vec<u8>, BadEntry> {
+    let nl = memchr::memchr(b'\n', &bytes).ok_or(BadEntry::Malformed("no digest header"))?;
+    let header =
+        std::str::from_utf8(&bytes[..nl]).map_err(|_| BadEntry::Malformed("no digest header"))?;
+    let mut parts = header.splitn(3, ' ');
+    let (Some(FRAME_MAGIC), Some(digest), Some(k)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(BadEntry::Malformed("no digest header"));
+    };
+    // Written lowercase: anything else is not one of ours.
+    if !is_sha256_hex(digest) || digest.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(BadEntry::Malformed("no digest header"));
+    }
+    if k != key {
+        return Err(BadEntry::Malformed("the entry of another file"));
+    }
+    let body = &bytes[nl + 1..];
+    let got = hex::encode(Sha256::digest(body));
+    if got != digest {
+        return Err(BadEntry::Mismatch {
+            recorded: digest.to_string(),
+            got,
+        });
+    }
+    Ok(body.to_vec())
+}
+
+/// The on-disk cache: `<root>/v2/{files|pickle}/<hub>/<type>/<repo...>/<commit>/<path>`
+/// and `<root>/v2/snapshots/<hub>/<type>/<repo...>/<commit>.json`, each a
+/// framed entry (`frame`); module archives under `<root>/v1/archives/`, named
+/// by their digest. (`v1` files and listings had no digest: they are not read.)
 #[derive(Clone, Debug)]
 pub struct DiskCache {
     root: PathBuf,
@@ -177,7 +251,7 @@ impl DiskCache {
         repo_dir(
             &self
                 .root
-                .join("v1")
+                .join("v2")
                 .join(ns)
                 .join(hub.as_str())
                 .join(rt.as_str()),
@@ -186,21 +260,76 @@ impl DiskCache {
     }
 
     fn file_path(&self, ns: Namespace, snap: &Snapshot, path: &str) -> Option<PathBuf> {
-        let ns = match ns {
-            Namespace::File => "files",
-            // v2: sparse checkpoint images (v1 held the extracted data.pkl).
-            Namespace::Pickle => "pickle2",
-        };
         let base = self
-            .repo_base(ns, snap.hub, snap.repo_type, &snap.repo_id)?
+            .repo_base(ns.dir(), snap.hub, snap.repo_type, &snap.repo_id)?
             .join(commit_component(&snap.commit));
         join_rel(&base, path)
     }
 
-    /// The cached bytes of `path` at the snapshot's commit, if any.
+    /// What an entry is the cache of, as its header records it.
+    fn key(ns: &str, hub: HubKind, rt: RepoType, repo: &str, commit: &str, path: &str) -> String {
+        format!(
+            "{ns}/{}/{}/{repo}@{commit}:{path}",
+            hub.as_str(),
+            rt.as_str()
+        )
+    }
+
+    /// The checked body of the framed entry at `p`; `None` when absent or bad
+    /// (a bad entry is a warning naming it and the fix, and is removed: the
+    /// caller fetches again and writes a good one).
+    fn read_entry(p: &Path, key: &str, max: u64, what: &str) -> Option<Vec<u8>> {
+        // The header is one short line: the body keeps its own cap.
+        let cap = max.saturating_add(FRAME_MAGIC.len() as u64 + 67 + key.len() as u64);
+        let bytes = match read_capped(p, cap) {
+            Ok(b) => b?,
+            Err(e) => {
+                tracing::warn!(
+                    "{}: cache entry not usable ({e}); ignored, the {what} is fetched again. Fix: delete it",
+                    p.display()
+                );
+                return None;
+            }
+        };
+        match unframe(key, bytes) {
+            Ok(body) => Some(body),
+            Err(BadEntry::Malformed(why)) => {
+                tracing::warn!(
+                    "{}: malformed cache entry ({why}); removed, the {what} is fetched again. Fix: delete it",
+                    p.display()
+                );
+                let _ = fs::remove_file(p);
+                None
+            }
+            Err(BadEntry::Mismatch { recorded, got }) => {
+                tracing::warn!(
+                    "{}: cache entry does not match its sha256 (recorded {recorded}, content hashes to {got}); removed, the {what} is fetched again",
+                    p.display()
+                );
+                let _ = fs::remove_file(p);
+                None
+            }
+        }
+    }
+
+    fn write_entry(p: &Path, key: &str, body: &[u8]) {
+        if let Err(e) = write_atomic(p, &frame(key, body)) {
+            tracing::warn!("cache write {}: {e}", p.display());
+        }
+    }
+
+    /// The cached bytes of `path` at the snapshot's commit, if any (checked).
     pub fn get(&self, ns: Namespace, snap: &Snapshot, path: &str, max: u64) -> Option<Vec<u8>> {
         let p = self.file_path(ns, snap, path)?;
-        read_capped(&p, max).ok().flatten()
+        let key = Self::key(
+            ns.dir(),
+            snap.hub,
+            snap.repo_type,
+            &snap.repo_id,
+            &snap.commit,
+            path,
+        );
+        Self::read_entry(&p, &key, max, ns.what())
     }
 
     /// Store `bytes` as `path` at the snapshot's commit (a failed write only warns).
@@ -208,9 +337,15 @@ impl DiskCache {
         let Some(p) = self.file_path(ns, snap, path) else {
             return;
         };
-        if let Err(e) = write_atomic(&p, bytes) {
-            tracing::warn!("cache write {}: {e}", p.display());
-        }
+        let key = Self::key(
+            ns.dir(),
+            snap.hub,
+            snap.repo_type,
+            &snap.repo_id,
+            &snap.commit,
+            path,
+        );
+        Self::write_entry(&p, &key, bytes);
     }
 
     fn snap_path(&self, hub: HubKind, rt: RepoType, repo: &str, commit: &str) -> Option<PathBuf> {
@@ -223,7 +358,8 @@ impl DiskCache {
         )
     }
 
-    /// The file list of a repo at a 40-hex commit, if cached.
+    /// The file list of a repo at a 40-hex commit, if cached (checked: a
+    /// listing with a file taken out would hide that file from the scan).
     pub fn get_listing(
         &self,
         hub: HubKind,
@@ -232,9 +368,13 @@ impl DiskCache {
         commit: &str,
     ) -> Option<Vec<String>> {
         let p = self.snap_path(hub, rt, repo, commit)?;
-        let bytes = read_capped(&p, crate::hub::validate::MAX_API_JSON_BYTES)
-            .ok()
-            .flatten()?;
+        let key = Self::key("snapshots", hub, rt, repo, &commit.to_ascii_lowercase(), "");
+        let bytes = Self::read_entry(
+            &p,
+            &key,
+            crate::hub::validate::MAX_API_JSON_BYTES,
+            "listing",
+        )?;
         let mut files: Vec<String> = match serde_json::from_slice(&bytes) {
             Ok(f) => f,
             Err(e) => {
@@ -264,12 +404,9 @@ impl DiskCache {
         let Some(p) = self.snap_path(hub, rt, repo, commit) else {
             return;
         };
+        let key = Self::key("snapshots", hub, rt, repo, &commit.to_ascii_lowercase(), "");
         match serde_json::to_vec(files) {
-            Ok(bytes) => {
-                if let Err(e) = write_atomic(&p, &bytes) {
-                    tracing::warn!("cache write {}: {e}", p.display());
-                }
-            }
+            Ok(bytes) => Self::write_entry(&p, &key, &bytes),
             Err(e) => tracing::warn!("cache encode: {e}"),
         }
     }
@@ -733,5 +870,135 @@ impl HfCache {
     ) -> Option<Result<Vec<u8>, HubError>> {
         let p = self.local_path(rt, repo, commit, path)?;
         read_capped(&p, max).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framed_entries_check_their_digest_and_key() {
+        let key = "files/huggingface/model/a/b@0123:modeling.py";
+        let body = b"import os\n\nx = 1\n".to_vec();
+        let framed = frame(key, &body);
+        assert_eq!(unframe(key, framed.clone()), Ok(body.clone()));
+        // An empty body is a valid entry.
+        assert_eq!(unframe(key, frame(key, b"")), Ok(Vec::new()));
+
+        // One byte changed, appended or cut: the digest no longer matches.
+        let mut flipped = framed.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        let mut longer = framed.clone();
+        longer.extend_from_slice(b"os.system('true')\n");
+        let shorter = framed[..framed.len() - 3].to_vec();
+        for bad in [flipped, longer, shorter] {
+            assert!(
+                matches!(unframe(key, bad), Err(BadEntry::Mismatch { .. })),
+                "a changed body is refused"
+            );
+        }
+        // Another file's good entry under this key.
+        assert_eq!(
+            unframe(
+                key,
+                frame("files/huggingface/model/a/b@0123:other.py", &body)
+            ),
+            Err(BadEntry::Malformed("the entry of another file"))
+        );
+        // Raw bytes (a `v1` entry), a header cut short, a digest in capitals.
+        let upper = String::from_utf8(framed.clone()).unwrap().replacen(
+            &hex::encode(Sha256::digest(&body)),
+            &hex::encode(Sha256::digest(&body)).to_uppercase(),
+            1,
+        );
+        for bad in [
+            body.clone(),
+            b"hubwarden-cache abc".to_vec(),
+            format!("{FRAME_MAGIC} {}\n", "0".repeat(64)).into_bytes(),
+            upper.into_bytes(),
+            Vec::new(),
+        ] {
+            assert_eq!(
+                unframe(key, bad.clone()),
+                Err(BadEntry::Malformed("no digest header")),
+                "{:?}",
+                String::from_utf8_lossy(&bad)
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_entry_is_removed_and_a_good_one_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::new(dir.path().to_path_buf());
+        let snap = Snapshot {
+            hub: HubKind::Huggingface,
+            repo_type: RepoType::Model,
+            repo_id: "acme/m".into(),
+            requested: None,
+            resolved_ref: "main".into(),
+            commit: "a".repeat(40),
+            files: vec!["modeling.py".into()],
+        };
+        cache.put(Namespace::File, &snap, "modeling.py", b"x = 1\n");
+        assert_eq!(
+            cache.get(Namespace::File, &snap, "modeling.py", 1 << 20),
+            Some(b"x = 1\n".to_vec())
+        );
+        // The body's cap holds whatever the header's length.
+        assert_eq!(
+            cache
+                .get(Namespace::File, &snap, "modeling.py", 6)
+                .as_deref(),
+            Some(&b"x = 1\n"[..])
+        );
+        assert_eq!(cache.get(Namespace::File, &snap, "modeling.py", 5), None);
+        let p = cache
+            .file_path(Namespace::File, &snap, "modeling.py")
+            .unwrap();
+        let mut bytes = fs::read(&p).unwrap();
+        bytes.extend_from_slice(b"y = 2\n");
+        fs::write(&p, &bytes).unwrap();
+        assert_eq!(
+            cache.get(Namespace::File, &snap, "modeling.py", 1 << 20),
+            None
+        );
+        assert!(!p.exists(), "a mismatching entry is removed");
+        // The same bytes under the pickle namespace are another entry.
+        cache.put(Namespace::File, &snap, "modeling.py", b"x = 1\n");
+        let q = cache
+            .file_path(Namespace::Pickle, &snap, "modeling.py")
+            .unwrap();
+        fs::create_dir_all(q.parent().unwrap()).unwrap();
+        fs::copy(&p, &q).unwrap();
+        assert_eq!(
+            cache.get(Namespace::Pickle, &snap, "modeling.py", 1 << 20),
+            None
+        );
+
+        let files = vec!["a.py".to_string(), "b.bin".to_string()];
+        let commit = "b".repeat(40);
+        cache.put_listing(
+            HubKind::Huggingface,
+            RepoType::Model,
+            "acme/m",
+            &commit,
+            &files,
+        );
+        assert_eq!(
+            cache.get_listing(HubKind::Huggingface, RepoType::Model, "acme/m", &commit),
+            Some(files)
+        );
+        // A listing with a file taken out is not read.
+        let lp = cache
+            .snap_path(HubKind::Huggingface, RepoType::Model, "acme/m", &commit)
+            .unwrap();
+        let text = String::from_utf8(fs::read(&lp).unwrap()).unwrap();
+        fs::write(&lp, text.replace(",\"b.bin\"", "")).unwrap();
+        assert_eq!(
+            cache.get_listing(HubKind::Huggingface, RepoType::Model, "acme/m", &commit),
+            None
+        );
     }
 }

@@ -333,3 +333,122 @@ fn an_exact_module_version_is_locked_with_its_archive_digest() {
         .unwrap_or_else(|| panic!("{lock}"));
     assert_eq!(entry["commit"], commit);
 }
+
+/// Every cache entry under `cache` whose path ends with `tail`.
+fn cache_entries(cache: &Path, tail: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![cache.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(tail) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// A cached file or listing is checked against the SHA-256 its entry records:
+/// the payload swapped for harmless code, or taken out of the cached listing,
+/// is a warning naming the entry, the file is fetched again, and the verdict
+/// is the one a cold run gives.
+#[test]
+fn a_cached_file_or_listing_that_does_not_match_its_digest_is_refetched() {
+    let (_rt, fake) = fake_hub_on_its_runtime();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    const COMMIT: &str = "77845868a736f5085b9cd43cc2f52cbfd87e9d36";
+    let run = || {
+        Command::new(bin())
+            .args(["check", "acme/remote-code", "--revision", COMMIT])
+            .arg("--cache-dir")
+            .arg(&cache)
+            .env_clear()
+            .env("HOME", tmp.path())
+            .env("HF_ENDPOINT", fake.url(HubKind::Huggingface))
+            .output()
+            .unwrap()
+    };
+    let cold = run();
+    let cold_text = String::from_utf8_lossy(&cold.stdout).into_owned();
+    assert!(cold_text.contains("modeling_acme.py"), "{cold_text}");
+    assert_eq!(cold.status.code(), Some(1), "{cold_text}");
+
+    // Warm and untouched: no content request at all.
+    fake.reset_counts();
+    let warm = run();
+    assert_eq!(content_requests(&fake), Vec::<String>::new());
+    assert_eq!(String::from_utf8_lossy(&warm.stdout), cold_text);
+
+    let one = |tail: &str| {
+        let found = cache_entries(&cache, tail);
+        assert_eq!(found.len(), 1, "{tail}: {:?}", cache_entries(&cache, ""));
+        found[0].clone()
+    };
+    let entry = one("/modeling_acme.py");
+    let listing = one(&format!("/{COMMIT}.json"));
+    // The header kept, the body swapped: what a hand edit or a poisoned
+    // restore would leave.
+    let framed = std::fs::read_to_string(&entry).unwrap();
+    let (header, body) = framed.split_once('\n').unwrap();
+    assert!(body.contains("os.system"), "{body}");
+    std::fs::write(&entry, format!("{header}\nclass AcmeModel:\n    pass\n")).unwrap();
+    let framed = std::fs::read_to_string(&listing).unwrap();
+    assert!(framed.contains("\"modeling_acme.py\","), "{framed}");
+    std::fs::write(&listing, framed.replace("\"modeling_acme.py\",", "")).unwrap();
+
+    fake.reset_counts();
+    let again = run();
+    let err = String::from_utf8_lossy(&again.stderr);
+    for p in [&entry, &listing] {
+        assert!(
+            err.contains(&format!(
+                "{}: cache entry does not match its sha256",
+                p.display()
+            )),
+            "{err}"
+        );
+    }
+    let fetched = content_requests(&fake);
+    assert!(
+        fetched.iter().any(|u| u.ends_with("/modeling_acme.py")),
+        "the file is fetched again: {fetched:?}"
+    );
+    assert!(
+        fetched
+            .iter()
+            .any(|u| u.contains("/api/models/acme/remote-code")),
+        "the listing is fetched again: {fetched:?}"
+    );
+    assert_eq!(String::from_utf8_lossy(&again.stdout), cold_text);
+    assert_eq!(again.status.code(), cold.status.code());
+    // The entries hold the real content again.
+    assert!(
+        std::fs::read_to_string(&entry)
+            .unwrap()
+            .contains("os.system")
+    );
+
+    // An entry with no header at all (a cache from before digests, or a
+    // truncated write) is malformed: said, with the fix, and refetched.
+    std::fs::write(&entry, "class AcmeModel:\n    pass\n").unwrap();
+    fake.reset_counts();
+    let raw = run();
+    let err = String::from_utf8_lossy(&raw.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}: malformed cache entry (no digest header)",
+            entry.display()
+        )) && err.contains("Fix: delete it"),
+        "{err}"
+    );
+    assert!(
+        content_requests(&fake)
+            .iter()
+            .any(|u| u.ends_with("/modeling_acme.py"))
+    );
+    assert_eq!(String::from_utf8_lossy(&raw.stdout), cold_text);
+}
