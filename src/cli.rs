@@ -21,6 +21,23 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// Progress on stderr: a bar on a terminal, a `hubwarden: resolving
+    /// 12/40 targets, ...` line every 5 s elsewhere (CI logs); nothing for a
+    /// run shorter than that. `always` also prints a last line for a quick run.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t,
+        global = true,
+        env = "HUBWARDEN_PROGRESS"
+    )]
+    pub progress: crate::progress::Mode,
+
+    /// No progress and no status lines on stderr (warnings and errors still show).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

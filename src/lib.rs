@@ -14,6 +14,7 @@ pub mod discover;
 pub mod hub;
 pub mod model;
 pub mod policy;
+pub mod progress;
 pub mod report;
 pub mod resolve;
 pub mod scan;

@@ -17,7 +17,9 @@ pub fn run(args: &InventoryArgs) -> Result<Outcome> {
         exclude: args.exclude.clone(),
         parsing: discover::Parsing::from_env(),
     };
+    let progress = crate::progress::start();
     let found = discover::discover(&args.path, &opts)?;
+    drop(progress);
     for e in &found.errors {
         tracing::warn!("{}: {}", e.path, e.message);
     }

@@ -34,7 +34,12 @@ pub fn main_entry() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, cli.quiet);
+    crate::progress::configure(if cli.quiet {
+        crate::progress::Mode::Never
+    } else {
+        cli.progress
+    });
     match run(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(e) => {
@@ -64,21 +69,24 @@ pub fn run(cli: Cli) -> Result<Outcome> {
 
 /// Logs on stderr as `hubwarden: warning: ...` (status lines as `hubwarden: ...`).
 /// Warnings and status lines show by default; `-v` adds info, `-vv` debug;
-/// `RUST_LOG` overrides.
-fn init_tracing(verbose: u8) {
+/// `RUST_LOG` overrides; `--quiet` drops the status lines.
+fn init_tracing(verbose: u8, quiet: bool) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},{STATUS}=info")));
+    let status = if quiet { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{default},{STATUS}={status}"))
+    });
     // Escape codes only for a person at a terminal: a log file or a pipe (a
     // bench reading `RUST_LOG=...=debug` fields) gets plain `key=value`.
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Lines go above a progress bar that is being drawn, not through it.
+        .with_writer(crate::progress::stderr_writer)
         .with_ansi(ansi)
         .event_format(Plain)
         .try_init();

@@ -57,6 +57,8 @@ pub fn run_scan(args: &ScanArgs, env: &ScanEnv) -> Result<ScanResult> {
     if !root.exists() {
         anyhow::bail!("path does not exist: {}", root.display());
     }
+    // Dropped when this returns: the bar is gone before the report is written.
+    let _progress = crate::progress::start();
     let mut config = Config::load(root, args.config.as_deref())?;
     config.fail_on = args.fail_on.or(config.fail_on);
     let offline = args.offline || config.offline.unwrap_or(false);
@@ -297,9 +299,14 @@ fn scan_targets(scanner: &Scanner, calls: &[CallReport]) -> Vec<Finding> {
         closures.entry(ck.clone()).or_insert(files);
         closure_of.push(Some(ck));
     }
+    crate::progress::begin(crate::progress::Stage::Scan, unique.len());
     let facts: HashMap<Key, FileFacts> = unique
         .into_par_iter()
-        .map(|(k, f)| (k, scanner.analyze(f)))
+        .map(|(k, f)| {
+            let facts = scanner.analyze(f);
+            crate::progress::advance(1);
+            (k, facts)
+        })
         .collect();
     let hits: HashMap<Closure, Vec<Vec<Hit>>> = closures
         .into_par_iter()

@@ -189,7 +189,10 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
         return Err(DiscoverError::NoSuchPath(root.display().to_string()));
     }
     let excludes = walk::build_excludes(&opts.exclude)?;
+    // The walk of a large tree takes a while too: the stage shows before the total.
+    crate::progress::begin(crate::progress::Stage::Discover, 0);
     let (files, mut errors) = walk::walk(root, &excludes);
+    crate::progress::begin(crate::progress::Stage::Discover, files.len());
     let dir_root = if root.is_file() {
         root.parent().unwrap_or(Path::new("."))
     } else {
@@ -219,6 +222,7 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
                         "discovered"
                     );
                 }
+                crate::progress::advance(1);
                 r
             }
             None => err(&f.rel, "the Python grammar could not be loaded"),

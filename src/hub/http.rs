@@ -601,6 +601,7 @@ impl Http {
                 }
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
+            crate::progress::request();
             tracing::debug!(%url, post = req.json_body.is_some(), "request");
             let resp = match rb.send().await {
                 Ok(r) => r,
@@ -770,6 +771,7 @@ async fn read_body(
             Ok(None) => return Ok((body, false)),
             Err(e) => return Err(BodyErr::Transport(transport_error(&e, url))),
         };
+        crate::progress::received(chunk.len());
         let room = max.saturating_sub(body.len() as u64) as usize;
         if chunk.len() > room {
             if truncate {
@@ -817,6 +819,7 @@ async fn body_to_file(
             Ok(None) => break,
             Err(e) => return Err(BodyErr::Transport(transport_error(&e, url))),
         };
+        crate::progress::received(chunk.len());
         len += chunk.len() as u64;
         if len > max {
             return Err(over());

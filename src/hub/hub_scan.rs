@@ -281,6 +281,7 @@ pub async fn annotate(hubs: &Hubs, targets: &mut [Target]) {
         }
     }
     asked.retain(|k, paths| k.rt == RepoType::Model || !paths.is_empty());
+    crate::progress::begin(crate::progress::Stage::HubScan, asked.len());
     let answers: HashMap<Key, Answer> = stream::iter(asked)
         .map(|(k, paths)| async move {
             let a = if k.rt == RepoType::Model {
@@ -288,6 +289,7 @@ pub async fn annotate(hubs: &Hubs, targets: &mut [Target]) {
             } else {
                 ask_paths(hubs, &k, &paths).await
             };
+            crate::progress::advance(1);
             (k, a)
         })
         .buffer_unordered(8)

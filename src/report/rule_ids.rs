@@ -66,6 +66,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("out-of-profile-import", "HW2034"),
     // data flow (src/scan/taint.rs; HW2027-HW2034 are the capability rules)
     ("taint-flow", "HW2035"),
+    // adversarial round 3 (issue 10): source Python reads differently, introspection,
+    // unpickling options kept apart from the call
+    ("confusable-identifier", "HW2036"),
+    ("source-encoding-cookie", "HW2037"),
+    ("introspection-escape", "HW2038"),
+    ("unsafe-load-option-indirect", "HW2039"),
     // yara
     ("crypto-miner", "HW3001"),
     ("download-execute", "HW3002"),

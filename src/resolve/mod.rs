@@ -102,6 +102,7 @@ pub async fn resolve_all<S: RepoSource>(
         slot_of_call.push(slot);
     }
     let memo_ref = &memo;
+    crate::progress::begin(crate::progress::Stage::Resolve, unique.len());
     let mut results: Vec<Option<Target>> = vec![None; unique.len()];
     let mut done = stream::iter(unique.iter().copied().enumerate())
         .map(|(slot, i)| async move {
@@ -117,6 +118,7 @@ pub async fn resolve_all<S: RepoSource>(
         })
         .buffer_unordered(opts.concurrency.max(1));
     while let Some((slot, target)) = done.next().await {
+        crate::progress::advance(1);
         results[slot] = Some(target);
     }
     calls

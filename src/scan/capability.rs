@@ -10,7 +10,7 @@
 //!
 //! Works on the tokens and outlines of the files (no tree-sitter), like the call graph.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 
 use super::catalogue::Catalogue;
@@ -45,6 +45,8 @@ struct Cap {
     key: String,
     rule: String,
     build_tools: Vec<String>,
+    /// Tool -> arguments with which it runs more than a build.
+    build_tool_unsafe_args: BTreeMap<String, Vec<String>>,
     system_libraries: Vec<regex::Regex>,
     standard_files: Vec<String>,
     data_extensions: Vec<String>,
@@ -133,6 +135,7 @@ impl Compiled {
                 key: key.clone(),
                 rule: cap.rule.clone(),
                 build_tools: cap.build_tools.clone(),
+                build_tool_unsafe_args: cap.build_tool_unsafe_args.clone(),
                 // Validated when the catalogue was loaded.
                 system_libraries: cap
                     .system_libraries
@@ -488,6 +491,21 @@ fn leading_literal(u: &Unit<'_>, r: Range<usize>) -> Option<String> {
         .find(|&i| toks[i].kind == Kind::Str && toks[i].nest == first.nest)
         .and_then(|i| lex::string_value(&u.src[toks[i].range()]))
         .filter(|v| v.contains('/'))
+}
+
+/// Does a command word match an unsafe-argument entry? A word equal to it, or for an
+/// option its attached forms (`-B/tmp/x`, `-fplugin=x.so`, `--file=Makefile`).
+fn build_arg_matches(entry: &str, word: &str) -> bool {
+    if word == entry {
+        return true;
+    }
+    if !entry.starts_with('-') {
+        return false;
+    }
+    let Some(rest) = word.strip_prefix(entry) else {
+        return false;
+    };
+    rest.starts_with('=') || (entry.len() == 2 && !rest.is_empty())
 }
 
 fn basename(cmd: &str) -> &str {
@@ -1051,6 +1069,9 @@ impl<'a> Resolver<'a> {
             Some("builtins".to_string())
         } else if let Some(b) = q.strip_suffix(".__dict__") {
             Some(b.to_string())
+        } else if q.ends_with("()") && (q.starts_with("ctypes.") || q.starts_with("_ctypes.")) {
+            // `libc["system"]`: a loaded library's item is its function of that name.
+            Some(q.clone())
         } else if q == "builtins.globals()" {
             return match key.as_deref() {
                 Some("__builtins__") => vec![V::Ext {
@@ -1254,6 +1275,11 @@ pub(crate) fn scan(units: &[Unit<'_>], c: &Compiled) -> Vec<Vec<CapHit>> {
         let mut i = 0;
         while i < toks.len() {
             let t = toks[i];
+            if t.kind == Kind::Str && !skip[i] {
+                out[f].extend(named_api(u, c, i));
+                i += 1;
+                continue;
+            }
             if t.kind != Kind::Name
                 || skip[i]
                 || (i > 0 && is_op(u, i - 1, b"."))
@@ -1281,6 +1307,49 @@ pub(crate) fn scan(units: &[Unit<'_>], c: &Compiled) -> Vec<Vec<CapHit>> {
         built_libraries(&units[f], c, hits);
     }
     out
+}
+
+/// A string that is exactly the dotted (or `module:attr`) name of a process or dynamic-code
+/// API (`"subprocess.Popen"`, `"os:system"`): libraries resolve such names and call what
+/// they name (`logging.config.dictConfig`'s `"()"` and `"class"`, entry points,
+/// `pydoc.locate`, hydra's `_target_`), so the string is reflection on that API.
+fn named_api(u: &Unit<'_>, c: &Compiled, i: usize) -> Option<CapHit> {
+    let t = u.outline.lexed.toks[i];
+    let text = &u.src[t.range()];
+    if lex::is_fstring(text) {
+        return None;
+    }
+    let v = lex::string_value(text)?;
+    if v.len() > 80 || v.matches(':').count() > 1 || !v.contains(['.', ':']) {
+        return None;
+    }
+    let q = v.replacen(':', ".", 1);
+    let dotted = q.split('.').all(|p| {
+        p.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    });
+    if !dotted {
+        return None;
+    }
+    let cap = c.classify(&q, true)?;
+    if !matches!(c.caps[cap].key.as_str(), "process" | "dynamic-code") {
+        return None;
+    }
+    let r = c.reflection?;
+    Some(CapHit {
+        rule: c.caps[r].rule.clone(),
+        start: t.start as usize,
+        end: t.end as usize,
+        what: format!("{v:?}"),
+        load_level: Level::Error,
+        note: format!(
+            " (a string naming `{q}`: libraries that resolve names call it, such as logging.config, entry points and pydoc.locate)"
+        ),
+        lowered: false,
+        mentions: Vec::new(),
+    })
 }
 
 /// A library loaded from a computed path that a build tool in the same function wrote
@@ -1418,11 +1487,20 @@ impl Resolver<'_> {
                 .or_else(|| keyword(u, args, "args"))
                 .or_else(|| keyword(u, args, "command"));
             if let Some(a) = first
-                && let Some(prog) = self.program(f, a, 0)
+                && let Some(prog) = self.program(f, a.clone(), 0)
                 && c.build_tools.iter().any(|t| t == basename(&prog))
                 // One command, not a shell line that runs more.
                 && !prog.contains([';', '|', '&', '`', '$', '<', '>', '\n'])
             {
+                let tool = basename(&prog);
+                if let Some(arg) = self.unsafe_build_arg(f, c, tool, a, args) {
+                    return Some((
+                        Level::Error,
+                        format!(
+                            " (runs `{tool}` with `{arg}`, which makes it run more than a build)"
+                        ),
+                    ));
+                }
                 return Some((
                     Level::Warning,
                     format!(
@@ -1547,6 +1625,61 @@ impl Resolver<'_> {
                 " (what it fetches is not known statically)".into(),
             )
         }
+    }
+
+    /// An argument with which a build tool runs what it is told rather than a build
+    /// (`git -c`, `gcc -wrapper`, `make -C <folder>`: `build-tool-unsafe-args`), among
+    /// the literal words of its command, or the `cwd=` of a tool that reads the build
+    /// file of its folder.
+    fn unsafe_build_arg(
+        &self,
+        f: usize,
+        c: &Cap,
+        tool: &str,
+        cmd: Range<usize>,
+        args: &[Range<usize>],
+    ) -> Option<String> {
+        let unsafe_args = c.build_tool_unsafe_args.get(tool)?;
+        if unsafe_args.iter().any(|x| x == "cwd=") && keyword(&self.units[f], args, "cwd").is_some()
+        {
+            return Some("cwd=".into());
+        }
+        self.command_words(f, cmd, 0)
+            .into_iter()
+            .skip(1)
+            .find(|w| unsafe_args.iter().any(|x| build_arg_matches(x, w)))
+    }
+
+    /// The literal words of a command: the literal items of an argument list, or the
+    /// words of a command line's literal text (following assignments, as `program` does).
+    fn command_words(&self, f: usize, a: Range<usize>, depth: usize) -> Vec<String> {
+        let u = &self.units[f];
+        if depth > 3 || a.is_empty() {
+            return Vec::new();
+        }
+        let first = tok_text(u, a.start);
+        if first == b"[" || first == b"(" {
+            let Some(close) = closing(u, a.start) else {
+                return Vec::new();
+            };
+            return split_args(u, a.start + 1..close)
+                .into_iter()
+                .filter_map(|it| literal(u, it))
+                .collect();
+        }
+        if a.len() == 1 && is_name(u, a.start) {
+            let n = tok_str(u, a.start);
+            return self.envs[f]
+                .assigns
+                .get(n)
+                .into_iter()
+                .flatten()
+                .flat_map(|r| self.command_words(f, r.clone(), depth + 1))
+                .collect();
+        }
+        leading_literal(u, a)
+            .map(|s| s.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
     }
 
     /// The literal program a command argument starts with (following one assignment).

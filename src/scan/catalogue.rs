@@ -59,6 +59,9 @@ pub(crate) struct Capability {
     pub modules: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub build_tools: Vec<String>,
+    /// Build tool -> arguments with which it runs more than a build.
+    #[serde(default)]
+    pub build_tool_unsafe_args: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub system_libraries: Vec<String>,
     #[serde(default)]
@@ -145,6 +148,7 @@ impl Catalogue {
                             e.apis.extend(v.apis);
                             e.modules.extend(v.modules);
                             e.build_tools.extend(v.build_tools);
+                            e.build_tool_unsafe_args.extend(v.build_tool_unsafe_args);
                             e.system_libraries.extend(v.system_libraries);
                             e.standard_files.extend(v.standard_files);
                             e.data_extensions.extend(v.data_extensions);

@@ -324,6 +324,17 @@ impl<'a> Graph<'a> {
                 }
             }
         }
+        // A module's own `__getattr__` (PEP 562) runs whenever an importer asks it for a
+        // name it does not bind (`from .tables import X`), which the mentions cannot see:
+        // it runs with the module code.
+        if sc.kind == ScopeKind::Module {
+            for &c in &self.children[n] {
+                let child = self.scope(c);
+                if child.kind == ScopeKind::Function && child.name == "__getattr__" {
+                    out.push((c, Why::Called(n)));
+                }
+            }
+        }
         for name in self.renamed(sc.mentions.iter().chain(&sc.strings)) {
             if dunder(name) {
                 continue;

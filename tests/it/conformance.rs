@@ -1586,6 +1586,8 @@ async fn hub_docs_rate_limits_anonymous_budget_is_said_once_up_front() {
             .arg(proj.path())
             .args(["--format", "json", "--cache-dir"])
             .arg(home.path().join("cache"))
+            // A slow machine would print a progress line before the hint.
+            .args(["--progress", "never"])
             .env_clear()
             .env("HOME", home.path())
             .env("HF_ENDPOINT", s.fake.url(HubKind::Huggingface));

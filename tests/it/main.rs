@@ -25,6 +25,7 @@ mod kernels;
 mod pickle_fuzz;
 mod pickles;
 mod pin;
+mod progress;
 mod report;
 mod resolve;
 mod scan;
