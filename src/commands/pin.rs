@@ -423,9 +423,10 @@ pub fn plan(args: &PinArgs, env: &ScanEnv) -> Result<PinPlan> {
 }
 
 /// Whether the call loads the local folder another call downloaded (its id is
-/// that call's repository).
+/// that call's repository): the download's result, or a folder it fills
+/// (`local_dir=`). A `revision=` on such a load is ignored.
 fn loads_a_download(c: &CallReport) -> bool {
-    c.site.resolution.contains(" result (line ")
+    c.site.args.contains_key("snapshot_of") || c.site.resolution.contains(" result (line ")
 }
 
 /// How a repository id came from outside the code (a command-line default, an

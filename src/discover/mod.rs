@@ -6,6 +6,7 @@
 
 pub mod catalogue;
 pub mod kernel_calls;
+pub mod local_dirs;
 pub mod notebook;
 pub mod python;
 pub mod sites;
@@ -98,6 +99,7 @@ impl DiscoverStats {
 #[derive(Default)]
 struct FileResult {
     calls: Vec<LoadSite>,
+    links: local_dirs::Links,
     errors: Vec<InputError>,
     stats: DiscoverStats,
 }
@@ -230,11 +232,15 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
         .collect();
     let mut calls = Vec::new();
     let mut stats = DiscoverStats::default();
+    let (mut downloads, mut unlinked) = (Vec::new(), Vec::new());
     for r in results {
         calls.extend(r.calls);
         errors.extend(r.errors);
         stats.add(r.stats);
+        downloads.extend(r.links.downloads);
+        unlinked.extend(r.links.unlinked);
     }
+    local_dirs::link_across(&mut calls, unlinked, &downloads, sites::finish);
     calls.sort_by(|a, b| {
         (&a.path, a.line, a.column, &a.repo_id).cmp(&(&b.path, b.line, b.column, &b.repo_id))
     });
@@ -335,6 +341,7 @@ fn scan_file(
     {
         return FileResult {
             calls: s.sites.calls,
+            links: s.sites.links,
             errors: Vec::new(),
             stats: DiscoverStats {
                 files_parsed: 1,
@@ -363,7 +370,7 @@ fn scan_file(
         (code, tree)
     };
     let found = sites::sites(&tree, code, &ctx);
-    let calls = found.calls;
+    let (calls, links) = (found.calls, found.links);
     let stats = DiscoverStats {
         files_parsed: 1,
         bytes_parsed: code.len() as u64,
@@ -385,6 +392,7 @@ fn scan_file(
     }
     FileResult {
         calls,
+        links,
         errors,
         stats,
     }

@@ -7,10 +7,11 @@ use std::path::Path;
 use tree_sitter::{Node, Tree};
 
 use super::catalogue::{self, Kind, Loader};
+use super::local_dirs::{self, Links};
 use super::python::Index;
 use super::values::{Lit, Resolver, Val, call_arg, repo_type_of};
 use crate::model::LoadSite;
-use crate::python::text;
+use crate::python::{line_of, text};
 
 /// Where a parsed source came from, to map positions back to the file.
 pub struct FileCtx<'a> {
@@ -153,6 +154,9 @@ fn single_str<'t>(r: &Resolver<'_, 't>, node: Option<Node<'t>>) -> Option<String
 /// The loader calls of one parsed source.
 pub struct FileSites {
     pub calls: Vec<LoadSite>,
+    /// The folders its downloads fill, and its loads from folders none of
+    /// them fills (linked across files by `local_dirs::link_across`).
+    pub links: Links,
     /// Value-resolution steps taken.
     pub steps: u64,
     /// Names whose bindings, call sites or fields were consulted, and names
@@ -168,6 +172,8 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> FileSites {
     let r = Resolver::new(&idx, &line_map);
     let lines = Lines::new(src);
     let mut out = Vec::new();
+    let mut hits = Vec::new();
+    let mut links = Links::default();
     for &call in &idx.calls {
         let Some(f) = call.child_by_field_name("function") else {
             continue;
@@ -212,7 +218,25 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> FileSites {
         let Some((loader, api, class)) = hit else {
             continue;
         };
-        out.extend(one_call(&r, call, (src, &lines), ctx, loader, api, class));
+        if loader.kind == Kind::Snapshot {
+            let line = ctx.map_line(line_of(call));
+            links
+                .downloads
+                .extend(local_dirs::downloads(&r, call, loader, ctx.rel, line));
+        }
+        hits.push((call, loader, api, class));
+    }
+    // Downloads first: a load may come before the download of its folder (a
+    // helper defined above the code that fills the folder).
+    for (call, loader, api, class) in hits {
+        out.extend(one_call(
+            &r,
+            call,
+            (src, &lines),
+            ctx,
+            (loader, api, class),
+            &mut links,
+        ));
     }
     let mut asked = idx.asked();
     for (name, quals) in idx.aliases() {
@@ -222,20 +246,19 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> FileSites {
     }
     FileSites {
         calls: out,
+        links,
         steps: r.steps(),
         asked,
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn one_call<'t>(
     r: &Resolver<'_, 't>,
     call: Node<'t>,
     (src, lines): (&str, &Lines),
     ctx: &FileCtx<'_>,
-    loader: &Loader,
-    api: String,
-    class: Option<String>,
+    (loader, api, class): (&Loader, String, Option<String>),
+    links: &mut Links,
 ) -> Vec<LoadSite> {
     let bytes = src.as_bytes();
     let mut args: BTreeMap<String, String> = BTreeMap::new();
@@ -436,7 +459,22 @@ fn one_call<'t>(
         s.resolution = v.how.clone();
         match v.lit {
             Lit::Str(id) => {
-                if is_local_path(&id, ctx) {
+                // A folder a download fills is that download's repo, whatever
+                // the folder's name looks like.
+                if local_dirs::reads_a_folder(loader.kind) {
+                    let filled = links.find(&id);
+                    if !filled.is_empty() {
+                        for d in filled {
+                            push_new(&mut out, finish(local_dirs::link(&s, &id, d)));
+                        }
+                        continue;
+                    }
+                }
+                let local = is_local_path(&id, ctx);
+                if local_dirs::reads_a_folder(loader.kind) {
+                    links.keep(s.clone(), &id, !local);
+                }
+                if local {
                     continue;
                 }
                 if loader.kind == Kind::GithubHub {
@@ -474,16 +512,7 @@ fn one_call<'t>(
                 s.resolution = format!("not a repo id: {}", v.how);
             }
         }
-        // Two ways to one repo (a literal and a snapshot of it, two call sites of
-        // a helper) are one call to check, and so are two ways to an unknown
-        // one: the first way found is shown.
-        if out.iter().any(|o: &LoadSite| {
-            (&o.repo_id, &o.revision, o.platform, o.repo_type)
-                == (&s.repo_id, &s.revision, s.platform, s.repo_type)
-        }) {
-            continue;
-        }
-        out.push(finish(s));
+        push_new(&mut out, finish(s));
     }
     // Hub kernels the call loads through its arguments (`kernel_calls`).
     if loader.family == catalogue::Family::Kernels && base.api.starts_with("diffusers.") {
@@ -499,6 +528,18 @@ fn one_call<'t>(
     let kw = |names: &[&str]| kwarg(r, call, bytes, names).map(|(n, _)| n);
     out.extend(super::kernel_calls::transformers_kernels(r, &model, &kw));
     out
+}
+
+/// Add `s` unless the call already has it: two ways to one repo (a literal
+/// and a snapshot of it, two call sites of a helper) are one call to check,
+/// and so are two ways to an unknown one; the first way found is shown.
+fn push_new(out: &mut Vec<LoadSite>, s: LoadSite) {
+    if !out.iter().any(|o| {
+        (&o.repo_id, &o.revision, o.platform, o.repo_type)
+            == (&s.repo_id, &s.revision, s.platform, s.repo_type)
+    }) {
+        out.push(s);
+    }
 }
 
 /// The repo id values and revision of the `*.from_pretrained(...)` call whose
@@ -540,7 +581,8 @@ fn config_origin<'t>(r: &Resolver<'_, 't>, call: Node<'t>) -> Option<(Vec<Val>, 
     Some((vals, rev))
 }
 
-fn finish(mut s: LoadSite) -> LoadSite {
+/// Complete a site: whether its revision pins it.
+pub fn finish(mut s: LoadSite) -> LoadSite {
     s.pinned = if s.family == catalogue::Family::PaddleModule {
         // An exact module version names one immutable archive, whose digest
         // the lock records (the target's commit is `version+sha256:...`); a

@@ -293,6 +293,25 @@ impl<'t> Resolver<'_, 't> {
                             })
                             .collect()
                     }
+                    // `Path(a) / "b"`: `/` of strings is a TypeError, so a
+                    // string on either side means a path is being built.
+                    (Some("/"), Some(a), Some(b)) => {
+                        let (a, b) = (self.res(a, depth + 1), self.res(b, depth + 1));
+                        if a.iter().chain(&b).any(|v| v.as_str().is_some()) {
+                            combine(a, b, path_join)
+                                .into_iter()
+                                .map(|v| Val {
+                                    how: chain("path join".into(), &v.how),
+                                    ..v
+                                })
+                                .collect()
+                        } else {
+                            vec![Val::unknown(format!(
+                                "expression `{}`",
+                                short(text(n, src))
+                            ))]
+                        }
+                    }
                     _ => vec![Val::unknown(format!(
                         "expression `{}`",
                         short(text(n, src))
@@ -658,6 +677,9 @@ impl<'t> Resolver<'_, 't> {
         if let Some(FieldDefault::Value(d)) = field_default(n, src) {
             return self.res(d, depth + 1);
         }
+        if let Some(v) = self.path_call(n, f, depth) {
+            return v;
+        }
         // A snapshot download's result is the local copy of that repo.
         for q in self.idx.qualify(f, 0) {
             if let Some((l, api, _)) = catalogue::lookup(&q) {
@@ -672,6 +694,60 @@ impl<'t> Resolver<'_, 't> {
             }
         }
         vec![Val::unknown(format!("result of `{}`", short(ftext)))]
+    }
+
+    /// `Path(a, b)`, `os.path.join(a, b)`, `p.joinpath(b)`: the path they
+    /// build, so that a load from a folder a download filled is linked to it
+    /// (`local_dirs`). `None`: not a path call.
+    fn path_call(&self, n: Node<'t>, f: Node<'t>, depth: u32) -> Option<Vec<Val>> {
+        let src = self.src();
+        let method = f.kind() == "attribute"
+            && f.child_by_field_name("attribute").map(|a| text(a, src)) == Some("joinpath");
+        let quals = if method {
+            Vec::new()
+        } else {
+            self.idx.qualify(f, 0)
+        };
+        let ctor = quals.iter().any(|q| PATH_TYPES.contains(&q.as_str()));
+        if !method && !ctor && !quals.iter().any(|q| PATH_JOINS.contains(&q.as_str())) {
+            return None;
+        }
+        let args = n.child_by_field_name("arguments")?;
+        let mut parts: Vec<Node<'t>> = Vec::new();
+        if method {
+            parts.push(f.child_by_field_name("object")?);
+        }
+        let mut cursor = args.walk();
+        for a in args.named_children(&mut cursor) {
+            match a.kind() {
+                "comment" => {}
+                // `*parts`, `**kw`: not statically a path.
+                "keyword_argument" | "list_splat" | "dictionary_splat" => {
+                    return Some(vec![Val::unknown(format!(
+                        "path `{}`",
+                        short(text(n, src))
+                    ))]);
+                }
+                _ => parts.push(a),
+            }
+        }
+        let Some((first, rest)) = parts.split_first() else {
+            // `Path()` is the current folder.
+            return Some(vec![Val::new(Lit::Str(".".into()), "literal")]);
+        };
+        let mut acc = self.res(*first, depth + 1);
+        for p in rest {
+            acc = combine(acc, self.res(*p, depth + 1), path_join);
+        }
+        let at = self.l(n);
+        Some(
+            acc.into_iter()
+                .map(|v| Val {
+                    how: chain(format!("path (line {at})"), &v.how),
+                    ..v
+                })
+                .collect(),
+        )
     }
 
     fn snapshot(&self, n: Node<'t>, l: &catalogue::Loader, api: String, depth: u32) -> Vec<Val> {
@@ -929,7 +1005,32 @@ pub fn repo_type_of(s: &str) -> RepoType {
     }
 }
 
+/// Path constructors: `Path(a, b)` joins its arguments as `os.path.join` does.
+const PATH_TYPES: &[&str] = &[
+    "pathlib.Path",
+    "pathlib.PurePath",
+    "pathlib.PosixPath",
+    "pathlib.PurePosixPath",
+];
+const PATH_JOINS: &[&str] = &["os.path.join", "posixpath.join"];
+
+/// `os.path.join(a, b)`: an absolute `b` replaces `a`.
+pub fn path_join(a: &str, b: &str) -> String {
+    if b.starts_with('/') || a.is_empty() {
+        b.to_string()
+    } else if a.ends_with('/') {
+        format!("{a}{b}")
+    } else {
+        format!("{a}/{b}")
+    }
+}
+
 fn concat(a: Vec<Val>, b: Vec<Val>) -> Vec<Val> {
+    combine(a, b, |p, q| format!("{p}{q}"))
+}
+
+/// Every pairing of `a` and `b` whose strings `join` combines (the rest unknown).
+fn combine(a: Vec<Val>, b: Vec<Val>, join: impl Fn(&str, &str) -> String) -> Vec<Val> {
     let mut out = Vec::new();
     for x in &a {
         for y in &b {
@@ -938,7 +1039,12 @@ fn concat(a: Vec<Val>, b: Vec<Val>) -> Vec<Val> {
             }
             let lit = match (&x.lit, &y.lit) {
                 (Lit::Str(p), Lit::Str(q)) if p.len() + q.len() <= MAX_STR => {
-                    Lit::Str(format!("{p}{q}"))
+                    let j = join(p, q);
+                    if j.len() <= MAX_STR {
+                        Lit::Str(j)
+                    } else {
+                        Lit::Unknown
+                    }
                 }
                 _ => Lit::Unknown,
             };

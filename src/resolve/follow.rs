@@ -12,15 +12,18 @@
 //! [`max_follows`](super::ResolveOptions). A download that names anything else stays
 //! what the capability pass says it is: code fetched at load that could not be verified.
 
+mod unpickle;
+
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use tree_sitter::Node;
 
 use super::{Job, is_pickle_weight};
-use crate::discover::python::Index;
+use crate::discover::python::{BindKind, Index};
 use crate::discover::values::{Lit, Resolver, call_arg, repo_type_of};
 use crate::hub::{RepoSource, Snapshot, is_commit, validate_path};
-use crate::model::{FetchOutcome, FileKind, HubKind, LoadFetch, RepoType};
+use crate::model::{FetchOutcome, FileKind, HubKind, LoadFetch, RemoteFile, RepoType};
 
 /// Words without which a file makes none of the downloads below (checked before parsing).
 const WORDS: &[&str] = &[
@@ -242,7 +245,8 @@ fn downloads(src: &[u8]) -> Vec<Download> {
         let Some(f) = call.child_by_field_name("function") else {
             continue;
         };
-        let quals = idx.qualify(f, 0);
+        let mut quals = idx.qualify(f, 0);
+        quals.extend(instance_method(&idx, f));
         let Some((api, name)) = APIS.iter().find_map(|a| {
             quals
                 .iter()
@@ -340,6 +344,65 @@ fn downloads(src: &[u8]) -> Vec<Download> {
     out
 }
 
+/// Classes whose instances download like the module functions
+/// (`HfApi().hf_hub_download(...)`, `api = HfApi(); api.snapshot_download(...)`).
+const CLIENTS: &[&str] = &["huggingface_hub.HfApi", "huggingface_hub.hf_api.HfApi"];
+/// Module-level instances of those classes.
+const INSTANCES: &[&str] = &["huggingface_hub.hf_api.api"];
+
+/// `huggingface_hub.<method>` for a method called on an `HfApi` instance.
+fn instance_method<'t>(idx: &Index<'t>, f: Node<'t>) -> Option<String> {
+    if f.kind() != "attribute" {
+        return None;
+    }
+    let obj = f.child_by_field_name("object")?;
+    let m = crate::python::text(f.child_by_field_name("attribute")?, idx.src);
+    is_client(idx, obj, 0).then(|| format!("huggingface_hub.{m}"))
+}
+
+/// Whether an expression holds an `HfApi` instance: a constructor call, a name or a
+/// field assigned one.
+fn is_client<'t>(idx: &Index<'t>, n: Node<'t>, depth: u32) -> bool {
+    if depth > 8 {
+        return false;
+    }
+    let made = |rhs: Node<'t>| is_client(idx, rhs, depth + 1);
+    match n.kind() {
+        "call" => n.child_by_field_name("function").is_some_and(|f| {
+            idx.qualify(f, 0)
+                .iter()
+                .any(|q| CLIENTS.contains(&q.as_str()))
+        }),
+        "identifier" => {
+            if idx
+                .qualify(n, 0)
+                .iter()
+                .any(|q| INSTANCES.contains(&q.as_str()))
+            {
+                return true;
+            }
+            let name = crate::python::text(n, idx.src);
+            matches!(idx.lookup(name, n).map(|b| b.kind), Some(BindKind::Assign(rhs)) if made(rhs))
+        }
+        // `self.api = HfApi()` anywhere in the file.
+        "attribute" => {
+            if idx
+                .qualify(n, 0)
+                .iter()
+                .any(|q| INSTANCES.contains(&q.as_str()))
+            {
+                return true;
+            }
+            n.child_by_field_name("attribute")
+                .map(|a| crate::python::text(a, idx.src))
+                .and_then(|a| idx.attrs.get(a))
+                .is_some_and(|rhs| rhs.iter().any(|(r, _)| made(*r)))
+        }
+        "parenthesized_expression" => n.named_child(0).is_some_and(made),
+        _ => false,
+    }
+}
+
 /// How a file name is handled once its repo is known.
 fn kind_of(path: &str) -> Option<FileKind> {
     if path.ends_with(".py") {
@@ -366,6 +429,18 @@ pub(crate) async fn follow<S: RepoSource>(job: &mut Job<'_, S>) {
             continue;
         }
         let depth = depth_of.get(i).copied().unwrap_or(0);
+        let data = unpickle::unpickles(&f.content, &f.path);
+        if !data.is_empty() {
+            let f = f.clone();
+            for u in data {
+                let rec = follow_data(job, &f, &u, own.as_deref(), &mut followed).await;
+                depth_of.resize(job.acc.files.len(), depth + 1);
+                if !job.acc.fetched.contains(&rec) {
+                    job.acc.fetched.push(rec);
+                }
+            }
+        }
+        let f = &job.acc.files[i];
         let found = downloads(&f.content);
         if found.is_empty() {
             continue;
@@ -399,6 +474,103 @@ pub(crate) async fn follow<S: RepoSource>(job: &mut Job<'_, S>) {
             }
         }
     }
+}
+
+/// Read a repo file that `from` unpickles at load into the target, as a pickle: it is
+/// the same repo at the same commit as the code that names it.
+async fn follow_data<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    from: &RemoteFile,
+    u: &unpickle::Unpickle,
+    own: Option<&Snapshot>,
+    followed: &mut usize,
+) -> LoadFetch {
+    let mut rec = LoadFetch {
+        hub: from.hub,
+        repo_id: from.repo_id.clone(),
+        commit: from.commit.clone(),
+        file: from.path.clone(),
+        line: u.line,
+        end_line: u.end_line,
+        api: u.api.clone(),
+        outcome: FetchOutcome::Failed,
+        detail: String::new(),
+    };
+    let path = match &u.path {
+        Ok(p) => p.clone(),
+        Err(why) => {
+            rec.detail = format!("not followed: the path {why}");
+            return rec;
+        }
+    };
+    if let Err(e) = validate_path(&path) {
+        rec.detail = format!("not followed: {e}");
+        return rec;
+    }
+    let snap = match code_snapshot(job, from, own).await {
+        Ok(s) => s,
+        Err(e) => {
+            rec.detail = format!("not followed: {}: {e}", from.repo_id);
+            return rec;
+        }
+    };
+    if !snap.has(&path) {
+        rec.detail = format!(
+            "not followed: {path} is not in {}@{}, so the file it loads comes from elsewhere",
+            snap.repo_id, snap.commit
+        );
+        return rec;
+    }
+    *followed += 1;
+    if *followed > job.opts.max_follows {
+        job.mark_unverified(format!(
+            "more than {} files fetched at load (at {}:{})",
+            job.opts.max_follows, from.path, u.line
+        ));
+        rec.detail = format!(
+            "not followed: more than {} files fetched at load",
+            job.opts.max_follows
+        );
+        return rec;
+    }
+    let why = format!("unpickled at load by {}:{} ({})", from.path, u.line, u.api);
+    match job.add_file(&snap, &path, FileKind::Pickle, why).await {
+        // Not `acc_pickle`: that flag says the model's weights are pickles.
+        Ok(content) => {
+            if let Some(reason) = content.and_then(|c| crate::scan::pickle::unverified(&c)) {
+                job.mark_unverified(format!(
+                    "{path} in {}@{} cannot be verified: {reason}",
+                    snap.repo_id, snap.commit
+                ));
+            }
+        }
+        Err(e) => {
+            rec.detail = format!("not followed: {e}");
+            return rec;
+        }
+    }
+    rec.outcome = FetchOutcome::Pinned;
+    rec.detail = format!("read and scanned: {}@{}:{path}", snap.repo_id, snap.commit);
+    rec
+}
+
+/// The snapshot a fetched file comes from (its repo at its commit).
+async fn code_snapshot<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    f: &RemoteFile,
+    own: Option<&Snapshot>,
+) -> Result<Arc<Snapshot>, super::ResolveError> {
+    let same = own.filter(|s| s.hub == f.hub && s.repo_id == f.repo_id);
+    if let Some(s) = same.filter(|s| s.commit == f.commit) {
+        return Ok(Arc::new(s.clone()));
+    }
+    let repo_type = match f.hub {
+        HubKind::Github => RepoType::Github,
+        HubKind::Paddlehub => RepoType::Module,
+        _ => same.map_or(RepoType::Model, |s| s.repo_type),
+    };
+    job.snapshot(f.hub, repo_type, &f.repo_id, Some(&f.commit))
+        .await
 }
 
 /// Read what one download fetches into the target. `None` when it names nothing that
@@ -611,6 +783,28 @@ mod tests {
             ))
         );
         assert_eq!(hf_url("https://huggingface.co/a/b/blob/main/f.py"), None);
+        assert!(one("x = 1\n").is_empty());
+    }
+
+    #[test]
+    fn hfapi_instances_download_like_the_functions() {
+        let d = one(
+            "import huggingface_hub as hh\nfrom huggingface_hub import HfApi\nfrom huggingface_hub.hf_api import api as shared\nclient = HfApi(token=None)\nclient.hf_hub_download('o/a', 'a.py', revision='main')\nHfApi().snapshot_download(repo_id='o/b')\nclass M:\n    def __init__(self):\n        self.api = hh.HfApi()\n        self.api.hf_hub_download('o/c', filename='c.pt')\nshared.hf_hub_download('o/d', 'd.py')\nother = object()\nother.hf_hub_download('o/e', 'e.py')\n",
+        );
+        let got: Vec<(String, Known, bool)> = d
+            .into_iter()
+            .map(|x| (x.api, x.repo, x.files.is_none()))
+            .collect();
+        let v = |s: &str| Known::Values(vec![s.to_string()]);
+        assert_eq!(
+            got,
+            [
+                ("huggingface_hub.hf_hub_download".into(), v("o/a"), false),
+                ("huggingface_hub.snapshot_download".into(), v("o/b"), true),
+                ("huggingface_hub.hf_hub_download".into(), v("o/c"), false),
+                ("huggingface_hub.hf_hub_download".into(), v("o/d"), false),
+            ]
+        );
         assert!(one("x = 1\n").is_empty());
     }
 }

@@ -29,7 +29,7 @@ struct Run {
     uris: Vec<String>,
 }
 
-fn scan_app() -> Run {
+fn scan_app(app: &str) -> Run {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -39,7 +39,7 @@ fn scan_app() -> Run {
     let tmp = tempfile::tempdir().unwrap();
     let project = tmp.path().join("project");
     std::fs::create_dir_all(&project).unwrap();
-    std::fs::write(project.join("app.py"), APP).unwrap();
+    std::fs::write(project.join("app.py"), app).unwrap();
     let out = Command::new(bin())
         .args(["scan", "--format", "json", "--cache-dir"])
         .arg(tmp.path().join("cache"))
@@ -115,7 +115,7 @@ fn findings(r: &Value, line: u64) -> Vec<(String, String, String, String)> {
 
 #[test]
 fn downloads_in_remote_code_are_followed_scanned_or_reported() {
-    let run = scan_app();
+    let run = scan_app(APP);
     let r = &run.report;
 
     // Pinned: both files the model fetches from the store join the target and are
@@ -262,6 +262,117 @@ fn downloads_in_remote_code_are_followed_scanned_or_reported() {
         ["chain1.py", "chain2.py", "chain3.py", "chain4.py"]
     );
     assert!(!run.uris.iter().any(|u| u.contains("chain5.py")));
+}
+
+/// Loads of repos whose code unpickles its own data files or downloads through `HfApi`.
+const DATA_APP: &str = "from transformers import AutoModel\n\
+m1 = AutoModel.from_pretrained(\"fw-acme/data-follow\", trust_remote_code=True)\n\
+m2 = AutoModel.from_pretrained(\"fw-acme/data-benign-follow\", trust_remote_code=True)\n\
+m3 = AutoModel.from_pretrained(\"fw-acme/hfapi-follow\", trust_remote_code=True)\n";
+
+#[test]
+fn repo_data_files_unpickled_at_load_are_followed() {
+    let run = scan_app(DATA_APP);
+    let r = &run.report;
+
+    // The object-array .npy next to the code is fetched and its pickle walked: the
+    // payload is reported in that file; the unpickling call itself drops to a note.
+    let data = call(r, "fw-acme/data-follow");
+    assert_eq!(data["target"]["status"], "resolved", "{data}");
+    let fs = files(data);
+    for (want, line) in [("assets/table.npy", 15), ("vocab.pkl", 17)] {
+        let (_, _, why) = fs
+            .iter()
+            .find(|(repo, p, _)| repo == "fw-acme/data-follow" && p == want)
+            .unwrap_or_else(|| panic!("{want} not followed: {fs:?}"));
+        assert!(
+            why.starts_with(&format!("unpickled at load by modeling_da.py:{line} (")),
+            "{why}"
+        );
+    }
+    let f2 = findings(r, 2);
+    assert!(
+        f2.iter().any(
+            |(rule, level, file, message)| rule == "pickle-dangerous-global"
+                && level == "error"
+                && file == "assets/table.npy"
+                && message.contains("os.system")
+                && message.contains("npy object array")
+        ),
+        "{f2:#?}"
+    );
+    let unpickles: Vec<_> = f2
+        .iter()
+        .filter(|(rule, ..)| rule == "unverified-fetched-code")
+        .collect();
+    assert_eq!(unpickles.len(), 3, "{f2:#?}");
+    let (notes, errors): (Vec<_>, Vec<_>) = unpickles
+        .into_iter()
+        .partition(|(_, level, ..)| level == "note");
+    assert_eq!(notes.len(), 2, "{f2:#?}");
+    // The file the repo does not hold stays code that could not be verified.
+    assert_eq!(errors.len(), 1, "{f2:#?}");
+    assert!(
+        errors[0]
+            .3
+            .contains("missing.pkl is not in fw-acme/data-follow@"),
+        "{}",
+        errors[0].3
+    );
+    let fetched = data["target"]["fetched_at_load"].as_array().unwrap();
+    let outcomes: Vec<(&str, &str)> = fetched
+        .iter()
+        .map(|x| (x["api"].as_str().unwrap(), x["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("numpy.load", "pinned"),
+            ("pickle.load", "pinned"),
+            ("pickle.load", "failed")
+        ]
+    );
+
+    // Benign data: an object array of strings, an .npz of plain arrays, a plain array;
+    // all fetched, nothing at error.
+    let benign = call(r, "fw-acme/data-benign-follow");
+    assert_eq!(benign["target"]["status"], "resolved", "{benign}");
+    let got: Vec<String> = files(benign).into_iter().map(|(_, p, _)| p).collect();
+    for want in ["words.npy", "emb.npz", "bias.npy"] {
+        assert!(got.iter().any(|p| p == want), "{want}: {got:?}");
+    }
+    // Only the generic `allow_pickle` warning stays; the files themselves are clean.
+    let f3 = findings(r, 3);
+    assert!(
+        f3.iter().all(|(rule, level, file, _)| file.is_empty()
+            || level == "note"
+            || (rule == "numpy-allow-pickle" && level == "warning")),
+        "benign data files give no error: {f3:#?}"
+    );
+    assert!(
+        !f3.iter().any(|(rule, ..)| rule.starts_with("pickle")),
+        "{f3:#?}"
+    );
+
+    // HfApi instances: a field assigned `HfApi()` and a constructor call.
+    let api = call(r, "fw-acme/hfapi-follow");
+    let fs = files(api);
+    for want in ["extra_layers.py", "extra.pt"] {
+        assert!(
+            fs.iter().any(|(repo, p, why)| repo == "fw-acme/store"
+                && p == want
+                && why.contains("huggingface_hub.hf_hub_download")),
+            "{want}: {fs:?}"
+        );
+    }
+    let f4 = findings(r, 4);
+    assert!(
+        f4.iter()
+            .any(|(rule, level, file, _)| rule == "process-creation"
+                && level == "error"
+                && file == "extra_layers.py"),
+        "{f4:#?}"
+    );
 }
 
 fn site(repo: &str) -> LoadSite {

@@ -22,6 +22,7 @@ mod fakehub;
 mod follow;
 mod hub;
 mod kernels;
+mod local_dirs;
 mod pickle_fuzz;
 mod pickles;
 mod pin;

@@ -64,6 +64,8 @@ const NAMES: &[&[u8]] = &[
     b"\xff\xfe/data.pkl",
     b"archive/",
     b"a/b/c/data.pkl",
+    b"arr_0.npy",
+    b"emb.npy",
 ];
 
 fn word(u: &mut Unstructured) -> AResult<Vec<u8>> {
@@ -165,7 +167,12 @@ fn zip(u: &mut Unstructured) -> AResult<Vec<u8>> {
     let n = u.int_in_range(0..=5)?;
     for _ in 0..n {
         let name = u.choose(NAMES)?.to_vec();
-        let data = ops(u)?;
+        // `.npz` members are `.npy` files.
+        let data = if name.ends_with(b".npy") && u.ratio(3, 4)? {
+            npy(u)?
+        } else {
+            ops(u)?
+        };
         let deflate = u.ratio(1, 4)?;
         let body = if deflate {
             use std::io::Write;
@@ -321,6 +328,50 @@ fn tar(u: &mut Unstructured) -> AResult<Vec<u8>> {
     Ok(out)
 }
 
+const DESCRS: &[&str] = &[
+    "'<f4'",
+    "'|O'",
+    "'object'",
+    "[('a', '<i4'), ('b', '|O')]",
+    "[('a', '<i4')]",
+    "'<M8[ns]'",
+    "('<f4', (2,))",
+    "'\\x7cO'",
+    "'|O' 'x'",
+    "",
+];
+
+/// A `.npy`: magic, a version (valid or not), a header from perturbed dict pieces,
+/// a header length that may lie, then an opcode stream.
+fn npy(u: &mut Unstructured) -> AResult<Vec<u8>> {
+    let version = *u.choose(&[1u8, 1, 2, 3, 0, 4])?;
+    let descr = u.choose(DESCRS)?;
+    let shape = *u.choose(&["(1,)", "()", "(2, 3L)", "[1]", "(1.5,)"])?;
+    let order = *u.choose(&["False", "True", "0", "None"])?;
+    let mut header = if u.ratio(1, 8)? {
+        let n = u.int_in_range(0..=40)?;
+        u.bytes(n)?.to_vec()
+    } else {
+        format!("{{'descr': {descr}, 'fortran_order': {order}, 'shape': {shape}, }}").into_bytes()
+    };
+    header.extend(b"  \n");
+    let len = if u.ratio(1, 8)? {
+        u.int_in_range(0..=200u32)?
+    } else {
+        header.len() as u32
+    };
+    let mut b = b"\x93NUMPY".to_vec();
+    b.extend([version, 0]);
+    if version == 1 {
+        b.extend(le16(len as usize));
+    } else {
+        b.extend(le32(u64::from(len)));
+    }
+    b.extend(header);
+    b.extend(ops(u)?);
+    Ok(b)
+}
+
 fn mutate(u: &mut Unstructured, corpus: &[Vec<u8>]) -> AResult<Vec<u8>> {
     let mut b = u.choose(corpus)?.clone();
     for _ in 0..u.int_in_range(1..=8)? {
@@ -350,7 +401,7 @@ fn input(seed: u64, case: u64, corpus: &[Vec<u8>]) -> Vec<u8> {
     let mut rng = fastrand::Rng::with_seed(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ case);
     let raw: Vec<u8> = (0..4096).map(|_| rng.u8(..)).collect();
     let mut u = Unstructured::new(&raw);
-    let kind = case % 6;
+    let kind = case % 7;
     let made = match kind {
         0 | 1 => ops(&mut u).map(|mut a| {
             // legacy sequences: several pickles back to back, maybe after the magic
@@ -362,6 +413,7 @@ fn input(seed: u64, case: u64, corpus: &[Vec<u8>]) -> Vec<u8> {
         2 => zip(&mut u),
         3 => tar(&mut u),
         4 => mutate(&mut u, corpus),
+        6 => npy(&mut u),
         _ => Ok(raw[..(case as usize * 7919) % 2048].to_vec()),
     };
     made.unwrap_or_default()

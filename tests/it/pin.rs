@@ -489,3 +489,64 @@ latest = hub.Module(name="senta_bilstm")
     // online run with archives: `cache::an_exact_module_version_is_locked_with_its_archive_digest`).
     assert!(commit_at(12).starts_with("1.2.0+"), "{report}");
 }
+
+/// A load from the folder a download fills (`local_dir=`) is pinned at the
+/// download: a `revision=` on the load would be ignored for a folder.
+#[test]
+fn a_load_from_a_downloaded_folder_is_pinned_at_its_download() {
+    let ws = Ws::new();
+    let commit = "f01df01df01df01df01df01df01df01df01df01d";
+    ws.mirror_repo(
+        "huggingface/models",
+        "rs-pin/folder",
+        commit,
+        &[
+            (
+                "config.json",
+                r#"{"model_type": "x", "auto_map": {"AutoModel": "modeling_x.XModel"}}"#,
+            ),
+            ("modeling_x.py", "class XModel:\n    pass\n"),
+        ],
+    );
+    ws.write(
+        "app.py",
+        concat!(
+            "from huggingface_hub import snapshot_download\n",
+            "from transformers import AutoModel\n",
+            "\n",
+            "snapshot_download(\"rs-pin/folder\", local_dir=\"./m\")\n",
+            "model = AutoModel.from_pretrained(\"./m\", trust_remote_code=True)\n",
+        ),
+    );
+    let out = ws.pin(&[]);
+    let (diff, err) = (stdout(&out), stderr(&out));
+    assert!(
+        diff.contains(&format!(
+            "+snapshot_download(\"rs-pin/folder\", local_dir=\"./m\", revision=\"{commit}\")"
+        )),
+        "{diff}\n{err}"
+    );
+    assert!(!diff.contains("+model ="), "{diff}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let out = ws.pin(&["--write"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Now pinned through its download: nothing more to pin, and the scan
+    // reports the load at that commit with no `remote-code-unpinned`.
+    let again = ws.pin(&[]);
+    assert!(stdout(&again).is_empty(), "{}", stdout(&again));
+    let scan = ws.run("scan", &["--format", "json"]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&scan.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&scan)));
+    let load = report["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["line"] == 5)
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(load["pinned"], true, "{load:#}");
+    assert_eq!(load["target"]["commit"], commit, "{load:#}");
+    assert!(
+        !crate::kernels::rules_at(&report, 5).contains(&"remote-code-unpinned".to_string()),
+        "{report:#}"
+    );
+}

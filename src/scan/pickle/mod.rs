@@ -6,6 +6,7 @@
 //! to a call) and is not on the list is an error; one that is only imported is a warning.
 
 pub mod legacy;
+pub mod npy;
 pub mod source;
 pub mod walker;
 pub mod zip;
@@ -26,6 +27,8 @@ pub const MAX_SEQUENCE_BYTES: u64 = 8 << 20;
 const LEGACY_PICKLES: usize = 5;
 /// Most members of one archive walked as pickles.
 const MAX_MEMBERS: usize = 32;
+/// Most members of an `.npz` read (each one's header decides whether it is a pickle).
+const MAX_NPZ_MEMBERS: usize = 1024;
 
 /// The safe list (exact `module.qualname`) and the deny list (`module.name` or
 /// `module.*`), from `rules/pickle.yml` and any `--rules` folder.
@@ -195,9 +198,43 @@ pub fn analyze_source<S: Source + ?Sized>(src: &S) -> Analysis {
         }
     };
     if head == b"PK\x03\x04" {
+        // `numpy.load` reads an `.npz` (a zip of `.npy`), torch a zip with a data.pkl.
+        let names = match zip::zipfile_dir(src) {
+            Ok(es) => es.into_iter().map(|e| e.filename).collect(),
+            // The torch reading below asks for its own ranges in the same round.
+            Err(zip::ZErr::Missing(m)) => {
+                a.need(m);
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        };
+        let npy_members = names.iter().any(|n: &String| n.ends_with(".npy"));
+        let torch = names
+            .iter()
+            .any(|n| n.to_ascii_lowercase().ends_with("data.pkl"));
+        if npy_members && !torch {
+            a.format = "npz";
+            npz(src, &mut a, &mut budget);
+            return a;
+        }
         a.format = "zip";
         zip_checkpoint(src, &mut a, &mut budget);
+        if npy_members {
+            npz(src, &mut a, &mut budget);
+        }
         return a;
+    }
+    match src.get(0, npy::MAGIC.len() as u64) {
+        Ok(m) if m == npy::MAGIC => {
+            a.format = "npy";
+            npy_at(src, 0, "npy object array", &mut a, &mut budget);
+            return a;
+        }
+        Ok(_) => {}
+        Err(m) => {
+            a.need(m);
+            return a;
+        }
     }
     match legacy::tar_members(src) {
         Err(m) => a.need(m),
@@ -211,6 +248,74 @@ pub fn analyze_source<S: Source + ?Sized>(src: &S) -> Analysis {
         Ok(None) => sequence(src, 0, "pickle", false, &mut a, &mut budget),
     }
     a
+}
+
+/// A `.npy` at `base`: its object array's pickle walked, a plain array nothing.
+fn npy_at<S: Source + ?Sized>(
+    src: &S,
+    base: u64,
+    label: &str,
+    a: &mut Analysis,
+    budget: &mut Budget,
+) {
+    match npy::read(src, base) {
+        Err(m) => a.need(m),
+        // numpy raises before any unpickling; a plain array is raw numbers.
+        Ok(npy::Npy::Rejected(_) | npy::Npy::Plain) => {}
+        Ok(npy::Npy::Unverified(why)) => a.cap(why),
+        Ok(npy::Npy::Pickle(at)) => {
+            let limit = at.saturating_add(MAX_SEQUENCE_BYTES).min(src.size());
+            if let Some(r) = walk_at(src, at, limit.max(at + 1), a, budget) {
+                a.streams.push(Stream {
+                    label: label.to_string(),
+                    report: r,
+                    speculative: false,
+                });
+            }
+        }
+    }
+}
+
+/// An `.npz` as `numpy.load` reads it (Python's `zipfile`): every member that starts
+/// with the `.npy` magic is read as a `.npy`; others come back as raw bytes.
+fn npz<S: Source + ?Sized>(src: &S, a: &mut Analysis, budget: &mut Budget) {
+    let entries = match zip::zipfile_dir(src) {
+        Ok(es) => es,
+        Err(zip::ZErr::Missing(m)) => return a.need(m),
+        Err(zip::ZErr::Capped(why)) => return a.cap(why),
+        // numpy cannot open it: nothing is loaded.
+        Err(zip::ZErr::Bad(_)) => return,
+    };
+    let mut names: Vec<&str> = entries.iter().map(|e| e.filename.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.len() > MAX_NPZ_MEMBERS {
+        return a.cap(format!(
+            "npz archive with more than {MAX_NPZ_MEMBERS} members"
+        ));
+    }
+    for name in names {
+        let Some(e) = zip::zipfile_lookup(&entries, name) else {
+            continue;
+        };
+        match zip::zipfile_extract(src, e) {
+            Ok(d) if d.starts_with(npy::MAGIC) => {
+                // A member in memory never misses bytes.
+                npy_at(
+                    &Whole(&d),
+                    0,
+                    &format!("{name} (npy object array)"),
+                    a,
+                    budget,
+                );
+            }
+            Ok(_) => {}
+            Err(zip::ZErr::Missing(m)) => a.need(m),
+            Err(zip::ZErr::Capped(why)) => a.cap(why),
+            // numpy raises for this member when it is read.
+            Err(zip::ZErr::Bad(_)) => {}
+        }
+    }
 }
 
 /// Walk one pickle starting at `at` in `src`; None when bytes are missing or capped.
