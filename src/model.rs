@@ -386,6 +386,12 @@ pub struct ChainLink {
     pub leads_to: String,
     /// `always` or `possibly` (the declared versions cross the boundary: worst case).
     pub applies: String,
+    /// The links (or repo references) the library followed before reaching
+    /// this config, outermost first (`repo@commit file:line field`); empty for
+    /// a field of the call's own repo. A two-hop chain: the encoder repo named
+    /// by a SpanMarker config, whose own `config.json` names a Hub kernel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<String>,
 }
 
 /// SARIF result levels, ordered by severity.

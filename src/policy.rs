@@ -237,8 +237,14 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                         a.join("; ")
                     )
                 };
+                // A link past the call's own repo says how the load got there.
+                let via = if link.via.is_empty() {
+                    String::new()
+                } else {
+                    format!(", reached via {}", link.via.join(" -> "))
+                };
                 let message = format!(
-                    "{} ({}@{} {}:{}) -> {}.{assumed}",
+                    "{} ({}@{} {}:{}{via}) -> {}.{assumed}",
                     link.why,
                     link.repo_id,
                     link.commit.get(..12).unwrap_or(&link.commit),

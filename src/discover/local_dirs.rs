@@ -117,7 +117,18 @@ pub fn downloads<'t>(
     let mut out = Vec::new();
     for v in r.resolve(arg) {
         let Some(dir) = v.as_str() else { continue };
-        for snap in &snaps {
+        // `for m in ids: snapshot_download(m, local_dir=f"models/{m}")`: the
+        // folder that names a repo is that repo's, not every repo's of the loop.
+        let named: Vec<&Snap> = snaps
+            .iter()
+            .filter(|s| s.repo_id.as_deref().is_some_and(|id| names_repo(dir, id)))
+            .collect();
+        let fills: Vec<&Snap> = if named.is_empty() {
+            snaps.iter().collect()
+        } else {
+            named
+        };
+        for snap in fills {
             let folder = if kw == "cache_dir" {
                 let Some((owner, name)) = snap.repo_id.as_deref().and_then(|i| i.split_once('/'))
                 else {
@@ -143,6 +154,13 @@ pub fn downloads<'t>(
         }
     }
     out
+}
+
+/// Does the folder `dir` name the repo `id` (its id, or its name as a whole
+/// path segment)?
+fn names_repo(dir: &str, id: &str) -> bool {
+    let name = id.rsplit('/').next().unwrap_or(id);
+    dir.contains(id) || dir.split(['/', '\\']).any(|seg| seg == name)
 }
 
 impl Links {

@@ -56,6 +56,9 @@ pub struct ResolveOptions {
     pub max_follow_depth: usize,
     /// Most files followed from downloads in fetched code, per target (a cap).
     pub max_follows: usize,
+    /// Longest config chain followed: a config naming a repo whose config
+    /// names another... (a cap: over it the target is unverified).
+    pub max_chain_depth: usize,
     /// Distinct resolutions run at once. As many as the HTTP layer's request cap
     /// (32): a resolution mostly waits on requests, and a lower value splits the
     /// repos into waves (16 put issue 3's benchmark at 4.5x the chain bound).
@@ -73,6 +76,7 @@ impl Default for ResolveOptions {
             max_files_per_target: 500,
             max_follow_depth: 4,
             max_follows: 64,
+            max_chain_depth: 4,
             concurrency: 32,
             peft_installed: true,
             declared: Arc::new(crate::deps::Declared::default()),
@@ -248,6 +252,22 @@ struct Acc {
     pinned_by: Option<String>,
     chain: Vec<crate::model::ChainLink>,
     fetched: Vec<crate::model::LoadFetch>,
+    /// The config links and repo references followed to reach the load being
+    /// resolved now, outermost first (see [`Job::enter_hop`]).
+    hops: Vec<Hop>,
+    /// The configs whose fields were already checked for escalations (and
+    /// whether for a load that builds a model), so a cycle (A names B, B
+    /// names A) or a repeated reference ends.
+    configs_checked: HashSet<(HubKind, String, String, String, bool)>,
+}
+
+/// One step of a config chain being followed.
+struct Hop {
+    /// `repo@commit file:line field`.
+    text: String,
+    /// The load it leads to builds a model (from the config or with weights),
+    /// so a Hub kernel named in that repo's attention fields is loaded.
+    builds_model: bool,
 }
 
 /// Where a call's code comes from: repo id, hub and requested revision.
@@ -295,14 +315,93 @@ impl<S: RepoSource> Job<'_, S> {
         }
     }
 
-    /// Record a config-driven chain step.
-    pub(crate) fn chain(&mut self, link: crate::model::ChainLink) {
+    /// Record a config-driven chain step (with the hops that led to it).
+    pub(crate) fn chain(&mut self, mut link: crate::model::ChainLink) {
+        link.via = self.acc.hops.iter().map(|h| h.text.clone()).collect();
         if !self.acc.chain.contains(&link) {
             self.acc.chain.push(link);
         }
     }
 
-    /// The commit comes from a lock file, not the call's own `revision`.
+    /// Follow one more chain step (a config link, or a repo reference the
+    /// library follows) described as `repo@commit file:line field`. False
+    /// when the chain would grow past `max_chain_depth`: the target is then
+    /// unverified (fail closed) and the step is not followed. Pair with
+    /// [`Job::leave_hop`].
+    pub(crate) fn enter_hop(&mut self, text: String, builds_model: bool) -> bool {
+        if self.acc.hops.len() >= self.opts.max_chain_depth {
+            let mut path: Vec<&str> = self.acc.hops.iter().map(|h| h.text.as_str()).collect();
+            path.push(&text);
+            let reason = format!(
+                "config chain longer than {} links, not followed: {}",
+                self.opts.max_chain_depth,
+                path.join(" -> ")
+            );
+            self.mark_unverified(reason);
+            return false;
+        }
+        self.acc.hops.push(Hop { text, builds_model });
+        true
+    }
+
+    pub(crate) fn leave_hop(&mut self) {
+        self.acc.hops.pop();
+    }
+
+    /// One chain step as outputs show it: `repo@commit file:line field`
+    /// (the line of `field` in `path`; 1 when it cannot be placed).
+    pub(crate) async fn hop_text(&mut self, snap: &Snapshot, path: &str, field: &str) -> String {
+        let line = match self.read(snap, path).await {
+            Ok(b) => escalation::key_lines(&String::from_utf8_lossy(&b))
+                .get(field)
+                .copied()
+                .unwrap_or(1),
+            Err(_) => 1,
+        };
+        format!(
+            "{}@{} {path}:{line} {field}",
+            snap.repo_id,
+            short_commit(&snap.commit)
+        )
+    }
+
+    /// The chained load being resolved builds a model from its config.
+    pub(crate) fn chain_builds_model(&self) -> bool {
+        self.acc.hops.last().is_some_and(|h| h.builds_model)
+    }
+
+    /// True the first time a config of `snap` is checked for escalations in
+    /// this target for a load that does (or does not) build a model; later (a
+    /// cycle, a repeated reference) false, with a note when a chain came back.
+    pub(crate) fn first_config_check(
+        &mut self,
+        snap: &Snapshot,
+        path: &str,
+        builds_model: bool,
+    ) -> bool {
+        let key = (
+            snap.hub,
+            snap.repo_id.clone(),
+            snap.commit.clone(),
+            path.to_string(),
+            builds_model,
+        );
+        if self.acc.configs_checked.insert(key) {
+            return true;
+        }
+        let back = format!("{}@", snap.repo_id);
+        if self.acc.hops.iter().any(|h| h.text.starts_with(&back)) {
+            let hops: Vec<String> = self.acc.hops.iter().map(|h| h.text.clone()).collect();
+            self.note(format!(
+                "config chain {} comes back to {}@{} {path}, already checked: not followed again",
+                hops.join(" -> "),
+                snap.repo_id,
+                short_commit(&snap.commit)
+            ));
+        }
+        false
+    }
+
     /// How many files the target lists so far (see [`Job::tag_files_since`]).
     pub(crate) fn files_len(&self) -> usize {
         self.acc.files.len()
@@ -318,6 +417,7 @@ impl<S: RepoSource> Job<'_, S> {
         }
     }
 
+    /// The commit comes from a lock file, not the call's own `revision`.
     pub(crate) fn set_pinned_by(&mut self, source: String) {
         self.acc.pinned_by = Some(source);
     }
@@ -592,6 +692,11 @@ impl<S: RepoSource> Job<'_, S> {
             fetched_at_load: acc.fetched,
         }
     }
+}
+
+/// A commit as chain texts show it.
+pub(crate) fn short_commit(c: &str) -> &str {
+    c.get(..12).unwrap_or(c)
 }
 
 /// Weights formats that `torch.load`/`pickle.load` would read.

@@ -99,7 +99,15 @@ pub(crate) async fn resolve<S: RepoSource>(
     let gate = gate::prompting(&site.gate, gate::TRANSFORMERS_PROMPT);
     job.pickle_weights(&snap).await?;
     prompt_tokenizer(job, &snap, &adapter, o.hub).await?;
-    transformers::resolve(
+    // The base model is one hop on: its own config fields (a Hub kernel, a
+    // forwarded trust) show the adapter's reference in their chain.
+    let hop = job
+        .hop_text(&snap, "adapter_config.json", "base_model_name_or_path")
+        .await;
+    if !job.enter_hop(hop, true) {
+        return Ok(Outcome::Done);
+    }
+    let base_load = transformers::resolve(
         job,
         HfSpec {
             hub: o.hub,
@@ -123,7 +131,9 @@ pub(crate) async fn resolve<S: RepoSource>(
             code_dir: String::new(),
         },
     )
-    .await?;
+    .await;
+    job.leave_hop();
+    base_load?;
     if snap.has("tokenizer_config.json") {
         transformers::resolve(
             job,

@@ -80,6 +80,27 @@ pub(crate) async fn resolve<S: RepoSource>(
     let Some(config) = config else {
         return Ok(Outcome::Done);
     };
+    // Every version builds the encoder from the config of the repo that
+    // `encoder._name_or_path` names (`AutoModel.from_config(AutoConfig.from_pretrained(..))`):
+    // that repo's own config fields (a Hub kernel) apply, trust or not.
+    // Before the tokenizer below, whose load builds no model.
+    if let Some(name) = config
+        .pointer("/encoder/_name_or_path")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty() && *n != snap.repo_id)
+    {
+        let hop = job.hop_text(&snap, path, "encoder._name_or_path").await;
+        let mut encoder = HfSpec::chained(
+            (o.hub, o.hub, None),
+            name.to_string(),
+            None,
+            vec!["AutoConfig".to_string()],
+            Vec::new(),
+        );
+        // Only what the config itself forwards (`in_model_config`) trusts its code.
+        encoder.gate = gate::Gate::Refuse;
+        transformers::follow_reference(job, &encoder, hop, true).await?;
+    }
     let facts = CallFacts {
         // "dynamic" may be true: the worst case.
         trusts: gate == gate::Gate::Run,

@@ -254,6 +254,8 @@ pub(crate) async fn resolve<S: RepoSource>(
     };
     let mut code_snap = snap.clone();
     let mut revision = spec.revision.clone();
+    // The adapter's reference to its base: the base's config is one hop on.
+    let mut redirect_hop = None;
     if spec.adapter_redirect && job.opts.peft_installed && snap.has("adapter_config.json") {
         let adapter = job.read_config(&snap, "adapter_config.json").await?;
         let base = adapter
@@ -295,6 +297,10 @@ pub(crate) async fn resolve<S: RepoSource>(
                     .snapshot(spec.hub, RepoType::Model, &base, base_rev.as_deref())
                     .await?;
                 revision = base_rev;
+                redirect_hop = Some(
+                    job.hop_text(&snap, "adapter_config.json", "base_model_name_or_path")
+                        .await,
+                );
             }
             None => job.note(format!(
                 "adapter_config.json in {} has no base_model_name_or_path",
@@ -341,10 +347,57 @@ pub(crate) async fn resolve<S: RepoSource>(
     if spec.model_load {
         job.pickle_weights(&code_snap).await?;
     }
-    if spec.primary {
-        follow_config_chain(job, &code_snap, &spec).await?;
+    match redirect_hop {
+        Some(hop) => {
+            if job.enter_hop(hop, spec.model_load) {
+                let r = follow_config_chain(job, &code_snap, &spec).await;
+                job.leave_hop();
+                r?;
+            }
+        }
+        None => follow_config_chain(job, &code_snap, &spec).await?,
     }
     Ok(())
+}
+
+/// A repo reference the library follows without running that repo's code
+/// under a forwarded trust (SpanMarker's encoder config, then a model built
+/// from it): the referenced repo's config is still checked for escalations,
+/// one hop further down the chain. `hop` is the referring field
+/// ([`Job::hop_text`]); `spec` names the referenced repo.
+pub(crate) async fn follow_reference<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    spec: &HfSpec,
+    hop: String,
+    builds_model: bool,
+) -> Result<(), ResolveError> {
+    if looks_local(&spec.repo_id) {
+        job.note(format!(
+            "{hop} names {:?}, a local path on the loading machine: not followed",
+            spec.repo_id
+        ));
+        return Ok(());
+    }
+    if !job.enter_hop(hop.clone(), builds_model) {
+        return Ok(());
+    }
+    let snap = job
+        .snapshot(
+            spec.hub,
+            spec.repo_type,
+            &spec.repo_id,
+            spec.revision.as_deref(),
+        )
+        .await;
+    let r = match snap {
+        Ok(snap) => follow_config_chain(job, &snap, spec).await,
+        Err(e) => {
+            job.mark_unverified(format!("{} ({hop}): {e}", spec.repo_id));
+            Ok(())
+        }
+    };
+    job.leave_hop();
+    r
 }
 
 /// Config-driven escalation (`escalation.rs`): fields of the repo's
@@ -361,11 +414,23 @@ async fn follow_config_chain<S: RepoSource>(
     if !snap.has(&path) {
         return Ok(());
     }
+    if spec.pipeline.is_none() && spec.classes.is_empty() {
+        // A chained `auto_map` entry: its module is imported, no config read.
+        return Ok(());
+    }
     if spec.pipeline.is_none() && !spec.classes.iter().any(|c| reads_model_config(c)) {
         job.note(format!(
             "{} reads no config.json: its fields load nothing",
             spec.classes.join(", ")
         ));
+        return Ok(());
+    }
+    // A model built from a chained config (LightGlue's detector, SpanMarker's
+    // encoder) loads the kernels its attention fields name, with no weights.
+    let builds_model = spec.model_load || (!spec.primary && job.chain_builds_model());
+    // Every load's config once per target: a chain that comes back (A -> B
+    // -> A) or a repo named twice ends here.
+    if !job.first_config_check(snap, &path, builds_model) {
         return Ok(());
     }
     let bytes = job.read(snap, &path).await?;
@@ -376,7 +441,12 @@ async fn follow_config_chain<S: RepoSource>(
     };
     let site = job.site;
     let facts = CallFacts {
-        trusts: site.gate == "true",
+        // A load reached through a chain has the trust that was forwarded to it.
+        trusts: if spec.primary {
+            site.gate == "true"
+        } else {
+            spec.gate == Gate::Run
+        },
         trainable: false,
         allow_all_kernels: site
             .args
@@ -387,7 +457,7 @@ async fn follow_config_chain<S: RepoSource>(
         let versions = job.opts.declared.versions(&site.path);
         escalation::in_model_config(&path, &text, &config, &versions, facts)
     };
-    follow_escalations(job, snap, &path, escalations, spec.model_load, spec).await
+    follow_escalations(job, snap, &path, escalations, builds_model, spec).await
 }
 
 /// Record each escalation that the declared versions allow as a chain link
@@ -462,6 +532,8 @@ pub(crate) async fn follow_escalations<S: RepoSource>(
                 _ => "possibly",
             }
             .to_string(),
+            // Filled from the hops followed so far by `Job::chain`.
+            via: Vec::new(),
         });
         let via = format!("via {}:{} {}", path, e.line, e.field);
         let sub = |repo: String, revision: Option<String>, classes: Vec<String>, extra_refs| {
@@ -493,9 +565,24 @@ pub(crate) async fn follow_escalations<S: RepoSource>(
                 revision,
                 auto,
             } if !repo.is_empty() => {
+                // The other repo's own config is checked in turn (a two-hop
+                // chain); a config the library builds a model from loads its kernels.
+                let hop = format!(
+                    "{}@{} {}:{} {}",
+                    snap.repo_id,
+                    super::short_commit(&snap.commit),
+                    path,
+                    e.line,
+                    e.field
+                );
+                if !job.enter_hop(hop, model_load && auto == "AutoConfig") {
+                    continue;
+                }
                 let s = sub(repo.clone(), revision, vec![auto.to_string()], Vec::new());
                 let start = job.files_len();
-                if let Err(err) = Box::pin(resolve(job, s)).await {
+                let r = Box::pin(resolve(job, s)).await;
+                job.leave_hop();
+                if let Err(err) = r {
                     job.mark_unverified(format!("{auto} code of {repo} ({via}): {err}"));
                 }
                 job.tag_files_since(start, &via);

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::kernels::{call, files, rules_at, scan};
+use crate::kernels::{call, files, rules_at, scan, scan_as};
 
 /// The calls of the report whose API ends with `suffix`.
 fn calls_via<'a>(r: &'a Value, suffix: &str) -> Vec<&'a Value> {
@@ -710,4 +710,184 @@ fn optimum_intel_quantization_config_forwards_trust_to_its_tokenizer_repo() {
         assert!(!files(c).iter().any(|f| f == "tokenization_evil.py"));
     }
     assert!(rules_at(&fixed, 3).is_empty(), "{:?}", rules_at(&fixed, 3));
+}
+
+const KERNEL_REQ: &str = "span-marker==1.8.1\ntransformers==5.2.0\nkernels==0.10.0\ntorch==2.7.1\n";
+const SPAN_KERNEL_APP: &str = "from span_marker import SpanMarkerModel\n\nm = SpanMarkerModel.from_pretrained(\"cfg-chain/spanmarker-kernel\")\n";
+
+#[test]
+fn a_chained_repos_own_config_is_checked_again_span_marker_encoder_kernel() {
+    // Two hops: the SpanMarker config names an encoder repo (every version
+    // builds the encoder from that repo's config, trust or not), whose own
+    // config.json names a Hub kernel in _attn_implementation_internal.
+    let files_in = [
+        ("requirements.txt", KERNEL_REQ),
+        ("app.py", SPAN_KERNEL_APP),
+    ];
+    let on = scan(&files_in, &[]);
+    let c = call(&on, "cfg-chain/spanmarker-kernel");
+    let link = &c["target"]["chain"][0];
+    assert_eq!(link["rule"], "config-hub-kernel");
+    assert_eq!(link["repo_id"], "cfg-chain/kernel-config");
+    assert_eq!(link["file"], "config.json");
+    assert_eq!(link["line"], 7);
+    let via = link["via"].as_array().expect("the hop that led there");
+    assert_eq!(via.len(), 1);
+    let hop = via[0].as_str().unwrap();
+    assert!(
+        hop.starts_with("cfg-chain/spanmarker-kernel@")
+            && hop.ends_with(" config.json:8 encoder._name_or_path"),
+        "{hop}"
+    );
+    assert!(files(c).iter().any(|f| f.ends_with(".abi3.so")), "{c}");
+    let rules = rules_at(&on, 3);
+    for want in ["config-hub-kernel", "reverse-shell"] {
+        assert!(rules.iter().any(|r| r == want), "{want}: {rules:?}");
+    }
+    insta::assert_json_snapshot!("chain_two_hop_span_marker_kernel", chain_view(c));
+    // The chain is in the text and SARIF messages too.
+    for format in ["text", "sarif"] {
+        let out = String::from_utf8(scan_as(&files_in, &[], format).stdout).unwrap();
+        assert!(
+            out.contains("reached via cfg-chain/spanmarker-kernel@")
+                && out.contains("config.json:8 encoder._name_or_path"),
+            "{format}: {out}"
+        );
+    }
+    // The pair: transformers 5.3 refuses a kernel outside kernels-community.
+    let off = scan(
+        &[
+            ("requirements.txt", &KERNEL_REQ.replace("5.2.0", "5.3.0")),
+            ("app.py", SPAN_KERNEL_APP),
+        ],
+        &[],
+    );
+    let c = call(&off, "cfg-chain/spanmarker-kernel");
+    assert!(c["target"]["chain"].is_null(), "{c}");
+    assert!(!files(c).iter().any(|f| f.ends_with(".abi3.so")));
+    assert!(
+        !rules_at(&off, 3).iter().any(|r| r == "config-hub-kernel"),
+        "{:?}",
+        rules_at(&off, 3)
+    );
+}
+
+#[test]
+fn an_adapters_base_model_config_is_checked_in_peft_and_transformers() {
+    // peft resolved the base model without its config's escalations before.
+    let app = "from peft import AutoPeftModelForCausalLM\nfrom transformers import AutoModelForCausalLM\n\na = AutoPeftModelForCausalLM.from_pretrained(\"cfg-chain/kernel-adapter\")\nb = AutoModelForCausalLM.from_pretrained(\"cfg-chain/kernel-adapter\")\n";
+    let r = scan(
+        &[
+            (
+                "requirements.txt",
+                "transformers==5.2.0\nkernels==0.10.0\npeft==0.17.1\ntorch==2.7.1\n",
+            ),
+            ("app.py", app),
+        ],
+        &[],
+    );
+    for (suffix, line) in [
+        ("AutoPeftModelForCausalLM.from_pretrained", 4),
+        ("transformers.AutoModelForCausalLM.from_pretrained", 5),
+    ] {
+        let c = calls_via(&r, suffix)
+            .into_iter()
+            .find(|c| c["repo_id"] == "cfg-chain/kernel-adapter")
+            .unwrap_or_else(|| panic!("{suffix}: {r}"));
+        let link = &c["target"]["chain"][0];
+        assert_eq!(link["repo_id"], "cfg-chain/kernel-config", "{suffix}: {c}");
+        assert_eq!(link["rule"], "config-hub-kernel");
+        let hop = link["via"][0].as_str().unwrap();
+        assert!(
+            hop.starts_with("cfg-chain/kernel-adapter@")
+                && hop.ends_with("adapter_config.json:6 base_model_name_or_path"),
+            "{hop}"
+        );
+        assert!(files(c).iter().any(|f| f.ends_with(".abi3.so")), "{c}");
+        assert!(
+            rules_at(&r, line).iter().any(|x| x == "config-hub-kernel"),
+            "{suffix}: {:?}",
+            rules_at(&r, line)
+        );
+    }
+}
+
+#[test]
+fn a_config_chain_that_comes_back_ends_and_runs_what_it_reached() {
+    // A's LightGlue config forwards trust to B, B's to A: followed once each.
+    let app = "from transformers import AutoModel\n\nm = AutoModel.from_pretrained(\"cfg-chain/lg-cycle-a\")\n";
+    let r = scan(
+        &[
+            ("requirements.txt", "transformers==5.4.0\n"),
+            ("app.py", app),
+        ],
+        &[],
+    );
+    let c = call(&r, "cfg-chain/lg-cycle-a");
+    let chain = c["target"]["chain"].as_array().unwrap();
+    assert_eq!(chain.len(), 2, "{c}");
+    assert_eq!(chain[0]["repo_id"], "cfg-chain/lg-cycle-a");
+    assert!(chain[0]["via"].is_null());
+    assert_eq!(chain[1]["repo_id"], "cfg-chain/lg-cycle-b");
+    assert_eq!(
+        chain[1]["leads_to"],
+        "AutoConfig code of cfg-chain/lg-cycle-a"
+    );
+    assert!(
+        chain[1]["via"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("cfg-chain/lg-cycle-a@"),
+        "{c}"
+    );
+    assert_ne!(c["target"]["status"], "unverified", "{c}");
+    assert!(files(c).iter().any(|f| f == "configuration_evil.py"), "{c}");
+    assert!(
+        c["target"]["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("comes back to cfg-chain/lg-cycle-a@")),
+        "{c}"
+    );
+    let rules = rules_at(&r, 3);
+    for want in ["config-forwards-trust-remote-code", "os-system"] {
+        assert!(rules.iter().any(|x| x == want), "{want}: {rules:?}");
+    }
+}
+
+#[test]
+fn a_config_chain_over_the_depth_cap_fails_closed() {
+    let app = "from transformers import AutoModel\n\nm = AutoModel.from_pretrained(\"cfg-chain/lg-depth-1\")\nn = AutoModel.from_pretrained(\"cfg-chain/lg-depth-2\")\n";
+    let r = scan(
+        &[
+            ("requirements.txt", "transformers==5.4.0\n"),
+            ("app.py", app),
+        ],
+        &[],
+    );
+    // Five links from lg-depth-1: the fifth is not followed, the call is unverified.
+    let deep = call(&r, "cfg-chain/lg-depth-1");
+    assert_eq!(deep["target"]["status"], "unverified", "{deep}");
+    let reason = deep["target"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("config chain longer than 4 links, not followed: cfg-chain/lg-depth-1@")
+            && reason.contains(" -> cfg-chain/lg-depth-5@"),
+        "{reason}"
+    );
+    assert_eq!(deep["target"]["chain"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        deep["target"]["chain"][4]["via"].as_array().unwrap().len(),
+        4
+    );
+    assert!(
+        rules_at(&r, 3)
+            .iter()
+            .any(|x| x == "remote-code-unverified"),
+        "{:?}",
+        rules_at(&r, 3)
+    );
+    // Four links from lg-depth-2: within the cap.
+    let within = call(&r, "cfg-chain/lg-depth-2");
+    assert_ne!(within["target"]["status"], "unverified", "{within}");
+    assert_eq!(within["target"]["chain"].as_array().unwrap().len(), 4);
 }

@@ -2,19 +2,20 @@
 //! a commit, the build variants that may load under the declared torch range,
 //! Python and native files scanned, pins from `kernels.lock`, publisher trust.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 use crate::common::{bin, fixture};
 
-/// Scan a project written from `files` against the fixture hub mirror; the JSON report.
-pub(crate) fn scan(files: &[(&str, &str)], extra: &[&str]) -> serde_json::Value {
+/// Scan a project written from `files` against the fixture hub mirror,
+/// rendered as `format`.
+pub(crate) fn scan_as(files: &[(&str, &str)], extra: &[&str], format: &str) -> Output {
     let dir = tempfile::tempdir().unwrap();
     for (p, c) in files {
         std::fs::write(dir.path().join(p), c).unwrap();
     }
     let cache = tempfile::tempdir().unwrap();
-    let out = Command::new(bin())
-        .args(["scan", "--offline", "--format", "json", "--mirror"])
+    Command::new(bin())
+        .args(["scan", "--offline", "--format", format, "--mirror"])
         .arg(fixture("hub"))
         .arg("--cache-dir")
         .arg(cache.path())
@@ -22,7 +23,12 @@ pub(crate) fn scan(files: &[(&str, &str)], extra: &[&str]) -> serde_json::Value 
         .arg(dir.path())
         .env_remove("HUBWARDEN_MIRROR")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Scan a project written from `files` against the fixture hub mirror; the JSON report.
+pub(crate) fn scan(files: &[(&str, &str)], extra: &[&str]) -> serde_json::Value {
+    let out = scan_as(files, extra, "json");
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
 }

@@ -127,6 +127,29 @@ AutoModel.from_pretrained("./b", trust_remote_code=True)
 }
 
 #[test]
+fn a_loop_of_downloads_fills_one_folder_per_repo() {
+    let src = r#"from huggingface_hub import snapshot_download
+from transformers import AutoModel
+
+for m in ["acme/a", "acme/b"]:
+    snapshot_download(m, local_dir=f"w/{m}")
+    AutoModel.from_pretrained(f"./w/{m}", trust_remote_code=True)
+AutoModel.from_pretrained("w/acme/b", trust_remote_code=True)
+"#;
+    let calls = calls_of(&[("app.py", src)]);
+    // Each folder is its own repo's, not every repo's of the loop.
+    assert_eq!(
+        loads(&calls),
+        vec![
+            load(6, "acme/a", None),
+            load(6, "acme/b", None),
+            load(7, "acme/b", None)
+        ],
+        "{calls:#?}"
+    );
+}
+
+#[test]
 fn modelscope_cache_dir_and_local_dir_fill_their_folders() {
     let src = r#"from modelscope import snapshot_download, AutoModelForCausalLM
 
