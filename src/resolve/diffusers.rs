@@ -1,6 +1,8 @@
 //! diffusers: `DiffusionPipeline.from_pretrained` (community and hub custom
 //! pipelines, `model_index.json` custom classes and components),
-//! `AutoModel.from_pretrained` and `ModularPipelineBlocks.from_pretrained`;
+//! `AutoModel.from_pretrained`, `ModularPipelineBlocks.from_pretrained` and
+//! `ModularPipeline.from_pretrained` (its blocks, and the components of
+//! `modular_model_index.json` in other repos);
 //! `trust_remote_code` defaults to False, community pipelines have no gate.
 
 use std::sync::Arc;
@@ -83,6 +85,56 @@ fn community_folders<S: RepoSource>(
     Ok(folders)
 }
 
+/// `modular_model_index.json` of a `ModularPipeline.from_pretrained` repo:
+/// components in other repos that `load_components(trust_remote_code=True)`
+/// loads with the caller's trust in diffusers 0.35.0 to 0.36.x
+/// (`escalation::in_modular_index`), each a chain link to that repo's code.
+async fn modular_components<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    o: &super::Origin,
+) -> Result<(), ResolveError> {
+    use super::escalation::{self, CallFacts};
+    const FILE: &str = "modular_model_index.json";
+    let snap = job
+        .snapshot(o.hub, RepoType::Model, &o.repo_id, o.revision.as_deref())
+        .await?;
+    let Some(index) = job.read_config(&snap, FILE).await? else {
+        return Ok(());
+    };
+    let bytes = job.read(&snap, FILE).await?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let site = job.site;
+    // "dynamic" may be true: the worst case. The trust that matters is the one
+    // given to `load_components`, a later call on the pipeline object; the
+    // from_pretrained call's own flag stands for it.
+    let trusts = gate::default_false(&site.gate) == Gate::Run;
+    let facts = CallFacts {
+        trusts: true,
+        ..CallFacts::default()
+    };
+    let escalations = {
+        let versions = job.opts.declared.versions(&site.path);
+        escalation::in_modular_index(FILE, &text, &index, &snap.repo_id, &versions, facts)
+    };
+    if !trusts {
+        for e in escalations.iter().filter(|e| e.decision.happens()) {
+            job.note(format!(
+                "{FILE}:{} {} = {}: a load_components(trust_remote_code=True) on this pipeline would run that repo's code (this call does not trust remote code, so it was not followed)",
+                e.line, e.field, e.value
+            ));
+        }
+        return Ok(());
+    }
+    let spec = transformers::HfSpec::chained(
+        (o.hub, o.hub, None),
+        snap.repo_id.clone(),
+        None,
+        Vec::new(),
+        Vec::new(),
+    );
+    transformers::follow_escalations(job, &snap, FILE, escalations, false, &spec).await
+}
+
 /// diffusers `DiffusionPipeline.from_pretrained` (community and hub custom
 /// pipelines, `model_index.json` custom classes and components),
 /// `AutoModel.from_pretrained` and `ModularPipelineBlocks.from_pretrained`.
@@ -94,8 +146,12 @@ pub(crate) async fn resolve<S: RepoSource>(
     let o = job.origin(hub)?;
     let segs = transformers::segments(&site.api);
     let gate = gate::default_false(&site.gate);
-    if segs.contains(&"AutoModel") || segs.contains(&"ModularPipelineBlocks") {
-        let modular = segs.contains(&"ModularPipelineBlocks");
+    // `ModularPipeline` (and its per-model subclasses) first loads the repo's
+    // blocks with `ModularPipelineBlocks.from_pretrained(repo, trust_remote_code)`
+    // (`modular_pipeline.py` 0.36.0 L1661-1663), then reads `modular_model_index.json`.
+    let pipeline = segs.iter().any(|s| s.ends_with("ModularPipeline"));
+    if segs.contains(&"AutoModel") || segs.contains(&"ModularPipelineBlocks") || pipeline {
+        let modular = segs.contains(&"ModularPipelineBlocks") || pipeline;
         let mut extra = Vec::new();
         if modular {
             let snap = job
@@ -135,10 +191,20 @@ pub(crate) async fn resolve<S: RepoSource>(
                 use_fast: None,
                 backend: None,
                 config_dir: site.args.get("subfolder").cloned().unwrap_or_default(),
-                code_dir: String::new(),
+                // diffusers' AutoModel fetches its code module from the
+                // subfolder (`get_class_from_dynamic_module(.., subfolder=..)`,
+                // `models/auto_model.py` 0.36.0 L197-205).
+                code_dir: if modular {
+                    String::new()
+                } else {
+                    site.args.get("subfolder").cloned().unwrap_or_default()
+                },
             },
         )
         .await?;
+        if pipeline {
+            modular_components(job, &o).await?;
+        }
         return Ok(Outcome::Done);
     }
 

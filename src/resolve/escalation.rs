@@ -31,6 +31,17 @@ pub enum ChainTarget {
         revision: Option<String>,
         auto: &'static str,
     },
+    /// A diffusers modular pipeline component in another repo, loaded with
+    /// `class.from_pretrained(repo, subfolder=..., trust_remote_code=True)`;
+    /// `diffusers`: diffusers' `AutoModel`, whose code module sits in the
+    /// subfolder (transformers' Auto classes read it from the repo root).
+    Component {
+        repo: String,
+        revision: Option<String>,
+        subfolder: String,
+        class: String,
+        diffusers: bool,
+    },
     /// One `auto_map` reference (`module.Class` or `repo--module.Class`) whose
     /// module runs; `repo` is where it is fetched from.
     AutoMapEntry {
@@ -516,6 +527,90 @@ pub const PEFT_TOKENIZER_KWARGS: VersionRule = VersionRule {
     source: "peft tuners/prompt_tuning/model.py (0.7 to 0.17.1; 0.18.0 pops trust_remote_code; huggingface/peft issue #2888)",
 };
 
+/// diffusers 0.35.0 to 0.36.x: `ModularPipeline.load_components(**kwargs)`
+/// hands every kwarg, `trust_remote_code` included, to each component's
+/// `ComponentSpec.load`, whatever repo `modular_model_index.json` names.
+pub const DIFFUSERS_MODULAR_COMPONENT_TRUST: VersionRule = VersionRule {
+    id: "diffusers-modular-component-trust",
+    when: &[rules::When {
+        library: "diffusers",
+        versions: ">=0.35,<0.37",
+    }],
+    effect: "diffusers' ModularPipeline.load_components forwards trust_remote_code to components in other repos",
+    source: "diffusers modular_pipelines/modular_pipeline.py ModularPipeline.load_components (0.35.0 L1999-2040, 0.36.0 L2103-2160) -> modular_pipeline_utils.py ComponentSpec.load (0.36.0 L269-313); 0.37.0 strips it for other repos (PR #13204, commit 1fe688a651)",
+};
+
+/// Components of a diffusers `modular_model_index.json` (entries `[library,
+/// class, {pretrained_model_name_or_path, subfolder, revision, type_hint}]`)
+/// in a repo other than `own_repo` whose load may run remote code: a
+/// `type_hint` of an Auto class, or none (diffusers' `AutoModel`); a concrete
+/// class ignores `trust_remote_code`. Only when the caller trusts remote code
+/// (`facts.trusts`): `load_components` forwards the caller's flag.
+pub fn in_modular_index(
+    file: &str,
+    text: &str,
+    index: &Value,
+    own_repo: &str,
+    versions: &Versions<'_>,
+    facts: CallFacts,
+) -> Vec<Escalation> {
+    let Some(map) = index.as_object().filter(|_| facts.trusts) else {
+        return Vec::new();
+    };
+    let lines = key_lines(text);
+    let mut out = Vec::new();
+    for (name, entry) in map {
+        let Some(spec) = entry.get(2).filter(|v| v.is_object()) else {
+            continue;
+        };
+        let Some(repo) = spec
+            .get("pretrained_model_name_or_path")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty() && *r != own_repo)
+        else {
+            continue;
+        };
+        let hint = spec.get("type_hint").and_then(Value::as_array);
+        let lib = hint.and_then(|h| h.first()).and_then(Value::as_str);
+        let cls = hint.and_then(|h| h.get(1)).and_then(Value::as_str);
+        let (class, diffusers) = match (lib, cls) {
+            (None, _) | (_, None) => ("AutoModel".to_string(), true),
+            (Some("diffusers"), Some(c)) if c == "AutoModel" => (c.to_string(), true),
+            (Some("transformers"), Some(c)) if c.starts_with("Auto") => (c.to_string(), false),
+            // A concrete class imports no code from the repo.
+            _ => continue,
+        };
+        let field = format!("{name}.2.pretrained_model_name_or_path");
+        let subfolder = spec
+            .get("subfolder")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        out.push(Escalation {
+            rule: RULE_CONFIG_TRUST,
+            file: file.to_string(),
+            line: lines.get(&field).copied().unwrap_or(1),
+            field,
+            value: short(repo),
+            why: format!(
+                "{file}: component {name} comes from another repo, {repo}; ModularPipeline.load_components(trust_remote_code=True) forwards the trust to its {class}.from_pretrained (the call trusts remote code, so its load_components is assumed to)"
+            ),
+            target: ChainTarget::Component {
+                repo: repo.to_string(),
+                revision: spec
+                    .get("revision")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                subfolder,
+                class,
+                diffusers,
+            },
+            decision: versions.decide(&DIFFUSERS_MODULAR_COMPONENT_TRUST),
+        });
+    }
+    out
+}
+
 /// Escalations in a PEFT `adapter_config.json`.
 pub fn in_adapter_config(
     file: &str,
@@ -687,6 +782,7 @@ pub const RULES: &[VersionRule] = &[
     SPAN_MARKER_ENCODER,
     SPAN_MARKER_TOKENIZER,
     OPTIMUM_INTEL_CONFIG_TRUST,
+    DIFFUSERS_MODULAR_COMPONENT_TRUST,
     PEFT_TOKENIZER_KWARGS,
     VLLM_TRANSFORMERS_BACKEND_AUTO_MAP,
     VLLM_NEMOTRON_VL_CONFIG,

@@ -509,6 +509,19 @@ pub(crate) async fn follow_escalations<S: RepoSource>(
                 format!("{auto} code of the repos this config loads")
             }
             ChainTarget::RemoteCode { repo, auto, .. } => format!("{auto} code of {repo}"),
+            ChainTarget::Component {
+                repo,
+                subfolder,
+                class,
+                ..
+            } => format!(
+                "{class} code of {repo}{}",
+                if subfolder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (subfolder {subfolder})")
+                }
+            ),
             ChainTarget::AutoMapEntry {
                 repo: Some(r),
                 reference,
@@ -584,6 +597,37 @@ pub(crate) async fn follow_escalations<S: RepoSource>(
                 job.leave_hop();
                 if let Err(err) = r {
                     job.mark_unverified(format!("{auto} code of {repo} ({via}): {err}"));
+                }
+                job.tag_files_since(start, &via);
+            }
+            ChainTarget::Component {
+                repo,
+                revision,
+                subfolder,
+                class,
+                diffusers,
+            } => {
+                let hop = format!(
+                    "{}@{} {}:{} {}",
+                    snap.repo_id,
+                    super::short_commit(&snap.commit),
+                    path,
+                    e.line,
+                    e.field
+                );
+                if !job.enter_hop(hop, false) {
+                    continue;
+                }
+                let mut s = sub(repo.clone(), revision, vec![class.clone()], Vec::new());
+                s.config_dir = subfolder.clone();
+                if diffusers {
+                    s.code_dir = subfolder;
+                }
+                let start = job.files_len();
+                let r = Box::pin(resolve(job, s)).await;
+                job.leave_hop();
+                if let Err(err) = r {
+                    job.mark_unverified(format!("{class} code of {repo} ({via}): {err}"));
                 }
                 job.tag_files_since(start, &via);
             }

@@ -63,6 +63,8 @@ pub(crate) struct Compiled {
     /// Module -> (capability, attributes that are not the capability).
     modules: HashMap<String, (usize, HashSet<String>)>,
     reflection_targets: HashSet<String>,
+    /// `functools.partial` and the like (see [`V::Partial`]).
+    binders: HashSet<String>,
     /// Last segments (globs) of the process and dynamic-code APIs of the reflection
     /// targets (`system`, `spawn*`, `exec`): what a getter must not name.
     dangerous_names: Vec<String>,
@@ -150,6 +152,7 @@ impl Compiled {
                 c.reflection_targets
                     .extend(cap.reflection_targets.iter().cloned());
             }
+            c.binders.extend(cap.binders.iter().cloned());
             if key == "dynamic-code" {
                 c.dynamic = Some(idx);
             }
@@ -325,6 +328,13 @@ enum V {
     /// `operator.attrgetter(name)` / `methodcaller(name, ...)` / `itemgetter(key)`: a
     /// function that looks `name` up on what it is given (`None`: a computed name).
     Getter { name: Option<String>, item: bool },
+    /// `functools.partial(func, *args)` written in unit `unit`: calling it calls `func`
+    /// with `args` (token ranges of that unit) before the new ones.
+    Partial {
+        unit: usize,
+        func: Box<V>,
+        args: Vec<Range<usize>>,
+    },
 }
 
 /// One file's bindings.
@@ -732,7 +742,9 @@ impl<'a> Resolver<'a> {
                         }),
                         V::Raw(q) => next.push(V::Raw(format!("{q}.{attr}"))),
                         V::Unit(m) => next.extend(self.member(*m, &attr, depth + 1)),
-                        V::Opaque | V::Getter { .. } => next.push(V::Opaque),
+                        V::Opaque | V::Getter { .. } | V::Partial { .. } => {
+                            next.push(V::Opaque);
+                        }
                     }
                 }
                 vals = dedup(next);
@@ -823,6 +835,19 @@ impl<'a> Resolver<'a> {
         if let V::Getter { name, item } = v {
             return self.apply_getter(f, name.as_deref(), *item, args, head, close, depth);
         }
+        if let V::Partial {
+            unit,
+            func,
+            args: bound,
+        } = v
+        {
+            // Bound ranges are tokens of the unit that wrote the partial.
+            if *unit != f || depth > 8 {
+                return vec![V::Opaque];
+            }
+            let all: Vec<Range<usize>> = bound.iter().chain(args).cloned().collect();
+            return self.call(f, func, &all, head, close, depth + 1);
+        }
         let V::Ext { q, bound } = v else {
             return vec![match v {
                 V::Raw(q) => V::Raw(format!("{q}()")),
@@ -862,6 +887,20 @@ impl<'a> Resolver<'a> {
                     vec![V::Opaque]
                 }
             };
+        }
+        if self.c.binders.contains(q.as_str())
+            && let Some((callee, bound)) = pos.split_first()
+        {
+            let bound = bound.to_vec();
+            return self
+                .eval(f, callee.clone(), depth + 1)
+                .into_iter()
+                .map(|func| V::Partial {
+                    unit: f,
+                    func: Box::new(func),
+                    args: bound.clone(),
+                })
+                .collect();
         }
         match q.as_str() {
             "operator.attrgetter" | "operator.methodcaller" | "operator.itemgetter" => {

@@ -70,6 +70,10 @@ pub(crate) struct Capability {
     pub data_extensions: Vec<String>,
     #[serde(default)]
     pub reflection_targets: Vec<String>,
+    /// Functions that bind a callee to leading arguments (`functools.partial`): calling
+    /// the result calls the callee with those arguments first.
+    #[serde(default)]
+    pub binders: Vec<String>,
     #[serde(default)]
     pub examples: crate::rulemeta::Examples,
 }
@@ -153,6 +157,7 @@ impl Catalogue {
                             e.standard_files.extend(v.standard_files);
                             e.data_extensions.extend(v.data_extensions);
                             e.reflection_targets.extend(v.reflection_targets);
+                            e.binders.extend(v.binders);
                         }
                         None => {
                             self.capabilities.insert(k, v);

@@ -891,3 +891,107 @@ fn a_config_chain_over_the_depth_cap_fails_closed() {
     assert_ne!(within["target"]["status"], "unverified", "{within}");
     assert_eq!(within["target"]["chain"].as_array().unwrap().len(), 4);
 }
+
+const MODULAR_APP: &str = "from diffusers import ModularPipeline\n\npipe = ModularPipeline.from_pretrained(\"cfg-chain/modular-pipe\", trust_remote_code=True)\npipe.load_components(trust_remote_code=True)\n";
+
+#[test]
+fn modular_pipeline_components_in_other_repos_get_the_callers_trust_in_0_35_and_0_36() {
+    let on = scan(
+        &[
+            ("requirements.txt", "diffusers==0.36.0\n"),
+            ("app.py", MODULAR_APP),
+        ],
+        &[],
+    );
+    let c = call(&on, "cfg-chain/modular-pipe");
+    assert_eq!(c["api"], "diffusers.ModularPipeline.from_pretrained");
+    // One link: the unet in another repo with an Auto type hint. The vae is
+    // the pipeline's own repo, the text encoder a concrete class.
+    let chain = c["target"]["chain"].as_array().unwrap();
+    assert_eq!(chain.len(), 1, "{c}");
+    let link = &chain[0];
+    assert_eq!(link["rule"], "config-forwards-trust-remote-code");
+    assert_eq!(link["file"], "modular_model_index.json");
+    assert_eq!(link["line"], 9);
+    assert_eq!(link["field"], "unet.2.pretrained_model_name_or_path");
+    assert_eq!(link["value"], "cfg-chain/evil-unet");
+    assert_eq!(link["applies"], "always");
+    assert_eq!(
+        link["leads_to"],
+        "AutoModel code of cfg-chain/evil-unet (subfolder unet)"
+    );
+    assert!(files(c).iter().any(|f| f == "unet/modeling_evil.py"), "{c}");
+    let rules = rules_at(&on, 3);
+    for want in ["config-forwards-trust-remote-code", "os-system"] {
+        assert!(rules.iter().any(|r| r == want), "{want}: {rules:?}");
+    }
+    insta::assert_json_snapshot!("chain_diffusers_modular_component", chain_view(c));
+    // 0.37.0 strips trust_remote_code for other repos (PR #13204): said, no error.
+    let fixed = scan(
+        &[
+            ("requirements.txt", "diffusers==0.37.0\n"),
+            ("app.py", MODULAR_APP),
+        ],
+        &[],
+    );
+    let c = call(&fixed, "cfg-chain/modular-pipe");
+    assert!(c["target"]["chain"].is_null(), "{c}");
+    assert!(!files(c).iter().any(|f| f == "unet/modeling_evil.py"));
+    assert!(
+        c["target"]["notes"].as_array().unwrap().iter().any(|n| {
+            let n = n.as_str().unwrap();
+            n.contains("unet.2.pretrained_model_name_or_path") && n.contains("not loaded")
+        }),
+        "{c}"
+    );
+    assert!(
+        !rules_at(&fixed, 3)
+            .iter()
+            .any(|r| r == "config-forwards-trust-remote-code")
+    );
+    // Undeclared: the worst case, said in target.assumed.
+    let worst = scan(&[("app.py", MODULAR_APP)], &[]);
+    let c = call(&worst, "cfg-chain/modular-pipe");
+    assert_eq!(c["target"]["chain"][0]["applies"], "possibly");
+    assert!(
+        c["target"]["assumed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["library"] == "diffusers"),
+        "{}",
+        c["target"]["assumed"]
+    );
+    // A from_pretrained that does not trust remote code: not followed (the
+    // flag given to load_components is a call discovery does not record).
+    let untrusted = scan(
+        &[
+            ("requirements.txt", "diffusers==0.36.0\n"),
+            (
+                "app.py",
+                &MODULAR_APP.replace(", trust_remote_code=True)\npipe", ")\npipe"),
+            ),
+        ],
+        &[],
+    );
+    let c = call(&untrusted, "cfg-chain/modular-pipe");
+    assert!(c["target"]["chain"].is_null(), "{c}");
+    // The trust given to load_components itself is not seen: said in a note.
+    assert!(
+        c["target"]["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("a load_components(trust_remote_code=True) on this pipeline would run")),
+        "{c}"
+    );
+}
+
+#[test]
+fn diffusers_automodel_reads_its_code_module_from_the_subfolder() {
+    let app = "from diffusers import AutoModel\n\nm = AutoModel.from_pretrained(\"cfg-chain/evil-unet\", subfolder=\"unet\", trust_remote_code=True)\n";
+    let r = scan(&[("app.py", app)], &[]);
+    let c = call(&r, "cfg-chain/evil-unet");
+    assert_eq!(c["target"]["status"], "resolved", "{c}");
+    assert!(files(c).iter().any(|f| f == "unet/modeling_evil.py"), "{c}");
+    assert!(rules_at(&r, 3).iter().any(|x| x == "os-system"));
+}

@@ -1048,3 +1048,34 @@ fn reflection_and_imports_outside_the_profile() {
         .collect();
     assert_eq!(r, [4, 5], "{hits:#?}");
 }
+
+/// `functools.partial` binds `getattr` to a module: calling the partial is the getattr,
+/// so the lookup resolves to what it names (`os.popen`, called where the partial is
+/// called) or is reflection (a computed name). `introspection-escape` also reports
+/// `getattr` handed over as a value; a partial over the config is no capability.
+#[test]
+fn partial_of_getattr_is_followed() {
+    let s = scanner();
+    let src = "import functools, os\nfrom functools import partial as bind\nfunctools.partial(getattr, os)('system')('true')\nrun = bind(getattr, os, 'popen')\nrun()('true')\nlook = bind(getattr, os)\nf = look(name)\nget = bind(getattr, config)\nh = get('hidden_size')\n";
+    let hits = scan_src(&s, src);
+    let at = |line: u32, rule: &str, what: &str| {
+        hits.iter().any(|h| {
+            h.line == line
+                && h.level == Level::Error
+                && h.rule_id == rule
+                && h.message.contains(what)
+        })
+    };
+    assert!(
+        hits.iter().any(|h| h.line == 3 && h.level == Level::Error),
+        "{hits:#?}"
+    );
+    assert!(at(5, "process-creation", "`os.popen`"), "{hits:#?}");
+    assert!(at(7, "reflection", "`os.<computed>`"), "{hits:#?}");
+    assert!(
+        !hits
+            .iter()
+            .any(|h| h.line == 9 || (h.line == 8 && h.rule_id != "introspection-escape")),
+        "{hits:#?}"
+    );
+}
