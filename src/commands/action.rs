@@ -812,6 +812,20 @@ pub fn run() -> anyhow::Result<Outcome> {
         git_env: plan.git_env(&env),
     };
     let result = super::scan::run_scan(&plan.scan, &scan_env)?;
+    // A bad cache entry was refetched, never used; the annotation on it says
+    // so where the run is read, with the fix the message names.
+    for (path, msg) in crate::hub::store::take_bad_entries() {
+        let file = path
+            .strip_prefix(&plan.workspace)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        println!(
+            "::warning file={},title=hubwarden cache::{}",
+            escape_property(&file),
+            escape_data(&msg)
+        );
+    }
     let rendered = super::scan::emit(&plan.scan, &result, &env)?;
     let summary = result.report.summary.clone().unwrap_or_default();
     if let Some(path) = &plan.outputs_file {

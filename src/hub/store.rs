@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
@@ -152,6 +153,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     res
 }
 
+/// The bad cache entries met so far in this process, with what was wrong,
+/// for the Action to annotate (a log line alone is easy to miss in a CI log).
+/// Process-wide: every `DiskCache` of a run reads the one folder.
+static BAD_ENTRIES: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+
+/// Say that the entry at `p` is not used, and why (the message names the fix).
+fn bad_entry(p: &Path, msg: String) {
+    tracing::warn!("{}: {msg}", p.display());
+    if let Ok(mut v) = BAD_ENTRIES.lock() {
+        v.push((p.to_path_buf(), msg));
+    }
+}
+
+/// The bad cache entries met since the last call (path, message).
+pub fn take_bad_entries() -> Vec<(PathBuf, String)> {
+    BAD_ENTRIES
+        .lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default()
+}
+
 /// What the disk cache stores.
 #[derive(Clone, Copy, Debug)]
 pub enum Namespace {
@@ -284,9 +306,11 @@ impl DiskCache {
         let bytes = match read_capped(p, cap) {
             Ok(b) => b?,
             Err(e) => {
-                tracing::warn!(
-                    "{}: cache entry not usable ({e}); ignored, the {what} is fetched again. Fix: delete it",
-                    p.display()
+                bad_entry(
+                    p,
+                    format!(
+                        "cache entry not usable ({e}); ignored, the {what} is fetched again. Fix: delete it"
+                    ),
                 );
                 return None;
             }
@@ -294,17 +318,21 @@ impl DiskCache {
         match unframe(key, bytes) {
             Ok(body) => Some(body),
             Err(BadEntry::Malformed(why)) => {
-                tracing::warn!(
-                    "{}: malformed cache entry ({why}); removed, the {what} is fetched again. Fix: delete it",
-                    p.display()
+                bad_entry(
+                    p,
+                    format!(
+                        "malformed cache entry ({why}); removed, the {what} is fetched again. Fix: delete it"
+                    ),
                 );
                 let _ = fs::remove_file(p);
                 None
             }
             Err(BadEntry::Mismatch { recorded, got }) => {
-                tracing::warn!(
-                    "{}: cache entry does not match its sha256 (recorded {recorded}, content hashes to {got}); removed, the {what} is fetched again",
-                    p.display()
+                bad_entry(
+                    p,
+                    format!(
+                        "cache entry does not match its sha256 (recorded {recorded}, content hashes to {got}); removed, the {what} is fetched again"
+                    ),
                 );
                 let _ = fs::remove_file(p);
                 None
@@ -489,9 +517,9 @@ impl DiskCache {
                 .strip_suffix(".archive")
                 .filter(|d| is_sha256_hex(d) && !d.bytes().any(|b| b.is_ascii_uppercase()));
             let Some(digest) = digest else {
-                tracing::warn!(
-                    "{}: malformed cache entry (expected <sha256>.archive); ignored, the archive is downloaded again. Fix: delete it",
-                    path.display()
+                bad_entry(
+                    &path,
+                    "malformed cache entry (expected <sha256>.archive); ignored, the archive is downloaded again. Fix: delete it".into(),
                 );
                 continue;
             };
@@ -515,9 +543,11 @@ impl DiskCache {
                 }
             };
             if got != digest {
-                tracing::warn!(
-                    "{}: cache entry does not match its sha256 (content hashes to {got}); removed, the archive is downloaded again",
-                    path.display()
+                bad_entry(
+                    &path,
+                    format!(
+                        "cache entry does not match its sha256 (content hashes to {got}); removed, the archive is downloaded again"
+                    ),
                 );
                 let _ = fs::remove_file(&path);
                 continue;

@@ -72,6 +72,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("source-encoding-cookie", "HW2037"),
     ("introspection-escape", "HW2038"),
     ("unsafe-load-option-indirect", "HW2039"),
+    ("environment-injection", "HW2040"),
+    ("name-resolved-factory", "HW2041"),
     // yara
     ("crypto-miner", "HW3001"),
     ("download-execute", "HW3002"),

@@ -1883,6 +1883,21 @@ fn startup_location(path: &str) -> Option<&'static str> {
     if has(".ipython") && has("startup") {
         return Some("an IPython start-up script");
     }
+    // Configuration files that are programs: Jupyter and IPython configs are Python run
+    // at every start, a Jupyter kernel spec names the command that starts the kernel.
+    let py_config = segs.iter().any(|x| x.ends_with("_config.py"));
+    if ((has(".jupyter") || has(".ipython")) && py_config) || (has("jupyter") && has("kernels")) {
+        return Some("a Jupyter or IPython configuration, run as code at every start");
+    }
+    // Start-up files under XDG folders: fish sources every file of `conf.d`, git reads
+    // `~/.config/git/config` like `~/.gitconfig`.
+    if (has("fish") && has("conf.d")) || (has(".config") && has("git") && has("config")) {
+        return Some("a shell or git start-up configuration");
+    }
+    // Other models' cached remote code: whatever is appended there runs when they load.
+    if has("transformers_modules") || (has("huggingface") && has("modules")) {
+        return Some("the cached remote code of other models, which runs when they load");
+    }
     if segs.iter().any(|x| PRELOAD.contains(x)) {
         return Some("a preload or environment file the system reads at start");
     }

@@ -452,3 +452,58 @@ fn a_cached_file_or_listing_that_does_not_match_its_digest_is_refetched() {
     );
     assert_eq!(String::from_utf8_lossy(&raw.stdout), cold_text);
 }
+
+/// In the Action a bad entry of the restored cache is an annotation on that
+/// entry (a log line alone is easy to miss), and the run reports what a good
+/// cache gives.
+#[test]
+fn the_action_annotates_a_bad_restored_cache_entry_and_refetches_it() {
+    let (_rt, fake) = fake_hub_on_its_runtime();
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws");
+    write_project(&ws);
+    let home1 = tmp.path().join("home1");
+    std::fs::create_dir_all(&home1).unwrap();
+    let cold = action(&fake, &ws, &home1);
+    assert!(
+        cold.status.code().is_some_and(|c| c < 2),
+        "{}",
+        String::from_utf8_lossy(&cold.stderr)
+    );
+    let cold_summary = std::fs::read_to_string(home1.join("summary.md")).unwrap();
+    let cache = ws.join(".hubwarden-cache");
+    let entries = cache_entries(&cache, "/modeling_acme.py");
+    assert_eq!(entries.len(), 1, "{:?}", cache_entries(&cache, ""));
+    let framed = std::fs::read_to_string(&entries[0]).unwrap();
+    let (header, _) = framed.split_once('\n').unwrap();
+    std::fs::write(
+        &entries[0],
+        format!("{header}\nclass AcmeModel:\n    pass\n"),
+    )
+    .unwrap();
+
+    fake.reset_counts();
+    let home2 = tmp.path().join("home2");
+    std::fs::create_dir_all(&home2).unwrap();
+    let warm = action(&fake, &ws, &home2);
+    let out = String::from_utf8_lossy(&warm.stdout);
+    let rel = entries[0].strip_prefix(&ws).unwrap().display().to_string();
+    assert!(
+        out.contains(&format!(
+            "::warning file={rel},title=hubwarden cache::cache entry does not match its sha256"
+        )),
+        "{out}"
+    );
+    assert!(
+        content_requests(&fake)
+            .iter()
+            .any(|u| u.ends_with("/modeling_acme.py")),
+        "{:?}",
+        content_requests(&fake)
+    );
+    assert_eq!(warm.status.code(), cold.status.code());
+    assert_eq!(
+        std::fs::read_to_string(home2.join("summary.md")).unwrap(),
+        cold_summary
+    );
+}
