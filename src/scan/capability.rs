@@ -356,9 +356,30 @@ struct Resolver<'a> {
     side: Vec<Vec<CapHit>>,
     /// Evaluations in progress (unit, name), against cycles.
     active: Vec<(usize, String)>,
-    /// Values of names looked up from a file's own code.
-    cache: HashMap<(usize, String), Vec<V>>,
+    /// Values of names looked up from a file's own code (depth 0, where nothing is in
+    /// progress), per unit.
+    cache: Vec<HashMap<String, Vec<V>>>,
+    /// Values of names whose evaluation met no depth limit and no cycle, per unit, with
+    /// how many levels below it the evaluation went (see `name_value`).
+    memo: Vec<HashMap<String, (Vec<V>, usize)>>,
+    /// Depth limits met so far: an evaluation during which this grows depends on the
+    /// depth it was asked at, and is not memoised.
+    cuts: usize,
+    /// The lowest position in `active` that a cycle met by the evaluations in progress
+    /// went back to (a name referring to itself directly excepted): an evaluation at or
+    /// above it depends on what was in progress, and is not memoised.
+    low: usize,
+    /// The deepest depth an evaluation in progress has reached.
+    deepest: usize,
+    /// Names evaluated (not taken from a cache): the work, for the tests' bounds.
+    evals: usize,
+    /// `closers` of each unit: chains are walked from every name, and scanning for the
+    /// closing bracket each time is quadratic in nested or long calls.
+    closers: Vec<Vec<u32>>,
 }
+
+/// Evaluations deeper than this are opaque.
+const MAX_DEPTH: usize = 8;
 
 fn tok_text<'s>(u: &Unit<'s>, i: usize) -> &'s [u8] {
     u.outline
@@ -387,6 +408,34 @@ fn is_op(u: &Unit<'_>, i: usize, op: &[u8]) -> bool {
         .get(i)
         .is_some_and(|t| t.kind == Kind::Op)
         && tok_text(u, i) == op
+}
+
+/// For each token, the bracket closing it when it opens one (same f-string nesting):
+/// what `closing` finds, for every bracket in one pass.
+fn closers(u: &Unit<'_>) -> Vec<u32> {
+    let toks = &u.outline.lexed.toks;
+    let mut out = vec![u32::MAX; toks.len()];
+    // Open brackets per nesting level.
+    let mut open: Vec<Vec<usize>> = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        if t.kind != Kind::Op {
+            continue;
+        }
+        let nest = t.nest as usize;
+        if open.len() <= nest {
+            open.resize_with(nest + 1, Vec::new);
+        }
+        match &u.src[t.range()] {
+            b"(" | b"[" | b"{" => open[nest].push(i),
+            b")" | b"]" | b"}" => {
+                if let Some(o) = open[nest].pop() {
+                    out[o] = i as u32;
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The bracket closing the one at `open` (same f-string nesting).
@@ -537,8 +586,22 @@ impl<'a> Resolver<'a> {
             modules,
             side: vec![Vec::new(); units.len()],
             active: Vec::new(),
-            cache: HashMap::new(),
+            cache: vec![HashMap::new(); units.len()],
+            memo: vec![HashMap::new(); units.len()],
+            cuts: 0,
+            low: usize::MAX,
+            deepest: 0,
+            evals: 0,
+            closers: units.iter().map(closers).collect(),
         }
+    }
+
+    /// `closing`, from the table.
+    fn close(&self, f: usize, open: usize) -> Option<usize> {
+        self.closers[f]
+            .get(open)
+            .filter(|&&c| c != u32::MAX)
+            .map(|&c| c as usize)
     }
 
     /// The fetched module an import names from file `f`, if any.
@@ -615,15 +678,55 @@ impl<'a> Resolver<'a> {
     /// Every value name `name` may have in file `f` (imports, assignments, definitions;
     /// then star imports); empty if it binds nothing there.
     fn name_value(&mut self, f: usize, name: &str, depth: usize) -> Vec<V> {
-        if depth > 8 || self.active.iter().any(|(g, n)| *g == f && n == name) {
+        if depth > MAX_DEPTH {
+            self.cuts += 1;
+            return vec![V::Opaque];
+        }
+        if let Some(at) = self.active.iter().position(|(g, n)| *g == f && n == name) {
+            // `x = x.strip()` always meets itself, wherever it is asked from.
+            if at + 1 < self.active.len() {
+                self.low = self.low.min(at);
+            }
             return vec![V::Opaque];
         }
         if depth == 0
-            && let Some(v) = self.cache.get(&(f, name.to_string()))
+            && let Some(v) = self.cache[f].get(name)
         {
             return v.clone();
         }
+        // Without memoising, every use of a name re-walks the assignments it comes from,
+        // and theirs, to the depth limit: exponential in the length of assignment chains.
+        // A value computed without meeting a depth limit, or a cycle back to it or to what
+        // was in progress, is the same from any caller that leaves it the levels it used
+        // (a cycle through a caller in progress would have come back to this name while
+        // computing it), so it is reused; evaluating it again would only push the same
+        // side hits again.
+        if let Some((v, height)) = self.memo[f].get(name)
+            && depth + height <= MAX_DEPTH
+        {
+            self.deepest = self.deepest.max(depth + height);
+            return v.clone();
+        }
+        let (cuts, deepest, low) = (self.cuts, self.deepest, self.low);
+        let at = self.active.len();
+        self.deepest = depth;
+        self.low = usize::MAX;
         self.active.push((f, name.to_string()));
+        let out = self.name_value_uncached(f, name, depth);
+        self.active.pop();
+        if self.cuts == cuts && self.low > at {
+            self.memo[f].insert(name.to_string(), (out.clone(), self.deepest - depth));
+        }
+        self.deepest = self.deepest.max(deepest);
+        self.low = self.low.min(low);
+        if depth == 0 {
+            self.cache[f].insert(name.to_string(), out.clone());
+        }
+        out
+    }
+
+    fn name_value_uncached(&mut self, f: usize, name: &str, depth: usize) -> Vec<V> {
+        self.evals += 1;
         let mut out = Vec::new();
         let imports = self.envs[f].imports.get(name).cloned().unwrap_or_default();
         for k in &imports {
@@ -660,10 +763,6 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
-        self.active.pop();
-        if depth == 0 {
-            self.cache.insert((f, name.to_string()), out.clone());
-        }
         out
     }
 
@@ -694,7 +793,12 @@ impl<'a> Resolver<'a> {
 
     /// The value of an expression that is one chain (`a.b(c)[d].e`), else opaque.
     fn eval(&mut self, f: usize, r: Range<usize>, depth: usize) -> Vec<V> {
-        if depth > 8 || r.is_empty() {
+        if depth > MAX_DEPTH {
+            self.cuts += 1;
+            return vec![V::Opaque];
+        }
+        self.deepest = self.deepest.max(depth);
+        if r.is_empty() {
             return vec![V::Opaque];
         }
         let u = &self.units[f];
@@ -714,12 +818,12 @@ impl<'a> Resolver<'a> {
         let u = &units[f];
         let name = tok_str(u, i);
         let mut k = i + 1;
-        let own = format!("{name}.{}", tok_str(u, i + 2));
-        let mut vals = if matches!(name, "self" | "cls")
-            && is_op(u, i + 1, b".")
-            && is_name(u, i + 2)
-            && self.envs[f].assigns.contains_key(&own)
-        {
+        let own = matches!(name, "self" | "cls")
+            .then(|| format!("{name}.{}", tok_str(u, i + 2)))
+            .filter(|own| {
+                is_op(u, i + 1, b".") && is_name(u, i + 2) && self.envs[f].assigns.contains_key(own)
+            });
+        let mut vals = if let Some(own) = own {
             // `self.run = subprocess.Popen`, then `self.run(...)`.
             k = i + 3;
             self.name_value(f, &own, depth + 1)
@@ -750,8 +854,17 @@ impl<'a> Resolver<'a> {
                 vals = dedup(next);
                 k += 2;
             } else if is_op(u, k, b"(") {
-                let Some(close) = closing(u, k) else { break };
-                let args = split_args(u, k + 1..close);
+                let Some(close) = self.close(f, k) else { break };
+                // Only opaque values, fetched modules and local values (`Raw`) ignore the
+                // arguments of a call (see `call`).
+                let args = if vals
+                    .iter()
+                    .any(|v| !matches!(v, V::Opaque | V::Unit(_) | V::Raw(_)))
+                {
+                    split_args(u, k + 1..close)
+                } else {
+                    Vec::new()
+                };
                 let mut next = Vec::new();
                 for v in &vals {
                     next.extend(self.call(f, v, &args, i, close, depth));
@@ -759,7 +872,7 @@ impl<'a> Resolver<'a> {
                 vals = dedup(next);
                 k = close + 1;
             } else if is_op(u, k, b"[") {
-                let Some(close) = closing(u, k) else { break };
+                let Some(close) = self.close(f, k) else { break };
                 let mut next = Vec::new();
                 for v in &vals {
                     next.extend(self.subscript(f, v, k + 1..close, i, close, depth));
@@ -842,7 +955,13 @@ impl<'a> Resolver<'a> {
         } = v
         {
             // Bound ranges are tokens of the unit that wrote the partial.
-            if *unit != f || depth > 8 {
+            // A depth cut, counted like the others (the memo must not keep its value).
+            if depth > MAX_DEPTH {
+                self.cuts += 1;
+                return vec![V::Opaque];
+            }
+            self.deepest = self.deepest.max(depth);
+            if *unit != f {
                 return vec![V::Opaque];
             }
             let all: Vec<Range<usize>> = bound.iter().chain(args).cloned().collect();
@@ -1275,6 +1394,11 @@ fn binding_name(u: &Unit<'_>, i: usize) -> bool {
 
 /// Every capability use and out-of-profile import of every file.
 pub(crate) fn scan(units: &[Unit<'_>], c: &Compiled) -> Vec<Vec<CapHit>> {
+    scan_counted(units, c).0
+}
+
+/// `scan`, and how many names it evaluated.
+fn scan_counted(units: &[Unit<'_>], c: &Compiled) -> (Vec<Vec<CapHit>>, usize) {
     let mut r = Resolver::new(units, c);
     let mut out: Vec<Vec<CapHit>> = vec![Vec::new(); units.len()];
     for (f, u) in units.iter().enumerate() {
@@ -1345,7 +1469,7 @@ pub(crate) fn scan(units: &[Unit<'_>], c: &Compiled) -> Vec<Vec<CapHit>> {
         hits.dedup_by(|a, b| a.start == b.start && a.rule == b.rule);
         built_libraries(&units[f], c, hits);
     }
-    out
+    (out, r.evals)
 }
 
 /// A string that is exactly the dotted (or `module:attr`) name of a process or dynamic-code
@@ -1766,4 +1890,89 @@ fn toks_is_number(u: &Unit<'_>, i: usize) -> bool {
         .toks
         .get(i)
         .is_some_and(|t| t.kind == Kind::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compiled() -> Compiled {
+        let mut cat = Catalogue::default();
+        cat.merge(
+            "rules/genre/capabilities.yml",
+            include_str!("../../rules/genre/capabilities.yml"),
+        )
+        .unwrap();
+        cat.merge(
+            "rules/genre/profile.yml",
+            include_str!("../../rules/genre/profile.yml"),
+        )
+        .unwrap();
+        Compiled::new(&cat)
+    }
+
+    /// A name assigned `fan` times at each of `levels` levels from the level below: every
+    /// use of the top name has `fan^levels` assignment paths to walk.
+    fn fanned(levels: usize, fan: usize) -> String {
+        let mut src = String::from("import subprocess as a0\n");
+        for k in 1..=levels {
+            for j in 0..fan {
+                src.push_str(&format!(
+                    "def f{k}_{j}():\n    global a{k}\n    a{k} = a{}\n",
+                    k - 1
+                ));
+            }
+        }
+        for _ in 0..50 {
+            src.push_str(&format!("a{levels}.Popen(['true'])\n"));
+        }
+        src
+    }
+
+    #[test]
+    fn the_bracket_table_agrees_with_the_scan_for_every_bracket() {
+        let src = "x = f(a[1], {b: (c)}, g(h(i)))\ny = f\"{d(e[0])}{ {1: 2}[1] }\" + k(\n  [1, (2\n)\nz = (1, [2)\nw = )( (\n";
+        let o = Outline::new(src.as_bytes());
+        let u = Unit {
+            path: "m.py",
+            src: src.as_bytes(),
+            outline: &o,
+            entry: true,
+        };
+        let table = closers(&u);
+        let mut brackets = 0;
+        for (i, t) in o.lexed.toks.iter().enumerate() {
+            if t.kind == Kind::Op && matches!(&u.src[t.range()], b"(" | b"[" | b"{") {
+                brackets += 1;
+                let want = closing(&u, i);
+                let got = Some(table[i] as usize).filter(|_| table[i] != u32::MAX);
+                assert_eq!(got, want, "bracket at token {i}");
+            }
+        }
+        assert!(brackets >= 15);
+    }
+
+    #[test]
+    fn names_are_evaluated_once_however_many_paths_lead_to_them() {
+        let c = compiled();
+        let src = fanned(8, 4);
+        let o = Outline::new(src.as_bytes());
+        let units = [Unit {
+            path: "m.py",
+            src: src.as_bytes(),
+            outline: &o,
+            entry: true,
+        }];
+        let (hits, evals) = scan_counted(&units, &c);
+        // Every use resolves through the eight levels of assignments to `subprocess.Popen`.
+        let popen: Vec<&CapHit> = hits[0]
+            .iter()
+            .filter(|h| h.what == "subprocess.Popen")
+            .collect();
+        assert_eq!(popen.len(), 50, "{hits:?}");
+        assert!(popen.iter().all(|h| h.rule == "process-creation"));
+        // Nine names (and the few builtins and locals the file mentions), each evaluated
+        // about once, not 4^8 = 65,536 walks per use.
+        assert!(evals <= 40, "{evals} name evaluations");
+    }
 }
