@@ -10,9 +10,10 @@
 #         its setup code; transformers' sdist has no examples/ anyway).
 # No model is downloaded; pip reaches only the package registry.
 # Per corpus it prints wall time and peak RSS per tool, hubwarden's files parsed,
-# bytes parsed and resolution steps, its 5 slowest files (timed on one thread,
-# from the `discovered` debug events), the same run with whole-file parsing, and
-# whether sliced and whole-file discovery report the same calls (a diff if not).
+# bytes parsed and resolution steps, its 5 slowest files (CPU time per file on
+# one thread, from the `discovered` debug events), the same run with sliced
+# parsing (where it pays, and always), and whether sliced and whole-file (the
+# default) discovery report the same calls (a diff if not).
 #
 #   bench/inventory.sh                 # both corpora, all tools (bandit takes minutes)
 #   SKIP_BANDIT=1 bench/inventory.sh
@@ -114,7 +115,7 @@ for c in $CORPORA; do
   # Warm the page cache so every tool reads from memory.
   "$BIN" inventory "$dir" --format json >/dev/null 2>&1 || true
   measure "$c.hubwarden" "$BIN" inventory "$dir" --format json
-  HUBWARDEN_DISCOVER_PARSING=whole measure "$c.hubwarden-whole" "$BIN" inventory "$dir" --format json
+  HUBWARDEN_DISCOVER_PARSING=sliced measure "$c.hubwarden-sliced" "$BIN" inventory "$dir" --format json
   HUBWARDEN_DISCOVER_PARSING=sliced-always measure "$c.hubwarden-sliced-always" \
     "$BIN" inventory "$dir" --format json
   # Per-file times on one thread, so no file's time includes waiting for a core.

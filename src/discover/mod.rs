@@ -37,23 +37,26 @@ pub struct DiscoverOptions {
 /// How much of a Python file is parsed (notebooks are always parsed whole).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Parsing {
-    /// Only the statements that can matter (`slice`), where that pays.
+    /// Every file whole: the default, and the reference the sliced runs must
+    /// agree with. On ML application code the files that pass the prefilter
+    /// hold loaders throughout, so slicing skips a few percent of the bytes and
+    /// its re-lexing and reparse rounds cost more than that (bench/inventory.sh).
     #[default]
-    Sliced,
-    /// Every file whole: the reference the sliced run must agree with.
     Whole,
+    /// Only the statements that can matter (`slice`), where that pays.
+    Sliced,
     /// Sliced even where it does not pay (to compare with `Whole` on small files).
     SlicedAlways,
 }
 
 impl Parsing {
-    /// `HUBWARDEN_DISCOVER_PARSING=whole|sliced-always` (bench/inventory.sh's
+    /// `HUBWARDEN_DISCOVER_PARSING=sliced|sliced-always` (bench/inventory.sh's
     /// comparison with the reference); anything else is the default.
     pub fn from_env() -> Parsing {
         match std::env::var("HUBWARDEN_DISCOVER_PARSING").as_deref() {
-            Ok("whole") => Parsing::Whole,
+            Ok("sliced") => Parsing::Sliced,
             Ok("sliced-always") => Parsing::SlicedAlways,
-            _ => Parsing::Sliced,
+            _ => Parsing::Whole,
         }
     }
 }
@@ -203,15 +206,24 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
         .par_iter()
         .map_init(new_parser, |parser, f| match parser {
             Some(p) => {
+                // For bench/inventory.sh's slowest files (RUST_LOG=hubwarden::discover=debug).
+                let timed = tracing::enabled!(tracing::Level::DEBUG);
+                let cpu = timed.then(thread_cpu_ns).flatten();
                 let started = std::time::Instant::now();
                 let r = scan_file(p, dir_root, f, opts.parsing);
-                // For bench/inventory.sh's slowest files (RUST_LOG=hubwarden::discover=debug).
-                tracing::debug!(
-                    path = %f.rel,
-                    micros = started.elapsed().as_micros() as u64,
-                    steps = r.stats.resolution_steps,
-                    "discovered"
-                );
+                if timed {
+                    let cpu_micros = cpu
+                        .zip(thread_cpu_ns())
+                        .map(|(a, b)| b.saturating_sub(a) / 1000);
+                    tracing::debug!(
+                        path = %f.rel,
+                        micros = started.elapsed().as_micros() as u64,
+                        cpu_micros,
+                        steps = r.stats.resolution_steps,
+                        bytes = r.stats.bytes_parsed,
+                        "discovered"
+                    );
+                }
                 crate::progress::advance(1);
                 r
             }
@@ -238,6 +250,16 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
         errors,
         stats,
     })
+}
+
+/// This thread's CPU time in nanoseconds (Linux), or `None` elsewhere. Unlike
+/// wall time it does not grow while other processes hold the cores, so a file's
+/// cost can be compared across runs on a loaded machine.
+fn thread_cpu_ns() -> Option<u64> {
+    // The first field is the time spent on a CPU; std has no thread CPU clock,
+    // and this crate forbids the `unsafe` a clock_gettime call would need.
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_ascii_whitespace().next()?.parse().ok()
 }
 
 fn new_parser() -> Option<tree_sitter::Parser> {

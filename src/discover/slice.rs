@@ -11,8 +11,11 @@
 //! until nothing is added. At that point every binding, call site and field
 //! that the whole-file run would consult for these calls is parsed, so the
 //! calls are the same (tests/it/discover.rs compares both over every fixture;
-//! bench/inventory.sh over its corpora with SLICE_CHECK=1). Sound because a
+//! bench/inventory.sh over its corpora). Sound because a
 //! statement's syntax does not depend on the others (as for the scan's slicing).
+//!
+//! Not the default (`Parsing::Whole` is): on ML code the re-lexing and reparse
+//! rounds cost more than the few percent of bytes they skip.
 //!
 //! Falls back to the whole file (`None`) when the source is not plainly
 //! lexable, the slice has a syntax error (the whole file's recovery is the

@@ -634,10 +634,14 @@ fn sliced_discovery_reports_the_whole_file_calls_on_every_fixture() {
     let root = fixture("");
     let whole = run_on(&root, &with_parsing(Parsing::Whole));
     let sliced = run_on(&root, &with_parsing(Parsing::SlicedAlways));
-    let default = run_on(&root, &DiscoverOptions::default());
+    let where_it_pays = run_on(&root, &with_parsing(Parsing::Sliced));
     assert!(whole.calls.len() > 100, "{}", whole.calls.len());
     assert_eq!(sliced.calls, whole.calls);
+    assert_eq!(where_it_pays.calls, whole.calls);
+    // The default parses every file whole.
+    let default = run_on(&root, &DiscoverOptions::default());
     assert_eq!(default.calls, whole.calls);
+    assert_eq!(default.stats, whole.stats);
     // Slicing did happen: fewer bytes parsed for the same files.
     assert_eq!(sliced.stats.files_parsed, whole.stats.files_parsed);
     assert!(
