@@ -362,6 +362,9 @@ struct Resolver<'a> {
     /// Values of names whose evaluation met no depth limit and no cycle, per unit, with
     /// how many levels below it the evaluation went (see `name_value`).
     memo: Vec<HashMap<String, (Vec<V>, usize)>>,
+    /// Values of names whose evaluation met a depth limit but no cycle back to what was in
+    /// progress, per unit, by the depth they were asked at.
+    at_depth: Vec<HashMap<String, Vec<Option<Vec<V>>>>>,
     /// Depth limits met so far: an evaluation during which this grows depends on the
     /// depth it was asked at, and is not memoised.
     cuts: usize,
@@ -588,6 +591,7 @@ impl<'a> Resolver<'a> {
             active: Vec::new(),
             cache: vec![HashMap::new(); units.len()],
             memo: vec![HashMap::new(); units.len()],
+            at_depth: vec![HashMap::new(); units.len()],
             cuts: 0,
             low: usize::MAX,
             deepest: 0,
@@ -707,6 +711,13 @@ impl<'a> Resolver<'a> {
             self.deepest = self.deepest.max(depth + height);
             return v.clone();
         }
+        // A value cut by the depth limit depends on the depth only: the same from any
+        // caller at that depth (the depth is part of the key).
+        if let Some(Some(v)) = self.at_depth[f].get(name).and_then(|d| d.get(depth)) {
+            let v = v.clone();
+            self.cuts += 1;
+            return v;
+        }
         let (cuts, deepest, low) = (self.cuts, self.deepest, self.low);
         let at = self.active.len();
         self.deepest = depth;
@@ -716,6 +727,13 @@ impl<'a> Resolver<'a> {
         self.active.pop();
         if self.cuts == cuts && self.low > at {
             self.memo[f].insert(name.to_string(), (out.clone(), self.deepest - depth));
+        } else if self.low > at {
+            let slots = self.at_depth[f]
+                .entry(name.to_string())
+                .or_insert_with(|| vec![None; MAX_DEPTH + 1]);
+            if let Some(slot) = slots.get_mut(depth) {
+                *slot = Some(out.clone());
+            }
         }
         self.deepest = self.deepest.max(deepest);
         self.low = self.low.min(low);
@@ -1927,6 +1945,29 @@ mod tests {
             src.push_str(&format!("a{levels}.Popen(['true'])\n"));
         }
         src
+    }
+
+    #[test]
+    fn names_cut_by_the_depth_limit_are_evaluated_once_per_depth() {
+        let c = compiled();
+        // Twelve levels: the top names are cut by the depth limit, their values depend on
+        // the depth they are asked at.
+        let src = fanned(12, 3);
+        let o = Outline::new(src.as_bytes());
+        let units = [Unit {
+            path: "m.py",
+            src: src.as_bytes(),
+            outline: &o,
+            entry: true,
+        }];
+        let (hits, evals) = scan_counted(&units, &c);
+        // Beyond the depth limit the name is not followed to `subprocess` (as before).
+        assert!(
+            !hits[0].iter().any(|h| h.what == "subprocess.Popen"),
+            "{hits:?}"
+        );
+        // At most one evaluation per name and depth (13 names, 9 depths), not 3^8 per use.
+        assert!(evals <= 13 * 9 + 20, "{evals} name evaluations");
     }
 
     #[test]
