@@ -297,6 +297,18 @@ impl DiskCache {
         )
     }
 
+    /// The key a file entry records: `get` checks what `put` wrote.
+    fn file_key(ns: Namespace, snap: &Snapshot, path: &str) -> String {
+        Self::key(
+            ns.dir(),
+            snap.hub,
+            snap.repo_type,
+            &snap.repo_id,
+            &snap.commit,
+            path,
+        )
+    }
+
     /// The checked body of the framed entry at `p`; `None` when absent or bad
     /// (a bad entry is a warning naming it and the fix, and is removed: the
     /// caller fetches again and writes a good one).
@@ -349,14 +361,7 @@ impl DiskCache {
     /// The cached bytes of `path` at the snapshot's commit, if any (checked).
     pub fn get(&self, ns: Namespace, snap: &Snapshot, path: &str, max: u64) -> Option<Vec<u8>> {
         let p = self.file_path(ns, snap, path)?;
-        let key = Self::key(
-            ns.dir(),
-            snap.hub,
-            snap.repo_type,
-            &snap.repo_id,
-            &snap.commit,
-            path,
-        );
+        let key = Self::file_key(ns, snap, path);
         Self::read_entry(&p, &key, max, ns.what())
     }
 
@@ -365,14 +370,7 @@ impl DiskCache {
         let Some(p) = self.file_path(ns, snap, path) else {
             return;
         };
-        let key = Self::key(
-            ns.dir(),
-            snap.hub,
-            snap.repo_type,
-            &snap.repo_id,
-            &snap.commit,
-            path,
-        );
+        let key = Self::file_key(ns, snap, path);
         Self::write_entry(&p, &key, bytes);
     }
 
