@@ -226,6 +226,19 @@ fn hf_url(url: &str) -> Option<(RepoType, String, String, String)> {
     ))
 }
 
+/// Parse a fetched Python file and give `f` its index, value resolver and source (lines
+/// as they are: the file is read whole). `None` when it does not parse.
+fn with_resolver<T>(
+    src: &[u8],
+    f: impl for<'a, 't> FnOnce(&'a Index<'t>, &'a Resolver<'a, 't>, &'t [u8]) -> T,
+) -> Option<T> {
+    let tree = crate::python::parse(src)?;
+    let idx = Index::build(&tree, src);
+    let line_map = |l: u32| l;
+    let r = Resolver::new(&idx, &line_map);
+    Some(f(&idx, &r, src))
+}
+
 /// The download calls of one Python file.
 fn downloads(src: &[u8]) -> Vec<Download> {
     if !WORDS
@@ -234,114 +247,114 @@ fn downloads(src: &[u8]) -> Vec<Download> {
     {
         return Vec::new();
     }
-    let Some(tree) = crate::python::parse(src) else {
-        return Vec::new();
-    };
-    let idx = Index::build(&tree, src);
-    let line_map = |l: u32| l;
-    let r = Resolver::new(&idx, &line_map);
-    let mut out = Vec::new();
-    for &call in &idx.calls {
-        let Some(f) = call.child_by_field_name("function") else {
-            continue;
-        };
-        let mut quals = idx.qualify(f, 0);
-        quals.extend(instance_method(&idx, f));
-        let Some((api, name)) = APIS.iter().find_map(|a| {
-            quals
-                .iter()
-                .find_map(|q| a.names.iter().find(|n| *n == q).map(|n| (a, *n)))
-        }) else {
-            continue;
-        };
-        let line = u32::try_from(call.start_position().row + 1).unwrap_or(u32::MAX);
-        let end_line = u32::try_from(call.end_position().row + 1).unwrap_or(u32::MAX);
-        let arg = |pos: usize, kws: &[&str]| call_arg(call, src, Some(pos), kws);
-        let repo_type = match call_arg(call, src, None, &["repo_type"]) {
-            Some(n) => match known(&r, src, Some(n)) {
-                Known::Values(v) if v.len() == 1 => repo_type_of(&v[0]),
-                Known::Absent => RepoType::Model,
-                // An unknown repo type: the repo is unknown.
-                _ => {
-                    out.push(Download {
+    with_resolver(src, |idx, r, src| {
+        let mut out = Vec::new();
+        for &call in &idx.calls {
+            let Some(f) = call.child_by_field_name("function") else {
+                continue;
+            };
+            let mut quals = idx.qualify(f, 0);
+            quals.extend(instance_method(idx, f));
+            let Some((api, name)) = APIS.iter().find_map(|a| {
+                quals
+                    .iter()
+                    .find_map(|q| a.names.iter().find(|n| *n == q).map(|n| (a, *n)))
+            }) else {
+                continue;
+            };
+            let line = u32::try_from(call.start_position().row + 1).unwrap_or(u32::MAX);
+            let end_line = u32::try_from(call.end_position().row + 1).unwrap_or(u32::MAX);
+            let arg = |pos: usize, kws: &[&str]| call_arg(call, src, Some(pos), kws);
+            let repo_type = match call_arg(call, src, None, &["repo_type"]) {
+                Some(n) => match known(r, src, Some(n)) {
+                    Known::Values(v) if v.len() == 1 => repo_type_of(&v[0]),
+                    Known::Absent => RepoType::Model,
+                    // An unknown repo type: the repo is unknown.
+                    _ => {
+                        out.push(Download {
+                            line,
+                            end_line,
+                            api: name.to_string(),
+                            hub: api.hub,
+                            repo: Known::Unknown("its repo_type is not known statically".into()),
+                            files: None,
+                            rev: Known::Absent,
+                            repo_type: RepoType::Model,
+                        });
+                        continue;
+                    }
+                },
+                None => RepoType::Model,
+            };
+            let d = match api.shape {
+                Shape::Url(pos, kws) => {
+                    let Known::Values(urls) = known(r, src, arg(pos, kws)) else {
+                        continue;
+                    };
+                    // Only hub URLs are followed; other hosts are the network capability's.
+                    for u in urls {
+                        let Some((rt, repo, rev, file)) = hf_url(&u) else {
+                            continue;
+                        };
+                        out.push(Download {
+                            line,
+                            end_line,
+                            api: name.to_string(),
+                            hub: HubKind::Huggingface,
+                            repo: Known::Values(vec![repo]),
+                            files: Some(Known::Values(vec![file])),
+                            rev: Known::Values(vec![rev]),
+                            repo_type: rt,
+                        });
+                    }
+                    continue;
+                }
+                Shape::File(pos, kws) => {
+                    let mut files = known(r, src, arg(pos, kws));
+                    if let Known::Values(fs) = &mut files {
+                        match known(r, src, call_arg(call, src, None, &["subfolder"])) {
+                            Known::Values(sub) if sub.len() == 1 => {
+                                let sub = sub[0].trim_end_matches('/');
+                                if !sub.is_empty() {
+                                    for f in fs.iter_mut() {
+                                        *f = format!("{sub}/{f}");
+                                    }
+                                }
+                            }
+                            Known::Absent => {}
+                            _ => {
+                                files =
+                                    Known::Unknown("its subfolder is not known statically".into())
+                            }
+                        }
+                    }
+                    Download {
                         line,
                         end_line,
                         api: name.to_string(),
                         hub: api.hub,
-                        repo: Known::Unknown("its repo_type is not known statically".into()),
-                        files: None,
-                        rev: Known::Absent,
-                        repo_type: RepoType::Model,
-                    });
-                    continue;
-                }
-            },
-            None => RepoType::Model,
-        };
-        let d = match api.shape {
-            Shape::Url(pos, kws) => {
-                let Known::Values(urls) = known(&r, src, arg(pos, kws)) else {
-                    continue;
-                };
-                // Only hub URLs are followed; other hosts are the network capability's.
-                for u in urls {
-                    let Some((rt, repo, rev, file)) = hf_url(&u) else {
-                        continue;
-                    };
-                    out.push(Download {
-                        line,
-                        end_line,
-                        api: name.to_string(),
-                        hub: HubKind::Huggingface,
-                        repo: Known::Values(vec![repo]),
-                        files: Some(Known::Values(vec![file])),
-                        rev: Known::Values(vec![rev]),
-                        repo_type: rt,
-                    });
-                }
-                continue;
-            }
-            Shape::File(pos, kws) => {
-                let mut files = known(&r, src, arg(pos, kws));
-                if let Known::Values(fs) = &mut files {
-                    match known(&r, src, call_arg(call, src, None, &["subfolder"])) {
-                        Known::Values(sub) if sub.len() == 1 => {
-                            let sub = sub[0].trim_end_matches('/');
-                            if !sub.is_empty() {
-                                for f in fs.iter_mut() {
-                                    *f = format!("{sub}/{f}");
-                                }
-                            }
-                        }
-                        Known::Absent => {}
-                        _ => files = Known::Unknown("its subfolder is not known statically".into()),
+                        repo: known(r, src, arg(api.repo.0, api.repo.1)),
+                        files: Some(files),
+                        rev: known(r, src, call_arg(call, src, api.rev.0, api.rev.1)),
+                        repo_type,
                     }
                 }
-                Download {
+                Shape::Snapshot => Download {
                     line,
                     end_line,
                     api: name.to_string(),
                     hub: api.hub,
-                    repo: known(&r, src, arg(api.repo.0, api.repo.1)),
-                    files: Some(files),
-                    rev: known(&r, src, call_arg(call, src, api.rev.0, api.rev.1)),
+                    repo: known(r, src, arg(api.repo.0, api.repo.1)),
+                    files: None,
+                    rev: known(r, src, call_arg(call, src, api.rev.0, api.rev.1)),
                     repo_type,
-                }
-            }
-            Shape::Snapshot => Download {
-                line,
-                end_line,
-                api: name.to_string(),
-                hub: api.hub,
-                repo: known(&r, src, arg(api.repo.0, api.repo.1)),
-                files: None,
-                rev: known(&r, src, call_arg(call, src, api.rev.0, api.rev.1)),
-                repo_type,
-            },
-        };
-        out.push(d);
-    }
-    out
+                },
+            };
+            out.push(d);
+        }
+        out
+    })
+    .unwrap_or_default()
 }
 
 /// Classes whose instances download like the module functions

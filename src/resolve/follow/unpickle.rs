@@ -103,74 +103,71 @@ pub(super) fn unpickles(src: &[u8], path: &str) -> Vec<Unpickle> {
     {
         return Vec::new();
     }
-    let Some(tree) = crate::python::parse(src) else {
-        return Vec::new();
-    };
-    let idx = Index::build(&tree, src);
-    let line_map = |l: u32| l;
-    let r = Resolver::new(&idx, &line_map);
-    let p = Paths {
-        idx: &idx,
-        r: &r,
-        src,
-        file: path,
-    };
-    let mut out = Vec::new();
-    for &call in &idx.calls {
-        let Some(f) = call.child_by_field_name("function") else {
-            continue;
+    super::with_resolver(src, |idx, r, src| {
+        let p = Paths {
+            idx,
+            r,
+            src,
+            file: path,
         };
-        let quals = idx.qualify(f, 0);
-        let Some((names, arg)) = UNPICKLERS
-            .iter()
-            .find(|(names, _)| quals.iter().any(|q| names.contains(&q.as_str())))
-        else {
-            continue;
-        };
-        let api = quals
-            .iter()
-            .find(|q| names.contains(&q.as_str()))
-            .cloned()
-            .unwrap_or_default();
-        // Calls that do not unpickle: `np.load(p)` (allow_pickle defaults to False) and
-        // `torch.load(p, weights_only=True)`.
-        let kw = |k: &str| call_arg(call, src, None, &[k]).map(|n| text(n, src));
-        if api == "numpy.load" && matches!(kw("allow_pickle"), None | Some("False")) {
-            continue;
-        }
-        if api.starts_with("torch.") && kw("weights_only") == Some("True") {
-            continue;
-        }
-        let found = match *arg {
-            Arg::Path(kws) => call_arg(call, src, Some(0), kws).and_then(|a| {
-                p.handle(a, call, 0)
-                    .or_else(|| p.path(a, 0).map(|c| c.map(|c| c.join("/"))))
-            }),
-            Arg::Handle(kws) => {
-                call_arg(call, src, Some(0), kws).and_then(|a| p.handle(a, call, 0))
+        let mut out = Vec::new();
+        for &call in &idx.calls {
+            let Some(f) = call.child_by_field_name("function") else {
+                continue;
+            };
+            let quals = idx.qualify(f, 0);
+            let Some((names, arg)) = UNPICKLERS
+                .iter()
+                .find(|(names, _)| quals.iter().any(|q| names.contains(&q.as_str())))
+            else {
+                continue;
+            };
+            let api = quals
+                .iter()
+                .find(|q| names.contains(&q.as_str()))
+                .cloned()
+                .unwrap_or_default();
+            // Calls that do not unpickle: `np.load(p)` (allow_pickle defaults to False) and
+            // `torch.load(p, weights_only=True)`.
+            let kw = |k: &str| call_arg(call, src, None, &[k]).map(|n| text(n, src));
+            if api == "numpy.load" && matches!(kw("allow_pickle"), None | Some("False")) {
+                continue;
             }
-            Arg::Bytes(kws) => call_arg(call, src, Some(0), kws).and_then(|a| p.bytes(a, call)),
-        };
-        let Some(path) = found else {
-            continue;
-        };
-        out.push(Unpickle {
-            line: crate::python::line_of(call),
-            end_line: u32::try_from(call.end_position().row + 1).unwrap_or(u32::MAX),
-            api,
-            path,
-        });
-    }
-    out
+            if api.starts_with("torch.") && kw("weights_only") == Some("True") {
+                continue;
+            }
+            let found = match *arg {
+                Arg::Path(kws) => call_arg(call, src, Some(0), kws).and_then(|a| {
+                    p.handle(a, call, 0)
+                        .or_else(|| p.path(a, 0).map(|c| c.map(|c| c.join("/"))))
+                }),
+                Arg::Handle(kws) => {
+                    call_arg(call, src, Some(0), kws).and_then(|a| p.handle(a, call, 0))
+                }
+                Arg::Bytes(kws) => call_arg(call, src, Some(0), kws).and_then(|a| p.bytes(a, call)),
+            };
+            let Some(path) = found else {
+                continue;
+            };
+            out.push(Unpickle {
+                line: crate::python::line_of(call),
+                end_line: u32::try_from(call.end_position().row + 1).unwrap_or(u32::MAX),
+                api,
+                path,
+            });
+        }
+        out
+    })
+    .unwrap_or_default()
 }
 
 /// Path values within one file.
-struct Paths<'a, 't> {
+struct Paths<'a, 't, 'f> {
     idx: &'a Index<'t>,
     r: &'a Resolver<'a, 't>,
     src: &'t [u8],
     /// The file's own path in its repo.
-    file: &'a str,
+    file: &'f str,
 }
 
 /// Repo-relative components, or why the path leaves the repo; `None` when the value
@@ -179,7 +176,7 @@ type PathVal = Option<Result<Vec<String>, String>>;
 
 const MAX_DEPTH: u32 = 16;
 
-impl<'t> Paths<'_, 't> {
+impl<'t> Paths<'_, 't, '_> {
     fn quals(&self, f: Node<'t>) -> Vec<String> {
         self.idx.qualify(f, 0)
     }
