@@ -58,6 +58,10 @@ pub(crate) struct Compiled {
     caps: Vec<Cap>,
     /// API patterns as segments (`*` globs within a segment), with their capability.
     apis: Vec<(Vec<String>, usize)>,
+    /// Indexes in `apis` by first segment (`classify` tries only those), in order.
+    by_first: HashMap<String, Vec<usize>>,
+    /// Indexes in `apis` of patterns whose first segment is a glob.
+    first_globs: Vec<usize>,
     /// `*.name` patterns: the segments after the leading `*`.
     suffixes: Vec<(Vec<String>, usize)>,
     /// Module -> (capability, attributes that are not the capability).
@@ -179,6 +183,13 @@ impl Compiled {
                     .insert(m.clone(), (idx, safe.iter().cloned().collect()));
             }
         }
+        for (k, (p, _)) in c.apis.iter().enumerate() {
+            if p[0].contains('*') {
+                c.first_globs.push(k);
+            } else {
+                c.by_first.entry(p[0].clone()).or_default().push(k);
+            }
+        }
         for (p, cap) in &c.apis {
             let key = c.caps[*cap].key.as_str();
             if matches!(key, "process" | "dynamic-code")
@@ -279,10 +290,22 @@ impl Compiled {
     fn classify(&self, q: &str, resolved: bool) -> Option<usize> {
         let s: Vec<&str> = q.split('.').collect();
         if resolved {
-            for (p, c) in &self.apis {
-                if p.len() == s.len() && p.iter().zip(&s).all(|(a, b)| glob(a, b)) {
-                    return Some(*c);
-                }
+            // The first pattern in catalogue order that matches.
+            let matches = |&k: &usize| {
+                let p = &self.apis[k].0;
+                p.len() == s.len() && p.iter().zip(&s).all(|(a, b)| glob(a, b))
+            };
+            let named = self
+                .by_first
+                .get(s[0])
+                .and_then(|ks| ks.iter().copied().find(|k| matches(k)));
+            let globbed = self.first_globs.iter().copied().find(|k| matches(k));
+            let first = match (named, globbed) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(k) = first {
+                return Some(self.apis[k].1);
             }
             // `module.attr`, one segment below a capability module, not a safe name.
             if s.len() >= 2 {
@@ -957,15 +980,17 @@ impl<'a> Resolver<'a> {
         if !is_name(u, r.start) {
             return vec![V::Opaque];
         }
-        let chain = self.chain(f, r.start, depth);
+        let chain = self.chain(f, r.start, depth, false);
         if chain.end != r.end {
             return vec![V::Opaque];
         }
         chain.vals
     }
 
-    /// Walk the chain that starts at name token `i`.
-    fn chain(&mut self, f: usize, i: usize, depth: usize) -> Chain {
+    /// Walk the chain that starts at name token `i` (with the values after each step if
+    /// `steps`: only a use's chain needs them, for `best_hit`).
+    fn chain(&mut self, f: usize, i: usize, depth: usize, steps: bool) -> Chain {
+        let keep = steps;
         let units = self.units;
         let u = &units[f];
         let name = tok_str(u, i);
@@ -982,10 +1007,13 @@ impl<'a> Resolver<'a> {
         } else {
             self.head(f, name, depth)
         };
-        let mut steps: Vec<Step> = vec![Step {
-            vals: vals.clone(),
-            end: k,
-        }];
+        let mut steps: Vec<Step> = Vec::new();
+        if keep {
+            steps.push(Step {
+                vals: vals.clone(),
+                end: k,
+            });
+        }
         loop {
             if is_op(u, k, b".") && is_name(u, k + 1) {
                 let attr = tok_str(u, k + 1).to_string();
@@ -1034,10 +1062,12 @@ impl<'a> Resolver<'a> {
             } else {
                 break;
             }
-            steps.push(Step {
-                vals: vals.clone(),
-                end: k,
-            });
+            if keep {
+                steps.push(Step {
+                    vals: vals.clone(),
+                    end: k,
+                });
+            }
             if vals.iter().all(|v| *v == V::Opaque) {
                 break;
             }
@@ -1435,18 +1465,18 @@ impl<'a> Resolver<'a> {
     }
 }
 
-fn dedup(mut v: Vec<V>) -> Vec<V> {
-    let mut seen: Vec<V> = Vec::new();
-    v.retain(|x| {
-        if seen.contains(x) {
-            false
-        } else {
-            seen.push(x.clone());
-            true
+/// The first 16 distinct values, in order.
+fn dedup(v: Vec<V>) -> Vec<V> {
+    let mut out: Vec<V> = Vec::with_capacity(v.len().min(16));
+    for x in v {
+        if out.len() == 16 {
+            break;
         }
-    });
-    v.truncate(16);
-    v
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
 }
 
 struct Step {
@@ -1603,7 +1633,7 @@ fn scan_counted(units: &[Unit<'_>], c: &Compiled) -> (Vec<Vec<CapHit>>, usize) {
                 i += 1;
                 continue;
             }
-            let chain = r.chain(f, i, 0);
+            let chain = r.chain(f, i, 0, true);
             if let Some(h) = best_hit(&r, f, i, &chain) {
                 out[f].push(h);
             }
