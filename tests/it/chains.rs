@@ -1553,3 +1553,37 @@ fn hubwarden_pin_pins_modular_components_on_the_load_components_call() {
         "{err}"
     );
 }
+
+#[test]
+fn optimum_ort_ov_and_inc_models_run_the_repos_code_with_trust_remote_code() {
+    // optimum exports the model through transformers' Auto classes: the
+    // repo's auto_map code runs with the flag, and is refused without it.
+    let app = "from optimum.onnxruntime import ORTModelForCausalLM\nfrom optimum.intel import INCModelForCausalLM, OVModelForCausalLM as OV\n\nort = ORTModelForCausalLM.from_pretrained(\"cfg-chain/vllm-automap\", export=True, trust_remote_code=True)\nov = OV.from_pretrained(\"cfg-chain/vllm-automap\", trust_remote_code=True)\ninc = INCModelForCausalLM.from_pretrained(\"cfg-chain/vllm-automap\", trust_remote_code=True)\nno = ORTModelForCausalLM.from_pretrained(\"cfg-chain/vllm-automap\", trust_remote_code=False)\n";
+    let r = scan(&[("app.py", app)], &[]);
+    for (line, api) in [
+        (4, "optimum.ORTModelForCausalLM.from_pretrained"),
+        (5, "optimum.OVModelForCausalLM.from_pretrained"),
+        (6, "optimum.INCModelForCausalLM.from_pretrained"),
+    ] {
+        let c = r["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["line"] == line)
+            .unwrap_or_else(|| panic!("no call at {line}: {r}"));
+        assert_eq!(c["api"], api);
+        assert!(files(c).iter().any(|f| f == "modeling_evil.py"), "{c}");
+        let rules = rules_at(&r, line);
+        for want in ["remote-code-enabled", "os-system"] {
+            assert!(rules.iter().any(|x| x == want), "{line} {want}: {rules:?}");
+        }
+    }
+    let refused = r["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["line"] == 7)
+        .unwrap();
+    assert_eq!(refused["target"]["refused_remote_code"], true, "{refused}");
+    assert!(!rules_at(&r, 7).iter().any(|x| x == "os-system"));
+}
