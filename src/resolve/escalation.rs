@@ -560,6 +560,38 @@ pub struct ModularComponent {
     pub line: u32,
 }
 
+/// Every `from_pretrained` component of a modular index (concrete classes
+/// too): (name, repo, subfolder, revision, variant, loaded by diffusers).
+/// Their weights load whatever `trust_remote_code` says.
+pub fn modular_index_weights(
+    index: &Value,
+) -> Vec<(String, String, String, Option<String>, Option<String>, bool)> {
+    let Some(map) = index.as_object() else {
+        return Vec::new();
+    };
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    map.iter()
+        .filter_map(|(name, entry)| {
+            let spec = entry.get(2).filter(|v| v.is_object())?;
+            let repo = s(spec, "pretrained_model_name_or_path").filter(|r| !r.is_empty())?;
+            let lib = spec
+                .get("type_hint")
+                .and_then(Value::as_array)
+                .and_then(|h| h.first())
+                .and_then(Value::as_str)
+                .or_else(|| entry.get(0).and_then(Value::as_str));
+            Some((
+                name.clone(),
+                repo,
+                s(spec, "subfolder").unwrap_or_default(),
+                s(spec, "revision"),
+                s(spec, "variant"),
+                lib != Some("transformers"),
+            ))
+        })
+        .collect()
+}
+
 /// The components of a modular index that may run their repo's code.
 pub fn modular_index_components(text: &str, index: &Value) -> Vec<ModularComponent> {
     let Some(map) = index.as_object() else {
