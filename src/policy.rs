@@ -172,8 +172,13 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                     .as_deref()
                     .map(|r| format!("revision {r:?} is a branch or tag, not a commit"))
                     .unwrap_or_else(|| "no revision is given (the default branch is used)".into());
+                // `pipe.load_components(...)`: the pipeline's repo (whose
+                // modular_model_index.json names the components) is pinned
+                // where the pipeline is made; a `revision=` here would go to
+                // every component instead.
+                let method = crate::discover::catalogue::is_pipeline_method_api(&s.api);
                 let fix = commit
-                    .filter(|c| crate::hub::validate::is_target_commit(c))
+                    .filter(|c| !method && crate::hub::validate::is_target_commit(c))
                     .and_then(|commit| {
                         let src = cache
                             .entry(s.path.clone())
@@ -182,6 +187,9 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                             .and_then(|src| callsrc::pin_fix(src, s, commit))
                     });
                 let pin = match commit {
+                    Some(c) if method => format!(
+                        " Pin the scanned commit {c} in the call that made the pipeline (its modular_model_index.json names the component repos)."
+                    ),
                     Some(c) => format!(" Pin the scanned commit {c}."),
                     None => String::new(),
                 };

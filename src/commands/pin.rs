@@ -163,6 +163,10 @@ fn needs_pin(c: &CallReport) -> bool {
             .is_some_and(|b| crate::hub::validate::is_commit(b))
     } else if s.family == Family::PaddleModule {
         !(s.args.contains_key("version") || s.revision.is_some())
+    } else if crate::discover::catalogue::is_pipeline_method_api(&s.api) {
+        // `pipe.load_components(...)`: the pipeline's own repo is pinned at
+        // the call that made it (a `revision=` here goes to every component).
+        false
     } else {
         !s.pinned
     };

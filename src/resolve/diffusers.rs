@@ -85,41 +85,73 @@ fn community_folders<S: RepoSource>(
     Ok(folders)
 }
 
-/// `modular_model_index.json` of a `ModularPipeline.from_pretrained` repo:
-/// components in other repos that `load_components(trust_remote_code=True)`
-/// loads with the caller's trust in diffusers 0.35.0 to 0.36.x
-/// (`escalation::in_modular_index`), each a chain link to that repo's code.
+/// `modular_model_index.json` of a modular pipeline's repo: components in
+/// other repos that `load_components(trust_remote_code=True)` loads with the
+/// caller's trust in diffusers 0.35.0 to 0.36.x (`escalation::in_modular_index`),
+/// each a chain link to that repo's code. `follow`: this call is the
+/// `load_components` (or `load_default_components`) that passes the trust;
+/// else it is the `from_pretrained` that made the pipeline, and the
+/// components only get notes (they load at the method call, reported there).
 async fn modular_components<S: RepoSource>(
     job: &mut Job<'_, S>,
     o: &super::Origin,
+    follow: bool,
 ) -> Result<(), ResolveError> {
-    use super::escalation::{self, CallFacts};
+    use super::escalation::{self, CallFacts, ChainTarget};
     const FILE: &str = "modular_model_index.json";
     let snap = job
         .snapshot(o.hub, RepoType::Model, &o.repo_id, o.revision.as_deref())
         .await?;
     let Some(index) = job.read_config(&snap, FILE).await? else {
+        if follow {
+            job.note(format!(
+                "{} has no {FILE}: no components from other repos to load",
+                snap.repo_id
+            ));
+        }
         return Ok(());
     };
     let bytes = job.read(&snap, FILE).await?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let site = job.site;
-    // "dynamic" may be true: the worst case. The trust that matters is the one
-    // given to `load_components`, a later call on the pipeline object; the
-    // from_pretrained call's own flag stands for it.
-    let trusts = gate::default_false(&site.gate) == Gate::Run;
+    // "dynamic" (a per-component dict, a computed flag) may be true: the worst case.
+    let trusts = follow && gate::default_false(&site.gate) == Gate::Run;
     let facts = CallFacts {
         trusts: true,
         ..CallFacts::default()
     };
-    let escalations = {
+    let mut escalations = {
         let versions = job.opts.declared.versions(&site.path);
         escalation::in_modular_index(FILE, &text, &index, &snap.repo_id, &versions, facts)
     };
+    if follow {
+        // `load_components(names)`: only those; `revision=` (one value for
+        // all, or per component with a "default") overrides the spec's
+        // (`ModularPipeline.load_components`, 0.36.0 L2139-2150).
+        let names: Option<Vec<&str>> = site.args.get(ARG_NAMES).map(|n| n.split(',').collect());
+        escalations.retain(|e| {
+            names
+                .as_ref()
+                .is_none_or(|n| n.contains(&component_name(&e.field)))
+        });
+        for e in &mut escalations {
+            let name = component_name(&e.field).to_string();
+            if let ChainTarget::Component { revision, .. } = &mut e.target
+                && let Some(r) = component_revision(&site.args, &name)
+            {
+                *revision = Some(r.to_string());
+            }
+        }
+    }
     if !trusts {
+        let why = if follow {
+            "this call does not trust remote code, so it was not followed"
+        } else {
+            "the components load at that call, reported there"
+        };
         for e in escalations.iter().filter(|e| e.decision.happens()) {
             job.note(format!(
-                "{FILE}:{} {} = {}: a load_components(trust_remote_code=True) on this pipeline would run that repo's code (this call does not trust remote code, so it was not followed)",
+                "{FILE}:{} {} = {}: a load_components(trust_remote_code=True) on this pipeline would run that repo's code ({why})",
                 e.line, e.field, e.value
             ));
         }
@@ -135,6 +167,50 @@ async fn modular_components<S: RepoSource>(
     transformers::follow_escalations(job, &snap, FILE, escalations, false, &spec).await
 }
 
+/// `args` key of the component names a `load_components(names)` call loads,
+/// comma-separated (absent: every `from_pretrained` component).
+pub(crate) const ARG_NAMES: &str = "names";
+/// `args` key prefix of the revisions a `load_components(revision=...)` call
+/// gives: `component_revision.<name>`, `component_revision.default` (a plain
+/// value is the default of every component).
+pub(crate) const ARG_REVISION: &str = "component_revision.";
+
+/// The component a `modular_model_index.json` field belongs to (`unet` of
+/// `unet.2.pretrained_model_name_or_path`).
+fn component_name(field: &str) -> &str {
+    field.split('.').next().unwrap_or(field)
+}
+
+/// The revision a `load_components` call gives component `name`, if any.
+pub(crate) fn component_revision<'a>(
+    args: &'a std::collections::BTreeMap<String, String>,
+    name: &str,
+) -> Option<&'a str> {
+    args.get(&format!("{ARG_REVISION}{name}"))
+        .or_else(|| args.get(&format!("{ARG_REVISION}default")))
+        .map(String::as_str)
+}
+
+/// `pipe.load_components(...)` / `pipe.load_default_components(...)` on a
+/// modular pipeline of the call's repo (discovery traced the receiver to the
+/// `from_pretrained` or `init_pipeline` that made it): the components of its
+/// `modular_model_index.json` under this call's own `trust_remote_code`.
+async fn load_components<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    hub: HubKind,
+) -> Result<Outcome, ResolveError> {
+    let o = job.origin(hub)?;
+    job.primary(o.hub, RepoType::Model, &o.repo_id, o.revision.as_deref())
+        .await?;
+    if job.site.api.ends_with(".load_default_components") {
+        job.note(
+            "load_default_components exists in diffusers 0.35.x only (0.36.0 removed it; load_components() with no names loads the same): with 0.36+ this call raises AttributeError; assumed to load (worst case)",
+        );
+    }
+    modular_components(job, &o, true).await?;
+    Ok(Outcome::Done)
+}
+
 /// diffusers `DiffusionPipeline.from_pretrained` (community and hub custom
 /// pipelines, `model_index.json` custom classes and components),
 /// `AutoModel.from_pretrained` and `ModularPipelineBlocks.from_pretrained`.
@@ -143,6 +219,9 @@ pub(crate) async fn resolve<S: RepoSource>(
     hub: HubKind,
 ) -> Result<Outcome, ResolveError> {
     let site = job.site;
+    if crate::discover::catalogue::is_pipeline_method_api(&site.api) {
+        return load_components(job, hub).await;
+    }
     let o = job.origin(hub)?;
     let segs = transformers::segments(&site.api);
     let gate = gate::default_false(&site.gate);
@@ -203,7 +282,7 @@ pub(crate) async fn resolve<S: RepoSource>(
         )
         .await?;
         if pipeline {
-            modular_components(job, &o).await?;
+            modular_components(job, &o, false).await?;
         }
         return Ok(Outcome::Done);
     }

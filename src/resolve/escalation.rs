@@ -593,7 +593,7 @@ pub fn in_modular_index(
             field,
             value: short(repo),
             why: format!(
-                "{file}: component {name} comes from another repo, {repo}; ModularPipeline.load_components(trust_remote_code=True) forwards the trust to its {class}.from_pretrained (the call trusts remote code, so its load_components is assumed to)"
+                "{file}: component {name} comes from another repo, {repo}; ModularPipeline.load_components(trust_remote_code=True) forwards the trust to its {class}.from_pretrained (this load_components passes trust_remote_code=True)"
             ),
             target: ChainTarget::Component {
                 repo: repo.to_string(),
