@@ -233,9 +233,15 @@ async fn component_weights<S: RepoSource>(
         .get(ARG_NAMES)
         .map(|n| n.split(',').map(str::to_string).collect());
     let call_args = weights::Args::of(site);
-    for (name, repo, subfolder, revision, variant, diffusers) in
-        super::escalation::modular_index_weights(index)
-    {
+    for w in super::escalation::modular_index_weights(index) {
+        let super::escalation::ComponentWeights {
+            name,
+            repo,
+            subfolder,
+            revision,
+            variant,
+            diffusers,
+        } = w;
         if names.as_ref().is_some_and(|n| !n.contains(&name)) {
             continue;
         }

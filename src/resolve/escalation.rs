@@ -560,12 +560,21 @@ pub struct ModularComponent {
     pub line: u32,
 }
 
-/// Every `from_pretrained` component of a modular index (concrete classes
-/// too): (name, repo, subfolder, revision, variant, loaded by diffusers).
-/// Their weights load whatever `trust_remote_code` says.
-pub fn modular_index_weights(
-    index: &Value,
-) -> Vec<(String, String, String, Option<String>, Option<String>, bool)> {
+/// A `from_pretrained` component of a modular index (concrete classes too),
+/// whose weights load whatever `trust_remote_code` says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComponentWeights {
+    pub name: String,
+    pub repo: String,
+    pub subfolder: String,
+    pub revision: Option<String>,
+    pub variant: Option<String>,
+    /// Loaded by a diffusers class (else transformers).
+    pub diffusers: bool,
+}
+
+/// Every `from_pretrained` component of a modular index.
+pub fn modular_index_weights(index: &Value) -> Vec<ComponentWeights> {
     let Some(map) = index.as_object() else {
         return Vec::new();
     };
@@ -580,14 +589,14 @@ pub fn modular_index_weights(
                 .and_then(|h| h.first())
                 .and_then(Value::as_str)
                 .or_else(|| entry.get(0).and_then(Value::as_str));
-            Some((
-                name.clone(),
+            Some(ComponentWeights {
+                name: name.clone(),
                 repo,
-                s(spec, "subfolder").unwrap_or_default(),
-                s(spec, "revision"),
-                s(spec, "variant"),
-                lib != Some("transformers"),
-            ))
+                subfolder: s(spec, "subfolder").unwrap_or_default(),
+                revision: s(spec, "revision"),
+                variant: s(spec, "variant"),
+                diffusers: lib != Some("transformers"),
+            })
         })
         .collect()
 }
