@@ -173,6 +173,7 @@ fn unverified(site: &LoadSite, reason: String) -> Target {
         chain: Vec::new(),
         hub_scan: Vec::new(),
         fetched_at_load: Vec::new(),
+        unpinned_components: Vec::new(),
     }
 }
 
@@ -252,6 +253,7 @@ struct Acc {
     pinned_by: Option<String>,
     chain: Vec<crate::model::ChainLink>,
     fetched: Vec<crate::model::LoadFetch>,
+    unpinned_components: Vec<crate::model::UnpinnedComponent>,
     /// The config links and repo references followed to reach the load being
     /// resolved now, outermost first (see [`Job::enter_hop`]).
     hops: Vec<Hop>,
@@ -422,6 +424,14 @@ impl<S: RepoSource> Job<'_, S> {
         self.acc.pinned_by = Some(source);
     }
 
+    /// A modular pipeline component's code was read at a branch (see
+    /// `Target::unpinned_components`).
+    pub(crate) fn unpinned_component(&mut self, c: crate::model::UnpinnedComponent) {
+        if !self.acc.unpinned_components.contains(&c) {
+            self.acc.unpinned_components.push(c);
+        }
+    }
+
     pub(crate) fn set_cross_unpinned(&mut self) {
         self.acc.cross_unpinned = true;
     }
@@ -567,11 +577,19 @@ impl<S: RepoSource> Job<'_, S> {
     /// them as the loader would, and leave the target unverified when a pickle cannot
     /// be verified (walker caps, unreadable container).
     pub(crate) async fn pickle_weights(&mut self, snap: &Snapshot) -> Result<(), ResolveError> {
-        let choice = weights::choose(
-            weights::loader_of(self.site),
-            &snap.files,
-            &weights::Args::of(self.site),
-        );
+        let (loader, args) = (weights::loader_of(self.site), weights::Args::of(self.site));
+        self.pickle_weights_as(snap, loader, &args).await
+    }
+
+    /// [`Job::pickle_weights`] for a load other than the call's own (a
+    /// modular pipeline component: its library, subfolder and variant).
+    pub(crate) async fn pickle_weights_as(
+        &mut self,
+        snap: &Snapshot,
+        loader: weights::Loader,
+        args: &weights::Args,
+    ) -> Result<(), ResolveError> {
+        let choice = weights::choose(loader, &snap.files, args);
         for n in choice.notes {
             self.note(n);
         }
@@ -690,6 +708,7 @@ impl<S: RepoSource> Job<'_, S> {
             chain: acc.chain,
             hub_scan: Vec::new(),
             fetched_at_load: acc.fetched,
+            unpinned_components: acc.unpinned_components,
         }
     }
 }

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 
 use super::catalogue::Catalogue;
+use super::fold;
 use super::lex::{self, Kind};
 use super::outline::{ImportKind, Outline, ScopeKind};
 use super::reach::{Unit, module_name};
@@ -74,6 +75,9 @@ pub(crate) struct Compiled {
     dangerous_names: Vec<String>,
     reflection: Option<usize>,
     dynamic: Option<usize>,
+    /// The capability of names built at run time (`computed-name`), and those names.
+    computed: Option<usize>,
+    names: HashSet<String>,
     profile: Vec<String>,
     /// Words one of which a file must contain for a capability to be reachable from it.
     prefilter: Option<regex::bytes::Regex>,
@@ -157,6 +161,15 @@ impl Compiled {
                     .extend(cap.reflection_targets.iter().cloned());
             }
             c.binders.extend(cap.binders.iter().cloned());
+            if !cap.names.is_empty() {
+                c.computed = Some(idx);
+                c.names.extend(cap.names.iter().cloned());
+                // The decoders a fold reads (a file that only splits its strings has
+                // other words of the catalogue: what it calls).
+                for w in ["chr", "join", "decode", "fromhex", "codecs", "binascii"] {
+                    words.insert(w.to_string());
+                }
+            }
             if key == "dynamic-code" {
                 c.dynamic = Some(idx);
             }
@@ -272,6 +285,24 @@ impl Compiled {
         })
     }
 
+    /// The capability key of a dotted (or `module:attr`) API name, as written in a string.
+    fn named_capability(&self, v: &str) -> Option<String> {
+        if v.matches(':').count() > 1 || !v.contains(['.', ':']) {
+            return None;
+        }
+        let q = v.replacen(':', ".", 1);
+        let dotted = q.split('.').all(|p| {
+            p.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+        if !dotted {
+            return None;
+        }
+        self.classify(&q, true).map(|k| self.caps[k].key.clone())
+    }
+
     /// The capability a module belongs to (for the out-of-profile message).
     fn module_capability(&self, module: &str) -> Option<&str> {
         let mut m = module;
@@ -320,6 +351,17 @@ impl Compiled {
                     if !safe.contains(attr) && !constant && !attr.starts_with("__") {
                         return Some(*c);
                     }
+                }
+            }
+        }
+        // `torch.hub.os.system`: a module re-exports the modules it imported, so a
+        // dangerous module reached as an attribute of another is that module.
+        if resolved && s.len() > 2 {
+            for k in 1..s.len() - 1 {
+                if (self.reflection_targets.contains(s[k]) || self.modules.contains_key(s[k]))
+                    && let Some(c) = self.classify(&s[k..].join("."), true)
+                {
+                    return Some(c);
                 }
             }
         }
@@ -646,6 +688,23 @@ fn build_arg_matches(entry: &str, word: &str) -> bool {
     rest.starts_with('=') || (entry.len() == 2 && !rest.is_empty())
 }
 
+/// `build_arg_matches`, for a word with computed parts ([`fold::UNKNOWN`]): it may match
+/// when its literal start could still become the entry (`"-" + x`, `"con" + x`), or names
+/// the option before its `=` (`"--file=" + p`). A word with no literal start is a value
+/// (a path), not an option.
+fn build_arg_may_match(entry: &str, word: &str) -> bool {
+    let Some((lit, _)) = word.split_once(fold::UNKNOWN) else {
+        return build_arg_matches(entry, word);
+    };
+    if lit.is_empty() {
+        return false;
+    }
+    match lit.split_once('=') {
+        Some((opt, _)) => entry == opt || build_arg_matches(entry, lit),
+        None => entry.starts_with(lit) || build_arg_matches(entry, lit),
+    }
+}
+
 fn basename(cmd: &str) -> &str {
     let word = cmd.split_whitespace().next().unwrap_or("");
     word.rsplit(['/', '\\']).next().unwrap_or(word)
@@ -686,6 +745,22 @@ impl<'a> Resolver<'a> {
             .get(open)
             .filter(|&&c| c != u32::MAX)
             .map(|&c| c as usize)
+    }
+
+    /// A name argument that is not one literal but folds (`"sys" + "tem"`, a join, a
+    /// decoder, names assigned literals): what the computed name is, to follow it and
+    /// say what it names. It stays a computed name for the verdict.
+    fn folded(&self, f: usize, a: &Range<usize>) -> Option<String> {
+        let u = &self.units[f];
+        fold::fold(
+            u.src,
+            &u.outline.lexed.toks,
+            a.clone(),
+            Some(&self.envs[f].assigns),
+            true,
+        )
+        .map(|x| x.value)
+        .filter(|v| !v.is_empty() && v.len() <= 200)
     }
 
     /// The fetched module an import names from file `f`, if any.
@@ -1170,9 +1245,19 @@ impl<'a> Resolver<'a> {
                     bound: *bound,
                 }],
                 None => {
-                    let obj = V::Ext { q: base, bound: 0 };
+                    let named = pos.first().and_then(|a| self.folded(f, a));
+                    let obj = V::Ext {
+                        q: base.clone(),
+                        bound: 0,
+                    };
                     self.reflect(f, &[obj], head, close, "a lookup by a computed name");
-                    vec![V::Opaque]
+                    match named {
+                        Some(name) => vec![V::Ext {
+                            q: format!("{base}.{name}"),
+                            bound: *bound,
+                        }],
+                        None => vec![V::Opaque],
+                    }
                 }
             };
         }
@@ -1180,12 +1265,16 @@ impl<'a> Resolver<'a> {
             return match pos.first().and_then(|a| literal(u, a.clone())) {
                 Some(k) => vec![self.module_value(f, &k)],
                 None => {
+                    let named = pos.first().and_then(|a| self.folded(f, a));
                     let obj = V::Ext {
                         q: "sys".into(),
                         bound: 0,
                     };
                     self.reflect(f, &[obj], head, close, "a lookup by a computed name");
-                    vec![V::Opaque]
+                    match named {
+                        Some(k) => vec![self.module_value(f, &k)],
+                        None => vec![V::Opaque],
+                    }
                 }
             };
         }
@@ -1205,7 +1294,9 @@ impl<'a> Resolver<'a> {
         }
         match q.as_str() {
             "operator.attrgetter" | "operator.methodcaller" | "operator.itemgetter" => {
-                let name = pos.first().and_then(|a| literal(u, a.clone()));
+                let name = pos
+                    .first()
+                    .and_then(|a| literal(u, a.clone()).or_else(|| self.folded(f, a)));
                 if let Some(n) = &name
                     && self.c.dangerous_name(n.rsplit('.').next().unwrap_or(n))
                 {
@@ -1271,15 +1362,25 @@ impl<'a> Resolver<'a> {
                     }
                     None => {
                         let d = self.c.dynamic;
-                        self.side_hit(
-                            f,
-                            d,
-                            head,
-                            close,
-                            format!("{q}(<computed name>)"),
-                            " of a computed name",
-                        );
-                        vec![V::Opaque]
+                        let named = pos.first().and_then(|a| self.folded(f, a));
+                        let what = match &named {
+                            Some(n) => format!("{q}({n:?})"),
+                            None => format!("{q}(<computed name>)"),
+                        };
+                        let note = if named.is_some() {
+                            " of a name built at run time"
+                        } else {
+                            " of a computed name"
+                        };
+                        self.side_hit(f, d, head, close, what, note);
+                        match named {
+                            // `__import__("a.b")` returns `a`.
+                            Some(n) if q == "builtins.__import__" => {
+                                vec![self.module_value(f, n.split('.').next().unwrap_or(""))]
+                            }
+                            Some(n) => vec![self.module_value(f, &n)],
+                            None => vec![V::Opaque],
+                        }
                     }
                 }
             }
@@ -1304,7 +1405,19 @@ impl<'a> Resolver<'a> {
                         .collect(),
                     None => {
                         self.reflect(f, &objs, head, close, "getattr with a computed name");
-                        vec![V::Opaque]
+                        match self.folded(f, attr) {
+                            Some(name) => objs
+                                .into_iter()
+                                .map(|o| match o {
+                                    V::Ext { q, bound } => V::Ext {
+                                        q: format!("{q}.{name}"),
+                                        bound,
+                                    },
+                                    _ => V::Opaque,
+                                })
+                                .collect(),
+                            None => vec![V::Opaque],
+                        }
                     }
                 }
             }
@@ -1331,8 +1444,14 @@ impl<'a> Resolver<'a> {
                 bound: 0,
             }],
             "pydoc.locate" | "pkgutil.resolve_name" => {
-                match pos.first().and_then(|a| literal(u, a.clone())) {
-                    Some(name) => vec![V::Ext { q: name, bound: 0 }],
+                match pos
+                    .first()
+                    .and_then(|a| literal(u, a.clone()).or_else(|| self.folded(f, a)))
+                {
+                    Some(name) => vec![V::Ext {
+                        q: name.replacen(':', ".", 1),
+                        bound: 0,
+                    }],
                     None => vec![V::Opaque],
                 }
             }
@@ -1430,12 +1549,20 @@ impl<'a> Resolver<'a> {
                 bound: *bound,
             }],
             (None, base) => {
+                let named = self.folded(f, &inner);
                 let obj = V::Ext {
-                    q: base.unwrap_or_else(|| "sys".into()),
+                    q: base.clone().unwrap_or_else(|| "sys".into()),
                     bound: 0,
                 };
                 self.reflect(f, &[obj], head, close, "a lookup by a computed name");
-                vec![V::Opaque]
+                match (named, base) {
+                    (Some(k), None) => vec![self.module_value(f, &k)],
+                    (Some(k), Some(b)) => vec![V::Ext {
+                        q: format!("{b}.{k}"),
+                        bound: *bound,
+                    }],
+                    (None, _) => vec![V::Opaque],
+                }
             }
         }
     }
@@ -1446,8 +1573,13 @@ impl<'a> Resolver<'a> {
         for o in objs {
             if let V::Ext { q, .. } = o {
                 let root = q.split('.').next().unwrap_or(q);
+                // `logging.os`: a dangerous module reached through another's globals.
+                let reached = !q.contains("()")
+                    && q.split('.')
+                        .any(|seg| self.c.reflection_targets.contains(seg));
                 if self.c.reflection_targets.contains(q.as_str())
                     || (self.c.reflection_targets.contains(root) && !q.contains("()"))
+                    || reached
                 {
                     let r = self.c.reflection;
                     self.side_hit(
@@ -1620,6 +1752,9 @@ fn scan_counted(units: &[Unit<'_>], c: &Compiled) -> (Vec<Vec<CapHit>>, usize) {
         let mut i = 0;
         while i < toks.len() {
             let t = toks[i];
+            if !skip[i] && fold::may_start(u.src, toks, i) {
+                out[f].extend(computed_name(u, c, &r.envs[f].assigns, i));
+            }
             if t.kind == Kind::Str && !skip[i] {
                 out[f].extend(named_api(u, c, i));
                 i += 1;
@@ -1654,6 +1789,47 @@ fn scan_counted(units: &[Unit<'_>], c: &Compiled) -> (Vec<Vec<CapHit>>, usize) {
     (out, r.evals)
 }
 
+/// An expression starting at token `i` that folds (`"sys" + "tem"`, a join, a decoder, an
+/// f-string of literals, names assigned such values) to a name remote code has no reason
+/// to build at run time: one of the `computed-name` names, or a process, dynamic-code,
+/// network or native API of the catalogue (`"os" + ":system"`).
+fn computed_name(
+    u: &Unit<'_>,
+    c: &Compiled,
+    assigns: &HashMap<String, Vec<Range<usize>>>,
+    i: usize,
+) -> Option<CapHit> {
+    let cap = c.computed?;
+    let toks = &u.outline.lexed.toks;
+    let fd = fold::fold(u.src, toks, i..toks.len(), Some(assigns), false)?;
+    if !fd.computed || fd.value.is_empty() || fd.value.len() > 200 {
+        return None;
+    }
+    let v = fd.value.trim();
+    let api = c.named_capability(v).filter(|k| {
+        matches!(
+            k.as_str(),
+            "process" | "dynamic-code" | "network" | "native"
+        )
+    });
+    let why = match api {
+        Some(k) => format!("a {k} API"),
+        None if c.names.contains(v) => "a name the rules read as a literal".to_string(),
+        None => return None,
+    };
+    let end = toks.get(fd.end.checked_sub(1)?)?.end as usize;
+    Some(CapHit {
+        rule: c.caps[cap].rule.clone(),
+        start: toks[i].start as usize,
+        end,
+        what: format!("{v:?}"),
+        load_level: Level::Error,
+        note: format!(" (built at run time from pieces; it is {why})"),
+        lowered: false,
+        mentions: Vec::new(),
+    })
+}
+
 /// A string that is exactly the dotted (or `module:attr`) name of a process or dynamic-code
 /// API (`"subprocess.Popen"`, `"os:system"`): libraries resolve such names and call what
 /// they name (`logging.config.dictConfig`'s `"()"` and `"class"`, entry points,
@@ -1665,23 +1841,14 @@ fn named_api(u: &Unit<'_>, c: &Compiled, i: usize) -> Option<CapHit> {
         return None;
     }
     let v = lex::string_value(text)?;
-    if v.len() > 80 || v.matches(':').count() > 1 || !v.contains(['.', ':']) {
+    if v.len() > 80 {
+        return None;
+    }
+    let key = c.named_capability(&v)?;
+    if !matches!(key.as_str(), "process" | "dynamic-code") {
         return None;
     }
     let q = v.replacen(':', ".", 1);
-    let dotted = q.split('.').all(|p| {
-        p.bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    });
-    if !dotted {
-        return None;
-    }
-    let cap = c.classify(&q, true)?;
-    if !matches!(c.caps[cap].key.as_str(), "process" | "dynamic-code") {
-        return None;
-    }
     let r = c.reflection?;
     Some(CapHit {
         rule: c.caps[r].rule.clone(),
@@ -1820,7 +1987,12 @@ impl Resolver<'_> {
         let c = &self.c.caps[cap];
         let pos = positional(u, args);
         if !c.build_tools.is_empty() {
-            if what.starts_with("torch.utils.cpp_extension.") {
+            // The extension builders themselves, not a module they import
+            // (`torch.utils.cpp_extension.subprocess.Popen`).
+            if what
+                .strip_prefix("torch.utils.cpp_extension.")
+                .is_some_and(|r| !r.contains('.'))
+            {
                 return Some((
                     Level::Warning,
                     " (builds a kernel with the compiler toolchain)".into(),
@@ -1992,13 +2164,18 @@ impl Resolver<'_> {
         self.command_words(f, cmd, 0)
             .into_iter()
             .skip(1)
-            .find(|w| unsafe_args.iter().any(|x| build_arg_matches(x, w)))
+            .find(|w| unsafe_args.iter().any(|x| build_arg_may_match(x, w)))
+            .map(|w| w.replace(fold::UNKNOWN, "…"))
     }
 
-    /// The literal words of a command: the literal items of an argument list, or the
-    /// words of a command line's literal text (following assignments, as `program` does).
+    /// The words of a command as far as they are known: the items of an argument list
+    /// (folded: `"-" + "c"` is `-c`; `*extra` spreads the list `extra` is assigned), or the
+    /// words of a command line (folded whole, else its literal pieces around the computed
+    /// parts, `f"make {t} -f {p}"`), following assignments as `program` does. A computed
+    /// part is [`fold::UNKNOWN`] (`"-" + x` is the word `-\0`).
     fn command_words(&self, f: usize, a: Range<usize>, depth: usize) -> Vec<String> {
         let u = &self.units[f];
+        let toks = &u.outline.lexed.toks;
         if depth > 3 || a.is_empty() {
             return Vec::new();
         }
@@ -2007,10 +2184,19 @@ impl Resolver<'_> {
             let Some(close) = closing(u, a.start) else {
                 return Vec::new();
             };
-            return split_args(u, a.start + 1..close)
-                .into_iter()
-                .filter_map(|it| literal(u, it))
-                .collect();
+            let mut out = Vec::new();
+            for it in split_args(u, a.start + 1..close) {
+                if is_op(u, it.start, b"*") {
+                    out.extend(self.command_words(f, it.start + 1..it.end, depth + 1));
+                    continue;
+                }
+                out.push(
+                    literal(u, it.clone())
+                        .or_else(|| self.folded(f, &it))
+                        .unwrap_or_else(|| fold::pieces(u.src, toks, it)),
+                );
+            }
+            return out;
         }
         if a.len() == 1 && is_name(u, a.start) {
             let n = tok_str(u, a.start);
@@ -2022,9 +2208,10 @@ impl Resolver<'_> {
                 .flat_map(|r| self.command_words(f, r.clone(), depth + 1))
                 .collect();
         }
-        leading_literal(u, a)
-            .map(|s| s.split_whitespace().map(str::to_string).collect())
-            .unwrap_or_default()
+        let line = self
+            .folded(f, &a)
+            .unwrap_or_else(|| fold::pieces(u.src, toks, a));
+        line.split_whitespace().map(str::to_string).collect()
     }
 
     /// The literal program a command argument starts with (following one assignment).
