@@ -172,8 +172,13 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                     .as_deref()
                     .map(|r| format!("revision {r:?} is a branch or tag, not a commit"))
                     .unwrap_or_else(|| "no revision is given (the default branch is used)".into());
+                // `pipe.load_components(...)`: the pipeline's repo (whose
+                // modular_model_index.json names the components) is pinned
+                // where the pipeline is made; a `revision=` here would go to
+                // every component instead.
+                let method = crate::discover::catalogue::is_pipeline_method_api(&s.api);
                 let fix = commit
-                    .filter(|c| crate::hub::validate::is_target_commit(c))
+                    .filter(|c| !method && crate::hub::validate::is_target_commit(c))
                     .and_then(|commit| {
                         let src = cache
                             .entry(s.path.clone())
@@ -182,6 +187,9 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                             .and_then(|src| callsrc::pin_fix(src, s, commit))
                     });
                 let pin = match commit {
+                    Some(c) if method => format!(
+                        " Pin the scanned commit {c} in the call that made the pipeline (its modular_model_index.json names the component repos)."
+                    ),
                     Some(c) => format!(" Pin the scanned commit {c}."),
                     None => String::new(),
                 };
@@ -217,6 +225,50 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                         "{repo} maps to code in another repository fetched at its default branch; add code_revision=<commit>{note}."
                     ),
                     None,
+                );
+            }
+            if !t.unpinned_components.is_empty() {
+                let list: Vec<String> = t
+                    .unpinned_components
+                    .iter()
+                    .map(|u| {
+                        format!(
+                            "{} from {} at {} ({} names no commit; scanned at {})",
+                            u.name,
+                            u.repo_id,
+                            u.revision
+                                .as_deref()
+                                .map(|r| format!("{r:?}"))
+                                .unwrap_or_else(|| "its default branch".into()),
+                            u.source,
+                            u.commit
+                        )
+                    })
+                    .collect();
+                let pins: Vec<(String, String)> = t
+                    .unpinned_components
+                    .iter()
+                    .map(|u| (u.name.clone(), u.commit.clone()))
+                    .collect();
+                let fix = {
+                    let src = cache
+                        .entry(s.path.clone())
+                        .or_insert_with(|| sources(&s.path));
+                    src.as_deref()
+                        .and_then(|src| callsrc::components_fix(src, s, &pins))
+                };
+                let example: Vec<String> = pins
+                    .iter()
+                    .map(|(n, c)| format!("\"{n}\": \"{c}\""))
+                    .collect();
+                push(
+                    REMOTE_CODE_UNPINNED,
+                    format!(
+                        "Pipeline components run remote code from a branch, not a commit: {}. Pin them on this call: revision={{{}}}.",
+                        list.join("; "),
+                        example.join(", ")
+                    ),
+                    fix,
                 );
             }
             if t.status == TargetStatus::Unverified {

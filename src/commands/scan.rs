@@ -38,6 +38,10 @@ pub struct ScanEnv {
 
 /// The capability rule of downloads in fetched code (`rules/capability/`).
 const FETCH_RULE: &str = "unverified-fetched-code";
+/// `np.load(.., allow_pickle=True)`: a warning until the file it loads is read and judged.
+const NUMPY_PICKLE_RULE: &str = "numpy-allow-pickle";
+/// A source-to-sink flow (`hf_hub_download` -> `np.load(.., allow_pickle=True)`).
+const TAINT_RULE: &str = "taint-flow";
 
 /// Everything a scan produced, ready to render.
 #[derive(Debug)]
@@ -384,6 +388,26 @@ fn followed(fetches: &[LoadFetch], f: &RemoteFile, h: &Hit) -> (Level, String) {
             && x.file == f.path
             && (x.line..=x.end_line).contains(&h.line)
     };
+    // `np.load(p, allow_pickle=True)` whose file this call's follow record read (the
+    // call's own unpickle record, or the download in its arguments), and a flow from that
+    // download (named as its source) to the call that loads it: the pickle scanner judged
+    // the bytes it loads; pinned, they are notes.
+    let from_download = |x: &LoadFetch| {
+        h.rule_id != TAINT_RULE
+            || (!x.api.ends_with(".load") && h.message.contains(&format!("`{}`", x.api)))
+    };
+    if h.rule_id == NUMPY_PICKLE_RULE || h.rule_id == TAINT_RULE {
+        return match fetches.iter().find(same) {
+            Some(x) if x.outcome == FetchOutcome::Pinned && from_download(x) => (
+                Level::Note,
+                format!(
+                    "{} (the file it loads was followed: {})",
+                    h.message, x.detail
+                ),
+            ),
+            _ => (h.level, h.message.clone()),
+        };
+    }
     let Some(x) = (h.rule_id == FETCH_RULE)
         .then(|| fetches.iter().find(same))
         .flatten()

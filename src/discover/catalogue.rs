@@ -134,6 +134,10 @@ impl Family {
         if api == GENERATE.api {
             return GENERATE.family;
         }
+        // `pipe.load_components(...)` of a modular pipeline (`pipeline_calls`).
+        if is_pipeline_method_api(api) {
+            return Family::Diffusers;
+        }
         if api == DIFFUSERS_SET_BACKEND.api
             || DERIVED_KERNEL_SUFFIXES.iter().any(|s| api.ends_with(s))
         {
@@ -703,6 +707,28 @@ const HF_WORDS: &str = r"from_pretrained|from_config|\bpipeline\b|snapshot_downl
 
 /// A call recognised without any import (`model.generate(custom_generate=...)`).
 pub const IMPORT_FREE_WORD: &str = "custom_generate";
+
+/// Methods of a diffusers modular pipeline object that load its components
+/// with the kwargs they are given, `trust_remote_code` included
+/// (`pipeline_calls` finds them and the call that made the pipeline).
+pub const PIPELINE_METHODS: &[&str] = &["load_components", "load_default_components"];
+
+/// Is `api` such a method call (`diffusers.{X}ModularPipeline.load_components`)?
+pub fn is_pipeline_method_api(api: &str) -> bool {
+    api.starts_with("diffusers.")
+        && PIPELINE_METHODS
+            .iter()
+            .any(|m| api.strip_suffix(m).is_some_and(|a| a.ends_with('.')))
+}
+
+/// Every word that makes a file worth parsing without an import: also a
+/// modular pipeline's `load_components` on a pipeline made elsewhere
+/// (`pipeline_calls`; reported with an unknown repo when it trusts remote code).
+pub const IMPORT_FREE_WORDS: &[&str] = &[
+    IMPORT_FREE_WORD,
+    "load_components",
+    "load_default_components",
+];
 
 /// Could `name` be the last segment of a loader's qualified name? (`generate`
 /// is the import-free `custom_generate` call.)

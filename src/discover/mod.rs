@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod kernel_calls;
 pub mod local_dirs;
 pub mod notebook;
+pub mod pipeline_calls;
 pub mod python;
 pub mod sites;
 pub mod slice;
@@ -144,7 +145,10 @@ static PREFILTER: LazyLock<Option<Prefilter>> = LazyLock::new(|| {
 });
 
 fn prefilter(bytes: &[u8]) -> bool {
-    if memchr::memmem::find(bytes, catalogue::IMPORT_FREE_WORD.as_bytes()).is_some() {
+    if catalogue::IMPORT_FREE_WORDS
+        .iter()
+        .any(|w| memchr::memmem::find(bytes, w.as_bytes()).is_some())
+    {
         return true;
     }
     // Unreachable unless the table in `catalogue` is edited into an invalid

@@ -8,6 +8,7 @@ use tree_sitter::{Node, Tree};
 
 use super::catalogue::{self, Kind, Loader};
 use super::local_dirs::{self, Links};
+use super::pipeline_calls::{self, MethodCall, Origin};
 use super::python::Index;
 use super::values::{Lit, Resolver, Val, call_arg, repo_type_of};
 use crate::model::LoadSite;
@@ -174,10 +175,16 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> FileSites {
     let mut out = Vec::new();
     let mut hits = Vec::new();
     let mut links = Links::default();
+    let mut methods = Vec::new();
     for &call in &idx.calls {
         let Some(f) = call.child_by_field_name("function") else {
             continue;
         };
+        // `pipe.load_components(...)`: a method of a modular pipeline object.
+        if let Some(m) = pipeline_calls::method_call(&r, call) {
+            methods.push((call, m));
+            continue;
+        }
         // A loader's last name survives any aliasing of the names before it.
         if f.kind() == "attribute"
             && !f
@@ -235,6 +242,16 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> FileSites {
             (src, &lines),
             ctx,
             (loader, api, class),
+            &mut links,
+        ));
+    }
+    for (call, m) in methods {
+        out.extend(pipeline_method_sites(
+            &r,
+            call,
+            m,
+            (src, &lines),
+            ctx,
             &mut links,
         ));
     }
@@ -528,6 +545,167 @@ fn one_call<'t>(
     let kw = |names: &[&str]| kwarg(r, call, bytes, names).map(|(n, _)| n);
     out.extend(super::kernel_calls::transformers_kernels(r, &model, &kw));
     out
+}
+
+/// `pipe.load_components(...)` / `pipe.load_default_components(...)`: one
+/// site per modular pipeline the receiver may be, with that pipeline's repo
+/// and revision and this call's own `trust_remote_code` (the one diffusers
+/// forwards to each component). A receiver that cannot be traced is still
+/// reported when the call may trust remote code (its repo unknown: fail closed).
+fn pipeline_method_sites<'t>(
+    r: &Resolver<'_, 't>,
+    call: Node<'t>,
+    m: MethodCall<'t>,
+    (src, lines): (&str, &Lines),
+    ctx: &FileCtx<'_>,
+    links: &mut Links,
+) -> Vec<LoadSite> {
+    let bytes = src.as_bytes();
+    let gate = gate_of(
+        r,
+        kwarg(r, call, bytes, &["trust_remote_code"]).map(|(n, _)| n),
+    );
+    // Where this call is: the pipeline's sites are moved here.
+    let here = {
+        let start = call.start_position();
+        let line_src = lines.row(src, start.row);
+        let (_, column) = crate::callsite::line_col(line_src.as_bytes(), start.column);
+        let sline = u32::try_from(start.row + 1).unwrap_or(u32::MAX);
+        let eline = u32::try_from(call.end_position().row + 1).unwrap_or(u32::MAX);
+        (
+            ctx.map_line(sline),
+            column,
+            ctx.cell(sline),
+            ctx.map_line(eline),
+            line_src.trim().to_string(),
+            crate::callsite::suppressions(
+                lines.rows(src, start.row, call.end_position().row),
+                1,
+                eline.saturating_sub(sline) + 1,
+            ),
+        )
+    };
+    let move_here = |s: &mut LoadSite, api: String| {
+        s.api = api;
+        (s.line, s.column, s.cell, s.end_line) = (here.0, here.1, here.2, here.3);
+        s.source_line = here.4.clone();
+        s.suppress = here.5.clone();
+        s.gate = gate.clone();
+        s.family = catalogue::Family::Diffusers;
+        s.args.remove("auto_class");
+    };
+    // `load_components(names)` and `revision=` (one value for every
+    // component, or a dict by name with an optional "default").
+    let mut extra: BTreeMap<String, String> = BTreeMap::new();
+    if m.method == "load_components"
+        && let Some(n) = call_arg(call, bytes, Some(0), &["names"])
+        && let Some(names) = literal_names(r, n)
+    {
+        extra.insert("names".into(), names.join(","));
+    }
+    if let Some((n, _)) = kwarg(r, call, bytes, &["revision"]) {
+        let by_name = r.kwargs_dict(n, 0);
+        if by_name.is_empty() {
+            if let Some(v) = single_str(r, Some(n)) {
+                extra.insert("component_revision.default".into(), v);
+            }
+        } else {
+            for (k, v) in by_name {
+                if let Some(v) = single_str(r, Some(v)) {
+                    extra.insert(format!("component_revision.{k}"), v);
+                }
+            }
+        }
+    }
+    let method_api = |made: &str| {
+        let class = made
+            .strip_prefix("diffusers.")
+            .and_then(|a| a.split('.').next())
+            .filter(|c| c.ends_with("ModularPipeline"))
+            .unwrap_or("ModularPipeline");
+        format!("diffusers.{class}.{}", m.method)
+    };
+    let mut out = Vec::new();
+    let mut unknown = Vec::new();
+    for o in pipeline_calls::origins(r, m.receiver) {
+        match o {
+            Origin::Made {
+                call: made,
+                loader,
+                api,
+                how,
+            } => {
+                // The pipeline's own load is reported at its call; its folder
+                // links are not kept twice.
+                let kept = links.unlinked.len();
+                let sites = one_call(
+                    r,
+                    made,
+                    (src, lines),
+                    ctx,
+                    (loader, api.clone(), None),
+                    links,
+                );
+                links.unlinked.truncate(kept);
+                for mut s in sites.into_iter().filter(|s| s.api == api) {
+                    move_here(&mut s, method_api(&api));
+                    s.args.extend(extra.clone());
+                    s.resolution = format!(
+                        "receiver `{}` <- {how} <- {}",
+                        text(m.receiver, bytes),
+                        s.resolution
+                    );
+                    push_new(&mut out, finish(s));
+                }
+            }
+            Origin::Other(_) => {}
+            Origin::Unknown(how) => unknown.push(how),
+        }
+    }
+    if out.is_empty() && !unknown.is_empty() && gate != "absent" && gate != "false" {
+        let start = call.start_position();
+        let mut s = LoadSite {
+            path: ctx.rel.to_string(),
+            line: 0,
+            column: 0,
+            cell: None,
+            end_line: 0,
+            platform: crate::model::Platform::Huggingface,
+            family: catalogue::Family::Diffusers,
+            api: String::new(),
+            repo_id: None,
+            repo_type: crate::model::RepoType::Model,
+            revision: None,
+            pinned: false,
+            gate: String::new(),
+            resolution: format!(
+                "unresolved: the pipeline `{}` (line {}) is not a ModularPipeline.from_pretrained result seen in this file ({})",
+                text(m.receiver, bytes),
+                start.row + 1,
+                unknown.join("; ")
+            ),
+            args: BTreeMap::new(),
+            source_line: String::new(),
+            suppress: None,
+        };
+        move_here(&mut s, method_api(""));
+        out.push(finish(s));
+    }
+    out
+}
+
+/// A literal component name or list of names (`"unet"`, `["unet", "vae"]`).
+fn literal_names<'t>(r: &Resolver<'_, 't>, n: Node<'t>) -> Option<Vec<String>> {
+    if let Some(s) = r.single(n).and_then(|v| v.as_str().map(str::to_string)) {
+        return Some(vec![s]);
+    }
+    let list = r.container(n, 0).filter(|c| c.kind() != "dictionary")?;
+    let mut cursor = list.walk();
+    let items: Vec<Node<'t>> = list.named_children(&mut cursor).collect();
+    items
+        .into_iter()
+        .map(|i| r.single(i).and_then(|v| v.as_str().map(str::to_string)))
+        .collect()
 }
 
 /// Add `s` unless the call already has it: two ways to one repo (a literal

@@ -128,7 +128,7 @@ fn is_seed(w: &[u8]) -> bool {
         return false;
     };
     w == "import"
-        || w == catalogue::IMPORT_FREE_WORD
+        || catalogue::IMPORT_FREE_WORDS.contains(&w)
         // `generate` is a loader only with `custom_generate=`, the seed above.
         || (w != "generate" && catalogue::is_final_name(w))
 }

@@ -74,6 +74,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("unsafe-load-option-indirect", "HW2039"),
     ("environment-injection", "HW2040"),
     ("name-resolved-factory", "HW2041"),
+    // adversarial round 5 (issue 10): names built at run time (capability engine)
+    ("computed-name", "HW2042"),
     // yara
     ("crypto-miner", "HW3001"),
     ("download-execute", "HW3002"),

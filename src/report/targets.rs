@@ -183,6 +183,16 @@ fn key_of(c: &CallReport) -> Key {
     }
 }
 
+/// How much a resolution says runs: unverified, then code found, then nothing.
+fn rank(t: Option<&Target>) -> u8 {
+    match t.map(|t| t.status) {
+        None => 0,
+        Some(TargetStatus::NoRemoteCode) => 1,
+        Some(TargetStatus::Resolved) => 2,
+        Some(TargetStatus::Unverified) => 3,
+    }
+}
+
 /// Group the report by remote target.
 pub fn group(report: &Report) -> Grouped<'_> {
     let of = call_index(report);
@@ -215,6 +225,11 @@ pub fn group(report: &Report) -> Grouped<'_> {
             });
             groups.len() - 1
         });
+        // Calls of one repo and commit may resolve differently (one trusts
+        // remote code, one does not): the group shows the one that runs most.
+        if rank(c.target.as_ref()) > rank(groups[g].target) {
+            groups[g].target = c.target.as_ref();
+        }
         group_of_call.push((g, groups[g].calls.len()));
         groups[g].calls.push(CallEntry {
             index: i,

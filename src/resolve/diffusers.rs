@@ -85,42 +85,83 @@ fn community_folders<S: RepoSource>(
     Ok(folders)
 }
 
-/// `modular_model_index.json` of a `ModularPipeline.from_pretrained` repo:
-/// components in other repos that `load_components(trust_remote_code=True)`
-/// loads with the caller's trust in diffusers 0.35.0 to 0.36.x
-/// (`escalation::in_modular_index`), each a chain link to that repo's code.
+/// `modular_model_index.json` of a modular pipeline's repo: the components
+/// whose code `load_components(trust_remote_code=True)` runs. One in another
+/// repo gets the caller's trust in diffusers 0.35.0 to 0.36.x only
+/// (`escalation::in_modular_index`): a chain link to that repo's code. One in
+/// the pipeline's own repo keeps the trust in every version (0.37.0 strips it
+/// only for other repos, `modular_pipeline.py` L2371-2381): its code is the
+/// call's own remote code. Either is read at the spec's revision, which is
+/// not the pipeline's: a component named without a commit is fetched at its
+/// default branch (`Target::unpinned_components`). `follow`: this call is the
+/// `load_components` (or `load_default_components`) that passes the trust;
+/// else it is the `from_pretrained` that made the pipeline, and the
+/// components only get notes (they load at the method call, reported there).
 async fn modular_components<S: RepoSource>(
     job: &mut Job<'_, S>,
     o: &super::Origin,
+    follow: bool,
 ) -> Result<(), ResolveError> {
-    use super::escalation::{self, CallFacts};
+    use super::escalation::{self, CallFacts, ChainTarget};
     const FILE: &str = "modular_model_index.json";
     let snap = job
         .snapshot(o.hub, RepoType::Model, &o.repo_id, o.revision.as_deref())
         .await?;
     let Some(index) = job.read_config(&snap, FILE).await? else {
+        if follow {
+            job.note(format!(
+                "{} has no {FILE}: no components to load from it",
+                snap.repo_id
+            ));
+        }
         return Ok(());
     };
     let bytes = job.read(&snap, FILE).await?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let site = job.site;
-    // "dynamic" may be true: the worst case. The trust that matters is the one
-    // given to `load_components`, a later call on the pipeline object; the
-    // from_pretrained call's own flag stands for it.
-    let trusts = gate::default_false(&site.gate) == Gate::Run;
+    // "dynamic" (a per-component dict, a computed flag) may be true: the worst case.
+    let trusts = follow && gate::default_false(&site.gate) == Gate::Run;
+    let mut components = escalation::modular_index_components(&text, &index);
+    if follow {
+        // `load_components(names)`: only those; `revision=` (one value for
+        // all, or per component with a "default") overrides the spec's
+        // (`ModularPipeline.load_components`, 0.36.0 L2139-2150).
+        let names: Option<Vec<&str>> = site.args.get(ARG_NAMES).map(|n| n.split(',').collect());
+        components.retain(|c| names.as_ref().is_none_or(|n| n.contains(&c.name.as_str())));
+        for c in &mut components {
+            if let Some(r) = component_revision(&site.args, &c.name) {
+                c.revision = Some(r.to_string());
+            }
+        }
+    }
     let facts = CallFacts {
         trusts: true,
         ..CallFacts::default()
     };
     let escalations = {
         let versions = job.opts.declared.versions(&site.path);
-        escalation::in_modular_index(FILE, &text, &index, &snap.repo_id, &versions, facts)
+        escalation::in_modular_index(FILE, &components, &snap.repo_id, &versions, facts)
     };
+    let own: Vec<_> = components
+        .iter()
+        .filter(|c| c.repo == snap.repo_id)
+        .collect();
     if !trusts {
+        let why = if follow {
+            "this call does not trust remote code, so it was not followed"
+        } else {
+            "the components load at that call, reported there"
+        };
         for e in escalations.iter().filter(|e| e.decision.happens()) {
             job.note(format!(
-                "{FILE}:{} {} = {}: a load_components(trust_remote_code=True) on this pipeline would run that repo's code (this call does not trust remote code, so it was not followed)",
+                "{FILE}:{} {} = {}: a load_components(trust_remote_code=True) on this pipeline would run that repo's code ({why})",
                 e.line, e.field, e.value
+            ));
+        }
+        for c in &own {
+            job.note(format!(
+                "{FILE}:{} {} = {}: a load_components(trust_remote_code=True) on this pipeline would run its {} code (subfolder {:?}) ({why})",
+                c.line, c.field, c.repo, c.class, c.subfolder
             ));
         }
         return Ok(());
@@ -132,7 +173,118 @@ async fn modular_components<S: RepoSource>(
         Vec::new(),
         Vec::new(),
     );
-    transformers::follow_escalations(job, &snap, FILE, escalations, false, &spec).await
+    // One link at a time: what each adds tells whether its code was read.
+    for e in escalations {
+        let name = component_name(&e.field).to_string();
+        let followed = e.decision.happens();
+        let revision = match &e.target {
+            ChainTarget::Component { revision, .. } => revision.clone(),
+            _ => None,
+        };
+        let (repo, line) = (e.value.clone(), e.line);
+        let start = job.files_len();
+        transformers::follow_escalations(job, &snap, FILE, vec![e], false, &spec).await?;
+        if followed && job.files_len() > start {
+            unpinned_component(job, o.hub, &name, &repo, revision, line).await;
+        }
+    }
+    // The pipeline's own repo: the call's own trust, at the spec's revision.
+    for c in own {
+        let mut s = transformers::HfSpec::chained(
+            (o.hub, o.hub, None),
+            c.repo.clone(),
+            c.revision.clone(),
+            vec![c.class.clone()],
+            Vec::new(),
+        );
+        s.config_dir = c.subfolder.clone();
+        if c.diffusers {
+            s.code_dir = c.subfolder.clone();
+        }
+        let via = format!("component {} ({FILE}:{})", c.name, c.line);
+        let start = job.files_len();
+        if let Err(err) = Box::pin(transformers::resolve(job, s)).await {
+            job.mark_unverified(format!("{} code of {} ({via}): {err}", c.class, c.repo));
+        }
+        job.tag_files_since(start, &via);
+        if job.files_len() > start {
+            unpinned_component(job, o.hub, &c.name, &c.repo, c.revision.clone(), c.line).await;
+        }
+    }
+    Ok(())
+}
+
+/// Record component `name` (whose code was read from `repo` at `revision`)
+/// as unpinned when `revision` is not a commit: the commit fetched is the pin.
+async fn unpinned_component<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    hub: HubKind,
+    name: &str,
+    repo: &str,
+    revision: Option<String>,
+    line: u32,
+) {
+    if revision.as_deref().is_some_and(crate::hub::is_commit) {
+        return;
+    }
+    // Memoised: the snapshot the component's code was read from.
+    let Ok(snap) = job
+        .snapshot(hub, RepoType::Model, repo, revision.as_deref())
+        .await
+    else {
+        return;
+    };
+    job.unpinned_component(crate::model::UnpinnedComponent {
+        name: name.to_string(),
+        repo_id: repo.to_string(),
+        revision,
+        commit: snap.commit.clone(),
+        source: format!("modular_model_index.json:{line}"),
+    });
+}
+
+/// `args` key of the component names a `load_components(names)` call loads,
+/// comma-separated (absent: every `from_pretrained` component).
+pub(crate) const ARG_NAMES: &str = "names";
+/// `args` key prefix of the revisions a `load_components(revision=...)` call
+/// gives: `component_revision.<name>`, `component_revision.default` (a plain
+/// value is the default of every component).
+pub(crate) const ARG_REVISION: &str = "component_revision.";
+
+/// The component a `modular_model_index.json` field belongs to (`unet` of
+/// `unet.2.pretrained_model_name_or_path`).
+fn component_name(field: &str) -> &str {
+    field.split('.').next().unwrap_or(field)
+}
+
+/// The revision a `load_components` call gives component `name`, if any.
+pub(crate) fn component_revision<'a>(
+    args: &'a std::collections::BTreeMap<String, String>,
+    name: &str,
+) -> Option<&'a str> {
+    args.get(&format!("{ARG_REVISION}{name}"))
+        .or_else(|| args.get(&format!("{ARG_REVISION}default")))
+        .map(String::as_str)
+}
+
+/// `pipe.load_components(...)` / `pipe.load_default_components(...)` on a
+/// modular pipeline of the call's repo (discovery traced the receiver to the
+/// `from_pretrained` or `init_pipeline` that made it): the components of its
+/// `modular_model_index.json` under this call's own `trust_remote_code`.
+async fn load_components<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    hub: HubKind,
+) -> Result<Outcome, ResolveError> {
+    let o = job.origin(hub)?;
+    job.primary(o.hub, RepoType::Model, &o.repo_id, o.revision.as_deref())
+        .await?;
+    if job.site.api.ends_with(".load_default_components") {
+        job.note(
+            "load_default_components exists in diffusers 0.35.x only (0.36.0 removed it; load_components() with no names loads the same): with 0.36+ this call raises AttributeError; assumed to load (worst case)",
+        );
+    }
+    modular_components(job, &o, true).await?;
+    Ok(Outcome::Done)
 }
 
 /// diffusers `DiffusionPipeline.from_pretrained` (community and hub custom
@@ -143,6 +295,9 @@ pub(crate) async fn resolve<S: RepoSource>(
     hub: HubKind,
 ) -> Result<Outcome, ResolveError> {
     let site = job.site;
+    if crate::discover::catalogue::is_pipeline_method_api(&site.api) {
+        return load_components(job, hub).await;
+    }
     let o = job.origin(hub)?;
     let segs = transformers::segments(&site.api);
     let gate = gate::default_false(&site.gate);
@@ -203,7 +358,7 @@ pub(crate) async fn resolve<S: RepoSource>(
         )
         .await?;
         if pipeline {
-            modular_components(job, &o).await?;
+            modular_components(job, &o, false).await?;
         }
         return Ok(Outcome::Done);
     }

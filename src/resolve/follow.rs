@@ -416,15 +416,23 @@ fn is_client<'t>(idx: &Index<'t>, n: Node<'t>, depth: u32) -> bool {
     }
 }
 
-/// How a file name is handled once its repo is known.
+/// How a file name is handled once its repo is known. NumPy arrays go to the pickle
+/// scanner too: it reads an `.npy` header (and an `.npz`'s members) and walks the pickle of
+/// an object array, which `np.load(.., allow_pickle=True)` would run.
 fn kind_of(path: &str) -> Option<FileKind> {
     if path.ends_with(".py") {
         Some(FileKind::Python)
-    } else if is_pickle_weight(path) {
+    } else if is_pickle_weight(path) || is_numpy(path) {
         Some(FileKind::Pickle)
     } else {
         None
     }
+}
+
+/// A NumPy array file (`np.save`/`np.savez`), not a checkpoint of weights.
+fn is_numpy(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.ends_with(".npy") || lower.ends_with(".npz")
 }
 
 /// Follow the downloads of every Python file of the target (those it gains too).
@@ -691,7 +699,11 @@ async fn follow_one<S: RepoSource>(
             let why = format!("fetched at load by {from}:{} ({})", d.line, d.api);
             match job.add_file(&snap, &path, kind, why).await {
                 Ok(Some(content)) if kind == FileKind::Pickle => {
-                    job.acc_pickle();
+                    // The flag says the model's weights are pickles; an array file is
+                    // data the code reads (like the unpickled files of `follow_data`).
+                    if !is_numpy(&path) {
+                        job.acc_pickle();
+                    }
                     if let Some(reason) = crate::scan::pickle::unverified(&content) {
                         job.mark_unverified(format!(
                             "{path} in {}@{} cannot be verified: {reason}",
@@ -797,6 +809,16 @@ mod tests {
         );
         assert_eq!(hf_url("https://huggingface.co/a/b/blob/main/f.py"), None);
         assert!(one("x = 1\n").is_empty());
+    }
+
+    #[test]
+    fn numpy_arrays_go_to_the_pickle_scanner() {
+        assert_eq!(kind_of("rope.npy"), Some(FileKind::Pickle));
+        assert_eq!(kind_of("tables/Freq.NPZ"), Some(FileKind::Pickle));
+        assert_eq!(kind_of("pytorch_model.bin"), Some(FileKind::Pickle));
+        assert_eq!(kind_of("modeling_x.py"), Some(FileKind::Python));
+        assert_eq!(kind_of("vocab.json"), None);
+        assert!(is_numpy("a.npy") && !is_numpy("a.npy.json"));
     }
 
     #[test]

@@ -74,6 +74,10 @@ pub(crate) struct Capability {
     /// the result calls the callee with those arguments first.
     #[serde(default)]
     pub binders: Vec<String>,
+    /// Names that code has no reason to build at run time from pieces (`"sys" + "tem"`):
+    /// a folded expression equal to one is reported where it is built.
+    #[serde(default)]
+    pub names: Vec<String>,
     #[serde(default)]
     pub examples: crate::rulemeta::Examples,
 }
@@ -158,6 +162,7 @@ impl Catalogue {
                             e.data_extensions.extend(v.data_extensions);
                             e.reflection_targets.extend(v.reflection_targets);
                             e.binders.extend(v.binders);
+                            e.names.extend(v.names);
                         }
                         None => {
                             self.capabilities.insert(k, v);

@@ -5,6 +5,7 @@ mod alias;
 mod capability;
 mod catalogue;
 mod error;
+mod fold;
 mod lex;
 mod outline;
 pub mod pickle;

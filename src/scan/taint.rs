@@ -2009,6 +2009,14 @@ fn startup_location(path: &str) -> Option<&'static str> {
     if rc {
         return Some("a shell or interpreter start-up file");
     }
+    // Tools' configurations that name a command to run: cargo's `rustc-wrapper` and
+    // `runner`, ssh's `ProxyCommand`/`LocalCommand`.
+    if has(".cargo") && (has("config") || has("config.toml")) {
+        return Some("cargo's configuration, which names programs every build runs");
+    }
+    if has(".ssh") && has("config") {
+        return Some("the SSH client configuration, whose ProxyCommand runs at every connection");
+    }
     if has("authorized_keys")
         || has("authorized_keys2")
         || (has(".ssh") && (has("rc") || has("environment")))
@@ -2104,6 +2112,30 @@ const STARTUP_FILES: &[&str] = &[
     ".xprofile",
     ".xinitrc",
     ".xsessionrc",
+    // Sourced by the files above (Debian's .bashrc sources .bash_aliases), or run by a
+    // tool at its start: debuggers (pdb runs .pdbrc lines as commands, `!` is Python),
+    // terminal multiplexers, editors, other interpreters' start-up files.
+    ".bash_aliases",
+    ".zlogout",
+    ".xsession",
+    ".pdbrc",
+    ".gdbinit",
+    ".lldbinit",
+    ".screenrc",
+    ".tmux.conf",
+    ".vimrc",
+    ".exrc",
+    "init.vim",
+    "init.lua",
+    ".emacs",
+    "init.el",
+    ".rprofile",
+    "startup.jl",
+    ".irbrc",
+    ".psqlrc",
+    ".mavenrc",
+    ".hgrc",
+    ".pam_environment",
 ];
 
 /// Git hook names (a file of that name under a `hooks` folder).

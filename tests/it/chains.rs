@@ -894,6 +894,44 @@ fn a_config_chain_over_the_depth_cap_fails_closed() {
 
 const MODULAR_APP: &str = "from diffusers import ModularPipeline\n\npipe = ModularPipeline.from_pretrained(\"cfg-chain/modular-pipe\", trust_remote_code=True)\npipe.load_components(trust_remote_code=True)\n";
 
+/// The `load_components` (or `load_default_components`) calls of a report.
+fn component_loads(r: &Value) -> Vec<&Value> {
+    let mut out = calls_via(r, ".load_components");
+    out.extend(calls_via(r, ".load_default_components"));
+    out
+}
+
+/// Every rule id reported at `path:line`, merged ones included.
+fn rules_in(r: &Value, path: &str, line: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in r["findings"].as_array().unwrap() {
+        if f["path"] == path && f["line"] == line {
+            out.push(f["rule_id"].as_str().unwrap().to_string());
+            for m in f["merged"].as_array().into_iter().flatten() {
+                out.push(m["rule_id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The 1-based line of the first line of `src` containing `needle`.
+fn line_with(src: &str, needle: &str) -> u64 {
+    src.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in {src}")) as u64
+        + 1
+}
+
+fn notes(c: &Value) -> Vec<String> {
+    c["target"]["notes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn modular_pipeline_components_in_other_repos_get_the_callers_trust_in_0_35_and_0_36() {
     let on = scan(
@@ -903,8 +941,15 @@ fn modular_pipeline_components_in_other_repos_get_the_callers_trust_in_0_35_and_
         ],
         &[],
     );
-    let c = call(&on, "cfg-chain/modular-pipe");
-    assert_eq!(c["api"], "diffusers.ModularPipeline.from_pretrained");
+    // The trust that runs a component's code is the one given to
+    // load_components: the chain is at that call (line 4).
+    let loads = component_loads(&on);
+    assert_eq!(loads.len(), 1, "{on}");
+    let c = loads[0];
+    assert_eq!(c["api"], "diffusers.ModularPipeline.load_components");
+    assert_eq!(c["repo_id"], "cfg-chain/modular-pipe");
+    assert_eq!(c["line"], 4);
+    assert_eq!(c["gate"], "true");
     // One link: the unet in another repo with an Auto type hint. The vae is
     // the pipeline's own repo, the text encoder a concrete class.
     let chain = c["target"]["chain"].as_array().unwrap();
@@ -921,11 +966,76 @@ fn modular_pipeline_components_in_other_repos_get_the_callers_trust_in_0_35_and_
         "AutoModel code of cfg-chain/evil-unet (subfolder unet)"
     );
     assert!(files(c).iter().any(|f| f == "unet/modeling_evil.py"), "{c}");
-    let rules = rules_at(&on, 3);
+    let rules = rules_at(&on, 4);
     for want in ["config-forwards-trust-remote-code", "os-system"] {
         assert!(rules.iter().any(|r| r == want), "{want}: {rules:?}");
     }
     insta::assert_json_snapshot!("chain_diffusers_modular_component", chain_view(c));
+    // The from_pretrained call (line 3) loads the blocks, not the components:
+    // no chain there, a note that points at the method call.
+    let made = calls_via(&on, ".from_pretrained")[0];
+    assert!(made["target"]["chain"].is_null(), "{made}");
+    assert!(
+        notes(made)
+            .iter()
+            .any(|n| n.contains("unet.2.pretrained_model_name_or_path")
+                && n.contains("reported there")),
+        "{made}"
+    );
+    assert!(
+        !rules_at(&on, 3)
+            .iter()
+            .any(|r| r == "config-forwards-trust-remote-code")
+    );
+    // Text and SARIF carry the chain at the load_components line.
+    let text = String::from_utf8(
+        scan_as(
+            &[
+                ("requirements.txt", "diffusers==0.36.0\n"),
+                ("app.py", MODULAR_APP),
+            ],
+            &[],
+            "text",
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert!(
+        text.contains("app.py:4:1  diffusers.ModularPipeline.load_components (gate true)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("-> AutoModel code of cfg-chain/evil-unet (subfolder unet)"),
+        "{text}"
+    );
+    let sarif: Value = serde_json::from_slice(
+        &scan_as(
+            &[
+                ("requirements.txt", "diffusers==0.36.0\n"),
+                ("app.py", MODULAR_APP),
+            ],
+            &[],
+            "sarif",
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert!(
+        sarif["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| {
+                r["properties"]["hubwarden/rule"] == "config-forwards-trust-remote-code"
+                    && r["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
+                    && r["message"]["text"]
+                        .as_str()
+                        .unwrap()
+                        .contains("-> AutoModel code of cfg-chain/evil-unet")
+            }),
+        "{}",
+        sarif["runs"][0]["results"]
+    );
     // 0.37.0 strips trust_remote_code for other repos (PR #13204): said, no error.
     let fixed = scan(
         &[
@@ -934,24 +1044,23 @@ fn modular_pipeline_components_in_other_repos_get_the_callers_trust_in_0_35_and_
         ],
         &[],
     );
-    let c = call(&fixed, "cfg-chain/modular-pipe");
+    let c = component_loads(&fixed)[0];
     assert!(c["target"]["chain"].is_null(), "{c}");
     assert!(!files(c).iter().any(|f| f == "unet/modeling_evil.py"));
     assert!(
-        c["target"]["notes"].as_array().unwrap().iter().any(|n| {
-            let n = n.as_str().unwrap();
-            n.contains("unet.2.pretrained_model_name_or_path") && n.contains("not loaded")
-        }),
+        notes(c)
+            .iter()
+            .any(|n| n.contains("unet.2.pretrained_model_name_or_path") && n.contains("not loaded")),
         "{c}"
     );
     assert!(
-        !rules_at(&fixed, 3)
+        !rules_at(&fixed, 4)
             .iter()
             .any(|r| r == "config-forwards-trust-remote-code")
     );
     // Undeclared: the worst case, said in target.assumed.
     let worst = scan(&[("app.py", MODULAR_APP)], &[]);
-    let c = call(&worst, "cfg-chain/modular-pipe");
+    let c = component_loads(&worst)[0];
     assert_eq!(c["target"]["chain"][0]["applies"], "possibly");
     assert!(
         c["target"]["assumed"]
@@ -962,9 +1071,9 @@ fn modular_pipeline_components_in_other_repos_get_the_callers_trust_in_0_35_and_
         "{}",
         c["target"]["assumed"]
     );
-    // A from_pretrained that does not trust remote code: not followed (the
-    // flag given to load_components is a call discovery does not record).
-    let untrusted = scan(
+    // The real miss of the last version: a from_pretrained that does not
+    // trust remote code, then a load_components that does. An error at line 4.
+    let untrusted_made = scan(
         &[
             ("requirements.txt", "diffusers==0.36.0\n"),
             (
@@ -974,14 +1083,231 @@ fn modular_pipeline_components_in_other_repos_get_the_callers_trust_in_0_35_and_
         ],
         &[],
     );
-    let c = call(&untrusted, "cfg-chain/modular-pipe");
+    let c = component_loads(&untrusted_made)[0];
+    assert_eq!(c["target"]["chain"].as_array().unwrap().len(), 1, "{c}");
+    let rules = rules_at(&untrusted_made, 4);
+    for want in ["config-forwards-trust-remote-code", "os-system"] {
+        assert!(rules.iter().any(|r| r == want), "{want}: {rules:?}");
+    }
+    // A load_components that does not trust remote code: not followed, said.
+    let untrusted_load = scan(
+        &[
+            ("requirements.txt", "diffusers==0.36.0\n"),
+            (
+                "app.py",
+                &MODULAR_APP.replace(
+                    "load_components(trust_remote_code=True)",
+                    "load_components(torch_dtype=None)",
+                ),
+            ),
+        ],
+        &[],
+    );
+    let c = component_loads(&untrusted_load)[0];
+    assert_eq!(c["gate"], "absent");
     assert!(c["target"]["chain"].is_null(), "{c}");
-    // The trust given to load_components itself is not seen: said in a note.
     assert!(
-        c["target"]["notes"].as_array().unwrap().iter().any(|n| n
+        notes(c)
+            .iter()
+            .any(|n| n.contains("this call does not trust remote code")),
+        "{c}"
+    );
+    assert!(!files(c).iter().any(|f| f == "unet/modeling_evil.py"));
+    assert!(
+        rules_at(&untrusted_load, 4).is_empty(),
+        "{:?}",
+        rules_at(&untrusted_load, 4)
+    );
+}
+
+/// The variants an attacker (or a refactor) would use next: an alias of the
+/// pipeline class, a subclass, the pipeline built in a helper and returned, a
+/// `.to(...)` in between, passed to another helper, kept in `self.pipe`,
+/// `getattr(pipe, "load_" + "components")`, the flag in a `**{...}` splat or
+/// as a per-component dict, `blocks.init_pipeline(repo)` and 0.35's
+/// `load_default_components`. None of the `from_pretrained` calls trusts
+/// remote code: each method call is an error of its own.
+const MODULAR_VARIANTS: &str = r#"from diffusers import ModularPipeline as MP
+from diffusers import ModularPipelineBlocks
+import diffusers
+
+pipe = MP.from_pretrained("cfg-chain/modular-pipe")
+pipe.load_components(trust_remote_code=True)  # alias
+
+
+def build():
+    return diffusers.StableDiffusionXLModularPipeline.from_pretrained("cfg-chain/modular-pipe").to("cpu")
+
+
+def load_all(p):
+    getattr(p, "load_" + "components")(**{"trust_remote_code": True})  # getattr
+
+
+load_all(build())
+
+
+class Runner:
+    def __init__(self):
+        self.pipe = MP.from_pretrained("cfg-chain/modular-pipe")
+
+    def run(self):
+        self.pipe.load_components(trust_remote_code={"unet": True})  # field
+
+
+blocks = ModularPipelineBlocks.from_pretrained("cfg-chain/modular-pipe")
+p2 = blocks.init_pipeline("cfg-chain/modular-pipe")
+p2.load_default_components(trust_remote_code=True)  # init_pipeline
+"#;
+
+#[test]
+fn load_components_is_found_through_aliases_helpers_fields_and_getattr() {
+    let r = scan(
+        &[
+            ("requirements.txt", "diffusers==0.35.2\n"),
+            ("app.py", MODULAR_VARIANTS),
+        ],
+        &[],
+    );
+    let loads = component_loads(&r);
+    assert_eq!(loads.len(), 4, "{r}");
+    for (marker, api) in [
+        ("# alias", "diffusers.ModularPipeline.load_components"),
+        (
+            "# getattr",
+            "diffusers.StableDiffusionXLModularPipeline.load_components",
+        ),
+        ("# field", "diffusers.ModularPipeline.load_components"),
+        (
+            "# init_pipeline",
+            "diffusers.ModularPipeline.load_default_components",
+        ),
+    ] {
+        let line = line_with(MODULAR_VARIANTS, marker);
+        let c = loads
+            .iter()
+            .find(|c| c["line"] == line)
+            .unwrap_or_else(|| panic!("no call at line {line} ({marker}): {r}"));
+        assert_eq!(c["api"], api, "{c}");
+        assert_eq!(c["repo_id"], "cfg-chain/modular-pipe", "{c}");
+        assert_ne!(c["gate"], "absent", "{c}");
+        assert_eq!(
+            c["target"]["chain"][0]["value"], "cfg-chain/evil-unet",
+            "{marker}: {c}"
+        );
+        let rules = rules_in(&r, "app.py", line);
+        for want in ["config-forwards-trust-remote-code", "os-system"] {
+            assert!(
+                rules.iter().any(|x| x == want),
+                "{marker} {want}: {rules:?}"
+            );
+        }
+    }
+    // How the receiver was traced is said in the call's resolution.
+    let getattr = loads
+        .iter()
+        .find(|c| c["line"] == line_with(MODULAR_VARIANTS, "# getattr"))
+        .unwrap();
+    let how = getattr["resolution"].as_str().unwrap();
+    assert!(
+        how.contains("argument p of load_all()") && how.contains("return of build()"),
+        "{how}"
+    );
+    // 0.35's load_default_components is gone in 0.36: said on that call.
+    let default = loads
+        .iter()
+        .find(|c| {
+            c["api"]
+                .as_str()
+                .unwrap()
+                .ends_with("load_default_components")
+        })
+        .unwrap();
+    assert!(
+        notes(default).iter().any(|n| n.contains("0.35.x only")),
+        "{default}"
+    );
+}
+
+#[test]
+fn load_components_on_a_pipeline_made_elsewhere_fails_closed() {
+    // No diffusers import, no from_pretrained: the pipeline comes from
+    // another module. A trusting call is reported with its repo unknown.
+    let utils = "def finish(pipe):\n    pipe.load_components(trust_remote_code=True)\n\n\ndef quiet(pipe):\n    pipe.load_components(torch_dtype=None)\n";
+    let r = scan(&[("utils.py", utils)], &[]);
+    let loads = component_loads(&r);
+    assert_eq!(loads.len(), 1, "{r}");
+    let c = loads[0];
+    assert_eq!(c["line"], 2);
+    assert!(c["repo_id"].is_null(), "{c}");
+    assert!(
+        c["resolution"]
             .as_str()
             .unwrap()
-            .contains("a load_components(trust_remote_code=True) on this pipeline would run")),
+            .contains("is not a ModularPipeline.from_pretrained result seen in this file"),
+        "{c}"
+    );
+    assert_eq!(c["target"]["status"], "unverified");
+    assert!(
+        rules_in(&r, "utils.py", 2)
+            .iter()
+            .any(|x| x == "remote-code-unverified"),
+        "{:?}",
+        rules_in(&r, "utils.py", 2)
+    );
+}
+
+#[test]
+fn load_components_names_and_revisions_choose_what_loads() {
+    let app = |args: &str| {
+        format!(
+            "from diffusers import ModularPipeline\n\npipe = ModularPipeline.from_pretrained(\"cfg-chain/modular-pipe\")\npipe.load_components({args})\n"
+        )
+    };
+    let req = ("requirements.txt", "diffusers==0.36.0\n");
+    // Only the vae (the pipeline's own repo, a concrete class): no link.
+    let vae = scan(
+        &[req, ("app.py", &app("[\"vae\"], trust_remote_code=True"))],
+        &[],
+    );
+    let c = component_loads(&vae)[0];
+    assert_eq!(c["args"]["names"], "vae");
+    assert!(c["target"]["chain"].is_null(), "{c}");
+    assert!(!rules_at(&vae, 4).iter().any(|x| x == "os-system"));
+    // The unet by name (a keyword, one string).
+    let unet = scan(
+        &[
+            req,
+            ("app.py", &app("names=\"unet\", trust_remote_code=True")),
+        ],
+        &[],
+    );
+    let c = component_loads(&unet)[0];
+    assert_eq!(c["target"]["chain"].as_array().unwrap().len(), 1, "{c}");
+    // A revision per component is where its code is read (a commit the
+    // fixture repo does not have: the target cannot be verified).
+    let rev = scan(
+        &[
+            req,
+            (
+                "app.py",
+                &app(
+                    "trust_remote_code=True, revision={\"unet\": \"0000000000000000000000000000000000000000\"}",
+                ),
+            ),
+        ],
+        &[],
+    );
+    let c = component_loads(&rev)[0];
+    assert_eq!(
+        c["args"]["component_revision.unet"],
+        "0000000000000000000000000000000000000000"
+    );
+    assert_eq!(c["target"]["status"], "unverified", "{c}");
+    assert!(
+        c["target"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cfg-chain/evil-unet"),
         "{c}"
     );
 }
@@ -994,4 +1320,270 @@ fn diffusers_automodel_reads_its_code_module_from_the_subfolder() {
     assert_eq!(c["target"]["status"], "resolved", "{c}");
     assert!(files(c).iter().any(|f| f == "unet/modeling_evil.py"), "{c}");
     assert!(rules_at(&r, 3).iter().any(|x| x == "os-system"));
+}
+
+const OWN_PIPE: &str = "84fc2c426eeeafeb7535499a191ebb51c75470a9";
+const CLEAN_NET: &str = "eaa8c4a7b0403c067ca56629b5f53642bac0e875";
+
+fn own_app(load_args: &str) -> String {
+    format!(
+        "from diffusers import ModularPipeline\n\npipe = ModularPipeline.from_pretrained(\"cfg-chain/modular-own\", revision=\"{OWN_PIPE}\")\npipe.load_components({load_args})\n"
+    )
+}
+
+/// (name, repo, commit) of each unpinned component of a call's target.
+fn unpinned(c: &Value) -> Vec<(String, String, String)> {
+    c["target"]["unpinned_components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| {
+            (
+                u["name"].as_str().unwrap().to_string(),
+                u["repo_id"].as_str().unwrap().to_string(),
+                u["commit"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_modular_pipelines_own_components_run_under_the_calls_trust_and_are_pinned_per_component() {
+    let app = own_app("trust_remote_code=True");
+    // 0.37: other repos lose the trust; the pipeline's own transformer keeps
+    // it (its code runs), read at the default branch although from_pretrained
+    // is pinned: the index names no revision for it.
+    let r = scan(
+        &[
+            ("requirements.txt", "diffusers==0.37.0\n"),
+            ("app.py", &app),
+        ],
+        &[],
+    );
+    let c = component_loads(&r)[0];
+    assert!(c["target"]["chain"].is_null(), "{c}");
+    let t = &c["target"]["files"].as_array().unwrap();
+    let custom = t
+        .iter()
+        .find(|f| f["path"] == "transformer/modeling_custom.py")
+        .unwrap_or_else(|| panic!("{c}"));
+    assert_eq!(custom["repo_id"], "cfg-chain/modular-own");
+    assert!(
+        custom["why"]
+            .as_str()
+            .unwrap()
+            .contains("component transformer (modular_model_index.json:9)"),
+        "{custom}"
+    );
+    assert!(
+        !files(c).iter().any(|f| f.starts_with("controlnet/")),
+        "{c}"
+    );
+    assert_eq!(
+        unpinned(c),
+        vec![(
+            "transformer".to_string(),
+            "cfg-chain/modular-own".to_string(),
+            OWN_PIPE.to_string()
+        )]
+    );
+    // One unpinned finding at the call, whose fix pins the component there.
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["line"] == 4 && f["rule_id"] == "remote-code-unpinned")
+        .unwrap_or_else(|| panic!("{}", r["findings"]));
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("transformer from cfg-chain/modular-own at its default branch"),
+        "{f}"
+    );
+    assert_eq!(
+        f["fix"]["replacement"],
+        format!(
+            "pipe.load_components(trust_remote_code=True, revision={{\"transformer\": \"{OWN_PIPE}\"}})"
+        )
+    );
+    // 0.36: the other repo's controlnet runs too (unpinned), its vae is
+    // pinned by the index.
+    let r36 = scan(
+        &[
+            ("requirements.txt", "diffusers==0.36.0\n"),
+            ("app.py", &app),
+        ],
+        &[],
+    );
+    let c = component_loads(&r36)[0];
+    assert_eq!(c["target"]["chain"].as_array().unwrap().len(), 2, "{c}");
+    assert!(files(c).iter().any(|f| f == "vae/modeling_vae.py"), "{c}");
+    assert_eq!(
+        unpinned(c),
+        vec![
+            (
+                "controlnet".to_string(),
+                "cfg-chain/clean-net".to_string(),
+                CLEAN_NET.to_string()
+            ),
+            (
+                "transformer".to_string(),
+                "cfg-chain/modular-own".to_string(),
+                OWN_PIPE.to_string()
+            ),
+        ]
+    );
+    // A per-component revision on the call pins it: no finding left.
+    let pinned = scan(
+        &[
+            ("requirements.txt", "diffusers==0.37.0\n"),
+            (
+                "app.py",
+                &own_app(&format!(
+                    "trust_remote_code=True, revision={{\"transformer\": \"{OWN_PIPE}\"}}"
+                )),
+            ),
+        ],
+        &[],
+    );
+    let c = component_loads(&pinned)[0];
+    assert!(unpinned(c).is_empty(), "{c}");
+    assert!(
+        files(c)
+            .iter()
+            .any(|f| f == "transformer/modeling_custom.py")
+    );
+    assert!(
+        !rules_at(&pinned, 4)
+            .iter()
+            .any(|x| x == "remote-code-unpinned"),
+        "{:?}",
+        rules_at(&pinned, 4)
+    );
+    // A load_components that does not trust remote code runs none of it.
+    let quiet = scan(
+        &[
+            ("requirements.txt", "diffusers==0.37.0\n"),
+            ("app.py", &own_app("")),
+        ],
+        &[],
+    );
+    let c = component_loads(&quiet)[0];
+    assert!(files(c).is_empty(), "{c}");
+    assert!(unpinned(c).is_empty(), "{c}");
+    assert!(
+        notes(c)
+            .iter()
+            .any(|n| n.contains("would run its AutoModel code (subfolder \"transformer\")")),
+        "{c}"
+    );
+}
+
+#[test]
+fn hubwarden_pin_pins_modular_components_on_the_load_components_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("requirements.txt"), "diffusers==0.37.0\n").unwrap();
+    std::fs::write(project.join("app.py"), own_app("trust_remote_code=True")).unwrap();
+    let run = |sub: &str, extra: &[&str]| {
+        std::process::Command::new(crate::common::bin())
+            .arg(sub)
+            .args(["--offline", "--mirror"])
+            .arg(crate::common::fixture("hub"))
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .args(extra)
+            .arg(&project)
+            .env_remove("HUBWARDEN_MIRROR")
+            .output()
+            .unwrap()
+    };
+    let out = run("pin", &["--write"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let app = std::fs::read_to_string(project.join("app.py")).unwrap();
+    assert!(
+        app.contains(&format!(
+            "pipe.load_components(trust_remote_code=True, revision={{\"transformer\": \"{OWN_PIPE}\"}})"
+        )),
+        "{app}\n{err}"
+    );
+    // The from_pretrained line (pinned already) is untouched.
+    assert!(
+        app.contains(&format!(
+            "ModularPipeline.from_pretrained(\"cfg-chain/modular-own\", revision=\"{OWN_PIPE}\")\n"
+        )),
+        "{app}"
+    );
+    let lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join(".hubwarden.lock")).unwrap())
+            .unwrap();
+    assert!(
+        lock["calls"].as_array().unwrap().iter().any(|e| e["call"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("revision={{\"transformer\":\"{OWN_PIPE}\"}}"))),
+        "{lock}"
+    );
+    // Scanned again: nothing left to pin.
+    let again = run("scan", &["--format", "json"]);
+    let r: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(
+        !rules_at(&r, 4).iter().any(|x| x == "remote-code-unpinned"),
+        "{:?}",
+        r["findings"]
+    );
+    // An error in the component's code refuses the pin (0.36, other repo's
+    // evil unet): pinning would approve it. The pipeline's repo is the same
+    // target, so its from_pretrained is left too.
+    std::fs::write(project.join("requirements.txt"), "diffusers==0.36.0\n").unwrap();
+    std::fs::write(project.join("app.py"), MODULAR_APP).unwrap();
+    let out = run("pin", &["--write"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(project.join("app.py")).unwrap(),
+        MODULAR_APP,
+        "{err}"
+    );
+    assert!(err.contains("error-level findings"), "{err}");
+    assert!(err.contains("os-system"), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("app.py:4") || err.contains("app.py:4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn optimum_ort_ov_and_inc_models_run_the_repos_code_with_trust_remote_code() {
+    // optimum exports the model through transformers' Auto classes: the
+    // repo's auto_map code runs with the flag, and is refused without it.
+    let app = "from optimum.onnxruntime import ORTModelForCausalLM\nfrom optimum.intel import INCModelForCausalLM, OVModelForCausalLM as OV\n\nort = ORTModelForCausalLM.from_pretrained(\"cfg-chain/vllm-automap\", export=True, trust_remote_code=True)\nov = OV.from_pretrained(\"cfg-chain/vllm-automap\", trust_remote_code=True)\ninc = INCModelForCausalLM.from_pretrained(\"cfg-chain/vllm-automap\", trust_remote_code=True)\nno = ORTModelForCausalLM.from_pretrained(\"cfg-chain/vllm-automap\", trust_remote_code=False)\n";
+    let r = scan(&[("app.py", app)], &[]);
+    for (line, api) in [
+        (4, "optimum.ORTModelForCausalLM.from_pretrained"),
+        (5, "optimum.OVModelForCausalLM.from_pretrained"),
+        (6, "optimum.INCModelForCausalLM.from_pretrained"),
+    ] {
+        let c = r["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["line"] == line)
+            .unwrap_or_else(|| panic!("no call at {line}: {r}"));
+        assert_eq!(c["api"], api);
+        assert!(files(c).iter().any(|f| f == "modeling_evil.py"), "{c}");
+        let rules = rules_at(&r, line);
+        for want in ["remote-code-enabled", "os-system"] {
+            assert!(rules.iter().any(|x| x == want), "{line} {want}: {rules:?}");
+        }
+    }
+    let refused = r["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["line"] == 7)
+        .unwrap();
+    assert_eq!(refused["target"]["refused_remote_code"], true, "{refused}");
+    assert!(!rules_at(&r, 7).iter().any(|x| x == "os-system"));
 }

@@ -112,6 +112,13 @@ fn capability_table() -> String {
             reach.push_str(&format!("every API of {}; ", some(&modules, 6)));
         }
         reach.push_str(&some(&apis, 8));
+        let names = strs(&c["names"]);
+        if !names.is_empty() {
+            reach.push_str(&format!(
+                "an expression folded at run time (concatenation, join, f-string, `chr`, hex, base64, rot13) equal to {}, or to a process, code, network or native API",
+                some(&names, 8)
+            ));
+        }
         let targets = strs(&c["reflection-targets"]);
         if !targets.is_empty() {
             reach.push_str(&format!(

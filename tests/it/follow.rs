@@ -93,6 +93,14 @@ fn files(c: &Value) -> Vec<(String, String, String)> {
 
 /// Findings of the call at `line` (merged ones flattened), as (rule, level, file, message).
 fn findings(r: &Value, line: u64) -> Vec<(String, String, String, String)> {
+    findings_at(r, line)
+        .into_iter()
+        .map(|(rule, level, file, _, message)| (rule, level, file, message))
+        .collect()
+}
+
+/// `findings`, with the line in the evidence file: (rule, level, file, file line, message).
+fn findings_at(r: &Value, line: u64) -> Vec<(String, String, String, u64, String)> {
     let mut out = Vec::new();
     for f in r["findings"].as_array().unwrap() {
         if f["line"] != line {
@@ -106,6 +114,7 @@ fn findings(r: &Value, line: u64) -> Vec<(String, String, String, String)> {
                     .unwrap_or(f["level"].as_str().unwrap())
                     .to_string(),
                 x["evidence"]["file"].as_str().unwrap_or("").to_string(),
+                x["evidence"]["line"].as_u64().unwrap_or(0),
                 x["message"].as_str().unwrap_or("").to_string(),
             ));
         }
@@ -268,7 +277,8 @@ fn downloads_in_remote_code_are_followed_scanned_or_reported() {
 const DATA_APP: &str = "from transformers import AutoModel\n\
 m1 = AutoModel.from_pretrained(\"fw-acme/data-follow\", trust_remote_code=True)\n\
 m2 = AutoModel.from_pretrained(\"fw-acme/data-benign-follow\", trust_remote_code=True)\n\
-m3 = AutoModel.from_pretrained(\"fw-acme/hfapi-follow\", trust_remote_code=True)\n";
+m3 = AutoModel.from_pretrained(\"fw-acme/hfapi-follow\", trust_remote_code=True)\n\
+m4 = AutoModel.from_pretrained(\"fw-acme/npy-download-follow\", trust_remote_code=True)\n";
 
 #[test]
 fn repo_data_files_unpickled_at_load_are_followed() {
@@ -341,13 +351,20 @@ fn repo_data_files_unpickled_at_load_are_followed() {
     for want in ["words.npy", "emb.npz", "bias.npy"] {
         assert!(got.iter().any(|p| p == want), "{want}: {got:?}");
     }
-    // Only the generic `allow_pickle` warning stays; the files themselves are clean.
+    // The files themselves are clean, and `allow_pickle=True` on a file that was read
+    // and judged is a note (the call's own follow record says so).
     let f3 = findings(r, 3);
     assert!(
-        f3.iter().all(|(rule, level, file, _)| file.is_empty()
-            || level == "note"
-            || (rule == "numpy-allow-pickle" && level == "warning")),
-        "benign data files give no error: {f3:#?}"
+        f3.iter()
+            .all(|(_, level, file, _)| file.is_empty() || level == "note"),
+        "benign data files give no error or warning: {f3:#?}"
+    );
+    assert_eq!(
+        f3.iter()
+            .filter(|(rule, level, ..)| rule == "numpy-allow-pickle" && level == "note")
+            .count(),
+        3,
+        "{f3:#?}"
     );
     assert!(
         !f3.iter().any(|(rule, ..)| rule.starts_with("pickle")),
@@ -372,6 +389,74 @@ fn repo_data_files_unpickled_at_load_are_followed() {
                 && level == "error"
                 && file == "extra_layers.py"),
         "{f4:#?}"
+    );
+}
+
+/// Arrays downloaded with `hf_hub_download` and loaded with numpy go to the pickle
+/// scanner (an `.npy` or `.npz` was "neither Python nor a pickle", an error even when
+/// clean); `allow_pickle=True` on a file that was followed at a pinned commit is a note.
+#[test]
+fn numpy_arrays_downloaded_at_load_are_followed() {
+    let run = scan_app(DATA_APP);
+    let r = &run.report;
+    let c = call(r, "fw-acme/npy-download-follow");
+    assert_eq!(c["target"]["status"], "resolved", "{c}");
+    let fs = files(c);
+    for (want, line) in [("rope.npy", 11), ("freq.npz", 12), ("plain.npy", 13)] {
+        let (_, _, why) = fs
+            .iter()
+            .find(|(repo, p, _)| repo == "fw-acme/npy-store" && p == want)
+            .unwrap_or_else(|| panic!("{want} not followed: {fs:?}"));
+        assert!(
+            why.starts_with(&format!("fetched at load by modeling_nd.py:{line} (")),
+            "{why}"
+        );
+    }
+    let got = findings_at(r, 5);
+    let has = |rule: &str, level: &str, file: &str, line: u64| {
+        got.iter().any(|(r, l, f, n, _)| {
+            r == rule && l == level && f == file && (line == 0 || *n == line)
+        })
+    };
+    // The payload is reported in the array it hides in.
+    assert!(
+        has("pickle-dangerous-global", "error", "rope.npy", 0),
+        "{got:#?}"
+    );
+    // Pinned downloads, read and judged: notes; the unpinned one a warning.
+    for line in [11, 12] {
+        assert!(
+            has("unverified-fetched-code", "note", "modeling_nd.py", line),
+            "{got:#?}"
+        );
+        assert!(
+            has("numpy-allow-pickle", "note", "modeling_nd.py", line),
+            "{got:#?}"
+        );
+    }
+    assert!(
+        has("unverified-fetched-code", "warning", "modeling_nd.py", 13),
+        "{got:#?}"
+    );
+    // The flow from each pinned download to its `np.load` is a note too: the bytes it
+    // loads were judged. The only error in the remote files is the payload; arrays are
+    // data, not pickled weights.
+    for line in [11, 12] {
+        assert!(
+            has("taint-flow", "note", "modeling_nd.py", line),
+            "{got:#?}"
+        );
+    }
+    let errors: Vec<_> = got
+        .iter()
+        .filter(|(_, l, f, ..)| l == "error" && !f.is_empty())
+        .collect();
+    assert_eq!(errors.len(), 1, "{got:#?}");
+    assert!(!got.iter().any(|(r, ..)| r == "pickle-weights"), "{got:#?}");
+    assert!(
+        !got.iter()
+            .any(|(r, _, f, ..)| r.starts_with("pickle") && (f == "freq.npz" || f == "plain.npy")),
+        "{got:#?}"
     );
 }
 

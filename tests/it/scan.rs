@@ -1056,7 +1056,7 @@ fn reflection_and_imports_outside_the_profile() {
 #[test]
 fn partial_of_getattr_is_followed() {
     let s = scanner();
-    let src = "import functools, os\nfrom functools import partial as bind\nfunctools.partial(getattr, os)('system')('true')\nrun = bind(getattr, os, 'popen')\nrun()('true')\nlook = bind(getattr, os)\nf = look(name)\nget = bind(getattr, config)\nh = get('hidden_size')\n";
+    let src = "import functools, os\nfrom functools import partial as bind\nfunctools.partial(getattr, os)('system')('true')\nrun = bind(getattr, os, 'popen')\nrun()('true')\nlook = bind(getattr, os)\nf = look(name)\nget = bind(getattr, config)\nh = get('hidden_size')\ncfg = functools.partial(getattr, config)\n";
     let hits = scan_src(&s, src);
     let at = |line: u32, rule: &str, what: &str| {
         hits.iter().any(|h| {
@@ -1078,4 +1078,7 @@ fn partial_of_getattr_is_followed() {
             .any(|h| h.line == 9 || (h.line == 8 && h.rule_id != "introspection-escape")),
         "{hits:#?}"
     );
+    // Spelled `functools.partial`, a config lookup is left to the reflection capability,
+    // which follows the partial to the config: nothing to report.
+    assert!(!hits.iter().any(|h| h.line == 10), "{hits:#?}");
 }
