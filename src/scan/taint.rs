@@ -807,93 +807,38 @@ const SOURCE_NAMES: &[&str] = &[
     "weights_only",
 ];
 
-/// Words of which a string literal needs one to be read as a place where code persists
-/// (`startup_location`, lowercase): one per branch there, none holding `/` or `\\`, so
-/// that each lies inside one literal of the joined path.
-const STARTUP_WORDS: &[&str] = &[
-    "authorized_keys",
-    ".ssh",
-    "cron",
-    "systemd",
-    ".service",
-    ".timer",
-    "autostart",
-    "launchagents",
-    "launchdaemons",
-    "startup",
-    "hooks",
-    "-packages",
-    "customize",
-    ".ipython",
-    "_config.py",
-    "jupyter",
-    "conf.d",
-    ".config",
-    "transformers_modules",
-    "huggingface",
-    "profile.d",
-    "init.d",
-    "rc.local",
-];
-
 /// Can a taint start in this file, or a file be unpickled? A name token that some source
-/// or unpickler needs (see [`SOURCE_NAMES`]; `kwargs` only in a `*Config` class), or a
-/// string literal naming a credential file or a place where code persists. Necessary,
-/// not sufficient: a file without any of these holds no source, so a closure without
-/// such a file holds no flow.
+/// or unpickler needs (see [`SOURCE_NAMES`]; `kwargs` only in a `*Config` class), a
+/// string literal naming a credential file, or literals read as a place where code
+/// persists. Necessary, not sufficient: a file without any of these holds no source, so
+/// a closure without such a file holds no flow.
 fn may_hold_source(u: &Unit<'_>) -> bool {
+    let toks = &u.outline.lexed.toks;
     let mut kwargs = false;
     let mut config_class = false;
-    for t in &u.outline.lexed.toks {
-        let text = &u.src[t.range()];
-        match t.kind {
-            Kind::Name => {
-                let Ok(name) = std::str::from_utf8(text) else {
-                    continue;
-                };
-                if SOURCE_NAMES.contains(&name) || name.ends_with("urlretrieve") {
-                    return true;
-                }
-                kwargs |= name == "kwargs";
-                config_class |= name.ends_with("Config");
-                if kwargs && config_class {
-                    return true;
-                }
-            }
-            Kind::Str => {
-                // The value is a substring of the token unless an escape rewrites it.
-                let value = if text.contains(&b'\\') {
-                    match lex::string_value(text) {
-                        Some(v) => std::borrow::Cow::Owned(v.into_bytes()),
-                        None => continue,
-                    }
-                } else {
-                    std::borrow::Cow::Borrowed(text)
-                };
-                if CREDENTIAL_FILES
-                    .iter()
-                    .any(|c| memchr::memmem::find(&value, c.as_bytes()).is_some())
-                    || STARTUP_FILES
-                        .iter()
-                        .chain(PRELOAD)
-                        .chain(STARTUP_WORDS)
-                        .any(|w| contains_ignore_case(&value, w.as_bytes()))
-                {
-                    return true;
-                }
-            }
-            _ => {}
+    for t in toks.iter().filter(|t| t.kind == Kind::Name) {
+        let Ok(name) = std::str::from_utf8(&u.src[t.range()]) else {
+            continue;
+        };
+        if SOURCE_NAMES.contains(&name) || name.ends_with("urlretrieve") {
+            return true;
+        }
+        kwargs |= name == "kwargs";
+        config_class |= name.ends_with("Config");
+        if kwargs && config_class {
+            return true;
         }
     }
-    false
-}
-
-/// Does `hay` hold `needle` (lowercase ASCII), ignoring ASCII case?
-fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+    let strings: Vec<String> = toks
+        .iter()
+        .filter(|t| t.kind == Kind::Str)
+        .filter_map(|t| lex::string_value(&u.src[t.range()]))
+        .collect();
+    // `startup_direct` reads the literals of an expression joined by `/`: those of a
+    // token range are a run of the file's literals, so their join is a stretch of this
+    // one between two `/`, and `startup_location` only asks whether segments or
+    // substrings are there (never that one is absent): true there, true here.
+    strings.iter().any(|s| credential_path(s)) || startup_location(&strings.join("/")).is_some()
 }
 
 /// A closure can hold a flow only if one of its files names a sink.
@@ -2349,6 +2294,8 @@ mod tests {
             "def my_urlretrieve(u, p): pass\n",
             "z = np.load(f, allow_pickle=True)\n",
             "n = ''.join(map(chr, [1]))\n",
+            "p = os.path.join(home, '.cargo', 'config.toml')\n",
+            "p = Path.home() / '.ssh' / 'config'\n",
         ] {
             assert!(holds_source(src), "{src}");
         }
