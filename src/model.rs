@@ -262,6 +262,25 @@ pub struct Target {
     /// files followed are in `files`, each saying which download fetched it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fetched_at_load: Vec<LoadFetch>,
+    /// Components of a diffusers modular pipeline whose code this call runs
+    /// from a repo fetched at its default branch: `modular_model_index.json`
+    /// names no commit for them and the call gives none (`revision={name: ...}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unpinned_components: Vec<UnpinnedComponent>,
+}
+
+/// A modular pipeline component loaded from a branch, and the commit scanned.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct UnpinnedComponent {
+    /// The component's name (`unet`): the key `load_components(revision={...})` takes.
+    pub name: String,
+    pub repo_id: String,
+    /// The branch or tag named, null for the default branch.
+    pub revision: Option<String>,
+    /// The commit that was fetched and scanned (the pin to write).
+    pub commit: String,
+    /// Where the component is named (`modular_model_index.json:9`).
+    pub source: String,
 }
 
 /// One download call in fetched code, and what became of it.

@@ -227,6 +227,50 @@ pub fn policy_findings(calls: &[CallReport], sources: SourceReader<'_>) -> Vec<F
                     None,
                 );
             }
+            if !t.unpinned_components.is_empty() {
+                let list: Vec<String> = t
+                    .unpinned_components
+                    .iter()
+                    .map(|u| {
+                        format!(
+                            "{} from {} at {} ({} names no commit; scanned at {})",
+                            u.name,
+                            u.repo_id,
+                            u.revision
+                                .as_deref()
+                                .map(|r| format!("{r:?}"))
+                                .unwrap_or_else(|| "its default branch".into()),
+                            u.source,
+                            u.commit
+                        )
+                    })
+                    .collect();
+                let pins: Vec<(String, String)> = t
+                    .unpinned_components
+                    .iter()
+                    .map(|u| (u.name.clone(), u.commit.clone()))
+                    .collect();
+                let fix = {
+                    let src = cache
+                        .entry(s.path.clone())
+                        .or_insert_with(|| sources(&s.path));
+                    src.as_deref()
+                        .and_then(|src| callsrc::components_fix(src, s, &pins))
+                };
+                let example: Vec<String> = pins
+                    .iter()
+                    .map(|(n, c)| format!("\"{n}\": \"{c}\""))
+                    .collect();
+                push(
+                    REMOTE_CODE_UNPINNED,
+                    format!(
+                        "Pipeline components run remote code from a branch, not a commit: {}. Pin them on this call: revision={{{}}}.",
+                        list.join("; "),
+                        example.join(", ")
+                    ),
+                    fix,
+                );
+            }
             if t.status == TargetStatus::Unverified {
                 let reason = t.reason.as_deref().unwrap_or("unknown reason");
                 push(

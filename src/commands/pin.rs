@@ -26,7 +26,7 @@ use crate::commands::scan::{ScanEnv, discover_options, run_scan};
 use crate::config::Config;
 use crate::discover::{self, notebook};
 use crate::model::{CallReport, Engine, Family, HubKind, InputError, Level, Report};
-use crate::policy::callsrc::pinned_call;
+use crate::policy::callsrc::{pinned_call, pinned_components};
 use crate::policy::lock::{LOCK_FILE, Lockfile};
 
 /// One load rewritten to its commit.
@@ -171,7 +171,8 @@ fn needs_pin(c: &CallReport) -> bool {
         !s.pinned
     };
     let code = t.is_some_and(|t| t.cross_repo_unpinned) && !s.args.contains_key("code_revision");
-    own || code
+    let components = t.is_some_and(|t| !t.unpinned_components.is_empty());
+    own || code || components
 }
 
 /// A pin to make.
@@ -179,6 +180,23 @@ struct Job {
     call: usize,
     commit: String,
     code_commit: Option<String>,
+    /// Modular pipeline components read from a branch: (name, commit).
+    components: Vec<(String, String)>,
+}
+
+impl Job {
+    /// The call in `source` (at `site`) rewritten to what this job pins.
+    fn rewrite(
+        &self,
+        source: &str,
+        site: &crate::model::LoadSite,
+    ) -> Result<(crate::callsite::CallSpan, String), crate::policy::callsrc::PinError> {
+        if self.components.is_empty() {
+            pinned_call(source, site, &self.commit, self.code_commit.as_deref())
+        } else {
+            pinned_components(source, site, &self.components)
+        }
+    }
 }
 
 /// A replacement of `start..end` (bytes) by `text`.
@@ -362,10 +380,16 @@ pub fn plan(args: &PinArgs, env: &ScanEnv) -> Result<PinPlan> {
         } else {
             None
         };
+        let components = t
+            .unpinned_components
+            .iter()
+            .map(|u| (u.name.clone(), u.commit.clone()))
+            .collect();
         jobs.entry(c.site.path.clone()).or_default().push(Job {
             call: idxs[0],
             commit,
             code_commit,
+            components,
         });
     }
 
@@ -479,7 +503,7 @@ fn python_edits(text: &str, jobs: &[Job], calls: &[CallReport]) -> FileOutcome {
     let mut edits = Vec::new();
     for j in jobs {
         let site = &calls[j.call].site;
-        match pinned_call(text, site, &j.commit, j.code_commit.as_deref()) {
+        match j.rewrite(text, site) {
             Ok((span, new_call)) => {
                 let e = minimal_edit(&text[span.start..span.end], &new_call, span.start);
                 if e.start == e.end && e.text.is_empty() {
@@ -545,8 +569,7 @@ fn notebook_edits(raw: &str, jobs: &[Job], calls: &[CallReport]) -> FileOutcome 
             let mut s = site.clone();
             s.line = u32::try_from(i + 1).unwrap_or(u32::MAX);
             s.cell = None;
-            if let Ok((span, new_call)) = pinned_call(code, &s, &j.commit, j.code_commit.as_deref())
-            {
+            if let Ok((span, new_call)) = j.rewrite(code, &s) {
                 let callee = site.api.rsplit('.').next().unwrap_or_default();
                 let named = code[span.start..span.open].contains(callee);
                 found.push((span, new_call, named));

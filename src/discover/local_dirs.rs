@@ -110,7 +110,7 @@ pub fn downloads<'t>(
         .resolve(call)
         .into_iter()
         .filter_map(|v| match v.lit {
-            Lit::Snap(s) => Some(*s),
+            Lit::Snap(s) => Some(std::rc::Rc::unwrap_or_clone(s)),
             _ => None,
         })
         .collect();

@@ -373,7 +373,7 @@ fn scan_file(
     } else {
         (code, tree)
     };
-    let found = sites::sites(&tree, code, &ctx);
+    let found = sites::sites(&tree, code, &ctx, false);
     let (calls, links) = (found.calls, found.links);
     let stats = DiscoverStats {
         files_parsed: 1,

@@ -221,7 +221,7 @@ impl<'t> Tracker<'_, '_, 't> {
             if let Some((loader, api, _)) = catalogue::lookup(&q) {
                 if is_modular_pipeline(&api) {
                     let mut h = how;
-                    h.push(format!("{api} result (line {at})"));
+                    h.push(format!("the pipeline {api} makes (line {at})"));
                     self.push(Origin::Made {
                         call: n,
                         loader,
@@ -241,7 +241,10 @@ impl<'t> Tracker<'_, '_, 't> {
             // The blocks' own pipeline, reading the repo it is given.
             Some("init_pipeline") => {
                 let mut h = how;
-                h.push(format!("{} result (line {at})", INIT_PIPELINE.api));
+                h.push(format!(
+                    "the pipeline {} makes (line {at})",
+                    INIT_PIPELINE.api
+                ));
                 self.push(Origin::Made {
                     call: n,
                     loader: &INIT_PIPELINE,

@@ -68,8 +68,9 @@ pub struct Index<'t> {
     /// Indexes into `calls` by the callee's last name (`f(...)`, `obj.f(...)`).
     callees: HashMap<&'t str, Vec<usize>>,
     /// Every name whose bindings, call sites or fields were consulted (sliced
-    /// discovery parses the statements that hold them).
-    asked: RefCell<HashSet<&'t str>>,
+    /// discovery parses the statements that hold them); `None` unless
+    /// [`Index::track_asked`]: a whole-file run has no use for it.
+    asked: RefCell<Option<HashSet<&'t str>>>,
     pub argparse: HashMap<String, Vec<ArgOpt<'t>>>,
     /// Class-body assignments and `obj.attr = value`, by attribute name.
     pub attrs: HashMap<&'t str, Vec<(Node<'t>, u32)>>,
@@ -154,7 +155,7 @@ impl<'t> Index<'t> {
             quals: Vec::new(),
             calls: Vec::new(),
             callees: HashMap::new(),
-            asked: RefCell::new(HashSet::new()),
+            asked: RefCell::new(None),
             argparse: HashMap::new(),
             attrs: HashMap::new(),
             stars: Vec::new(),
@@ -205,14 +206,26 @@ impl<'t> Index<'t> {
         idx
     }
 
-    /// Record that what `name` is bound to, called with or assigned was consulted.
-    pub fn ask(&self, name: &'t str) {
-        self.asked.borrow_mut().insert(name);
+    /// Record the names consulted from now on (`ask`, `asked`).
+    pub fn track_asked(&self) {
+        self.asked.borrow_mut().get_or_insert_with(HashSet::new);
     }
 
-    /// The names consulted so far.
+    /// Record that what `name` is bound to, called with or assigned was consulted.
+    pub fn ask(&self, name: &'t str) {
+        if let Some(asked) = self.asked.borrow_mut().as_mut() {
+            asked.insert(name);
+        }
+    }
+
+    /// The names consulted since `track_asked`.
     pub fn asked(&self) -> Vec<String> {
-        self.asked.borrow().iter().map(|s| s.to_string()).collect()
+        self.asked
+            .borrow()
+            .iter()
+            .flatten()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     /// Names bound to an import or to another name or attribute, with what

@@ -161,14 +161,19 @@ pub struct FileSites {
     /// Value-resolution steps taken.
     pub steps: u64,
     /// Names whose bindings, call sites or fields were consulted, and names
-    /// that alias a loader: the words sliced discovery must parse around.
+    /// that alias a loader: the words sliced discovery must parse around
+    /// (empty unless `sliced`).
     pub asked: Vec<String>,
 }
 
-/// Find every loader call in one parsed file.
-pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> FileSites {
+/// Find every loader call in one parsed file. `sliced`: the source is a slice
+/// and the caller needs `FileSites::asked` to extend it.
+pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>, sliced: bool) -> FileSites {
     let bytes = src.as_bytes();
     let idx = Index::build(tree, bytes);
+    if sliced {
+        idx.track_asked();
+    }
     let line_map = |l: u32| ctx.map_line(l);
     let r = Resolver::new(&idx, &line_map);
     let lines = Lines::new(src);
@@ -256,9 +261,11 @@ pub fn sites(tree: &Tree, src: &str, ctx: &FileCtx<'_>) -> FileSites {
         ));
     }
     let mut asked = idx.asked();
-    for (name, quals) in idx.aliases() {
-        if quals.iter().any(|q| catalogue::lookup(q).is_some()) {
-            asked.push(name.to_string());
+    if sliced {
+        for (name, quals) in idx.aliases() {
+            if quals.iter().any(|q| catalogue::lookup(q).is_some()) {
+                asked.push(name.to_string());
+            }
         }
     }
     FileSites {
@@ -473,7 +480,7 @@ fn one_call<'t>(
     let mut out = Vec::new();
     for v in vals {
         let mut s = base.clone();
-        s.resolution = v.how.clone();
+        s.resolution = v.how.to_string();
         match v.lit {
             Lit::Str(id) => {
                 // A folder a download fills is that download's repo, whatever
@@ -752,7 +759,8 @@ fn config_origin<'t>(r: &Resolver<'_, 't>, call: Node<'t>) -> Option<(Vec<Val>, 
                 "from_config: the config from {f}() (line {}) <- {}",
                 n.start_position().row + 1,
                 v.how
-            );
+            )
+            .into();
             v
         })
         .collect();

@@ -98,7 +98,7 @@ pub fn discover(parser: &mut Parser, src: &str, ctx: &FileCtx<'_>, always: bool)
         if t.root_node().has_error() {
             return None;
         }
-        let found = sites::sites(&t, text, ctx);
+        let found = sites::sites(&t, text, ctx, true);
         steps += found.steps;
         for name in &found.asked {
             if asked.contains(name) {

@@ -46,7 +46,8 @@ pub enum Lit {
     Bool(bool),
     None,
     Num(String),
-    Snap(Box<Snap>),
+    /// Shared: a snapshot's values are handed out by every use of its name.
+    Snap(Rc<Snap>),
     /// An object returned by another loader call (already reported there).
     Loaded(String),
     /// Not statically known.
@@ -57,20 +58,34 @@ pub enum Lit {
 }
 
 /// One possible value and how it was obtained.
+///
+/// Cheap to clone (the description is shared): memoised values are handed to
+/// every use of a name, and most of them are only read or re-described.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Val {
     pub lit: Lit,
-    pub how: String,
+    pub how: Rc<str>,
+}
+
+thread_local! {
+    /// The description of every literal, shared rather than allocated per value.
+    static LITERAL: Rc<str> = Rc::from("literal");
 }
 
 impl Val {
-    fn new(lit: Lit, how: impl Into<String>) -> Val {
+    fn new(lit: Lit, how: impl Into<Rc<str>>) -> Val {
         Val {
             lit,
             how: how.into(),
         }
     }
-    fn unknown(how: impl Into<String>) -> Val {
+    fn literal(lit: Lit) -> Val {
+        Val {
+            lit,
+            how: LITERAL.with(Rc::clone),
+        }
+    }
+    fn unknown(how: impl Into<Rc<str>>) -> Val {
         Val::new(Lit::Unknown, how)
     }
     pub fn as_str(&self) -> Option<&str> {
@@ -92,11 +107,11 @@ impl Val {
 }
 
 /// Wrap an inner description with the step that led to it.
-fn chain(outer: String, inner: &str) -> String {
+fn chain(outer: String, inner: &str) -> Rc<str> {
     if inner == "literal" || inner.is_empty() {
-        outer
+        outer.into()
     } else {
-        format!("{outer} <- {inner}")
+        format!("{outer} <- {inner}").into()
     }
 }
 
@@ -254,16 +269,16 @@ impl<'t> Resolver<'_, 't> {
             "concatenated_string" => {
                 let mut cursor = n.walk();
                 let parts: Vec<Node<'t>> = n.named_children(&mut cursor).collect();
-                let mut acc = vec![Val::new(Lit::Str(String::new()), "literal")];
+                let mut acc = vec![Val::literal(Lit::Str(String::new()))];
                 for p in parts {
                     acc = concat(acc, self.res(p, depth + 1));
                 }
                 acc
             }
-            "true" => vec![Val::new(Lit::Bool(true), "literal")],
-            "false" => vec![Val::new(Lit::Bool(false), "literal")],
-            "none" => vec![Val::new(Lit::None, "literal")],
-            "integer" | "float" => vec![Val::new(Lit::Num(text(n, src).to_string()), "literal")],
+            "true" => vec![Val::literal(Lit::Bool(true))],
+            "false" => vec![Val::literal(Lit::Bool(false))],
+            "none" => vec![Val::literal(Lit::None)],
+            "integer" | "float" => vec![Val::literal(Lit::Num(text(n, src).to_string()))],
             "parenthesized_expression" => match n.named_child(0) {
                 Some(c) => self.res(c, depth + 1),
                 None => vec![Val::unknown("empty expression")],
@@ -282,12 +297,12 @@ impl<'t> Resolver<'_, 't> {
                         let r = concat(self.res(a, depth + 1), self.res(b, depth + 1));
                         r.into_iter()
                             .map(|v| {
-                                let how = if v.how == "literal" {
-                                    "concatenation".to_string()
+                                let how: Rc<str> = if &*v.how == "literal" {
+                                    "concatenation".into()
                                 } else if v.how.starts_with("concatenation") {
                                     v.how.clone()
                                 } else {
-                                    format!("concatenation of {}", v.how)
+                                    format!("concatenation of {}", v.how).into()
                                 };
                                 Val { how, ..v }
                             })
@@ -391,18 +406,18 @@ impl<'t> Resolver<'_, 't> {
     fn string(&self, n: Node<'t>, depth: u32) -> Vec<Val> {
         let src = self.src();
         if let Some(s) = string_literal(n, src) {
-            return vec![Val::new(Lit::Str(s), "literal")];
+            return vec![Val::literal(Lit::Str(s))];
         }
         let (prefix, segs) = string_parts(n, src);
-        let mut acc = vec![Val::new(Lit::Str(String::new()), "literal")];
+        let mut acc = vec![Val::literal(Lit::Str(String::new()))];
         let mut hows = Vec::new();
         for s in segs {
             let part = match s {
-                Segment::Text(t) => vec![Val::new(Lit::Str(unescape(t, &prefix)), "literal")],
+                Segment::Text(t) => vec![Val::literal(Lit::Str(unescape(t, &prefix)))],
                 Segment::Interp(e) => {
                     let r = self.res(e, depth + 1);
                     for v in &r {
-                        if v.how != "literal" && !hows.contains(&v.how) {
+                        if &*v.how != "literal" && !hows.contains(&v.how) {
                             hows.push(v.how.clone());
                         }
                     }
@@ -411,10 +426,10 @@ impl<'t> Resolver<'_, 't> {
             };
             acc = concat(acc, part);
         }
-        let how = if hows.is_empty() {
-            "f-string".to_string()
+        let how: Rc<str> = if hows.is_empty() {
+            "f-string".into()
         } else {
-            format!("f-string of {}", hows.join(", "))
+            format!("f-string of {}", hows.join(", ")).into()
         };
         acc.into_iter()
             .map(|v| {
@@ -733,7 +748,7 @@ impl<'t> Resolver<'_, 't> {
         }
         let Some((first, rest)) = parts.split_first() else {
             // `Path()` is the current folder.
-            return Some(vec![Val::new(Lit::Str(".".into()), "literal")]);
+            return Some(vec![Val::literal(Lit::Str(".".into()))]);
         };
         let mut acc = self.res(*first, depth + 1);
         for p in rest {
@@ -785,7 +800,7 @@ impl<'t> Resolver<'_, 't> {
                     repo_type,
                     api: api.clone(),
                 };
-                Val::new(Lit::Snap(Box::new(snap)), how)
+                Val::new(Lit::Snap(Rc::new(snap)), how)
             })
             .collect()
     }
@@ -1048,16 +1063,16 @@ fn combine(a: Vec<Val>, b: Vec<Val>, join: impl Fn(&str, &str) -> String) -> Vec
                 }
                 _ => Lit::Unknown,
             };
-            let how = match (&x.lit, &y.lit) {
+            let how: Rc<str> = match (&x.lit, &y.lit) {
                 (Lit::Str(_), Lit::Str(_)) if lit == Lit::Unknown => {
-                    format!("a string longer than {MAX_STR} bytes")
+                    format!("a string longer than {MAX_STR} bytes").into()
                 }
-                (Lit::Cycle, _) | (_, Lit::Cycle) => "a value built from itself".to_string(),
+                (Lit::Cycle, _) | (_, Lit::Cycle) => "a value built from itself".into(),
                 (Lit::Unknown, _) => x.how.clone(),
                 (_, Lit::Unknown) => y.how.clone(),
-                (_, _) if x.how == "literal" => y.how.clone(),
-                (_, _) if y.how == "literal" => x.how.clone(),
-                _ => format!("{}, {}", x.how, y.how),
+                (_, _) if &*x.how == "literal" => y.how.clone(),
+                (_, _) if &*y.how == "literal" => x.how.clone(),
+                _ => format!("{}, {}", x.how, y.how).into(),
             };
             out.push(Val { lit, how });
         }

@@ -41,6 +41,89 @@ pub fn pin_fix(source: &str, site: &LoadSite, commit: &str) -> Option<Fix> {
     })
 }
 
+/// The pin fix of a modular pipeline's `load_components(...)` call: each
+/// component (name, commit) read from a branch pinned with
+/// `revision={"name": "<commit>"}`, which diffusers hands to that component's
+/// `from_pretrained` (`ModularPipeline.load_components`, 0.36.0 L2139-2150).
+pub fn components_fix(source: &str, site: &LoadSite, pins: &[(String, String)]) -> Option<Fix> {
+    if site.cell.is_some() {
+        return None;
+    }
+    let (span, new_call) = pinned_components(source, site, pins).ok()?;
+    let (end_line, end_column) = position_of(source, span.end);
+    let (start_line, start_column) = position_of(source, span.start);
+    let names: Vec<&str> = pins.iter().map(|(n, _)| n.as_str()).collect();
+    Some(Fix {
+        description: format!(
+            "Pin component{} {} to the scanned commit{}",
+            if pins.len() == 1 { "" } else { "s" },
+            names.join(", "),
+            if pins.len() == 1 { "" } else { "s" }
+        ),
+        start_line,
+        start_column,
+        end_line,
+        end_column,
+        replacement: new_call,
+    })
+}
+
+/// The `load_components(...)` call at `site` with `revision={name: commit}`
+/// for each pin: added, or merged into a literal dict it already has.
+pub(crate) fn pinned_components(
+    source: &str,
+    site: &LoadSite,
+    pins: &[(String, String)],
+) -> Result<(crate::callsite::CallSpan, String), PinError> {
+    let span = call_span(source, site.line, site.column).ok_or(PinError::NoCall)?;
+    let call = &source[span.start..span.end];
+    let open = span.open - span.start;
+    let entries: Vec<String> = pins
+        .iter()
+        .map(|(n, c)| format!("\"{n}\": \"{c}\""))
+        .collect();
+    let args_start = open + 1;
+    let args_end = call.len() - 1;
+    let Some(m) = REVISION_KW_RE.captures(&call[args_start..args_end]) else {
+        let arg = format!("revision={{{}}}", entries.join(", "));
+        return Ok((span, append_arg(call, open, &arg)));
+    };
+    let whole = m.get(0).ok_or(PinError::NoCall)?;
+    let value_start = args_start + whole.end();
+    let value_end = value_end(call.as_bytes(), value_start, args_end);
+    let value = &call[value_start..value_end];
+    // A dict literal that does not name these components yet takes them;
+    // anything else (one revision for all, a name, a branch) is the user's.
+    let named = pins
+        .iter()
+        .any(|(n, _)| value.contains(&format!("\"{n}\"")) || value.contains(&format!("'{n}'")));
+    let Some(inner) = value
+        .strip_prefix('{')
+        .and_then(|v| v.strip_suffix('}'))
+        .filter(|_| !named)
+    else {
+        return Err(PinError::RevisionNotDict(value.to_string()));
+    };
+    let sep = if inner.trim().is_empty() {
+        ""
+    } else if inner.trim_end().ends_with(',') {
+        " "
+    } else {
+        ", "
+    };
+    let inner_end = inner.trim_end().len();
+    let new_value = format!(
+        "{{{}{sep}{}{}}}",
+        &inner[..inner_end],
+        entries.join(", "),
+        &inner[inner_end..]
+    );
+    Ok((
+        span,
+        format!("{}{new_value}{}", &call[..value_start], &call[value_end..]),
+    ))
+}
+
 /// Why a call cannot be rewritten to its commit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PinError {
@@ -56,6 +139,12 @@ pub enum PinError {
     NoVersion(String),
     #[error("the kernel is named through `{0}`, which cannot carry a pin")]
     KernelArgument(String),
+    #[error("its revision= ({0}) is not a literal dict without these components")]
+    RevisionNotDict(String),
+    #[error(
+        "a modular pipeline's own repo is pinned where the pipeline is made; a revision here goes to every component"
+    )]
+    PipelineMethod,
 }
 
 /// The call at `site` in `source` rewritten to load `commit`: its byte span and
@@ -69,6 +158,9 @@ pub(crate) fn pinned_call(
     code_commit: Option<&str>,
 ) -> Result<(crate::callsite::CallSpan, String), PinError> {
     let repo = site.repo_id.as_deref().ok_or(PinError::NoRepo)?;
+    if crate::discover::catalogue::is_pipeline_method_api(&site.api) {
+        return Err(PinError::PipelineMethod);
+    }
     let span = call_span(source, site.line, site.column).ok_or(PinError::NoCall)?;
     let call = &source[span.start..span.end];
     let open = span.open - span.start;
@@ -235,6 +327,11 @@ fn rewrite_revision_kw(call: &str, open: usize, kw: &str, commit: &str) -> Strin
 
 /// `kw="value"` added after the call's last argument.
 fn append_kw(call: &str, open: usize, kw: &str, value: &str) -> String {
+    append_arg(call, open, &format!("{kw}=\"{value}\""))
+}
+
+/// `arg` (`kw=value` as written) added after the call's last argument.
+fn append_arg(call: &str, open: usize, arg: &str) -> String {
     let args_start = open + 1;
     let args_end = call.len() - 1;
     let args = &call[args_start..args_end];
@@ -249,7 +346,7 @@ fn append_kw(call: &str, open: usize, kw: &str, value: &str) -> String {
             .take_while(|c| *c == ' ' || *c == '\t')
             .collect();
         return format!(
-            "{}\n{indent}{kw}=\"{value}\",{}",
+            "{}\n{indent}{arg},{}",
             &call[..insert_at],
             &call[insert_at..]
         );
@@ -261,11 +358,7 @@ fn append_kw(call: &str, open: usize, kw: &str, value: &str) -> String {
     } else {
         ", "
     };
-    format!(
-        "{}{sep}{kw}=\"{value}\"{}",
-        &call[..insert_at],
-        &call[insert_at..]
-    )
+    format!("{}{sep}{arg}{}", &call[..insert_at], &call[insert_at..])
 }
 
 /// End of a keyword value starting at `i`: the next top-level `,` or the end of the arguments.
@@ -298,6 +391,53 @@ fn value_end(bytes: &[u8], mut i: usize, limit: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modular_components_are_pinned_in_a_revision_dict() {
+        let site = |src: &str| LoadSite {
+            path: "app.py".into(),
+            line: 2,
+            column: 1,
+            cell: None,
+            end_line: 2,
+            platform: Platform::Huggingface,
+            api: "diffusers.ModularPipeline.load_components".into(),
+            family: crate::model::Family::Diffusers,
+            repo_id: Some("o/p".into()),
+            repo_type: crate::model::RepoType::Model,
+            revision: None,
+            pinned: false,
+            gate: "true".into(),
+            resolution: "literal".into(),
+            args: Default::default(),
+            source_line: src.lines().nth(1).unwrap_or("").into(),
+            suppress: None,
+        };
+        let pins = [("unet".to_string(), "c0".to_string())];
+        let call = |src: &str| pinned_components(src, &site(src), &pins).map(|(_, c)| c);
+        assert_eq!(
+            call("x\np.load_components(trust_remote_code=True)\n").unwrap(),
+            "p.load_components(trust_remote_code=True, revision={\"unet\": \"c0\"})"
+        );
+        assert_eq!(
+            call("x\np.load_components(revision={\"vae\": \"c1\"}, trust_remote_code=True)\n")
+                .unwrap(),
+            "p.load_components(revision={\"vae\": \"c1\", \"unet\": \"c0\"}, trust_remote_code=True)"
+        );
+        assert_eq!(
+            call("x\np.load_components(revision={})\n").unwrap(),
+            "p.load_components(revision={\"unet\": \"c0\"})"
+        );
+        // One revision for all, or the component already named: the user's.
+        assert!(call("x\np.load_components(revision=\"main\")\n").is_err());
+        assert!(call("x\np.load_components(revision={'unet': 'main'})\n").is_err());
+        // The pipeline's own repo is never pinned here.
+        let src = "x\np.load_components(trust_remote_code=True)\n";
+        assert_eq!(
+            pinned_call(src, &site(src), "c0", None).unwrap_err(),
+            PinError::PipelineMethod
+        );
+    }
 
     #[test]
     fn revision_keyword_is_inserted_or_replaced() {

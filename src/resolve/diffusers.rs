@@ -85,10 +85,15 @@ fn community_folders<S: RepoSource>(
     Ok(folders)
 }
 
-/// `modular_model_index.json` of a modular pipeline's repo: components in
-/// other repos that `load_components(trust_remote_code=True)` loads with the
-/// caller's trust in diffusers 0.35.0 to 0.36.x (`escalation::in_modular_index`),
-/// each a chain link to that repo's code. `follow`: this call is the
+/// `modular_model_index.json` of a modular pipeline's repo: the components
+/// whose code `load_components(trust_remote_code=True)` runs. One in another
+/// repo gets the caller's trust in diffusers 0.35.0 to 0.36.x only
+/// (`escalation::in_modular_index`): a chain link to that repo's code. One in
+/// the pipeline's own repo keeps the trust in every version (0.37.0 strips it
+/// only for other repos, `modular_pipeline.py` L2371-2381): its code is the
+/// call's own remote code. Either is read at the spec's revision, which is
+/// not the pipeline's: a component named without a commit is fetched at its
+/// default branch (`Target::unpinned_components`). `follow`: this call is the
 /// `load_components` (or `load_default_components`) that passes the trust;
 /// else it is the `from_pretrained` that made the pipeline, and the
 /// components only get notes (they load at the method call, reported there).
@@ -105,7 +110,7 @@ async fn modular_components<S: RepoSource>(
     let Some(index) = job.read_config(&snap, FILE).await? else {
         if follow {
             job.note(format!(
-                "{} has no {FILE}: no components from other repos to load",
+                "{} has no {FILE}: no components to load from it",
                 snap.repo_id
             ));
         }
@@ -116,33 +121,31 @@ async fn modular_components<S: RepoSource>(
     let site = job.site;
     // "dynamic" (a per-component dict, a computed flag) may be true: the worst case.
     let trusts = follow && gate::default_false(&site.gate) == Gate::Run;
-    let facts = CallFacts {
-        trusts: true,
-        ..CallFacts::default()
-    };
-    let mut escalations = {
-        let versions = job.opts.declared.versions(&site.path);
-        escalation::in_modular_index(FILE, &text, &index, &snap.repo_id, &versions, facts)
-    };
+    let mut components = escalation::modular_index_components(&text, &index);
     if follow {
         // `load_components(names)`: only those; `revision=` (one value for
         // all, or per component with a "default") overrides the spec's
         // (`ModularPipeline.load_components`, 0.36.0 L2139-2150).
         let names: Option<Vec<&str>> = site.args.get(ARG_NAMES).map(|n| n.split(',').collect());
-        escalations.retain(|e| {
-            names
-                .as_ref()
-                .is_none_or(|n| n.contains(&component_name(&e.field)))
-        });
-        for e in &mut escalations {
-            let name = component_name(&e.field).to_string();
-            if let ChainTarget::Component { revision, .. } = &mut e.target
-                && let Some(r) = component_revision(&site.args, &name)
-            {
-                *revision = Some(r.to_string());
+        components.retain(|c| names.as_ref().is_none_or(|n| n.contains(&c.name.as_str())));
+        for c in &mut components {
+            if let Some(r) = component_revision(&site.args, &c.name) {
+                c.revision = Some(r.to_string());
             }
         }
     }
+    let facts = CallFacts {
+        trusts: true,
+        ..CallFacts::default()
+    };
+    let escalations = {
+        let versions = job.opts.declared.versions(&site.path);
+        escalation::in_modular_index(FILE, &components, &snap.repo_id, &versions, facts)
+    };
+    let own: Vec<_> = components
+        .iter()
+        .filter(|c| c.repo == snap.repo_id)
+        .collect();
     if !trusts {
         let why = if follow {
             "this call does not trust remote code, so it was not followed"
@@ -155,6 +158,12 @@ async fn modular_components<S: RepoSource>(
                 e.line, e.field, e.value
             ));
         }
+        for c in &own {
+            job.note(format!(
+                "{FILE}:{} {} = {}: a load_components(trust_remote_code=True) on this pipeline would run its {} code (subfolder {:?}) ({why})",
+                c.line, c.field, c.repo, c.class, c.subfolder
+            ));
+        }
         return Ok(());
     }
     let spec = transformers::HfSpec::chained(
@@ -164,7 +173,74 @@ async fn modular_components<S: RepoSource>(
         Vec::new(),
         Vec::new(),
     );
-    transformers::follow_escalations(job, &snap, FILE, escalations, false, &spec).await
+    // One link at a time: what each adds tells whether its code was read.
+    for e in escalations {
+        let name = component_name(&e.field).to_string();
+        let followed = e.decision.happens();
+        let revision = match &e.target {
+            ChainTarget::Component { revision, .. } => revision.clone(),
+            _ => None,
+        };
+        let (repo, line) = (e.value.clone(), e.line);
+        let start = job.files_len();
+        transformers::follow_escalations(job, &snap, FILE, vec![e], false, &spec).await?;
+        if followed && job.files_len() > start {
+            unpinned_component(job, o.hub, &name, &repo, revision, line).await;
+        }
+    }
+    // The pipeline's own repo: the call's own trust, at the spec's revision.
+    for c in own {
+        let mut s = transformers::HfSpec::chained(
+            (o.hub, o.hub, None),
+            c.repo.clone(),
+            c.revision.clone(),
+            vec![c.class.clone()],
+            Vec::new(),
+        );
+        s.config_dir = c.subfolder.clone();
+        if c.diffusers {
+            s.code_dir = c.subfolder.clone();
+        }
+        let via = format!("component {} ({FILE}:{})", c.name, c.line);
+        let start = job.files_len();
+        if let Err(err) = Box::pin(transformers::resolve(job, s)).await {
+            job.mark_unverified(format!("{} code of {} ({via}): {err}", c.class, c.repo));
+        }
+        job.tag_files_since(start, &via);
+        if job.files_len() > start {
+            unpinned_component(job, o.hub, &c.name, &c.repo, c.revision.clone(), c.line).await;
+        }
+    }
+    Ok(())
+}
+
+/// Record component `name` (whose code was read from `repo` at `revision`)
+/// as unpinned when `revision` is not a commit: the commit fetched is the pin.
+async fn unpinned_component<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    hub: HubKind,
+    name: &str,
+    repo: &str,
+    revision: Option<String>,
+    line: u32,
+) {
+    if revision.as_deref().is_some_and(crate::hub::is_commit) {
+        return;
+    }
+    // Memoised: the snapshot the component's code was read from.
+    let Ok(snap) = job
+        .snapshot(hub, RepoType::Model, repo, revision.as_deref())
+        .await
+    else {
+        return;
+    };
+    job.unpinned_component(crate::model::UnpinnedComponent {
+        name: name.to_string(),
+        repo_id: repo.to_string(),
+        revision,
+        commit: snap.commit.clone(),
+        source: format!("modular_model_index.json:{line}"),
+    });
 }
 
 /// `args` key of the component names a `load_components(names)` call loads,

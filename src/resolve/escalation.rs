@@ -540,21 +540,29 @@ pub const DIFFUSERS_MODULAR_COMPONENT_TRUST: VersionRule = VersionRule {
     source: "diffusers modular_pipelines/modular_pipeline.py ModularPipeline.load_components (0.35.0 L1999-2040, 0.36.0 L2103-2160) -> modular_pipeline_utils.py ComponentSpec.load (0.36.0 L269-313); 0.37.0 strips it for other repos (PR #13204, commit 1fe688a651)",
 };
 
-/// Components of a diffusers `modular_model_index.json` (entries `[library,
-/// class, {pretrained_model_name_or_path, subfolder, revision, type_hint}]`)
-/// in a repo other than `own_repo` whose load may run remote code: a
-/// `type_hint` of an Auto class, or none (diffusers' `AutoModel`); a concrete
-/// class ignores `trust_remote_code`. Only when the caller trusts remote code
-/// (`facts.trusts`): `load_components` forwards the caller's flag.
-pub fn in_modular_index(
-    file: &str,
-    text: &str,
-    index: &Value,
-    own_repo: &str,
-    versions: &Versions<'_>,
-    facts: CallFacts,
-) -> Vec<Escalation> {
-    let Some(map) = index.as_object().filter(|_| facts.trusts) else {
+/// One component of a diffusers `modular_model_index.json` (entries
+/// `[library, class, {pretrained_model_name_or_path, subfolder, revision,
+/// type_hint}]`) whose load may run code from its repo: a `type_hint` of an
+/// Auto class, or none (diffusers' `AutoModel`); a concrete class imports no
+/// code from the repo, whatever `trust_remote_code` says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModularComponent {
+    pub name: String,
+    pub repo: String,
+    pub subfolder: String,
+    pub revision: Option<String>,
+    /// The class whose `from_pretrained` loads it.
+    pub class: String,
+    /// diffusers' `AutoModel` (its code module sits in the subfolder).
+    pub diffusers: bool,
+    /// `unet.2.pretrained_model_name_or_path` and its 1-based line.
+    pub field: String,
+    pub line: u32,
+}
+
+/// The components of a modular index that may run their repo's code.
+pub fn modular_index_components(text: &str, index: &Value) -> Vec<ModularComponent> {
+    let Some(map) = index.as_object() else {
         return Vec::new();
     };
     let lines = key_lines(text);
@@ -563,10 +571,11 @@ pub fn in_modular_index(
         let Some(spec) = entry.get(2).filter(|v| v.is_object()) else {
             continue;
         };
+        // An empty repo is skipped (HEAD) or raises (0.36): nothing loads.
         let Some(repo) = spec
             .get("pretrained_model_name_or_path")
             .and_then(Value::as_str)
-            .filter(|r| !r.is_empty() && *r != own_repo)
+            .filter(|r| !r.is_empty())
         else {
             continue;
         };
@@ -577,38 +586,67 @@ pub fn in_modular_index(
             (None, _) | (_, None) => ("AutoModel".to_string(), true),
             (Some("diffusers"), Some(c)) if c == "AutoModel" => (c.to_string(), true),
             (Some("transformers"), Some(c)) if c.starts_with("Auto") => (c.to_string(), false),
-            // A concrete class imports no code from the repo.
             _ => continue,
         };
         let field = format!("{name}.2.pretrained_model_name_or_path");
-        let subfolder = spec
-            .get("subfolder")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        out.push(Escalation {
-            rule: RULE_CONFIG_TRUST,
-            file: file.to_string(),
+        out.push(ModularComponent {
+            name: name.clone(),
+            repo: repo.to_string(),
+            subfolder: spec
+                .get("subfolder")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            revision: spec
+                .get("revision")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            class,
+            diffusers,
             line: lines.get(&field).copied().unwrap_or(1),
             field,
-            value: short(repo),
-            why: format!(
-                "{file}: component {name} comes from another repo, {repo}; ModularPipeline.load_components(trust_remote_code=True) forwards the trust to its {class}.from_pretrained (this load_components passes trust_remote_code=True)"
-            ),
-            target: ChainTarget::Component {
-                repo: repo.to_string(),
-                revision: spec
-                    .get("revision")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                subfolder,
-                class,
-                diffusers,
-            },
-            decision: versions.decide(&DIFFUSERS_MODULAR_COMPONENT_TRUST),
         });
     }
     out
+}
+
+/// The components of a modular index in a repo other than `own_repo`, whose
+/// code `load_components(trust_remote_code=True)` runs with the caller's
+/// trust in diffusers 0.35.0 to 0.36.x. Only when the caller trusts remote
+/// code (`facts.trusts`).
+pub fn in_modular_index(
+    file: &str,
+    components: &[ModularComponent],
+    own_repo: &str,
+    versions: &Versions<'_>,
+    facts: CallFacts,
+) -> Vec<Escalation> {
+    if !facts.trusts {
+        return Vec::new();
+    }
+    components
+        .iter()
+        .filter(|c| c.repo != own_repo)
+        .map(|c| Escalation {
+            rule: RULE_CONFIG_TRUST,
+            file: file.to_string(),
+            line: c.line,
+            field: c.field.clone(),
+            value: short(&c.repo),
+            why: format!(
+                "{file}: component {} comes from another repo, {}; ModularPipeline.load_components(trust_remote_code=True) forwards the trust to its {}.from_pretrained (this load_components passes trust_remote_code=True)",
+                c.name, c.repo, c.class
+            ),
+            target: ChainTarget::Component {
+                repo: c.repo.clone(),
+                revision: c.revision.clone(),
+                subfolder: c.subfolder.clone(),
+                class: c.class.clone(),
+                diffusers: c.diffusers,
+            },
+            decision: versions.decide(&DIFFUSERS_MODULAR_COMPONENT_TRUST),
+        })
+        .collect()
 }
 
 /// Escalations in a PEFT `adapter_config.json`.

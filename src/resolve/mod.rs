@@ -173,6 +173,7 @@ fn unverified(site: &LoadSite, reason: String) -> Target {
         chain: Vec::new(),
         hub_scan: Vec::new(),
         fetched_at_load: Vec::new(),
+        unpinned_components: Vec::new(),
     }
 }
 
@@ -252,6 +253,7 @@ struct Acc {
     pinned_by: Option<String>,
     chain: Vec<crate::model::ChainLink>,
     fetched: Vec<crate::model::LoadFetch>,
+    unpinned_components: Vec<crate::model::UnpinnedComponent>,
     /// The config links and repo references followed to reach the load being
     /// resolved now, outermost first (see [`Job::enter_hop`]).
     hops: Vec<Hop>,
@@ -420,6 +422,14 @@ impl<S: RepoSource> Job<'_, S> {
     /// The commit comes from a lock file, not the call's own `revision`.
     pub(crate) fn set_pinned_by(&mut self, source: String) {
         self.acc.pinned_by = Some(source);
+    }
+
+    /// A modular pipeline component's code was read at a branch (see
+    /// `Target::unpinned_components`).
+    pub(crate) fn unpinned_component(&mut self, c: crate::model::UnpinnedComponent) {
+        if !self.acc.unpinned_components.contains(&c) {
+            self.acc.unpinned_components.push(c);
+        }
     }
 
     pub(crate) fn set_cross_unpinned(&mut self) {
@@ -690,6 +700,7 @@ impl<S: RepoSource> Job<'_, S> {
             chain: acc.chain,
             hub_scan: Vec::new(),
             fetched_at_load: acc.fetched,
+            unpinned_components: acc.unpinned_components,
         }
     }
 }

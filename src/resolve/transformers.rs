@@ -1211,7 +1211,7 @@ pub(crate) fn segments(api: &str) -> Vec<&str> {
 /// The Auto (or concrete) class a `X.from_pretrained` / `X.from_config` call uses.
 pub(crate) fn class_of(site: &LoadSite) -> Option<String> {
     if let Some(c) = site.args.get("auto_class") {
-        return Some(c.clone());
+        return Some(optimum_auto_class(&site.api, c).unwrap_or_else(|| c.clone()));
     }
     let segs = segments(&site.api);
     let pos = segs
@@ -1225,6 +1225,23 @@ pub(crate) fn class_of(site: &LoadSite) -> Option<String> {
             .find(|s| s.starts_with("Auto"))
             .map(|s| s.to_string()),
     }
+}
+
+/// The transformers Auto class an optimum model class loads through
+/// (`ORTModelForCausalLM` -> `AutoModelForCausalLM`): exporting builds the
+/// model with the task's Auto class (`TasksManager.get_model_from_task`, with
+/// the call's `trust_remote_code`), and `INCModel*`/`IPEXModel*` load with it
+/// (`auto_model_class`); a model already exported still reads `AutoConfig`.
+/// The worst case covers both. `None`: not an optimum model class.
+fn optimum_auto_class(api: &str, class: &str) -> Option<String> {
+    if !api.starts_with("optimum.") {
+        return None;
+    }
+    ["ORT", "OV", "INC", "IPEX"]
+        .iter()
+        .find_map(|p| class.strip_prefix(p))
+        .filter(|rest| rest.starts_with("Model"))
+        .map(|rest| format!("Auto{rest}"))
 }
 
 /// Whether `X.from_pretrained` builds a model config from `config.json` (the
@@ -1354,12 +1371,7 @@ async fn transformers<S: RepoSource>(
         custom_generate: loads_weights && model && kind == Kind::Class,
         adapter_redirect: loads_weights
             && (kind == Kind::Pipeline
-                || site
-                    .args
-                    .get("auto_class")
-                    .cloned()
-                    .or_else(|| class_of(site))
-                    .is_some_and(|c| c.starts_with("AutoModel"))),
+                || class_of(site).is_some_and(|c| c.starts_with("AutoModel"))),
         extra_refs: Vec::new(),
         gate: gate::prompting(&site.gate, gate::TRANSFORMERS_PROMPT),
         primary: true,

@@ -1321,3 +1321,269 @@ fn diffusers_automodel_reads_its_code_module_from_the_subfolder() {
     assert!(files(c).iter().any(|f| f == "unet/modeling_evil.py"), "{c}");
     assert!(rules_at(&r, 3).iter().any(|x| x == "os-system"));
 }
+
+const OWN_PIPE: &str = "84fc2c426eeeafeb7535499a191ebb51c75470a9";
+const CLEAN_NET: &str = "eaa8c4a7b0403c067ca56629b5f53642bac0e875";
+
+fn own_app(load_args: &str) -> String {
+    format!(
+        "from diffusers import ModularPipeline\n\npipe = ModularPipeline.from_pretrained(\"cfg-chain/modular-own\", revision=\"{OWN_PIPE}\")\npipe.load_components({load_args})\n"
+    )
+}
+
+/// (name, repo, commit) of each unpinned component of a call's target.
+fn unpinned(c: &Value) -> Vec<(String, String, String)> {
+    c["target"]["unpinned_components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| {
+            (
+                u["name"].as_str().unwrap().to_string(),
+                u["repo_id"].as_str().unwrap().to_string(),
+                u["commit"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_modular_pipelines_own_components_run_under_the_calls_trust_and_are_pinned_per_component() {
+    let app = own_app("trust_remote_code=True");
+    // 0.37: other repos lose the trust; the pipeline's own transformer keeps
+    // it (its code runs), read at the default branch although from_pretrained
+    // is pinned: the index names no revision for it.
+    let r = scan(
+        &[
+            ("requirements.txt", "diffusers==0.37.0\n"),
+            ("app.py", &app),
+        ],
+        &[],
+    );
+    let c = component_loads(&r)[0];
+    assert!(c["target"]["chain"].is_null(), "{c}");
+    let t = &c["target"]["files"].as_array().unwrap();
+    let custom = t
+        .iter()
+        .find(|f| f["path"] == "transformer/modeling_custom.py")
+        .unwrap_or_else(|| panic!("{c}"));
+    assert_eq!(custom["repo_id"], "cfg-chain/modular-own");
+    assert!(
+        custom["why"]
+            .as_str()
+            .unwrap()
+            .contains("component transformer (modular_model_index.json:9)"),
+        "{custom}"
+    );
+    assert!(
+        !files(c).iter().any(|f| f.starts_with("controlnet/")),
+        "{c}"
+    );
+    assert_eq!(
+        unpinned(c),
+        vec![(
+            "transformer".to_string(),
+            "cfg-chain/modular-own".to_string(),
+            OWN_PIPE.to_string()
+        )]
+    );
+    // One unpinned finding at the call, whose fix pins the component there.
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["line"] == 4 && f["rule_id"] == "remote-code-unpinned")
+        .unwrap_or_else(|| panic!("{}", r["findings"]));
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("transformer from cfg-chain/modular-own at its default branch"),
+        "{f}"
+    );
+    assert_eq!(
+        f["fix"]["replacement"],
+        format!(
+            "pipe.load_components(trust_remote_code=True, revision={{\"transformer\": \"{OWN_PIPE}\"}})"
+        )
+    );
+    // 0.36: the other repo's controlnet runs too (unpinned), its vae is
+    // pinned by the index.
+    let r36 = scan(
+        &[
+            ("requirements.txt", "diffusers==0.36.0\n"),
+            ("app.py", &app),
+        ],
+        &[],
+    );
+    let c = component_loads(&r36)[0];
+    assert_eq!(c["target"]["chain"].as_array().unwrap().len(), 2, "{c}");
+    assert!(files(c).iter().any(|f| f == "vae/modeling_vae.py"), "{c}");
+    assert_eq!(
+        unpinned(c),
+        vec![
+            (
+                "controlnet".to_string(),
+                "cfg-chain/clean-net".to_string(),
+                CLEAN_NET.to_string()
+            ),
+            (
+                "transformer".to_string(),
+                "cfg-chain/modular-own".to_string(),
+                OWN_PIPE.to_string()
+            ),
+        ]
+    );
+    // A per-component revision on the call pins it: no finding left.
+    let pinned = scan(
+        &[
+            ("requirements.txt", "diffusers==0.37.0\n"),
+            (
+                "app.py",
+                &own_app(&format!(
+                    "trust_remote_code=True, revision={{\"transformer\": \"{OWN_PIPE}\"}}"
+                )),
+            ),
+        ],
+        &[],
+    );
+    let c = component_loads(&pinned)[0];
+    assert!(unpinned(c).is_empty(), "{c}");
+    assert!(
+        files(c)
+            .iter()
+            .any(|f| f == "transformer/modeling_custom.py")
+    );
+    assert!(
+        !rules_at(&pinned, 4)
+            .iter()
+            .any(|x| x == "remote-code-unpinned"),
+        "{:?}",
+        rules_at(&pinned, 4)
+    );
+    // A load_components that does not trust remote code runs none of it.
+    let quiet = scan(
+        &[
+            ("requirements.txt", "diffusers==0.37.0\n"),
+            ("app.py", &own_app("")),
+        ],
+        &[],
+    );
+    let c = component_loads(&quiet)[0];
+    assert!(files(c).is_empty(), "{c}");
+    assert!(unpinned(c).is_empty(), "{c}");
+    assert!(
+        notes(c)
+            .iter()
+            .any(|n| n.contains("would run its AutoModel code (subfolder \"transformer\")")),
+        "{c}"
+    );
+}
+
+#[test]
+fn hubwarden_pin_pins_modular_components_on_the_load_components_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("requirements.txt"), "diffusers==0.37.0\n").unwrap();
+    std::fs::write(project.join("app.py"), own_app("trust_remote_code=True")).unwrap();
+    let run = |sub: &str, extra: &[&str]| {
+        std::process::Command::new(crate::common::bin())
+            .arg(sub)
+            .args(["--offline", "--mirror"])
+            .arg(crate::common::fixture("hub"))
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .args(extra)
+            .arg(&project)
+            .env_remove("HUBWARDEN_MIRROR")
+            .output()
+            .unwrap()
+    };
+    let out = run("pin", &["--write"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let app = std::fs::read_to_string(project.join("app.py")).unwrap();
+    assert!(
+        app.contains(&format!(
+            "pipe.load_components(trust_remote_code=True, revision={{\"transformer\": \"{OWN_PIPE}\"}})"
+        )),
+        "{app}\n{err}"
+    );
+    // The from_pretrained line (pinned already) is untouched.
+    assert!(
+        app.contains(&format!(
+            "ModularPipeline.from_pretrained(\"cfg-chain/modular-own\", revision=\"{OWN_PIPE}\")\n"
+        )),
+        "{app}"
+    );
+    let lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join(".hubwarden.lock")).unwrap())
+            .unwrap();
+    assert!(
+        lock["calls"].as_array().unwrap().iter().any(|e| e["call"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("revision={{\"transformer\":\"{OWN_PIPE}\"}}"))),
+        "{lock}"
+    );
+    // Scanned again: nothing left to pin.
+    let again = run("scan", &["--format", "json"]);
+    let r: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(
+        !rules_at(&r, 4).iter().any(|x| x == "remote-code-unpinned"),
+        "{:?}",
+        r["findings"]
+    );
+    // An error in the component's code refuses the pin (0.36, other repo's
+    // evil unet): pinning would approve it. The pipeline's repo is the same
+    // target, so its from_pretrained is left too.
+    std::fs::write(project.join("requirements.txt"), "diffusers==0.36.0\n").unwrap();
+    std::fs::write(project.join("app.py"), MODULAR_APP).unwrap();
+    let out = run("pin", &["--write"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(project.join("app.py")).unwrap(),
+        MODULAR_APP,
+        "{err}"
+    );
+    assert!(err.contains("error-level findings"), "{err}");
+    assert!(err.contains("os-system"), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("app.py:4") || err.contains("app.py:4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn optimum_ort_ov_and_inc_models_run_the_repos_code_with_trust_remote_code() {
+    // optimum exports the model through transformers' Auto classes: the
+    // repo's auto_map code runs with the flag, and is refused without it.
+    let app = "from optimum.onnxruntime import ORTModelForCausalLM\nfrom optimum.intel import INCModelForCausalLM, OVModelForCausalLM as OV\n\nort = ORTModelForCausalLM.from_pretrained(\"cfg-chain/vllm-automap\", export=True, trust_remote_code=True)\nov = OV.from_pretrained(\"cfg-chain/vllm-automap\", trust_remote_code=True)\ninc = INCModelForCausalLM.from_pretrained(\"cfg-chain/vllm-automap\", trust_remote_code=True)\nno = ORTModelForCausalLM.from_pretrained(\"cfg-chain/vllm-automap\", trust_remote_code=False)\n";
+    let r = scan(&[("app.py", app)], &[]);
+    for (line, api) in [
+        (4, "optimum.ORTModelForCausalLM.from_pretrained"),
+        (5, "optimum.OVModelForCausalLM.from_pretrained"),
+        (6, "optimum.INCModelForCausalLM.from_pretrained"),
+    ] {
+        let c = r["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["line"] == line)
+            .unwrap_or_else(|| panic!("no call at {line}: {r}"));
+        assert_eq!(c["api"], api);
+        assert!(files(c).iter().any(|f| f == "modeling_evil.py"), "{c}");
+        let rules = rules_at(&r, line);
+        for want in ["remote-code-enabled", "os-system"] {
+            assert!(rules.iter().any(|x| x == want), "{line} {want}: {rules:?}");
+        }
+    }
+    let refused = r["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["line"] == 7)
+        .unwrap();
+    assert_eq!(refused["target"]["refused_remote_code"], true, "{refused}");
+    assert!(!rules_at(&r, 7).iter().any(|x| x == "os-system"));
+}
