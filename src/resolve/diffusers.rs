@@ -146,6 +146,9 @@ async fn modular_components<S: RepoSource>(
         .iter()
         .filter(|c| c.repo == snap.repo_id)
         .collect();
+    if follow {
+        component_weights(job, o.hub, &index).await?;
+    }
     if !trusts {
         let why = if follow {
             "this call does not trust remote code, so it was not followed"
@@ -210,6 +213,64 @@ async fn modular_components<S: RepoSource>(
         if job.files_len() > start {
             unpinned_component(job, o.hub, &c.name, &c.repo, c.revision.clone(), c.line).await;
         }
+    }
+    Ok(())
+}
+
+/// The pickles `load_components` unpickles: each component's weights, in
+/// its repo and subfolder at its revision (or the call's), with or without
+/// trust (`ComponentSpec.load` -> `from_pretrained`, modular_pipeline_utils.py
+/// 0.36.0 L269-313). A repo that cannot be read leaves the call unverified.
+async fn component_weights<S: RepoSource>(
+    job: &mut Job<'_, S>,
+    hub: HubKind,
+    index: &Value,
+) -> Result<(), ResolveError> {
+    use super::weights;
+    let site = job.site;
+    let names: Option<Vec<String>> = site
+        .args
+        .get(ARG_NAMES)
+        .map(|n| n.split(',').map(str::to_string).collect());
+    let call_args = weights::Args::of(site);
+    for w in super::escalation::modular_index_weights(index) {
+        let super::escalation::ComponentWeights {
+            name,
+            repo,
+            subfolder,
+            revision,
+            variant,
+            diffusers,
+        } = w;
+        if names.as_ref().is_some_and(|n| !n.contains(&name)) {
+            continue;
+        }
+        let revision = component_revision(&site.args, &name)
+            .map(str::to_string)
+            .or(revision);
+        let snap = match job
+            .snapshot(hub, RepoType::Model, &repo, revision.as_deref())
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                job.mark_unverified(format!("weights of component {name} ({repo}): {e}"));
+                continue;
+            }
+        };
+        let args = weights::Args {
+            subfolder,
+            use_safetensors: call_args.use_safetensors,
+            variant: call_args.variant.clone().or(variant),
+        };
+        let loader = if diffusers {
+            weights::Loader::Diffusers
+        } else {
+            weights::Loader::Transformers
+        };
+        let start = job.files_len();
+        job.pickle_weights_as(&snap, loader, &args).await?;
+        job.tag_files_since(start, &format!("component {name}"));
     }
     Ok(())
 }

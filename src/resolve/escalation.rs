@@ -560,6 +560,47 @@ pub struct ModularComponent {
     pub line: u32,
 }
 
+/// A `from_pretrained` component of a modular index (concrete classes too),
+/// whose weights load whatever `trust_remote_code` says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComponentWeights {
+    pub name: String,
+    pub repo: String,
+    pub subfolder: String,
+    pub revision: Option<String>,
+    pub variant: Option<String>,
+    /// Loaded by a diffusers class (else transformers).
+    pub diffusers: bool,
+}
+
+/// Every `from_pretrained` component of a modular index.
+pub fn modular_index_weights(index: &Value) -> Vec<ComponentWeights> {
+    let Some(map) = index.as_object() else {
+        return Vec::new();
+    };
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    map.iter()
+        .filter_map(|(name, entry)| {
+            let spec = entry.get(2).filter(|v| v.is_object())?;
+            let repo = s(spec, "pretrained_model_name_or_path").filter(|r| !r.is_empty())?;
+            let lib = spec
+                .get("type_hint")
+                .and_then(Value::as_array)
+                .and_then(|h| h.first())
+                .and_then(Value::as_str)
+                .or_else(|| entry.get(0).and_then(Value::as_str));
+            Some(ComponentWeights {
+                name: name.clone(),
+                repo,
+                subfolder: s(spec, "subfolder").unwrap_or_default(),
+                revision: s(spec, "revision"),
+                variant: s(spec, "variant"),
+                diffusers: lib != Some("transformers"),
+            })
+        })
+        .collect()
+}
+
 /// The components of a modular index that may run their repo's code.
 pub fn modular_index_components(text: &str, index: &Value) -> Vec<ModularComponent> {
     let Some(map) = index.as_object() else {

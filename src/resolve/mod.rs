@@ -577,11 +577,19 @@ impl<S: RepoSource> Job<'_, S> {
     /// them as the loader would, and leave the target unverified when a pickle cannot
     /// be verified (walker caps, unreadable container).
     pub(crate) async fn pickle_weights(&mut self, snap: &Snapshot) -> Result<(), ResolveError> {
-        let choice = weights::choose(
-            weights::loader_of(self.site),
-            &snap.files,
-            &weights::Args::of(self.site),
-        );
+        let (loader, args) = (weights::loader_of(self.site), weights::Args::of(self.site));
+        self.pickle_weights_as(snap, loader, &args).await
+    }
+
+    /// [`Job::pickle_weights`] for a load other than the call's own (a
+    /// modular pipeline component: its library, subfolder and variant).
+    pub(crate) async fn pickle_weights_as(
+        &mut self,
+        snap: &Snapshot,
+        loader: weights::Loader,
+        args: &weights::Args,
+    ) -> Result<(), ResolveError> {
+        let choice = weights::choose(loader, &snap.files, args);
         for n in choice.notes {
             self.note(n);
         }

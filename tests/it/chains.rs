@@ -1587,3 +1587,52 @@ fn optimum_ort_ov_and_inc_models_run_the_repos_code_with_trust_remote_code() {
     assert_eq!(refused["target"]["refused_remote_code"], true, "{refused}");
     assert!(!rules_at(&r, 7).iter().any(|x| x == "os-system"));
 }
+
+#[test]
+fn load_components_unpickles_each_components_weights_trusted_or_not() {
+    // A concrete text encoder runs no repo code, but its only weights are a
+    // malicious pickle: load_components unpickles it without any flag.
+    let app = "from diffusers import ModularPipeline\n\npipe = ModularPipeline.from_pretrained(\"cfg-chain/modular-pickle\")\npipe.load_components(torch_dtype=None)\n";
+    let r = scan(
+        &[
+            ("requirements.txt", "diffusers==0.37.0\ntorch==2.5.1\n"),
+            ("app.py", app),
+        ],
+        &[],
+    );
+    let c = component_loads(&r)[0];
+    let f = c["target"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "pytorch_model.bin")
+        .unwrap_or_else(|| panic!("{c}"));
+    assert_eq!(f["repo_id"], "sc-evil/pickle-rce");
+    assert!(
+        f["why"]
+            .as_str()
+            .unwrap()
+            .contains("component text_encoder"),
+        "{f}"
+    );
+    let rules = rules_at(&r, 4);
+    assert!(
+        rules.iter().any(|x| x == "pickle-dangerous-global"),
+        "{rules:?}"
+    );
+    // The from_pretrained call loads no weights.
+    assert!(
+        !rules_at(&r, 3)
+            .iter()
+            .any(|x| x == "pickle-dangerous-global")
+    );
+    // Not among the names loaded: not unpickled.
+    let vae_only = scan(
+        &[
+            ("requirements.txt", "diffusers==0.37.0\ntorch==2.5.1\n"),
+            ("app.py", &app.replace("torch_dtype=None", "[\"vae\"]")),
+        ],
+        &[],
+    );
+    assert!(files(component_loads(&vae_only)[0]).is_empty());
+}
