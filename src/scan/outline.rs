@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
+use super::fold;
 use super::lex::{self, Kind, Lexed};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -435,11 +436,25 @@ impl<'s> Builder<'s> {
                 && !lex::is_fstring(&self.src[tok.range()])
                 && let Some(v) = lex::string_value(&self.src[tok.range()])
                 && !v.is_empty()
-                && v.len() <= 64
-                && v.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-                && !v.as_bytes()[0].is_ascii_digit()
+                && identifier(&v)
             {
                 self.scopes[s].strings.insert(v);
+            }
+            // A name built from literal pieces (`getattr(helpers, "_fl" + "ush")`) is
+            // the name it folds to: the pieces alone name nothing.
+            if reflective[s]
+                && fold::may_start(self.src, &self.lexed.toks, i)
+                && let Some(fd) = fold::fold(
+                    self.src,
+                    &self.lexed.toks,
+                    i..self.lexed.toks.len(),
+                    None,
+                    false,
+                )
+                && fd.computed
+                && identifier(&fd.value)
+            {
+                self.scopes[s].strings.insert(fd.value);
             }
         }
         // Statements nested in functions were recorded with the scope of their line;
@@ -817,6 +832,14 @@ impl<'s> Builder<'s> {
     }
 }
 
+/// An identifier-like string a reflective scope may look up (ASCII, at most 64 bytes).
+fn identifier(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && v.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        && !v.as_bytes()[0].is_ascii_digit()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -936,11 +959,13 @@ mod tests {
 
     #[test]
     fn reflective_scopes_record_strings() {
-        let src =
-            "def f(o):\n    return getattr(o, 'payload')()\ndef g():\n    return 'payload2'\n";
+        let src = "def f(o):\n    return getattr(o, 'payload')()\ndef g():\n    return 'payload2'\ndef h(m):\n    return getattr(m, '_warm' + '_cache')()\ndef k():\n    return 'a' + 'b'\n";
         let o = Outline::new(src.as_bytes());
         assert!(scope_named(&o, "f").1.strings.contains("payload"));
         assert!(scope_named(&o, "g").1.strings.is_empty());
+        // A name split in pieces is recorded as the name it folds to.
+        assert!(scope_named(&o, "h").1.strings.contains("_warm_cache"));
+        assert!(scope_named(&o, "k").1.strings.is_empty());
     }
 
     #[test]

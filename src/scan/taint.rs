@@ -659,6 +659,16 @@ struct Analysis<'a> {
 
 /// Every source-to-sink flow in the closure, per unit.
 pub(crate) fn flows(units: &[Unit<'_>]) -> Vec<Vec<Flow>> {
+    // Most files hold no source at all: the fixpoint over every line of every scope
+    // (up to `ROUNDS` times) would find nothing there.
+    if !units.iter().any(|u| sink_words(u.src)) || !units.iter().any(may_hold_source) {
+        return vec![Vec::new(); units.len()];
+    }
+    analyse(units)
+}
+
+/// [`flows`] without the checks that skip a closure that cannot hold a flow.
+fn analyse(units: &[Unit<'_>]) -> Vec<Vec<Flow>> {
     let files: Vec<File<'_>> = units.iter().map(file_of).collect();
     let mut a = Analysis {
         summaries: HashMap::new(),
@@ -684,9 +694,6 @@ pub(crate) fn flows(units: &[Unit<'_>]) -> Vec<Vec<Flow>> {
             );
             a.funcs.entry(sc.name.clone()).or_default().push((f, s));
         }
-    }
-    if !units.iter().any(|u| sink_words(u.src)) {
-        return vec![Vec::new(); units.len()];
     }
     for _ in 0..ROUNDS {
         a.changed = false;
@@ -725,6 +732,113 @@ pub(crate) fn flows(units: &[Unit<'_>]) -> Vec<Vec<Flow>> {
         *fl = kept;
     }
     a.flows
+}
+
+/// Names of which a file needs at least one for the analysis to start a taint or report
+/// an unpickled file: every source and unpickler is matched on a qualified name, and each
+/// segment of a qualified name is a name token of the file (the call as written, or the
+/// import that binds it). One word per API: the rarest segment (`requests` for
+/// `requests.get`, `platform` for `platform.node`, the last one for `*.recv`).
+const SOURCE_NAMES: &[&str] = &[
+    // Network (and files fetched at load).
+    "requests",
+    "httpx",
+    "urlopen",
+    "urllib3",
+    "aiohttp",
+    "recv",
+    "recvfrom",
+    "recv_into",
+    "getresponse",
+    "iter_content",
+    "huggingface_hub",
+    "cached_file",
+    "modelscope",
+    "download_url_to_file",
+    "wget",
+    // Identity.
+    "gethostname",
+    "platform",
+    "getuser",
+    "getlogin",
+    "getfqdn",
+    "uname",
+    // The environment and secrets in it.
+    "environ",
+    "getenv",
+    // The repo's configuration (`config.x`, `self.config.x`; a JSON file next to the code).
+    "config",
+    "__file__",
+    // Decoders.
+    "b64decode",
+    "b32decode",
+    "b16decode",
+    "b85decode",
+    "a85decode",
+    "decodebytes",
+    "urlsafe_b64decode",
+    "standard_b64decode",
+    "a2b_base64",
+    "a2b_hex",
+    "unhexlify",
+    "fromhex",
+    "codecs",
+    "decompress",
+    "marshal",
+    // Site-packages folders, paths built from character codes.
+    "getsitepackages",
+    "getusersitepackages",
+    "USER_SITE",
+    "PREFIXES",
+    "get_paths",
+    "get_path",
+    "get_python_lib",
+    "chr",
+    // Unpicklers of files (`unpickles_file`).
+    "pickle",
+    "_pickle",
+    "cPickle",
+    "dill",
+    "cloudpickle",
+    "joblib",
+    "read_pickle",
+    "shelve",
+    "allow_pickle",
+    "weights_only",
+];
+
+/// Can a taint start in this file, or a file be unpickled? A name token that some source
+/// or unpickler needs (see [`SOURCE_NAMES`]; `kwargs` only in a `*Config` class), a
+/// string literal naming a credential file, or literals read as a place where code
+/// persists. Necessary, not sufficient: a file without any of these holds no source, so
+/// a closure without such a file holds no flow.
+fn may_hold_source(u: &Unit<'_>) -> bool {
+    let toks = &u.outline.lexed.toks;
+    let mut kwargs = false;
+    let mut config_class = false;
+    for t in toks.iter().filter(|t| t.kind == Kind::Name) {
+        let Ok(name) = std::str::from_utf8(&u.src[t.range()]) else {
+            continue;
+        };
+        if SOURCE_NAMES.contains(&name) || name.ends_with("urlretrieve") {
+            return true;
+        }
+        kwargs |= name == "kwargs";
+        config_class |= name.ends_with("Config");
+        if kwargs && config_class {
+            return true;
+        }
+    }
+    let strings: Vec<String> = toks
+        .iter()
+        .filter(|t| t.kind == Kind::Str)
+        .filter_map(|t| lex::string_value(&u.src[t.range()]))
+        .collect();
+    // `startup_direct` reads the literals of an expression joined by `/`: those of a
+    // token range are a run of the file's literals, so their join is a stretch of this
+    // one between two `/`, and `startup_location` only asks whether segments or
+    // substrings are there (never that one is absent): true there, true here.
+    strings.iter().any(|s| credential_path(s)) || startup_location(&strings.join("/")).is_some()
 }
 
 /// A closure can hold a flow only if one of its files names a sink.
@@ -2089,4 +2203,108 @@ fn notable(name: &str) -> bool {
     ) || name.starts_with("json.")
         || name.starts_with("zipfile.")
         || name.starts_with("tarfile.")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    fn unit<'a>(path: &'a str, src: &'a [u8], outline: &'a Outline) -> Unit<'a> {
+        Unit {
+            path,
+            src,
+            outline,
+            entry: true,
+        }
+    }
+
+    fn python_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                python_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "py") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// Every fixture file on its own and every adversarial repo as one closure: where the
+    /// source check skips the analysis, the whole analysis finds no flow either.
+    #[test]
+    fn the_source_check_never_hides_a_flow() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut files = Vec::new();
+        python_files(&root, &mut files);
+        files.sort();
+        let srcs: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|p| (p.display().to_string(), std::fs::read(p).unwrap()))
+            .collect();
+        let outlines: Vec<Outline> = srcs.iter().map(|(_, s)| Outline::new(s)).collect();
+        let none = |units: &[Unit<'_>]| analyse(units).iter().all(Vec::is_empty);
+        let (mut skipped, mut kept) = (0, 0);
+        let mut closures: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, (path, src)) in srcs.iter().enumerate() {
+            let units = [unit(path, src, &outlines[i])];
+            if may_hold_source(&units[0]) {
+                kept += 1;
+            } else {
+                skipped += 1;
+                assert!(none(&units), "{path}");
+            }
+            // `.../mirror/huggingface/models/<org>/<repo>/...`: one closure per repo.
+            if let Some((_, rest)) = path.split_once("/mirror/huggingface/models/") {
+                let repo: Vec<&str> = rest.splitn(3, '/').take(2).collect();
+                closures.entry(repo.join("/")).or_default().push(i);
+            }
+        }
+        assert!(skipped > 100 && kept > 100, "{skipped} {kept}");
+        assert!(closures.len() > 100, "{}", closures.len());
+        for (repo, members) in &closures {
+            let units: Vec<Unit<'_>> = members
+                .iter()
+                .map(|&i| unit(&srcs[i].0, &srcs[i].1, &outlines[i]))
+                .collect();
+            if !units.iter().any(may_hold_source) {
+                assert!(none(&units), "{repo}");
+            }
+        }
+    }
+
+    fn holds_source(src: &str) -> bool {
+        let o = Outline::new(src.as_bytes());
+        may_hold_source(&unit("m.py", src.as_bytes(), &o))
+    }
+
+    #[test]
+    fn sources_spelt_any_way_pass_the_check_and_sinks_alone_do_not() {
+        for src in [
+            "from base64 import b64decode as d\nexec(d(B))\n",
+            "import requests as r\nexec(r.get(u).text)\n",
+            "k = open('\\x2essh/id_rsa').read()\n",
+            "p = '~/.BASHRC'\n",
+            "p = os.path.join(HOME, 'Start Menu', 'Programs\\\\Startup')\n",
+            "class MyConfig:\n    def __init__(self, **kwargs):\n        exec(kwargs['c'])\n",
+            "x = self.config.code\n",
+            "from urllib.request import urlretrieve as fetch\n",
+            "def my_urlretrieve(u, p): pass\n",
+            "z = np.load(f, allow_pickle=True)\n",
+            "n = ''.join(map(chr, [1]))\n",
+            "p = os.path.join(home, '.cargo', 'config.toml')\n",
+            "p = Path.home() / '.ssh' / 'config'\n",
+        ] {
+            assert!(holds_source(src), "{src}");
+        }
+        for src in [
+            "import subprocess\nsubprocess.run(['ls'])\nexec(code)\nopen(p, 'w').write(x)\n",
+            "# requests, os.environ and config only in a comment\nos.system(cmd)\n",
+            "s = 'configuration'\nt = s.upper()\n",
+        ] {
+            assert!(!holds_source(src), "{src}");
+        }
+    }
 }
