@@ -561,25 +561,7 @@ fn closers(u: &Unit<'_>) -> Vec<u32> {
 
 /// The bracket closing the one at `open` (same f-string nesting).
 fn closing(u: &Unit<'_>, open: usize) -> Option<usize> {
-    let toks = &u.outline.lexed.toks;
-    let nest = toks.get(open)?.nest;
-    let mut depth = 0i32;
-    for (i, t) in toks.iter().enumerate().skip(open) {
-        if t.kind != Kind::Op || t.nest != nest {
-            continue;
-        }
-        match &u.src[t.range()] {
-            b"(" | b"[" | b"{" => depth += 1,
-            b")" | b"]" | b"}" => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+    lex::closing(&u.outline.lexed.toks, u.src, open)
 }
 
 /// Top-level comma-separated parts of `range` (keyword arguments included).

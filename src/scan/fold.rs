@@ -318,24 +318,7 @@ impl<'a> Folder<'a> {
     }
 
     fn close(&self, s: Src<'_>, open: usize) -> Option<usize> {
-        let nest = s.toks.get(open)?.nest;
-        let mut depth = 0i32;
-        for (i, t) in s.toks.iter().enumerate().skip(open) {
-            if t.kind != Kind::Op || t.nest != nest {
-                continue;
-            }
-            match &s.src[t.range()] {
-                b"(" | b"[" | b"{" => depth += 1,
-                b")" | b"]" | b"}" => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(i);
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
+        lex::closing(s.toks, s.src, open)
     }
 
     /// Top-level comma-separated parts of `a..b`.

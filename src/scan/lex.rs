@@ -35,6 +35,29 @@ impl Token {
     }
 }
 
+/// The bracket closing the one at token `open`, counting only brackets of the same
+/// f-string nesting (a field's brackets are its own; the code around it is another level).
+pub(crate) fn closing(toks: &[Token], src: &[u8], open: usize) -> Option<usize> {
+    let nest = toks.get(open)?.nest;
+    let mut depth = 0i32;
+    for (i, t) in toks.iter().enumerate().skip(open) {
+        if t.kind != Kind::Op || t.nest != nest {
+            continue;
+        }
+        match &src[t.range()] {
+            b"(" | b"[" | b"{" => depth += 1,
+            b")" | b"]" | b"}" => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// One logical line: the tokens of one simple or compound-statement header line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Line {
