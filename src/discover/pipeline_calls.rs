@@ -24,6 +24,14 @@ use super::values::{Resolver, call_arg};
 use crate::model::{Platform, RepoType};
 use crate::python::{line_of, text};
 
+/// `args` key of the component names a `load_components(names)` call loads,
+/// comma-separated (absent: every `from_pretrained` component).
+pub(crate) const ARG_NAMES: &str = "names";
+/// `args` key prefix of the revisions a `load_components(revision=...)` call
+/// gives: `component_revision.<name>`, `component_revision.default` (a plain
+/// value is the default of every component).
+pub(crate) const ARG_REVISION: &str = "component_revision.";
+
 /// Nesting of names, fields, parameters and returns followed for one receiver.
 const MAX_DEPTH: u32 = 12;
 

@@ -608,18 +608,18 @@ fn pipeline_method_sites<'t>(
         && let Some(n) = call_arg(call, bytes, Some(0), &["names"])
         && let Some(names) = literal_names(r, n)
     {
-        extra.insert("names".into(), names.join(","));
+        extra.insert(pipeline_calls::ARG_NAMES.into(), names.join(","));
     }
     if let Some((n, _)) = kwarg(r, call, bytes, &["revision"]) {
         let by_name = r.kwargs_dict(n, 0);
         if by_name.is_empty() {
             if let Some(v) = single_str(r, Some(n)) {
-                extra.insert("component_revision.default".into(), v);
+                extra.insert(format!("{}default", pipeline_calls::ARG_REVISION), v);
             }
         } else {
             for (k, v) in by_name {
                 if let Some(v) = single_str(r, Some(v)) {
-                    extra.insert(format!("component_revision.{k}"), v);
+                    extra.insert(format!("{}{k}", pipeline_calls::ARG_REVISION), v);
                 }
             }
         }

@@ -13,6 +13,7 @@ use super::closure::{Style, closure_of};
 use super::gate::{self, Gate};
 use super::transformers;
 use super::{Job, Outcome, ResolveError};
+use crate::discover::pipeline_calls::{ARG_NAMES, ARG_REVISION};
 use crate::hub::{RepoSource, Snapshot};
 use crate::model::{HubKind, RepoType};
 
@@ -303,14 +304,6 @@ async fn unpinned_component<S: RepoSource>(
         source: format!("modular_model_index.json:{line}"),
     });
 }
-
-/// `args` key of the component names a `load_components(names)` call loads,
-/// comma-separated (absent: every `from_pretrained` component).
-pub(crate) const ARG_NAMES: &str = "names";
-/// `args` key prefix of the revisions a `load_components(revision=...)` call
-/// gives: `component_revision.<name>`, `component_revision.default` (a plain
-/// value is the default of every component).
-pub(crate) const ARG_REVISION: &str = "component_revision.";
 
 /// The component a `modular_model_index.json` field belongs to (`unet` of
 /// `unet.2.pretrained_model_name_or_path`).
