@@ -532,7 +532,7 @@ fn is_op(u: &Unit<'_>, i: usize, op: &[u8]) -> bool {
 }
 
 /// For each token, the bracket closing it when it opens one (same f-string nesting):
-/// what `closing` finds, for every bracket in one pass.
+/// what [`lex::closing`] finds, for every bracket in one pass.
 fn closers(u: &Unit<'_>) -> Vec<u32> {
     let toks = &u.outline.lexed.toks;
     let mut out = vec![u32::MAX; toks.len()];
@@ -557,11 +557,6 @@ fn closers(u: &Unit<'_>) -> Vec<u32> {
         }
     }
     out
-}
-
-/// The bracket closing the one at `open` (same f-string nesting).
-fn closing(u: &Unit<'_>, open: usize) -> Option<usize> {
-    lex::closing(&u.outline.lexed.toks, u.src, open)
 }
 
 /// Top-level comma-separated parts of `range` (keyword arguments included).
@@ -721,7 +716,7 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// `closing`, from the table.
+    /// [`lex::closing`], from the table.
     fn close(&self, f: usize, open: usize) -> Option<usize> {
         self.closers[f]
             .get(open)
@@ -1554,15 +1549,12 @@ impl<'a> Resolver<'a> {
     fn reflect(&mut self, f: usize, objs: &[V], head: usize, close: usize, how: &str) {
         for o in objs {
             if let V::Ext { q, .. } = o {
-                let root = q.split('.').next().unwrap_or(q);
-                // `logging.os`: a dangerous module reached through another's globals.
+                // `os` itself, or `logging.os`: a dangerous module reached through
+                // another's globals.
                 let reached = !q.contains("()")
                     && q.split('.')
                         .any(|seg| self.c.reflection_targets.contains(seg));
-                if self.c.reflection_targets.contains(q.as_str())
-                    || (self.c.reflection_targets.contains(root) && !q.contains("()"))
-                    || reached
-                {
+                if self.c.reflection_targets.contains(q.as_str()) || reached {
                     let r = self.c.reflection;
                     self.side_hit(
                         f,
@@ -1920,10 +1912,10 @@ fn best_hit(r: &Resolver<'_>, f: usize, head: usize, chain: &Chain) -> Option<Ca
     let args = chain.steps[si..]
         .iter()
         .find(|s| is_op(u, s.end, b"("))
-        .and_then(|s| closing(u, s.end).map(|c| split_args(u, s.end + 1..c)))
+        .and_then(|s| r.close(f, s.end).map(|c| split_args(u, s.end + 1..c)))
         .unwrap_or_default();
     let end_tok = if is_op(u, step_end, b"(") {
-        closing(u, step_end).unwrap_or(step_end - 1)
+        r.close(f, step_end).unwrap_or(step_end - 1)
     } else {
         step_end - 1
     };
@@ -2163,7 +2155,7 @@ impl Resolver<'_> {
         }
         let first = tok_text(u, a.start);
         if first == b"[" || first == b"(" {
-            let Some(close) = closing(u, a.start) else {
+            let Some(close) = self.close(f, a.start) else {
                 return Vec::new();
             };
             let mut out = Vec::new();
@@ -2204,7 +2196,7 @@ impl Resolver<'_> {
         }
         let first = tok_text(u, a.start);
         if first == b"[" || first == b"(" {
-            let close = closing(u, a.start)?;
+            let close = self.close(f, a.start)?;
             let items = split_args(u, a.start + 1..close);
             return self.program(f, items.first()?.clone(), depth + 1);
         }
@@ -2360,7 +2352,7 @@ mod tests {
         for (i, t) in o.lexed.toks.iter().enumerate() {
             if t.kind == Kind::Op && matches!(&u.src[t.range()], b"(" | b"[" | b"{") {
                 brackets += 1;
-                let want = closing(&u, i);
+                let want = lex::closing(&o.lexed.toks, u.src, i);
                 let got = Some(table[i] as usize).filter(|_| table[i] != u32::MAX);
                 assert_eq!(got, want, "bracket at token {i}");
             }
