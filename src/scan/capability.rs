@@ -11,6 +11,7 @@
 //! Works on the tokens and outlines of the files (no tree-sitter), like the call graph.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::BuildHasher as _;
 use std::ops::Range;
 
 use super::catalogue::Catalogue;
@@ -378,8 +379,9 @@ impl Compiled {
     }
 }
 
-/// What a name or expression stands for.
-#[derive(Clone, Debug, PartialEq)]
+/// What a name or expression stands for. Small and `Copy`: values are copied into every
+/// step of every chain and every cache hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum V {
     /// A name outside the fetched files, fully qualified (`subprocess.Popen`, a
     /// [`Paths`] id); `bound`: the head came through an assignment (its own line reports
@@ -393,15 +395,20 @@ enum V {
     /// a [`Paths`] id).
     Raw(u32),
     /// `operator.attrgetter(name)` / `methodcaller(name, ...)` / `itemgetter(key)`: a
-    /// function that looks `name` up on what it is given (`None`: a computed name).
-    Getter { name: Option<String>, item: bool },
-    /// `functools.partial(func, *args)` written in unit `unit`: calling it calls `func`
-    /// with `args` (token ranges of that unit) before the new ones.
-    Partial {
-        unit: usize,
-        func: Box<V>,
-        args: Vec<Range<usize>>,
-    },
+    /// function that looks `name` up on what it is given (`None`: a computed name; else
+    /// an id of `Resolver::strs`).
+    Getter { name: Option<u32>, item: bool },
+    /// A `functools.partial(...)`: an id of `Resolver::partials`.
+    Partial(u32),
+}
+
+/// `functools.partial(func, *args)` written in unit `unit`: calling it calls `func` with
+/// `args` (token ranges of that unit) before the new ones.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Partial {
+    unit: usize,
+    func: V,
+    args: Vec<Range<usize>>,
 }
 
 /// One file's bindings.
@@ -459,6 +466,12 @@ struct Resolver<'a> {
     paths: Paths,
     /// Ids of the names `call` treats apart from an ordinary call (see `call`).
     special: HashSet<u32>,
+    /// The getters' names (`V::Getter`), interned: equal ids are equal names.
+    strs: Vec<String>,
+    str_ids: HashMap<String, u32>,
+    /// The partials (`V::Partial`), interned: equal ids are equal partials.
+    partials: Vec<Partial>,
+    partial_ids: HashMap<Partial, u32>,
     builtins: u32,
     /// `builtins.__import__`, `importlib.import_module`, `importlib.__import__`.
     import_fns: [u32; 3],
@@ -539,8 +552,51 @@ struct Paths {
     /// Segment texts, interned.
     seg_ids: HashMap<Box<str>, u32>,
     segs: Vec<Box<str>>,
-    /// (parent or [`ROOT`], segment) -> id.
-    children: HashMap<(u32, u32), u32>,
+    /// (parent or [`ROOT`], segment) -> id, keyed `parent << 32 | segment`.
+    children: HashMap<u64, u32, IdHash>,
+}
+
+/// Hashes the arena's own keys (numbers it hands out in the order the file's names come):
+/// a seeded 64-bit finaliser instead of SipHash over the bytes. The seed is random per
+/// resolver, so a file cannot arrange for its names to collide.
+#[derive(Clone)]
+struct IdHash(u64);
+
+impl Default for IdHash {
+    fn default() -> IdHash {
+        IdHash(std::hash::RandomState::new().hash_one(0x5eed_u64))
+    }
+}
+
+impl std::hash::BuildHasher for IdHash {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(self.0)
+    }
+}
+
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+
+    /// MurmurHash3's `fmix64`: every bit of the key moves every bit of the hash.
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
 }
 
 struct PathNode {
@@ -571,7 +627,8 @@ impl Paths {
     /// The path `parent.seg` (`seg` holds no `.`).
     fn child(&mut self, parent: u32, seg: &str) -> u32 {
         let s = self.seg(seg);
-        if let Some(&id) = self.children.get(&(parent, s)) {
+        let key = u64::from(parent) << 32 | u64::from(s);
+        if let Some(&id) = self.children.get(&key) {
             return id;
         }
         let id = self.nodes.len() as u32;
@@ -587,7 +644,7 @@ impl Paths {
             called: ROOT,
             class: [None, None],
         });
-        self.children.insert((parent, s), id);
+        self.children.insert(key, id);
         id
     }
 
@@ -869,9 +926,33 @@ impl<'a> Resolver<'a> {
             closers: units.iter().map(closers).collect(),
             paths,
             special,
+            strs: Vec::new(),
+            str_ids: HashMap::new(),
+            partials: Vec::new(),
+            partial_ids: HashMap::new(),
             builtins,
             import_fns,
         }
+    }
+
+    fn str_id(&mut self, s: String) -> u32 {
+        if let Some(&k) = self.str_ids.get(&s) {
+            return k;
+        }
+        let k = self.strs.len() as u32;
+        self.strs.push(s.clone());
+        self.str_ids.insert(s, k);
+        k
+    }
+
+    fn partial(&mut self, p: Partial) -> V {
+        if let Some(&k) = self.partial_ids.get(&p) {
+            return V::Partial(k);
+        }
+        let k = self.partials.len() as u32;
+        self.partials.push(p.clone());
+        self.partial_ids.insert(p, k);
+        V::Partial(k)
     }
 
     fn ext(&mut self, q: &str, bound: usize) -> V {
@@ -1251,7 +1332,7 @@ impl<'a> Resolver<'a> {
                         }),
                         V::Raw(q) => next.push(V::Raw(self.paths.append(*q, attr))),
                         V::Unit(m) => next.extend(self.member(*m, attr, depth + 1)),
-                        V::Opaque | V::Getter { .. } | V::Partial { .. } => {
+                        V::Opaque | V::Getter { .. } | V::Partial(_) => {
                             next.push(V::Opaque);
                         }
                     }
@@ -1349,15 +1430,16 @@ impl<'a> Resolver<'a> {
         depth: usize,
     ) -> Vec<V> {
         let u = &self.units[f];
-        if let V::Getter { name, item } = v {
-            return self.apply_getter(f, name.as_deref(), *item, args, head, close, depth);
+        if let V::Getter { name, item } = *v {
+            let name = name.map(|k| self.strs[k as usize].clone());
+            return self.apply_getter(f, name.as_deref(), item, args, head, close, depth);
         }
-        if let V::Partial {
-            unit,
-            func,
-            args: bound,
-        } = v
-        {
+        if let V::Partial(k) = *v {
+            let Partial {
+                unit,
+                func,
+                args: bound,
+            } = self.partials[k as usize].clone();
             // Bound ranges are tokens of the unit that wrote the partial.
             // A depth cut, counted like the others (the memo must not keep its value).
             if depth > MAX_DEPTH {
@@ -1365,11 +1447,11 @@ impl<'a> Resolver<'a> {
                 return vec![V::Opaque];
             }
             self.deepest = self.deepest.max(depth);
-            if *unit != f {
+            if unit != f {
                 return vec![V::Opaque];
             }
             let all: Vec<Range<usize>> = bound.iter().chain(args).cloned().collect();
-            return self.call(f, func, &all, head, close, depth + 1);
+            return self.call(f, &func, &all, head, close, depth + 1);
         }
         let V::Ext { q: id, bound } = v else {
             return vec![match v {
@@ -1430,10 +1512,12 @@ impl<'a> Resolver<'a> {
             return self
                 .eval(f, callee.clone(), depth + 1)
                 .into_iter()
-                .map(|func| V::Partial {
-                    unit: f,
-                    func: Box::new(func),
-                    args: bound.clone(),
+                .map(|func| {
+                    self.partial(Partial {
+                        unit: f,
+                        func,
+                        args: bound.clone(),
+                    })
                 })
                 .collect();
         }
@@ -1457,7 +1541,7 @@ impl<'a> Resolver<'a> {
                     );
                 }
                 return vec![V::Getter {
-                    name,
+                    name: name.map(|n| self.str_id(n)),
                     item: q == "operator.itemgetter",
                 }];
             }
