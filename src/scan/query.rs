@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::ops::Range;
+use std::sync::Arc;
 
 use tree_sitter::{Node, Parser, Point, Query, QueryCursor, StreamingIterator, Tree};
 
@@ -13,7 +14,7 @@ use super::rules::{QueryRule, python_language};
 /// prefilter it passes (predicates such as `#match?` cost a regex per candidate node).
 pub(crate) struct QueryEngine {
     /// (query, index of its `@span` capture) per rule.
-    queries: Vec<(Query, u32)>,
+    queries: Vec<(Arc<Query>, u32)>,
     /// Every prefilter regex of every rule, matched in one pass over the bytes.
     prefilter: regex::bytes::RegexSet,
     /// The same regexes one by one, to find where they occur.
@@ -98,11 +99,7 @@ impl QueryEngine {
         let mut inline = Vec::with_capacity(rules.len());
         for r in rules {
             sliceable.push(r.meta.source.starts_with("builtin:") && !r.prefilter.is_empty());
-            let query = Query::new(&python_language(), &r.query_src).map_err(|e| RuleError {
-                file: r.meta.source.clone(),
-                line: 0,
-                message: format!("tree-sitter query: {}", e.message.trim()),
-            })?;
+            let query = Arc::clone(&r.query);
             let span = query.capture_index_for_name("span").unwrap_or(u32::MAX);
             inline.push((0..query.pattern_count()).all(|i| {
                 let from = query.start_byte_for_pattern(i);
