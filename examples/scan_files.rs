@@ -5,6 +5,10 @@
 //! (used by bench/scan.sh). `--whole-files` parses every file whole instead of only
 //! the statements a rule can match; `--list` prints every hit, to compare the two.
 
+// The allocator of the `hubwarden` binary (src/main.rs), so the bench measures what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;

@@ -381,15 +381,17 @@ impl Compiled {
 /// What a name or expression stands for.
 #[derive(Clone, Debug, PartialEq)]
 enum V {
-    /// A name outside the fetched files, fully qualified (`subprocess.Popen`); `bound`:
-    /// the head came through an assignment (its own line reports it).
-    Ext { q: String, bound: usize },
+    /// A name outside the fetched files, fully qualified (`subprocess.Popen`, a
+    /// [`Paths`] id); `bound`: the head came through an assignment (its own line reports
+    /// it).
+    Ext { q: u32, bound: usize },
     /// A fetched module.
     Unit(usize),
     /// Something of the fetched code, or unknown: nothing to report.
     Opaque,
-    /// A local value reached by attribute access: `x.y` as written (for `*.name` entries).
-    Raw(String),
+    /// A local value reached by attribute access: `x.y` as written (for `*.name` entries,
+    /// a [`Paths`] id).
+    Raw(u32),
     /// `operator.attrgetter(name)` / `methodcaller(name, ...)` / `itemgetter(key)`: a
     /// function that looks `name` up on what it is given (`None`: a computed name).
     Getter { name: Option<String>, item: bool },
@@ -431,14 +433,14 @@ struct Resolver<'a> {
     /// progress, by name id: see [`Cyclic`].
     cyclic: HashMap<u32, Vec<Cyclic>>,
     /// Values of names looked up from a file's own code (depth 0, where nothing is in
-    /// progress), per unit.
-    cache: Vec<HashMap<String, Vec<V>>>,
-    /// Values of names whose evaluation met no depth limit and no cycle, per unit, with
+    /// progress), by name id.
+    cache: Vec<Option<Vec<V>>>,
+    /// Values of names whose evaluation met no depth limit and no cycle, by name id, with
     /// how many levels below it the evaluation went (see `name_value`).
-    memo: Vec<HashMap<String, (Vec<V>, usize)>>,
+    memo: Vec<Option<(Vec<V>, usize)>>,
     /// Values of names whose evaluation met a depth limit but no cycle back to what was in
-    /// progress, per unit, by the depth they were asked at.
-    at_depth: Vec<HashMap<String, Vec<Option<Vec<V>>>>>,
+    /// progress, by name id, by the depth they were asked at.
+    at_depth: Vec<Option<Vec<Option<Vec<V>>>>>,
     /// Depth limits met so far: an evaluation during which this grows depends on the
     /// depth it was asked at, and is not memoised.
     cuts: usize,
@@ -453,7 +455,34 @@ struct Resolver<'a> {
     /// `closers` of each unit: chains are walked from every name, and scanning for the
     /// closing bracket each time is quadratic in nested or long calls.
     closers: Vec<Vec<u32>>,
+    /// The dotted names of `V::Ext` and `V::Raw`.
+    paths: Paths,
+    /// Ids of the names `call` treats apart from an ordinary call (see `call`).
+    special: HashSet<u32>,
+    builtins: u32,
+    /// `builtins.__import__`, `importlib.import_module`, `importlib.__import__`.
+    import_fns: [u32; 3],
 }
+
+/// Names whose call is not just `name()` (see `Resolver::call`), besides the binders and
+/// the `__getattribute__`/`__dict__.get`/`sys.modules.get` lookups.
+const SPECIAL_CALLS: &[&str] = &[
+    "operator.attrgetter",
+    "operator.methodcaller",
+    "operator.itemgetter",
+    "builtins.object.__getattribute__",
+    "builtins.type.__getattribute__",
+    "inspect.getattr_static",
+    "builtins.__import__",
+    "importlib.import_module",
+    "importlib.__import__",
+    "builtins.getattr",
+    "builtins.vars",
+    "builtins.globals",
+    "builtins.locals",
+    "pydoc.locate",
+    "pkgutil.resolve_name",
+];
 
 /// A name's value from an evaluation that met a cycle back to itself or to an evaluation
 /// in progress, with what it depends on.
@@ -496,6 +525,117 @@ impl Bits {
         for (a, b) in self.0.iter_mut().zip(&o.0) {
             *a |= b;
         }
+    }
+}
+
+/// Dotted names (`subprocess.Popen`, `x.y()`) as ids of an arena of (parent, segment):
+/// every attribute step of every chain makes one, and as Strings each step formatted a
+/// new name for each value and every cached value was cloned text. The arena is
+/// canonical (a text has one id: its segments split at `.`, empty ones too), so equal ids
+/// are equal texts and what depends only on the text (its capability) is kept per id.
+#[derive(Default)]
+struct Paths {
+    nodes: Vec<PathNode>,
+    /// Segment texts, interned.
+    seg_ids: HashMap<Box<str>, u32>,
+    segs: Vec<Box<str>>,
+    /// (parent or [`ROOT`], segment) -> id.
+    children: HashMap<(u32, u32), u32>,
+}
+
+struct PathNode {
+    parent: u32,
+    seg: u32,
+    /// Segments in the text (`q.split('.').count()`).
+    len: u32,
+    /// The id of the text with `()` appended (a call), once asked.
+    called: u32,
+    /// `Compiled::classify` of the text, resolved and not: `None` until asked.
+    class: [Option<Option<usize>>; 2],
+}
+
+/// The parent of a one-segment path.
+const ROOT: u32 = u32::MAX;
+
+impl Paths {
+    fn seg(&mut self, s: &str) -> u32 {
+        if let Some(&k) = self.seg_ids.get(s) {
+            return k;
+        }
+        let k = self.segs.len() as u32;
+        self.segs.push(s.into());
+        self.seg_ids.insert(s.into(), k);
+        k
+    }
+
+    /// The path `parent.seg` (`seg` holds no `.`).
+    fn child(&mut self, parent: u32, seg: &str) -> u32 {
+        let s = self.seg(seg);
+        if let Some(&id) = self.children.get(&(parent, s)) {
+            return id;
+        }
+        let id = self.nodes.len() as u32;
+        let len = if parent == ROOT {
+            1
+        } else {
+            self.nodes[parent as usize].len + 1
+        };
+        self.nodes.push(PathNode {
+            parent,
+            seg: s,
+            len,
+            called: ROOT,
+            class: [None, None],
+        });
+        self.children.insert((parent, s), id);
+        id
+    }
+
+    /// The path `q` names (`format!("{q}.{more}")` is `append(id of q, more)`).
+    fn append(&mut self, mut id: u32, more: &str) -> u32 {
+        for s in more.split('.') {
+            id = self.child(id, s);
+        }
+        id
+    }
+
+    fn intern(&mut self, q: &str) -> u32 {
+        self.append(ROOT, q)
+    }
+
+    /// `q()`: the last segment with the call appended.
+    fn called(&mut self, id: u32) -> u32 {
+        let n = &self.nodes[id as usize];
+        if n.called != ROOT {
+            return n.called;
+        }
+        let (parent, seg) = (n.parent, n.seg);
+        let text = format!("{}()", self.segs[seg as usize]);
+        let c = self.child(parent, &text);
+        self.nodes[id as usize].called = c;
+        c
+    }
+
+    fn len(&self, id: u32) -> usize {
+        self.nodes[id as usize].len as usize
+    }
+
+    fn last(&self, id: u32) -> &str {
+        &self.segs[self.nodes[id as usize].seg as usize]
+    }
+
+    fn text(&self, mut id: u32) -> String {
+        let mut parts = Vec::with_capacity(self.len(id));
+        loop {
+            let n = &self.nodes[id as usize];
+            parts.push(&*self.segs[n.seg as usize]);
+            if n.parent == ROOT {
+                break;
+            }
+            id = n.parent;
+        }
+        parts.reverse();
+        parts.join(".")
     }
 }
 
@@ -694,6 +834,20 @@ impl<'a> Resolver<'a> {
             modules.insert(module_name(u.path), f);
         }
         let envs = units.iter().map(build_env).collect();
+        let mut paths = Paths::default();
+        let special = SPECIAL_CALLS
+            .iter()
+            .copied()
+            .chain(c.binders.iter().map(String::as_str))
+            .map(|q| paths.intern(q))
+            .collect();
+        let builtins = paths.intern("builtins");
+        let import_fns = [
+            "builtins.__import__",
+            "importlib.import_module",
+            "importlib.__import__",
+        ]
+        .map(|q| paths.intern(q));
         Resolver {
             units,
             c,
@@ -705,15 +859,36 @@ impl<'a> Resolver<'a> {
             next_id: 0,
             footprints: Vec::new(),
             cyclic: HashMap::new(),
-            cache: vec![HashMap::new(); units.len()],
-            memo: vec![HashMap::new(); units.len()],
-            at_depth: vec![HashMap::new(); units.len()],
+            cache: Vec::new(),
+            memo: Vec::new(),
+            at_depth: Vec::new(),
             cuts: 0,
             low: usize::MAX,
             deepest: 0,
             evals: 0,
             closers: units.iter().map(closers).collect(),
+            paths,
+            special,
+            builtins,
+            import_fns,
         }
+    }
+
+    fn ext(&mut self, q: &str, bound: usize) -> V {
+        V::Ext {
+            q: self.paths.intern(q),
+            bound,
+        }
+    }
+
+    /// [`Compiled::classify`] of path `id`, once per path.
+    fn classify(&mut self, id: u32, resolved: bool) -> Option<usize> {
+        if let Some(c) = self.paths.nodes[id as usize].class[usize::from(resolved)] {
+            return c;
+        }
+        let c = self.c.classify(&self.paths.text(id), resolved);
+        self.paths.nodes[id as usize].class[usize::from(resolved)] = Some(c);
+        c
     }
 
     /// [`lex::closing`], from the table.
@@ -768,10 +943,7 @@ impl<'a> Resolver<'a> {
         match kind {
             ImportKind::Module { module, .. } => match self.fetched(f, 0, module) {
                 Some(m) => vec![V::Unit(m)],
-                None => vec![V::Ext {
-                    q: module.clone(),
-                    bound: 0,
-                }],
+                None => vec![self.ext(module, 0)],
             },
             ImportKind::From {
                 level,
@@ -790,7 +962,7 @@ impl<'a> Resolver<'a> {
                 match self.fetched(f, *level, module) {
                     Some(m) => self.member(m, name, depth + 1),
                     None if *level > 0 => vec![V::Opaque],
-                    None => vec![V::Ext { q: full, bound: 0 }],
+                    None => vec![self.ext(&full, 0)],
                 }
             }
             ImportKind::Star { .. } => Vec::new(),
@@ -819,6 +991,9 @@ impl<'a> Resolver<'a> {
         let id = self.next_id;
         self.next_id += 1;
         self.ids[f].insert(name.to_string(), id);
+        self.cache.push(None);
+        self.memo.push(None);
+        self.at_depth.push(None);
         id
     }
 
@@ -840,8 +1015,9 @@ impl<'a> Resolver<'a> {
             }
             return vec![V::Opaque];
         }
+        let slot = id as usize;
         if depth == 0
-            && let Some(v) = self.cache[f].get(name)
+            && let Some(v) = &self.cache[slot]
         {
             return v.clone();
         }
@@ -852,7 +1028,7 @@ impl<'a> Resolver<'a> {
         // (a cycle through a caller in progress would have come back to this name while
         // computing it), so it is reused; evaluating it again would only push the same
         // side hits again.
-        if let Some((v, height)) = self.memo[f].get(name)
+        if let Some((v, height)) = &self.memo[slot]
             && depth + height <= MAX_DEPTH
         {
             self.deepest = self.deepest.max(depth + height);
@@ -860,7 +1036,7 @@ impl<'a> Resolver<'a> {
         }
         // A value cut by the depth limit depends on the depth only: the same from any
         // caller at that depth (the depth is part of the key).
-        if let Some(Some(v)) = self.at_depth[f].get(name).and_then(|d| d.get(depth)) {
+        if let Some(Some(v)) = self.at_depth[slot].as_ref().and_then(|d| d.get(depth)) {
             let v = v.clone();
             self.cuts += 1;
             return v;
@@ -881,11 +1057,9 @@ impl<'a> Resolver<'a> {
             parent.union(&fp);
         }
         if self.cuts == cuts && self.low > at {
-            self.memo[f].insert(name.to_string(), (out.clone(), self.deepest - depth));
+            self.memo[slot] = Some((out.clone(), self.deepest - depth));
         } else if self.low > at {
-            let slots = self.at_depth[f]
-                .entry(name.to_string())
-                .or_insert_with(|| vec![None; MAX_DEPTH + 1]);
+            let slots = self.at_depth[slot].get_or_insert_with(|| vec![None; MAX_DEPTH + 1]);
             if let Some(slot) = slots.get_mut(depth) {
                 *slot = Some(out.clone());
             }
@@ -908,7 +1082,7 @@ impl<'a> Resolver<'a> {
         self.deepest = self.deepest.max(deepest);
         self.low = self.low.min(low);
         if depth == 0 {
-            self.cache[f].insert(name.to_string(), out.clone());
+            self.cache[slot] = Some(out.clone());
         }
         out
     }
@@ -964,7 +1138,7 @@ impl<'a> Resolver<'a> {
             for v in self.eval(f, r, depth + 1) {
                 out.push(match v {
                     V::Ext { q, .. } => V::Ext {
-                        bound: q.split('.').count(),
+                        bound: self.paths.len(q),
                         q,
                     },
                     other => other,
@@ -982,10 +1156,11 @@ impl<'a> Resolver<'a> {
                         let v = self.name_value(m, name, depth + 1);
                         out.extend(v);
                     }
-                    None if level == 0 => out.push(V::Ext {
-                        q: format!("{module}.{name}"),
-                        bound: 0,
-                    }),
+                    None if level == 0 => {
+                        let m = self.paths.intern(&module);
+                        let q = self.paths.append(m, name);
+                        out.push(V::Ext { q, bound: 0 });
+                    }
                     None => {}
                 }
             }
@@ -997,7 +1172,7 @@ impl<'a> Resolver<'a> {
     fn head(&mut self, f: usize, name: &str, depth: usize) -> Vec<V> {
         if name == "__builtins__" || name == "__builtin__" {
             return vec![V::Ext {
-                q: "builtins".into(),
+                q: self.builtins,
                 bound: 0,
             }];
         }
@@ -1007,13 +1182,11 @@ impl<'a> Resolver<'a> {
         let mut out = self.name_value(f, name, depth);
         // A star import may bind the name or not: the builtin stays a candidate.
         if !binds && BUILTINS.contains(&name) {
-            out.push(V::Ext {
-                q: format!("builtins.{name}"),
-                bound: 0,
-            });
+            let q = self.paths.child(self.builtins, name);
+            out.push(V::Ext { q, bound: 0 });
         }
         if out.is_empty() {
-            out.push(V::Raw(name.to_string()));
+            out.push(V::Raw(self.paths.intern(name)));
         }
         out
     }
@@ -1068,16 +1241,16 @@ impl<'a> Resolver<'a> {
         }
         loop {
             if is_op(u, k, b".") && is_name(u, k + 1) {
-                let attr = tok_str(u, k + 1).to_string();
+                let attr = tok_str(u, k + 1);
                 let mut next = Vec::new();
                 for v in &vals {
                     match v {
                         V::Ext { q, bound } => next.push(V::Ext {
-                            q: format!("{q}.{attr}"),
+                            q: self.paths.append(*q, attr),
                             bound: *bound,
                         }),
-                        V::Raw(q) => next.push(V::Raw(format!("{q}.{attr}"))),
-                        V::Unit(m) => next.extend(self.member(*m, &attr, depth + 1)),
+                        V::Raw(q) => next.push(V::Raw(self.paths.append(*q, attr))),
+                        V::Unit(m) => next.extend(self.member(*m, attr, depth + 1)),
                         V::Opaque | V::Getter { .. } | V::Partial { .. } => {
                             next.push(V::Opaque);
                         }
@@ -1157,13 +1330,10 @@ impl<'a> Resolver<'a> {
         });
     }
 
-    fn module_value(&self, f: usize, name: &str) -> V {
+    fn module_value(&mut self, f: usize, name: &str) -> V {
         match self.fetched(f, 0, name) {
             Some(m) => V::Unit(m),
-            None => V::Ext {
-                q: name.to_string(),
-                bound: 0,
-            },
+            None => self.ext(name, 0),
         }
     }
 
@@ -1201,12 +1371,22 @@ impl<'a> Resolver<'a> {
             let all: Vec<Range<usize>> = bound.iter().chain(args).cloned().collect();
             return self.call(f, func, &all, head, close, depth + 1);
         }
-        let V::Ext { q, bound } = v else {
+        let V::Ext { q: id, bound } = v else {
             return vec![match v {
-                V::Raw(q) => V::Raw(format!("{q}()")),
+                V::Raw(q) => V::Raw(self.paths.called(*q)),
                 _ => V::Opaque,
             }];
         };
+        let id = *id;
+        // Any other name is called as itself: `q()` (the `_` arm below).
+        if !self.special.contains(&id) && !matches!(self.paths.last(id), "__getattribute__" | "get")
+        {
+            return vec![V::Ext {
+                q: self.paths.called(id),
+                bound: *bound,
+            }];
+        }
+        let q = self.paths.text(id);
         let pos = positional(u, args);
         // `os.__getattribute__("system")`, `vars(os).get("system")`, `sys.modules.get("os")`:
         // getattr and subscripts under other names.
@@ -1217,22 +1397,13 @@ impl<'a> Resolver<'a> {
         {
             let base = base.to_string();
             return match pos.first().and_then(|a| literal(u, a.clone())) {
-                Some(name) => vec![V::Ext {
-                    q: format!("{base}.{name}"),
-                    bound: *bound,
-                }],
+                Some(name) => vec![self.ext(&format!("{base}.{name}"), *bound)],
                 None => {
                     let named = pos.first().and_then(|a| self.folded(f, a));
-                    let obj = V::Ext {
-                        q: base.clone(),
-                        bound: 0,
-                    };
+                    let obj = self.ext(&base, 0);
                     self.reflect(f, &[obj], head, close, "a lookup by a computed name");
                     match named {
-                        Some(name) => vec![V::Ext {
-                            q: format!("{base}.{name}"),
-                            bound: *bound,
-                        }],
+                        Some(name) => vec![self.ext(&format!("{base}.{name}"), *bound)],
                         None => vec![V::Opaque],
                     }
                 }
@@ -1243,10 +1414,7 @@ impl<'a> Resolver<'a> {
                 Some(k) => vec![self.module_value(f, &k)],
                 None => {
                     let named = pos.first().and_then(|a| self.folded(f, a));
-                    let obj = V::Ext {
-                        q: "sys".into(),
-                        bound: 0,
-                    };
+                    let obj = self.ext("sys", 0);
                     self.reflect(f, &[obj], head, close, "a lookup by a computed name");
                     match named {
                         Some(k) => vec![self.module_value(f, &k)],
@@ -1297,17 +1465,8 @@ impl<'a> Resolver<'a> {
             "builtins.object.__getattribute__"
             | "builtins.type.__getattribute__"
             | "inspect.getattr_static" => {
-                return self.call(
-                    f,
-                    &V::Ext {
-                        q: "builtins.getattr".into(),
-                        bound: 0,
-                    },
-                    args,
-                    head,
-                    close,
-                    depth,
-                );
+                let getattr = self.ext("builtins.getattr", 0);
+                return self.call(f, &getattr, args, head, close, depth);
             }
             _ => {}
         }
@@ -1371,7 +1530,7 @@ impl<'a> Resolver<'a> {
                         .into_iter()
                         .map(|o| match o {
                             V::Ext { q, bound } => V::Ext {
-                                q: format!("{q}.{name}"),
+                                q: self.paths.append(q, &name),
                                 bound,
                             },
                             V::Unit(m) => {
@@ -1387,7 +1546,7 @@ impl<'a> Resolver<'a> {
                                 .into_iter()
                                 .map(|o| match o {
                                     V::Ext { q, bound } => V::Ext {
-                                        q: format!("{q}.{name}"),
+                                        q: self.paths.append(q, &name),
                                         bound,
                                     },
                                     _ => V::Opaque,
@@ -1400,40 +1559,31 @@ impl<'a> Resolver<'a> {
             }
             "builtins.vars" => {
                 let Some(obj) = pos.first() else {
-                    return vec![V::Ext {
-                        q: "builtins.globals()".into(),
-                        bound: 0,
-                    }];
+                    return vec![self.ext("builtins.globals()", 0)];
                 };
                 self.eval(f, obj.clone(), depth + 1)
                     .into_iter()
                     .map(|o| match o {
                         V::Ext { q, bound } => V::Ext {
-                            q: format!("{q}.__dict__"),
+                            q: self.paths.child(q, "__dict__"),
                             bound,
                         },
                         _ => V::Opaque,
                     })
                     .collect()
             }
-            "builtins.globals" | "builtins.locals" => vec![V::Ext {
-                q: "builtins.globals()".into(),
-                bound: 0,
-            }],
+            "builtins.globals" | "builtins.locals" => vec![self.ext("builtins.globals()", 0)],
             "pydoc.locate" | "pkgutil.resolve_name" => {
                 match pos
                     .first()
                     .and_then(|a| literal(u, a.clone()).or_else(|| self.folded(f, a)))
                 {
-                    Some(name) => vec![V::Ext {
-                        q: name.replacen(':', ".", 1),
-                        bound: 0,
-                    }],
+                    Some(name) => vec![self.ext(&name.replacen(':', ".", 1), 0)],
                     None => vec![V::Opaque],
                 }
             }
             _ => vec![V::Ext {
-                q: format!("{q}()"),
+                q: self.paths.called(id),
                 bound: *bound,
             }],
         }
@@ -1464,19 +1614,17 @@ impl<'a> Resolver<'a> {
         objs.into_iter()
             .map(|o| match o {
                 V::Ext { q, bound } if item => {
+                    let q = self.paths.text(q);
                     if q == "sys.modules" {
                         self.module_value(f, name)
                     } else if let Some(b) = q.strip_suffix(".__dict__") {
-                        V::Ext {
-                            q: format!("{b}.{name}"),
-                            bound,
-                        }
+                        self.ext(&format!("{b}.{name}"), bound)
                     } else {
                         V::Opaque
                     }
                 }
                 V::Ext { q, bound } => V::Ext {
-                    q: format!("{q}.{name}"),
+                    q: self.paths.append(q, name),
                     bound,
                 },
                 V::Unit(m) if !item => self.member(m, name, depth + 1).pop().unwrap_or(V::Opaque),
@@ -1495,9 +1643,16 @@ impl<'a> Resolver<'a> {
         _depth: usize,
     ) -> Vec<V> {
         let u = &self.units[f];
-        let V::Ext { q, bound } = v else {
+        let V::Ext { q: id, bound } = v else {
             return vec![V::Opaque];
         };
+        // Only these names (`sys.modules`, `builtins`, `x.__dict__`, `libc()`,
+        // `builtins.globals()`) have items below.
+        let last = self.paths.last(*id);
+        if !matches!(last, "modules" | "builtins" | "__dict__") && !last.ends_with("()") {
+            return vec![V::Opaque];
+        }
+        let q = self.paths.text(*id);
         let key = literal(u, inner.clone());
         let base = if q == "sys.modules" {
             None
@@ -1511,7 +1666,7 @@ impl<'a> Resolver<'a> {
         } else if q == "builtins.globals()" {
             return match key.as_deref() {
                 Some("__builtins__") => vec![V::Ext {
-                    q: "builtins".into(),
+                    q: self.builtins,
                     bound: 0,
                 }],
                 _ => vec![V::Opaque],
@@ -1521,23 +1676,14 @@ impl<'a> Resolver<'a> {
         };
         match (key, base) {
             (Some(k), None) => vec![self.module_value(f, &k)],
-            (Some(k), Some(b)) => vec![V::Ext {
-                q: format!("{b}.{k}"),
-                bound: *bound,
-            }],
+            (Some(k), Some(b)) => vec![self.ext(&format!("{b}.{k}"), *bound)],
             (None, base) => {
                 let named = self.folded(f, &inner);
-                let obj = V::Ext {
-                    q: base.clone().unwrap_or_else(|| "sys".into()),
-                    bound: 0,
-                };
+                let obj = self.ext(base.as_deref().unwrap_or("sys"), 0);
                 self.reflect(f, &[obj], head, close, "a lookup by a computed name");
                 match (named, base) {
                     (Some(k), None) => vec![self.module_value(f, &k)],
-                    (Some(k), Some(b)) => vec![V::Ext {
-                        q: format!("{b}.{k}"),
-                        bound: *bound,
-                    }],
+                    (Some(k), Some(b)) => vec![self.ext(&format!("{b}.{k}"), *bound)],
                     (None, _) => vec![V::Opaque],
                 }
             }
@@ -1549,6 +1695,7 @@ impl<'a> Resolver<'a> {
     fn reflect(&mut self, f: usize, objs: &[V], head: usize, close: usize, how: &str) {
         for o in objs {
             if let V::Ext { q, .. } = o {
+                let q = self.paths.text(*q);
                 // `os` itself, or `logging.os`: a dangerous module reached through
                 // another's globals.
                 let reached = !q.contains("()")
@@ -1743,7 +1890,7 @@ fn scan_counted(units: &[Unit<'_>], c: &Compiled) -> (Vec<Vec<CapHit>>, usize) {
                 continue;
             }
             let chain = r.chain(f, i, 0, true);
-            if let Some(h) = best_hit(&r, f, i, &chain) {
+            if let Some(h) = best_hit(&mut r, f, i, &chain) {
                 out[f].push(h);
             }
             i += 1;
@@ -1873,39 +2020,39 @@ fn built_libraries(u: &Unit<'_>, c: &Compiled, hits: &mut [CapHit]) {
 }
 
 /// The most specific catalogue match along a chain, as a hit.
-fn best_hit(r: &Resolver<'_>, f: usize, head: usize, chain: &Chain) -> Option<CapHit> {
-    let u = &r.units[f];
+fn best_hit(r: &mut Resolver<'_>, f: usize, head: usize, chain: &Chain) -> Option<CapHit> {
+    let units = r.units;
+    let u = &units[f];
     let toks = &u.outline.lexed.toks;
-    let mut best: Option<(usize, usize, String, usize)> = None; // (cap, step, what, segments)
+    let mut best: Option<(usize, usize, u32, usize)> = None; // (cap, step, what, segments)
     for (si, step) in chain.steps.iter().enumerate() {
         for v in &step.vals {
             let (q, resolved, bound) = match v {
-                V::Ext { q, bound } => (q.as_str(), true, *bound),
-                V::Raw(q) => (q.as_str(), false, 0),
+                V::Ext { q, bound } => (*q, true, *bound),
+                V::Raw(q) => (*q, false, 0),
                 _ => continue,
             };
-            let n = q.split('.').count();
+            let n = r.paths.len(q);
             // A value bound by an assignment is reported where it is assigned.
             if resolved && n <= bound {
                 continue;
             }
-            // A call of an import function is followed to what it imports (a computed
-            // name is reported while resolving); a reference to it is dynamic code.
-            if matches!(
-                q,
-                "builtins.__import__" | "importlib.import_module" | "importlib.__import__"
-            ) && is_op(u, step.end, b"(")
-            {
+            // Only a longer match replaces the best so far.
+            if best.as_ref().is_some_and(|b| n <= b.3) {
                 continue;
             }
-            if let Some(cap) = r.c.classify(q, resolved)
-                && best.as_ref().is_none_or(|b| n > b.3)
-            {
-                best = Some((cap, si, q.to_string(), n));
+            // A call of an import function is followed to what it imports (a computed
+            // name is reported while resolving); a reference to it is dynamic code.
+            if r.import_fns.contains(&q) && is_op(u, step.end, b"(") {
+                continue;
+            }
+            if let Some(cap) = r.classify(q, resolved) {
+                best = Some((cap, si, q, n));
             }
         }
     }
     let (cap, si, what, _) = best?;
+    let what = r.paths.text(what);
     let step_end = chain.steps[si].end;
     // The first call at or after the matched step (`ctypes.cdll.LoadLibrary(...)`), for
     // its arguments.

@@ -118,21 +118,28 @@ pub(crate) fn fold(
     }
 }
 
-/// Could an expression that folds start at token `i`: a string, a call of a decoder, or a
-/// name added to a string (`head + "process"`), that does not continue an expression
-/// begun before it? Cheap: the scan asks it for every token.
+/// Could an expression that folds to a computed value start at token `i`: a string that
+/// something operates on, an f-string, a call of a decoder, or a name added to a string
+/// (`head + "process"`), that does not continue an expression begun before it? Cheap: the
+/// scan asks it for every token.
 pub(crate) fn may_start(src: &[u8], toks: &[Token], i: usize) -> bool {
     let Some(t) = toks.get(i) else { return false };
     let text = |j: usize| toks.get(j).map_or(&[][..], |x| &src[x.range()]);
     let same = |j: usize| toks.get(j).is_some_and(|x| x.nest == t.nest);
-    if let Some(p) = i.checked_sub(1).filter(|&p| same(p)) {
-        let pk = toks[p].kind;
-        if pk == Kind::Str || (pk == Kind::Op && matches!(text(p), b"+" | b"*" | b"%" | b".")) {
-            return false;
-        }
+    if continues(src, toks, i) {
+        return false;
     }
     match t.kind {
-        Kind::Str => true,
+        // A fold is `computed` only when something follows the literal (another literal,
+        // an operator, a method, a subscript) or it is an f-string (its fields); a plain
+        // literal alone is what is written. Every caller wants a computed value.
+        Kind::Str => {
+            lex::is_fstring(text(i))
+                || (same(i + 1)
+                    && (toks[i + 1].kind == Kind::Str
+                        || (toks[i + 1].kind == Kind::Op
+                            && matches!(text(i + 1), b"+" | b"*" | b"%" | b"." | b"["))))
+        }
         Kind::Name => {
             matches!(
                 text(i),
@@ -155,6 +162,19 @@ pub(crate) fn may_start(src: &[u8], toks: &[Token], i: usize) -> bool {
         }
         _ => false,
     }
+}
+
+/// Does token `i` continue an expression begun before it (after a literal, `+`, `*`, `%`
+/// or `.` of its nesting)?
+fn continues(src: &[u8], toks: &[Token], i: usize) -> bool {
+    let Some(t) = toks.get(i) else { return false };
+    i.checked_sub(1)
+        .filter(|&p| toks[p].nest == t.nest)
+        .is_some_and(|p| {
+            let pk = toks[p].kind;
+            pk == Kind::Str
+                || (pk == Kind::Op && matches!(&src[toks[p].range()], b"+" | b"*" | b"%" | b"."))
+        })
 }
 
 /// Stands for a part of a value that is not known statically, in [`pieces`].
@@ -1204,5 +1224,60 @@ mod tests {
         // Two different values, or a cycle: unknown.
         assert_eq!(f("c"), None);
         assert_eq!(f("d"), None);
+    }
+
+    /// `may_start` turns down a literal only where no computed value can start: over every
+    /// Python file of the test fixtures (redteam's adversarial repos included), every
+    /// literal from which a fold is computed passes it, with and without the file's
+    /// assignments to follow.
+    #[test]
+    fn may_start_keeps_every_literal_a_computed_fold_starts_at() {
+        fn python_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    python_files(&p, out);
+                } else if p.extension().is_some_and(|x| x == "py") {
+                    out.push(p);
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut files = Vec::new();
+        python_files(&root, &mut files);
+        let (mut computed, mut turned_down) = (0, 0);
+        for p in &files {
+            let src = std::fs::read(p).unwrap();
+            let o = super::super::outline::Outline::new(&src);
+            let mut assigns: HashMap<String, Vec<Range<usize>>> = HashMap::new();
+            for a in &o.assigns {
+                assigns
+                    .entry(a.target.clone())
+                    .or_default()
+                    .push(a.value.clone());
+            }
+            let toks = &o.lexed.toks;
+            for i in 0..toks.len() {
+                if toks[i].kind != Kind::Str || continues(&src, toks, i) {
+                    continue;
+                }
+                let start = may_start(&src, toks, i);
+                if !start {
+                    turned_down += 1;
+                }
+                for a in [None, Some(&assigns)] {
+                    if fold(&src, toks, i..toks.len(), a, false).is_some_and(|f| f.computed) {
+                        computed += 1;
+                        assert!(start, "{}: token {i}", p.display());
+                    }
+                }
+            }
+        }
+        assert!(
+            files.len() > 300 && computed > 100,
+            "{} {computed}",
+            files.len()
+        );
+        assert!(turned_down > 10_000, "{turned_down}");
     }
 }

@@ -272,7 +272,7 @@ impl Scanner {
             (python && self.slicing).then(|| self.inner.engine.occurrences(src, &wanted));
         let ranges = per_rule.as_deref();
         let mut parsed = if python && !wanted.is_empty() {
-            self.parse(src, ranges)
+            self.parse(src, ranges, self.inner.engine.inline(&wanted))
         } else {
             None
         };
@@ -462,12 +462,14 @@ impl Scanner {
             .collect()
     }
 
-    /// The tree to run the wanted rules on, and whether it holds only the top-level
-    /// statements that contain a prefilter occurrence.
+    /// The tree to run the wanted rules on, and whether it holds only the statements
+    /// (or, when every wanted rule matches within one logical line, the logical lines)
+    /// that contain a prefilter occurrence.
     fn parse(
         &self,
         src: &[u8],
         ranges: Option<&[Option<Vec<Range<usize>>>]>,
+        inline: bool,
     ) -> Option<(tree_sitter::Tree, bool)> {
         let occurrences: Option<Vec<Range<usize>>> = ranges.and_then(|per_rule| {
             let mut all = Vec::new();
@@ -477,7 +479,11 @@ impl Scanner {
             Some(all)
         });
         if let Some(occurrences) = occurrences
-            && let Some(ranges) = slice::plan(src, &occurrences)
+            && let Some(ranges) = if inline {
+                slice::plan_nested(src, &occurrences).or_else(|| slice::plan(src, &occurrences))
+            } else {
+                slice::plan(src, &occurrences)
+            }
             && let Some(tree) = query::parse_ranges(src, &ranges)
             // A statement that does not parse on its own may have been cut wrong by
             // the lexer: the whole file decides.

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::ops::Range;
+use std::sync::Arc;
 
 use tree_sitter::{Node, Parser, Point, Query, QueryCursor, StreamingIterator, Tree};
 
@@ -13,7 +14,7 @@ use super::rules::{QueryRule, python_language};
 /// prefilter it passes (predicates such as `#match?` cost a regex per candidate node).
 pub(crate) struct QueryEngine {
     /// (query, index of its `@span` capture) per rule.
-    queries: Vec<(Query, u32)>,
+    queries: Vec<(Arc<Query>, u32)>,
     /// Every prefilter regex of every rule, matched in one pass over the bytes.
     prefilter: regex::bytes::RegexSet,
     /// The same regexes one by one, to find where they occur.
@@ -24,6 +25,10 @@ pub(crate) struct QueryEngine {
     /// only the statements holding one need parsing: built-in rules with a prefilter
     /// (checked by the test suite); a user's rule is not assumed to be written that way.
     sliceable: Vec<bool>,
+    /// Whether every pattern of rule `i` is rooted at a node that lies within one
+    /// logical line (see [`inline_root`]), so that only the lines holding an occurrence
+    /// need parsing, however deep they are nested.
+    inline: Vec<bool>,
 }
 /// One query match, before it becomes a `Hit`.
 pub(crate) struct RawMatch {
@@ -91,14 +96,20 @@ impl QueryEngine {
         let mut patterns = Vec::new();
         let mut needs = Vec::with_capacity(rules.len());
         let mut sliceable = Vec::with_capacity(rules.len());
+        let mut inline = Vec::with_capacity(rules.len());
         for r in rules {
             sliceable.push(r.meta.source.starts_with("builtin:") && !r.prefilter.is_empty());
-            let query = Query::new(&python_language(), &r.query_src).map_err(|e| RuleError {
-                file: r.meta.source.clone(),
-                line: 0,
-                message: format!("tree-sitter query: {}", e.message.trim()),
-            })?;
+            let query = Arc::clone(&r.query);
             let span = query.capture_index_for_name("span").unwrap_or(u32::MAX);
+            inline.push((0..query.pattern_count()).all(|i| {
+                let from = query.start_byte_for_pattern(i);
+                let to = if i + 1 < query.pattern_count() {
+                    query.start_byte_for_pattern(i + 1)
+                } else {
+                    r.query_src.len()
+                };
+                r.query_src.get(from..to).is_some_and(inline_root)
+            }));
             queries.push((query, span));
             needs.push(
                 r.prefilter
@@ -139,12 +150,20 @@ impl QueryEngine {
             regexes,
             needs,
             sliceable,
+            inline,
         })
     }
 
     /// How many query rules there are (indexes `0..len`).
     pub(crate) fn len(&self) -> usize {
         self.queries.len()
+    }
+
+    /// Whether every match of these rules lies within one logical line (see `inline`).
+    pub(crate) fn inline(&self, rules: &[usize]) -> bool {
+        rules
+            .iter()
+            .all(|&r| self.inline.get(r).copied().unwrap_or(false))
     }
 
     /// The rules that can match these bytes (empty: no need to parse).
@@ -257,6 +276,139 @@ impl QueryEngine {
     }
 }
 
+/// Node kinds that never hold a statement: each lies within one logical line (a comment
+/// within one physical line), which a statement's siblings do not change.
+const INLINE_KINDS: &[&str] = &[
+    "assignment",
+    "attribute",
+    "augmented_assignment",
+    "binary_operator",
+    "call",
+    "comment",
+    "concatenated_string",
+    "dictionary",
+    "identifier",
+    "import_from_statement",
+    "import_statement",
+    "keyword_argument",
+    "pair",
+    "string",
+    "subscript",
+];
+
+/// Is this query pattern one node of an [`INLINE_KINDS`] kind (`(call ...) @span`, or
+/// grouped with predicates: `((string) @span (#match? ...))`)? A sibling sequence, an
+/// alternation, a wildcard or a quantifier at the root is not.
+fn inline_root(pattern: &str) -> bool {
+    let b = pattern.as_bytes();
+    let skip_ws = |mut j: usize| {
+        loop {
+            while b.get(j).is_some_and(|c| c.is_ascii_whitespace()) {
+                j += 1;
+            }
+            // `; comment` to the end of the line.
+            if b.get(j) == Some(&b';') {
+                while b.get(j).is_some_and(|&c| c != b'\n') {
+                    j += 1;
+                }
+                continue;
+            }
+            return j;
+        }
+    };
+    let word_end = |mut j: usize| {
+        while b
+            .get(j)
+            .is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        {
+            j += 1;
+        }
+        j
+    };
+    // The index after the parenthesised expression opening at `j` (strings skipped).
+    let balanced = |mut j: usize| -> Option<usize> {
+        let mut depth = 0usize;
+        while let Some(&c) = b.get(j) {
+            match c {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(j + 1);
+                    }
+                }
+                b'"' => {
+                    j += 1;
+                    while *b.get(j)? != b'"' {
+                        j += if b[j] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        None
+    };
+    // The kind of the node pattern opening at `j` (`(kind`), if it is an inline one.
+    let inline_node = |j: usize| {
+        let k = skip_ws(j + 1);
+        let e = word_end(k);
+        pattern
+            .get(k..e)
+            .is_some_and(|kind| INLINE_KINDS.contains(&kind))
+    };
+    // Captures, and nothing else, from `j` to `end`.
+    let only_captures = |mut j: usize, end: usize| {
+        loop {
+            j = skip_ws(j);
+            if j >= end {
+                return true;
+            }
+            if b[j] != b'@' {
+                return false;
+            }
+            j = word_end(j + 1);
+        }
+    };
+    let start = skip_ws(0);
+    if b.get(start) != Some(&b'(') {
+        return false;
+    }
+    let Some(close) = balanced(start) else {
+        return false;
+    };
+    if !only_captures(close, b.len()) {
+        return false;
+    }
+    let first = skip_ws(start + 1);
+    if b.get(first) != Some(&b'(') {
+        return inline_node(start);
+    }
+    // A group: exactly one node pattern, then captures and predicates.
+    let mut nodes = 0;
+    let mut j = first;
+    loop {
+        j = skip_ws(j);
+        match b.get(j) {
+            Some(b')') if j + 1 == close => return nodes == 1,
+            Some(b'@') => j = word_end(j + 1),
+            Some(b'(') => {
+                let Some(next) = balanced(j) else {
+                    return false;
+                };
+                if b.get(skip_ws(j + 1)) != Some(&b'#') {
+                    if !inline_node(j) {
+                        return false;
+                    }
+                    nodes += 1;
+                }
+                j = next;
+            }
+            _ => return false,
+        }
+    }
+}
+
 /// Visit `root` and its descendants in document order with one cursor (a cursor per
 /// node costs as much as the queries on large files); `visit` says whether to descend.
 pub(crate) fn preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
@@ -270,6 +422,46 @@ pub(crate) fn preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bo
             if !c.goto_parent() {
                 return;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{QueryEngine, inline_root};
+
+    #[test]
+    fn inline_roots_are_one_node_of_a_kind_within_a_line() {
+        for yes in [
+            "(call function: (identifier) @f) @span",
+            "((string) @span (#match? @span \"a(b\"))",
+            "((comment) @span\n (#match? @span \"(?i)coding\"))\n",
+            "(import_statement name: (dotted_name) @m) @span ; note\n",
+        ] {
+            assert!(inline_root(yes), "{yes}");
+        }
+        for no in [
+            "(function_definition name: (identifier) @n) @span",
+            "((call) @a (call) @b)",
+            "[(call) (string)] @span",
+            "(call)* @span",
+            "(_) @span",
+            "((block) @span (#eq? @span \"x\"))",
+            "(module (expression_statement) @span)",
+        ] {
+            assert!(!inline_root(no), "{no}");
+        }
+    }
+
+    /// Every built-in rule matches within one logical line, so that files are parsed
+    /// only around their occurrences (a rule that does not makes every file that
+    /// wants it parse whole top-level statements again).
+    #[test]
+    fn every_builtin_rule_is_inline() {
+        let set = crate::scan::RuleSet::load(&[]).unwrap();
+        let engine = QueryEngine::new(&set.query).unwrap();
+        for (i, r) in set.query.iter().enumerate() {
+            assert!(engine.inline(&[i]), "{}", r.meta.id);
         }
     }
 }

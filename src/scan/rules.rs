@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use tree_sitter::Query;
@@ -62,6 +63,9 @@ pub struct QueryRule {
     pub import_time_level: Level,
     pub message: String,
     pub query_src: String,
+    /// `query_src` compiled (once: compiling every rule's query is most of a small
+    /// scan's cost, and the scanner runs this one).
+    pub(crate) query: Arc<Query>,
     /// Regexes that a file must all contain for the query to be able to match
     /// (empty: every file).
     pub prefilter: Vec<String>,
@@ -263,6 +267,7 @@ fn load_query_rule(origin: &str, source: &str, text: &str) -> Result<QueryRule, 
         },
         import_time_level,
         query_src: raw.query,
+        query: Arc::new(query),
         prefilter,
         examples: raw.examples,
     })

@@ -46,6 +46,270 @@ pub(crate) fn plan(src: &[u8], occurrences: &[Range<usize>]) -> Option<Vec<Range
     (kept * 100 < src.len() * MAX_SHARE_PERCENT).then_some(ranges)
 }
 
+/// The byte ranges to parse when every wanted rule matches only within one logical line
+/// (or one comment: see `query::inline_root`): the logical lines holding an occurrence
+/// however deeply nested, the headers of the blocks around them, and what keeps the
+/// result a program (one statement of every kept block, the decorated definition of a
+/// kept decorator, every clause of a kept `if`/`try`/... chain). `None` as for [`plan`],
+/// and also when the indentation uses tabs or form feeds or is not consistent.
+///
+/// Sound for such rules: a logical line's syntax does not depend on its siblings, so the
+/// nodes inside it are the same in the sliced tree as in the whole file.
+pub(crate) fn plan_nested(src: &[u8], occurrences: &[Range<usize>]) -> Option<Vec<Range<usize>>> {
+    if occurrences.is_empty() {
+        return None;
+    }
+    let lines = logical_lines(src)?;
+    let n = lines.len();
+    if n == 0 {
+        return None;
+    }
+    // Line `i` spans from its start to the next line's (comment and blank lines go with
+    // the line before them; those before the first line with the first line).
+    let start = |i: usize| if i == 0 { 0 } else { lines[i].start };
+    let end = |i: usize| lines.get(i + 1).map_or(src.len(), |l| l.start);
+    // Structure: parent, end of the block a header opens, the clause chain.
+    let mut parent = vec![usize::MAX; n];
+    let mut block_end = vec![0usize; n];
+    let mut chain_head: Vec<usize> = (0..n).collect();
+    let mut stack: Vec<usize> = Vec::new();
+    for i in 0..n {
+        let ind = lines[i].indent;
+        // Indents on the stack increase; pop the lines this one closes.
+        let mut popped = None;
+        while let Some(&top) = stack.last() {
+            if lines[top].indent < ind {
+                break;
+            }
+            stack.pop();
+            block_end[top] = i;
+            popped = Some(top);
+        }
+        let sibling = match popped {
+            Some(p) if lines[p].indent == ind => Some(p),
+            // A dedent to no enclosing line's indentation.
+            Some(_) => return None,
+            None => None,
+        };
+        match (stack.last(), sibling) {
+            // A deeper line opens a block: the line before it is a header.
+            (Some(&top), None) => {
+                if lines[top].last != b':' || lines[top].decorator {
+                    return None;
+                }
+                parent[i] = top;
+            }
+            (Some(&top), Some(_)) => parent[i] = top,
+            (None, None) if ind != 0 => return None,
+            (None, _) => {}
+        }
+        if lines[i].clause {
+            chain_head[i] = chain_head[sibling?];
+        }
+        // The definition follows a decorator at the same indentation.
+        if lines[i].decorator && lines.get(i + 1).is_none_or(|next| next.indent != ind) {
+            return None;
+        }
+        stack.push(i);
+    }
+    for &top in &stack {
+        block_end[top] = n;
+    }
+    // Clauses of each chain, from its head.
+    let mut chain_next = vec![usize::MAX; n];
+    let mut chain_last: Vec<usize> = (0..n).collect();
+    for (i, &h) in chain_head.iter().enumerate() {
+        if h != i {
+            chain_next[chain_last[h]] = i;
+            chain_last[h] = i;
+        }
+    }
+
+    let mut keep = vec![false; n];
+    let mut work: Vec<usize> = Vec::new();
+    let mark = |i: usize, keep: &mut Vec<bool>, work: &mut Vec<usize>| {
+        if !keep[i] {
+            keep[i] = true;
+            work.push(i);
+        }
+    };
+    let line_of = |at: usize| lines.partition_point(|l| l.start <= at).saturating_sub(1);
+    for occ in occurrences {
+        let mut k = line_of(occ.start);
+        mark(k, &mut keep, &mut work);
+        while end(k) < occ.end && k + 1 < n {
+            k += 1;
+            mark(k, &mut keep, &mut work);
+        }
+    }
+    loop {
+        while let Some(i) = work.pop() {
+            if parent[i] != usize::MAX {
+                mark(parent[i], &mut keep, &mut work);
+            }
+            if lines[i].decorator {
+                mark(i + 1, &mut keep, &mut work);
+            }
+            let mut c = chain_head[i];
+            while c != usize::MAX {
+                mark(c, &mut keep, &mut work);
+                c = chain_next[c];
+            }
+        }
+        // A kept block keeps at least one statement: its first when none holds an
+        // occurrence (its descendants mark their parents, so any kept one is a child).
+        for i in 0..n {
+            if keep[i] && block_end[i] > i + 1 && !keep[i + 1..block_end[i]].contains(&true) {
+                mark(i + 1, &mut keep, &mut work);
+            }
+        }
+        if work.is_empty() {
+            break;
+        }
+    }
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    for i in (0..n).filter(|&i| keep[i]) {
+        let (s, e) = (start(i), end(i));
+        match ranges.last_mut() {
+            Some(last) if last.end == s => last.end = e,
+            _ => ranges.push(s..e),
+        }
+    }
+    let kept: usize = ranges.iter().map(|r| r.len()).sum();
+    (kept * 100 < src.len() * MAX_SHARE_PERCENT).then_some(ranges)
+}
+
+/// One logical line of the source.
+struct LogicalLine {
+    /// Start of its first physical line.
+    start: usize,
+    /// Columns of indentation (spaces only).
+    indent: u32,
+    /// Its last byte of code (`:` for a block header).
+    last: u8,
+    /// `else`, `elif`, `except` or `finally`: continues the statement before it.
+    clause: bool,
+    /// `@...`: decorates the definition after it.
+    decorator: bool,
+}
+
+/// Every logical line of the source, or `None` when it is not plainly lexable (see
+/// `pylex::string_end`) or indents with tabs or form feeds.
+fn logical_lines(src: &[u8]) -> Option<Vec<LogicalLine>> {
+    let mut out: Vec<LogicalLine> = Vec::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    // Inside a logical line (after its first byte of code, until its end).
+    let mut open = false;
+    while i < src.len() {
+        if !open {
+            // A new physical line at depth 0: indentation, then code, a comment or nothing.
+            let line = i;
+            let mut tabs = false;
+            while let Some(&c) = src.get(i) {
+                match c {
+                    b' ' => {}
+                    b'\t' | b'\x0c' => tabs = true,
+                    _ => break,
+                }
+                i += 1;
+            }
+            match src.get(i) {
+                None => break,
+                Some(b'#') => {
+                    while i < src.len() && src[i] != b'\n' {
+                        i += 1;
+                    }
+                    i += 1;
+                    continue;
+                }
+                Some(b'\r') if src.get(i + 1) == Some(&b'\n') => {
+                    i += 2;
+                    continue;
+                }
+                Some(b'\n') => {
+                    i += 1;
+                    continue;
+                }
+                // A lone carriage return ends a line for Python, not for this scan.
+                Some(b'\r') => return None,
+                // Where tabs count is where tree-sitter and CPython may disagree.
+                Some(_) if tabs => return None,
+                Some(_) => {}
+            }
+            let rest = &src[i..];
+            out.push(LogicalLine {
+                start: line,
+                indent: (i - line) as u32,
+                last: 0,
+                clause: is_clause(rest),
+                decorator: rest.first() == Some(&b'@'),
+            });
+            open = true;
+        }
+        let c = src[i];
+        match c {
+            b'#' => {
+                while i < src.len() && src[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'\'' | b'"' => {
+                i = pylex::string_end(src, i)?;
+                if let Some(l) = out.last_mut() {
+                    l.last = c;
+                }
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
+            b'\\' => {
+                let next = if src.get(i + 1) == Some(&b'\r') {
+                    i + 2
+                } else {
+                    i + 1
+                };
+                if src.get(next) == Some(&b'\n') {
+                    i = next + 1;
+                    continue;
+                }
+            }
+            b'\n' => {
+                if depth == 0 {
+                    open = false;
+                }
+                i += 1;
+                continue;
+            }
+            b'\r' => {
+                if src.get(i + 1) != Some(&b'\n') {
+                    return None;
+                }
+                i += 1;
+                continue;
+            }
+            b' ' | b'\t' | b'\x0c' => {
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(l) = out.last_mut() {
+            l.last = c;
+        }
+        i += 1;
+    }
+    (depth == 0).then_some(out)
+}
+
+/// Does the line start with a clause that continues the statement before it?
+fn is_clause(line: &[u8]) -> bool {
+    ["else", "elif", "except", "finally"].iter().any(|k| {
+        line.starts_with(k.as_bytes()) && line.get(k.len()).is_none_or(|&c| !pylex::is_ident(c))
+    })
+}
+
 #[cfg(test)]
 // One occurrence is a one-element slice of ranges, not a misspelt range.
 #[allow(clippy::single_range_in_vec_init)]
@@ -77,5 +341,150 @@ mod tests {
             None
         );
         assert_eq!(plan(b"x = 1\n", &[]), None);
+    }
+}
+
+#[cfg(test)]
+// One occurrence is a one-element slice of ranges, not a misspelt range.
+#[allow(clippy::single_range_in_vec_init)]
+mod nested_tests {
+    use super::plan_nested;
+    use crate::scan::query;
+
+    /// The kept text, and a check that it parses clean to the same statement nodes
+    /// around each occurrence as the whole file.
+    fn kept(src: &str, words: &[&str]) -> Option<String> {
+        let occ: Vec<_> = words
+            .iter()
+            .map(|w| {
+                let at = src.find(w).unwrap();
+                at..at + w.len()
+            })
+            .collect();
+        let ranges = plan_nested(src.as_bytes(), &occ)?;
+        let sliced = query::parse_ranges(src.as_bytes(), &ranges).unwrap();
+        assert!(
+            !sliced.root_node().has_error(),
+            "{}",
+            sliced.root_node().to_sexp()
+        );
+        let whole = query::parse(src.as_bytes()).unwrap();
+        for o in &occ {
+            let node = |t: &tree_sitter::Tree| {
+                let mut n = t
+                    .root_node()
+                    .named_descendant_for_byte_range(o.start, o.end)
+                    .unwrap();
+                // Up to the statement holding it (its whole subtree must be equal).
+                while let Some(p) = n.parent() {
+                    if n.kind().ends_with("statement")
+                        || n.kind() == "decorator"
+                        || matches!(p.kind(), "block" | "module")
+                    {
+                        break;
+                    }
+                    n = p;
+                }
+                (n.start_byte(), n.end_byte(), n.to_sexp())
+            };
+            assert_eq!(node(&sliced), node(&whole), "{src}");
+        }
+        Some(ranges.iter().map(|r| &src[r.clone()]).collect())
+    }
+
+    const BIG: &str = "\
+import os
+
+
+class Model(Base):
+    \"\"\"Doc.\"\"\"
+
+    def a(self):
+        x = 1
+        return x
+
+    @property
+    def b(self):
+        if self.x:
+            y = 2
+        elif self.z:
+            y = 3
+        else:
+            os.system('x')
+        return y
+
+    def c(self):
+        try:
+            z = 1
+            eval(z)
+        except ValueError:
+            z = 2
+        finally:
+            z = 3
+        for i in range(3):
+            pass
+        return z
+
+
+def after():
+    return 4
+";
+
+    #[test]
+    fn keeps_the_lines_headers_and_one_statement_per_block() {
+        assert_eq!(
+            kept(BIG, &["os.system"]).unwrap(),
+            "class Model(Base):\n    def b(self):\n        if self.x:\n            y = 2\n\
+             \x20       elif self.z:\n            y = 3\n        else:\n            os.system('x')\n"
+        );
+    }
+
+    #[test]
+    fn clauses_decorators_and_try_stay_whole_statements() {
+        let got = kept(BIG, &["eval(z)", "@property"]).unwrap();
+        assert!(
+            got.contains("    @property\n    def b(self):\n        if self.x:\n"),
+            "{got}"
+        );
+        assert!(
+            got.contains("        try:\n            eval(z)\n        except"),
+            "{got}"
+        );
+        assert!(
+            got.contains("        except ValueError:\n            z = 2\n"),
+            "{got}"
+        );
+        assert!(
+            got.contains("        finally:\n            z = 3\n"),
+            "{got}"
+        );
+        assert!(
+            !got.contains("def a") && !got.contains("range") && !got.contains("after"),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn comments_go_with_the_line_before_them() {
+        let src = "# coding: utf-8\nimport os\n\n\nclass C:\n    def f(self):\n        pass\n        # os.system here\n\n    def g(self):\n        return 1\n\n    def h(self):\n        return 2\n\n    def i(self):\n        return 3\n";
+        let got = kept(src, &["coding", "os.system"]).unwrap();
+        assert!(got.starts_with("# coding: utf-8\nimport os\n"), "{got}");
+        assert!(
+            got.contains("        pass\n        # os.system here\n"),
+            "{got}"
+        );
+        assert!(!got.contains("def g"), "{got}");
+    }
+
+    #[test]
+    fn unusual_indentation_falls_back() {
+        let tabs = BIG.replace("        x = 1", "\tx = 1");
+        let at = tabs.find("os.system").unwrap();
+        assert_eq!(plan_nested(tabs.as_bytes(), &[at..at + 9]), None);
+        // A dedent to no enclosing indentation.
+        let bad = BIG.replace("        return x", "      return x");
+        assert_eq!(plan_nested(bad.as_bytes(), &[at..at + 9]), None);
+        // Most of the file kept: parse it whole.
+        assert_eq!(kept("def f():\n    os.system('x')\n", &["os.system"]), None);
     }
 }
