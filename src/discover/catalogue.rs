@@ -1,6 +1,9 @@
 //! The loader catalogue as data: which qualified call names load from a model hub,
 //! and where each takes its repo id, revision and remote-code gate.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use crate::model::{HubKind, Platform, RepoType};
 
 /// Which library rules resolve a load (`resolve/<family>.rs`), carried in
@@ -733,12 +736,17 @@ pub const IMPORT_FREE_WORDS: &[&str] = &[
 /// Could `name` be the last segment of a loader's qualified name? (`generate`
 /// is the import-free `custom_generate` call.)
 pub fn is_final_name(name: &str) -> bool {
-    name == "generate"
-        || name == "set_attention_backend"
-        || LOADERS
-            .iter()
-            .any(|l| l.pattern.rsplit('.').next() == Some(name))
+    name == "generate" || name == "set_attention_backend" || FINAL_NAMES.contains(name)
 }
+
+/// The last segments of the loaders' patterns: asked of every attribute call of
+/// every parsed file, so built once.
+static FINAL_NAMES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    LOADERS
+        .iter()
+        .filter_map(|l| l.pattern.rsplit('.').next())
+        .collect()
+});
 
 /// Reduce a qualified name to the catalogue's key: the root package, then the
 /// class (for methods in [`METHODS`]) and the function. Submodule paths vary
@@ -769,13 +777,16 @@ pub fn lookup(qual: &str) -> Option<(&'static Loader, String, Option<String>)> {
         if l.pattern == key {
             return Some((l, l.api.to_string(), class.map(str::to_string)));
         }
+        // `pre*post` with the class for the `*`, compared without building it.
         if let Some(class) = class
             && class.starts_with(|c: char| c.is_ascii_uppercase())
+            && let Some((pre, post)) = l.pattern.split_once('*')
+            && key
+                .strip_prefix(pre)
+                .and_then(|k| k.strip_prefix(class))
+                .is_some_and(|k| k == post)
         {
-            let wild = l.pattern.replacen('*', class, 1);
-            if l.pattern.contains('*') && wild == key {
-                return Some((l, l.api.replacen("{}", class, 1), Some(class.to_string())));
-            }
+            return Some((l, l.api.replacen("{}", class, 1), Some(class.to_string())));
         }
     }
     None

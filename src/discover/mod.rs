@@ -1,6 +1,6 @@
 //! Discover: find model-hub loader calls in Python files and notebooks with tree-sitter.
 //!
-//! Walk (`walk`) -> byte prefilter (on code only, `crate::python::pylex`) -> parse in parallel
+//! Walk (`walk`) -> byte prefilter (`prefilter`, on code only) -> parse in parallel
 //! (`python`) -> match the loader catalogue (`catalogue`) -> resolve values
 //! (`values`) -> `LoadSite`s (`sites`).
 
@@ -9,6 +9,7 @@ pub mod kernel_calls;
 pub mod local_dirs;
 pub mod notebook;
 pub mod pipeline_calls;
+mod prefilter;
 pub mod python;
 pub mod sites;
 pub mod slice;
@@ -17,10 +18,8 @@ pub mod walk;
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::LazyLock;
 
 use rayon::prelude::*;
-use regex::bytes::Regex;
 
 use crate::model::{InputError, LoadSite};
 
@@ -114,81 +113,6 @@ pub enum DiscoverError {
     BadGlob { glob: String, message: String },
 }
 
-/// The compiled prefilter: one regex finds the imported libraries, then each
-/// library's own loader words are checked.
-struct Prefilter {
-    libs: Regex,
-    imports: Regex,
-    words: Vec<(&'static str, Regex)>,
-}
-
-static PREFILTER: LazyLock<Option<Prefilter>> = LazyLock::new(|| {
-    let libs = catalogue::PREFILTER
-        .iter()
-        .map(|(l, _)| regex::escape(l))
-        .collect::<Vec<_>>()
-        .join("|");
-    let imports = Regex::new(&format!(
-        r"(?m)^[ \t]*(?:from[ \t]+({libs})\b|import[ \t][^\n#]*?\b({libs})\b)"
-    ))
-    .ok()?;
-    let words = catalogue::PREFILTER
-        .iter()
-        .map(|(l, w)| Regex::new(w).ok().map(|r| (*l, r)))
-        .collect::<Option<Vec<_>>>()?;
-    let libs = Regex::new(&libs).ok()?;
-    Some(Prefilter {
-        libs,
-        imports,
-        words,
-    })
-});
-
-fn prefilter(bytes: &[u8]) -> bool {
-    if catalogue::IMPORT_FREE_WORDS
-        .iter()
-        .any(|w| memchr::memmem::find(bytes, w.as_bytes()).is_some())
-    {
-        return true;
-    }
-    // Unreachable unless the table in `catalogue` is edited into an invalid
-    // regex; then parse everything rather than miss a call.
-    let Some(p) = PREFILTER.as_ref() else {
-        return true;
-    };
-    // Most files name no hub library at all: one SIMD literal search rules them out.
-    if !p.libs.is_match(bytes) {
-        return false;
-    }
-    // Imports and loader names must be code: a library's own files quote both in
-    // their docstrings. Calls are found through code alone, so this loses none.
-    // Blanking only removes matches, so the cheaper check on the raw bytes goes first.
-    imports_a_loader(p, bytes)
-        && crate::python::pylex::code_only(bytes).is_none_or(|code| imports_a_loader(p, &code))
-}
-
-/// Does `bytes` import a hub library and name one of its loaders?
-fn imports_a_loader(p: &Prefilter, bytes: &[u8]) -> bool {
-    let mut seen: Vec<&[u8]> = Vec::new();
-    for c in p.imports.captures_iter(bytes) {
-        let Some(lib) = c.get(1).or_else(|| c.get(2)) else {
-            continue;
-        };
-        let lib = lib.as_bytes();
-        if seen.contains(&lib) {
-            continue;
-        }
-        seen.push(lib);
-        if p.words
-            .iter()
-            .any(|(l, w)| l.as_bytes() == lib && w.is_match(bytes))
-        {
-            return true;
-        }
-    }
-    false
-}
-
 /// Walk `root` and return every loader call.
 pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, DiscoverError> {
     if !root.exists() {
@@ -205,7 +129,7 @@ pub fn discover(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, Discov
         root
     };
     // Compiled here, not inside the first file's timing below.
-    LazyLock::force(&PREFILTER);
+    prefilter::init();
     let results: Vec<FileResult> = files
         .par_iter()
         .map_init(new_parser, |parser, f| match parser {
@@ -322,12 +246,12 @@ fn scan_file(
             Ok(nb) => nb,
             Err(e) => return err(&f.rel, e),
         };
-        if !prefilter(nb.code.as_bytes()) {
+        if !prefilter::may_hold_loader(nb.code.as_bytes()) {
             return FileResult::default();
         }
         (nb.code.as_str(), Some(nb.lines.as_slice()))
     } else {
-        if !prefilter(&bytes) {
+        if !prefilter::may_hold_loader(&bytes) {
             return FileResult::default();
         }
         (text, None)

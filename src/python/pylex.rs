@@ -13,16 +13,15 @@
 pub fn code_only(src: &[u8]) -> Option<Vec<u8>> {
     let mut out = src.to_vec();
     let mut i = 0;
-    while i < src.len() {
-        match src[i] {
-            b'#' => {
-                while i < src.len() && src[i] != b'\n' {
-                    out[i] = b' ';
-                    i += 1;
-                }
-            }
-            b'\'' | b'"' => i = string(src, &mut out, i)?,
-            _ => i += 1,
+    // Code is copied as is: jump from one comment or quote to the next.
+    while let Some(k) = memchr::memchr3(b'#', b'\'', b'"', &src[i..]) {
+        i += k;
+        if src[i] == b'#' {
+            let end = memchr::memchr(b'\n', &src[i..]).map_or(src.len(), |e| i + e);
+            out[i..end].fill(b' ');
+            i = end;
+        } else {
+            i = string(src, &mut out, i)?;
         }
     }
     Some(out)
@@ -156,6 +155,22 @@ fn string(src: &[u8], out: &mut [u8], start: usize) -> Option<usize> {
     let triple = src.get(start + 1) == Some(&q) && src.get(start + 2) == Some(&q);
     let mut j = start + if triple { 3 } else { 1 };
     loop {
+        if !f {
+            // Plain text up to the next byte that matters (a docstring is
+            // mostly text): the quote, a backslash, a one-quote string's newline.
+            let rest = src.get(j..)?;
+            let k = if triple {
+                memchr::memchr2(q, b'\\', rest)
+            } else {
+                memchr::memchr3(q, b'\\', b'\n', rest)
+            }?;
+            if let Some(text) = out.get_mut(j..j + k) {
+                text.iter_mut()
+                    .filter(|b| **b != b'\n')
+                    .for_each(|b| *b = b' ');
+            }
+            j += k;
+        }
         let c = *src.get(j)?;
         if c == b'\\' {
             blank(out, j);
