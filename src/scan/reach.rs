@@ -16,7 +16,10 @@
 //! reflection reaches the functions its identifier-like strings name. What an attacker
 //! can hide from this is a name computed at run time, which the capability rules report.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+// Seeded per map: the keys are names the fetched code chooses.
+use foldhash::{HashMap, HashMapExt};
 
 use super::catalogue::{Catalogue, FamilyHooks};
 use super::outline::{ImportKind, Outline, ScopeKind};
@@ -85,12 +88,14 @@ enum Why {
 }
 
 /// The context of every scope of a closure.
-pub(crate) struct Reach {
+pub(crate) struct Reach<'a> {
     offsets: Vec<usize>,
     ctx: Vec<Option<ExecContext>>,
     why: Vec<Option<Why>>,
-    /// `file.py:Qual.name` per node, for messages.
-    names: Vec<String>,
+    /// Path and outline of each file, and (file, scope) of each node: a node's name for
+    /// a message is spelt out only when a message asks for it (few nodes ever are).
+    files: Vec<(&'a str, &'a Outline)>,
+    at: Vec<(usize, usize)>,
     /// Node is the module scope / a main guard.
     kinds: Vec<ScopeKind>,
     library: String,
@@ -432,8 +437,24 @@ impl<'a> Graph<'a> {
         dotted.to_string()
     }
 
-    /// Classes the library loads, for one family's hooks.
-    fn loaded_classes(&self, hooks: &FamilyHooks) -> Vec<usize> {
+    /// The bases of every class node as [`Self::qualified`] reads them (empty for other
+    /// nodes): the same for every family's hooks, so computed once.
+    fn qualified_bases(&self) -> Vec<Vec<String>> {
+        (0..self.at.len())
+            .map(|k| {
+                let f = self.at[k].0;
+                self.scope(k)
+                    .bases
+                    .iter()
+                    .map(|b| self.qualified(f, b, 0))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Classes the library loads, for one family's hooks (`qbases`: of
+    /// [`Self::qualified_bases`]).
+    fn loaded_classes(&self, hooks: &FamilyHooks, qbases: &[Vec<String>]) -> Vec<usize> {
         let mut out = Vec::new();
         for (&_, nodes) in &self.classes {
             for &c in nodes {
@@ -444,11 +465,9 @@ impl<'a> Graph<'a> {
                     .unwrap_or_default();
                 let line: Vec<usize> = std::iter::once(c).chain(anc.iter().copied()).collect();
                 let by_base = line.iter().any(|&k| {
-                    let f = self.at[k].0;
-                    self.scope(k).bases.iter().any(|b| {
-                        let q = self.qualified(f, b, 0);
-                        hooks.bases.iter().any(|h| base_matches(h, &q))
-                    })
+                    qbases[k]
+                        .iter()
+                        .any(|q| hooks.bases.iter().any(|h| base_matches(h, q)))
                 });
                 let by_hook = !hooks.class_hooks.is_empty()
                     && !self
@@ -474,8 +493,8 @@ impl<'a> Graph<'a> {
     }
 }
 
-impl Reach {
-    pub(crate) fn new(units: &[Unit<'_>], load: &Load, catalogue: &Catalogue) -> Reach {
+impl<'a> Reach<'a> {
+    pub(crate) fn new(units: &[Unit<'a>], load: &Load, catalogue: &Catalogue) -> Reach<'a> {
         let g = Graph::new(units);
         let total = g.at.len();
         let mut ctx: Vec<Option<ExecContext>> = vec![None; total];
@@ -500,8 +519,13 @@ impl Reach {
         let mut load_roots: Vec<(usize, Why)> = Vec::new();
         // Classes whose instances exist after the load: their methods are call-time.
         let mut constructed: Vec<usize> = Vec::new();
+        let qbases = if hooks.is_empty() {
+            Vec::new()
+        } else {
+            g.qualified_bases()
+        };
         for h in &hooks {
-            for c in g.loaded_classes(h) {
+            for c in g.loaded_classes(h, &qbases) {
                 constructed.push(c);
                 for m in g.methods(c, |m| h.hooks.iter().any(|x| x == m)) {
                     load_roots.push((m, Why::LoadRoot));
@@ -621,26 +645,27 @@ impl Reach {
             );
         }
 
-        let mut names = Vec::with_capacity(total);
-        let mut kinds = Vec::with_capacity(total);
-        for &(f, s) in &g.at {
-            let o = units[f].outline;
-            let q = o.qualname(s);
-            names.push(if q.is_empty() {
-                units[f].path.to_string()
-            } else {
-                q
-            });
-            kinds.push(o.scopes[s].kind);
-        }
+        let kinds =
+            g.at.iter()
+                .map(|&(f, s)| units[f].outline.scopes[s].kind)
+                .collect();
         Reach {
             offsets: g.offsets,
             ctx,
             why,
-            names,
+            files: units.iter().map(|u| (u.path, u.outline)).collect(),
+            at: g.at,
             kinds,
             library,
         }
+    }
+
+    /// `Qual.name` of node `n`, or its file's path for a module.
+    fn name(&self, n: usize) -> String {
+        let (f, s) = self.at[n];
+        let (path, o) = self.files[f];
+        let q = o.qualname(s);
+        if q.is_empty() { path.to_string() } else { q }
     }
 
     fn node(&self, file: usize, scope: usize) -> usize {
@@ -681,7 +706,7 @@ impl Reach {
                 }
             }
         }
-        let named = |k: usize| format!("`{}`", self.names[k]);
+        let named = |k: usize| format!("`{}`", self.name(k));
         let via = |chain: &[usize]| -> String {
             let shown: Vec<String> = chain.iter().take(4).map(|&k| named(k)).collect();
             let mut s = shown.join(", called by ");
@@ -699,7 +724,7 @@ impl Reach {
                 });
                 if chain.is_empty() {
                     let from = match &self.why[n] {
-                        Some(Why::Imported(p)) => format!(", imported by {}", self.names[*p]),
+                        Some(Why::Imported(p)) => format!(", imported by {}", self.name(*p)),
                         _ => String::new(),
                     };
                     return format!("runs at import time ({place}{from})");
@@ -712,7 +737,7 @@ impl Reach {
                 let in_file = if self.kinds[root] == ScopeKind::Module
                     && matches!(self.why[root], Some(Why::Imported(_)))
                 {
-                    format!(" of {}", self.names[root])
+                    format!(" of {}", self.name(root))
                 } else {
                     String::new()
                 };
