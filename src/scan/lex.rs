@@ -599,10 +599,7 @@ mod tests {
                 1
             }
         };
-        let bytes: Vec<u8> = b"=!<>:+-*/%&|^@.~()[]{},;a0 \n\x80"
-            .iter()
-            .copied()
-            .collect();
+        let bytes = b"=!<>:+-*/%&|^@.~()[]{},;a0 \n\x80".to_vec();
         for &a in &bytes {
             assert_eq!(op_len(&[a]), by_table(&[a]));
             for &b in &bytes {
