@@ -104,8 +104,11 @@ fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
 }
 
-/// Three-byte, then two-byte operators (longest match first).
+/// Three-byte, then two-byte operators (longest match first): what `op_len` decides,
+/// as tables for its test.
+#[cfg(test)]
 const OPS3: &[&[u8]] = &[b"**=", b"//=", b">>=", b"<<=", b"..."];
+#[cfg(test)]
 const OPS2: &[&[u8]] = &[
     b"==", b"!=", b"<=", b">=", b"->", b":=", b"+=", b"-=", b"*=", b"/=", b"%=", b"&=", b"|=",
     b"^=", b"@=", b"**", b"//", b"<<", b">>",
@@ -423,10 +426,36 @@ fn is_prefix(p: &[u8]) -> bool {
     )
 }
 
+/// The length of the operator at the start of `s` (the longest three- or two-byte
+/// Python operator it starts with, else 1), decided on its bytes: scanning tables of
+/// operators for every operator token cost a sixth of the lexer.
 fn op_len(s: &[u8]) -> usize {
-    if OPS3.iter().any(|o| s.starts_with(o)) {
+    let (Some(&a), b, c) = (s.first(), s.get(1).copied(), s.get(2).copied()) else {
+        return 1;
+    };
+    let doubled = b == Some(a) && matches!(a, b'*' | b'/' | b'<' | b'>');
+    if (doubled && c == Some(b'=')) || (a == b'.' && b == Some(b'.') && c == Some(b'.')) {
         3
-    } else if OPS2.iter().any(|o| s.starts_with(o)) {
+    } else if doubled
+        || (a == b'-' && b == Some(b'>'))
+        || (b == Some(b'=')
+            && matches!(
+                a,
+                b'=' | b'!'
+                    | b'<'
+                    | b'>'
+                    | b':'
+                    | b'+'
+                    | b'-'
+                    | b'*'
+                    | b'/'
+                    | b'%'
+                    | b'&'
+                    | b'|'
+                    | b'^'
+                    | b'@'
+            ))
+    {
         2
     } else {
         // One (possibly multi-byte UTF-8) character that is not an identifier byte.
@@ -443,21 +472,21 @@ pub(crate) fn string_value(tok: &[u8]) -> Option<String> {
     let quote = tok[q];
     let triple = tok.len() >= q + 6 && tok[q + 1] == quote && tok[q + 2] == quote;
     let qlen = if triple { 3 } else { 1 };
-    let body_end = if tok.len() >= q + 2 * qlen && tok.ends_with(&vec![quote; qlen]) {
-        tok.len() - qlen
-    } else {
-        tok.len()
-    };
+    let closed = tok.len() >= q + 2 * qlen && tok[tok.len() - qlen..].iter().all(|&c| c == quote);
+    let body_end = if closed { tok.len() - qlen } else { tok.len() };
     let body = tok.get(q + qlen..body_end)?;
-    let text = String::from_utf8(body.to_vec())
-        .unwrap_or_else(|e| e.into_bytes().iter().map(|&b| b as char).collect());
-    // Replacement fields stay as written: the prefix passed on has no `f`.
-    let prefix: String = prefix
-        .iter()
-        .map(|c| c.to_ascii_lowercase() as char)
-        .filter(|&c| c == 'r')
-        .collect();
-    Some(crate::python::unescape(&text, &prefix))
+    let text = match std::str::from_utf8(body) {
+        Ok(s) => s.to_owned(),
+        Err(_) => body.iter().map(|&b| b as char).collect(),
+    };
+    // Replacement fields stay as written: the prefix passed on has no `f`. Without a
+    // backslash, or raw, `unescape` (with no `f`) returns the text as it is: most
+    // literals skip its copy.
+    let raw = prefix.iter().any(|c| matches!(c, b'r' | b'R'));
+    if raw || !body.contains(&b'\\') {
+        return Some(text);
+    }
+    Some(crate::python::unescape(&text, ""))
 }
 
 /// Is the string token an f-string (or t-string)?
@@ -556,6 +585,30 @@ mod tests {
         let t = texts("x = '''\nos.system(1)\n''' + r\"\\\" \" + 'a\\'b'");
         assert_eq!(t.len(), 7, "{t:?}");
         assert!(!t.iter().any(|s| s == "os"));
+    }
+
+    /// `op_len` decides on bytes what the longest-match scan of the tables says.
+    #[test]
+    fn op_len_is_the_longest_table_match() {
+        let by_table = |s: &[u8]| {
+            if OPS3.iter().any(|o| s.starts_with(o)) {
+                3
+            } else if OPS2.iter().any(|o| s.starts_with(o)) {
+                2
+            } else {
+                1
+            }
+        };
+        let bytes = b"=!<>:+-*/%&|^@.~()[]{},;a0 \n\x80".to_vec();
+        for &a in &bytes {
+            assert_eq!(op_len(&[a]), by_table(&[a]));
+            for &b in &bytes {
+                assert_eq!(op_len(&[a, b]), by_table(&[a, b]));
+                for &c in &bytes {
+                    assert_eq!(op_len(&[a, b, c]), by_table(&[a, b, c]), "{a} {b} {c}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! Decorators, default arguments and class bases run in the enclosing scope; a class body
 //! runs with its enclosing scope (it is a scope of its own only to say "class body").
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::ops::Range;
+
+use foldhash::fast::RandomState;
 
 use super::fold;
 use super::lex::{self, Kind, Lexed};
@@ -249,11 +251,23 @@ impl<'s> Builder<'s> {
             if tok.nest > 0 {
                 continue;
             }
-            match self.t(i) {
-                b"(" | b"[" | b"{" if tok.kind == Kind::Op => depth += 1,
-                b")" | b"]" | b"}" if tok.kind == Kind::Op => depth -= 1,
-                x if x == op && depth == 0 && tok.kind != Kind::Str => return Some(i),
-                _ => {}
+            let x = self.t(i);
+            // Brackets are one-byte operators: the byte decides, with no slice compare.
+            if tok.kind == Kind::Op && x.len() == 1 {
+                match x[0] {
+                    b'(' | b'[' | b'{' => {
+                        depth += 1;
+                        continue;
+                    }
+                    b')' | b']' | b'}' => {
+                        depth -= 1;
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            if depth == 0 && tok.kind != Kind::Str && x == op {
+                return Some(i);
             }
         }
         None
@@ -415,19 +429,30 @@ impl<'s> Builder<'s> {
             }
         }
         // Names each scope mentions, and identifier-like strings where it reflects.
+        // Most name tokens repeat one already seen in their scope: deduplicated first
+        // (seeded hashing: the names are the file author's), each distinct one is then
+        // checked and copied once, and each scope's set built from sorted names.
         let mut reflective = vec![false; self.scopes.len()];
+        let src = self.src;
+        let mut seen: HashSet<(u32, &str), RandomState> =
+            HashSet::with_capacity_and_hasher(self.lexed.toks.len() / 4, RandomState::default());
         for (i, tok) in self.lexed.toks.iter().enumerate() {
             if tok.kind == Kind::Name && !self.not_mention[i] {
-                let s = owner[i] as usize;
-                let name = std::str::from_utf8(&self.src[tok.range()]).unwrap_or("");
-                if KEYWORDS.contains(&name) {
-                    continue;
-                }
-                if REFLECTIVE.contains(&name) {
-                    reflective[s] = true;
-                }
-                self.scopes[s].mentions.insert(name.to_string());
+                let name = std::str::from_utf8(&src[tok.range()]).unwrap_or("");
+                seen.insert((owner[i], name));
             }
+        }
+        let mut distinct: Vec<(u32, &str)> = seen
+            .into_iter()
+            .filter(|&(_, name)| !KEYWORDS.contains(&name))
+            .collect();
+        distinct.sort_unstable();
+        for run in distinct.chunk_by(|a, b| a.0 == b.0) {
+            let s = run[0].0 as usize;
+            if run.iter().any(|&(_, name)| REFLECTIVE.contains(&name)) {
+                reflective[s] = true;
+            }
+            self.scopes[s].mentions = run.iter().map(|&(_, name)| name.to_string()).collect();
         }
         for (i, tok) in self.lexed.toks.iter().enumerate() {
             let s = owner[i] as usize;
