@@ -10,7 +10,7 @@
 //!
 //! Works on the tokens and outlines of the files (no tree-sitter), like the call graph.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher as _;
 use std::ops::Range;
 
@@ -20,6 +20,12 @@ use super::lex::{self, Kind};
 use super::outline::{ImportKind, Outline, ScopeKind};
 use super::reach::{Unit, module_name};
 use crate::model::Level;
+
+/// Maps and sets keyed by a file's names (attacker-controlled): foldhash, seeded per map, is
+/// several times cheaper than SipHash on short names, and the scan hashes a name or two per
+/// token. (`Env::assigns` stays a std map: [`fold::fold`] takes it.)
+type Map<K, V> = foldhash::HashMap<K, V>;
+type Set<T> = foldhash::HashSet<T>;
 
 /// The rule of imports outside the genre profile.
 pub(crate) const OUT_OF_PROFILE: &str = "out-of-profile-import";
@@ -61,16 +67,16 @@ pub(crate) struct Compiled {
     /// API patterns as segments (`*` globs within a segment), with their capability.
     apis: Vec<(Vec<String>, usize)>,
     /// Indexes in `apis` by first segment (`classify` tries only those), in order.
-    by_first: HashMap<String, Vec<usize>>,
+    by_first: Map<String, Vec<usize>>,
     /// Indexes in `apis` of patterns whose first segment is a glob.
     first_globs: Vec<usize>,
     /// `*.name` patterns: the segments after the leading `*`.
     suffixes: Vec<(Vec<String>, usize)>,
     /// Module -> (capability, attributes that are not the capability).
-    modules: HashMap<String, (usize, HashSet<String>)>,
-    reflection_targets: HashSet<String>,
+    modules: Map<String, (usize, Set<String>)>,
+    reflection_targets: Set<String>,
     /// `functools.partial` and the like (see [`V::Partial`]).
-    binders: HashSet<String>,
+    binders: Set<String>,
     /// Last segments (globs) of the process and dynamic-code APIs of the reflection
     /// targets (`system`, `spawn*`, `exec`): what a getter must not name.
     dangerous_names: Vec<String>,
@@ -78,7 +84,7 @@ pub(crate) struct Compiled {
     dynamic: Option<usize>,
     /// The capability of names built at run time (`computed-name`), and those names.
     computed: Option<usize>,
-    names: HashSet<String>,
+    names: Set<String>,
     profile: Vec<String>,
     /// Words one of which a file must contain for a capability to be reachable from it.
     prefilter: Option<regex::bytes::Regex>,
@@ -311,8 +317,16 @@ impl Compiled {
             if let Some((c, _)) = self.modules.get(m) {
                 return Some(&self.caps[*c].key);
             }
-            if let Some((_, c)) = self.apis.iter().find(|(p, _)| p[0] == m) {
-                return Some(&self.caps[*c].key);
+            // The first pattern whose first segment is `m`: from the index, and among the
+            // globbed first segments (which a module name cannot spell, but as written).
+            let named = self.by_first.get(m).and_then(|ks| ks.first().copied());
+            let globbed = self
+                .first_globs
+                .iter()
+                .copied()
+                .find(|&k| self.apis[k].0[0] == m);
+            if let Some(k) = named.into_iter().chain(globbed).min() {
+                return Some(&self.caps[self.apis[k].1].key);
             }
             m = m.rsplit_once('.')?.0;
         }
@@ -414,10 +428,13 @@ struct Partial {
 /// One file's bindings.
 #[derive(Default)]
 struct Env {
-    imports: HashMap<String, Vec<ImportKind>>,
+    imports: Map<String, Vec<ImportKind>>,
     assigns: HashMap<String, Vec<Range<usize>>>,
+    /// The `x` of the assigned names `self.x` and `cls.x` (`Resolver::chain` asks about
+    /// every `self.x` it meets without building the name).
+    own: [Set<String>; 2],
     /// Functions and classes defined at module or function level.
-    defs: HashSet<String>,
+    defs: Set<String>,
     stars: Vec<(usize, String)>,
 }
 
@@ -425,23 +442,28 @@ struct Resolver<'a> {
     units: &'a [Unit<'a>],
     c: &'a Compiled,
     envs: Vec<Env>,
-    modules: HashMap<String, usize>,
+    modules: Map<String, usize>,
     /// Hits found while evaluating (computed imports, reflective lookups), per unit.
     side: Vec<Vec<CapHit>>,
     /// Evaluations in progress (name ids, see `ids`), against cycles.
     active: Vec<u32>,
     /// Names as small numbers, per unit (for `active` and the footprints).
-    ids: Vec<HashMap<String, u32>>,
+    ids: Vec<Map<String, u32>>,
     next_id: u32,
     /// For each evaluation in progress, the names that asked about so far got past the
     /// depth limit: the names whose being in progress or not could change its value.
     footprints: Vec<Bits>,
     /// Values of names whose evaluation met a cycle back to itself or to what was in
     /// progress, by name id: see [`Cyclic`].
-    cyclic: HashMap<u32, Vec<Cyclic>>,
+    cyclic: Map<u32, Vec<Cyclic>>,
     /// Values of names looked up from a file's own code (depth 0, where nothing is in
     /// progress), by name id.
     cache: Vec<Option<Vec<V>>>,
+    /// `head` of a name at depth 0, by name id: every use of a name in the file starts a
+    /// chain there, and asking again only repeats the same lookups (see `head`).
+    heads: Vec<Option<Vec<V>>>,
+    /// Does the file bind the name (an import, an assignment, a definition), by name id.
+    binds: Vec<bool>,
     /// Values of names whose evaluation met no depth limit and no cycle, by name id, with
     /// how many levels below it the evaluation went (see `name_value`).
     memo: Vec<Option<(Vec<V>, usize)>>,
@@ -465,13 +487,13 @@ struct Resolver<'a> {
     /// The dotted names of `V::Ext` and `V::Raw`.
     paths: Paths,
     /// Ids of the names `call` treats apart from an ordinary call (see `call`).
-    special: HashSet<u32>,
+    special: Set<u32>,
     /// The getters' names (`V::Getter`), interned: equal ids are equal names.
     strs: Vec<String>,
-    str_ids: HashMap<String, u32>,
+    str_ids: Map<String, u32>,
     /// The partials (`V::Partial`), interned: equal ids are equal partials.
     partials: Vec<Partial>,
-    partial_ids: HashMap<Partial, u32>,
+    partial_ids: Map<Partial, u32>,
     builtins: u32,
     /// `builtins.__import__`, `importlib.import_module`, `importlib.__import__`.
     import_fns: [u32; 3],
@@ -550,7 +572,7 @@ impl Bits {
 struct Paths {
     nodes: Vec<PathNode>,
     /// Segment texts, interned.
-    seg_ids: HashMap<Box<str>, u32>,
+    seg_ids: Map<Box<str>, u32>,
     segs: Vec<Box<str>>,
     /// (parent or [`ROOT`], segment) -> id, keyed `parent << 32 | segment`.
     children: HashMap<u64, u32, IdHash>,
@@ -886,7 +908,7 @@ fn basename(cmd: &str) -> &str {
 
 impl<'a> Resolver<'a> {
     fn new(units: &'a [Unit<'a>], c: &'a Compiled) -> Resolver<'a> {
-        let mut modules = HashMap::new();
+        let mut modules = Map::default();
         for (f, u) in units.iter().enumerate() {
             modules.insert(module_name(u.path), f);
         }
@@ -912,11 +934,13 @@ impl<'a> Resolver<'a> {
             modules,
             side: vec![Vec::new(); units.len()],
             active: Vec::new(),
-            ids: vec![HashMap::new(); units.len()],
+            ids: units.iter().map(|_| Map::default()).collect(),
             next_id: 0,
             footprints: Vec::new(),
-            cyclic: HashMap::new(),
+            cyclic: Map::default(),
             cache: Vec::new(),
+            heads: Vec::new(),
+            binds: Vec::new(),
             memo: Vec::new(),
             at_depth: Vec::new(),
             cuts: 0,
@@ -927,9 +951,9 @@ impl<'a> Resolver<'a> {
             paths,
             special,
             strs: Vec::new(),
-            str_ids: HashMap::new(),
+            str_ids: Map::default(),
             partials: Vec::new(),
-            partial_ids: HashMap::new(),
+            partial_ids: Map::default(),
             builtins,
             import_fns,
         }
@@ -1072,7 +1096,14 @@ impl<'a> Resolver<'a> {
         let id = self.next_id;
         self.next_id += 1;
         self.ids[f].insert(name.to_string(), id);
+        let env = &self.envs[f];
+        self.binds.push(
+            env.imports.contains_key(name)
+                || env.assigns.contains_key(name)
+                || env.defs.contains(name),
+        );
         self.cache.push(None);
+        self.heads.push(None);
         self.memo.push(None);
         self.at_depth.push(None);
         id
@@ -1086,6 +1117,11 @@ impl<'a> Resolver<'a> {
             return vec![V::Opaque];
         }
         let id = self.id(f, name);
+        self.name_value_of(f, id, name, depth)
+    }
+
+    /// `name_value` of the name whose id is `id` (`depth` within the limit).
+    fn name_value_of(&mut self, f: usize, id: u32, name: &str, depth: usize) -> Vec<V> {
         if let Some(fp) = self.footprints.last_mut() {
             fp.insert(id);
         }
@@ -1257,10 +1293,23 @@ impl<'a> Resolver<'a> {
                 bound: 0,
             }];
         }
-        let binds = self.envs[f].imports.contains_key(name)
-            || self.envs[f].assigns.contains_key(name)
-            || self.envs[f].defs.contains(name);
-        let mut out = self.name_value(f, name, depth);
+        let id = self.id(f, name);
+        // At depth 0 (a use in the file's own code; nothing is in progress) the value is
+        // the same at every use: the first use's lookup fills `cache` (or finds a memo
+        // that stays), interns the same paths, and leaves the side hits of that first
+        // evaluation; later ones only repeated those lookups.
+        if depth == 0
+            && let Some(v) = &self.heads[id as usize]
+        {
+            return v.clone();
+        }
+        let binds = self.binds[id as usize];
+        let mut out = if depth > MAX_DEPTH {
+            self.cuts += 1;
+            vec![V::Opaque]
+        } else {
+            self.name_value_of(f, id, name, depth)
+        };
         // A star import may bind the name or not: the builtin stays a candidate.
         if !binds && BUILTINS.contains(&name) {
             let q = self.paths.child(self.builtins, name);
@@ -1268,6 +1317,9 @@ impl<'a> Resolver<'a> {
         }
         if out.is_empty() {
             out.push(V::Raw(self.paths.intern(name)));
+        }
+        if depth == 0 {
+            self.heads[id as usize] = Some(out.clone());
         }
         out
     }
@@ -1301,11 +1353,17 @@ impl<'a> Resolver<'a> {
         let u = &units[f];
         let name = tok_str(u, i);
         let mut k = i + 1;
-        let own = matches!(name, "self" | "cls")
-            .then(|| format!("{name}.{}", tok_str(u, i + 2)))
-            .filter(|own| {
-                is_op(u, i + 1, b".") && is_name(u, i + 2) && self.envs[f].assigns.contains_key(own)
-            });
+        let own = match name {
+            "self" => Some(0),
+            "cls" => Some(1),
+            _ => None,
+        }
+        .filter(|&k| {
+            is_op(u, i + 1, b".")
+                && is_name(u, i + 2)
+                && self.envs[f].own[k].contains(tok_str(u, i + 2))
+        })
+        .map(|_| format!("{name}.{}", tok_str(u, i + 2)));
         let mut vals = if let Some(own) = own {
             // `self.run = subprocess.Popen`, then `self.run(...)`.
             k = i + 3;
@@ -1843,6 +1901,11 @@ fn build_env(u: &Unit<'_>) -> Env {
         }
     }
     for a in &o.assigns {
+        for (k, head) in ["self.", "cls."].iter().enumerate() {
+            if let Some(attr) = a.target.strip_prefix(head) {
+                env.own[k].insert(attr.to_string());
+            }
+        }
         env.assigns
             .entry(a.target.clone())
             .or_default()
@@ -2043,6 +2106,12 @@ fn named_api(u: &Unit<'_>, c: &Compiled, i: usize) -> Option<CapHit> {
     let t = u.outline.lexed.toks[i];
     let text = &u.src[t.range()];
     if lex::is_fstring(text) {
+        return None;
+    }
+    // The value is the text between the quotes with its escapes decoded: without a `.`,
+    // `:` or backslash there, it names no API (`named_capability`), and most strings are not
+    // worth decoding.
+    if !text.iter().any(|b| matches!(b, b'.' | b':' | b'\\')) {
         return None;
     }
     let v = lex::string_value(text)?;
