@@ -464,8 +464,12 @@ struct File<'a> {
     /// [`Analysis::startup_direct`] follows (`site`, `sysconfig`, `distutils`, `chr`, `map`).
     startup_names: bool,
     /// [`File::calls`] of each token range asked for.
-    calls_memo: RefCell<HashMap<(usize, usize), Rc<[Call]>>>,
+    calls_memo: CallsMemo,
 }
+
+/// [`File::calls`] by token range `(start, end)`: the fixpoint asks for the same ranges
+/// every round.
+type CallsMemo = RefCell<HashMap<(usize, usize), Rc<[Call]>>>;
 
 /// Heads of the names [`Analysis::startup_direct`] follows.
 fn startup_head(name: &str) -> bool {
@@ -959,13 +963,12 @@ fn may_hold_source(u: &Unit<'_>) -> bool {
         }
         match name {
             // `config.x`, `self.config.x`: the name goes on after a dot.
-            b"config" => {
+            b"config"
                 if toks
                     .get(i + 1)
-                    .is_some_and(|n| n.kind == Kind::Op && &u.src[n.range()] == b".")
-                {
-                    return true;
-                }
+                    .is_some_and(|n| n.kind == Kind::Op && &u.src[n.range()] == b".") =>
+            {
+                return true;
             }
             b"__file__" => here = true,
             _ => {}
@@ -1634,16 +1637,16 @@ impl Analysis<'_> {
             let args = c.open + 1..c.close;
             let last = name.rsplit('.').next().unwrap_or(&name).to_string();
             // A file created, copied, moved or linked where code persists.
-            if let Some(target) = self.write_target(f, &c)
+            if let Some(target) = self.write_target(f, c)
                 && let Some(t) = self.startup_of(f, s, target, env)
             {
-                self.flow(f, &c, &t, Sink::Write);
+                self.flow(f, c, &t, Sink::Write);
             }
             // Data unpickled from a file: fetched or decoded data is a flow below; any other
             // file is data hubwarden did not scan unless it is in the target's files.
-            if let Some(what) = self.unpickles_file(f, &c)
+            if let Some(what) = self.unpickles_file(f, c)
                 && !self
-                    .taint_of_args(f, s, &c, env)
+                    .taint_of_args(f, s, c, env)
                     .is_some_and(|t| t.file || Sink::Code.accepts(t.source))
             {
                 let file = &self.files[f];
@@ -1666,7 +1669,7 @@ impl Analysis<'_> {
                 let msg = format!(
                     "`{what}` unpickles{on} while the code runs: a pickle can run anything, and this file is not among the files hubwarden fetched and scanned"
                 );
-                self.push_flow(f, &c, format!("`{what}`"), msg, UNVERIFIED, data_file);
+                self.push_flow(f, c, format!("`{what}`"), msg, UNVERIFIED, data_file);
             }
             let file = &self.files[f];
             // Writes through a handle: `F.write(X)`.
@@ -1776,7 +1779,7 @@ impl Analysis<'_> {
             };
             if let Some(sink) = sink {
                 // `np.load(x, allow_pickle=True)` is an unpickler too (handled below).
-                if let Some(t) = self.taint_of_args(f, s, &c, env)
+                if let Some(t) = self.taint_of_args(f, s, c, env)
                     && (sink.accepts(t.source) || (t.file && sink != Sink::Send))
                     && !(sink == Sink::Send && to_hub(&self.files[f], args.clone()))
                     && !(sink == Sink::Send
@@ -1786,16 +1789,16 @@ impl Analysis<'_> {
                             .iter()
                             .any(|x| !x.is_empty()))
                 {
-                    self.flow(f, &c, &t, sink);
+                    self.flow(f, c, &t, sink);
                 }
                 continue;
             }
             if (name.ends_with("np.load") || name == "numpy.load")
                 && (args.start..args.end).any(|i| self.files[f].t(i) == b"allow_pickle")
-                && let Some(t) = self.taint_of_args(f, s, &c, env)
+                && let Some(t) = self.taint_of_args(f, s, c, env)
                 && (t.file || Sink::Code.accepts(t.source))
             {
-                self.flow(f, &c, &t, Sink::Code);
+                self.flow(f, c, &t, Sink::Code);
                 continue;
             }
             // Into a fetched function: its parameters.
