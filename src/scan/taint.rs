@@ -2431,18 +2431,23 @@ mod tests {
         }
     }
 
-    /// Every fixture file on its own and every adversarial repo as one closure: where the
-    /// source check skips the analysis, the whole analysis finds no flow either.
-    #[test]
-    fn the_source_check_never_hides_a_flow() {
+    /// Every `.py` file under tests/fixtures, sorted, with its bytes.
+    fn fixture_sources() -> Vec<(String, Vec<u8>)> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let mut files = Vec::new();
         python_files(&root, &mut files);
         files.sort();
-        let srcs: Vec<(String, Vec<u8>)> = files
+        files
             .iter()
             .map(|p| (p.display().to_string(), std::fs::read(p).unwrap()))
-            .collect();
+            .collect()
+    }
+
+    /// Every fixture file on its own and every adversarial repo as one closure: where the
+    /// source check skips the analysis, the whole analysis finds no flow either.
+    #[test]
+    fn the_source_check_never_hides_a_flow() {
+        let srcs = fixture_sources();
         let outlines: Vec<Outline> = srcs.iter().map(|(_, s)| Outline::new(s)).collect();
         let none = |units: &[Unit<'_>]| analyse(units, true).iter().all(Vec::is_empty);
         let (mut skipped, mut kept) = (0, 0);
@@ -2479,14 +2484,7 @@ mod tests {
     /// flows with the flags forced on. The borrowed literals equal `string_value`'s.
     #[test]
     fn the_file_flags_never_change_a_flow() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        let mut files = Vec::new();
-        python_files(&root, &mut files);
-        files.sort();
-        let srcs: Vec<(String, Vec<u8>)> = files
-            .iter()
-            .map(|p| (p.display().to_string(), std::fs::read(p).unwrap()))
-            .collect();
+        let srcs = fixture_sources();
         let outlines: Vec<Outline> = srcs.iter().map(|(_, s)| Outline::new(s)).collect();
         let (mut literals, mut found) = (0, 0);
         let mut closures: BTreeMap<String, Vec<usize>> = BTreeMap::new();
