@@ -7,6 +7,7 @@
 //! generated files are pathological), so the analyses that need every file work on tokens
 //! and tree-sitter only ever sees the statements a query rule can match.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// What a token is.
@@ -467,6 +468,12 @@ fn op_len(s: &[u8]) -> usize {
 /// non-raw strings; an f-string's replacement fields are kept as written). Bytes are
 /// read as Latin-1 so that every byte survives.
 pub(crate) fn string_value(tok: &[u8]) -> Option<String> {
+    string_text(tok).map(Cow::into_owned)
+}
+
+/// [`string_value`], borrowed from the token when nothing is decoded: a UTF-8 body
+/// without a backslash, or a raw one, is its own value.
+pub(crate) fn string_text(tok: &[u8]) -> Option<Cow<'_, str>> {
     let q = tok.iter().position(|&c| c == b'\'' || c == b'"')?;
     let prefix = &tok[..q];
     let quote = tok[q];
@@ -476,8 +483,8 @@ pub(crate) fn string_value(tok: &[u8]) -> Option<String> {
     let body_end = if closed { tok.len() - qlen } else { tok.len() };
     let body = tok.get(q + qlen..body_end)?;
     let text = match std::str::from_utf8(body) {
-        Ok(s) => s.to_owned(),
-        Err(_) => body.iter().map(|&b| b as char).collect(),
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(body.iter().map(|&b| b as char).collect()),
     };
     // Replacement fields stay as written: the prefix passed on has no `f`. Without a
     // backslash, or raw, `unescape` (with no `f`) returns the text as it is: most
@@ -486,7 +493,7 @@ pub(crate) fn string_value(tok: &[u8]) -> Option<String> {
     if raw || !body.contains(&b'\\') {
         return Some(text);
     }
-    Some(crate::python::unescape(&text, ""))
+    Some(Cow::Owned(crate::python::unescape(&text, "")))
 }
 
 /// Is the string token an f-string (or t-string)?

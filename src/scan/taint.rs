@@ -701,37 +701,13 @@ impl<'a> File<'a> {
     fn strings(&self, r: Range<usize>) -> Vec<String> {
         r.filter_map(|i| {
             if self.kind(i) == Some(Kind::Str) {
-                literal(self.t(i)).map(Cow::into_owned)
+                lex::string_value(self.t(i))
             } else {
                 None
             }
         })
         .collect()
     }
-}
-
-/// [`lex::string_value`] of a string token, borrowed from the source when its body holds
-/// no backslash and is UTF-8: the value is then the body as written (no escape to
-/// decode, and the prefix passed on is at most `r`, which keeps the text). The quote and
-/// body bounds are found as `string_value` finds them.
-fn literal(tok: &[u8]) -> Option<Cow<'_, str>> {
-    if memchr::memchr(b'\\', tok).is_none() {
-        let q = tok.iter().position(|&c| c == b'\'' || c == b'"')?;
-        let quote = tok[q];
-        let triple = tok.len() >= q + 6 && tok[q + 1] == quote && tok[q + 2] == quote;
-        let qlen = if triple { 3 } else { 1 };
-        let body_end =
-            if tok.len() >= q + 2 * qlen && tok[tok.len() - qlen..].iter().all(|&c| c == quote) {
-                tok.len() - qlen
-            } else {
-                tok.len()
-            };
-        let body = tok.get(q + qlen..body_end)?;
-        if let Ok(text) = std::str::from_utf8(body) {
-            return Some(Cow::Borrowed(text));
-        }
-    }
-    lex::string_value(tok).map(Cow::Owned)
 }
 
 /// A literal naming a data file the repo ships next to its code (read as configuration).
@@ -989,7 +965,7 @@ fn may_hold_source(u: &Unit<'_>) -> bool {
     let strings: Vec<Cow<'_, str>> = toks
         .iter()
         .filter(|t| t.kind == Kind::Str)
-        .filter_map(|t| literal(&u.src[t.range()]))
+        .filter_map(|t| lex::string_text(&u.src[t.range()]))
         .collect();
     // The repo's own data file read next to the code: `__file__` and the file's name.
     if here && strings.iter().any(|s| data_file_name(s)) {
@@ -1094,7 +1070,7 @@ fn file_of<'a>(u: &Unit<'a>, gated: bool) -> File<'a> {
         .toks
         .iter()
         .filter(|t| t.kind == Kind::Str)
-        .filter_map(|t| literal(&u.src[t.range()]))
+        .filter_map(|t| lex::string_text(&u.src[t.range()]))
         .collect();
     let startup_literals = !gated || startup_location(&strings.join("/")).is_some();
     let mut file = File {
@@ -2481,7 +2457,8 @@ mod tests {
 
     /// The per-file flags that skip `startup_direct`'s work never change a flow: every
     /// fixture file on its own and every adversarial repo as one closure give the same
-    /// flows with the flags forced on. The borrowed literals equal `string_value`'s.
+    /// flows with the flags forced on. A literal `lex::string_text` borrows decodes to
+    /// itself.
     #[test]
     fn the_file_flags_never_change_a_flow() {
         let srcs = fixture_sources();
@@ -2495,12 +2472,16 @@ mod tests {
                 .iter()
                 .filter(|t| t.kind == Kind::Str)
             {
+                // A value `lex::string_text` borrows is what decoding it gives.
                 let tok = &src[t.range()];
-                assert_eq!(
-                    literal(tok).map(Cow::into_owned),
-                    lex::string_value(tok),
-                    "{path}"
-                );
+                if let Some(Cow::Borrowed(v)) = lex::string_text(tok) {
+                    let raw = tok
+                        .iter()
+                        .take_while(|&&c| c != b'\'' && c != b'"')
+                        .any(|c| matches!(c, b'r' | b'R'));
+                    let prefix = if raw { "r" } else { "" };
+                    assert_eq!(crate::python::unescape(v, prefix), v, "{path}");
+                }
                 literals += 1;
             }
             let units = [unit(path, src, &outlines[i])];
