@@ -202,7 +202,18 @@ struct Builder<'s> {
     /// Tokens that name a type or a base rather than use a value (annotations, class
     /// bases): not mentions, so that an annotation does not construct a class.
     not_mention: Vec<bool>,
+    /// Per operator of [`SEPS`], its code tokens in order, each with the bracket depth
+    /// before it (see [`Builder::find_op`]).
+    seps: [Vec<(u32, i32)>; SEPS.len()],
+    /// Bracket depth before each token, and after the last: the sum of the code
+    /// brackets before it (never clamped, as `find_op` counts).
+    depth: Vec<i32>,
 }
+
+/// The operators and keywords `find_op` looks for: statements were searched for them
+/// token by token, several times each (a sixth of the outline); their positions are
+/// listed once per file instead.
+const SEPS: [&[u8]; 6] = [b":", b";", b"=", b",", b"in", b"as"];
 
 impl<'s> Builder<'s> {
     fn new(src: &'s [u8], lexed: Lexed) -> Self {
@@ -226,7 +237,44 @@ impl<'s> Builder<'s> {
             imports: Vec::new(),
             assigns: Vec::new(),
             not_mention: vec![false; n],
+            seps: Default::default(),
+            depth: Vec::new(),
         }
+    }
+
+    /// Fill `seps` and `depth` in one pass over the tokens.
+    fn index_seps(&mut self) {
+        let src = self.src;
+        let toks = &self.lexed.toks;
+        let mut depth = Vec::with_capacity(toks.len() + 1);
+        let mut d = 0i32;
+        for (i, tok) in toks.iter().enumerate() {
+            depth.push(d);
+            if tok.nest > 0 {
+                continue;
+            }
+            let x = &src[tok.range()];
+            let slot = match (tok.kind, x) {
+                (Kind::Op, [b'(' | b'[' | b'{']) => {
+                    d += 1;
+                    continue;
+                }
+                (Kind::Op, [b')' | b']' | b'}']) => {
+                    d -= 1;
+                    continue;
+                }
+                (Kind::Op, b":") => 0,
+                (Kind::Op, b";") => 1,
+                (Kind::Op, b"=") => 2,
+                (Kind::Op, b",") => 3,
+                (Kind::Name, b"in") => 4,
+                (Kind::Name, b"as") => 5,
+                _ => continue,
+            };
+            self.seps[slot].push((i as u32, d));
+        }
+        depth.push(d);
+        self.depth = depth;
     }
 
     fn t(&self, i: usize) -> &'s [u8] {
@@ -243,8 +291,29 @@ impl<'s> Builder<'s> {
     }
 
     /// Index of the first top-level (bracket depth 0, code) operator or keyword in
-    /// `range` written `op`.
+    /// `range` written `op`. Depth counts from the start of `range`: a token is at depth
+    /// 0 when the brackets between the start and it balance, so for the operators of
+    /// [`SEPS`] the answer is the first listed one in `range` whose depth before it is the
+    /// depth at the start.
     fn find_op(&self, range: Range<usize>, op: &[u8]) -> Option<usize> {
+        let Some(slot) = SEPS.iter().position(|&s| s == op) else {
+            return self.find_op_scan(range, op);
+        };
+        if range.is_empty() {
+            return None;
+        }
+        let base = *self.depth.get(range.start)?;
+        let at = &self.seps[slot];
+        let from = at.partition_point(|&(t, _)| (t as usize) < range.start);
+        at[from..]
+            .iter()
+            .take_while(|&&(t, _)| (t as usize) < range.end)
+            .find(|&&(_, d)| d == base)
+            .map(|&(t, _)| t as usize)
+    }
+
+    /// [`Builder::find_op`] token by token, for any operator.
+    fn find_op_scan(&self, range: Range<usize>, op: &[u8]) -> Option<usize> {
         let mut depth = 0i32;
         for i in range {
             let tok = self.lexed.toks[i];
@@ -311,7 +380,8 @@ impl<'s> Builder<'s> {
     }
 
     fn build(mut self) -> Outline {
-        let lines = self.lexed.lines.clone();
+        self.index_seps();
+        let lines = std::mem::take(&mut self.lexed.lines);
         // Open scopes: (header indent, scope); the module never closes.
         let mut stack: Vec<(u32, usize)> = Vec::new();
         let mut decorators: Option<(usize, Vec<String>)> = None;
@@ -417,6 +487,7 @@ impl<'s> Builder<'s> {
             }
             self.statement(scope, toks);
         }
+        self.lexed.lines = lines;
         let n = self.lexed.toks.len();
         while let Some((_, s)) = stack.pop() {
             self.scopes[s].body.end = n;
@@ -434,16 +505,17 @@ impl<'s> Builder<'s> {
         // checked and copied once, and each scope's set built from sorted names.
         let mut reflective = vec![false; self.scopes.len()];
         let src = self.src;
-        let mut seen: HashSet<(u32, &str), RandomState> =
+        // Keyed on bytes: a name is checked as UTF-8 once, not at every occurrence.
+        let mut seen: HashSet<(u32, &[u8]), RandomState> =
             HashSet::with_capacity_and_hasher(self.lexed.toks.len() / 4, RandomState::default());
         for (i, tok) in self.lexed.toks.iter().enumerate() {
             if tok.kind == Kind::Name && !self.not_mention[i] {
-                let name = std::str::from_utf8(&src[tok.range()]).unwrap_or("");
-                seen.insert((owner[i], name));
+                seen.insert((owner[i], &src[tok.range()]));
             }
         }
         let mut distinct: Vec<(u32, &str)> = seen
             .into_iter()
+            .map(|(s, name)| (s, std::str::from_utf8(name).unwrap_or("")))
             .filter(|&(_, name)| !KEYWORDS.contains(&name))
             .collect();
         distinct.sort_unstable();
@@ -454,7 +526,13 @@ impl<'s> Builder<'s> {
             }
             self.scopes[s].mentions = run.iter().map(|&(_, name)| name.to_string()).collect();
         }
-        for (i, tok) in self.lexed.toks.iter().enumerate() {
+        // Most files look nothing up reflectively: their tokens need no second look.
+        let looked_at: &[lex::Token] = if reflective.contains(&true) {
+            &self.lexed.toks
+        } else {
+            &[]
+        };
+        for (i, tok) in looked_at.iter().enumerate() {
             let s = owner[i] as usize;
             if tok.kind == Kind::Str
                 && reflective[s]
@@ -1076,6 +1154,44 @@ mod tests {
                 out.push(p);
             }
         }
+    }
+
+    /// `find_op` from the per-file operator lists answers what the token-by-token scan
+    /// answers, for every operator it lists, from every token of every logical line (and
+    /// from inside brackets, where the depth at the start is not the line's).
+    #[test]
+    fn listed_operators_find_what_the_scan_finds() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        python_files(&root.join("tests/fixtures"), &mut files);
+        python_files(&root.join("examples"), &mut files);
+        // `==` is not listed: the scan answers it.
+        let ops: Vec<&[u8]> = SEPS.iter().copied().chain([&b"=="[..]]).collect();
+        let mut checked = 0usize;
+        for f in &files {
+            let src = std::fs::read(f).unwrap();
+            let mut b = Builder::new(&src, lex::lex(&src));
+            b.index_seps();
+            for line in &b.lexed.lines {
+                let end = line.toks.end.min(line.toks.start + 64);
+                for start in line.toks.start..=end {
+                    for &op in &ops {
+                        for stop in [end, line.toks.end] {
+                            let want = b.find_op_scan(start..stop, op);
+                            assert_eq!(
+                                b.find_op(start..stop, op),
+                                want,
+                                "{}: {start}..{stop} {:?}",
+                                f.display(),
+                                String::from_utf8_lossy(op)
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
     }
 
     /// The outline puts every identifier in the scope tree-sitter puts it in, over every
