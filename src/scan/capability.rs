@@ -440,6 +440,9 @@ struct Env {
 
 struct Resolver<'a> {
     units: &'a [Unit<'a>],
+    /// Each unit's source as text when it is valid UTF-8 (once per file, instead of
+    /// validating every name token a chain reads).
+    texts: Vec<Option<&'a str>>,
     c: &'a Compiled,
     envs: Vec<Env>,
     modules: Map<String, usize>,
@@ -497,6 +500,10 @@ struct Resolver<'a> {
     builtins: u32,
     /// `builtins.__import__`, `importlib.import_module`, `importlib.__import__`.
     import_fns: [u32; 3],
+    /// The steps of the last use's chain (`chain` with `steps`), reused from use to use:
+    /// the values after each step lie in `step_vals`.
+    steps: Vec<Step>,
+    step_vals: Vec<V>,
 }
 
 /// Names whose call is not just `name()` (see `Resolver::call`), besides the binders and
@@ -701,6 +708,28 @@ impl Paths {
 
     fn last(&self, id: u32) -> &str {
         &self.segs[self.nodes[id as usize].seg as usize]
+    }
+
+    /// [`Compiled::classify`] of an unresolved path, where only the `*.name` patterns
+    /// apply: matched on the arena's segments, without building the text.
+    fn unresolved_class(&self, id: u32, suffixes: &[(Vec<String>, usize)]) -> Option<usize> {
+        let n = self.len(id);
+        suffixes
+            .iter()
+            .find(|(p, _)| n > p.len() && self.ends_with(id, p))
+            .map(|&(_, c)| c)
+    }
+
+    /// Do the last segments of path `id` match the globs `p` (`p.len()` below its length)?
+    fn ends_with(&self, mut id: u32, p: &[String]) -> bool {
+        for pat in p.iter().rev() {
+            let n = &self.nodes[id as usize];
+            if !glob(pat, &self.segs[n.seg as usize]) {
+                return false;
+            }
+            id = n.parent;
+        }
+        true
     }
 
     fn text(&self, mut id: u32) -> String {
@@ -929,6 +958,10 @@ impl<'a> Resolver<'a> {
         .map(|q| paths.intern(q));
         Resolver {
             units,
+            texts: units
+                .iter()
+                .map(|u| std::str::from_utf8(u.src).ok())
+                .collect(),
             c,
             envs,
             modules,
@@ -956,6 +989,25 @@ impl<'a> Resolver<'a> {
             partial_ids: Map::default(),
             builtins,
             import_fns,
+            steps: Vec::new(),
+            step_vals: Vec::new(),
+        }
+    }
+
+    /// [`tok_str`] of token `i` of unit `f`: a slice of the unit's text when it is valid
+    /// UTF-8 (a slice at char boundaries of valid UTF-8 is valid, and one that is not at
+    /// boundaries is not, which `str::get` tells without reading the bytes).
+    fn tok_str(&self, f: usize, i: usize) -> &'a str {
+        let u = &self.units[f];
+        match self.texts[f] {
+            Some(s) => u
+                .outline
+                .lexed
+                .toks
+                .get(i)
+                .and_then(|t| s.get(t.range()))
+                .unwrap_or(""),
+            None => tok_str(u, i),
         }
     }
 
@@ -991,7 +1043,11 @@ impl<'a> Resolver<'a> {
         if let Some(c) = self.paths.nodes[id as usize].class[usize::from(resolved)] {
             return c;
         }
-        let c = self.c.classify(&self.paths.text(id), resolved);
+        let c = if resolved {
+            self.c.classify(&self.paths.text(id), true)
+        } else {
+            self.paths.unresolved_class(id, &self.c.suffixes)
+        };
         self.paths.nodes[id as usize].class[usize::from(resolved)] = Some(c);
         c
     }
@@ -1345,13 +1401,14 @@ impl<'a> Resolver<'a> {
         chain.vals
     }
 
-    /// Walk the chain that starts at name token `i` (with the values after each step if
-    /// `steps`: only a use's chain needs them, for `best_hit`).
+    /// Walk the chain that starts at name token `i` (with the values after each step in
+    /// `self.steps` if `steps`: only a use's chain needs them, for `best_hit`; a use's
+    /// chain is never walked inside another's).
     fn chain(&mut self, f: usize, i: usize, depth: usize, steps: bool) -> Chain {
         let keep = steps;
         let units = self.units;
         let u = &units[f];
-        let name = tok_str(u, i);
+        let name = self.tok_str(f, i);
         let mut k = i + 1;
         let own = match name {
             "self" => Some(0),
@@ -1361,9 +1418,9 @@ impl<'a> Resolver<'a> {
         .filter(|&k| {
             is_op(u, i + 1, b".")
                 && is_name(u, i + 2)
-                && self.envs[f].own[k].contains(tok_str(u, i + 2))
+                && self.envs[f].own[k].contains(self.tok_str(f, i + 2))
         })
-        .map(|_| format!("{name}.{}", tok_str(u, i + 2)));
+        .map(|_| format!("{name}.{}", self.tok_str(f, i + 2)));
         let mut vals = if let Some(own) = own {
             // `self.run = subprocess.Popen`, then `self.run(...)`.
             k = i + 3;
@@ -1371,49 +1428,71 @@ impl<'a> Resolver<'a> {
         } else {
             self.head(f, name, depth)
         };
-        let mut steps: Vec<Step> = Vec::new();
         if keep {
-            steps.push(Step {
-                vals: vals.clone(),
-                end: k,
-            });
+            self.steps.clear();
+            self.step_vals.clear();
+            self.push_step(&vals, k);
         }
         loop {
             if is_op(u, k, b".") && is_name(u, k + 1) {
-                let attr = tok_str(u, k + 1);
-                let mut next = Vec::new();
-                for v in &vals {
-                    match v {
-                        V::Ext { q, bound } => next.push(V::Ext {
-                            q: self.paths.append(*q, attr),
-                            bound: *bound,
-                        }),
-                        V::Raw(q) => next.push(V::Raw(self.paths.append(*q, attr))),
-                        V::Unit(m) => next.extend(self.member(*m, attr, depth + 1)),
-                        V::Opaque | V::Getter { .. } | V::Partial(_) => {
-                            next.push(V::Opaque);
+                // A name token holds no `.`: the step is one segment (`child`).
+                let attr = self.tok_str(f, k + 1);
+                if vals.iter().any(|v| matches!(v, V::Unit(_))) {
+                    let mut next = Vec::new();
+                    for v in &vals {
+                        match v {
+                            V::Ext { q, bound } => next.push(V::Ext {
+                                q: self.paths.child(*q, attr),
+                                bound: *bound,
+                            }),
+                            V::Raw(q) => next.push(V::Raw(self.paths.child(*q, attr))),
+                            V::Unit(m) => next.extend(self.member(*m, attr, depth + 1)),
+                            V::Opaque | V::Getter { .. } | V::Partial(_) => {
+                                next.push(V::Opaque);
+                            }
                         }
                     }
+                    vals = next;
+                } else {
+                    // One value per value, in order: in place.
+                    for v in &mut vals {
+                        *v = match *v {
+                            V::Ext { q, bound } => V::Ext {
+                                q: self.paths.child(q, attr),
+                                bound,
+                            },
+                            V::Raw(q) => V::Raw(self.paths.child(q, attr)),
+                            _ => V::Opaque,
+                        };
+                    }
                 }
-                vals = dedup(next);
+                dedup(&mut vals);
                 k += 2;
             } else if is_op(u, k, b"(") {
                 let Some(close) = self.close(f, k) else { break };
-                // Only opaque values, fetched modules and local values (`Raw`) ignore the
-                // arguments of a call (see `call`).
-                let args = if vals
-                    .iter()
-                    .any(|v| !matches!(v, V::Opaque | V::Unit(_) | V::Raw(_)))
-                {
-                    split_args(u, k + 1..close)
+                if vals.iter().all(|v| self.plain_call(v)) {
+                    // What `call` gives these, one value per value, without the arguments.
+                    for v in &mut vals {
+                        *v = self.call_plain(*v);
+                    }
                 } else {
-                    Vec::new()
-                };
-                let mut next = Vec::new();
-                for v in &vals {
-                    next.extend(self.call(f, v, &args, i, close, depth));
+                    // Only opaque values, fetched modules and local values (`Raw`) ignore
+                    // the arguments of a call (see `call`).
+                    let args = if vals
+                        .iter()
+                        .any(|v| !matches!(v, V::Opaque | V::Unit(_) | V::Raw(_)))
+                    {
+                        split_args(u, k + 1..close)
+                    } else {
+                        Vec::new()
+                    };
+                    let mut next = Vec::new();
+                    for v in &vals {
+                        next.extend(self.call(f, v, &args, i, close, depth));
+                    }
+                    vals = next;
                 }
-                vals = dedup(next);
+                dedup(&mut vals);
                 k = close + 1;
             } else if is_op(u, k, b"[") {
                 let Some(close) = self.close(f, k) else { break };
@@ -1421,25 +1500,53 @@ impl<'a> Resolver<'a> {
                 for v in &vals {
                     next.extend(self.subscript(f, v, k + 1..close, i, close, depth));
                 }
-                vals = dedup(next);
+                vals = next;
+                dedup(&mut vals);
                 k = close + 1;
             } else {
                 break;
             }
             if keep {
-                steps.push(Step {
-                    vals: vals.clone(),
-                    end: k,
-                });
+                self.push_step(&vals, k);
             }
             if vals.iter().all(|v| *v == V::Opaque) {
                 break;
             }
         }
-        Chain {
-            vals,
-            steps,
-            end: k,
+        Chain { vals, end: k }
+    }
+
+    fn push_step(&mut self, vals: &[V], end: usize) {
+        let start = self.step_vals.len();
+        self.step_vals.extend_from_slice(vals);
+        self.steps.push(Step {
+            vals: start..self.step_vals.len(),
+            end,
+        });
+    }
+
+    /// Is calling `v` what `call_plain` says (its arguments play no part)?
+    fn plain_call(&self, v: &V) -> bool {
+        match v {
+            V::Getter { .. } | V::Partial(_) => false,
+            V::Ext { q, .. } => {
+                !self.special.contains(q)
+                    && !matches!(self.paths.last(*q), "__getattribute__" | "get")
+            }
+            V::Opaque | V::Unit(_) | V::Raw(_) => true,
+        }
+    }
+
+    /// `call` of a value for which `plain_call` holds: the name called as itself (`q()`),
+    /// or opaque.
+    fn call_plain(&mut self, v: V) -> V {
+        match v {
+            V::Ext { q, bound } => V::Ext {
+                q: self.paths.called(q),
+                bound,
+            },
+            V::Raw(q) => V::Raw(self.paths.called(q)),
+            _ => V::Opaque,
         }
     }
 
@@ -1511,21 +1618,15 @@ impl<'a> Resolver<'a> {
             let all: Vec<Range<usize>> = bound.iter().chain(args).cloned().collect();
             return self.call(f, &func, &all, head, close, depth + 1);
         }
+        // Any other name is called as itself: `q()` (the `_` arm below).
+        if self.plain_call(v) {
+            return vec![self.call_plain(*v)];
+        }
+        // Only a special name is left (getters and partials were above).
         let V::Ext { q: id, bound } = v else {
-            return vec![match v {
-                V::Raw(q) => V::Raw(self.paths.called(*q)),
-                _ => V::Opaque,
-            }];
+            return vec![V::Opaque];
         };
         let id = *id;
-        // Any other name is called as itself: `q()` (the `_` arm below).
-        if !self.special.contains(&id) && !matches!(self.paths.last(id), "__getattribute__" | "get")
-        {
-            return vec![V::Ext {
-                q: self.paths.called(id),
-                bound: *bound,
-            }];
-        }
         let q = self.paths.text(id);
         let pos = positional(u, args);
         // `os.__getattribute__("system")`, `vars(os).get("system")`, `sys.modules.get("os")`:
@@ -1860,29 +1961,34 @@ impl<'a> Resolver<'a> {
     }
 }
 
-/// The first 16 distinct values, in order.
-fn dedup(v: Vec<V>) -> Vec<V> {
-    let mut out: Vec<V> = Vec::with_capacity(v.len().min(16));
-    for x in v {
-        if out.len() == 16 {
+/// Keeps the first 16 distinct values, in order (in place: most steps have one value).
+fn dedup(v: &mut Vec<V>) {
+    if v.len() <= 1 {
+        return;
+    }
+    let mut n = 0;
+    for j in 0..v.len() {
+        if n == 16 {
             break;
         }
-        if !out.contains(&x) {
-            out.push(x);
+        let x = v[j];
+        if !v[..n].contains(&x) {
+            v[n] = x;
+            n += 1;
         }
     }
-    out
+    v.truncate(n);
 }
 
 struct Step {
-    vals: Vec<V>,
+    /// Its values, in `Resolver::step_vals`.
+    vals: Range<usize>,
     /// Token after the step.
     end: usize,
 }
 
 struct Chain {
     vals: Vec<V>,
-    steps: Vec<Step>,
     end: usize,
 }
 
@@ -2020,7 +2126,11 @@ fn scan_counted(units: &[Unit<'_>], c: &Compiled) -> (Vec<Vec<CapHit>>, usize) {
         let mut i = 0;
         while i < toks.len() {
             let t = toks[i];
-            if !skip[i] && fold::may_start(u.src, toks, i) {
+            // Only a literal or a name starts a fold.
+            if matches!(t.kind, Kind::Str | Kind::Name)
+                && !skip[i]
+                && fold::may_start(u.src, toks, i)
+            {
                 out[f].extend(computed_name(u, c, &r.envs[f].assigns, i));
             }
             if t.kind == Kind::Str && !skip[i] {
@@ -2036,10 +2146,15 @@ fn scan_counted(units: &[Unit<'_>], c: &Compiled) -> (Vec<Vec<CapHit>>, usize) {
                 i += 1;
                 continue;
             }
-            let chain = r.chain(f, i, 0, true);
-            if let Some(h) = best_hit(&mut r, f, i, &chain) {
+            r.chain(f, i, 0, true);
+            let (steps, vals) = (
+                std::mem::take(&mut r.steps),
+                std::mem::take(&mut r.step_vals),
+            );
+            if let Some(h) = best_hit(&mut r, f, i, &steps, &vals) {
                 out[f].push(h);
             }
+            (r.steps, r.step_vals) = (steps, vals);
             i += 1;
         }
         let side = std::mem::take(&mut r.side[f]);
@@ -2173,13 +2288,19 @@ fn built_libraries(u: &Unit<'_>, c: &Compiled, hits: &mut [CapHit]) {
 }
 
 /// The most specific catalogue match along a chain, as a hit.
-fn best_hit(r: &mut Resolver<'_>, f: usize, head: usize, chain: &Chain) -> Option<CapHit> {
+fn best_hit(
+    r: &mut Resolver<'_>,
+    f: usize,
+    head: usize,
+    steps: &[Step],
+    step_vals: &[V],
+) -> Option<CapHit> {
     let units = r.units;
     let u = &units[f];
     let toks = &u.outline.lexed.toks;
     let mut best: Option<(usize, usize, u32, usize)> = None; // (cap, step, what, segments)
-    for (si, step) in chain.steps.iter().enumerate() {
-        for v in &step.vals {
+    for (si, step) in steps.iter().enumerate() {
+        for v in &step_vals[step.vals.clone()] {
             let (q, resolved, bound) = match v {
                 V::Ext { q, bound } => (*q, true, *bound),
                 V::Raw(q) => (*q, false, 0),
@@ -2206,10 +2327,10 @@ fn best_hit(r: &mut Resolver<'_>, f: usize, head: usize, chain: &Chain) -> Optio
     }
     let (cap, si, what, _) = best?;
     let what = r.paths.text(what);
-    let step_end = chain.steps[si].end;
+    let step_end = steps[si].end;
     // The first call at or after the matched step (`ctypes.cdll.LoadLibrary(...)`), for
     // its arguments.
-    let args = chain.steps[si..]
+    let args = steps[si..]
         .iter()
         .find(|s| is_op(u, s.end, b"("))
         .and_then(|s| r.close(f, s.end).map(|c| split_args(u, s.end + 1..c)))

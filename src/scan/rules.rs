@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::Deserialize;
 use tree_sitter::Query;
 
@@ -456,30 +457,41 @@ impl RuleSet {
 
     /// Build from (origin shown in errors, source recorded in metadata, text) triples.
     fn from_files(files: Vec<(String, String, String)>) -> Result<RuleSet, RuleError> {
+        // Compiling the tree-sitter queries is two thirds of start-up, the YARA rules most
+        // of the rest: the queries compile on the other cores while YARA compiles. Errors
+        // are still reported for the first bad file in the given order.
+        let is_query = |origin: &str| {
+            !origin.ends_with(".yar")
+                && !super::catalogue::is_catalogue(origin)
+                && !is_pickle_lists(origin)
+        };
+        let (yara, mut compiled) = rayon::join(
+            || compile_yara(&files),
+            || {
+                files
+                    .par_iter()
+                    .map(|(origin, source, text)| {
+                        is_query(origin).then(|| load_query_rule(origin, source, text))
+                    })
+                    .collect::<Vec<_>>()
+            },
+        );
+        let (rules, failed) = match yara {
+            Ok(rules) => (Some(rules), None),
+            Err((at, e)) => (None, Some((at, e))),
+        };
+        let mut failed = failed;
         let mut query = Vec::new();
         let mut yara_files = Vec::new();
         let mut pickle = PickleLists::default();
         let mut catalogue = super::catalogue::Catalogue::default();
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
-        let mut compiler = yara_x::Compiler::new();
-        for (origin, source, text) in files {
+        for (at, (origin, source, text)) in files.into_iter().enumerate() {
             if origin.ends_with(".yar") {
-                let id = stem(&origin).to_string();
-                if !valid_id(&id) {
-                    return Err(RuleError::new(
-                        &origin,
-                        0,
-                        "file stem must be lowercase letters, digits and '-'",
-                    ));
+                if let Some((_, e)) = failed.take_if(|(f, _)| *f == at) {
+                    return Err(e);
                 }
-                compiler.new_namespace(&id);
-                compiler
-                    .add_source(
-                        yara_x::SourceCode::from(text.as_str()).with_origin(origin.as_str()),
-                    )
-                    .map_err(|e| {
-                        RuleError::new(&origin, yara_error_line(&e), e.title().to_string())
-                    })?;
+                let id = stem(&origin).to_string();
                 yara_files.push(YaraFile {
                     origin,
                     source,
@@ -497,7 +509,10 @@ impl RuleSet {
             } else if is_pickle_lists(&origin) {
                 pickle.merge(&origin, &text)?;
             } else {
-                let rule = load_query_rule(&origin, &source, &text)?;
+                let rule = compiled
+                    .get_mut(at)
+                    .and_then(Option::take)
+                    .unwrap_or_else(|| load_query_rule(&origin, &source, &text))?;
                 if let Some(prev) = seen.insert(rule.meta.id.clone(), source.clone()) {
                     return Err(RuleError::new(
                         &origin,
@@ -508,7 +523,11 @@ impl RuleSet {
                 query.push(rule);
             }
         }
-        let rules: &'static yara_x::Rules = Box::leak(Box::new(compiler.build()));
+        // `compile_yara` fails only at a `.yar` file, which the loop above reported.
+        let Some(rules) = rules else {
+            return Err(RuleError::new("yara", 0, "YARA rules failed to compile"));
+        };
+        let rules: &'static yara_x::Rules = Box::leak(Box::new(rules));
         let yara = yara_metas(&yara_files, rules)?;
         Ok(RuleSet {
             query,
@@ -544,6 +563,38 @@ impl RuleSet {
             )
             .collect()
     }
+}
+
+/// Every `.yar` file compiled in order into one rule set, one namespace per file; on
+/// failure, the index (into `files`) of the file at fault and its error.
+fn compile_yara(files: &[(String, String, String)]) -> Result<yara_x::Rules, (usize, RuleError)> {
+    let mut compiler = yara_x::Compiler::new();
+    for (at, (origin, _, text)) in files.iter().enumerate() {
+        if !origin.ends_with(".yar") {
+            continue;
+        }
+        let id = stem(origin);
+        if !valid_id(id) {
+            return Err((
+                at,
+                RuleError::new(
+                    origin,
+                    0,
+                    "file stem must be lowercase letters, digits and '-'",
+                ),
+            ));
+        }
+        compiler.new_namespace(id);
+        compiler
+            .add_source(yara_x::SourceCode::from(text.as_str()).with_origin(origin.as_str()))
+            .map_err(|e| {
+                (
+                    at,
+                    RuleError::new(origin, yara_error_line(&e), e.title().to_string()),
+                )
+            })?;
+    }
+    Ok(compiler.build())
 }
 
 fn source_of(files: &[YaraFile]) -> String {
@@ -612,6 +663,38 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!((e.file.as_str(), e.line), ("r/b.yar", 3), "{e}");
+    }
+
+    #[test]
+    fn the_first_bad_file_in_order_is_reported_whichever_engine_compiles_it() {
+        // Query rules compile in parallel with the YARA rules: the error must still be
+        // the one of the first bad file, as when they compiled one after the other.
+        let bad_query = GOOD
+            .replace("id: x", "id: q")
+            .replace("(call)", "(no_such_node)");
+        let bad_yara = "rule b {\n  condition:\n    nope\n}\n";
+        let file =
+            |origin: &str, text: &str| (origin.to_string(), origin.to_string(), text.to_string());
+        let e = RuleSet::from_files(vec![
+            file("r/x.yml", GOOD),
+            file("r/q.yml", &bad_query),
+            file("r/b.yar", bad_yara),
+        ])
+        .unwrap_err();
+        assert_eq!(e.file, "r/q.yml", "{e}");
+        let e = RuleSet::from_files(vec![file("r/b.yar", bad_yara), file("r/q.yml", &bad_query)])
+            .unwrap_err();
+        assert_eq!(e.file, "r/b.yar", "{e}");
+        // A query rule whose id a YARA file already took is a duplicate, in either order.
+        let yara_x = "rule x {\n  meta:\n    title = \"t\"\n    description = \"d\"\n    cwe = \"CWE-1\"\n    level = \"note\"\n    security_severity = \"1.0\"\n    confidence = \"low\"\n  condition:\n    true\n}\n";
+        let e =
+            RuleSet::from_files(vec![file("r/x.yar", yara_x), file("r/x.yml", GOOD)]).unwrap_err();
+        assert!(e.message.contains("duplicate rule id"), "{e}");
+        assert_eq!(e.file, "r/x.yml", "{e}");
+        let e =
+            RuleSet::from_files(vec![file("r/x.yml", GOOD), file("r/x.yar", yara_x)]).unwrap_err();
+        assert!(e.message.contains("duplicate rule id"), "{e}");
+        assert_eq!(e.file, "r/x.yar", "{e}");
     }
 
     #[test]
