@@ -80,7 +80,12 @@ pub(crate) fn lex(src: &[u8]) -> Lexed {
     let mut lx = Lexer {
         src,
         i: 0,
-        out: Lexed::default(),
+        // Python runs about one token per six bytes: reserving that spares most of the
+        // vector's regrowth copies.
+        out: Lexed {
+            toks: Vec::with_capacity(src.len() / 6 + 16),
+            lines: Vec::new(),
+        },
         line_first: 0,
         line_indent: 0,
     };
@@ -97,8 +102,35 @@ struct Lexer<'s> {
     line_indent: u32,
 }
 
+/// Identifier bytes (ASCII letters, digits, `_`, and every byte of a non-ASCII
+/// character), as a table: the identifier loop runs over most of a file's bytes.
+const IDENT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+        c += 1;
+    }
+    t
+};
+
 fn is_ident(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+    IDENT[usize::from(c)]
+}
+
+/// The end of the identifier bytes from `from` on.
+fn ident_end(src: &[u8], from: usize) -> usize {
+    src.get(from..)
+        .and_then(|rest| rest.iter().position(|&c| !is_ident(c)))
+        .map_or(src.len().max(from), |k| from + k)
+}
+
+/// The end of the comment or line from `from` on (its `\n` or `\r`, or the end).
+fn line_end(src: &[u8], from: usize) -> usize {
+    src.get(from..)
+        .and_then(|rest| memchr::memchr2(b'\n', b'\r', rest))
+        .map_or(src.len().max(from), |k| from + k)
 }
 
 fn is_ident_start(c: u8) -> bool {
@@ -174,11 +206,7 @@ impl Lexer<'_> {
                     at_line_start = true;
                 }
                 b' ' | b'\t' | b'\x0c' => self.i += 1,
-                b'#' => {
-                    while self.i < src.len() && !matches!(src[self.i], b'\n' | b'\r') {
-                        self.i += 1;
-                    }
-                }
+                b'#' => self.i = line_end(src, self.i),
                 b'\\' => {
                     // A line continuation: the next physical line continues this one.
                     let mut j = self.i + 1;
@@ -196,9 +224,7 @@ impl Lexer<'_> {
                 }
                 c if is_ident_start(c) => {
                     let start = self.i;
-                    while self.i < src.len() && is_ident(src[self.i]) {
-                        self.i += 1;
-                    }
+                    self.i = ident_end(src, start);
                     // A string prefix directly followed by a quote.
                     if matches!(src.get(self.i), Some(b'\'' | b'"'))
                         && is_prefix(&src[start..self.i])
@@ -269,7 +295,17 @@ impl Lexer<'_> {
         let str_index = self.out.toks.len();
         self.push(Kind::Str, start, start, nest);
         let mut i = q + qlen;
+        // In a triple-quoted string that is not an f-string only a quote or a backslash
+        // can end it or escape: the bytes between (docstrings) are skipped at once.
+        let plain = triple && !fmt;
         while let Some(&c) = src.get(i) {
+            if plain && c != quote && c != b'\\' {
+                match memchr::memchr2(quote, b'\\', &src[i..]) {
+                    Some(k) => i += k,
+                    None => i = src.len(),
+                }
+                continue;
+            }
             if c == b'\\' {
                 // Escapes (raw strings too: `r"\""` does not end at the escaped quote),
                 // with pylex's meaning (`python::pylex::string_end`): in an f-string
@@ -342,11 +378,7 @@ impl Lexer<'_> {
                 }
                 b'\n' | b'\r' if !triple && depth == 0 => return,
                 b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'\\' => self.i += 1,
-                b'#' => {
-                    while self.i < src.len() && !matches!(src[self.i], b'\n' | b'\r') {
-                        self.i += 1;
-                    }
-                }
+                b'#' => self.i = line_end(src, self.i),
                 b'\'' | b'"' => {
                     // The enclosing quote inside a field opens a nested string (3.12);
                     // older Pythons reject the file, so nothing of it runs either way.
@@ -355,9 +387,7 @@ impl Lexer<'_> {
                 }
                 c if is_ident_start(c) => {
                     let start = self.i;
-                    while self.i < src.len() && is_ident(src[self.i]) {
-                        self.i += 1;
-                    }
+                    self.i = ident_end(src, start);
                     if matches!(src.get(self.i), Some(b'\'' | b'"'))
                         && is_prefix(&src[start..self.i])
                     {
@@ -616,6 +646,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The identifier table says what the byte classes say, and a docstring skipped to
+    /// its next quote or backslash ends where the byte loop ended it.
+    #[test]
+    fn ident_table_and_skipped_docstrings() {
+        for c in 0..=255u8 {
+            assert_eq!(
+                is_ident(c),
+                c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+            );
+        }
+        assert_eq!(
+            texts("x = '''a \\''' ' \\\n b''' + \"\"\"q\"\"\"\ny"),
+            [
+                "x",
+                "=",
+                "'''a \\''' ' \\\n b'''",
+                "+",
+                "\"\"\"q\"\"\"",
+                "y"
+            ]
+        );
+        assert_eq!(texts("'''open"), ["'''open"]);
+        assert_eq!(texts("# c\r\nx # d"), ["x"]);
     }
 
     #[test]
