@@ -74,6 +74,9 @@ pub(crate) struct Compiled {
     suffixes: Vec<(Vec<String>, usize)>,
     /// Module -> (capability, attributes that are not the capability).
     modules: Map<String, (usize, Set<String>)>,
+    /// The first segments of `modules`: a name that starts otherwise is below no module
+    /// (`classify` joins a parent's segments only for the others).
+    module_heads: Set<String>,
     reflection_targets: Set<String>,
     /// `functools.partial` and the like (see [`V::Partial`]).
     binders: Set<String>,
@@ -199,6 +202,8 @@ impl Compiled {
             }
             for (m, safe) in &cap.modules {
                 words.insert(m.split('.').next().unwrap_or(m).to_string());
+                c.module_heads
+                    .insert(m.split('.').next().unwrap_or(m).to_string());
                 c.modules
                     .insert(m.clone(), (idx, safe.iter().cloned().collect()));
             }
@@ -335,11 +340,16 @@ impl Compiled {
     /// The capability of a resolved dotted name, if it is one.
     fn classify(&self, q: &str, resolved: bool) -> Option<usize> {
         let s: Vec<&str> = q.split('.').collect();
+        self.classify_segs(&s, resolved)
+    }
+
+    /// [`Compiled::classify`] of the dotted name whose segments are `s`.
+    fn classify_segs(&self, s: &[&str], resolved: bool) -> Option<usize> {
         if resolved {
             // The first pattern in catalogue order that matches.
             let matches = |&k: &usize| {
                 let p = &self.apis[k].0;
-                p.len() == s.len() && p.iter().zip(&s).all(|(a, b)| glob(a, b))
+                p.len() == s.len() && p.iter().zip(s).all(|(a, b)| glob(a, b))
             };
             let named = self
                 .by_first
@@ -354,9 +364,9 @@ impl Compiled {
                 return Some(self.apis[k].1);
             }
             // `module.attr`, one segment below a capability module, not a safe name.
-            if s.len() >= 2 {
-                let (m, attr) = q.rsplit_once('.')?;
-                if let Some((c, safe)) = self.modules.get(m) {
+            if s.len() >= 2 && self.module_heads.contains(s[0]) {
+                let (m, attr) = (s[..s.len() - 1].join("."), s[s.len() - 1]);
+                if let Some((c, safe)) = self.modules.get(m.as_str()) {
                     let attr = attr.trim_end_matches("()");
                     // `AF_INET`, `SOCK_STREAM` (not `CDLL` or `FFI`, which are classes).
                     let constant = attr.contains('_')
@@ -374,7 +384,7 @@ impl Compiled {
         if resolved && s.len() > 2 {
             for k in 1..s.len() - 1 {
                 if (self.reflection_targets.contains(s[k]) || self.modules.contains_key(s[k]))
-                    && let Some(c) = self.classify(&s[k..].join("."), true)
+                    && let Some(c) = self.classify_segs(&s[k..], true)
                 {
                     return Some(c);
                 }
@@ -710,6 +720,16 @@ impl Paths {
         &self.segs[self.nodes[id as usize].seg as usize]
     }
 
+    /// [`Compiled::classify`] of path `id`, on the arena's segments (its text split at `.`)
+    /// without building the text.
+    fn class(&self, c: &Compiled, id: u32, resolved: bool) -> Option<usize> {
+        if resolved {
+            c.classify_segs(&self.segments(id), true)
+        } else {
+            self.unresolved_class(id, &c.suffixes)
+        }
+    }
+
     /// [`Compiled::classify`] of an unresolved path, where only the `*.name` patterns
     /// apply: matched on the arena's segments, without building the text.
     fn unresolved_class(&self, id: u32, suffixes: &[(Vec<String>, usize)]) -> Option<usize> {
@@ -732,7 +752,8 @@ impl Paths {
         true
     }
 
-    fn text(&self, mut id: u32) -> String {
+    /// The segments of path `id`, in order.
+    fn segments(&self, mut id: u32) -> Vec<&str> {
         let mut parts = Vec::with_capacity(self.len(id));
         loop {
             let n = &self.nodes[id as usize];
@@ -743,7 +764,11 @@ impl Paths {
             id = n.parent;
         }
         parts.reverse();
-        parts.join(".")
+        parts
+    }
+
+    fn text(&self, id: u32) -> String {
+        self.segments(id).join(".")
     }
 }
 
@@ -1043,11 +1068,7 @@ impl<'a> Resolver<'a> {
         if let Some(c) = self.paths.nodes[id as usize].class[usize::from(resolved)] {
             return c;
         }
-        let c = if resolved {
-            self.c.classify(&self.paths.text(id), true)
-        } else {
-            self.paths.unresolved_class(id, &self.c.suffixes)
-        };
+        let c = self.paths.class(self.c, id, resolved);
         self.paths.nodes[id as usize].class[usize::from(resolved)] = Some(c);
         c
     }
@@ -2709,6 +2730,65 @@ mod tests {
             src.push_str(&format!("u{i} = c{}\nu{i}.Popen(['true'])\n", i % names));
         }
         src
+    }
+
+    /// The arena's classification (segments walked, no text) is the text's, for the
+    /// catalogue's own names and names around them.
+    #[test]
+    fn paths_are_classified_as_their_text() {
+        let c = compiled();
+        let mut names: Vec<String> = [
+            "os.system",
+            "subprocess.Popen()",
+            "torch.hub.os.system",
+            "logging.os.system()",
+            "a.b.exec_module",
+            "x.create_connection",
+            "loop.subprocess_exec()",
+            "socket.AF_INET",
+            "socket.socket",
+            "ctypes.CDLL",
+            "ctypes.cdll.LoadLibrary()",
+            "os.path.join",
+            "builtins.exec",
+            "builtins.__import__",
+            "importlib.util.spec_from_file_location",
+            "self.exec_module",
+            "exec_module",
+            "a..b",
+        ]
+        .map(String::from)
+        .to_vec();
+        for (p, _) in c.apis.iter().chain(&c.suffixes) {
+            let q = p.join(".").replace('*', "x");
+            names.extend([
+                q.clone(),
+                format!("{q}()"),
+                format!("m.{q}"),
+                format!("{q}.y"),
+            ]);
+        }
+        for m in c.modules.keys() {
+            names.extend([
+                m.clone(),
+                format!("{m}.run"),
+                format!("{m}.SOME_CONST"),
+                format!("{m}.__x"),
+                format!("pkg.{m}.run"),
+            ]);
+        }
+        let mut paths = Paths::default();
+        for q in &names {
+            let id = paths.intern(q);
+            assert_eq!(paths.text(id), *q);
+            for resolved in [false, true] {
+                assert_eq!(
+                    paths.class(&c, id, resolved),
+                    c.classify(q, resolved),
+                    "{q} {resolved}"
+                );
+            }
+        }
     }
 
     #[test]
