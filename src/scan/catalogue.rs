@@ -94,6 +94,15 @@ struct ProfileFile {
     modules: Vec<String>,
 }
 
+/// One library's hooks as they apply to a load: for a file on its own, no class is
+/// loaded only for being in an entry file.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hooks<'c> {
+    pub of: &'c FamilyHooks,
+    /// What applies, in place of `of.all_classes_of_entry_files`.
+    pub all_classes_of_entry_files: bool,
+}
+
 /// Every catalogue of a run.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Catalogue {
@@ -188,21 +197,25 @@ impl Catalogue {
 
     /// The hooks that apply to a family: its own, plus transformers' for the libraries
     /// that load transformers code, and every library's (none naming an entry
-    /// function) for a file on its own.
-    pub(crate) fn hooks_for(&self, family: Option<Family>) -> Vec<FamilyHooks> {
+    /// function) for a file on its own. Borrowed: a closure reads them once, and cloning
+    /// every library's lists per closure was most of the cost for a file on its own.
+    pub(crate) fn hooks_for(&self, family: Option<Family>) -> Vec<Hooks<'_>> {
         match hook_keys(family) {
             Some(keys) => keys
                 .iter()
                 .filter_map(|k| self.families.get(*k))
-                .cloned()
+                .map(|h| Hooks {
+                    all_classes_of_entry_files: h.all_classes_of_entry_files,
+                    of: h,
+                })
                 .collect(),
             None => self
                 .families
                 .values()
                 .filter(|h| !h.entry_function)
-                .map(|h| FamilyHooks {
+                .map(|h| Hooks {
+                    of: h,
                     all_classes_of_entry_files: false,
-                    ..h.clone()
                 })
                 .collect(),
         }

@@ -346,7 +346,9 @@ impl Scanner {
                 let _ = i;
             }
         }
-        let graph = needed.then(|| reach::Reach::new(&units, load, &self.inner.catalogue));
+        // Built for the first hit that needs a context: many closures with an outline
+        // hold none (a capability's word that no call of it follows).
+        let graph = std::cell::OnceCell::new();
         let mut caps = if needed {
             capability::scan(&units, &self.inner.caps)
         } else {
@@ -364,8 +366,11 @@ impl Scanner {
             .map(|(i, p)| {
                 let mut hits = p.facts.fixed.clone();
                 let place = |start: usize| -> (ExecContext, String) {
-                    match (graph.as_ref(), index[i], outlines[i]) {
-                        (Some(g), Some(u), Some(o)) => {
+                    match (needed, index[i], outlines[i]) {
+                        (true, Some(u), Some(o)) => {
+                            let g = graph.get_or_init(|| {
+                                reach::Reach::new(&units, load, &self.inner.catalogue)
+                            });
                             let scope = o.scope_at(start);
                             let detail = o.token_at(start).and_then(|t| o.detail(scope, t));
                             (g.context(u, scope), g.explain(u, scope, detail))

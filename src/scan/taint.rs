@@ -22,14 +22,14 @@
 //! stops at what it cannot name (a value stored in a container and read back elsewhere).
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::Range;
 use std::rc::Rc;
 use std::sync::LazyLock;
 
 use super::lex::{self, Kind};
 use super::outline::{ImportKind, Outline, ScopeKind};
-use super::reach::Unit;
+use super::reach::{Unit, last as last_segment};
 // Seeded per map: the keys are names the analysed code chooses.
 use foldhash::{HashMap, HashMapExt, HashSet};
 
@@ -415,7 +415,7 @@ static API_INDEX: LazyLock<ApiIndex> = LazyLock::new(|| {
 /// The tables whose entries match `name` (an entry `*.x` matches on the last segment,
 /// whatever the receiver): one hash lookup each way instead of a scan of every table.
 fn api_bits(name: &str) -> u8 {
-    let last = name.rsplit('.').next().unwrap_or(name);
+    let last = last_segment(name);
     let index = &*API_INDEX;
     index.exact.get(name).copied().unwrap_or(0) | index.last.get(last).copied().unwrap_or(0)
 }
@@ -473,9 +473,14 @@ type CallsMemo = RefCell<HashMap<(usize, usize), Rc<[Call]>>>;
 
 /// Heads of the names [`Analysis::startup_direct`] follows.
 fn startup_head(name: &str) -> bool {
+    startup_word(name.split('.').next().unwrap_or("").as_bytes())
+}
+
+/// Is this a head of [`startup_head`] (a name token, which has no dot, as is)?
+fn startup_word(head: &[u8]) -> bool {
     matches!(
-        name.split('.').next().unwrap_or(""),
-        "site" | "sysconfig" | "distutils" | "chr" | "map"
+        head,
+        b"site" | b"sysconfig" | b"distutils" | b"chr" | b"map"
     )
 }
 
@@ -756,6 +761,18 @@ struct Analysis<'a> {
     globals: Vec<HashMap<String, Taint>>,
     flows: Vec<Vec<Flow>>,
     changed: bool,
+    /// [`Analysis::call_source`] of each call `(first, open)` met in the current outermost
+    /// [`Analysis::taint_of`]: nested calls are read once per enclosing call (its
+    /// arguments) and again as calls of the range. Nothing changes while an outermost
+    /// evaluation runs (`&self`, `&Env`), so a result holds until it returns.
+    call_memo: RefCell<HashMap<(usize, usize), Option<Taint>>>,
+    /// Depth of [`Analysis::taint_of`] calls in progress (0: the next one is outermost).
+    depth: Cell<usize>,
+    /// Use `call_memo` (off only to test that it never changes a flow).
+    memo: bool,
+    /// Calls evaluated by [`Analysis::call_source`] (to test that the memo bounds them).
+    #[cfg(test)]
+    evaluated: Cell<usize>,
 }
 
 /// Every source-to-sink flow in the closure, per unit.
@@ -769,16 +786,27 @@ pub(crate) fn flows(units: &[Unit<'_>]) -> Vec<Vec<Flow>> {
 }
 
 /// [`flows`] without the checks that skip a closure that cannot hold a flow. `gated`:
-/// skip the per-file work that the file's flags show cannot find anything (off only to
-/// test that the flags never change a flow).
+/// skip the per-file work that the file's flags show cannot find anything, and read each
+/// call's taint once per outermost evaluation (off only to test that neither changes a
+/// flow).
 fn analyse(units: &[Unit<'_>], gated: bool) -> Vec<Vec<Flow>> {
-    let files: Vec<File<'_>> = units.iter().map(|u| file_of(u, gated)).collect();
+    analysed(units, gated).flows
+}
+
+/// [`analyse`], keeping the state (tests read its counts).
+fn analysed<'a>(units: &[Unit<'a>], gated: bool) -> Analysis<'a> {
+    let files: Vec<File<'a>> = units.iter().map(|u| file_of(u, gated)).collect();
     let mut a = Analysis {
         summaries: HashMap::new(),
         funcs: HashMap::new(),
         globals: vec![HashMap::new(); files.len()],
         flows: vec![Vec::new(); files.len()],
         changed: false,
+        call_memo: RefCell::new(HashMap::new()),
+        depth: Cell::new(0),
+        memo: gated,
+        #[cfg(test)]
+        evaluated: Cell::new(0),
         files,
     };
     for (f, file) in a.files.iter().enumerate() {
@@ -834,7 +862,7 @@ fn analyse(units: &[Unit<'_>], gated: bool) -> Vec<Vec<Flow>> {
         }
         *fl = kept;
     }
-    a.flows
+    a
 }
 
 /// Names of which a file needs at least one for the analysis to start a taint or report
@@ -978,49 +1006,60 @@ fn may_hold_source(u: &Unit<'_>) -> bool {
     strings.iter().any(|s| credential_path(s)) || startup_location(&strings.join("/")).is_some()
 }
 
+/// Words of which a file names at least one when it holds a sink (the callee's name, its
+/// module or what its import binds).
+const SINK_WORDS: &[&str] = &[
+    "exec",
+    "eval",
+    "compile",
+    "__import__",
+    "import_module",
+    "sys.path",
+    "addsitedir",
+    "load",
+    "CDLL",
+    "LoadLibrary",
+    "subprocess",
+    "system",
+    "popen",
+    "spawn",
+    "pty",
+    "send",
+    "urlopen",
+    "Request",
+    "requests",
+    "httpx",
+    "gethostby",
+    "getaddrinfo",
+    "connect",
+    "FunctionType",
+    "CodeType",
+    "run_path",
+    "run_module",
+    "write",
+    "copy",
+    "move",
+    "rename",
+    "replace",
+    "link",
+    "open",
+    "os.open",
+    "urlretrieve",
+    "pickle",
+    "joblib",
+];
+
+/// [`SINK_WORDS`] as one alternation of literals: one pass over the file instead of one
+/// per word (every file with an outline is checked).
+static SINK_WORDS_RE: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+    let alternation: Vec<String> = SINK_WORDS.iter().map(|w| regex::escape(w)).collect();
+    // Escaped literals joined by `|` always compile.
+    regex::bytes::Regex::new(&alternation.join("|")).unwrap_or_else(|e| unreachable!("{e}"))
+});
+
 /// A closure can hold a flow only if one of its files names a sink.
 fn sink_words(src: &[u8]) -> bool {
-    const WORDS: &[&[u8]] = &[
-        b"exec",
-        b"eval",
-        b"compile",
-        b"__import__",
-        b"import_module",
-        b"sys.path",
-        b"addsitedir",
-        b"load",
-        b"CDLL",
-        b"LoadLibrary",
-        b"subprocess",
-        b"system",
-        b"popen",
-        b"spawn",
-        b"pty",
-        b"send",
-        b"urlopen",
-        b"Request",
-        b"requests",
-        b"httpx",
-        b"gethostby",
-        b"getaddrinfo",
-        b"connect",
-        b"FunctionType",
-        b"CodeType",
-        b"run_path",
-        b"run_module",
-        b"write",
-        b"copy",
-        b"move",
-        b"rename",
-        b"replace",
-        b"link",
-        b"open",
-        b"os.open",
-        b"urlretrieve",
-        b"pickle",
-        b"joblib",
-    ];
-    WORDS.iter().any(|w| memchr::memmem::find(src, w).is_some())
+    SINK_WORDS_RE.is_match(src)
 }
 
 fn file_of<'a>(u: &Unit<'a>, gated: bool) -> File<'a> {
@@ -1108,8 +1147,10 @@ fn file_of<'a>(u: &Unit<'a>, gated: bool) -> File<'a> {
     // A name's head as `startup_direct` reads it is the name or what it is bound to.
     file.startup_names = !gated
         || file.names.alias.values().any(|q| startup_head(q))
-        || (0..o.lexed.toks.len())
-            .any(|i| file.kind(i) == Some(Kind::Name) && startup_head(file.s(i)));
+        || (0..o.lexed.toks.len()).any(|i| {
+            // A name token has no dot: its head is all of it.
+            file.kind(i) == Some(Kind::Name) && startup_word(file.t(i))
+        });
     file
 }
 
@@ -1376,11 +1417,39 @@ impl Analysis<'_> {
         if r.is_empty() {
             return None;
         }
+        let depth = self.depth.get();
+        if depth == 0 {
+            // Outermost: what was memoised may have changed since.
+            self.call_memo.borrow_mut().clear();
+        }
+        self.depth.set(depth + 1);
+        let t = self.taint_in(f, s, r, env);
+        self.depth.set(depth);
+        t
+    }
+
+    /// [`Self::call_source`], once per call within an outermost [`Self::taint_of`].
+    fn call_source_memo(&self, f: usize, s: usize, c: &Call, env: &Env) -> Option<Taint> {
+        if !self.memo {
+            return self.call_source(f, s, c, env);
+        }
+        // The same `first` and `open` are the same callee tokens, so the same call.
+        let key = (c.first, c.open);
+        if let Some(t) = self.call_memo.borrow().get(&key) {
+            return t.clone();
+        }
+        let t = self.call_source(f, s, c, env);
+        self.call_memo.borrow_mut().insert(key, t.clone());
+        t
+    }
+
+    /// [`Self::taint_of`] of a non-empty range.
+    fn taint_in(&self, f: usize, s: usize, r: Range<usize>, env: &Env) -> Option<Taint> {
         let file = &self.files[f];
         // Calls first: sources, fetched functions, decoders of constants.
         let calls = file.calls(r.clone());
         for c in calls.iter() {
-            if let Some(t) = self.call_source(f, s, c, env) {
+            if let Some(t) = self.call_source_memo(f, s, c, env) {
                 return Some(t);
             }
         }
@@ -1450,27 +1519,27 @@ impl Analysis<'_> {
     /// The taint of a call's result when the call is a source, a decoder of a constant, a
     /// fetched function returning taint, or any call with a tainted argument.
     fn call_source(&self, f: usize, s: usize, c: &Call, env: &Env) -> Option<Taint> {
+        #[cfg(test)]
+        self.evaluated.set(self.evaluated.get() + 1);
         let file = &self.files[f];
-        let name = c.name.clone();
+        let name = c.name.as_str();
         let args = c.open + 1..c.close;
-        let bits = api_bits(&name);
+        let bits = api_bits(name);
         if bits & NETWORK != 0 && !name.ends_with(".connect") {
             let mut t = Taint::new(Source::Network, format!("`{name}`"));
             t.file = matches!(
-                name.rsplit('.').next(),
-                Some(
-                    "hf_hub_download"
-                        | "snapshot_download"
-                        | "cached_download"
-                        | "cached_file"
-                        | "download_url_to_file"
-                        | "download"
-                )
+                last_segment(name),
+                "hf_hub_download"
+                    | "snapshot_download"
+                    | "cached_download"
+                    | "cached_file"
+                    | "download_url_to_file"
+                    | "download"
             );
             return Some(t);
         }
         if matches!(
-            name.as_str(),
+            name,
             "socket.gethostname"
                 | "platform.node"
                 | "getpass.getuser"
@@ -1482,7 +1551,7 @@ impl Analysis<'_> {
             return Some(Taint::new(Source::Identity, format!("`{name}`")));
         }
         if matches!(
-            name.as_str(),
+            name,
             "os.environ.get" | "os.getenv" | "os.environ.pop" | "os.environ.setdefault"
         ) {
             let key = (args.start..args.end).find_map(|i| file.string_at(i));
@@ -1494,7 +1563,7 @@ impl Analysis<'_> {
             }
         }
         // A credential file read: `open("~/.ssh/id_rsa")`, `Path.home() / ".aws/credentials"`.
-        let reads = matches!(name.as_str(), "open" | "io.open" | "codecs.open")
+        let reads = matches!(name, "open" | "io.open" | "codecs.open")
             || name.ends_with(".read_text")
             || name.ends_with(".read_bytes")
             || name.ends_with(".read");
@@ -1538,8 +1607,8 @@ impl Analysis<'_> {
             });
         }
         // A fetched function: its return value.
-        let last = name.rsplit('.').next().unwrap_or(&name).to_string();
-        if let Some(nodes) = self.callees(f, &name) {
+        let last = last_segment(name);
+        if let Some(nodes) = self.callees(f, name) {
             for n in nodes {
                 if let Some(t) = self.summaries.get(&n).and_then(|x| x.returns.clone()) {
                     return Some(t.then(&format!("`{last}()`")));
@@ -1555,7 +1624,7 @@ impl Analysis<'_> {
                 t.file = false;
                 return Some(t);
             }
-            return Some(if notable(&name) {
+            return Some(if notable(name) {
                 t.then(&format!("`{name}`"))
             } else {
                 t
@@ -1609,9 +1678,9 @@ impl Analysis<'_> {
     fn sinks(&mut self, f: usize, s: usize, r: Range<usize>, env: &mut Env) {
         let calls = self.files[f].calls(r);
         for c in calls.iter() {
-            let name = c.name.clone();
+            let name = c.name.as_str();
             let args = c.open + 1..c.close;
-            let last = name.rsplit('.').next().unwrap_or(&name).to_string();
+            let last = last_segment(name);
             // A file created, copied, moved or linked where code persists.
             if let Some(target) = self.write_target(f, c)
                 && let Some(t) = self.startup_of(f, s, target, env)
@@ -1718,7 +1787,7 @@ impl Analysis<'_> {
                 }
                 continue;
             }
-            if matches!(name.as_str(), "os.chmod" | "os.fchmod" | "os.lchmod") || last == "chmod" {
+            if matches!(name, "os.chmod" | "os.fchmod" | "os.lchmod") || last == "chmod" {
                 let file = &self.files[f];
                 let parts = file.split_commas(args.clone());
                 let target: Vec<String> = if last == "chmod" && !name.starts_with("os.") {
@@ -1743,7 +1812,7 @@ impl Analysis<'_> {
                 }
                 continue;
             }
-            let bits = api_bits(&name);
+            let bits = api_bits(name);
             let sink = if bits & CODE != 0 {
                 Some(Sink::Code)
             } else if bits & PROCESS != 0 {
@@ -1759,7 +1828,7 @@ impl Analysis<'_> {
                     && (sink.accepts(t.source) || (t.file && sink != Sink::Send))
                     && !(sink == Sink::Send && to_hub(&self.files[f], args.clone()))
                     && !(sink == Sink::Send
-                        && dns(&name)
+                        && dns(name)
                         && !self.files[f]
                             .strings(args.clone())
                             .iter()
@@ -1778,7 +1847,7 @@ impl Analysis<'_> {
                 continue;
             }
             // Into a fetched function: its parameters.
-            if let Some(nodes) = self.callees(f, &name) {
+            if let Some(nodes) = self.callees(f, name) {
                 let file = &self.files[f];
                 let parts = file.split_commas(args.clone());
                 let mut tainted = Vec::new();
@@ -1823,9 +1892,8 @@ impl Analysis<'_> {
     /// of fetched modules bind bare names), or `self.`/`cls.` methods of the same file.
     /// `super().x` goes to the library's class and `obj.x` to an unknown receiver.
     fn callees(&self, f: usize, name: &str) -> Option<Vec<(usize, usize)>> {
-        let last = name.rsplit('.').next().unwrap_or(name);
+        let nodes = self.funcs.get(last_segment(name))?;
         let head = name.split(['.', '(']).next().unwrap_or("");
-        let nodes = self.funcs.get(last)?;
         if !name.contains('.') && !name.contains('(') {
             return Some(nodes.clone());
         }
@@ -1990,7 +2058,7 @@ impl Analysis<'_> {
     fn write_target(&self, f: usize, c: &Call) -> Option<Range<usize>> {
         let file = &self.files[f];
         let name = c.name.as_str();
-        let last = name.rsplit('.').next().unwrap_or(name);
+        let last = last_segment(name);
         // Every API below ends in one of these (most calls are none of them).
         if !matches!(
             last,
@@ -2116,16 +2184,16 @@ impl Analysis<'_> {
 /// of place, for the message.
 fn startup_location(path: &str) -> Option<&'static str> {
     let lower = path.replace('\\', "/").to_ascii_lowercase();
-    let mut segs: Vec<&str> = lower
+    // The checks below only ask whether a segment is there (or whether any is like
+    // something): a set answers each at once, and building it hashes each segment once
+    // where sorting compared them over and over (the source check joins every literal
+    // of a file into one path).
+    let segs: HashSet<&str> = lower
         .split('/')
         .map(|x| x.trim_start_matches('~'))
         .filter(|x| !x.is_empty())
         .collect();
-    // The checks below only ask whether a segment is there: a sorted set answers each in
-    // log time (the source check joins every literal of a file into one path).
-    segs.sort_unstable();
-    segs.dedup();
-    let has = |x: &str| segs.binary_search(&x).is_ok();
+    let has = |x: &str| segs.contains(x);
     let rc = STARTUP_FILES.iter().any(|x| has(x));
     if rc {
         return Some("a shell or interpreter start-up file");
@@ -2363,7 +2431,7 @@ fn dns(name: &str) -> bool {
 
 /// Calls worth naming in a flow's path.
 fn notable(name: &str) -> bool {
-    let last = name.rsplit('.').next().unwrap_or(name);
+    let last = last_segment(name);
     matches!(
         last,
         "loads"
@@ -2501,6 +2569,39 @@ mod tests {
                 .collect();
             assert_eq!(analyse(&units, true), analyse(&units, false), "{repo}");
         }
+    }
+
+    /// A call nested in others is read once per outermost evaluation with the memo; without
+    /// it, once per enclosing call and again as a call of each range (2^depth).
+    #[test]
+    fn nested_calls_are_read_once_per_evaluation() {
+        let depth = 14;
+        let src = format!("y = {}z{}\n", "g(".repeat(depth), ")".repeat(depth));
+        let outline = Outline::new(src.as_bytes());
+        let units = [unit("m.py", src.as_bytes(), &outline)];
+        let (memo, plain) = (analysed(&units, true), analysed(&units, false));
+        assert_eq!(memo.flows, plain.flows);
+        let (memo, plain) = (memo.evaluated.get(), plain.evaluated.get());
+        assert!(memo <= 2 * depth, "{memo}");
+        assert!(plain >= (1 << depth) - 1, "{plain}");
+    }
+
+    /// The alternation finds a sink word exactly where some word's own search does.
+    #[test]
+    fn the_sink_word_alternation_is_each_word_searched() {
+        let each = |src: &[u8]| {
+            SINK_WORDS
+                .iter()
+                .any(|w| memchr::memmem::find(src, w.as_bytes()).is_some())
+        };
+        let mut srcs: Vec<Vec<u8>> = fixture_sources().into_iter().map(|(_, s)| s).collect();
+        srcs.extend(SINK_WORDS.iter().map(|w| format!("x = {w}\n").into_bytes()));
+        srcs.push(b"x = 1\n".to_vec());
+        let found = srcs.iter().filter(|s| sink_words(s)).count();
+        for src in &srcs {
+            assert_eq!(sink_words(src), each(src));
+        }
+        assert!(found > SINK_WORDS.len() && found < srcs.len(), "{found}");
     }
 
     /// `SOURCE_NAMES` is a hand-picked word per API (the rarest segment): every source
