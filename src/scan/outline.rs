@@ -1180,6 +1180,15 @@ mod tests {
         out
     }
 
+    /// Every Python file of the test fixtures and the examples.
+    fn fixture_files() -> Vec<std::path::PathBuf> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        python_files(&root.join("tests/fixtures"), &mut files);
+        python_files(&root.join("examples"), &mut files);
+        files
+    }
+
     fn python_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let p = e.path();
@@ -1192,12 +1201,10 @@ mod tests {
     }
 
     /// `keyword` and `reflective_name` say what their lists say, for the lists and for
-    /// every name of the fixtures.
+    /// every name of the fixtures and examples.
     #[test]
     fn keyword_and_reflective_follow_their_lists() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut files = Vec::new();
-        python_files(&root.join("tests/fixtures"), &mut files);
+        let files = fixture_files();
         let mut names: Vec<String> = KEYWORDS
             .iter()
             .chain(REFLECTIVE)
@@ -1221,10 +1228,7 @@ mod tests {
     /// from inside brackets, where the depth at the start is not the line's).
     #[test]
     fn listed_operators_find_what_the_scan_finds() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut files = Vec::new();
-        python_files(&root.join("tests/fixtures"), &mut files);
-        python_files(&root.join("examples"), &mut files);
+        let files = fixture_files();
         // `==` is not listed: the scan answers it.
         let ops: Vec<&[u8]> = SEPS.iter().copied().chain([&b"=="[..]]).collect();
         let mut checked = 0usize;
@@ -1259,10 +1263,7 @@ mod tests {
     /// `HUBWARDEN_OUTLINE_CORPUS`, for the benchmark).
     #[test]
     fn scopes_agree_with_tree_sitter() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut files = Vec::new();
-        python_files(&root.join("tests/fixtures"), &mut files);
-        python_files(&root.join("examples"), &mut files);
+        let mut files = fixture_files();
         if let Some(extra) = std::env::var_os("HUBWARDEN_OUTLINE_CORPUS") {
             python_files(std::path::Path::new(&extra), &mut files);
         }

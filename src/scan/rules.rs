@@ -465,7 +465,7 @@ impl RuleSet {
                 && !super::catalogue::is_catalogue(origin)
                 && !is_pickle_lists(origin)
         };
-        let (yara, mut compiled) = rayon::join(
+        let (yara, compiled) = rayon::join(
             || compile_yara(&files),
             || {
                 files
@@ -476,20 +476,28 @@ impl RuleSet {
                     .collect::<Vec<_>>()
             },
         );
-        let (rules, failed) = match yara {
-            Ok(rules) => (Some(rules), None),
-            Err((at, e)) => (None, Some((at, e))),
-        };
-        let mut failed = failed;
         let mut query = Vec::new();
         let mut yara_files = Vec::new();
         let mut pickle = PickleLists::default();
         let mut catalogue = super::catalogue::Catalogue::default();
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
-        for (at, (origin, source, text)) in files.into_iter().enumerate() {
-            if origin.ends_with(".yar") {
-                if let Some((_, e)) = failed.take_if(|(f, _)| *f == at) {
-                    return Err(e);
+        for (at, ((origin, source, text), compiled)) in files.into_iter().zip(compiled).enumerate()
+        {
+            if let Some(rule) = compiled {
+                let rule = rule?;
+                if let Some(prev) = seen.insert(rule.meta.id.clone(), source.clone()) {
+                    return Err(RuleError::new(
+                        &origin,
+                        key_line(&text, "id"),
+                        format!("duplicate rule id {:?} (also in {prev})", rule.meta.id),
+                    ));
+                }
+                query.push(rule);
+            } else if origin.ends_with(".yar") {
+                if let Err((failed, e)) = &yara
+                    && *failed == at
+                {
+                    return Err(e.clone());
                 }
                 let id = stem(&origin).to_string();
                 yara_files.push(YaraFile {
@@ -506,27 +514,13 @@ impl RuleSet {
                 }
             } else if super::catalogue::is_catalogue(&origin) {
                 catalogue.merge(&origin, &text)?;
-            } else if is_pickle_lists(&origin) {
-                pickle.merge(&origin, &text)?;
             } else {
-                let rule = compiled
-                    .get_mut(at)
-                    .and_then(Option::take)
-                    .unwrap_or_else(|| load_query_rule(&origin, &source, &text))?;
-                if let Some(prev) = seen.insert(rule.meta.id.clone(), source.clone()) {
-                    return Err(RuleError::new(
-                        &origin,
-                        key_line(&text, "id"),
-                        format!("duplicate rule id {:?} (also in {prev})", rule.meta.id),
-                    ));
-                }
-                query.push(rule);
+                // Neither a query rule (`is_query`), nor YARA, nor a catalogue.
+                pickle.merge(&origin, &text)?;
             }
         }
-        // `compile_yara` fails only at a `.yar` file, which the loop above reported.
-        let Some(rules) = rules else {
-            return Err(RuleError::new("yara", 0, "YARA rules failed to compile"));
-        };
+        // A YARA error is at a `.yar` file, which the loop has reported.
+        let rules = yara.map_err(|(_, e)| e)?;
         let rules: &'static yara_x::Rules = Box::leak(Box::new(rules));
         let yara = yara_metas(&yara_files, rules)?;
         Ok(RuleSet {
