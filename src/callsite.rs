@@ -86,6 +86,73 @@ pub(crate) fn line_col(src: &[u8], offset: usize) -> (u32, u32) {
     )
 }
 
+/// [`line_col`] of many offsets of one source, in one pass when they come in order
+/// (a backward step finds its line in an index of line starts, built then): counting
+/// from the start for each of them is quadratic in a file with many hits, or many
+/// parsed ranges, and one such file is enough to stall a scan.
+pub(crate) struct Positions<'a> {
+    src: &'a [u8],
+    /// The last offset asked for: its 0-based line, the start of that line, and its
+    /// 0-based column in code points.
+    at: usize,
+    line: usize,
+    line_start: usize,
+    column: usize,
+    /// The offset after every `\n`, and 0.
+    starts: Option<Vec<usize>>,
+}
+
+impl<'a> Positions<'a> {
+    pub(crate) fn new(src: &'a [u8]) -> Self {
+        Positions {
+            src,
+            at: 0,
+            line: 0,
+            line_start: 0,
+            column: 0,
+            starts: None,
+        }
+    }
+
+    /// 1-based (line, column) of `offset`, as [`line_col`] gives it.
+    pub(crate) fn at(&mut self, offset: usize) -> (u32, u32) {
+        let src = self.src;
+        let offset = offset.min(src.len());
+        if offset < self.at {
+            let starts = self.starts.get_or_insert_with(|| {
+                std::iter::once(0)
+                    .chain(memchr::memchr_iter(b'\n', src).map(|i| i + 1))
+                    .collect()
+            });
+            // starts[0] = 0 <= offset, so the line is at least 0.
+            self.line = starts.partition_point(|&s| s <= offset).saturating_sub(1);
+            self.line_start = starts.get(self.line).copied().unwrap_or(0);
+            self.at = self.line_start;
+            self.column = 0;
+        }
+        let chars = |b: &[u8]| b.iter().filter(|&&c| c & 0xC0 != 0x80).count();
+        let gap = &src[self.at..offset];
+        match memchr::memrchr(b'\n', gap) {
+            Some(last) => {
+                self.line += memchr::memchr_iter(b'\n', gap).count();
+                self.line_start = self.at + last + 1;
+                self.column = chars(&src[self.line_start..offset]);
+            }
+            None => self.column += chars(gap),
+        }
+        self.at = offset;
+        (
+            u32::try_from(self.line + 1).unwrap_or(u32::MAX),
+            u32::try_from(self.column + 1).unwrap_or(u32::MAX),
+        )
+    }
+
+    /// Where the line of the last offset asked for starts.
+    pub(crate) fn line_start(&self) -> usize {
+        self.line_start
+    }
+}
+
 /// Find the call starting at (line, column): the first `(` after it and its match,
 /// skipping strings ([`string_end`]) and comments; `None` when not found.
 pub fn call_span(text: &str, line: u32, column: u32) -> Option<CallSpan> {
@@ -232,5 +299,27 @@ mod tests {
         assert_eq!(line_col("x\n\u{1F600}é = eval(s)".as_bytes(), 11), (2, 6));
         assert_eq!(line_col(b"\xff\xfe eval(s)", 3), (1, 4));
         assert_eq!(line_col(b"a\nb", 99), (2, 2));
+    }
+
+    #[test]
+    fn positions_are_line_col_in_any_order() {
+        let src = b"x = 1\n\xf0\x9f\x98\x80\xc3\xa9 = eval(s)\n\n\tz\r\n\xff end";
+        let mut pos = super::Positions::new(src);
+        let mut offsets: Vec<usize> = (0..=src.len() + 2).collect();
+        for o in &offsets {
+            assert_eq!(pos.at(*o), line_col(src, *o), "{o}");
+        }
+        offsets.reverse();
+        offsets.rotate_left(5);
+        for o in &offsets {
+            assert_eq!(pos.at(*o), line_col(src, *o), "{o}");
+            assert_eq!(
+                pos.line_start(),
+                src[..(*o).min(src.len())]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1)
+            );
+        }
     }
 }

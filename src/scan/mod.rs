@@ -25,7 +25,7 @@ pub use self::error::RuleError;
 use self::outline::Outline;
 pub use self::reach::Load;
 pub use self::rules::{Examples, RuleSet};
-use crate::callsite::line_col;
+use crate::callsite::Positions;
 use crate::model::{Engine, ExecContext, FileKind, Level, RemoteFile, RuleMeta};
 
 /// Files larger than this are not parsed (signatures still run on the first bytes).
@@ -138,23 +138,36 @@ thread_local! {
     static YARA: RefCell<Vec<(usize, yara_x::Scanner<'static>)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn snippet_at(src: &[u8], start: usize, end: usize) -> String {
+/// A snippet starts at its line's start when the match is at most this many bytes into
+/// the line, and at the match otherwise: in a long line (minified code) the line's
+/// start says nothing about the match, and reading up to it for every hit of such a
+/// line made scans quadratic.
+const SNIPPET_LOOKBACK: usize = 1024;
+/// The bytes read for a snippet, from where it starts: enough for `SNIPPET_CHARS` code
+/// points of at most 4 bytes after up to `SNIPPET_LOOKBACK` bytes of indentation.
+const SNIPPET_WINDOW: usize = SNIPPET_LOOKBACK + 4 * (SNIPPET_CHARS + 1);
+
+/// The trimmed source line(s) of a match at `start..end`, whose line starts at
+/// `line_start` (see `SNIPPET_LOOKBACK`).
+fn snippet_at(src: &[u8], line_start: usize, start: usize, end: usize) -> String {
     let start = start.min(src.len());
-    let line_start = src[..start]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let end = end.clamp(start, src.len());
+    let from = if start - line_start.min(start) <= SNIPPET_LOOKBACK {
+        line_start.min(start)
+    } else {
+        start
+    };
+    let limit = (from + SNIPPET_WINDOW).min(src.len());
+    let end = end.clamp(start, limit);
     // The start line, plus up to two more lines when the match spans them.
-    let mut line_end = memchr::memchr(b'\n', &src[start..]).map_or(src.len(), |i| start + i);
+    let mut line_end = memchr::memchr(b'\n', &src[start..limit]).map_or(limit, |i| start + i);
     for _ in 0..2 {
-        if line_end >= end || line_end >= src.len() {
+        if line_end >= end || line_end >= limit {
             break;
         }
         line_end =
-            memchr::memchr(b'\n', &src[line_end + 1..]).map_or(src.len(), |i| line_end + 1 + i);
+            memchr::memchr(b'\n', &src[line_end + 1..limit]).map_or(limit, |i| line_end + 1 + i);
     }
-    let text = String::from_utf8_lossy(&src[line_start..line_end]);
+    let text = String::from_utf8_lossy(&src[from..line_end]);
     let joined = text
         .lines()
         .map(str::trim)
@@ -162,6 +175,12 @@ fn snippet_at(src: &[u8], start: usize, end: usize) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     cap(&joined)
+}
+
+/// Line, column and snippet of a match at `start..end` of the source of `pos`.
+fn locate(pos: &mut Positions<'_>, src: &[u8], start: usize, end: usize) -> (u32, u32, String) {
+    let (line, column) = pos.at(start);
+    (line, column, snippet_at(src, pos.line_start(), start, end))
 }
 
 fn cap(s: &str) -> String {
@@ -272,7 +291,12 @@ impl Scanner {
             (python && self.slicing).then(|| self.inner.engine.occurrences(src, &wanted));
         let ranges = per_rule.as_deref();
         let mut parsed = if python && !wanted.is_empty() {
-            self.parse(src, ranges, self.inner.engine.inline(&wanted))
+            self.parse(
+                src,
+                ranges,
+                self.inner.engine.inline(&wanted),
+                self.inner.engine.displays(&wanted),
+            )
         } else {
             None
         };
@@ -365,6 +389,7 @@ impl Scanner {
             .enumerate()
             .map(|(i, p)| {
                 let mut hits = p.facts.fixed.clone();
+                let mut pos = Positions::new(p.src);
                 let place = |start: usize| -> (ExecContext, String) {
                     match (needed, index[i], outlines[i]) {
                         (true, Some(u), Some(o)) => {
@@ -398,17 +423,12 @@ impl Scanner {
                     };
                     // Columns count code points, as for every other hit (the
                     // unit the SARIF declares), not tree-sitter's bytes.
-                    let (line, column) = line_col(p.src, m.start_byte);
+                    let (line, column, snippet) = locate(&mut pos, p.src, m.start_byte, m.end_byte);
                     hits.push(Hit {
                         level,
                         line,
                         column,
-                        ..Hit::of(
-                            meta,
-                            message,
-                            snippet_at(p.src, m.start_byte, m.end_byte),
-                            context,
-                        )
+                        ..Hit::of(meta, message, snippet, context)
                     });
                 }
                 let found = index[i]
@@ -425,7 +445,7 @@ impl Scanner {
                         ExecContext::CallTime => lower(c.load_level),
                         _ => Level::Note,
                     };
-                    let (line, column) = line_col(p.src, c.start);
+                    let (line, column, snippet) = locate(&mut pos, p.src, c.start, c.end);
                     let hit = Hit {
                         level,
                         line,
@@ -433,7 +453,7 @@ impl Scanner {
                         ..Hit::of(
                             meta,
                             format!("{}: `{}`{}; {why}", meta.title, c.what, c.note),
-                            snippet_at(p.src, c.start, c.end),
+                            snippet,
                             context,
                         )
                     };
@@ -456,9 +476,9 @@ impl Scanner {
                 // computed folder may hold another `x.npy`). The follow record of the
                 // call site decides (`commands::scan::followed`).
                 for fl in index[i].and_then(|u| flows.get(u)).into_iter().flatten() {
-                    hits.push(self.flow_hit(fl, p.src, &place));
+                    hits.push(self.flow_hit(fl, p.src, &mut pos, &place));
                 }
-                self.yara_hits(&p.facts.yara, p.src, p.kind, &place, &mut hits);
+                self.yara_hits(&p.facts.yara, p.src, &mut pos, p.kind, &place, &mut hits);
                 hits.sort_by(|a, b| {
                     (a.line, a.column, &a.rule_id).cmp(&(b.line, b.column, &b.rule_id))
                 });
@@ -475,6 +495,7 @@ impl Scanner {
         src: &[u8],
         ranges: Option<&[Option<Vec<Range<usize>>>]>,
         inline: bool,
+        displays: bool,
     ) -> Option<(tree_sitter::Tree, bool)> {
         let occurrences: Option<Vec<Range<usize>>> = ranges.and_then(|per_rule| {
             let mut all = Vec::new();
@@ -485,7 +506,8 @@ impl Scanner {
         });
         if let Some(occurrences) = occurrences
             && let Some(ranges) = if inline {
-                slice::plan_nested(src, &occurrences).or_else(|| slice::plan(src, &occurrences))
+                slice::plan_nested(src, &occurrences, displays)
+                    .or_else(|| slice::plan(src, &occurrences))
             } else {
                 slice::plan(src, &occurrences)
             }
@@ -547,6 +569,7 @@ impl Scanner {
         &self,
         found: &[(String, usize, usize)],
         src: &[u8],
+        pos: &mut Positions<'_>,
         kind: FileKind,
         place: &dyn Fn(usize) -> (ExecContext, String),
         hits: &mut Vec<Hit>,
@@ -566,13 +589,13 @@ impl Scanner {
                     "in pickle data".to_string(),
                 )
             } else {
-                let (line, column) = line_col(src, start);
+                let (line, column, snippet) = locate(pos, src, start, end);
                 let (context, why) = if kind == FileKind::Python {
                     place(start)
                 } else {
                     (ExecContext::File, "in the file".to_string())
                 };
-                (line, column, snippet_at(src, start, end), context, why)
+                (line, column, snippet, context, why)
             };
             let message = format!("{} (signature); {why}", meta.title);
             hits.push(Hit {
@@ -588,6 +611,7 @@ impl Scanner {
         &self,
         fl: &taint::Flow,
         src: &[u8],
+        pos: &mut Positions<'_>,
         place: &dyn Fn(usize) -> (ExecContext, String),
     ) -> Hit {
         let (context, why) = place(fl.start);
@@ -624,12 +648,12 @@ impl Scanner {
                 format!("Data flow: {} ({}); {why}", fl.what, fl.path),
             ),
         };
-        let (line, column) = line_col(src, fl.start);
+        let (line, column, snippet) = locate(pos, src, fl.start, fl.end);
         Hit {
             level,
             line,
             column,
-            ..Hit::of(&meta, message, snippet_at(src, fl.start, fl.end), context)
+            ..Hit::of(&meta, message, snippet, context)
         }
     }
 

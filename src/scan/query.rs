@@ -29,6 +29,10 @@ pub(crate) struct QueryEngine {
     /// logical line (see [`inline_root`]), so that only the lines holding an occurrence
     /// need parsing, however deep they are nested.
     inline: Vec<bool>,
+    /// Whether, beyond `inline`, every pattern of rule `i` finds the same matches in a
+    /// logical line whose literal display lost the elements that hold no occurrence
+    /// (see [`display_safe`] and `slice::plan_nested`).
+    displays: Vec<bool>,
 }
 /// One query match, before it becomes a `Hit`.
 pub(crate) struct RawMatch {
@@ -51,22 +55,23 @@ pub(crate) fn parse(src: &[u8]) -> Option<Tree> {
 /// Parse only the given byte ranges of the source (whole lines; empty: all of it);
 /// nodes keep their offsets and positions in the whole source.
 pub(crate) fn parse_ranges(src: &[u8], ranges: &[Range<usize>]) -> Option<Tree> {
-    let point = |offset: usize| {
-        let (line, column) = super::line_col(src, offset);
+    let mut positions = crate::callsite::Positions::new(src);
+    let mut point = |offset: usize| {
+        let (line, column) = positions.at(offset);
         Point {
             row: line as usize - 1,
             column: column as usize - 1,
         }
     };
-    let included: Vec<tree_sitter::Range> = ranges
-        .iter()
-        .map(|r| tree_sitter::Range {
+    let mut included: Vec<tree_sitter::Range> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        included.push(tree_sitter::Range {
             start_byte: r.start,
             end_byte: r.end,
             start_point: point(r.start),
             end_point: point(r.end),
-        })
-        .collect();
+        });
+    }
     PARSER.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -97,19 +102,25 @@ impl QueryEngine {
         let mut needs = Vec::with_capacity(rules.len());
         let mut sliceable = Vec::with_capacity(rules.len());
         let mut inline = Vec::with_capacity(rules.len());
+        let mut displays = Vec::with_capacity(rules.len());
         for r in rules {
             sliceable.push(r.meta.source.starts_with("builtin:") && !r.prefilter.is_empty());
             let query = Arc::clone(&r.query);
             let span = query.capture_index_for_name("span").unwrap_or(u32::MAX);
-            inline.push((0..query.pattern_count()).all(|i| {
+            let pattern = |i: usize| {
                 let from = query.start_byte_for_pattern(i);
                 let to = if i + 1 < query.pattern_count() {
                     query.start_byte_for_pattern(i + 1)
                 } else {
                     r.query_src.len()
                 };
-                r.query_src.get(from..to).is_some_and(inline_root)
-            }));
+                r.query_src.get(from..to)
+            };
+            let lines = (0..query.pattern_count()).all(|i| pattern(i).is_some_and(inline_root));
+            inline.push(lines);
+            displays.push(
+                lines && (0..query.pattern_count()).all(|i| pattern(i).is_some_and(display_safe)),
+            );
             queries.push((query, span));
             needs.push(
                 r.prefilter
@@ -155,6 +166,7 @@ impl QueryEngine {
             needs,
             sliceable,
             inline,
+            displays,
         })
     }
 
@@ -168,6 +180,14 @@ impl QueryEngine {
         rules
             .iter()
             .all(|&r| self.inline.get(r).copied().unwrap_or(false))
+    }
+
+    /// Whether these rules (all `inline`) also allow cutting the unrelated elements of
+    /// long literal displays (see `displays`).
+    pub(crate) fn displays(&self, rules: &[usize]) -> bool {
+        rules
+            .iter()
+            .all(|&r| self.displays.get(r).copied().unwrap_or(false))
     }
 
     /// The rules that can match these bytes (empty: no need to parse).
@@ -304,8 +324,135 @@ const INLINE_KINDS: &[&str] = &[
 /// grouped with predicates: `((string) @span (#match? ...))`)? A sibling sequence, an
 /// alternation, a wildcard or a quantifier at the root is not.
 fn inline_root(pattern: &str) -> bool {
-    let b = pattern.as_bytes();
-    let skip_ws = |mut j: usize| {
+    let p = Pattern(pattern.as_bytes());
+    let b = p.0;
+    // The kind of the node pattern opening at `j` (`(kind`), if it is an inline one.
+    let inline_node = |j: usize| INLINE_KINDS.contains(&p.kind_at(j));
+    // Captures, and nothing else, from `j` to `end`.
+    let only_captures = |mut j: usize, end: usize| {
+        loop {
+            j = p.skip_ws(j);
+            if j >= end {
+                return true;
+            }
+            if b[j] != b'@' {
+                return false;
+            }
+            j = p.word_end(j + 1);
+        }
+    };
+    let start = p.skip_ws(0);
+    if b.get(start) != Some(&b'(') {
+        return false;
+    }
+    let Some(close) = p.balanced(start) else {
+        return false;
+    };
+    if !only_captures(close, b.len()) {
+        return false;
+    }
+    let first = p.skip_ws(start + 1);
+    if b.get(first) != Some(&b'(') {
+        return inline_node(start);
+    }
+    // A group: exactly one node pattern, then captures and predicates.
+    let mut nodes = 0;
+    let mut j = first;
+    loop {
+        j = p.skip_ws(j);
+        match b.get(j) {
+            Some(b')') if j + 1 == close => return nodes == 1,
+            Some(b'@') => j = p.word_end(j + 1),
+            Some(b'(') => {
+                let Some(next) = p.balanced(j) else {
+                    return false;
+                };
+                if b.get(p.skip_ws(j + 1)) != Some(&b'#') {
+                    if !inline_node(j) {
+                        return false;
+                    }
+                    nodes += 1;
+                }
+                j = next;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Does this pattern (one that [`inline_root`] accepts) find the same matches in a
+/// logical line `target = [...]` or `return {...}` whose display lost the elements
+/// that hold no prefilter occurrence (`slice::plan_nested`)? Every node inside a kept
+/// element is parsed as before, and a node holding an occurrence is one of those, the
+/// display, or the statement around it. So a pattern rooted at a `dictionary` (it
+/// could be the display) is not safe, and one rooted at an `assignment` is safe only
+/// when it reads the assigned value as one node (its kind and text, which the cut
+/// keeps), not its children: every child pattern of the root is a field, and the
+/// `right:` one has no child patterns of its own.
+fn display_safe(pattern: &str) -> bool {
+    let p = Pattern(pattern.as_bytes());
+    let b = p.0;
+    let start = p.skip_ws(0);
+    let first = p.skip_ws(start + 1);
+    let root = if b.get(first) == Some(&b'(') {
+        first
+    } else {
+        start
+    };
+    match p.kind_at(root) {
+        "dictionary" => false,
+        "assignment" => {
+            let Some(close) = p.balanced(root) else {
+                return false;
+            };
+            let mut j = p.word_end(p.skip_ws(root + 1));
+            loop {
+                j = p.skip_ws(j);
+                match b.get(j) {
+                    Some(b')') if j + 1 == close => return true,
+                    Some(b'@') | Some(b'!') => j = p.word_end(j + 1),
+                    Some(b'.') => j += 1,
+                    // A predicate.
+                    Some(b'(') if b.get(p.skip_ws(j + 1)) == Some(&b'#') => {
+                        let Some(next) = p.balanced(j) else {
+                            return false;
+                        };
+                        j = next;
+                    }
+                    Some(c) if c.is_ascii_alphabetic() => {
+                        let name = p.word_end(j);
+                        if b.get(name) != Some(&b':') {
+                            return false;
+                        }
+                        let v = p.skip_ws(name + 1);
+                        let (end, leaf) = match b.get(v) {
+                            Some(b'(' | b'[') => match p.balanced(v) {
+                                Some(end) => (end, b[v] == b'(' && !b[v + 1..end].contains(&b'(')),
+                                None => return false,
+                            },
+                            Some(b'_') => (v + 1, true),
+                            _ => return false,
+                        };
+                        if &b[j..name] == b"right" && !leaf {
+                            return false;
+                        }
+                        j = end;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        _ => true,
+    }
+}
+
+/// A query pattern's text, read just enough to see its shape.
+struct Pattern<'a>(&'a [u8]);
+
+impl<'a> Pattern<'a> {
+    /// The index of the next byte that is neither whitespace nor in a `; comment`.
+    fn skip_ws(&self, mut j: usize) -> usize {
+        let b = self.0;
         loop {
             while b.get(j).is_some_and(|c| c.is_ascii_whitespace()) {
                 j += 1;
@@ -319,24 +466,30 @@ fn inline_root(pattern: &str) -> bool {
             }
             return j;
         }
-    };
-    let word_end = |mut j: usize| {
-        while b
+    }
+
+    /// The index after the word (a kind, field, capture or predicate name) at `j`.
+    fn word_end(&self, mut j: usize) -> usize {
+        while self
+            .0
             .get(j)
             .is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
         {
             j += 1;
         }
         j
-    };
-    // The index after the parenthesised expression opening at `j` (strings skipped).
-    let balanced = |mut j: usize| -> Option<usize> {
+    }
+
+    /// The index after the parenthesised (or bracketed) expression opening at `j`,
+    /// strings skipped.
+    fn balanced(&self, mut j: usize) -> Option<usize> {
+        let b = self.0;
         let mut depth = 0usize;
         while let Some(&c) = b.get(j) {
             match c {
-                b'(' => depth += 1,
-                b')' => {
-                    depth -= 1;
+                b'(' | b'[' => depth += 1,
+                b')' | b']' => {
+                    depth = depth.checked_sub(1)?;
                     if depth == 0 {
                         return Some(j + 1);
                     }
@@ -352,64 +505,16 @@ fn inline_root(pattern: &str) -> bool {
             j += 1;
         }
         None
-    };
-    // The kind of the node pattern opening at `j` (`(kind`), if it is an inline one.
-    let inline_node = |j: usize| {
-        let k = skip_ws(j + 1);
-        let e = word_end(k);
-        pattern
+    }
+
+    /// The kind of the node pattern opening at `j` (`(kind ...`).
+    fn kind_at(&self, j: usize) -> &'a str {
+        let k = self.skip_ws(j + 1);
+        let e = self.word_end(k);
+        self.0
             .get(k..e)
-            .is_some_and(|kind| INLINE_KINDS.contains(&kind))
-    };
-    // Captures, and nothing else, from `j` to `end`.
-    let only_captures = |mut j: usize, end: usize| {
-        loop {
-            j = skip_ws(j);
-            if j >= end {
-                return true;
-            }
-            if b[j] != b'@' {
-                return false;
-            }
-            j = word_end(j + 1);
-        }
-    };
-    let start = skip_ws(0);
-    if b.get(start) != Some(&b'(') {
-        return false;
-    }
-    let Some(close) = balanced(start) else {
-        return false;
-    };
-    if !only_captures(close, b.len()) {
-        return false;
-    }
-    let first = skip_ws(start + 1);
-    if b.get(first) != Some(&b'(') {
-        return inline_node(start);
-    }
-    // A group: exactly one node pattern, then captures and predicates.
-    let mut nodes = 0;
-    let mut j = first;
-    loop {
-        j = skip_ws(j);
-        match b.get(j) {
-            Some(b')') if j + 1 == close => return nodes == 1,
-            Some(b'@') => j = word_end(j + 1),
-            Some(b'(') => {
-                let Some(next) = balanced(j) else {
-                    return false;
-                };
-                if b.get(skip_ws(j + 1)) != Some(&b'#') {
-                    if !inline_node(j) {
-                        return false;
-                    }
-                    nodes += 1;
-                }
-                j = next;
-            }
-            _ => return false,
-        }
+            .and_then(|w| std::str::from_utf8(w).ok())
+            .unwrap_or("")
     }
 }
 

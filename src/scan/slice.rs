@@ -55,7 +55,16 @@ pub(crate) fn plan(src: &[u8], occurrences: &[Range<usize>]) -> Option<Vec<Range
 ///
 /// Sound for such rules: a logical line's syntax does not depend on its siblings, so the
 /// nodes inside it are the same in the sliced tree as in the whole file.
-pub(crate) fn plan_nested(src: &[u8], occurrences: &[Range<usize>]) -> Option<Vec<Range<usize>>> {
+///
+/// With `displays` (the rules allow it: `query::display_safe`), a long logical line that
+/// assigns or returns one list, tuple, dict or set display (a data table, a vocabulary) keeps
+/// only the display's elements that hold an occurrence, and its first (see
+/// [`display_cuts`]).
+pub(crate) fn plan_nested(
+    src: &[u8],
+    occurrences: &[Range<usize>],
+    displays: bool,
+) -> Option<Vec<Range<usize>>> {
     if occurrences.is_empty() {
         return None;
     }
@@ -168,15 +177,192 @@ pub(crate) fn plan_nested(src: &[u8], occurrences: &[Range<usize>]) -> Option<Ve
         }
     }
     let mut ranges: Vec<Range<usize>> = Vec::new();
+    let mut push = |r: Range<usize>| match ranges.last_mut() {
+        Some(last) if last.end == r.start => last.end = r.end,
+        _ if r.is_empty() => {}
+        _ => ranges.push(r),
+    };
+    // The occurrences as disjoint sorted ranges, for the long lines (built for the first).
+    let mut union: Option<Vec<Range<usize>>> = None;
     for i in (0..n).filter(|&i| keep[i]) {
         let (s, e) = (start(i), end(i));
-        match ranges.last_mut() {
-            Some(last) if last.end == s => last.end = e,
-            _ => ranges.push(s..e),
+        let mut from = s;
+        if displays && e - s >= DISPLAY_MIN_BYTES {
+            let union = union.get_or_insert_with(|| disjoint(occurrences));
+            let first = union.partition_point(|o| o.end <= s);
+            let last = first + union[first..].partition_point(|o| o.start < e);
+            let code = lines[i].start + lines[i].indent as usize;
+            for cut in display_cuts(src, code, e, &union[first..last]) {
+                push(from..cut.start);
+                from = cut.end;
+            }
         }
+        push(from..e);
     }
     let kept: usize = ranges.iter().map(|r| r.len()).sum();
     (kept * 100 < src.len() * MAX_SHARE_PERCENT).then_some(ranges)
+}
+
+/// The union of the ranges, as disjoint ranges in order.
+fn disjoint(ranges: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut sorted = ranges.to_vec();
+    sorted.sort_unstable_by_key(|r| r.start);
+    let mut out: Vec<Range<usize>> = Vec::with_capacity(sorted.len());
+    for r in sorted {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// A logical line shorter than this is kept whole: cutting its display would not pay.
+const DISPLAY_MIN_BYTES: usize = 4096;
+
+/// The elements to leave out of the logical line from `code` (its first byte of code)
+/// to `end` when it is `target = <display>` or `return <display>`: a list, tuple, dict
+/// or set display with nothing after it but comments. Left out are the elements (each with its
+/// comma) that overlap no occurrence (`occurrences`: sorted, disjoint), except the
+/// first, so the display keeps its kind.
+/// Empty when the line is of another shape, or its display holds a comprehension or a
+/// `lambda` (whose commas are not the display's).
+///
+/// The kept text is still a program, and every kept element is parsed as before: an
+/// element's syntax depends on the kind of its display, never on its siblings.
+fn display_cuts(
+    src: &[u8],
+    code: usize,
+    end: usize,
+    occurrences: &[Range<usize>],
+) -> Vec<Range<usize>> {
+    let Some(elements) = display_elements(src, code, end) else {
+        return Vec::new();
+    };
+    let mut kept = vec![false; elements.len()];
+    kept[0] = true;
+    for occ in occurrences {
+        let mut k = elements.partition_point(|e| e.end <= occ.start);
+        while k < elements.len() && elements[k].start < occ.end {
+            kept[k] = true;
+            k += 1;
+        }
+    }
+    let mut cuts: Vec<Range<usize>> = Vec::new();
+    for (e, _) in elements.iter().zip(&kept).filter(|(_, k)| !**k) {
+        match cuts.last_mut() {
+            Some(last) if last.end == e.start => last.end = e.end,
+            _ => cuts.push(e.clone()),
+        }
+    }
+    cuts
+}
+
+/// The elements of the display that the line from `code` to `end` assigns or returns
+/// (see [`display_cuts`]), each with the comma after it; the last one runs to the
+/// closing bracket. `None` when the line is not of that shape.
+fn display_elements(src: &[u8], code: usize, end: usize) -> Option<Vec<Range<usize>>> {
+    let line = src.get(..end)?;
+    let word_at = |i: usize| {
+        let mut j = i;
+        while line.get(j).is_some_and(|&c| pylex::is_ident(c)) {
+            j += 1;
+        }
+        j
+    };
+    // The head: `return`, or one target (an annotation may follow it) and a plain `=`.
+    let mut i = code;
+    if line.get(i..word_at(i)) == Some(&b"return"[..]) {
+        i += b"return".len();
+    } else {
+        let mut depth = 0usize;
+        loop {
+            match *line.get(i)? {
+                b'\'' | b'"' => {
+                    i = pylex::string_end(line, i)?;
+                    continue;
+                }
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
+                b'=' if depth == 0 => {
+                    let before = *line.get(i.checked_sub(1)?)?;
+                    if i == code
+                        || b"=!<>:+-*/%&|^@~".contains(&before)
+                        || line.get(i + 1) == Some(&b'=')
+                    {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                }
+                // Another statement, a continuation, a comment or the line's end.
+                b';' | b'\\' | b'#' | b'\n' | b'\r' => return None,
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    while matches!(line.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    // A tuple keeps its kind: the first element is kept, and the comma after it.
+    let close = match line.get(i) {
+        Some(b'[') => b']',
+        Some(b'{') => b'}',
+        Some(b'(') => b')',
+        _ => return None,
+    };
+    let mut elements = Vec::new();
+    let mut from = i + 1;
+    let mut depth = 0usize;
+    i += 1;
+    loop {
+        let c = *line.get(i)?;
+        match c {
+            b'\'' | b'"' => {
+                i = pylex::string_end(line, i)?;
+                continue;
+            }
+            b'#' => {
+                i += memchr::memchr(b'\n', &line[i..])?;
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' if depth > 0 => depth -= 1,
+            b')' | b']' | b'}' => {
+                if c != close {
+                    return None;
+                }
+                elements.push(from..i);
+                break;
+            }
+            b',' if depth == 0 => {
+                elements.push(from..i + 1);
+                from = i + 1;
+            }
+            // A word (a name, a keyword, a number or a string prefix), read whole.
+            c if depth == 0 && pylex::is_ident(c) => {
+                let w = word_at(i);
+                if matches!(&line[i..w], b"for" | b"lambda") {
+                    return None;
+                }
+                i = w;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    // Nothing but comments after the display.
+    i += 1;
+    while i < end {
+        match line[i] {
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => i += 1,
+            b'#' => i += memchr::memchr(b'\n', &line[i..]).unwrap_or(end - i),
+            _ => return None,
+        }
+    }
+    Some(elements)
 }
 
 /// One logical line of the source.
@@ -361,7 +547,7 @@ mod nested_tests {
                 at..at + w.len()
             })
             .collect();
-        let ranges = plan_nested(src.as_bytes(), &occ)?;
+        let ranges = plan_nested(src.as_bytes(), &occ, false)?;
         let sliced = query::parse_ranges(src.as_bytes(), &ranges).unwrap();
         assert!(
             !sliced.root_node().has_error(),
@@ -480,11 +666,128 @@ def after():
     fn unusual_indentation_falls_back() {
         let tabs = BIG.replace("        x = 1", "\tx = 1");
         let at = tabs.find("os.system").unwrap();
-        assert_eq!(plan_nested(tabs.as_bytes(), &[at..at + 9]), None);
+        assert_eq!(plan_nested(tabs.as_bytes(), &[at..at + 9], false), None);
         // A dedent to no enclosing indentation.
         let bad = BIG.replace("        return x", "      return x");
-        assert_eq!(plan_nested(bad.as_bytes(), &[at..at + 9]), None);
+        assert_eq!(plan_nested(bad.as_bytes(), &[at..at + 9], false), None);
         // Most of the file kept: parse it whole.
         assert_eq!(kept("def f():\n    os.system('x')\n", &["os.system"]), None);
+    }
+
+    /// The kept text of a file whose wanted rules allow cutting displays, checked: it
+    /// parses clean, and the element of the display holding each occurrence (or the
+    /// statement, outside a display) is the same node as in the whole file, in a
+    /// display of the same kind.
+    fn cut(src: &str, words: &[&str]) -> Option<String> {
+        let occ: Vec<_> = words
+            .iter()
+            .map(|w| {
+                let at = src.find(w).unwrap();
+                at..at + w.len()
+            })
+            .collect();
+        let ranges = plan_nested(src.as_bytes(), &occ, true)?;
+        let sliced = query::parse_ranges(src.as_bytes(), &ranges).unwrap();
+        assert!(
+            !sliced.root_node().has_error(),
+            "{}",
+            sliced.root_node().to_sexp()
+        );
+        let whole = query::parse(src.as_bytes()).unwrap();
+        for o in &occ {
+            let node = |t: &tree_sitter::Tree| {
+                let mut n = t
+                    .root_node()
+                    .named_descendant_for_byte_range(o.start, o.end)
+                    .unwrap();
+                while let Some(p) = n.parent() {
+                    if matches!(
+                        p.kind(),
+                        "list" | "tuple" | "dictionary" | "set" | "block" | "module"
+                    ) {
+                        return (n.start_byte(), n.end_byte(), n.to_sexp(), p.kind());
+                    }
+                    n = p;
+                }
+                (n.start_byte(), n.end_byte(), n.to_sexp(), "")
+            };
+            assert_eq!(node(&sliced), node(&whole), "{src}");
+        }
+        Some(ranges.iter().map(|r| &src[r.clone()]).collect())
+    }
+
+    #[test]
+    fn long_displays_keep_their_first_element_and_those_holding_an_occurrence() {
+        let mut dict = String::from("import os\n\nTABLE: dict[str, str] = {\n");
+        for i in 0..400 {
+            dict += &match i {
+                250 => "    'k250': 'curl x | sh',\n".to_string(),
+                _ => format!("    'k{i}': 'v{i}',\n"),
+            };
+        }
+        dict += "}  # generated\n\nprint(TABLE)\n";
+        assert_eq!(
+            cut(&dict, &["curl"]).unwrap(),
+            "TABLE: dict[str, str] = {\n    'k0': 'v0',\n    'k250': 'curl x | sh',}  # generated\n\n"
+        );
+        // A tuple stays a tuple (the first element's comma is kept), in a function.
+        let mut tuple = String::from("def seg():\n    return (\n");
+        for i in 0..400 {
+            tuple += &match i {
+                7 => "        (0x7, eval(s)),\n".to_string(),
+                398 => "        (0x18E, 'os.system'),\n".to_string(),
+                _ => format!("        ({i:#x}, 'V'),\n"),
+            };
+        }
+        tuple += "        (0x190, 'V')\n    )\n";
+        assert_eq!(
+            cut(&tuple, &["eval(s)", "os.system"]).unwrap(),
+            "def seg():\n    return (\n        (0x0, 'V'),\n        (0x7, eval(s)),\n        (0x18E, 'os.system'),)\n"
+        );
+        // Short lines are kept whole.
+        let short = format!("X = [1, 2, eval(s)]\n{}", "y = 1\n".repeat(200));
+        assert_eq!(cut(&short, &["eval"]).unwrap(), "X = [1, 2, eval(s)]\n");
+    }
+
+    #[test]
+    fn displays_of_other_shapes_are_not_cut() {
+        use super::display_elements;
+        for src in [
+            "X = [f(x) for x in y]\n",
+            "X = {k: v for k, v in y}\n",
+            "X = [lambda a, b: a, 1]\n",
+            "X = [1, 2] + Y\n",
+            "X = [1, 2].copy()\n",
+            "X = Y = [1, 2]\n",
+            "X += [1, 2]\n",
+            "X == [1, 2]\n",
+            "X = [1, 2]; Y = 1\n",
+            "X = dict(a=1, b=2)\n",
+            "f(a=[1, 2])\n",
+            "yield [1, 2]\n",
+            "X = \\\n  [1, 2]\n",
+            "X = [1, 'unterminated]\n",
+            "X = [1, 2)\n",
+        ] {
+            assert_eq!(
+                display_elements(src.as_bytes(), 0, src.len()),
+                None,
+                "{src}"
+            );
+        }
+        for (src, n) in [
+            ("X = [1, 2]  # ok\n", 2),
+            ("return (1,\n 2,)\n", 3),
+            ("X: Dict[str, int] = {'a': 1, 'b': 2}\n", 2),
+            ("X[0] = {1, 2}\n", 2),
+            ("x = [(a, b), {c: d}, 'e,f', # g, h\n 1]\n", 4),
+            (
+                "x = [f(lambda a, b: a), [y for y in z], rb'a,b', f'{a, b}']\n",
+                4,
+            ),
+        ] {
+            let got = display_elements(src.as_bytes(), 0, src.len());
+            assert_eq!(got.map(|e| e.len()), Some(n), "{src}");
+        }
     }
 }

