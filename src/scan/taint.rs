@@ -465,6 +465,8 @@ struct File<'a> {
     startup_names: bool,
     /// [`File::calls`] of each token range asked for.
     calls_memo: CallsMemo,
+    /// [`Analysis::startup_direct`] of each token range asked for (when gated).
+    startup_memo: RefCell<HashMap<(usize, usize), Option<Taint>>>,
 }
 
 /// [`File::calls`] by token range `(start, end)`: the fixpoint asks for the same ranges
@@ -639,7 +641,8 @@ impl<'a> File<'a> {
 
     /// [`Self::qualify`], borrowing the name when no import renames its head.
     fn qualified<'d>(&self, dotted: &'d str) -> Cow<'d, str> {
-        let (head, rest) = match dotted.find(['.', '(']) {
+        // A byte search: a `char` pattern set costs more than the names are long.
+        let (head, rest) = match dotted.bytes().position(|b| b == b'.' || b == b'(') {
             Some(i) => (&dotted[..i], &dotted[i..]),
             None => (dotted, ""),
         };
@@ -1121,6 +1124,7 @@ fn file_of<'a>(u: &Unit<'a>, gated: bool) -> File<'a> {
         startup_literals,
         startup_names: false,
         calls_memo: RefCell::new(HashMap::new()),
+        startup_memo: RefCell::new(HashMap::new()),
     };
     // Module-level aliases of dangerous callables (`_go = os.spawnv`, `Launcher = Popen`).
     let mut extra = Vec::new();
@@ -1350,11 +1354,14 @@ impl Analysis<'_> {
             if file.kind(i) == Some(Kind::Name) {
                 let (d, _) = file.dotted_back_forward(i, target.end);
                 let n = d.split('.').count();
-                env.vars.entry(d.clone()).or_insert_with(|| t.clone());
+                // The first taint bound to a name stays (every round binds it again).
+                if !env.vars.contains_key(&*d) {
+                    env.vars.insert(d.to_string(), t.clone());
+                }
                 if (d.starts_with("self.") || d.starts_with("cls."))
-                    && let std::collections::hash_map::Entry::Vacant(e) = self.globals[f].entry(d)
+                    && !self.globals[f].contains_key(&*d)
                 {
-                    e.insert(t.clone());
+                    self.globals[f].insert(d.into_owned(), t.clone());
                     self.changed = true;
                 }
                 i += 2 * n - 1;
@@ -1464,7 +1471,7 @@ impl Analysis<'_> {
             }
             let (d, next) = file.dotted_back_forward(i, r.end);
             // The longest prefix that is tainted (`self.x.y` -> `self.x`).
-            let mut probe = d.as_str();
+            let mut probe: &str = &d;
             loop {
                 if let Some(t) = env.vars.get(probe).or_else(|| self.globals[f].get(probe)) {
                     return Some(t.clone());
@@ -1659,7 +1666,7 @@ impl Analysis<'_> {
                 continue;
             }
             let (d, _) = file.dotted_back_forward(i, r.end);
-            let mut probe = d.as_str();
+            let mut probe: &str = &d;
             loop {
                 if let Some(t) = env.vars.get(probe).or_else(|| self.globals[f].get(probe)) {
                     return Some(t.clone());
@@ -1965,6 +1972,24 @@ impl Analysis<'_> {
 
     /// [`Self::startup_of`] on the expression's own tokens (no names followed).
     fn startup_direct(&self, f: usize, r: Range<usize>) -> Option<Taint> {
+        if !self.memo {
+            return self.startup_direct_uncached(f, r);
+        }
+        // It reads only the range's tokens and the file's names and flags, all fixed by
+        // [`file_of`]; every evaluation of an expression ends here, and the fixpoint
+        // evaluates the same ranges every round and again inside enclosing calls.
+        let key = (r.start, r.end);
+        let file = &self.files[f];
+        if let Some(t) = file.startup_memo.borrow().get(&key) {
+            return t.clone();
+        }
+        let t = self.startup_direct_uncached(f, r);
+        file.startup_memo.borrow_mut().insert(key, t.clone());
+        t
+    }
+
+    /// [`Self::startup_direct`], computed.
+    fn startup_direct_uncached(&self, f: usize, r: Range<usize>) -> Option<Taint> {
         let file = &self.files[f];
         let strings = if file.startup_literals {
             file.strings(r.clone())
@@ -2369,16 +2394,30 @@ fn short(s: &str) -> String {
 }
 
 /// `a.b.c` starting at token `i` (forwards), and the index after it.
-impl File<'_> {
-    fn dotted_back_forward(&self, i: usize, end: usize) -> (String, usize) {
-        let mut name = self.s(i).to_string();
+impl<'a> File<'a> {
+    fn dotted_back_forward(&self, i: usize, end: usize) -> (Cow<'a, str>, usize) {
         let mut k = i + 1;
         while k + 1 < end && self.is_op(k, b".") && self.kind(k + 1) == Some(Kind::Name) {
-            name.push('.');
-            name.push_str(self.s(k + 1));
             k += 2;
         }
-        (name, k)
+        // Written without spaces (`a.b.c`), the name is its own source text: the joined
+        // tokens are that text, and each token of valid UTF-8 text split at an ASCII `.`
+        // is valid too (so `s` would not have blanked it).
+        let toks = &self.o.lexed.toks;
+        if let (Some(a), Some(b)) = (toks.get(i), toks.get(k - 1)) {
+            let text = &self.src[a.start as usize..b.end as usize];
+            if text.len() == (i..k).map(|j| self.t(j).len()).sum::<usize>()
+                && let Ok(text) = std::str::from_utf8(text)
+            {
+                return (Cow::Borrowed(text), k);
+            }
+        }
+        let mut name = self.s(i).to_string();
+        for j in (i + 2..k).step_by(2) {
+            name.push('.');
+            name.push_str(self.s(j));
+        }
+        (Cow::Owned(name), k)
     }
 }
 
@@ -2390,7 +2429,7 @@ fn names_in(file: &File<'_>, r: Range<usize>) -> Vec<String> {
         if file.kind(i) == Some(Kind::Name) && !(i > r.start && file.is_op(i - 1, b".")) {
             let (d, next) = file.dotted_back_forward(i, r.end);
             if !file.is_op(next, b"(") {
-                out.push(d);
+                out.push(d.into_owned());
             }
             i = next.max(i + 1);
         } else {
