@@ -5,7 +5,7 @@
 //! Decorators, default arguments and class bases run in the enclosing scope; a class body
 //! runs with its enclosing scope (it is a scope of its own only to say "class body").
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
 use foldhash::fast::RandomState;
@@ -41,8 +41,9 @@ pub(crate) struct Scope {
     pub metaclass: Option<String>,
     /// The callee of each decorator (`register` for `@register(...)`).
     pub decorator_names: Vec<String>,
-    /// Names this scope's own code mentions (attribute names included).
-    pub mentions: BTreeSet<String>,
+    /// Names this scope's own code mentions (attribute names included), sorted and
+    /// distinct.
+    pub mentions: Vec<String>,
     /// Identifier-like strings in this scope's code, when the scope also does reflective
     /// lookups (`getattr`, `globals()[...]`): they may name what it reaches.
     pub strings: BTreeSet<String>,
@@ -266,7 +267,7 @@ impl<'s> Builder<'s> {
                 bases: Vec::new(),
                 metaclass: None,
                 decorator_names: Vec::new(),
-                mentions: BTreeSet::new(),
+                mentions: Vec::new(),
                 strings: BTreeSet::new(),
             }],
             imports: Vec::new(),
@@ -330,10 +331,25 @@ impl<'s> Builder<'s> {
     /// 0 when the brackets between the start and it balance, so for the operators of
     /// [`SEPS`] the answer is the first listed one in `range` whose depth before it is the
     /// depth at the start.
+    ///
+    /// Inlined so that the slot of a literal `op` is decided at compile time: looking it
+    /// up in [`SEPS`] at each of the ~500 searches per file cost a fifth of the search.
+    #[inline(always)]
     fn find_op(&self, range: Range<usize>, op: &[u8]) -> Option<usize> {
-        let Some(slot) = SEPS.iter().position(|&s| s == op) else {
-            return self.find_op_scan(range, op);
+        let slot = match op {
+            b":" => 0,
+            b";" => 1,
+            b"=" => 2,
+            b"," => 3,
+            b"in" => 4,
+            b"as" => 5,
+            _ => return self.find_op_scan(range, op),
         };
+        self.find_sep(range, slot)
+    }
+
+    /// [`Builder::find_op`] for the operator `SEPS[slot]`.
+    fn find_sep(&self, range: Range<usize>, slot: usize) -> Option<usize> {
         if range.is_empty() {
             return None;
         }
@@ -416,6 +432,69 @@ impl<'s> Builder<'s> {
 
     fn build(mut self) -> Outline {
         self.index_seps();
+        let owner = self.scopes_and_owner();
+        // Names each scope mentions, and identifier-like strings where it reflects.
+        let mut reflective = vec![false; self.scopes.len()];
+        for (s, names) in self.mention_lists(&owner) {
+            reflective[s] = names.iter().any(|n| reflective_name(n));
+            self.scopes[s].mentions = names;
+        }
+        // Most files look nothing up reflectively: their tokens need no second look.
+        let looked_at: &[lex::Token] = if reflective.contains(&true) {
+            &self.lexed.toks
+        } else {
+            &[]
+        };
+        for (i, tok) in looked_at.iter().enumerate() {
+            let s = owner[i] as usize;
+            if tok.kind == Kind::Str
+                && reflective[s]
+                && !lex::is_fstring(&self.src[tok.range()])
+                && let Some(v) = lex::string_value(&self.src[tok.range()])
+                && !v.is_empty()
+                && identifier(&v)
+            {
+                self.scopes[s].strings.insert(v);
+            }
+            // A name built from literal pieces (`getattr(helpers, "_fl" + "ush")`) is
+            // the name it folds to: the pieces alone name nothing.
+            if reflective[s]
+                && fold::may_start(self.src, &self.lexed.toks, i)
+                && let Some(fd) = fold::fold(
+                    self.src,
+                    &self.lexed.toks,
+                    i..self.lexed.toks.len(),
+                    None,
+                    false,
+                )
+                && fd.computed
+                && identifier(&fd.value)
+            {
+                self.scopes[s].strings.insert(fd.value);
+            }
+        }
+        // Statements nested in functions were recorded with the scope of their line;
+        // re-home imports and assignments to the owner of their first token.
+        for imp in &mut self.imports {
+            imp.scope = owner.get(imp.tok).map_or(imp.scope, |&o| o as usize);
+        }
+        for a in &mut self.assigns {
+            a.scope = owner
+                .get(a.value.start.saturating_sub(1))
+                .map_or(a.scope, |&o| o as usize);
+        }
+        Outline {
+            lexed: self.lexed,
+            scopes: self.scopes,
+            owner,
+            imports: self.imports,
+            assigns: self.assigns,
+        }
+    }
+
+    /// The scopes, imports and assignments of the file (and which tokens are no
+    /// mentions), and the scope each token runs in.
+    fn scopes_and_owner(&mut self) -> Vec<u32> {
         let lines = std::mem::take(&mut self.lexed.lines);
         // Open scopes: (header indent, scope); the module never closes.
         let mut stack: Vec<(u32, usize)> = Vec::new();
@@ -476,7 +555,7 @@ impl<'s> Builder<'s> {
                     bases: Vec::new(),
                     metaclass: None,
                     decorator_names: decos.map(|(_, n)| n).unwrap_or_default(),
-                    mentions: BTreeSet::new(),
+                    mentions: Vec::new(),
                     strings: BTreeSet::new(),
                 };
                 if head == b"class" && self.t(k + 2) == b"(" {
@@ -509,7 +588,7 @@ impl<'s> Builder<'s> {
                     bases: Vec::new(),
                     metaclass: None,
                     decorator_names: Vec::new(),
-                    mentions: BTreeSet::new(),
+                    mentions: Vec::new(),
                     strings: BTreeSet::new(),
                 });
                 let new = self.scopes.len() - 1;
@@ -534,84 +613,83 @@ impl<'s> Builder<'s> {
                 *o = s as u32;
             }
         }
-        // Names each scope mentions, and identifier-like strings where it reflects.
-        // Most name tokens repeat one already seen in their scope: deduplicated first
-        // (seeded hashing: the names are the file author's), each distinct one is then
-        // checked and copied once, and each scope's set built from sorted names.
-        let mut reflective = vec![false; self.scopes.len()];
+        owner
+    }
+
+    /// The sorted distinct names each scope mentions (keywords left out), for the scopes
+    /// that mention any. Each distinct name of the file gets an id (seeded hashing: the
+    /// names are the file author's) and is checked as UTF-8, against the keywords and
+    /// sorted once; a scope's names are then the sorted, deduplicated (scope, rank) pairs
+    /// of its tokens, integers, where sorting (scope, name) pairs compared their text.
+    fn mention_lists(&self, owner: &[u32]) -> Vec<(usize, Vec<String>)> {
         let src = self.src;
-        // Keyed on bytes: a name is checked as UTF-8 once, not at every occurrence.
-        let mut seen: HashSet<(u32, &[u8]), RandomState> =
-            HashSet::with_capacity_and_hasher(self.lexed.toks.len() / 4, RandomState::default());
-        for (i, tok) in self.lexed.toks.iter().enumerate() {
-            if tok.kind == Kind::Name && !self.not_mention[i] {
-                seen.insert((owner[i], &src[tok.range()]));
+        let toks = &self.lexed.toks;
+        let mut ids: HashMap<&[u8], u32, RandomState> =
+            HashMap::with_capacity_and_hasher(toks.len() / 8, RandomState::default());
+        let mut names: Vec<&[u8]> = Vec::with_capacity(toks.len() / 8);
+        // The scope each name was last paired with: a scope's tokens mostly come in one
+        // stretch, so most repeats are dropped here, before the sort.
+        let mut last: Vec<u32> = Vec::with_capacity(toks.len() / 8);
+        let mut pairs: Vec<u64> = Vec::with_capacity(toks.len() / 4);
+        for (i, tok) in toks.iter().enumerate() {
+            if tok.kind != Kind::Name || self.not_mention[i] {
+                continue;
+            }
+            let name = &src[tok.range()];
+            let id = *ids.entry(name).or_insert_with(|| {
+                names.push(name);
+                last.push(u32::MAX);
+                (names.len() - 1) as u32
+            }) as usize;
+            if last[id] != owner[i] {
+                last[id] = owner[i];
+                pairs.push(u64::from(owner[i]) << 32 | id as u64);
             }
         }
-        let mut distinct: Vec<(u32, &str)> = seen
-            .into_iter()
-            .map(|(s, name)| (s, std::str::from_utf8(name).unwrap_or("")))
-            .filter(|&(_, name)| !keyword(name))
+        // Names that are not UTF-8 read as "": equal texts share a rank.
+        let texts: Vec<&str> = names
+            .iter()
+            .map(|n| std::str::from_utf8(n).unwrap_or(""))
             .collect();
-        distinct.sort_unstable();
-        for run in distinct.chunk_by(|a, b| a.0 == b.0) {
-            let s = run[0].0 as usize;
-            if run.iter().any(|&(_, name)| reflective_name(name)) {
-                reflective[s] = true;
+        // Sorted on the first eight bytes as an integer, then on the text: a name has
+        // no NUL byte, so the zero padding of a shorter name sorts it first, as `str`
+        // order does.
+        let mut order: Vec<(u64, u32)> = (0..texts.len() as u32)
+            .filter(|&id| !keyword(texts[id as usize]))
+            .map(|id| (prefix_key(texts[id as usize].as_bytes()), id))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| texts[a.1 as usize].cmp(texts[b.1 as usize]))
+        });
+        let mut rank = vec![u32::MAX; texts.len()];
+        let mut sorted: Vec<&str> = Vec::with_capacity(order.len());
+        for &(_, id) in &order {
+            let text = texts[id as usize];
+            if sorted.last() != Some(&text) {
+                sorted.push(text);
             }
-            self.scopes[s].mentions = run.iter().map(|&(_, name)| name.to_string()).collect();
+            rank[id as usize] = (sorted.len() - 1) as u32;
         }
-        // Most files look nothing up reflectively: their tokens need no second look.
-        let looked_at: &[lex::Token] = if reflective.contains(&true) {
-            &self.lexed.toks
-        } else {
-            &[]
-        };
-        for (i, tok) in looked_at.iter().enumerate() {
-            let s = owner[i] as usize;
-            if tok.kind == Kind::Str
-                && reflective[s]
-                && !lex::is_fstring(&self.src[tok.range()])
-                && let Some(v) = lex::string_value(&self.src[tok.range()])
-                && !v.is_empty()
-                && identifier(&v)
-            {
-                self.scopes[s].strings.insert(v);
-            }
-            // A name built from literal pieces (`getattr(helpers, "_fl" + "ush")`) is
-            // the name it folds to: the pieces alone name nothing.
-            if reflective[s]
-                && fold::may_start(self.src, &self.lexed.toks, i)
-                && let Some(fd) = fold::fold(
-                    self.src,
-                    &self.lexed.toks,
-                    i..self.lexed.toks.len(),
-                    None,
-                    false,
-                )
-                && fd.computed
-                && identifier(&fd.value)
-            {
-                self.scopes[s].strings.insert(fd.value);
-            }
-        }
-        // Statements nested in functions were recorded with the scope of their line;
-        // re-home imports and assignments to the owner of their first token.
-        for imp in &mut self.imports {
-            imp.scope = owner.get(imp.tok).map_or(imp.scope, |&o| o as usize);
-        }
-        for a in &mut self.assigns {
-            a.scope = owner
-                .get(a.value.start.saturating_sub(1))
-                .map_or(a.scope, |&o| o as usize);
-        }
-        Outline {
-            lexed: self.lexed,
-            scopes: self.scopes,
-            owner,
-            imports: self.imports,
-            assigns: self.assigns,
-        }
+        let mut ranked: Vec<u64> = pairs
+            .iter()
+            .filter_map(|&p| {
+                let r = rank[(p & u64::from(u32::MAX)) as usize];
+                (r != u32::MAX).then_some(p & !u64::from(u32::MAX) | u64::from(r))
+            })
+            .collect();
+        ranked.sort_unstable();
+        ranked.dedup();
+        ranked
+            .chunk_by(|a, b| a >> 32 == b >> 32)
+            .map(|run| {
+                let names = run
+                    .iter()
+                    .map(|&p| sorted[(p & u64::from(u32::MAX)) as usize].to_string())
+                    .collect();
+                ((run[0] >> 32) as usize, names)
+            })
+            .collect()
     }
 
     /// `__name__ == "__main__"` (either order) followed by `:`.
@@ -936,24 +1014,47 @@ impl<'s> Builder<'s> {
         }
     }
 
-    /// The names (or `self.x`) of an assignment target list.
+    /// The names (or `self.x`) of an assignment target list. A target's shape is
+    /// checked on its tokens before its text is built: most targets are plain names,
+    /// and the others (`a[i]`, `x.y.z`) are dropped.
     fn targets(&self, toks: Range<usize>) -> Vec<String> {
-        self.split_commas(toks)
-            .into_iter()
-            .filter_map(|r| {
-                let r = if self.t(r.start) == b"(" || self.t(r.start) == b"[" {
-                    r.start + 1..r.end.saturating_sub(1)
+        let mut out = Vec::new();
+        let mut start = toks.start;
+        while start < toks.end {
+            let end = self.find_op(start..toks.end, b",").unwrap_or(toks.end);
+            if end > start {
+                let r = if self.t(start) == b"(" || self.t(start) == b"[" {
+                    start + 1..end.saturating_sub(1)
                 } else {
-                    r
+                    start..end
                 };
-                let (name, next) = self.dotted(r.start, r.end)?;
-                let ok = next == r.end
-                    && (!name.contains('.')
-                        || (name.matches('.').count() == 1
-                            && (name.starts_with("self.") || name.starts_with("cls."))));
-                ok.then_some(name)
-            })
-            .collect()
+                if let Some(name) = self.target(r) {
+                    out.push(name);
+                }
+            }
+            start = end + 1;
+        }
+        out
+    }
+
+    /// One target: exactly a name, or `self.name` / `cls.name`.
+    fn target(&self, r: Range<usize>) -> Option<String> {
+        if r.start >= r.end || self.kind(r.start) != Some(Kind::Name) {
+            return None;
+        }
+        match r.end - r.start {
+            1 => Some(self.s(r.start).to_string()),
+            3 if matches!(self.s(r.start), "self" | "cls")
+                && self.t(r.start + 1) == b"."
+                && self.kind(r.start + 2) == Some(Kind::Name) =>
+            {
+                let mut name = self.s(r.start).to_string();
+                name.push('.');
+                name.push_str(self.s(r.start + 2));
+                Some(name)
+            }
+            _ => None,
+        }
     }
 
     fn split_commas(&self, toks: Range<usize>) -> Vec<Range<usize>> {
@@ -968,6 +1069,15 @@ impl<'s> Builder<'s> {
         }
         out
     }
+}
+
+/// The first eight bytes of `b` as a big-endian integer, zero-padded: for byte strings
+/// without NUL bytes, comparing keys orders as comparing the strings, up to ties.
+fn prefix_key(b: &[u8]) -> u64 {
+    let mut k = [0u8; 8];
+    let n = b.len().min(8);
+    k[..n].copy_from_slice(&b[..n]);
+    u64::from_be_bytes(k)
 }
 
 /// An identifier-like string a reflective scope may look up (ASCII, at most 64 bytes).
@@ -1016,9 +1126,9 @@ mod tests {
         assert_eq!(ks.bases, ["Base"]);
         assert_eq!(ks.metaclass.as_deref(), Some("M"));
         assert_eq!(o.qualname(m), "f.K.m");
-        assert!(o.scopes[f].mentions.contains("after_k"));
-        assert!(o.scopes[m].mentions.contains("n"));
-        assert!(!o.scopes[f].mentions.contains("n"));
+        assert!(o.scopes[f].mentions.iter().any(|x| x == "after_k"));
+        assert!(o.scopes[m].mentions.iter().any(|x| x == "n"));
+        assert!(!o.scopes[f].mentions.iter().any(|x| x == "n"));
         assert_eq!(o.scopes[f].decorator_names, ["deco"]);
     }
 
@@ -1115,15 +1225,22 @@ mod tests {
 ";
         let o = Outline::new(src.as_bytes());
         let m = &o.scopes[0].mentions;
-        assert!(m.contains("mixin") && !m.contains("K"), "{m:?}");
+        assert!(
+            m.iter().any(|x| x == "mixin") && !m.iter().any(|x| x == "K"),
+            "{m:?}"
+        );
         for n in ["Base", "Ann", "Star", "Ret"] {
-            assert!(!m.contains(n), "{n}: {m:?}");
+            assert!(!m.iter().any(|x| x == n), "{n}: {m:?}");
         }
         let (k, ks) = scope_named(&o, "K");
-        assert!(ks.mentions.contains("make") && ks.mentions.contains("dflt"));
-        assert!(!ks.mentions.contains("Cfg") && !ks.mentions.contains("f"));
+        assert!(ks.mentions.iter().any(|x| x == "make") && ks.mentions.iter().any(|x| x == "dflt"));
+        assert!(!ks.mentions.iter().any(|x| x == "Cfg") && !ks.mentions.iter().any(|x| x == "f"));
         let (f, fs) = scope_named(&o, "f");
-        assert!(!fs.mentions.contains("Inner"), "{:?}", fs.mentions);
+        assert!(
+            !fs.mentions.iter().any(|x| x == "Inner"),
+            "{:?}",
+            fs.mentions
+        );
         assert_ne!(k, f);
     }
 
@@ -1221,6 +1338,37 @@ mod tests {
             assert_eq!(keyword(n), KEYWORDS.contains(&n.as_str()), "{n}");
             assert_eq!(reflective_name(n), REFLECTIVE.contains(&n.as_str()), "{n}");
         }
+    }
+
+    /// The ranked (scope, name) pairs give each scope the names that deduplicating
+    /// (scope, text) pairs and sorting them gives, for every fixture and example file.
+    #[test]
+    fn mention_lists_are_each_scopes_sorted_names() {
+        let mut scopes = 0usize;
+        for f in fixture_files() {
+            let src = std::fs::read(&f).unwrap();
+            let mut b = Builder::new(&src, lex::lex(&src));
+            b.index_seps();
+            let owner = b.scopes_and_owner();
+            let mut want: Vec<BTreeSet<String>> = vec![BTreeSet::new(); b.scopes.len()];
+            for (i, t) in b.lexed.toks.iter().enumerate() {
+                let name = std::str::from_utf8(&src[t.range()]).unwrap_or("");
+                if t.kind == Kind::Name && !b.not_mention[i] && !keyword(name) {
+                    want[owner[i] as usize].insert(name.to_string());
+                }
+            }
+            let mut got: Vec<Vec<String>> = vec![Vec::new(); b.scopes.len()];
+            for (s, names) in b.mention_lists(&owner) {
+                assert!(got[s].is_empty(), "{}: scope {s} twice", f.display());
+                got[s] = names;
+            }
+            for (s, (g, w)) in got.iter().zip(&want).enumerate() {
+                let w: Vec<String> = w.iter().cloned().collect();
+                assert_eq!(g, &w, "{}: scope {s}", f.display());
+                scopes += 1;
+            }
+        }
+        assert!(scopes > 300, "{scopes}");
     }
 
     /// `find_op` from the per-file operator lists answers what the token-by-token scan
