@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher as _;
 use std::ops::Range;
+use std::rc::Rc;
 
 use super::catalogue::Catalogue;
 use super::fold;
@@ -23,7 +24,7 @@ use crate::model::Level;
 
 /// Maps and sets keyed by a file's names (attacker-controlled): foldhash, seeded per map, is
 /// several times cheaper than SipHash on short names, and the scan hashes a name or two per
-/// token. (`Env::assigns` stays a std map: [`fold::fold`] takes it.)
+/// token ([`fold::Assigns`] is one too).
 type Map<K, V> = foldhash::HashMap<K, V>;
 type Set<T> = foldhash::HashSet<T>;
 
@@ -435,17 +436,17 @@ struct Partial {
     args: Vec<Range<usize>>,
 }
 
-/// One file's bindings.
+/// One file's bindings, borrowed from its outline.
 #[derive(Default)]
-struct Env {
-    imports: Map<String, Vec<ImportKind>>,
-    assigns: HashMap<String, Vec<Range<usize>>>,
+struct Env<'a> {
+    imports: Map<&'a str, Vec<&'a ImportKind>>,
+    assigns: fold::Assigns<'a>,
     /// The `x` of the assigned names `self.x` and `cls.x` (`Resolver::chain` asks about
     /// every `self.x` it meets without building the name).
-    own: [Set<String>; 2],
+    own: [Set<&'a str>; 2],
     /// Functions and classes defined at module or function level.
-    defs: Set<String>,
-    stars: Vec<(usize, String)>,
+    defs: Set<&'a str>,
+    stars: Vec<(usize, &'a str)>,
 }
 
 struct Resolver<'a> {
@@ -454,7 +455,7 @@ struct Resolver<'a> {
     /// validating every name token a chain reads).
     texts: Vec<Option<&'a str>>,
     c: &'a Compiled,
-    envs: Vec<Env>,
+    envs: Vec<Env<'a>>,
     modules: Map<String, usize>,
     /// Hits found while evaluating (computed imports, reflective lookups), per unit.
     side: Vec<Vec<CapHit>>,
@@ -514,6 +515,8 @@ struct Resolver<'a> {
     /// the values after each step lie in `step_vals`.
     steps: Vec<Step>,
     step_vals: Vec<V>,
+    /// The values of the last use's chain, kept for the next one's (see `chain`).
+    use_vals: Vec<V>,
 }
 
 /// Names whose call is not just `name()` (see `Resolver::call`), besides the binders and
@@ -589,8 +592,9 @@ impl Bits {
 struct Paths {
     nodes: Vec<PathNode>,
     /// Segment texts, interned.
-    seg_ids: Map<Box<str>, u32>,
-    segs: Vec<Box<str>>,
+    seg_ids: Map<Rc<str>, u32>,
+    /// The same texts as `seg_ids`' keys (one allocation per segment).
+    segs: Vec<Rc<str>>,
     /// (parent or [`ROOT`], segment) -> id, keyed `parent << 32 | segment`.
     children: HashMap<u64, u32, IdHash>,
 }
@@ -658,14 +662,20 @@ impl Paths {
             return k;
         }
         let k = self.segs.len() as u32;
-        self.segs.push(s.into());
-        self.seg_ids.insert(s.into(), k);
+        let text: Rc<str> = s.into();
+        self.segs.push(Rc::clone(&text));
+        self.seg_ids.insert(text, k);
         k
     }
 
     /// The path `parent.seg` (`seg` holds no `.`).
     fn child(&mut self, parent: u32, seg: &str) -> u32 {
         let s = self.seg(seg);
+        self.child_seg(parent, s)
+    }
+
+    /// [`Paths::child`] with the segment interned already (`seg`'s id).
+    fn child_seg(&mut self, parent: u32, s: u32) -> u32 {
         let key = u64::from(parent) << 32 | u64::from(s);
         if let Some(&id) = self.children.get(&key) {
             return id;
@@ -1016,6 +1026,7 @@ impl<'a> Resolver<'a> {
             import_fns,
             steps: Vec::new(),
             step_vals: Vec::new(),
+            use_vals: Vec::new(),
         }
     }
 
@@ -1345,13 +1356,13 @@ impl<'a> Resolver<'a> {
         if out.is_empty() {
             let stars = self.envs[f].stars.clone();
             for (level, module) in stars {
-                match self.fetched(f, level, &module) {
+                match self.fetched(f, level, module) {
                     Some(m) => {
                         let v = self.name_value(m, name, depth + 1);
                         out.extend(v);
                     }
                     None if level == 0 => {
-                        let m = self.paths.intern(&module);
+                        let m = self.paths.intern(module);
                         let q = self.paths.append(m, name);
                         out.push(V::Ext { q, bound: 0 });
                     }
@@ -1362,13 +1373,15 @@ impl<'a> Resolver<'a> {
         out
     }
 
-    /// The values of a head name in file `f`.
-    fn head(&mut self, f: usize, name: &str, depth: usize) -> Vec<V> {
+    /// The values of a head name in file `f`, in `out` (empty; a use's chain passes the
+    /// buffer the last use left, so that a cached head costs no allocation).
+    fn head(&mut self, f: usize, name: &str, depth: usize, mut out: Vec<V>) -> Vec<V> {
         if name == "__builtins__" || name == "__builtin__" {
-            return vec![V::Ext {
+            out.push(V::Ext {
                 q: self.builtins,
                 bound: 0,
-            }];
+            });
+            return out;
         }
         let id = self.id(f, name);
         // At depth 0 (a use in the file's own code; nothing is in progress) the value is
@@ -1378,15 +1391,16 @@ impl<'a> Resolver<'a> {
         if depth == 0
             && let Some(v) = &self.heads[id as usize]
         {
-            return v.clone();
+            out.extend_from_slice(v);
+            return out;
         }
         let binds = self.binds[id as usize];
-        let mut out = if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH {
             self.cuts += 1;
-            vec![V::Opaque]
+            out.push(V::Opaque);
         } else {
-            self.name_value_of(f, id, name, depth)
-        };
+            out.extend(self.name_value_of(f, id, name, depth));
+        }
         // A star import may bind the name or not: the builtin stays a candidate.
         if !binds && BUILTINS.contains(&name) {
             let q = self.paths.child(self.builtins, name);
@@ -1424,7 +1438,7 @@ impl<'a> Resolver<'a> {
 
     /// Walk the chain that starts at name token `i` (with the values after each step in
     /// `self.steps` if `steps`: only a use's chain needs them, for `best_hit`; a use's
-    /// chain is never walked inside another's).
+    /// chain is never walked inside another's, and its `vals` come back empty).
     fn chain(&mut self, f: usize, i: usize, depth: usize, steps: bool) -> Chain {
         let keep = steps;
         let units = self.units;
@@ -1447,7 +1461,16 @@ impl<'a> Resolver<'a> {
             k = i + 3;
             self.name_value(f, &own, depth + 1)
         } else {
-            self.head(f, name, depth)
+            // A use's chain (`keep`) is walked for its steps only: its values go back to
+            // `use_vals` for the next use instead of being freed.
+            let buf = if keep {
+                let mut b = std::mem::take(&mut self.use_vals);
+                b.clear();
+                b
+            } else {
+                Vec::new()
+            };
+            self.head(f, name, depth, buf)
         };
         if keep {
             self.steps.clear();
@@ -1475,14 +1498,22 @@ impl<'a> Resolver<'a> {
                     }
                     vals = next;
                 } else {
-                    // One value per value, in order: in place.
+                    // One value per value, in order: in place, the segment interned once
+                    // for the step (at its first path, as `child` would).
+                    let mut seg = None;
                     for v in &mut vals {
                         *v = match *v {
-                            V::Ext { q, bound } => V::Ext {
-                                q: self.paths.child(q, attr),
-                                bound,
-                            },
-                            V::Raw(q) => V::Raw(self.paths.child(q, attr)),
+                            V::Ext { q, bound } => {
+                                let s = *seg.get_or_insert_with(|| self.paths.seg(attr));
+                                V::Ext {
+                                    q: self.paths.child_seg(q, s),
+                                    bound,
+                                }
+                            }
+                            V::Raw(q) => {
+                                let s = *seg.get_or_insert_with(|| self.paths.seg(attr));
+                                V::Raw(self.paths.child_seg(q, s))
+                            }
                             _ => V::Opaque,
                         };
                     }
@@ -1533,6 +1564,13 @@ impl<'a> Resolver<'a> {
             if vals.iter().all(|v| *v == V::Opaque) {
                 break;
             }
+        }
+        if keep {
+            self.use_vals = vals;
+            return Chain {
+                vals: Vec::new(),
+                end: k,
+            };
         }
         Chain { vals, end: k }
     }
@@ -2013,28 +2051,28 @@ struct Chain {
     end: usize,
 }
 
-fn build_env(u: &Unit<'_>) -> Env {
-    let o: &Outline = u.outline;
+fn build_env<'a>(u: &Unit<'a>) -> Env<'a> {
+    let o: &'a Outline = u.outline;
     let mut env = Env::default();
     for imp in &o.imports {
         match &imp.kind {
             ImportKind::Module { local, .. } | ImportKind::From { local, .. } => {
                 env.imports
-                    .entry(local.clone())
+                    .entry(local.as_str())
                     .or_default()
-                    .push(imp.kind.clone());
+                    .push(&imp.kind);
             }
-            ImportKind::Star { level, module } => env.stars.push((*level, module.clone())),
+            ImportKind::Star { level, module } => env.stars.push((*level, module.as_str())),
         }
     }
     for a in &o.assigns {
         for (k, head) in ["self.", "cls."].iter().enumerate() {
             if let Some(attr) = a.target.strip_prefix(head) {
-                env.own[k].insert(attr.to_string());
+                env.own[k].insert(attr);
             }
         }
         env.assigns
-            .entry(a.target.clone())
+            .entry(a.target.as_str())
             .or_default()
             .push(a.value.clone());
     }
@@ -2042,7 +2080,7 @@ fn build_env(u: &Unit<'_>) -> Env {
         if matches!(s.kind, ScopeKind::Function | ScopeKind::Class)
             && o.scopes[s.parent].kind != ScopeKind::Class
         {
-            env.defs.insert(s.name.clone());
+            env.defs.insert(s.name.as_str());
         }
     }
     env
@@ -2053,6 +2091,11 @@ fn import_tokens(u: &Unit<'_>) -> Vec<bool> {
     let toks = &u.outline.lexed.toks;
     let mut out = vec![false; toks.len()];
     for line in &u.outline.lexed.lines {
+        // A statement marks its tokens only if an `import` is among them: a line without
+        // one (almost every line) marks nothing.
+        if !line.toks.clone().any(|j| tok_text(u, j) == b"import") {
+            continue;
+        }
         let mut start = line.toks.start;
         let mut depth = 0i32;
         let mut i = line.toks.start;
@@ -2197,12 +2240,7 @@ fn scan_counted(units: &[Unit<'_>], c: &Compiled) -> (Vec<Vec<CapHit>>, usize) {
 /// f-string of literals, names assigned such values) to a name remote code has no reason
 /// to build at run time: one of the `computed-name` names, or a process, dynamic-code,
 /// network or native API of the catalogue (`"os" + ":system"`).
-fn computed_name(
-    u: &Unit<'_>,
-    c: &Compiled,
-    assigns: &HashMap<String, Vec<Range<usize>>>,
-    i: usize,
-) -> Option<CapHit> {
+fn computed_name(u: &Unit<'_>, c: &Compiled, assigns: &fold::Assigns, i: usize) -> Option<CapHit> {
     let cap = c.computed?;
     let toks = &u.outline.lexed.toks;
     let fd = fold::fold(u.src, toks, i..toks.len(), Some(assigns), false)?;
@@ -2523,7 +2561,7 @@ impl Resolver<'_> {
                     if names.len() > 16 {
                         break;
                     }
-                    if let Some(rs) = self.envs[f].assigns.get(&n) {
+                    if let Some(rs) = self.envs[f].assigns.get(n.as_str()) {
                         for r in rs {
                             if r.len() == 1 && is_name(u, r.start) {
                                 stack.push(tok_str(u, r.start).to_string());

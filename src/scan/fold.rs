@@ -10,7 +10,6 @@
 //! executed: only these pure, bounded operations are evaluated, and anything else (a call,
 //! an attribute, a name bound by other means) makes the expression unknown.
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use base64::Engine as _;
@@ -71,11 +70,17 @@ impl<'a> Src<'a> {
     }
 }
 
+/// A file's assignments: a name -> the value ranges assigned to it. Keyed by the file's
+/// names (attacker-controlled): foldhash, seeded per map, is several times cheaper than
+/// SipHash on short names, and the capability scan asks it about every new name.
+/// The names are borrowed from the outline (no copy per assignment).
+pub(crate) type Assigns<'a> = foldhash::HashMap<&'a str, Vec<Range<usize>>>;
+
 /// Folds expressions of one file; `assigns` (a name -> the value ranges of its
 /// assignments) lets names be followed.
 pub(crate) struct Folder<'a> {
     file: Src<'a>,
-    assigns: Option<&'a HashMap<String, Vec<Range<usize>>>>,
+    assigns: Option<&'a Assigns<'a>>,
     steps: usize,
     depth: usize,
     /// Names being followed (against cycles) and comprehension variables bound.
@@ -90,7 +95,7 @@ pub(crate) fn fold(
     src: &[u8],
     toks: &[Token],
     r: Range<usize>,
-    assigns: Option<&HashMap<String, Vec<Range<usize>>>>,
+    assigns: Option<&Assigns<'_>>,
     whole: bool,
 ) -> Option<Folded> {
     let nest = toks.get(r.start)?.nest;
@@ -126,10 +131,8 @@ pub(crate) fn may_start(src: &[u8], toks: &[Token], i: usize) -> bool {
     let Some(t) = toks.get(i) else { return false };
     let text = |j: usize| toks.get(j).map_or(&[][..], |x| &src[x.range()]);
     let same = |j: usize| toks.get(j).is_some_and(|x| x.nest == t.nest);
-    if continues(src, toks, i) {
-        return false;
-    }
-    match t.kind {
+    // The token's own test first: it fails for almost every token, and both are pure.
+    let starts = match t.kind {
         // A fold is `computed` only when something follows the literal (another literal,
         // an operator, a method, a subscript) or it is an f-string (its fields); a plain
         // literal alone is what is written. Every caller wants a computed value.
@@ -161,7 +164,8 @@ pub(crate) fn may_start(src: &[u8], toks: &[Token], i: usize) -> bool {
                 && toks.get(i + 2).is_some_and(|x| x.kind == Kind::Str))
         }
         _ => false,
-    }
+    };
+    starts && !continues(src, toks, i)
 }
 
 /// Does token `i` continue an expression begun before it (after a literal, `+`, `*`, `%`
@@ -1195,10 +1199,10 @@ mod tests {
         let src = "a = 'sys'\nb = a + 'tem'\nc = b\nc = 'other'\nd = d + 'x'\nuse(b, c, d)\n";
         let lx = lex::lex(src.as_bytes());
         let o = super::super::outline::Outline::new(src.as_bytes());
-        let mut assigns: HashMap<String, Vec<Range<usize>>> = HashMap::new();
+        let mut assigns = Assigns::default();
         for a in &o.assigns {
             assigns
-                .entry(a.target.clone())
+                .entry(a.target.as_str())
                 .or_default()
                 .push(a.value.clone());
         }
@@ -1249,10 +1253,10 @@ mod tests {
         for p in &files {
             let src = std::fs::read(p).unwrap();
             let o = super::super::outline::Outline::new(&src);
-            let mut assigns: HashMap<String, Vec<Range<usize>>> = HashMap::new();
+            let mut assigns = Assigns::default();
             for a in &o.assigns {
                 assigns
-                    .entry(a.target.clone())
+                    .entry(a.target.as_str())
                     .or_default()
                     .push(a.value.clone());
             }
