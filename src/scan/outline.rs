@@ -993,7 +993,12 @@ impl<'s> Builder<'s> {
                 None => target,
             };
             let names = self.targets(target.clone());
-            let values = self.split_commas(value.clone());
+            // The value is split only for several names (`a, b = x, y`).
+            let values = if names.len() > 1 {
+                self.split_commas(value.clone())
+            } else {
+                Vec::new()
+            };
             if names.len() > 1 && names.len() == values.len() {
                 for (n, v) in names.into_iter().zip(values) {
                     self.assigns.push(Assign {

@@ -763,7 +763,10 @@ struct Analysis<'a> {
     /// Module-level and `self.x` taint per file (read by every scope of the file).
     globals: Vec<HashMap<String, Taint>>,
     flows: Vec<Vec<Flow>>,
-    changed: bool,
+    /// Changes made to the summaries and globals so far (a round without one is the last).
+    changes: u64,
+    /// Return values found so far (they only appear: a count says whether one did).
+    returned: usize,
     /// [`Analysis::call_source`] of each call `(first, open)` met in the current outermost
     /// [`Analysis::taint_of`]: nested calls are read once per enclosing call (its
     /// arguments) and again as calls of the range. Nothing changes while an outermost
@@ -776,7 +779,13 @@ struct Analysis<'a> {
     /// Calls evaluated by [`Analysis::call_source`] (to test that the memo bounds them).
     #[cfg(test)]
     evaluated: Cell<usize>,
+    /// Scopes evaluated (to test that settled scopes are not evaluated again).
+    #[cfg(test)]
+    scoped: Cell<usize>,
 }
+
+/// A scope's last evaluation: what it read ([`Analysis::inputs`]), and its flows.
+type Settled = ((usize, usize, usize), Vec<Flow>);
 
 /// Every source-to-sink flow in the closure, per unit.
 pub(crate) fn flows(units: &[Unit<'_>]) -> Vec<Vec<Flow>> {
@@ -804,12 +813,15 @@ fn analysed<'a>(units: &[Unit<'a>], gated: bool) -> Analysis<'a> {
         funcs: HashMap::new(),
         globals: vec![HashMap::new(); files.len()],
         flows: vec![Vec::new(); files.len()],
-        changed: false,
+        changes: 0,
+        returned: 0,
         call_memo: RefCell::new(HashMap::new()),
         depth: Cell::new(0),
         memo: gated,
         #[cfg(test)]
         evaluated: Cell::new(0),
+        #[cfg(test)]
+        scoped: Cell::new(0),
         files,
     };
     for (f, file) in a.files.iter().enumerate() {
@@ -829,9 +841,18 @@ fn analysed<'a>(units: &[Unit<'a>], gated: bool) -> Analysis<'a> {
             a.funcs.entry(sc.name.clone()).or_default().push((f, s));
         }
     }
+    // Per scope: what its last evaluation read ([`Analysis::inputs`]) when that stood still
+    // while it ran, and the flows it found. While they are still that, evaluating it again
+    // would find the same flows and make only the changes it already made (every change
+    // adds what is absent): a round runs only the scopes whose inputs grew since.
+    let mut settled: Vec<Vec<Option<Settled>>> = a
+        .files
+        .iter()
+        .map(|file| vec![None; file.o.scopes.len()])
+        .collect();
     for _ in 0..ROUNDS {
-        a.changed = false;
-        for f in 0..a.files.len() {
+        let round = a.changes;
+        for (f, settled) in settled.iter_mut().enumerate() {
             a.flows[f].clear();
             let scopes = a.files[f].o.scopes.len();
             // Module and class code first: functions read its names.
@@ -842,10 +863,23 @@ fn analysed<'a>(units: &[Unit<'a>], gated: bool) -> Analysis<'a> {
                 (0..scopes).filter(|&s| a.files[f].o.scopes[s].kind == ScopeKind::Function),
             );
             for s in order {
+                let at = a.inputs(f, s);
+                if let Some((read, found)) = &settled[s]
+                    && *read == at
+                {
+                    a.flows[f].extend(found.iter().cloned());
+                    continue;
+                }
+                let from = a.flows[f].len();
                 a.scope(f, s);
+                #[cfg(test)]
+                a.scoped.set(a.scoped.get() + 1);
+                // Off when ungated, so that the tests compare it with every scope evaluated.
+                settled[s] =
+                    (gated && a.inputs(f, s) == at).then(|| (at, a.flows[f][from..].to_vec()));
             }
         }
-        if !a.changed {
+        if a.changes == round {
             break;
         }
     }
@@ -1181,6 +1215,17 @@ fn params_of(f: &File<'_>, s: usize) -> (Vec<String>, bool) {
 }
 
 impl Analysis<'_> {
+    /// What an evaluation of scope `s` of file `f` reads besides the fixed tokens and names,
+    /// each of which only grows (entries are added, never replaced): the file's globals, the
+    /// return values found (any file's functions may be its callees), its parameters' taint.
+    fn inputs(&self, f: usize, s: usize) -> (usize, usize, usize) {
+        let params = self
+            .summaries
+            .get(&(f, s))
+            .map_or(0, |x| x.param_taint.len());
+        (self.globals[f].len(), self.returned, params)
+    }
+
     fn scope(&mut self, f: usize, s: usize) {
         let mut env = Env {
             vars: HashMap::new(),
@@ -1203,7 +1248,7 @@ impl Analysis<'_> {
             for (k, v) in env.vars {
                 if let std::collections::hash_map::Entry::Vacant(e) = g.entry(k) {
                     e.insert(v);
-                    self.changed = true;
+                    self.changes += 1;
                 }
             }
         }
@@ -1248,7 +1293,8 @@ impl Analysis<'_> {
                 && sum.returns.is_none()
             {
                 sum.returns = Some(t);
-                self.changed = true;
+                self.changes += 1;
+                self.returned += 1;
             }
             return;
         }
@@ -1362,7 +1408,7 @@ impl Analysis<'_> {
                     && !self.globals[f].contains_key(&*d)
                 {
                     self.globals[f].insert(d.into_owned(), t.clone());
-                    self.changed = true;
+                    self.changes += 1;
                 }
                 i += 2 * n - 1;
             } else {
@@ -1887,7 +1933,7 @@ impl Analysis<'_> {
                             && !sum.param_taint.contains_key(&idx)
                         {
                             sum.param_taint.insert(idx, t.then(&format!("`{last}()`")));
-                            self.changed = true;
+                            self.changes += 1;
                         }
                     }
                 }
@@ -2623,6 +2669,23 @@ mod tests {
         let (memo, plain) = (memo.evaluated.get(), plain.evaluated.get());
         assert!(memo <= 2 * depth, "{memo}");
         assert!(plain >= (1 << depth) - 1, "{plain}");
+    }
+
+    /// The round after the last change evaluates only the scopes evaluated before that
+    /// change: here the module's (its global changes in the first round), not the
+    /// functions', whose flow is still found.
+    #[test]
+    fn settled_scopes_are_not_evaluated_again() {
+        let src = "import requests\nDATA = requests.get(u)\n\ndef a():\n    x = 1\n\ndef b():\n    exec(DATA)\n\ndef c():\n    y = x\n";
+        let outline = Outline::new(src.as_bytes());
+        let units = [unit("m.py", src.as_bytes(), &outline)];
+        let (gated, plain) = (analysed(&units, true), analysed(&units, false));
+        assert_eq!(gated.flows, plain.flows);
+        assert_eq!(gated.flows[0].len(), 1, "{:?}", gated.flows);
+        let scopes = outline.scopes.len();
+        assert_eq!(scopes, 4);
+        assert_eq!(plain.scoped.get(), 2 * scopes);
+        assert_eq!(gated.scoped.get(), scopes + 1);
     }
 
     /// The alternation finds a sink word exactly where some word's own search does.
