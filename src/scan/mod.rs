@@ -151,8 +151,9 @@ const SNIPPET_WINDOW: usize = SNIPPET_LOOKBACK + 4 * (SNIPPET_CHARS + 1);
 /// `line_start` (see `SNIPPET_LOOKBACK`).
 fn snippet_at(src: &[u8], line_start: usize, start: usize, end: usize) -> String {
     let start = start.min(src.len());
-    let from = if start - line_start.min(start) <= SNIPPET_LOOKBACK {
-        line_start.min(start)
+    let line_start = line_start.min(start);
+    let from = if start - line_start <= SNIPPET_LOOKBACK {
+        line_start
     } else {
         start
     };

@@ -537,9 +537,15 @@ mod nested_tests {
     use super::plan_nested;
     use crate::scan::query;
 
-    /// The kept text, and a check that it parses clean to the same statement nodes
-    /// around each occurrence as the whole file.
-    fn kept(src: &str, words: &[&str]) -> Option<String> {
+    /// The kept text for the first occurrence of each word, checked: it parses clean,
+    /// and `holder` (given the node at each occurrence) says the same of the sliced tree
+    /// as of the whole file.
+    fn checked<K: PartialEq + std::fmt::Debug>(
+        src: &str,
+        words: &[&str],
+        displays: bool,
+        holder: impl Fn(tree_sitter::Node<'_>) -> K,
+    ) -> Option<String> {
         let occ: Vec<_> = words
             .iter()
             .map(|w| {
@@ -547,7 +553,7 @@ mod nested_tests {
                 at..at + w.len()
             })
             .collect();
-        let ranges = plan_nested(src.as_bytes(), &occ, false)?;
+        let ranges = plan_nested(src.as_bytes(), &occ, displays)?;
         let sliced = query::parse_ranges(src.as_bytes(), &ranges).unwrap();
         assert!(
             !sliced.root_node().has_error(),
@@ -556,26 +562,34 @@ mod nested_tests {
         );
         let whole = query::parse(src.as_bytes()).unwrap();
         for o in &occ {
-            let node = |t: &tree_sitter::Tree| {
-                let mut n = t
-                    .root_node()
-                    .named_descendant_for_byte_range(o.start, o.end)
-                    .unwrap();
-                // Up to the statement holding it (its whole subtree must be equal).
-                while let Some(p) = n.parent() {
-                    if n.kind().ends_with("statement")
-                        || n.kind() == "decorator"
-                        || matches!(p.kind(), "block" | "module")
-                    {
-                        break;
-                    }
-                    n = p;
-                }
-                (n.start_byte(), n.end_byte(), n.to_sexp())
+            let at = |t: &tree_sitter::Tree| {
+                holder(
+                    t.root_node()
+                        .named_descendant_for_byte_range(o.start, o.end)
+                        .unwrap(),
+                )
             };
-            assert_eq!(node(&sliced), node(&whole), "{src}");
+            assert_eq!(at(&sliced), at(&whole), "{src}");
         }
         Some(ranges.iter().map(|r| &src[r.clone()]).collect())
+    }
+
+    /// The kept text, and a check that it parses clean to the same statement nodes
+    /// around each occurrence as the whole file.
+    fn kept(src: &str, words: &[&str]) -> Option<String> {
+        checked(src, words, false, |mut n| {
+            // Up to the statement holding it (its whole subtree must be equal).
+            while let Some(p) = n.parent() {
+                if n.kind().ends_with("statement")
+                    || n.kind() == "decorator"
+                    || matches!(p.kind(), "block" | "module")
+                {
+                    break;
+                }
+                n = p;
+            }
+            (n.start_byte(), n.end_byte(), n.to_sexp())
+        })
     }
 
     const BIG: &str = "\
@@ -674,46 +688,22 @@ def after():
         assert_eq!(kept("def f():\n    os.system('x')\n", &["os.system"]), None);
     }
 
-    /// The kept text of a file whose wanted rules allow cutting displays, checked: it
-    /// parses clean, and the element of the display holding each occurrence (or the
-    /// statement, outside a display) is the same node as in the whole file, in a
-    /// display of the same kind.
+    /// The kept text of a file whose wanted rules allow cutting displays, checked: the
+    /// element of the display holding each occurrence (or the statement, outside a
+    /// display) is the same node as in the whole file, in a display of the same kind.
     fn cut(src: &str, words: &[&str]) -> Option<String> {
-        let occ: Vec<_> = words
-            .iter()
-            .map(|w| {
-                let at = src.find(w).unwrap();
-                at..at + w.len()
-            })
-            .collect();
-        let ranges = plan_nested(src.as_bytes(), &occ, true)?;
-        let sliced = query::parse_ranges(src.as_bytes(), &ranges).unwrap();
-        assert!(
-            !sliced.root_node().has_error(),
-            "{}",
-            sliced.root_node().to_sexp()
-        );
-        let whole = query::parse(src.as_bytes()).unwrap();
-        for o in &occ {
-            let node = |t: &tree_sitter::Tree| {
-                let mut n = t
-                    .root_node()
-                    .named_descendant_for_byte_range(o.start, o.end)
-                    .unwrap();
-                while let Some(p) = n.parent() {
-                    if matches!(
-                        p.kind(),
-                        "list" | "tuple" | "dictionary" | "set" | "block" | "module"
-                    ) {
-                        return (n.start_byte(), n.end_byte(), n.to_sexp(), p.kind());
-                    }
-                    n = p;
+        checked(src, words, true, |mut n| {
+            while let Some(p) = n.parent() {
+                if matches!(
+                    p.kind(),
+                    "list" | "tuple" | "dictionary" | "set" | "block" | "module"
+                ) {
+                    return (n.start_byte(), n.end_byte(), n.to_sexp(), p.kind());
                 }
-                (n.start_byte(), n.end_byte(), n.to_sexp(), "")
-            };
-            assert_eq!(node(&sliced), node(&whole), "{src}");
-        }
-        Some(ranges.iter().map(|r| &src[r.clone()]).collect())
+                n = p;
+            }
+            (n.start_byte(), n.end_byte(), n.to_sexp(), "")
+        })
     }
 
     #[test]
